@@ -1,0 +1,77 @@
+/** Catalog rows as a store manager writes them in a spreadsheet, checked one by one. Pure. */
+import type { ProductData } from '../protocol/events.js';
+
+export const CATALOG_COLUMNS = ['sku', 'barcodes', 'name', 'category', 'price', 'repurchase_days'] as const;
+export type CatalogRow = Partial<Record<(typeof CATALOG_COLUMNS)[number], string>>;
+
+export interface RejectedRow {
+  /** Line number in the file (the header is line 1). */
+  line: number;
+  sku: string | null;
+  errors: string[];
+}
+
+const SKU = /^[A-Za-z0-9._-]{1,64}$/;
+const BARCODE = /^[\x21-\x7e]{1,64}$/;
+const WHOLE = /^\d+$/;
+
+export function validateCatalogRows(
+  rows: { line: number; row: CatalogRow }[],
+  barcodeOwner: (code: string) => string | undefined,
+): { products: ProductData[]; rejected: RejectedRow[] } {
+  const products: ProductData[] = [];
+  const rejected: RejectedRow[] = [];
+  const skusInFile = new Map<string, number>();
+  const barcodesInFile = new Map<string, string>();
+
+  for (const { line, row } of rows) {
+    const errors: string[] = [];
+    const sku = (row.sku ?? '').trim();
+    const name = (row.name ?? '').trim();
+    const category = (row.category ?? '').trim();
+    const priceText = (row.price ?? '').trim();
+    const cycleText = (row.repurchase_days ?? '').trim();
+    const barcodes = (row.barcodes ?? '')
+      .split('|')
+      .map((code) => code.trim())
+      .filter(Boolean);
+
+    if (!SKU.test(sku)) errors.push('sku: required, up to 64 letters, digits, ".", "_" or "-"');
+    else if (skusInFile.has(sku)) errors.push(`sku: ${sku} already appears on line ${skusInFile.get(sku)}`);
+    if (!name) errors.push('name: required');
+    else if (name.length > 80) errors.push('name: at most 80 characters');
+    if (!category) errors.push('category: required');
+    else if (category.length > 40) errors.push('category: at most 40 characters');
+    if (!WHOLE.test(priceText) || Number(priceText) > 10_000_000) {
+      errors.push(`price: a whole NT$ amount from 0 to 10000000, got "${priceText}"`);
+    }
+    if (cycleText && (!WHOLE.test(cycleText) || Number(cycleText) < 1 || Number(cycleText) > 3650)) {
+      errors.push(`repurchase_days: empty or a whole number of days from 1 to 3650, got "${cycleText}"`);
+    }
+    for (const code of barcodes) {
+      if (!BARCODE.test(code)) {
+        errors.push(`barcodes: "${code}" is not a barcode (printable characters, no spaces, up to 64)`);
+        continue;
+      }
+      const inFile = barcodesInFile.get(code);
+      const owner = inFile ?? barcodeOwner(code);
+      if (owner !== undefined && owner !== sku) errors.push(`barcodes: ${code} already belongs to ${owner}`);
+    }
+
+    if (errors.length > 0) {
+      rejected.push({ line, sku: sku || null, errors });
+      continue;
+    }
+    skusInFile.set(sku, line);
+    for (const code of barcodes) barcodesInFile.set(code, sku);
+    products.push({
+      sku,
+      barcodes,
+      name,
+      category,
+      price: Number(priceText),
+      repurchaseDays: cycleText ? Number(cycleText) : null,
+    });
+  }
+  return { products, rejected };
+}

@@ -1,0 +1,171 @@
+/**
+ * The store's in-memory projection of the journal: catalog, recent sales and their idempotency
+ * keys. Built only by applying committed events in seq order; serialisable for snapshots.
+ * Sales older than the retention window are dropped from memory (they stay in the journal).
+ */
+import type { SaleView } from '../protocol/api.js';
+import type { HubEvent, ProductData, SaleCompletedData } from '../protocol/events.js';
+import { daysBefore } from './time.js';
+
+export interface SaleRecord extends SaleCompletedData {
+  seq: number;
+  at: string;
+  storeId: string;
+  voided: { reason: string; staffId: string; at: string } | null;
+  refundedQty: Record<number, number>;
+  refundedAmount: number;
+  refundKeys: string[];
+}
+
+export interface StoreStateData {
+  lastSeq: number;
+  products: ProductData[];
+  sales: SaleRecord[];
+  totals: { salesCount: number; revenue: number };
+}
+
+export class StoreState {
+  lastSeq = 0;
+  readonly products = new Map<string, ProductData>();
+  readonly barcodes = new Map<string, string>();
+  /** Insertion order is seq order. */
+  readonly sales = new Map<string, SaleRecord>();
+  readonly saleKeys = new Map<string, string>();
+  readonly refundKeys = new Map<string, string>();
+  totals = { salesCount: 0, revenue: 0 };
+
+  constructor(readonly retentionDays: number) {}
+
+  static fromData(data: StoreStateData, retentionDays: number): StoreState {
+    const state = new StoreState(retentionDays);
+    state.lastSeq = data.lastSeq;
+    for (const product of data.products) state.putProduct(product);
+    for (const sale of data.sales) state.putSale(sale);
+    state.totals = { ...data.totals };
+    return state;
+  }
+
+  toData(): StoreStateData {
+    return {
+      lastSeq: this.lastSeq,
+      products: [...this.products.values()],
+      sales: [...this.sales.values()],
+      totals: { ...this.totals },
+    };
+  }
+
+  findByBarcode(code: string): ProductData | undefined {
+    const sku = this.barcodes.get(code);
+    return sku === undefined ? undefined : this.products.get(sku);
+  }
+
+  apply(event: HubEvent): void {
+    if (event.seq <= this.lastSeq) return; // already in the snapshot
+    this.lastSeq = event.seq;
+    switch (event.type) {
+      case 'catalog.imported':
+        for (const product of event.data.products) this.putProduct(product);
+        break;
+      case 'sale.completed': {
+        this.putSale({
+          ...event.data,
+          seq: event.seq,
+          at: event.at,
+          storeId: event.storeId,
+          voided: null,
+          refundedQty: {},
+          refundedAmount: 0,
+          refundKeys: [],
+        });
+        this.totals.salesCount += 1;
+        this.totals.revenue += event.data.total;
+        this.pruneBefore(daysBefore(event.data.businessDate, this.retentionDays));
+        break;
+      }
+      case 'sale.voided': {
+        const sale = this.sales.get(event.data.saleId);
+        if (!sale) break;
+        sale.voided = { reason: event.data.reason, staffId: event.data.staffId, at: event.at };
+        this.totals.salesCount -= 1;
+        this.totals.revenue -= sale.total;
+        break;
+      }
+      case 'sale.refunded': {
+        const sale = this.sales.get(event.data.saleId);
+        if (!sale) break;
+        for (const line of event.data.lines) {
+          sale.refundedQty[line.lineNo] = (sale.refundedQty[line.lineNo] ?? 0) + line.qty;
+        }
+        sale.refundedAmount += event.data.amount;
+        sale.refundKeys.push(event.data.idempotencyKey);
+        this.refundKeys.set(event.data.idempotencyKey, sale.saleId);
+        this.totals.revenue -= event.data.amount;
+        break;
+      }
+      case 'device.paired':
+      case 'device.revoked':
+        break;
+    }
+  }
+
+  private putProduct(product: ProductData): void {
+    const previous = this.products.get(product.sku);
+    for (const code of previous?.barcodes ?? []) this.barcodes.delete(code);
+    this.products.set(product.sku, product);
+    for (const code of product.barcodes) this.barcodes.set(code, product.sku);
+  }
+
+  private putSale(sale: SaleRecord): void {
+    this.sales.set(sale.saleId, sale);
+    this.saleKeys.set(sale.idempotencyKey, sale.saleId);
+    for (const key of sale.refundKeys) this.refundKeys.set(key, sale.saleId);
+  }
+
+  private pruneBefore(oldestKeptDate: string): void {
+    for (const sale of this.sales.values()) {
+      if (sale.businessDate >= oldestKeptDate) break;
+      this.sales.delete(sale.saleId);
+      this.saleKeys.delete(sale.idempotencyKey);
+      for (const key of sale.refundKeys) this.refundKeys.delete(key);
+    }
+  }
+}
+
+export function saleStatus(sale: SaleRecord): SaleView['status'] {
+  if (sale.voided) return 'voided';
+  if (sale.refundedAmount === 0 && Object.keys(sale.refundedQty).length === 0) return 'completed';
+  const allBack = sale.lines.every((line) => (sale.refundedQty[line.lineNo] ?? 0) >= line.qty);
+  return allBack ? 'refunded' : 'partially_refunded';
+}
+
+export function toSaleView(sale: SaleRecord): SaleView {
+  return {
+    saleId: sale.saleId,
+    seq: sale.seq,
+    at: sale.at,
+    businessDate: sale.businessDate,
+    storeId: sale.storeId,
+    deviceId: sale.deviceId,
+    staffId: sale.staffId,
+    staffName: sale.staffName,
+    memberId: sale.memberId,
+    lines: sale.lines.map((line) => ({
+      lineNo: line.lineNo,
+      sku: line.sku,
+      name: line.name,
+      category: line.category,
+      qty: line.qty,
+      unitPrice: line.unitPrice,
+      lineDiscount: line.lineDiscount,
+      lineTotal: line.lineTotal,
+      refundedQty: sale.refundedQty[line.lineNo] ?? 0,
+    })),
+    subtotal: sale.subtotal,
+    orderDiscount: sale.orderDiscount,
+    total: sale.total,
+    tenders: sale.tenders,
+    change: sale.change,
+    status: saleStatus(sale),
+    refundedAmount: sale.refundedAmount,
+  };
+}

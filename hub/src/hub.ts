@@ -1,0 +1,300 @@
+/**
+ * The composition root: builds storage, projections, services and transports, and starts and
+ * stops them in order. Start-up: newest good snapshot, then the journal after it.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Low } from 'lowdb';
+import type { HubConfig } from './config/config.js';
+import { Bus } from './bus/bus.js';
+import { StoreState, type StoreStateData } from './domain/store-state.js';
+import { ensureDirectory } from './storage/fsync.js';
+import { EventStore } from './storage/event-store.js';
+import { Journal } from './storage/journal.js';
+import { SnapshotStore } from './storage/snapshots.js';
+import { openSettings } from './storage/settings.repo.js';
+import { CatalogService } from './services/catalog.service.js';
+import { CheckoutService } from './services/checkout.service.js';
+import { PrintingService } from './services/printing.service.js';
+import { SecurityService, newSecurityData, type SecurityData } from './services/security.service.js';
+import { SnapshotService } from './services/snapshot.service.js';
+import { VirtualPrinter } from './devices/virtual-printer.driver.js';
+import { buildHttpApp, type HealthView } from './transport/http/app.js';
+import { startAdminSocket } from './transport/admin/admin.socket.js';
+import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
+import type { Role } from './protocol/api.js';
+
+export const HUB_VERSION: string = (
+  JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/** Sales kept in memory for history, receipts, voids and refunds. */
+export const SALES_RETENTION_DAYS = 35;
+
+export const DEMO_STAFF: { name: string; role: Role; pin: string }[] = [
+  { name: '小美', role: 'cashier', pin: '1111' },
+  { name: '阿明', role: 'manager', pin: '2222' },
+  { name: '王老闆', role: 'owner', pin: '3333' },
+];
+
+interface StoreIdentityFile {
+  chainId: string;
+  storeId: string;
+  epoch: string;
+  createdAt: string;
+  /** Highest seq HQ has acknowledged (the MQTT link moves it). */
+  deliveredSeq: number;
+}
+
+export interface HubOptions {
+  clock?: () => Date;
+  logger?: Logger;
+}
+
+export interface StartupReport {
+  snapshotSeq: number;
+  replayedEvents: number;
+  lastSeq: number;
+  tornBytesDropped: number;
+  corruptLines: number;
+  startupMs: number;
+}
+
+export class Hub {
+  private app: FastifyInstance | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly stoppers: (() => Promise<void> | void)[] = [];
+  private readonly startedAt: number;
+  url = '';
+  pairingCode = '';
+  startup: StartupReport | null = null;
+  security!: SecurityService;
+  state!: StoreState;
+  events!: EventStore;
+  snapshots!: SnapshotService;
+
+  private constructor(
+    readonly config: HubConfig,
+    readonly log: Logger,
+    private readonly clock: () => Date,
+  ) {
+    this.startedAt = Date.now();
+  }
+
+  static async start(config: HubConfig, options: HubOptions = {}): Promise<Hub> {
+    const log = options.logger ?? pino({ level: config.logLevel, base: { storeId: config.storeId } });
+    const hub = new Hub(config, log, options.clock ?? (() => new Date()));
+    try {
+      await hub.boot();
+    } catch (err) {
+      await hub.stop().catch(() => undefined);
+      throw err;
+    }
+    return hub;
+  }
+
+  private async boot(): Promise<void> {
+    const t0 = performance.now();
+    const { config, log, clock } = this;
+    await ensureDirectory(config.dataDir);
+
+    const identity = await openSettings<StoreIdentityFile>(config.dataDir, 'store', () => ({
+      chainId: config.chainId,
+      storeId: config.storeId,
+      epoch: uuidv7(),
+      createdAt: clock().toISOString(),
+      deliveredSeq: 0,
+    }));
+    if (identity.data.storeId !== config.storeId || identity.data.chainId !== config.chainId) {
+      throw new Error(
+        `The data directory ${config.dataDir} belongs to store ${identity.data.chainId}/${identity.data.storeId}, ` +
+          `not ${config.chainId}/${config.storeId}. Use that store's id or another AYI_DATA_DIR.`,
+      );
+    }
+
+    // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
+    let tornBytesDropped = 0;
+    let corruptLines = 0;
+    const { journal, lastEvent } = await Journal.open(path.join(config.dataDir, 'journal'), config.tz, (report) => {
+      tornBytesDropped += report.truncatedBytes;
+      corruptLines += report.corruptLines.length;
+      if (report.truncatedBytes > 0) {
+        log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
+      }
+      if (report.corruptLines.length > 0) {
+        log.error({ file: report.file, lines: report.corruptLines }, 'skipped corrupt journal lines');
+      }
+    });
+    this.stoppers.push(() => journal.close());
+
+    const snapshotStore = new SnapshotStore<StoreStateData>(path.join(config.dataDir, 'snapshots'), (file, reason) =>
+      log.warn({ file, reason }, 'skipped a damaged snapshot'),
+    );
+    await snapshotStore.ensureDirectory();
+    const snapshot = await snapshotStore.loadNewest();
+    const state = snapshot ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS) : new StoreState(SALES_RETENTION_DAYS);
+    this.state = state;
+    this.snapshots = new SnapshotService(
+      state,
+      snapshotStore,
+      config.tz,
+      config.snapshotEveryEvents,
+      clock,
+      (err) => log.error({ err }, 'snapshot failed'),
+      snapshot?.seq ?? 0,
+      snapshot?.journalDay ?? '',
+    );
+    let replayed = 0;
+    for await (const event of journal.replay(state.lastSeq, snapshot?.journalDay ?? '')) {
+      if (event.seq !== state.lastSeq + 1) {
+        log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
+      }
+      state.apply(event);
+      this.snapshots.noteEvent(event);
+      replayed += 1;
+    }
+    const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
+
+    const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
+    this.events = new EventStore(
+      journal,
+      { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      lastSeq,
+      clock,
+      (err) => {
+        // The disk refused a write or an fsync: nothing more can be promised. Exit so the
+        // service manager restarts the hub, which recovers from what is really on disk.
+        log.fatal({ err }, 'journal write failed; stopping');
+        process.exitCode = 70;
+        setImmediate(() => process.exit(70));
+      },
+      (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
+    );
+    this.events.onCommitted((event) => state.apply(event));
+    this.events.onCommitted((event) => this.snapshots.noteEvent(event));
+    this.events.onCommitted((event) => bus.emit('event.committed', event));
+
+    const securityDb: Low<SecurityData> = await openSettings(config.dataDir, 'security', newSecurityData);
+    const events = this.events;
+    this.security = new SecurityService(securityDb, clock, {
+      devicePaired: async (device) => void (await events.record('device.paired', device)),
+      deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
+    });
+    this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
+
+    const catalog = new CatalogService(state, this.events);
+    const checkout = new CheckoutService(state, this.events, config.tz, clock);
+    const printer = new VirtualPrinter(path.join(config.dataDir, 'printer', 'virtual'));
+    const printing = new PrintingService(
+      state,
+      printer,
+      { storeName: config.storeName, storeId: config.storeId, timeZone: config.tz },
+      (saleId, err) => log.error({ err, saleId }, 'receipt printing failed'),
+      clock,
+    );
+    bus.on('event.committed', (event) => {
+      if (event.type === 'sale.completed') printing.printOriginal(event.data.saleId);
+    });
+
+    if (config.demo) await this.seedDemo(catalog);
+    if (replayed > 1000) await this.snapshots.take();
+
+    const health = (): HealthView => ({
+      status: 'ok',
+      storeId: config.storeId,
+      chainId: config.chainId,
+      version: HUB_VERSION,
+      epoch: identity.data.epoch,
+      lastSeq: this.events.lastSeq,
+      undeliveredEvents: this.events.lastSeq - identity.data.deliveredSeq,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+    });
+
+    this.app = await buildHttpApp({ config, bus, security: this.security, catalog, checkout, printing, health }, log);
+    await this.app.listen({ port: config.port, host: config.host });
+    const address = this.app.server.address() as AddressInfo;
+    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    this.url = `http://${shownHost}:${address.port}`;
+
+    const admin = await startAdminSocket(path.join(config.dataDir, 'ayi.sock'), (command, args) =>
+      this.adminCommand(command, args),
+    );
+    this.stoppers.push(() => admin.close());
+    const nightly = scheduleNightlySnapshot(config.snapshotCron, config.tz, this.snapshots, (err) =>
+      log.error({ err }, 'nightly snapshot failed'),
+    );
+    this.stoppers.push(() => nightly.stop());
+
+    this.pairingCode = this.security.issuePairingCode().code;
+    this.startup = {
+      snapshotSeq: snapshot?.seq ?? 0,
+      replayedEvents: replayed,
+      lastSeq,
+      tornBytesDropped,
+      corruptLines,
+      startupMs: Math.round(performance.now() - t0),
+    };
+    log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
+    log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
+  }
+
+  private async seedDemo(catalog: CatalogService): Promise<void> {
+    if (catalog.isEmpty()) {
+      const csv = readFileSync(path.resolve(import.meta.dirname, '..', 'src', 'demo', 'catalog.csv'), 'utf8');
+      await catalog.importCsv(csv, { dryRun: false, source: 'demo' });
+    }
+    if (!this.security.hasStaff()) {
+      for (const staff of DEMO_STAFF) await this.security.addStaff(staff.name, staff.role, staff.pin);
+    }
+  }
+
+  private async adminCommand(command: string, args: string[]): Promise<unknown> {
+    switch (command) {
+      case 'pair':
+        return this.security.issuePairingCode();
+      case 'devices':
+        return this.security.listDevices();
+      case 'revoke':
+        await this.security.revokeDevice(requireArg(args, 'deviceId'));
+        return { revoked: args[0] };
+      case 'unlock':
+        await this.security.unlock(requireArg(args, 'deviceId'));
+        return { unlocked: args[0] };
+      case 'add-staff': {
+        const [name, role, pin] = args;
+        if (!name || !pin || (role !== 'cashier' && role !== 'manager' && role !== 'owner')) {
+          throw new Error('usage: add-staff <name> <cashier|manager|owner> <pin>');
+        }
+        return this.security.addStaff(name, role, pin);
+      }
+      case 'snapshot':
+        await this.snapshots.take();
+        return { seq: this.state.lastSeq };
+      case 'health':
+        return { lastSeq: this.events.lastSeq, startup: this.startup };
+      default:
+        throw new Error(`unknown command ${command}; try pair, devices, revoke, unlock, add-staff, snapshot, health`);
+    }
+  }
+
+  /** Stops taking requests, lets running ones finish, snapshots, closes files. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.app) await this.app.close();
+      if (this.snapshots) await this.snapshots.take().catch((err: unknown) => this.log.error({ err }, 'final snapshot failed'));
+      for (const stop of this.stoppers.reverse()) await stop();
+      this.log.info('hub stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function requireArg(args: string[], name: string): string {
+  const value = args[0];
+  if (!value) throw new Error(`missing ${name}`);
+  return value;
+}

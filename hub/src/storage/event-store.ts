@@ -1,0 +1,108 @@
+/**
+ * Records events: gives each its envelope (seq, UUIDv7, time), appends it to the journal and, once
+ * it is on disk, hands it to the committed-event listeners strictly in seq order. A caller's promise
+ * resolves only after that, so what a tablet is told is always durable and already projected.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import { EVENT_SCHEMA, type EventPayloads, type EventType, type HubEvent, type HubEventOf } from '../protocol/events.js';
+import type { Journal } from './journal.js';
+
+export interface StoreIdentity {
+  chainId: string;
+  storeId: string;
+  epoch: string;
+}
+
+export type CommittedListener = (event: HubEvent) => void;
+
+interface Pending {
+  event: HubEvent;
+  durable: boolean;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class EventStore {
+  private lastAllocated: number;
+  private lastCommitted: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners: CommittedListener[] = [];
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly identity: StoreIdentity,
+    lastSeq: number,
+    private readonly clock: () => Date,
+    private readonly onWriteFailure: (err: Error) => void,
+    private readonly onListenerError: (err: Error, event: HubEvent) => void,
+  ) {
+    this.lastAllocated = lastSeq;
+    this.lastCommitted = lastSeq;
+  }
+
+  get lastSeq(): number {
+    return this.lastCommitted;
+  }
+
+  onCommitted(listener: CommittedListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Appends one event. `data` may be a function of the allocated seq and time, for ids that must be
+   * unique (a sale number); it runs synchronously, so no other event can take the same seq.
+   */
+  async record<K extends EventType>(
+    type: K,
+    data: EventPayloads[K] | ((ctx: { seq: number; at: Date }) => EventPayloads[K]),
+  ): Promise<HubEventOf<K>> {
+    const at = this.clock();
+    const seq = this.lastAllocated + 1;
+    const payload = typeof data === 'function' ? data({ seq, at }) : data;
+    this.lastAllocated = seq;
+    const event = {
+      schema: EVENT_SCHEMA,
+      eventId: uuidv7({ msecs: at.getTime() }),
+      ...this.identity,
+      seq,
+      type,
+      at: at.toISOString(),
+      data: payload,
+    } as HubEventOf<K>;
+
+    const committed = new Promise<void>((resolve, reject) => {
+      this.pending.set(seq, { event: event as HubEvent, durable: false, resolve, reject });
+    });
+    this.journal.append(event as HubEvent).then(
+      () => this.markDurable(seq),
+      (err: Error) => this.failAll(err),
+    );
+    await committed;
+    return event;
+  }
+
+  private markDurable(seq: number): void {
+    const entry = this.pending.get(seq);
+    if (!entry) return;
+    entry.durable = true;
+    for (let next = this.pending.get(this.lastCommitted + 1); next?.durable; next = this.pending.get(this.lastCommitted + 1)) {
+      this.pending.delete(next.event.seq);
+      this.lastCommitted = next.event.seq;
+      for (const listener of this.listeners) {
+        try {
+          listener(next.event);
+        } catch (err) {
+          // A listener's bug must not stop later events from committing in order.
+          this.onListenerError(err as Error, next.event);
+        }
+      }
+      next.resolve();
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const entry of this.pending.values()) entry.reject(err);
+    this.pending.clear();
+    this.onWriteFailure(err);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The store's journal: every event, one JSON line each, one file per store-local day
+ * (`journal/YYYY-MM-DD.jsonl`), each file a lowdb database over an append-only adapter.
+ * Only the current day is held in memory; older days are read when replayed.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import type { HubEvent } from '../protocol/events.js';
+import { EVENT_SCHEMA } from '../protocol/events.js';
+import { JsonLinesAppendFile, type JsonLinesReadReport } from './jsonl-append.adapter.js';
+import { ensureDirectory } from './fsync.js';
+import { businessDate } from '../domain/time.js';
+
+const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
+
+export function isHubEvent(value: unknown): value is HubEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return v.schema === EVENT_SCHEMA && Number.isInteger(v.seq) && typeof v.type === 'string' && typeof v.at === 'string';
+}
+
+interface DayFile {
+  day: string;
+  adapter: JsonLinesAppendFile<HubEvent>;
+  db: Low<HubEvent[]>;
+}
+
+export class Journal {
+  private current: DayFile | null = null;
+  private closing: Promise<void>[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly timeZone: string,
+    private readonly onRead: (report: JsonLinesReadReport) => void,
+  ) {}
+
+  /** Opens the journal, repairs a torn tail of the newest file and finds the last seq on disk. */
+  static async open(
+    dir: string,
+    timeZone: string,
+    onRead: (report: JsonLinesReadReport) => void = () => {},
+  ): Promise<{ journal: Journal; lastEvent: HubEvent | null }> {
+    await ensureDirectory(dir);
+    const journal = new Journal(dir, timeZone, onRead);
+    const days = await journal.days();
+    let lastEvent: HubEvent | null = null;
+    for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
+      const file = await journal.openDay(days[i]!, true);
+      if (i === days.length - 1) journal.current = file;
+      lastEvent = file.db.data.at(-1) ?? null;
+    }
+    return { journal, lastEvent };
+  }
+
+  /** Days that have a journal file, oldest first. */
+  async days(): Promise<string[]> {
+    const names = await fs.readdir(this.dir);
+    return names
+      .map((name) => DAY_FILE.exec(name)?.[1])
+      .filter((day): day is string => day !== undefined)
+      .sort();
+  }
+
+  /** The day file an event goes to. Never goes back to an earlier file, even if the clock does. */
+  dayFor(event: HubEvent): string {
+    const day = businessDate(new Date(event.at), this.timeZone);
+    return this.current && this.current.day > day ? this.current.day : day;
+  }
+
+  /** Appends an event; resolves once it is on disk (fdatasync'd). */
+  async append(event: HubEvent): Promise<void> {
+    const day = this.dayFor(event);
+    if (!this.current || this.current.day !== day) {
+      if (this.current) this.closing.push(this.current.adapter.close());
+      this.current = await this.openDay(day, false);
+    }
+    const file = this.current;
+    file.db.data.push(event);
+    await file.db.write();
+  }
+
+  /** Events with seq greater than `afterSeq`, in order, starting at `fromDay` (inclusive). */
+  async *replay(afterSeq: number, fromDay = ''): AsyncGenerator<HubEvent> {
+    for (const day of await this.days()) {
+      if (day < fromDay) continue;
+      const events =
+        this.current?.day === day
+          ? this.current.db.data
+          : ((await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead).read()) ?? []);
+      for (const event of events) if (event.seq > afterSeq) yield event;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.current?.adapter.close();
+    await Promise.all(this.closing);
+  }
+
+  private pathOf(day: string): string {
+    return path.join(this.dir, `${day}.jsonl`);
+  }
+
+  private async openDay(day: string, exists: boolean): Promise<DayFile> {
+    const adapter = new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead);
+    const db = new Low<HubEvent[]>(adapter, []);
+    if (exists) await db.read();
+    return { day, adapter, db };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Snapshots of the in-memory projections, so start-up replays only the journal written after the
+ * newest good one. Each is a durable JSON file named by its seq, with a checksum of its state; the
+ * newest few are kept, and a damaged one is skipped in favour of the one before it.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import { DurableJsonFile } from './durable-json.adapter.js';
+import { ensureDirectory } from './fsync.js';
+
+export const SNAPSHOT_FORMAT = 'ayi.snapshot/1';
+const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
+const KEEP = 3;
+
+export interface SnapshotFile<S> {
+  format: typeof SNAPSHOT_FORMAT;
+  seq: number;
+  /** Journal day holding the event with this seq: replay starts there. */
+  journalDay: string;
+  takenAt: string;
+  checksum: string;
+  state: S;
+}
+
+function checksumOf(stateJson: string): string {
+  return createHash('sha256').update(stateJson).digest('hex');
+}
+
+export class SnapshotStore<S> {
+  constructor(
+    readonly dir: string,
+    private readonly onSkip: (file: string, reason: string) => void = () => {},
+  ) {}
+
+  async ensureDirectory(): Promise<void> {
+    await ensureDirectory(this.dir);
+  }
+
+  /**
+   * Saves a snapshot. The state is serialised before the first await, so later changes to the
+   * live projection cannot leak into it (call ensureDirectory() once beforehand).
+   */
+  async save(seq: number, journalDay: string, takenAt: Date, state: S): Promise<string> {
+    const filename = path.join(this.dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
+    const stateJson = JSON.stringify(state);
+    const db = new Low<SnapshotFile<S>>(new DurableJsonFile(filename), null as never);
+    db.data = {
+      format: SNAPSHOT_FORMAT,
+      seq,
+      journalDay,
+      takenAt: takenAt.toISOString(),
+      checksum: checksumOf(stateJson),
+      state,
+    };
+    await db.write();
+    await this.prune();
+    return filename;
+  }
+
+  /** The newest snapshot that reads back whole, or null. */
+  async loadNewest(): Promise<SnapshotFile<S> | null> {
+    for (const name of (await this.files()).reverse()) {
+      const filename = path.join(this.dir, name);
+      try {
+        const snapshot = await new DurableJsonFile<SnapshotFile<S>>(filename).read();
+        if (!snapshot || snapshot.format !== SNAPSHOT_FORMAT) throw new Error('unknown format');
+        if (checksumOf(JSON.stringify(snapshot.state)) !== snapshot.checksum) throw new Error('checksum mismatch');
+        return snapshot;
+      } catch (err) {
+        this.onSkip(filename, (err as Error).message);
+      }
+    }
+    return null;
+  }
+
+  private async files(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.dir)).filter((name) => SNAPSHOT_FILE.test(name)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  private async prune(): Promise<void> {
+    const files = await this.files();
+    for (const name of files.slice(0, Math.max(0, files.length - KEEP))) {
+      await fs.rm(path.join(this.dir, name), { force: true });
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/** Client of the hub's technician socket (see admin.socket.ts). */
+import net from 'node:net';
+
+export async function adminRequest<T = unknown>(socketPath: string, command: string, args: string[] = []): Promise<T> {
+  const reply = await new Promise<string>((resolve, reject) => {
+    const conn = net.createConnection(socketPath);
+    let data = '';
+    conn.setEncoding('utf8');
+    conn.setTimeout(10_000, () => conn.destroy(new Error('the hub did not answer within 10 s')));
+    conn.on('connect', () => conn.write(`${JSON.stringify({ command, args })}\n`));
+    conn.on('data', (chunk: string) => (data += chunk));
+    conn.on('end', () => resolve(data));
+    conn.on('error', reject);
+  });
+  const parsed = JSON.parse(reply) as { ok: boolean; result?: T; error?: string };
+  if (!parsed.ok) throw new Error(parsed.error ?? 'the hub refused the command');
+  return parsed.result as T;
+}

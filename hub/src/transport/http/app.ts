@@ -1,0 +1,99 @@
+/** The hub's HTTP server: API routes, the WebSocket and the tablet UI on one port. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import type { HubConfig } from '../../config/config.js';
+import type { Bus } from '../../bus/bus.js';
+import type { CatalogService } from '../../services/catalog.service.js';
+import type { CheckoutService } from '../../services/checkout.service.js';
+import type { PrintingService } from '../../services/printing.service.js';
+import type { SecurityService } from '../../services/security.service.js';
+import { apiError, sendError } from './errors.js';
+import { authenticate } from './auth.js';
+import { sessionRoutes } from './session.routes.js';
+import { catalogRoutes } from './catalog.routes.js';
+import { salesRoutes } from './sales.routes.js';
+import { deviceRoutes } from './devices.routes.js';
+import { tabletSocket } from '../ws/tablet.socket.js';
+
+export const JSON_BODY_LIMIT = 64 * 1024;
+export const CSV_BODY_LIMIT = 2 * 1024 * 1024;
+
+export interface HealthView {
+  status: 'ok' | 'degraded';
+  storeId: string;
+  chainId: string;
+  version: string;
+  epoch: string;
+  lastSeq: number;
+  undeliveredEvents: number;
+  uptimeSeconds: number;
+}
+
+export interface HttpContext {
+  config: HubConfig;
+  bus: Bus;
+  security: SecurityService;
+  catalog: CatalogService;
+  checkout: CheckoutService;
+  printing: PrintingService;
+  health(): HealthView;
+}
+
+export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: JSON_BODY_LIMIT,
+    // Fastify's own request lines log full URLs and headers; ours (onResponse) keep to the route.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    forceCloseConnections: true,
+  });
+  app.decorateRequest('device', null);
+  app.decorateRequest('staff', null);
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: JSON_BODY_LIMIT } });
+
+  // Open to all: health (nothing personal) and pairing (guarded by the one-time code).
+  app.get('/api/health', async () => ctx.health());
+  await app.register(async (open) => sessionRoutes.pairing(open, ctx));
+
+  // Everything else needs a paired device.
+  await app.register(async (api) => {
+    api.addHook('onRequest', authenticate(ctx.security));
+    await sessionRoutes.session(api, ctx);
+    await catalogRoutes(api, ctx);
+    await salesRoutes(api, ctx);
+    await deviceRoutes(api, ctx);
+    await tabletSocket(api, ctx);
+  });
+
+  const uiDir = path.resolve(ctx.config.uiDir);
+  const uiBuilt = existsSync(path.join(uiDir, 'index.html'));
+  if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
+  app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith('/api')) {
+      return reply.code(404).send(apiError('not_found', `No API endpoint ${request.method} ${request.url.split('?')[0]}`));
+    }
+    if (!uiBuilt) {
+      return reply.code(503).type('text/plain; charset=utf-8').send('The tablet UI is not built. Run: npm run build\n');
+    }
+    // The UI is a single-page app: every other path is one of its routes.
+    return reply.type('text/html; charset=utf-8').sendFile('index.html');
+  });
+  return app;
+}

@@ -1,0 +1,68 @@
+/** Checkout, sale history, receipts, voids and refunds. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { CheckoutRequest, RefundRequest, SaleIdParams, VoidRequest } from '../../protocol/api.js';
+import type { HttpContext } from './app.js';
+import { actorOf, requireRole } from './auth.js';
+
+const SalesQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]\\d?|1\\d\\d|200)$' })),
+    beforeSeq: Type.Optional(Type.String({ pattern: '^[1-9]\\d{0,14}$' })),
+  },
+  { additionalProperties: false },
+);
+
+type SaleParams = { Params: { saleId: string } };
+
+export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  app.post<{ Body: CheckoutRequest }>(
+    '/api/sales',
+    { preHandler: requireRole('cashier'), schema: { body: CheckoutRequest } },
+    async (request, reply) => {
+      const { sale, replayed } = await ctx.checkout.checkout(request.body, actorOf(request));
+      return reply.code(replayed ? 200 : 201).send(sale);
+    },
+  );
+
+  app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(
+    '/api/sales',
+    { preHandler: requireRole('cashier'), schema: { querystring: SalesQuery } },
+    async (request) => ({
+      sales: ctx.checkout.list(
+        Number(request.query.limit ?? 50),
+        request.query.beforeSeq === undefined ? undefined : Number(request.query.beforeSeq),
+      ),
+    }),
+  );
+
+  app.get<SaleParams>(
+    '/api/sales/:saleId',
+    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    async (request) => ctx.checkout.get(request.params.saleId),
+  );
+
+  app.get<SaleParams>(
+    '/api/sales/:saleId/receipt',
+    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    async (request) => ({ jobs: await ctx.printing.receipts(request.params.saleId) }),
+  );
+
+  app.post<SaleParams>(
+    '/api/sales/:saleId/reprint',
+    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    async (request) => ctx.printing.reprint(request.params.saleId),
+  );
+
+  app.post<SaleParams & { Body: VoidRequest }>(
+    '/api/sales/:saleId/void',
+    { preHandler: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
+    async (request) => ctx.checkout.void(request.params.saleId, request.body.reason, actorOf(request)),
+  );
+
+  app.post<SaleParams & { Body: RefundRequest }>(
+    '/api/sales/:saleId/refund',
+    { preHandler: requireRole('manager'), schema: { params: SaleIdParams, body: RefundRequest } },
+    async (request) => ctx.checkout.refund(request.params.saleId, request.body, actorOf(request)),
+  );
+}

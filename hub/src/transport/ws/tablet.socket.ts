@@ -1,0 +1,152 @@
+/**
+ * One WebSocket per tablet (`/api/ws`): live sales from every tablet, and checkout requests.
+ * The handshake needs a paired device and, from a browser, the hub's own Origin.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from '@fastify/websocket';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ClientMessage, type ServerMessage, type StaffView } from '../../protocol/api.js';
+import type { HubEvent } from '../../protocol/events.js';
+import { DomainError } from '../../domain/errors.js';
+import { roleAtLeast } from '../../services/security.service.js';
+import type { HttpContext } from '../http/app.js';
+import { sessionTokenOf } from '../http/auth.js';
+import { toApiError } from '../http/errors.js';
+
+const clientMessage = TypeCompiler.Compile(ClientMessage);
+
+/** Closed by the hub because the device's pairing was revoked. */
+export const CLOSE_REVOKED = 4401;
+
+interface Connection {
+  socket: WebSocket;
+  deviceId: string;
+  sessionToken: string | undefined;
+}
+
+export function isAllowedOrigin(request: FastifyRequest, allowed: string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true; // not a browser: nothing cross-site to guard against
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const connections = new Set<Connection>();
+
+  const send = (socket: WebSocket, message: ServerMessage) => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+  };
+
+  const broadcastFor = (event: HubEvent): ServerMessage | null => {
+    switch (event.type) {
+      case 'sale.completed':
+      case 'sale.voided':
+      case 'sale.refunded':
+        return { type: 'sale', sale: ctx.checkout.get(event.data.saleId) };
+      case 'catalog.imported':
+        return { type: 'catalog.changed', products: ctx.catalog.list().length };
+      default:
+        return null;
+    }
+  };
+
+  const offCommitted = ctx.bus.on('event.committed', (event) => {
+    if (connections.size === 0) return;
+    const message = broadcastFor(event);
+    if (!message) return;
+    const text = JSON.stringify(message);
+    for (const { socket } of connections) if (socket.readyState === socket.OPEN) socket.send(text);
+  });
+  const offRevoked = ctx.bus.on('device.revoked', ({ deviceId }) => {
+    for (const connection of connections) {
+      if (connection.deviceId === deviceId) connection.socket.close(CLOSE_REVOKED, 'device revoked');
+    }
+  });
+  app.addHook('onClose', async () => {
+    offCommitted();
+    offRevoked();
+  });
+
+  app.get(
+    '/api/ws',
+    {
+      websocket: true,
+      preValidation: async (request) => {
+        if (!isAllowedOrigin(request, ctx.config.allowedOrigins)) {
+          throw new DomainError('origin_not_allowed', 'WebSocket connections are only accepted from the hub’s own pages', undefined, 403);
+        }
+      },
+    },
+    (socket, request) => {
+      const connection: Connection = {
+        socket,
+        deviceId: request.device!.deviceId,
+        sessionToken: sessionTokenOf(request),
+      };
+      connections.add(connection);
+      socket.on('close', () => connections.delete(connection));
+      send(socket, {
+        type: 'hello',
+        storeId: ctx.config.storeId,
+        deviceId: connection.deviceId,
+        staff: request.staff,
+        lastSeq: ctx.health().lastSeq,
+      });
+      socket.on('message', (raw: Buffer) => {
+        void handleMessage(connection, raw.toString('utf8')).catch((err: unknown) => {
+          request.log.error({ err }, 'websocket message failed');
+        });
+      });
+    },
+  );
+
+  async function handleMessage(connection: Connection, text: string): Promise<void> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return send(connection.socket, { type: 'error', error: { code: 'invalid_json', message: 'The message is not valid JSON' } });
+    }
+    const requestId =
+      typeof message === 'object' && message !== null && typeof (message as { requestId?: unknown }).requestId === 'string'
+        ? (message as { requestId: string }).requestId
+        : undefined;
+    if (!clientMessage.Check(message)) {
+      const first = clientMessage.Errors(message).First();
+      return send(connection.socket, {
+        type: 'error',
+        ...(requestId ? { requestId } : {}),
+        error: {
+          code: 'invalid_request',
+          message: first ? `${first.path || 'message'} ${first.message}` : 'Invalid message',
+        },
+      });
+    }
+    try {
+      switch (message.type) {
+        case 'ping':
+          return send(connection.socket, { type: 'pong', requestId: message.requestId });
+        case 'checkout': {
+          const staff = currentStaff(connection);
+          const result = await ctx.checkout.checkout(message.sale, { deviceId: connection.deviceId, staff });
+          return send(connection.socket, { type: 'checkout.result', requestId: message.requestId, ...result });
+        }
+      }
+    } catch (err) {
+      send(connection.socket, { type: 'error', requestId: message.requestId, error: toApiError(err).body.error });
+    }
+  }
+
+  /** The session is checked on every message: a revoked or expired one stops working at once. */
+  function currentStaff(connection: Connection): StaffView {
+    const staff = ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken);
+    if (!staff) throw new DomainError('staff_login_required', 'Log in with your staff PIN first', undefined, 401);
+    if (!roleAtLeast(staff.role, 'cashier')) throw new DomainError('role_required', 'This needs a cashier', undefined, 403);
+    return staff;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The technician's command line for a running hub on this machine:
+ *   npm run ayi -- pair                      a new pairing code for a tablet (10 minutes)
+ *   npm run ayi -- devices                   paired tablets
+ *   npm run ayi -- revoke <deviceId>         unpair a tablet (closes its connection)
+ *   npm run ayi -- unlock <deviceId>         lift a PIN lock-out on a tablet
+ *   npm run ayi -- add-staff <name> <cashier|manager|owner> <pin>
+ *   npm run ayi -- snapshot                  write a snapshot now
+ *   npm run ayi -- health
+ * It talks to the hub through the socket in its data directory (AYI_DATA_DIR, default ./data).
+ */
+import path from 'node:path';
+import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
+
+const [command, ...args] = process.argv.slice(2);
+if (!command || command === 'help' || command === '--help') {
+  process.stdout.write(
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|add-staff NAME ROLE PIN|snapshot|health>\n',
+  );
+  process.exit(command ? 0 : 2);
+}
+const dataDir = path.resolve(process.env.AYI_DATA_DIR ?? './data');
+const socketPath = path.join(dataDir, 'ayi.sock');
+
+try {
+  const result = await adminRequest(socketPath, command, args);
+  if (command === 'pair') {
+    const { code, expiresAt } = result as { code: string; expiresAt: string };
+    process.stdout.write(`Pairing code: ${code} (valid until ${expiresAt})\n`);
+  } else {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  }
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+    process.stderr.write(`No hub is running with data directory ${dataDir} (set AYI_DATA_DIR).\n`);
+  } else {
+    process.stderr.write(`${e.message}\n`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,187 @@
+/**
+ * The cart on this tablet. It keeps one idempotency key for its whole life: every submit of this
+ * cart (including retries after a timeout or a lost connection) uses the same key, so the hub can
+ * never book it twice. The cart is saved in localStorage, so a reload keeps both the lines and the key.
+ */
+import type { CheckoutRequest, Discount, ProductView, Tender } from '$protocol/api';
+import { isIdempotencyKey, newIdempotencyKey } from './ids';
+import { cartTotals, discountProblem, priceLine } from './pricing';
+
+export interface CartItem {
+  sku: string;
+  name: string;
+  unitPrice: number;
+  qty: number;
+  discount?: Discount;
+}
+
+interface SavedCart {
+  v: 1;
+  key: string;
+  items: CartItem[];
+  orderDiscount?: Discount;
+  attempted: boolean;
+}
+
+const STORAGE_KEY = 'ayi.cart';
+export const MAX_QTY = 9999;
+export const MAX_LINES = 200;
+
+function loadSaved(): SavedCart | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const v = JSON.parse(raw) as Partial<SavedCart>;
+    if (v.v !== 1 || !isIdempotencyKey(v.key) || !Array.isArray(v.items)) return null;
+    const items = v.items.filter(
+      (i): i is CartItem =>
+        !!i &&
+        typeof i.sku === 'string' &&
+        typeof i.name === 'string' &&
+        Number.isInteger(i.unitPrice) &&
+        Number.isInteger(i.qty) &&
+        i.qty >= 1,
+    );
+    return { v: 1, key: v.key, items, orderDiscount: v.orderDiscount, attempted: !!v.attempted };
+  } catch {
+    return null;
+  }
+}
+
+class Cart {
+  items = $state<CartItem[]>([]);
+  orderDiscount = $state<Discount | undefined>(undefined);
+  /** Idempotency key of this cart: made when the cart is, kept across retries. */
+  key = $state(newIdempotencyKey());
+  /** A submit was sent at least once (the hub may already have this sale). */
+  attempted = $state(false);
+  /** SKU of the line touched last (highlighted and scrolled into view). */
+  lastSku = $state<string | null>(null);
+
+  readonly totals = $derived(cartTotals(this.items, this.orderDiscount));
+  readonly isEmpty = $derived(this.items.length === 0);
+  readonly problems = $derived.by(() => {
+    const out: string[] = [];
+    for (const i of this.items) {
+      const p = discountProblem(i.unitPrice * i.qty, i.discount);
+      if (p) out.push(`${i.sku}:${p}`);
+    }
+    const op = discountProblem(this.totals.subtotal, this.orderDiscount);
+    if (op) out.push(`order:${op}`);
+    return out;
+  });
+
+  constructor() {
+    const saved = typeof localStorage === 'undefined' ? null : loadSaved();
+    if (saved) {
+      this.items = saved.items;
+      this.orderDiscount = saved.orderDiscount;
+      this.key = saved.key;
+      this.attempted = saved.attempted;
+    }
+  }
+
+  #save(): void {
+    try {
+      if (this.items.length === 0 && !this.attempted) {
+        localStorage.removeItem(STORAGE_KEY);
+        return;
+      }
+      const data: SavedCart = {
+        v: 1,
+        key: this.key,
+        items: $state.snapshot(this.items),
+        orderDiscount: $state.snapshot(this.orderDiscount),
+        attempted: this.attempted,
+      };
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(data));
+    } catch {
+      // storage full or unavailable: the cart still works, it just won't survive a reload
+    }
+  }
+
+  /** Adds one of a product; the same SKU again adds to its line. Returns the new quantity. */
+  add(p: ProductView, qty = 1): number {
+    const line = this.items.find((i) => i.sku === p.sku);
+    this.lastSku = p.sku;
+    if (line) {
+      line.qty = Math.min(MAX_QTY, line.qty + qty);
+      this.#save();
+      return line.qty;
+    }
+    if (this.items.length >= MAX_LINES) throw new Error('cart_full');
+    this.items.push({ sku: p.sku, name: p.name, unitPrice: p.price, qty: Math.min(MAX_QTY, qty) });
+    this.#save();
+    return qty;
+  }
+
+  setQty(sku: string, qty: number): void {
+    const line = this.items.find((i) => i.sku === sku);
+    if (!line) return;
+    this.lastSku = sku;
+    if (qty <= 0) {
+      this.remove(sku);
+      return;
+    }
+    line.qty = Math.min(MAX_QTY, Math.floor(qty));
+    this.#save();
+  }
+
+  inc(sku: string): void {
+    const line = this.items.find((i) => i.sku === sku);
+    if (line) this.setQty(sku, line.qty + 1);
+  }
+
+  dec(sku: string): void {
+    const line = this.items.find((i) => i.sku === sku);
+    if (line && line.qty > 1) this.setQty(sku, line.qty - 1);
+  }
+
+  remove(sku: string): void {
+    this.items = this.items.filter((i) => i.sku !== sku);
+    if (this.lastSku === sku) this.lastSku = null;
+    this.#save();
+  }
+
+  setLineDiscount(sku: string, d: Discount | undefined): void {
+    const line = this.items.find((i) => i.sku === sku);
+    if (!line) return;
+    if (d && d.value > 0) line.discount = { kind: d.kind, value: d.value };
+    else delete line.discount;
+    this.#save();
+  }
+
+  setOrderDiscount(d: Discount | undefined): void {
+    this.orderDiscount = d && d.value > 0 ? { kind: d.kind, value: d.value } : undefined;
+    this.#save();
+  }
+
+  linePrice(item: CartItem) {
+    return priceLine(item.unitPrice, item.qty, item.discount);
+  }
+
+  /** The request for the hub, with this cart's idempotency key. Marks the cart as attempted. */
+  toRequest(tenders: Tender[]): CheckoutRequest {
+    const req: CheckoutRequest = {
+      idempotencyKey: this.key,
+      lines: this.items.map((i) => (i.discount ? { sku: i.sku, qty: i.qty, discount: { ...i.discount } } : { sku: i.sku, qty: i.qty })),
+      tenders: tenders.map((t) => ({ type: t.type, amount: t.amount })),
+    };
+    if (this.orderDiscount) req.orderDiscount = { ...this.orderDiscount };
+    this.attempted = true;
+    this.#save();
+    return req;
+  }
+
+  /** Empties the cart and starts a new one with a fresh key (after a sale, or "new sale"). */
+  reset(): void {
+    this.items = [];
+    this.orderDiscount = undefined;
+    this.key = newIdempotencyKey();
+    this.attempted = false;
+    this.lastSku = null;
+    this.#save();
+  }
+}
+
+export const cart = new Cart();

@@ -1,0 +1,15 @@
+import { isApiError } from './api';
+
+type Translate = (id: string, options?: { default?: string; values?: Record<string, string | number> }) => string;
+
+/** A message for the cashier: translated for known codes, else the hub's own message. */
+export function describeError(e: unknown, t: Translate): string {
+  if (isApiError(e)) {
+    const values: Record<string, string | number> = { status: e.status, message: e.message };
+    const wait = e.retryAfterSeconds;
+    if (wait !== null) values.seconds = Math.ceil(wait);
+    return t(`errors.${e.code}`, { default: e.message || e.code, values });
+  }
+  if (e instanceof Error && e.message) return e.message;
+  return t('errors.unknown');
+}

@@ -1,0 +1,314 @@
+/**
+ * The tablet's one WebSocket to the hub (`/api/ws` on the page's own host).
+ *
+ * - reconnects by itself: 1 s, doubling to 30 s, reset after a good connection;
+ * - exposes reactive `online` (socket open) for the connection indicator;
+ * - hands every ServerMessage to its subscribers;
+ * - request/response for checkout, matched by requestId, with a timeout;
+ * - `reconnect()` after login/logout, because the hub binds the staff session at the handshake.
+ */
+import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView } from '$protocol/api';
+import { ApiError, NETWORK_ERROR, TIMEOUT, reportAuthFailure } from './api';
+import { randomId } from './ids';
+
+export type SocketListener = (msg: ServerMessage) => void;
+
+export interface CheckoutResult {
+  sale: SaleView;
+  replayed: boolean;
+}
+
+interface Pending {
+  resolve: (r: CheckoutResult) => void;
+  reject: (e: ApiError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const MIN_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+const HEARTBEAT_MS = 15_000;
+/** No message at all for this long (pings included) means the link is dead. */
+const SILENCE_LIMIT_MS = 40_000;
+
+/** HTTP status that a REST call would have given for an error code (WS errors carry no status). */
+const STATUS_BY_CODE: Record<string, number> = {
+  invalid_request: 400,
+  device_not_paired: 401,
+  staff_login_required: 401,
+  role_required: 403,
+  not_found: 404,
+  conflict: 409,
+  idempotency_key_reused: 409,
+  too_large: 413,
+  insufficient_payment: 422,
+  locked_out: 423,
+  retry_later: 429,
+};
+
+export function socketUrl(loc: Location = location): string {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${loc.host}/api/ws`;
+}
+
+export class HubSocket {
+  /** True while the socket is open. */
+  online = $state(false);
+  /** Staff bound to this socket by the hub (from `hello`); undefined until the first hello. */
+  socketStaff = $state<StaffView | null | undefined>(undefined);
+  storeId = $state<string | null>(null);
+  lastSeq = $state(0);
+  /** When the next reconnect attempt is due (ms since epoch), for the status tooltip. */
+  nextRetryAt = $state<number | null>(null);
+
+  #ws: WebSocket | null = null;
+  #active = false;
+  #backoff = MIN_BACKOFF_MS;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #lastHeard = 0;
+  #listeners = new Set<SocketListener>();
+  #pending = new Map<string, Pending>();
+  #windowHooked = false;
+
+  /** Starts (or keeps) the connection. Safe to call more than once. */
+  start(): void {
+    this.#hookWindow();
+    if (this.#active) return;
+    this.#active = true;
+    this.#backoff = MIN_BACKOFF_MS;
+    this.#connect();
+  }
+
+  /** Closes the socket and stops reconnecting (e.g. the tablet is not paired). */
+  stop(): void {
+    this.#active = false;
+    this.#clearRetry();
+    this.#teardown('stopped');
+  }
+
+  /** Drops the current socket and connects again at once (new staff session after login/logout). */
+  reconnect(): void {
+    this.#active = true;
+    this.#hookWindow();
+    this.#clearRetry();
+    this.#backoff = MIN_BACKOFF_MS;
+    this.#teardown('reconnect');
+    this.#connect();
+  }
+
+  subscribe(fn: SocketListener): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** True when a checkout can go over this socket for the given staff member. */
+  canCheckoutAs(staffId: string | null | undefined): boolean {
+    return (
+      this.online &&
+      !!staffId &&
+      this.socketStaff !== undefined &&
+      this.socketStaff !== null &&
+      this.socketStaff.id === staffId
+    );
+  }
+
+  /** Sends a checkout and waits for its `checkout.result` (or `error`) with the same requestId. */
+  checkout(sale: CheckoutRequest, timeoutMs = 10_000): Promise<CheckoutResult> {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new ApiError(NETWORK_ERROR, 'Not connected to the hub', 0));
+    }
+    const requestId = `co-${randomId(16)}`;
+    return new Promise<CheckoutResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new ApiError(TIMEOUT, 'The hub did not answer in time', 0));
+      }, timeoutMs);
+      this.#pending.set(requestId, { resolve, reject, timer });
+      try {
+        this.#send({ type: 'checkout', requestId, sale });
+      } catch {
+        clearTimeout(timer);
+        this.#pending.delete(requestId);
+        reject(new ApiError(NETWORK_ERROR, 'Could not send to the hub', 0));
+      }
+    });
+  }
+
+  #send(msg: ClientMessage): void {
+    this.#ws?.send(JSON.stringify(msg));
+  }
+
+  #connect(): void {
+    if (!this.#active) return;
+    this.nextRetryAt = null;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch {
+      this.#scheduleRetry();
+      return;
+    }
+    this.#ws = ws;
+
+    ws.onopen = () => {
+      if (this.#ws !== ws) return;
+      this.online = true;
+      this.#backoff = MIN_BACKOFF_MS;
+      this.#lastHeard = Date.now();
+      this.#startHeartbeat();
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (this.#ws !== ws) return;
+      this.#lastHeard = Date.now();
+      let msg: ServerMessage;
+      try {
+        msg = JSON.parse(String(ev.data)) as ServerMessage;
+      } catch {
+        return;
+      }
+      this.#handle(msg);
+    };
+    ws.onclose = () => {
+      if (this.#ws !== ws) return;
+      this.#ws = null;
+      this.#markOffline('closed');
+      this.#scheduleRetry();
+    };
+    ws.onerror = () => {
+      // onclose follows and schedules the retry
+    };
+  }
+
+  #handle(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'hello':
+        this.socketStaff = msg.staff;
+        this.storeId = msg.storeId;
+        this.lastSeq = msg.lastSeq;
+        break;
+      case 'sale':
+        if (msg.sale.seq > this.lastSeq) this.lastSeq = msg.sale.seq;
+        break;
+      case 'checkout.result': {
+        const p = this.#pending.get(msg.requestId);
+        if (p) {
+          this.#pending.delete(msg.requestId);
+          clearTimeout(p.timer);
+          p.resolve({ sale: msg.sale, replayed: msg.replayed });
+        }
+        break;
+      }
+      case 'error': {
+        const status = STATUS_BY_CODE[msg.error.code] ?? 0;
+        const err = new ApiError(msg.error.code, msg.error.message, status, msg.error.details);
+        const p = msg.requestId ? this.#pending.get(msg.requestId) : undefined;
+        if (p && msg.requestId) {
+          this.#pending.delete(msg.requestId);
+          clearTimeout(p.timer);
+          p.reject(err);
+        }
+        if (err.code === 'device_not_paired') reportAuthFailure(err.code);
+        break;
+      }
+      default:
+        break;
+    }
+    for (const fn of this.#listeners) {
+      try {
+        fn(msg);
+      } catch (e) {
+        console.error('socket listener failed', e);
+      }
+    }
+  }
+
+  #startHeartbeat(): void {
+    this.#stopHeartbeat();
+    this.#heartbeat = setInterval(() => {
+      const ws = this.#ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - this.#lastHeard > SILENCE_LIMIT_MS) {
+        // Half-open link (Wi-Fi dropped without a close): give up on it and reconnect.
+        this.#teardown('silent');
+        this.#scheduleRetry();
+        return;
+      }
+      try {
+        this.#send({ type: 'ping', requestId: `p-${randomId(8)}` });
+      } catch {
+        // the close handler deals with it
+      }
+    }, HEARTBEAT_MS);
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+  }
+
+  #teardown(reason: string): void {
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      ws.onopen = null;
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.onerror = null;
+      try {
+        ws.close(1000, reason);
+      } catch {
+        // already closed
+      }
+    }
+    this.#markOffline(reason);
+  }
+
+  #markOffline(reason: string): void {
+    this.online = false;
+    this.socketStaff = undefined;
+    this.#stopHeartbeat();
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new ApiError(NETWORK_ERROR, `Connection to the hub lost (${reason})`, 0));
+      this.#pending.delete(id);
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (!this.#active || this.#retryTimer) return;
+    const delay = this.#backoff;
+    this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
+    this.nextRetryAt = Date.now() + delay;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#connect();
+    }, delay);
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    this.nextRetryAt = null;
+  }
+
+  /** The network came back or the tablet woke up: try now instead of waiting out the backoff. */
+  #retrySoon = (): void => {
+    if (!this.#active || this.#ws) return;
+    this.#clearRetry();
+    this.#backoff = MIN_BACKOFF_MS;
+    this.#connect();
+  };
+
+  #hookWindow(): void {
+    if (this.#windowHooked || typeof window === 'undefined') return;
+    this.#windowHooked = true;
+    window.addEventListener('online', this.#retrySoon);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.#retrySoon();
+    });
+  }
+}
+
+/** The one socket of this tablet. */
+export const hubSocket = new HubSocket();
