@@ -1,0 +1,87 @@
+/**
+ * The real hub in this process, on a free port, with a temporary data directory, plus a small
+ * client that pairs and logs in the way a tablet does. For integration tests.
+ */
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type HubConfig } from '../../hub/src/config/config.ts';
+import { Hub } from '../../hub/src/hub.ts';
+import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
+import { tempDataDir } from './hub-process.ts';
+
+export interface TestHubOptions {
+  dataDir?: string;
+  config?: Partial<HubConfig>;
+  clock?: () => Date;
+}
+
+export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: options.dataDir ?? tempDataDir(),
+      logLevel: 'silent',
+      ...options.config,
+    },
+  );
+  return Hub.start(config, { ...(options.clock ? { clock: options.clock } : {}), logger: pino({ level: 'silent' }) });
+}
+
+export async function newPairingCode(hub: Hub): Promise<string> {
+  return (await adminRequest<{ code: string }>(path.join(hub.config.dataDir, 'ayi.sock'), 'pair')).code;
+}
+
+/** A tablet talking to the hub over real HTTP. */
+export class TabletClient {
+  deviceToken: string | null = null;
+  sessionToken: string | null = null;
+  deviceId: string | null = null;
+
+  constructor(readonly baseUrl: string) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { ...extra };
+    if (this.deviceToken) headers.authorization = `Bearer ${this.deviceToken}`;
+    if (this.sessionToken) headers['x-ayi-session'] = this.sessionToken;
+    return headers;
+  }
+
+  async request(method: string, url: string, body?: unknown, contentType = 'application/json') {
+    const response = await fetch(this.baseUrl + url, {
+      method,
+      headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: response.status, body: json as Record<string, unknown> & { error?: { code: string; message: string } } };
+  }
+
+  async pair(code: string, name = 'Tablet'): Promise<void> {
+    const res = await this.request('POST', '/api/pair', { code, name });
+    if (res.status !== 201) throw new Error(`pairing failed: ${JSON.stringify(res.body)}`);
+    this.deviceToken = res.body.token as string;
+    this.deviceId = res.body.deviceId as string;
+  }
+
+  async login(pin: string): Promise<void> {
+    const res = await this.request('POST', '/api/session', { pin });
+    if (res.status !== 200) throw new Error(`login failed: ${JSON.stringify(res.body)}`);
+    this.sessionToken = res.body.token as string;
+  }
+}
+
+/** Pairs a new tablet and logs in with `pin`. */
+export async function pairedTablet(hub: Hub, pin = '1111', name = 'Tablet'): Promise<TabletClient> {
+  const tablet = new TabletClient(hub.url);
+  await tablet.pair(await newPairingCode(hub), name);
+  await tablet.login(pin);
+  return tablet;
+}
