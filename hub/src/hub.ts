@@ -12,6 +12,7 @@ import type { Low } from 'lowdb';
 import type { HubConfig } from './config/config.js';
 import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
+import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
 import { EventStore } from './storage/event-store.js';
 import { Journal } from './storage/journal.js';
@@ -136,8 +137,22 @@ export class Hub {
     );
     await snapshotStore.ensureDirectory();
     const snapshot = await snapshotStore.loadNewest();
-    const state = snapshot ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS) : new StoreState(SALES_RETENTION_DAYS);
+    const state = snapshot
+      ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS)
+      : new StoreState(SALES_RETENTION_DAYS);
     this.state = state;
+    // The replay does not count towards "a snapshot every N events": that serialised the whole
+    // projection every N replayed events (40 times for 200,000). A long replay ends with one (below).
+    let replayed = 0;
+    let lastReplayedAt: string | null = null;
+    for await (const event of journal.replay(state.lastSeq, snapshot?.journalDay ?? '')) {
+      if (event.seq !== state.lastSeq + 1) {
+        log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
+      }
+      state.apply(event);
+      lastReplayedAt = event.at;
+      replayed += 1;
+    }
     this.snapshots = new SnapshotService(
       state,
       snapshotStore,
@@ -146,17 +161,8 @@ export class Hub {
       clock,
       (err) => log.error({ err }, 'snapshot failed'),
       snapshot?.seq ?? 0,
-      snapshot?.journalDay ?? '',
+      lastReplayedAt === null ? (snapshot?.journalDay ?? '') : businessDate(new Date(lastReplayedAt), config.tz),
     );
-    let replayed = 0;
-    for await (const event of journal.replay(state.lastSeq, snapshot?.journalDay ?? '')) {
-      if (event.seq !== state.lastSeq + 1) {
-        log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
-      }
-      state.apply(event);
-      this.snapshots.noteEvent(event);
-      replayed += 1;
-    }
     const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
 
     const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
@@ -197,8 +203,16 @@ export class Hub {
       clock,
     );
     bus.on('event.committed', (event) => {
-      if (event.type === 'sale.completed') printing.printOriginal(event.data.saleId);
+      if (event.type !== 'sale.completed') return;
+      // On the next turn of the event loop, after the answer: rendering and writing a receipt
+      // (about 2 ms of CPU) must not delay this sale's acknowledgement, nor those of the other
+      // sales committed by the same fsync. setImmediate runs before the next network read, so
+      // printOriginal() has registered the job before any request can ask for the receipt.
+      const saleId = event.data.saleId;
+      setImmediate(() => printing.printOriginal(saleId));
     });
+    // Stoppers run after the HTTP server has closed: no new sale can start another print by then.
+    this.stoppers.push(() => printing.drain());
 
     if (config.demo) await this.seedDemo(catalog);
     if (replayed > 1000) await this.snapshots.take();
@@ -285,7 +299,8 @@ export class Hub {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.app) await this.app.close();
-      if (this.snapshots) await this.snapshots.take().catch((err: unknown) => this.log.error({ err }, 'final snapshot failed'));
+      if (this.snapshots)
+        await this.snapshots.take().catch((err: unknown) => this.log.error({ err }, 'final snapshot failed'));
       for (const stop of this.stoppers.reverse()) await stop();
       this.log.info('hub stopped');
     })();

@@ -85,8 +85,7 @@ export async function startHubProcess(
     demoPins: { cashier: '1111', manager: '2222', owner: '3333' },
     child,
     output: () => output,
-    newPairingCode: async () =>
-      (await adminRequest<{ code: string }>(path.join(dataDir, 'ayi.sock'), 'pair')).code,
+    newPairingCode: async () => (await adminRequest<{ code: string }>(path.join(dataDir, 'ayi.sock'), 'pair')).code,
     stop: () => kill('SIGTERM'),
     kill,
   };

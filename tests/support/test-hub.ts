@@ -61,7 +61,10 @@ export class TabletClient {
     } catch {
       json = text;
     }
-    return { status: response.status, body: json as Record<string, unknown> & { error?: { code: string; message: string } } };
+    return {
+      status: response.status,
+      body: json as Record<string, unknown> & { error?: { code: string; message: string } },
+    };
   }
 
   async pair(code: string, name = 'Tablet'): Promise<void> {

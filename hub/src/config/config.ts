@@ -72,7 +72,14 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_TZ: ['tz', String],
   AYI_MQTT_URL: ['mqttUrl', (v) => (v === '' ? null : v)],
   AYI_DEMO: ['demo', (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v)],
-  AYI_ALLOWED_ORIGINS: ['allowedOrigins', (v) => v.split(',').map((s) => s.trim()).filter(Boolean)],
+  AYI_ALLOWED_ORIGINS: [
+    'allowedOrigins',
+    (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  ],
   AYI_SNAPSHOT_EVERY_EVENTS: ['snapshotEveryEvents', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_SNAPSHOT_CRON: ['snapshotCron', String],
   AYI_UI_DIR: ['uiDir', String],
@@ -111,9 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const error of Value.Errors(HubConfigSchema, merged)) {
     const key = error.path.split('/')[1] ?? error.path;
     const envName = envNameOf(key);
-    problems.push(
-      `${key}${envName ? ` (${envName})` : ''}: ${error.message}; got ${JSON.stringify(error.value)}`,
-    );
+    problems.push(`${key}${envName ? ` (${envName})` : ''}: ${error.message}; got ${JSON.stringify(error.value)}`);
   }
   if (typeof merged.tz === 'string' && !isValidTimeZone(merged.tz)) {
     problems.push(`tz (AYI_TZ): unknown time zone ${JSON.stringify(merged.tz)}; use an IANA name such as Asia/Taipei`);

@@ -59,9 +59,16 @@ function parseCatalogCsv(csv: string): { line: number; row: CatalogRow }[] {
     throw new DomainError('invalid_csv', `The file is not valid CSV: ${(err as Error).message}`, undefined, 400);
   }
   if (records.length === 0) {
-    throw new DomainError('invalid_csv', `The file has no product rows; the header is ${CATALOG_COLUMNS.join(',')}`, undefined, 400);
+    throw new DomainError(
+      'invalid_csv',
+      `The file has no product rows; the header is ${CATALOG_COLUMNS.join(',')}`,
+      undefined,
+      400,
+    );
   }
-  const missing = CATALOG_COLUMNS.filter((c) => c !== 'repurchase_days' && c !== 'barcodes' && !(c in records[0]!.record));
+  const missing = CATALOG_COLUMNS.filter(
+    (c) => c !== 'repurchase_days' && c !== 'barcodes' && !(c in records[0]!.record),
+  );
   if (missing.length > 0) {
     throw new DomainError(
       'invalid_csv',

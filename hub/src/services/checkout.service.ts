@@ -141,7 +141,8 @@ export class CheckoutService {
         }
         return toSaleView(sale);
       }
-      if (sale.voided) throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
+      if (sale.voided)
+        throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
       const refund = computeRefund(sale.lines, sale.refundedQty, request.lines);
       await this.events.record('sale.refunded', ({ seq }) => ({
         saleId,
@@ -160,7 +161,12 @@ export class CheckoutService {
   private requireSale(saleId: string): SaleRecord {
     const sale = this.state.sales.get(saleId);
     if (!sale) {
-      throw new DomainError('not_found', `No sale ${saleId} in the last ${this.state.retentionDays} days`, undefined, 404);
+      throw new DomainError(
+        'not_found',
+        `No sale ${saleId} in the last ${this.state.retentionDays} days`,
+        undefined,
+        404,
+      );
     }
     return sale;
   }
@@ -168,7 +174,12 @@ export class CheckoutService {
   /** Voids and refunds of one sale run one at a time, so two managers cannot both void it. */
   private async exclusive<T>(saleId: string, work: () => Promise<T>): Promise<T> {
     if (this.busySales.has(saleId)) {
-      throw new DomainError('sale_busy', `Sale ${saleId} is being changed on another tablet; try again`, undefined, 409);
+      throw new DomainError(
+        'sale_busy',
+        `Sale ${saleId} is being changed on another tablet; try again`,
+        undefined,
+        409,
+      );
     }
     this.busySales.add(saleId);
     try {

@@ -51,6 +51,11 @@ export class PrintingService {
     return job;
   }
 
+  /** Waits for every receipt still printing, so a shutdown right after a sale does not lose its receipt. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending.values());
+  }
+
   async receipts(saleId: string): Promise<ReceiptJobView[]> {
     await this.pending.get(saleId);
     const sale = this.requireSale(saleId);
@@ -60,7 +65,13 @@ export class PrintingService {
 
   private requireSale(saleId: string) {
     const sale = this.state.sales.get(saleId);
-    if (!sale) throw new DomainError('not_found', `No sale ${saleId} in the last ${this.state.retentionDays} days`, undefined, 404);
+    if (!sale)
+      throw new DomainError(
+        'not_found',
+        `No sale ${saleId} in the last ${this.state.retentionDays} days`,
+        undefined,
+        404,
+      );
     return sale;
   }
 

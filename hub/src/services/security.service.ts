@@ -148,7 +148,13 @@ export class SecurityService {
     return { deviceId: device.deviceId, name: device.name };
   }
 
-  listDevices(): { deviceId: string; name: string; pairedAt: string; revokedAt: string | null; lastSeenAt: string | null }[] {
+  listDevices(): {
+    deviceId: string;
+    name: string;
+    pairedAt: string;
+    revokedAt: string | null;
+    lastSeenAt: string | null;
+  }[] {
     return this.db.data.devices.map((d) => ({
       deviceId: d.deviceId,
       name: d.name,
@@ -208,7 +214,12 @@ export class SecurityService {
       const retryAt = Date.parse(guard.lastFailureAt) + waitMs;
       if (retryAt > now.getTime()) {
         const retryAfterSeconds = Math.ceil((retryAt - now.getTime()) / 1000);
-        throw new DomainError('retry_later', `Too many wrong PINs: wait ${retryAfterSeconds} s`, { retryAfterSeconds }, 429);
+        throw new DomainError(
+          'retry_later',
+          `Too many wrong PINs: wait ${retryAfterSeconds} s`,
+          { retryAfterSeconds },
+          429,
+        );
       }
     }
     const pinHmac = this.pinHmac(pin);
@@ -222,7 +233,12 @@ export class SecurityService {
         data.pinGuards[deviceId] = { failures, lastFailureAt: now.toISOString(), lockedUntil };
       });
       if (lockedUntil) {
-        throw new DomainError('locked_out', 'Too many wrong PINs: this tablet is locked for 15 minutes', { lockedUntil }, 423);
+        throw new DomainError(
+          'locked_out',
+          'Too many wrong PINs: this tablet is locked for 15 minutes',
+          { lockedUntil },
+          423,
+        );
       }
       throw new DomainError('wrong_pin', 'Wrong PIN', { failures }, 401);
     }

@@ -4,7 +4,13 @@
  * resolves only after that, so what a tablet is told is always durable and already projected.
  */
 import { v7 as uuidv7 } from 'uuid';
-import { EVENT_SCHEMA, type EventPayloads, type EventType, type HubEvent, type HubEventOf } from '../protocol/events.js';
+import {
+  EVENT_SCHEMA,
+  type EventPayloads,
+  type EventType,
+  type HubEvent,
+  type HubEventOf,
+} from '../protocol/events.js';
 import type { Journal } from './journal.js';
 
 export interface StoreIdentity {
@@ -85,7 +91,11 @@ export class EventStore {
     const entry = this.pending.get(seq);
     if (!entry) return;
     entry.durable = true;
-    for (let next = this.pending.get(this.lastCommitted + 1); next?.durable; next = this.pending.get(this.lastCommitted + 1)) {
+    for (
+      let next = this.pending.get(this.lastCommitted + 1);
+      next?.durable;
+      next = this.pending.get(this.lastCommitted + 1)
+    ) {
       this.pending.delete(next.event.seq);
       this.lastCommitted = next.event.seq;
       for (const listener of this.listeners) {

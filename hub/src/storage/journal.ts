@@ -47,7 +47,7 @@ export class Journal {
     const days = await journal.days();
     let lastEvent: HubEvent | null = null;
     for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
-      const file = await journal.openDay(days[i]!, true);
+      const file = await journal.openDay(days[i]!);
       if (i === days.length - 1) journal.current = file;
       lastEvent = file.db.data.at(-1) ?? null;
     }
@@ -69,16 +69,18 @@ export class Journal {
     return this.current && this.current.day > day ? this.current.day : day;
   }
 
-  /** Appends an event; resolves once it is on disk (fdatasync'd). */
-  async append(event: HubEvent): Promise<void> {
+  /**
+   * Appends an event; resolves once it is on disk (fdatasync'd). Synchronous up to the write, so
+   * events reach the files in the order they are appended, even across midnight.
+   */
+  append(event: HubEvent): Promise<void> {
     const day = this.dayFor(event);
     if (!this.current || this.current.day !== day) {
       if (this.current) this.closing.push(this.current.adapter.close());
-      this.current = await this.openDay(day, false);
+      this.current = this.newDay(day);
     }
-    const file = this.current;
-    file.db.data.push(event);
-    await file.db.write();
+    this.current.db.data.push(event);
+    return this.current.db.write();
   }
 
   /** Events with seq greater than `afterSeq`, in order, starting at `fromDay` (inclusive). */
@@ -102,10 +104,14 @@ export class Journal {
     return path.join(this.dir, `${day}.jsonl`);
   }
 
-  private async openDay(day: string, exists: boolean): Promise<DayFile> {
+  private newDay(day: string): DayFile {
     const adapter = new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead);
-    const db = new Low<HubEvent[]>(adapter, []);
-    if (exists) await db.read();
-    return { day, adapter, db };
+    return { day, adapter, db: new Low<HubEvent[]>(adapter, []) };
+  }
+
+  private async openDay(day: string): Promise<DayFile> {
+    const file = this.newDay(day);
+    await file.db.read();
+    return file;
   }
 }

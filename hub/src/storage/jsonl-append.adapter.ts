@@ -97,9 +97,16 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     if (target <= this.written) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
-      this.flushing ??= this.flushLoop().finally(() => {
-        this.flushing = null;
-      });
+      this.startFlush();
+    });
+  }
+
+  private startFlush(): void {
+    this.flushing ??= this.flushLoop().finally(() => {
+      this.flushing = null;
+      // A write can arrive after the loop's last check but before this runs (a caller that awaits
+      // write() directly resumes first): it found a flush "running" and must not be left waiting.
+      if (!this.failure && this.waiters.length > 0) this.startFlush();
     });
   }
 

@@ -65,6 +65,8 @@ export interface RequestOptions {
   /** Leave 401s to the caller (pairing and PIN screens show them instead of redirecting). */
   noAuthRedirect?: boolean;
   signal?: AbortSignal;
+  /** The `fetch` to use (SvelteKit's, inside a load function). */
+  fetch?: typeof fetch;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -104,7 +106,7 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 
   let res: Response;
   try {
-    res = await fetch(path, {
+    res = await (opts.fetch ?? fetch)(path, {
       method,
       headers,
       body,

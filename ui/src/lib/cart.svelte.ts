@@ -164,13 +164,45 @@ class Cart {
   toRequest(tenders: Tender[]): CheckoutRequest {
     const req: CheckoutRequest = {
       idempotencyKey: this.key,
-      lines: this.items.map((i) => (i.discount ? { sku: i.sku, qty: i.qty, discount: { ...i.discount } } : { sku: i.sku, qty: i.qty })),
+      lines: this.items.map((i) =>
+        i.discount ? { sku: i.sku, qty: i.qty, discount: { ...i.discount } } : { sku: i.sku, qty: i.qty },
+      ),
       tenders: tenders.map((t) => ({ type: t.type, amount: t.amount })),
     };
     if (this.orderDiscount) req.orderDiscount = { ...this.orderDiscount };
     this.attempted = true;
     this.#save();
     return req;
+  }
+
+  /** The hub gave a definite "no" (e.g. 422): nothing was booked under this key. */
+  markNotBooked(): void {
+    this.attempted = false;
+    this.#save();
+  }
+
+  /**
+   * After a "key already used for a different cart" answer, once the cashier has checked the
+   * history: charge this cart under a fresh key.
+   */
+  renewKey(): void {
+    this.key = newIdempotencyKey();
+    this.attempted = false;
+    this.#save();
+  }
+
+  /** Names and prices follow the catalog after it changes (the hub prices from its catalog anyway). */
+  syncWithCatalog(find: (sku: string) => { name: string; price: number } | undefined): void {
+    let changed = false;
+    for (const item of this.items) {
+      const p = find(item.sku);
+      if (p && (p.price !== item.unitPrice || p.name !== item.name)) {
+        item.unitPrice = p.price;
+        item.name = p.name;
+        changed = true;
+      }
+    }
+    if (changed) this.#save();
   }
 
   /** Empties the cart and starts a new one with a fresh key (after a sale, or "new sale"). */

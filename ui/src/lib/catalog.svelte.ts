@@ -8,11 +8,7 @@ import { hubSocket } from './hub-socket.svelte';
 
 function normalise(s: string): string {
   // Full-width digits and letters (typed with a Chinese IME) count as their ASCII forms.
-  return s
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .trim();
+  return s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
 class Catalog {
@@ -72,11 +68,17 @@ class Catalog {
     return this.#bySku.get(sku);
   }
 
+  /** Exact barcode or SKU match in the local index. */
+  localLookup(raw: string): ProductView | undefined {
+    const code = raw.normalize('NFKC').trim();
+    return this.#byBarcode.get(code) ?? this.#bySku.get(code);
+  }
+
   /** Product for a scanned code: local index first, then GET /api/products/barcode/:code. */
   async lookupBarcode(raw: string): Promise<ProductView | null> {
     const code = raw.normalize('NFKC').trim();
     if (!code) return null;
-    const local = this.#byBarcode.get(code) ?? this.#bySku.get(code);
+    const local = this.localLookup(code);
     if (local) return local;
     try {
       const p = await api.get<ProductView>(`/api/products/barcode/${encodeURIComponent(code)}`, {

@@ -13,3 +13,15 @@ export function describeError(e: unknown, t: Translate): string {
   if (e instanceof Error && e.message) return e.message;
   return t('errors.unknown');
 }
+
+/**
+ * Something to tell the cashier, kept as a message key (or the error itself) rather than text,
+ * so it follows a language switch while it is on screen.
+ */
+export type Message = { key: string; values?: Record<string, string | number> } | { error: unknown; prefix?: Message };
+
+export function renderMessage(m: Message, t: Translate): string {
+  if ('key' in m) return t(m.key, m.values ? { values: m.values } : undefined);
+  const text = describeError(m.error, t);
+  return m.prefix ? `${renderMessage(m.prefix, t)} ${text}` : text;
+}

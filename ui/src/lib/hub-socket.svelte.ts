@@ -24,6 +24,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** Close code the hub uses when this device's pairing is revoked. */
+const CLOSE_REVOKED = 4401;
 const MIN_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 const HEARTBEAT_MS = 15_000;
@@ -66,7 +68,10 @@ export class HubSocket {
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
   #lastHeard = 0;
+  // Plumbing, not UI state: plain collections on purpose.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #listeners = new Set<SocketListener>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #pending = new Map<string, Pending>();
   #windowHooked = false;
 
@@ -169,10 +174,16 @@ export class HubSocket {
       }
       this.#handle(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev: CloseEvent) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
       this.#markOffline('closed');
+      if (ev.code === CLOSE_REVOKED) {
+        // The owner revoked this tablet: it has to be paired again.
+        this.#active = false;
+        reportAuthFailure('device_not_paired');
+        return;
+      }
       this.#scheduleRetry();
     };
     ws.onerror = () => {

@@ -15,6 +15,7 @@ export interface MeResponse {
   device: DeviceInfo;
   staff: StaffView | null;
   storeId: string;
+  storeName?: string;
 }
 
 export interface HealthResponse {
@@ -35,6 +36,7 @@ class Session {
   device = $state<DeviceInfo | null>(null);
   staff = $state<StaffView | null>(null);
   storeId = $state<string | null>(null);
+  storeName = $state<string | null>(null);
   /** Last failure to reach the hub at all (not 401s). */
   loadError = $state<ApiError | null>(null);
 
@@ -44,20 +46,21 @@ class Session {
   #inflight: Promise<SessionState> | null = null;
 
   /** Asks the hub who we are. Network failures leave the previous state and set loadError. */
-  refresh(): Promise<SessionState> {
-    this.#inflight ??= this.#refresh().finally(() => {
+  refresh(fetchFn?: typeof fetch): Promise<SessionState> {
+    this.#inflight ??= this.#refresh(fetchFn).finally(() => {
       this.#inflight = null;
     });
     return this.#inflight;
   }
 
-  async #refresh(): Promise<SessionState> {
+  async #refresh(fetchFn?: typeof fetch): Promise<SessionState> {
     try {
-      const me = await api.get<MeResponse>('/api/me', { noAuthRedirect: true, timeoutMs: 8000 });
+      const me = await api.get<MeResponse>('/api/me', { noAuthRedirect: true, timeoutMs: 8000, fetch: fetchFn });
       this.paired = true;
       this.device = me.device;
       this.staff = me.staff;
       this.storeId = me.storeId;
+      this.storeName = me.storeName ?? null;
       this.loadError = null;
     } catch (e) {
       if (isApiError(e) && e.status === 401) {

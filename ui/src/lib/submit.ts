@@ -19,8 +19,10 @@ export async function submitCheckout(req: CheckoutRequest, staffId: string | nul
       const r = await hubSocket.checkout(req, 10_000);
       return { sale: r.sale, replayed: r.replayed, via: 'ws' };
     } catch (e) {
-      // Only an uncertain outcome is retried here; a definite answer (422, 409, ...) is final.
-      if (!(isApiError(e) && e.uncertain)) throw e;
+      // An uncertain outcome is retried over HTTP with the same key; so is a socket whose staff
+      // session has gone (HTTP then either works or sends the tablet to the PIN pad).
+      // A definite answer (422, 409, ...) is final.
+      if (!(isApiError(e) && (e.uncertain || e.code === 'staff_login_required'))) throw e;
     }
   }
   const sale = await api.post<SaleView>('/api/sales', req, { timeoutMs: 15_000 });

@@ -3,10 +3,10 @@ import { session } from '$lib/session.svelte';
 import type { PageLoad } from './$types';
 
 /** `/` sends the tablet to pairing, the PIN pad or the checkout, whichever applies. */
-export const load: PageLoad = async () => {
+export const load: PageLoad = async ({ fetch }) => {
   let state;
   try {
-    state = await session.refresh();
+    state = await session.refresh(fetch);
   } catch {
     return { offline: true };
   }

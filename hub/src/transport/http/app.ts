@@ -60,7 +60,12 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        route: request.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -87,7 +92,9 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
   if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/api')) {
-      return reply.code(404).send(apiError('not_found', `No API endpoint ${request.method} ${request.url.split('?')[0]}`));
+      return reply
+        .code(404)
+        .send(apiError('not_found', `No API endpoint ${request.method} ${request.url.split('?')[0]}`));
     }
     if (!uiBuilt) {
       return reply.code(503).type('text/plain; charset=utf-8').send('The tablet UI is not built. Run: npm run build\n');

@@ -34,7 +34,12 @@ export function authenticate(security: SecurityService) {
   return async (request: FastifyRequest): Promise<void> => {
     const device = security.authenticateDevice(deviceTokenOf(request));
     if (!device) {
-      throw new DomainError('device_not_paired', 'This device is not paired with the hub; pair it with a code first', undefined, 401);
+      throw new DomainError(
+        'device_not_paired',
+        'This device is not paired with the hub; pair it with a code first',
+        undefined,
+        401,
+      );
     }
     request.device = device;
     request.staff = security.authenticateStaff(device.deviceId, sessionTokenOf(request));
@@ -43,7 +48,8 @@ export function authenticate(security: SecurityService) {
 
 export function requireRole(role: Role) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    if (!request.staff) throw new DomainError('staff_login_required', 'Log in with your staff PIN first', undefined, 401);
+    if (!request.staff)
+      throw new DomainError('staff_login_required', 'Log in with your staff PIN first', undefined, 401);
     if (!roleAtLeast(request.staff.role, role)) {
       throw new DomainError('role_required', `This needs a ${role} (you are ${request.staff.role})`, { role }, 403);
     }

@@ -19,14 +19,19 @@ export function toApiError(err: unknown): { status: number; body: ApiError } {
         : {}),
     }));
     const first = details[0];
-    const message = first ? `${first.field} ${first.problem}${'property' in first ? ` (${String(first.property)})` : ''}` : 'Invalid request';
+    const message = first
+      ? `${first.field} ${first.problem}${'property' in first ? ` (${String(first.property)})` : ''}`
+      : 'Invalid request';
     return { status: 400, body: apiError('invalid_request', message, details) };
   }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: apiError('too_large', 'The request body is too large') };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: apiError('unsupported_media_type', 'Send application/json (text/csv for catalog imports)') };
+      return {
+        status: 415,
+        body: apiError('unsupported_media_type', 'Send application/json (text/csv for catalog imports)'),
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: apiError('invalid_request', 'The request body is empty') };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -38,7 +43,10 @@ export function toApiError(err: unknown): { status: number; body: ApiError } {
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, body: apiError('bad_request', e.message) };
   }
-  return { status: 500, body: apiError('internal_error', 'Something went wrong in the hub; the request was not completed') };
+  return {
+    status: 500,
+    body: apiError('internal_error', 'Something went wrong in the hub; the request was not completed'),
+  };
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {

@@ -78,7 +78,12 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       websocket: true,
       preValidation: async (request) => {
         if (!isAllowedOrigin(request, ctx.config.allowedOrigins)) {
-          throw new DomainError('origin_not_allowed', 'WebSocket connections are only accepted from the hub’s own pages', undefined, 403);
+          throw new DomainError(
+            'origin_not_allowed',
+            'WebSocket connections are only accepted from the hub’s own pages',
+            undefined,
+            403,
+          );
         }
       },
     },
@@ -110,10 +115,15 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
     try {
       message = JSON.parse(text);
     } catch {
-      return send(connection.socket, { type: 'error', error: { code: 'invalid_json', message: 'The message is not valid JSON' } });
+      return send(connection.socket, {
+        type: 'error',
+        error: { code: 'invalid_json', message: 'The message is not valid JSON' },
+      });
     }
     const requestId =
-      typeof message === 'object' && message !== null && typeof (message as { requestId?: unknown }).requestId === 'string'
+      typeof message === 'object' &&
+      message !== null &&
+      typeof (message as { requestId?: unknown }).requestId === 'string'
         ? (message as { requestId: string }).requestId
         : undefined;
     if (!clientMessage.Check(message)) {
@@ -146,7 +156,8 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
   function currentStaff(connection: Connection): StaffView {
     const staff = ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken);
     if (!staff) throw new DomainError('staff_login_required', 'Log in with your staff PIN first', undefined, 401);
-    if (!roleAtLeast(staff.role, 'cashier')) throw new DomainError('role_required', 'This needs a cashier', undefined, 403);
+    if (!roleAtLeast(staff.role, 'cashier'))
+      throw new DomainError('role_required', 'This needs a cashier', undefined, 403);
     return staff;
   }
 }

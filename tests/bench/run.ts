@@ -1,0 +1,296 @@
+/**
+ * The hub's performance against its own disk: `npm run bench` (builds the hub, then runs this).
+ *
+ * Prints one JSON object per line on stdout, {"metric","value","unit","baseline","ratio"}; progress
+ * goes to stderr.
+ *
+ *   fsync_append_p50_ms, fsync_append_p99_ms   one fdatasync'd append of a sale-sized line to an open
+ *                                              file in the same directory: the baseline (ratio 1)
+ *   checkout_commit_p50_ms, _p99_ms            HTTP checkout to acknowledgement, hub holding 200,000
+ *                                              past sales: rounds in which 4 tablets submit at the same
+ *                                              moment, 15-35 ms apart; baseline = fsync p50/p99
+ *                                              (target: p99 at most 5x). A back-to-back run that
+ *                                              saturates the hub is printed on stderr for context.
+ *   hub_start_cold_ms                          spawn to ready with no snapshot: replays every event
+ *   hub_start_ms                               spawn to ready from the snapshot (target: under 3000 ms)
+ *
+ * Environment: AYI_BENCH_SALES (200000), AYI_BENCH_DAYS (500), AYI_BENCH_CHECKOUTS (2000),
+ * AYI_BENCH_SATURATED (1000 back-to-back checkouts, stderr only),
+ * AYI_BENCH_STARTS (3: start-ups of each kind, the median is reported), AYI_BENCH_SEED,
+ * AYI_BENCH_KEEP=1 keeps the temporary directory.
+ */
+import { promises as fs, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
+import type { ProductView } from '../../hub/src/protocol/api.ts';
+import { randomBasket, seededRng } from '../../scripts/lib/baskets.ts';
+import { HubTablet } from '../../scripts/lib/hub-client.ts';
+import { percentile, round } from '../../scripts/lib/stats.ts';
+import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { seedPastSales } from './seed-journal.ts';
+
+const env = process.env;
+const PAST_SALES = Number(env.AYI_BENCH_SALES ?? 200_000);
+const PAST_DAYS = Number(env.AYI_BENCH_DAYS ?? 500);
+const CHECKOUTS = Number(env.AYI_BENCH_CHECKOUTS ?? 2000);
+const WARMUP = Math.max(200, Math.round(CHECKOUTS / 5));
+const SATURATED = Number(env.AYI_BENCH_SATURATED ?? 1000);
+/** Pause between rounds of simultaneous checkouts, ms (min, max). */
+const PAUSE_MS: [number, number] = [15, 35];
+const TABLETS = 4;
+const STARTS = Number(env.AYI_BENCH_STARTS ?? 3);
+const FSYNC_SAMPLES = 2000;
+const SEED = Number(env.AYI_BENCH_SEED ?? 20_240_601);
+const START_TARGET_MS = 3000;
+const TZ = env.AYI_TZ ?? 'Asia/Taipei';
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function emit(metric: string, value: number, unit: string, baseline: number, ratio: number): void {
+  process.stdout.write(
+    `${JSON.stringify({ metric, value: round(value, 3), unit, baseline: round(baseline, 3), ratio: round(ratio, 3) })}\n`,
+  );
+}
+
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+
+interface StartupReport {
+  snapshotSeq: number;
+  replayedEvents: number;
+  lastSeq: number;
+  startupMs: number;
+}
+
+async function startTimed(dataDir: string): Promise<{ hub: HubProcess; ms: number; startup: StartupReport }> {
+  const t0 = performance.now();
+  const hub = await startHubProcess({ dataDir, env: { AYI_TZ: TZ }, readyTimeoutMs: 180_000 });
+  const ms = performance.now() - t0;
+  const { startup } = await adminRequest<{ startup: StartupReport }>(path.join(dataDir, 'ayi.sock'), 'health');
+  return { hub, ms, startup };
+}
+
+/** One fdatasync'd append of `line` to an open file, the hub's journal primitive, `samples` times. */
+async function fsyncAppendLatencies(dir: string, line: string, samples: number): Promise<number[]> {
+  const file = path.join(dir, 'fsync-baseline.jsonl');
+  const handle = await fs.open(file, 'a', 0o600);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < samples + 100; i++) {
+      const t0 = performance.now();
+      await handle.appendFile(line, 'utf8');
+      await handle.datasync();
+      if (i >= 100) out.push(performance.now() - t0);
+    }
+  } finally {
+    await handle.close();
+    await fs.rm(file, { force: true });
+  }
+  return out;
+}
+
+function checkoutBody(products: ProductView[], rng: () => number, tag: string, n: number) {
+  return { idempotencyKey: `bench-${tag}-${String(n).padStart(7, '0')}`, ...randomBasket(products, rng).basket };
+}
+
+async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> {
+  const t0 = performance.now();
+  const answer = await tablet.request<{ saleId?: string }>('POST', '/api/sales', body);
+  const ms = performance.now() - t0;
+  if (answer.status !== 201 || !answer.body.saleId) {
+    throw new Error(`checkout failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+  }
+  return ms;
+}
+
+/**
+ * The measured load: rounds in which every tablet submits a sale at the same moment (the worst case
+ * a store sees: four cashiers pressing "pay" together, so four commits share the disk), then a short
+ * pause before the next round, as between customers (shortened from seconds to PAUSE_MS so the run
+ * stays short). Latency is measured on each tablet from sending the request to the parsed answer.
+ */
+async function checkoutRounds(
+  tablets: HubTablet[],
+  products: ProductView[],
+  count: number,
+  tag: string,
+): Promise<number[]> {
+  const rng = seededRng(SEED + count);
+  const latencies: number[] = [];
+  let n = 0;
+  while (n < count) {
+    const round = tablets.slice(0, Math.min(tablets.length, count - n));
+    const bodies = round.map(() => checkoutBody(products, rng, tag, ++n));
+    latencies.push(...(await Promise.all(round.map((tablet, i) => timedCheckout(tablet, bodies[i])))));
+    await sleep(PAUSE_MS[0] + rng() * (PAUSE_MS[1] - PAUSE_MS[0]));
+  }
+  return latencies;
+}
+
+/** Saturation: every tablet submits its next sale the moment the last one is answered. */
+async function checkoutBackToBack(
+  tablets: HubTablet[],
+  products: ProductView[],
+  count: number,
+  tag: string,
+): Promise<number[]> {
+  const rng = seededRng(SEED + count + 1);
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    tablets.map(async (tablet) => {
+      while (next < count) {
+        latencies.push(await timedCheckout(tablet, checkoutBody(products, rng, tag, ++next)));
+      }
+    }),
+  );
+  return latencies;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describe(label: string, latencies: number[], seconds: number): string {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return (
+    `${label}: ${latencies.length} in ${seconds.toFixed(2)} s (${Math.round(latencies.length / seconds)}/s): ` +
+    `p50 ${percentile(sorted, 50).toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, ` +
+    `p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms`
+  );
+}
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ayi-bench-'));
+  const dataDir = path.join(root, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  progress(`temporary directory ${root}`);
+  let hub: HubProcess | null = null;
+  try {
+    // 1. A fresh store (identity, demo staff, demo catalog), then 500 days of past sales.
+    hub = await startHubProcess({ dataDir, env: { AYI_TZ: TZ } });
+    await hub.stop();
+    hub = null;
+    const t0 = performance.now();
+    const seed = seedPastSales(dataDir, { sales: PAST_SALES, days: PAST_DAYS, timeZone: TZ, rng: seededRng(SEED) });
+    progress(
+      `seeded ${seed.sales} past sales over ${seed.files} days (${seed.firstDay} .. ${seed.lastDay}), ` +
+        `${(seed.bytes / 1e6).toFixed(1)} MB of journal, last seq ${seed.lastSeq}, ` +
+        `median sale line ${seed.medianSaleLineBytes} bytes, in ${Math.round(performance.now() - t0)} ms`,
+    );
+
+    // 2. Cold starts: no snapshot, every event replayed (the snapshot each one takes is removed again).
+    const cold: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      rmSync(path.join(dataDir, 'snapshots'), { recursive: true, force: true });
+      const run = await startTimed(dataDir);
+      hub = run.hub;
+      cold.push(run.ms);
+      // The hub must take the generated past as its own: every event replayed, nothing complained about.
+      if (run.startup.replayedEvents !== seed.lastSeq || run.startup.lastSeq !== seed.lastSeq) {
+        throw new Error(`the hub replayed ${run.startup.replayedEvents} of ${seed.lastSeq} seeded events`);
+      }
+      if (/gap in the journal|corrupt|torn tail|damaged/.test(hub.output())) {
+        throw new Error(`the hub complained about the seeded journal:\n${hub.output()}`);
+      }
+      progress(
+        `cold start ${i + 1}: ${Math.round(run.ms)} ms spawn to ready (hub boot ${run.startup.startupMs} ms, ` +
+          `replayed ${run.startup.replayedEvents} events)`,
+      );
+      await hub.stop();
+      hub = null;
+    }
+
+    // 3. Starts from the snapshot the last cold start left.
+    const warm: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      const run = await startTimed(dataDir);
+      hub = run.hub;
+      warm.push(run.ms);
+      progress(
+        `start ${i + 1} from snapshot seq ${run.startup.snapshotSeq}: ${Math.round(run.ms)} ms spawn to ready ` +
+          `(hub boot ${run.startup.startupMs} ms, replayed ${run.startup.replayedEvents} events)`,
+      );
+      if (i < STARTS - 1) {
+        await hub.stop();
+        hub = null;
+      }
+    }
+
+    // 4. The baseline: fdatasync'd appends of a typical sale line, next to the hub's data.
+    const sampleLine =
+      readFileSync(path.join(dataDir, 'journal', `${seed.lastDay}.jsonl`), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => `${l}\n`)
+        .find((l) => Buffer.byteLength(l) === seed.medianSaleLineBytes) ??
+      `${'x'.repeat(seed.medianSaleLineBytes - 1)}\n`;
+    const fsyncMs = await fsyncAppendLatencies(root, sampleLine, FSYNC_SAMPLES);
+    const fsyncSorted = [...fsyncMs].sort((a, b) => a - b);
+    const fsyncP50 = percentile(fsyncSorted, 50);
+    const fsyncP99 = percentile(fsyncSorted, 99);
+    progress(
+      `fsync baseline: ${FSYNC_SAMPLES} appends of ${Buffer.byteLength(sampleLine)} bytes: ` +
+        `p50 ${fsyncP50.toFixed(3)} ms, p99 ${fsyncP99.toFixed(3)} ms`,
+    );
+
+    // 5. Checkouts: 4 tablets, warm-up, then the measured run.
+    const live = hub!;
+    const tablets: HubTablet[] = [];
+    for (let i = 0; i < TABLETS; i++) {
+      const tablet = new HubTablet(live.url);
+      await tablet.pair(i === 0 ? live.pairingCode : await live.newPairingCode(), `Bench tablet ${i + 1}`);
+      await tablet.login(live.demoPins.cashier);
+      tablets.push(tablet);
+    }
+    const products = await tablets[0]!.products();
+    let t1 = performance.now();
+    const warmup = await checkoutBackToBack(tablets, products, WARMUP, 'warmup');
+    progress(describe('warm-up, back to back (hub saturated)', warmup, (performance.now() - t1) / 1000));
+    t1 = performance.now();
+    const saturated = await checkoutBackToBack(tablets, products, SATURATED, 'saturated');
+    progress(
+      describe(
+        `${TABLETS} tablets back to back (hub saturated, not reported)`,
+        saturated,
+        (performance.now() - t1) / 1000,
+      ),
+    );
+    t1 = performance.now();
+    const checkoutMs = await checkoutRounds(tablets, products, CHECKOUTS, 'run');
+    progress(
+      describe(
+        `${TABLETS} tablets submitting together, ${PAUSE_MS.join('-')} ms between rounds`,
+        checkoutMs,
+        (performance.now() - t1) / 1000,
+      ),
+    );
+    const sorted = [...checkoutMs].sort((a, b) => a - b);
+    const p50 = percentile(sorted, 50);
+    const p99 = percentile(sorted, 99);
+    await live.stop();
+    hub = null;
+
+    emit('fsync_append_p50_ms', fsyncP50, 'ms', fsyncP50, 1);
+    emit('fsync_append_p99_ms', fsyncP99, 'ms', fsyncP99, 1);
+    emit('checkout_commit_p50_ms', p50, 'ms', fsyncP50, p50 / fsyncP50);
+    emit('checkout_commit_p99_ms', p99, 'ms', fsyncP99, p99 / fsyncP99);
+    emit('hub_start_cold_ms', median(cold), 'ms', START_TARGET_MS, median(cold) / START_TARGET_MS);
+    emit('hub_start_ms', median(warm), 'ms', START_TARGET_MS, median(warm) / START_TARGET_MS);
+    progress(`done in ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
+  } finally {
+    await hub?.kill('SIGKILL');
+    if (env.AYI_BENCH_KEEP === '1') progress(`kept ${root}`);
+    else rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

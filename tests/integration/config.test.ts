@@ -1,0 +1,94 @@
+/**
+ * Configuration mistakes a technician can make, each reported by the variable's name, and a data
+ * directory that belongs to another store, which the hub refuses to open.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../hub/src/config/config.ts';
+import { startTestHub } from '../support/test-hub.ts';
+import { TempDirs } from '../support/temp-dirs.ts';
+
+const temp = new TempDirs();
+afterAll(() => temp.removeAll());
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('reads AYI_* variables over the defaults', () => {
+    const config = loadConfig({
+      AYI_PORT: '9090',
+      AYI_STORE_ID: 'store-042',
+      AYI_TZ: 'Asia/Tokyo',
+      AYI_DEMO: 'false',
+      AYI_DATA_DIR: 'rel/data',
+    });
+    expect(config).toMatchObject({ port: 9090, storeId: 'store-042', tz: 'Asia/Tokyo', demo: false });
+    expect(path.isAbsolute(config.dataDir)).toBe(true);
+    expect(loadConfig({}).tz).toBe('Asia/Taipei');
+  });
+
+  it.each([
+    ['AYI_PORT', 'eighty'],
+    ['AYI_PORT', '70000'],
+    ['AYI_PORT', '-1'],
+    ['AYI_TZ', 'Asia/Taipie'],
+    ['AYI_TZ', 'UTC+8'],
+    ['AYI_STORE_ID', 'Store 1'],
+    ['AYI_STORE_ID', ''],
+    ['AYI_STORE_ID', '../other-store'],
+  ])('names %s when it is %j', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.problems.length).toBeGreaterThanOrEqual(1);
+    expect(err.problems.every((p) => p.includes(name))).toBe(true);
+    expect(err.message).toContain(name);
+  });
+
+  it('reports every bad variable at once', () => {
+    const err = configError({ AYI_PORT: 'abc', AYI_TZ: 'Mars/Olympus', AYI_STORE_ID: 'STORE!' });
+    for (const name of ['AYI_PORT', 'AYI_TZ', 'AYI_STORE_ID']) {
+      expect(
+        err.problems.filter((p) => p.includes(name)),
+        name,
+      ).not.toHaveLength(0);
+    }
+    expect(err.message).toContain('Mars/Olympus');
+  });
+
+  it('reports an unreadable AYI_CONFIG file by name', () => {
+    const file = path.join(temp.make('ayi-config-'), 'hub.json');
+    writeFileSync(file, '{ "port": 8080, ');
+    const err = configError({ AYI_CONFIG: file });
+    expect(err.problems[0]).toContain('AYI_CONFIG');
+  });
+});
+
+describe('a data directory of another store', () => {
+  it('is refused at start-up with a message naming both stores', async () => {
+    const dataDir = temp.make('ayi-config-');
+    const hub = await startTestHub({ dataDir, config: { storeId: 'store-001' } });
+    await hub.stop();
+
+    const attempt = startTestHub({ dataDir, config: { storeId: 'store-002' } });
+    await expect(attempt).rejects.toThrow(/belongs to store demo\/store-001, not demo\/store-002/);
+    // it did not take over the directory: the right store still starts there
+    expect(existsSync(path.join(dataDir, 'ayi.sock'))).toBe(false);
+    const again = await startTestHub({ dataDir, config: { storeId: 'store-001' } });
+    await again.stop();
+  });
+
+  it('is refused for another chain too', async () => {
+    const dataDir = temp.make('ayi-config-');
+    const hub = await startTestHub({ dataDir });
+    await hub.stop();
+    await expect(startTestHub({ dataDir, config: { chainId: 'other-chain' } })).rejects.toThrow(/other-chain/);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Receipt text for the thermal printer: no line may be wider than the paper (Chinese characters take
+ * two columns), copies are marked, and the customer sees the totals and change.
+ */
+import stringWidth from 'string-width';
+import { describe, expect, it } from 'vitest';
+import { renderReceipt, type ReceiptContext } from '../../../hub/src/domain/receipt.ts';
+import type { SaleRecord } from '../../../hub/src/domain/store-state.ts';
+
+// 2 x 890 = 1780, 10% off = 178 -> 1602; 3 x 15 = 45; subtotal 1647; order discount 47 -> total 1600;
+// card 1000 + cash 1000 = 2000 paid -> change 400.
+function sale(overrides: Partial<SaleRecord> = {}): SaleRecord {
+  return {
+    saleId: '20261122-000042',
+    idempotencyKey: 'tablet1-0042',
+    requestHash: 'x',
+    businessDate: '2026-11-22',
+    deviceId: 'tab-1',
+    staffId: 'stf-1',
+    staffName: '王老闆',
+    memberId: null,
+    lines: [
+      {
+        lineNo: 1,
+        sku: 'PET-001',
+        name: '皇家 室內成貓飼料 2kg 大包裝 限量版 超級長的商品名稱要被截斷才對',
+        category: '寵物用品',
+        qty: 2,
+        unitPrice: 890,
+        lineDiscount: 178,
+        lineTotal: 1602,
+        orderDiscountShare: 46,
+      },
+      {
+        lineNo: 2,
+        sku: 'DRK-001',
+        name: '統一麥香紅茶 300ml',
+        category: '飲料',
+        qty: 3,
+        unitPrice: 15,
+        lineDiscount: 0,
+        lineTotal: 45,
+        orderDiscountShare: 1,
+      },
+    ],
+    subtotal: 1647,
+    orderDiscount: 47,
+    total: 1600,
+    tenders: [
+      { type: 'card', amount: 1000 },
+      { type: 'cash', amount: 1000 },
+    ],
+    change: 400,
+    seq: 42,
+    // 23:59:59 in Taipei
+    at: '2026-11-22T15:59:59.000Z',
+    storeId: 'store-001',
+    voided: null,
+    refundedQty: {},
+    refundedAmount: 0,
+    refundKeys: [],
+    ...overrides,
+  };
+}
+
+const ctx = (columns: number, copy = false, storeName = '阿姨的店 示範門市'): ReceiptContext => ({
+  storeName,
+  storeId: 'store-001',
+  timeZone: 'Asia/Taipei',
+  columns,
+  copy,
+});
+
+const lineWith = (lines: string[], text: string) => {
+  const found = lines.find((line) => line.includes(text));
+  if (found === undefined) throw new Error(`no receipt line with ${text}:\n${lines.join('\n')}`);
+  return found;
+};
+
+describe('renderReceipt', () => {
+  it.each([42, 32])('keeps every line within %i display columns, Chinese counted as 2', (columns) => {
+    const longStore = '阿姨的店 台北市大安區復興南路一段三百九十號 旗艦門市';
+    for (const copy of [false, true]) {
+      for (const staffName of ['小美', '歐陽娜娜娜娜娜娜']) {
+        const lines = renderReceipt(sale({ staffName }), ctx(columns, copy, longStore));
+        for (const line of lines) expect(stringWidth(line), JSON.stringify(line)).toBeLessThanOrEqual(columns);
+      }
+    }
+  });
+
+  it('right-aligns amounts at the paper edge', () => {
+    const lines = renderReceipt(sale(), ctx(42));
+    for (const label of ['小計', '合計 TOTAL', '找零 CHANGE', '信用卡', '現金']) {
+      expect(stringWidth(lineWith(lines, label)), label).toBe(42);
+    }
+  });
+
+  it('cuts a long product name at the paper width without splitting a character', () => {
+    const lines = renderReceipt(sale(), ctx(32));
+    const nameLine = lineWith(lines, '皇家 室內成貓飼料');
+    expect(stringWidth(nameLine)).toBeGreaterThanOrEqual(31);
+    expect(stringWidth(nameLine)).toBeLessThanOrEqual(32);
+    expect(sale().lines[0]!.name.startsWith(nameLine)).toBe(true);
+  });
+
+  it('shows the lines, discounts, total, tenders and change', () => {
+    const lines = renderReceipt(sale(), ctx(42));
+    const text = lines.join('\n');
+    expect(lineWith(lines, '2 x 890')).toMatch(/1,780$/);
+    expect(lineWith(lines, '3 x 15')).toMatch(/ 45$/);
+    expect(lineWith(lines, '折扣')).toMatch(/-178$/);
+    expect(lineWith(lines, '小計')).toMatch(/ 1,647$/);
+    expect(lineWith(lines, '整單折扣')).toMatch(/ -47$/);
+    expect(lineWith(lines, '合計 TOTAL')).toMatch(/ NT\$1,600$/);
+    expect(lineWith(lines, '信用卡')).toMatch(/ 1,000$/);
+    expect(lineWith(lines, '現金')).toMatch(/ 1,000$/);
+    expect(lineWith(lines, '找零 CHANGE')).toMatch(/ 400$/);
+    expect(text).toContain('20261122-000042');
+    expect(text).toContain('王老闆');
+    // the store's local time, not UTC
+    expect(text).toContain('2026-11-22 23:59:59');
+  });
+
+  it('leaves out discount lines when there is no discount', () => {
+    const plain = sale({
+      lines: [{ ...sale().lines[1]!, orderDiscountShare: 0 }],
+      subtotal: 45,
+      orderDiscount: 0,
+      total: 45,
+      tenders: [{ type: 'cash', amount: 50 }],
+      change: 5,
+    });
+    const lines = renderReceipt(plain, ctx(42));
+    expect(lines.some((l) => l.includes('折扣'))).toBe(false);
+    expect(lineWith(lines, '合計 TOTAL')).toMatch(/ NT\$45$/);
+    expect(lineWith(lines, '找零 CHANGE')).toMatch(/ 5$/);
+  });
+
+  it('marks a copy as COPY at the top, and the original not at all', () => {
+    const copy = renderReceipt(sale(), ctx(42, true));
+    expect(copy[0]).toContain('COPY');
+    const original = renderReceipt(sale(), ctx(42, false));
+    expect(original.some((line) => line.includes('COPY') || line.includes('副本'))).toBe(false);
+  });
+});

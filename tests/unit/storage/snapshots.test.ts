@@ -1,0 +1,109 @@
+/**
+ * Snapshots (start-up replays only what came after the newest good one) and the durable JSON files
+ * they and the settings are written with. Real files.
+ */
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SnapshotStore, type SnapshotFile } from '../../../hub/src/storage/snapshots.ts';
+import { DurableJsonFile } from '../../../hub/src/storage/durable-json.adapter.ts';
+import { TempDirs } from '../../support/temp-dirs.ts';
+
+const temp = new TempDirs();
+afterAll(() => temp.removeAll());
+
+interface State {
+  lastSeq: number;
+  note: string;
+}
+
+const fileOf = (dir: string, seq: number) => path.join(dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
+
+async function storeWith(seqs: number[]) {
+  const dir = path.join(temp.make('ayi-snap-'), 'snapshots');
+  const skipped: { file: string; reason: string }[] = [];
+  const store = new SnapshotStore<State>(dir, (file, reason) => skipped.push({ file, reason }));
+  await store.ensureDirectory();
+  for (const seq of seqs) {
+    await store.save(seq, '2026-11-22', new Date('2026-11-22T10:00:00Z'), { lastSeq: seq, note: `狀態 ${seq}` });
+  }
+  return { dir, store, skipped };
+}
+
+describe('SnapshotStore', () => {
+  it('loads the newest snapshot', async () => {
+    const { store } = await storeWith([10, 20]);
+    const newest = await store.loadNewest();
+    expect(newest).toMatchObject({ seq: 20, journalDay: '2026-11-22', state: { lastSeq: 20, note: '狀態 20' } });
+  });
+
+  it('returns null when there is none', async () => {
+    const { store } = await storeWith([]);
+    expect(await store.loadNewest()).toBeNull();
+  });
+
+  it('orders snapshots by seq, not by the order of the digits (seq 100 is newer than 99)', async () => {
+    const { store } = await storeWith([99, 100]);
+    expect((await store.loadNewest())?.seq).toBe(100);
+  });
+
+  it('falls back to the previous snapshot when the newest has a bad checksum', async () => {
+    const { dir, store, skipped } = await storeWith([10, 20, 30]);
+    const newest = JSON.parse(readFileSync(fileOf(dir, 30), 'utf8')) as SnapshotFile<State>;
+    newest.state.note = 'bit rot'; // the state no longer matches its checksum
+    writeFileSync(fileOf(dir, 30), JSON.stringify(newest));
+
+    expect(await store.loadNewest()).toMatchObject({ seq: 20, state: { lastSeq: 20 } });
+    expect(skipped).toEqual([{ file: fileOf(dir, 30), reason: expect.stringContaining('checksum') }]);
+  });
+
+  it('falls back past a truncated newest snapshot, and past several damaged ones', async () => {
+    const { dir, store, skipped } = await storeWith([10, 20, 30]);
+    const text = readFileSync(fileOf(dir, 30), 'utf8');
+    writeFileSync(fileOf(dir, 30), text.slice(0, Math.floor(text.length / 2)));
+    expect((await store.loadNewest())?.seq).toBe(20);
+    expect(skipped.map((s) => s.file)).toEqual([fileOf(dir, 30)]);
+
+    writeFileSync(fileOf(dir, 20), '');
+    expect((await store.loadNewest())?.seq).toBe(10);
+
+    writeFileSync(fileOf(dir, 10), '{"format":"something-else","seq":10}');
+    expect(await store.loadNewest()).toBeNull();
+  });
+
+  it('keeps only the newest 3', async () => {
+    const { dir } = await storeWith([10, 20, 30, 40, 50]);
+    expect(readdirSync(dir).sort()).toEqual([30, 40, 50].map((seq) => path.basename(fileOf(dir, seq))));
+  });
+
+  it('is not affected by changes to the live state after save() was called', async () => {
+    const { store } = await storeWith([]);
+    const live: State = { lastSeq: 5, note: 'before' };
+    const saving = store.save(5, '2026-11-22', new Date(), live);
+    live.note = 'after';
+    live.lastSeq = 6;
+    await saving;
+    expect((await store.loadNewest())?.state).toEqual({ lastSeq: 5, note: 'before' });
+  });
+});
+
+describe('DurableJsonFile', () => {
+  it('writes a file only its owner can read (mode 0600) and reads it back', async () => {
+    const file = path.join(temp.make('ayi-durable-'), 'security.json');
+    const adapter = new DurableJsonFile<{ pinSecret: string }>(file);
+    expect(await adapter.read()).toBeNull();
+    await adapter.write({ pinSecret: 's3cret' });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await adapter.read()).toEqual({ pinSecret: 's3cret' });
+  });
+
+  it('leaves no temporary files behind, and the last of many concurrent writes wins', async () => {
+    const dir = temp.make('ayi-durable-');
+    const file = path.join(dir, 'store.json');
+    const adapter = new DurableJsonFile<{ n: number }>(file);
+    await Promise.all(Array.from({ length: 20 }, (_, n) => adapter.write({ n })));
+    expect(readdirSync(dir)).toEqual(['store.json']);
+    expect(await adapter.read()).toEqual({ n: 19 });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
