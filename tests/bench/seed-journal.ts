@@ -174,8 +174,11 @@ export function seedPastSales(dataDir: string, options: SeedOptions): SeedReport
         staffName: cashier.name,
         memberId: null,
         ...priced,
+        couponCode: null,
+        pointsRedeemed: 0,
         tenders: request.tenders,
         change,
+        loyalty: null,
       };
       const line = eventLine(seq, at, 'sale.completed', data);
       if (lineSizes.length < 5000) lineSizes.push(Buffer.byteLength(line));

@@ -5,6 +5,7 @@
 import stringWidth from 'string-width';
 import type { TenderType } from '../protocol/api.js';
 import type { SaleRecord } from './store-state.js';
+import { nextTier, tierRule, type LoyaltyProgram } from './loyalty.js';
 
 export const TENDER_LABELS: Record<TenderType, string> = {
   cash: '現金',
@@ -19,6 +20,9 @@ export interface ReceiptContext {
   timeZone: string;
   columns: number;
   copy: boolean;
+  /** For a member's sale: their code and masked number (never the whole number or the name). */
+  member?: { memberCode: string; maskedPhone: string } | null;
+  program?: LoyaltyProgram;
 }
 
 /** Cuts text to at most `width` display columns. */
@@ -76,10 +80,27 @@ export function renderReceipt(sale: SaleRecord, ctx: ReceiptContext): string[] {
   out.push(rule);
   out.push(padBetween('小計', money(sale.subtotal), w));
   if (sale.orderDiscount > 0) out.push(padBetween('整單折扣', `-${money(sale.orderDiscount)}`, w));
+  const tierName = (tier: string) => (ctx.program ? tierRule(ctx.program, tier).name : tier);
+  if (sale.memberDiscount > 0 && sale.loyalty) {
+    out.push(padBetween(`會員折扣 ${tierName(sale.loyalty.tierBefore)}`, `-${money(sale.memberDiscount)}`, w));
+  }
+  if (sale.couponDiscount > 0) out.push(padBetween(`優惠券 ${sale.couponCode}`, `-${money(sale.couponDiscount)}`, w));
+  if (sale.pointsDiscount > 0) {
+    out.push(padBetween(`點數折抵 ${sale.pointsRedeemed} 點`, `-${money(sale.pointsDiscount)}`, w));
+  }
   out.push(padBetween('合計 TOTAL', `NT$${money(sale.total)}`, w));
   for (const tender of sale.tenders) out.push(padBetween(TENDER_LABELS[tender.type], money(tender.amount), w));
   out.push(padBetween('找零 CHANGE', money(sale.change), w));
   out.push(rule);
+  if (sale.loyalty) {
+    if (ctx.member) out.push(padBetween('會員', `${ctx.member.memberCode} ${ctx.member.maskedPhone}`, w));
+    out.push(padBetween('本次得點', `+${money(sale.loyalty.pointsEarned)}`, w));
+    out.push(padBetween('點數餘額', money(sale.loyalty.pointsBalance), w));
+    out.push(padBetween('會員等級', tierName(sale.loyalty.tierAfter), w));
+    const next = ctx.program ? nextTier(ctx.program, sale.loyalty.tierAfter, sale.loyalty.windowSpend) : null;
+    if (next) out.push(clip(`再消費 NT$${money(next.remaining)} 升級${next.tierName}`, w));
+    out.push(rule);
+  }
   out.push(center('謝謝光臨 Thank you', w));
   return out;
 }

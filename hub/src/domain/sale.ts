@@ -8,12 +8,34 @@ export interface PricedCart {
   lines: SaleLineData[];
   subtotal: number;
   orderDiscount: number;
+  memberDiscount: number;
+  couponDiscount: number;
+  pointsDiscount: number;
   total: number;
 }
 
+/** Deductions after the staff's order discount, worked out from what is left to pay at each step. */
+export interface CartDeductions {
+  memberDiscount(afterOrderDiscount: number): number;
+  couponDiscount(afterMemberDiscount: number): number;
+  pointsDiscount(payable: number): number;
+}
+
+const NO_DEDUCTIONS: CartDeductions = {
+  memberDiscount: () => 0,
+  couponDiscount: () => 0,
+  pointsDiscount: () => 0,
+};
+
+/**
+ * Prices a cart from the catalog: line discounts, the order discount, then the member's tier
+ * discount, a coupon and points, each on what is left. Every order-level amount is spread over the
+ * lines in proportion (orderDiscountShare), so a refund of a line returns what was paid for it.
+ */
 export function priceCart(
   request: Pick<CheckoutRequest, 'lines' | 'orderDiscount'>,
   findProduct: (sku: string) => ProductData | undefined,
+  deductions: CartDeductions = NO_DEDUCTIONS,
 ): PricedCart {
   const lines: SaleLineData[] = request.lines.map((line, index) => {
     const product = findProduct(line.sku);
@@ -39,12 +61,25 @@ export function priceCart(
   });
   const subtotal = lines.reduce((sum, line) => sum + line.lineTotal, 0);
   const orderDiscount = discountAmount(subtotal, request.orderDiscount, 'Order');
+  const afterOrder = subtotal - orderDiscount;
+  const memberDiscount = deductions.memberDiscount(afterOrder);
+  const couponDiscount = deductions.couponDiscount(afterOrder - memberDiscount);
+  const pointsDiscount = deductions.pointsDiscount(afterOrder - memberDiscount - couponDiscount);
+  const deducted = orderDiscount + memberDiscount + couponDiscount + pointsDiscount;
   const shares = allocateProportionally(
-    orderDiscount,
+    deducted,
     lines.map((line) => line.lineTotal),
   );
   lines.forEach((line, i) => (line.orderDiscountShare = shares[i]!));
-  return { lines, subtotal, orderDiscount, total: subtotal - orderDiscount };
+  return { lines, subtotal, orderDiscount, memberDiscount, couponDiscount, pointsDiscount, total: subtotal - deducted };
+}
+
+/** Share of a sale's goods refunded once `refundedQty` units of each line have gone back, 0..1. */
+export function refundedFraction(lines: SaleLineData[], refundedQty: Record<number, number>): number {
+  const subtotal = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+  if (subtotal === 0) return lines.every((l) => (refundedQty[l.lineNo] ?? 0) >= l.qty) ? 1 : 0;
+  const back = lines.reduce((sum, l) => sum + (l.lineTotal * Math.min(l.qty, refundedQty[l.lineNo] ?? 0)) / l.qty, 0);
+  return back / subtotal;
 }
 
 /** Checks the tenders cover the total and works out the change, which only cash can give. */

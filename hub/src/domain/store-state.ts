@@ -6,6 +6,10 @@
 import type { SaleView } from '../protocol/api.js';
 import type { HubEvent, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
+import { MemberBook, type MemberBookData, type Unseal } from './members.js';
+import { BasketStats, type BasketStatsData } from './member-insights.js';
+import type { CouponRecord, IssuedCode } from './coupons.js';
+import { MessageOutbox, type MessageOutboxData } from './message-outbox.js';
 
 export interface SaleRecord extends SaleCompletedData {
   seq: number;
@@ -22,6 +26,11 @@ export interface StoreStateData {
   products: ProductData[];
   sales: SaleRecord[];
   totals: { salesCount: number; revenue: number };
+  members: MemberBookData;
+  baskets: BasketStatsData;
+  coupons: CouponRecord[];
+  issuedCodes: IssuedCode[];
+  messages: MessageOutboxData;
 }
 
 export class StoreState {
@@ -33,15 +42,36 @@ export class StoreState {
   readonly saleKeys = new Map<string, string>();
   readonly refundKeys = new Map<string, string>();
   totals = { salesCount: 0, revenue: 0 };
+  members: MemberBook;
+  baskets = new BasketStats();
+  /** The outbound SMS queue (the journal is its durable store). */
+  messages = new MessageOutbox();
+  readonly coupons = new Map<string, CouponRecord>();
+  /** Shared coupon code -> couponId. */
+  readonly couponCodes = new Map<string, string>();
+  /** Personal one-use codes. */
+  readonly issuedCodes = new Map<string, IssuedCode>();
+  /** memberId -> their personal codes. */
+  readonly issuedByMember = new Map<string, string[]>();
 
-  constructor(readonly retentionDays: number) {}
+  constructor(
+    readonly retentionDays: number,
+    unseal: Unseal,
+  ) {
+    this.members = new MemberBook(unseal);
+  }
 
-  static fromData(data: StoreStateData, retentionDays: number): StoreState {
-    const state = new StoreState(retentionDays);
+  static fromData(data: StoreStateData, retentionDays: number, unseal: Unseal): StoreState {
+    const state = new StoreState(retentionDays, unseal);
     state.lastSeq = data.lastSeq;
     for (const product of data.products) state.putProduct(product);
     for (const sale of data.sales) state.putSale(sale);
     state.totals = { ...data.totals };
+    state.members = MemberBook.fromData(data.members, unseal);
+    state.baskets = BasketStats.fromData(data.baskets);
+    for (const coupon of data.coupons) state.putCoupon(coupon);
+    for (const issued of data.issuedCodes) state.putIssued(issued);
+    state.messages = MessageOutbox.fromData(data.messages);
     return state;
   }
 
@@ -51,6 +81,11 @@ export class StoreState {
       products: [...this.products.values()],
       sales: [...this.sales.values()],
       totals: { ...this.totals },
+      members: this.members.toData(),
+      baskets: this.baskets.toData(),
+      coupons: [...this.coupons.values()],
+      issuedCodes: [...this.issuedCodes.values()],
+      messages: this.messages.toData(),
     };
   }
 
@@ -79,6 +114,9 @@ export class StoreState {
         });
         this.totals.salesCount += 1;
         this.totals.revenue += event.data.total;
+        this.baskets.count(event.data.lines, 1);
+        this.useCoupon(event.data.couponCode, event.data.saleId, 1);
+        this.members.apply(event);
         this.pruneBefore(daysBefore(event.data.businessDate, this.retentionDays));
         break;
       }
@@ -88,11 +126,15 @@ export class StoreState {
         sale.voided = { reason: event.data.reason, staffId: event.data.staffId, at: event.at };
         this.totals.salesCount -= 1;
         this.totals.revenue -= sale.total;
+        this.baskets.count(sale.lines, -1);
+        this.useCoupon(sale.couponCode, sale.saleId, -1);
+        this.members.apply(event, sale);
         break;
       }
       case 'sale.refunded': {
         const sale = this.sales.get(event.data.saleId);
         if (!sale) break;
+        this.members.apply(event, sale);
         for (const line of event.data.lines) {
           sale.refundedQty[line.lineNo] = (sale.refundedQty[line.lineNo] ?? 0) + line.qty;
         }
@@ -102,10 +144,45 @@ export class StoreState {
         this.totals.revenue -= event.data.amount;
         break;
       }
-      case 'device.paired':
-      case 'device.revoked':
+      case 'coupon.created':
+        this.putCoupon({ ...event.data, uses: 0, issued: 0 });
+        break;
+      case 'coupon.issued': {
+        const coupon = this.coupons.get(event.data.couponId);
+        if (coupon) coupon.issued += 1;
+        this.putIssued({ ...event.data, usedBySale: null });
+        break;
+      }
+      case 'message.queued':
+      case 'message.attempted':
+        this.messages.apply(event);
+        break;
+      default:
+        // Member events (and the points and tiers the nightly review changes).
+        this.members.apply(event);
         break;
     }
+  }
+
+  private putIssued(issued: IssuedCode): void {
+    this.issuedCodes.set(issued.code, issued);
+    const codes = this.issuedByMember.get(issued.memberId);
+    if (codes) codes.push(issued.code);
+    else this.issuedByMember.set(issued.memberId, [issued.code]);
+  }
+
+  private putCoupon(coupon: CouponRecord): void {
+    this.coupons.set(coupon.couponId, coupon);
+    if (coupon.code) this.couponCodes.set(coupon.code, coupon.couponId);
+  }
+
+  /** A sale uses a coupon (+1); a void gives it back (-1). */
+  private useCoupon(code: string | null, saleId: string, delta: 1 | -1): void {
+    if (!code) return;
+    const issued = this.issuedCodes.get(code);
+    const coupon = this.coupons.get(issued?.couponId ?? this.couponCodes.get(code) ?? '');
+    if (issued) issued.usedBySale = delta === 1 ? saleId : null;
+    if (coupon) coupon.uses += delta;
   }
 
   private putProduct(product: ProductData): void {
@@ -162,6 +239,12 @@ export function toSaleView(sale: SaleRecord): SaleView {
     })),
     subtotal: sale.subtotal,
     orderDiscount: sale.orderDiscount,
+    memberDiscount: sale.memberDiscount,
+    couponCode: sale.couponCode,
+    couponDiscount: sale.couponDiscount,
+    pointsRedeemed: sale.pointsRedeemed,
+    pointsDiscount: sale.pointsDiscount,
+    loyalty: sale.loyalty,
     total: sale.total,
     tenders: sale.tenders,
     change: sale.change,

@@ -21,3 +21,23 @@ export function daysBefore(date: string, days: number): string {
   const t = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
   return new Date(t - days * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** The date `months` calendar months before a YYYY-MM-DD date (clamped to the month's last day). */
+export function monthsBefore(date: string, months: number): string {
+  const year = Number(date.slice(0, 4));
+  const month = Number(date.slice(5, 7)) - 1 - months;
+  const day = Number(date.slice(8, 10));
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return new Date(Date.UTC(year, month, Math.min(day, lastDay))).toISOString().slice(0, 10);
+}
+
+/** Whole days from `from` to `to` (YYYY-MM-DD), negative when `to` is earlier. */
+export function daysBetween(from: string, to: string): number {
+  const t = (d: string) => Date.UTC(Number(d.slice(0, 4)), Number(d.slice(5, 7)) - 1, Number(d.slice(8, 10)));
+  return Math.round((t(to) - t(from)) / 86_400_000);
+}
+
+/** The date `days` days after a YYYY-MM-DD date. */
+export function daysAfter(date: string, days: number): string {
+  return daysBefore(date, -days);
+}

@@ -3,6 +3,7 @@
  * and what HQ receives, so they carry no raw personal data (no phone numbers, names or birthdays).
  */
 import type { Role, Tender } from './api.js';
+import type { ConsentChannel, CouponCreateRequest, Gender } from './members.js';
 
 export const EVENT_SCHEMA = 'ayi.event/1';
 
@@ -42,7 +43,7 @@ export interface SaleLineData {
   lineDiscount: number;
   /** qty * unitPrice - lineDiscount */
   lineTotal: number;
-  /** This line's share of the order discount. */
+  /** This line's share of the order-level deductions (order and member discount, coupon, points). */
   orderDiscountShare: number;
 }
 
@@ -58,10 +59,38 @@ export interface SaleCompletedData {
   memberId: string | null;
   lines: SaleLineData[];
   subtotal: number;
+  /** Staff's discount on the order. */
   orderDiscount: number;
+  /** The member's tier discount. */
+  memberDiscount: number;
+  couponCode: string | null;
+  couponDiscount: number;
+  pointsRedeemed: number;
+  /** NT$ the redeemed points took off. */
+  pointsDiscount: number;
+  /** subtotal - orderDiscount - memberDiscount - couponDiscount - pointsDiscount */
   total: number;
   tenders: Tender[];
   change: number;
+  /** The member's loyalty after this sale (null without a member). */
+  loyalty: SaleLoyaltyData | null;
+}
+
+export interface SaleLoyaltyData {
+  tierBefore: string;
+  tierAfter: string;
+  pointsEarned: number;
+  /** Balance after this sale's redemption and earning. */
+  pointsBalance: number;
+  /** Net spend in the tier window, this sale included. */
+  windowSpend: number;
+}
+
+/** Points a void or refund takes back (earned) and gives back (redeemed). */
+export interface PointsReversalData {
+  memberId: string;
+  pointsReversed: number;
+  pointsReturned: number;
 }
 
 export interface SaleVoidedData {
@@ -69,6 +98,7 @@ export interface SaleVoidedData {
   reason: string;
   staffId: string;
   deviceId: string;
+  loyalty: PointsReversalData | null;
 }
 
 export interface SaleRefundedData {
@@ -80,6 +110,7 @@ export interface SaleRefundedData {
   reason: string;
   staffId: string;
   deviceId: string;
+  loyalty: PointsReversalData | null;
 }
 
 export interface CatalogImportedData {
@@ -102,6 +133,122 @@ export interface StaffLoggedInData {
   deviceId: string;
 }
 
+/**
+ * Personal data of one member (mobile number, name, birthday, e-mail), AES-256-GCM under a key of
+ * that member's own. Erasing the member destroys the key, which erases every copy in the journal,
+ * snapshots and backups at once (crypto-shredding).
+ */
+export interface SealedData {
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/** Coarse, non-identifying facts HQ may use for chain-wide analytics (A5). */
+export interface MemberDemographics {
+  /** e.g. "30-39" */
+  ageBand: string | null;
+  gender: Gender | null;
+  region: string | null;
+  birthMonth: number | null;
+}
+
+export interface MemberRegisteredData {
+  memberId: string;
+  memberCode: string;
+  /** Keyed HMAC of the E.164 number: the same person in every store of the chain. */
+  phoneHash: string;
+  sealed: SealedData;
+  demographics: MemberDemographics;
+  channel: 'store';
+  consent: Record<ConsentChannel, boolean>;
+  staffId: string;
+  deviceId: string;
+}
+
+export interface MemberProfileUpdatedData {
+  memberId: string;
+  sealed: SealedData;
+  demographics: MemberDemographics;
+  staffId: string;
+}
+
+export interface MemberCarrierBoundData {
+  memberId: string;
+  /** Keyed HMAC of the e-invoice mobile carrier barcode. */
+  carrierHash: string;
+  staffId: string;
+}
+
+export interface MemberConsentChangedData {
+  memberId: string;
+  channel: ConsentChannel;
+  granted: boolean;
+  staffId: string;
+}
+
+export interface MemberTagData {
+  memberId: string;
+  tag: string;
+  staffId: string;
+}
+
+export interface MemberMergedData {
+  fromMemberId: string;
+  intoMemberId: string;
+  staffId: string;
+}
+
+/** PDPA erasure: the tombstone. The member's sales stay (anonymous) so statistics add up. */
+export interface MemberErasedData {
+  memberId: string;
+  staffId: string;
+}
+
+export interface MemberTierChangedData {
+  memberId: string;
+  from: string;
+  to: string;
+  windowSpend: number;
+}
+
+export interface PointsExpiredData {
+  memberId: string;
+  points: number;
+  /** Points earned on or before this date have expired. */
+  earnedOnOrBefore: string;
+}
+
+export interface CouponCreatedData extends CouponCreateRequest {
+  couponId: string;
+  staffId: string;
+}
+
+export interface CouponIssuedData {
+  couponId: string;
+  code: string;
+  memberId: string;
+}
+
+export interface MessageQueuedData {
+  messageId: string;
+  memberId: string;
+  channel: 'sms';
+  /** Template name; the text is rendered when it is sent, in the member's language. */
+  template: 'welcome';
+  params: Record<string, string>;
+}
+
+export interface MessageAttemptedData {
+  messageId: string;
+  attempt: number;
+  ok: boolean;
+  /** Why it failed (provider's status or network error), never the number or the text. */
+  error: string | null;
+  /** When the next try is due; null after success or when it gave up. */
+  retryAt: string | null;
+}
+
 export interface EventPayloads {
   'sale.completed': SaleCompletedData;
   'sale.voided': SaleVoidedData;
@@ -109,6 +256,20 @@ export interface EventPayloads {
   'catalog.imported': CatalogImportedData;
   'device.paired': DevicePairedData;
   'device.revoked': DeviceRevokedData;
+  'member.registered': MemberRegisteredData;
+  'member.profile_updated': MemberProfileUpdatedData;
+  'member.carrier_bound': MemberCarrierBoundData;
+  'member.consent_changed': MemberConsentChangedData;
+  'member.tagged': MemberTagData;
+  'member.untagged': MemberTagData;
+  'member.merged': MemberMergedData;
+  'member.erased': MemberErasedData;
+  'member.tier_changed': MemberTierChangedData;
+  'points.expired': PointsExpiredData;
+  'coupon.created': CouponCreatedData;
+  'coupon.issued': CouponIssuedData;
+  'message.queued': MessageQueuedData;
+  'message.attempted': MessageAttemptedData;
 }
 
 export type EventType = keyof EventPayloads;

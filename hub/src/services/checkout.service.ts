@@ -3,12 +3,25 @@
  * answered only once that event is on disk.
  */
 import { createHash } from 'node:crypto';
-import type { CheckoutRequest, RefundRequest, SaleView, StaffView } from '../protocol/api.js';
+import type { CheckoutRequest, QuoteRequest, QuoteView, RefundRequest, SaleView, StaffView } from '../protocol/api.js';
+import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
-import { computeRefund, priceCart, settleTenders } from '../domain/sale.js';
+import { computeRefund, priceCart, refundedFraction, settleTenders, type PricedCart } from '../domain/sale.js';
 import { toSaleView, type SaleRecord, type StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
+import { couponDiscount, normaliseCouponCode } from '../domain/coupons.js';
+import {
+  maxRedeemable,
+  pointsEarned,
+  pointsToReverse,
+  redeemValue,
+  tierAfterSale,
+  tierRule,
+} from '../domain/loyalty.js';
+import { roundHalfUp } from '../domain/money.js';
+import type { MemberRecord } from '../domain/members.js';
 import type { EventStore } from '../storage/event-store.js';
+import type { MembersService } from './members.service.js';
 
 export interface Actor {
   deviceId: string;
@@ -27,8 +40,21 @@ export function cartHash(request: CheckoutRequest): string {
     lines: request.lines.map((l) => [l.sku, l.qty, l.discount?.kind ?? null, l.discount?.value ?? null]),
     orderDiscount: request.orderDiscount ? [request.orderDiscount.kind, request.orderDiscount.value] : null,
     tenders: request.tenders.map((t) => [t.type, t.amount]),
+    member: request.memberId ?? null,
+    coupon: request.couponCode ? normaliseCouponCode(request.couponCode) : null,
+    points: request.redeemPoints ?? 0,
   });
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+interface MemberPricing {
+  priced: PricedCart;
+  member: MemberRecord | null;
+  couponCode: string | null;
+  coupon: QuoteView['coupon'];
+  pointsRedeemed: number;
+  maxRedeemablePoints: number;
+  pointsToEarn: number;
 }
 
 export class CheckoutService {
@@ -38,9 +64,103 @@ export class CheckoutService {
   constructor(
     private readonly state: StoreState,
     private readonly events: EventStore,
+    private readonly members: MembersService,
     private readonly timeZone: string,
     private readonly clock: () => Date,
   ) {}
+
+  /** What the cart costs now, with the member's discount, the coupon and points; nothing is recorded. */
+  quote(request: QuoteRequest): QuoteView {
+    const p = this.price(request, 'quote');
+    return {
+      lines: p.priced.lines.map((line) => ({
+        lineNo: line.lineNo,
+        sku: line.sku,
+        name: line.name,
+        category: line.category,
+        qty: line.qty,
+        unitPrice: line.unitPrice,
+        lineDiscount: line.lineDiscount,
+        lineTotal: line.lineTotal,
+        refundedQty: 0,
+      })),
+      subtotal: p.priced.subtotal,
+      orderDiscount: p.priced.orderDiscount,
+      memberDiscount: p.priced.memberDiscount,
+      coupon: p.coupon,
+      couponDiscount: p.priced.couponDiscount,
+      pointsRedeemed: p.pointsRedeemed,
+      pointsDiscount: p.priced.pointsDiscount,
+      maxRedeemablePoints: p.maxRedeemablePoints,
+      total: p.priced.total,
+      pointsToEarn: p.pointsToEarn,
+    };
+  }
+
+  /**
+   * Prices a cart for a quote (a bad coupon is reported, too many points are cut to the most
+   * allowed) or for a sale (both are refused with a clear reason).
+   */
+  private price(request: QuoteRequest, mode: 'quote' | 'sale'): MemberPricing {
+    const member = request.memberId ? this.members.require(request.memberId) : null;
+    if (request.redeemPoints && !member) {
+      throw new DomainError('member_required', 'Attach the member whose points are to be redeemed');
+    }
+    const program = this.members.program;
+    const rule = member ? tierRule(program, member.tier) : null;
+    const today = businessDate(this.clock(), this.timeZone);
+    const couponCode = request.couponCode ? normaliseCouponCode(request.couponCode) : null;
+    let coupon: QuoteView['coupon'] = null;
+    let pointsRedeemed = 0;
+    let maxPoints = 0;
+    const priced = priceCart(request, (sku) => this.state.products.get(sku), {
+      memberDiscount: (after) => (rule ? roundHalfUp((after * rule.discountPercent) / 100) : 0),
+      couponDiscount: (eligibleAmount) => {
+        if (!couponCode) return 0;
+        const issued = this.state.issuedCodes.get(couponCode);
+        const record = this.state.coupons.get(issued?.couponId ?? this.state.couponCodes.get(couponCode) ?? '');
+        try {
+          const discount = couponDiscount({
+            code: couponCode,
+            coupon: record,
+            issued,
+            customer: member
+              ? {
+                  memberId: member.memberId,
+                  purchaseCount: member.purchaseCount,
+                  birthMonth: member.demographics.birthMonth,
+                }
+              : null,
+            today,
+            eligibleAmount,
+          });
+          coupon = { code: couponCode, ok: true, discount, name: record!.name };
+          return discount;
+        } catch (err) {
+          if (mode === 'sale' || !(err instanceof DomainError)) throw err;
+          const reason = (err.details as { reason: string }).reason;
+          coupon = { code: couponCode, ok: false, reason, message: err.message };
+          return 0;
+        }
+      },
+      pointsDiscount: (payable) => {
+        if (!member) return 0;
+        maxPoints = maxRedeemable(program, payable, member.points);
+        const wanted = request.redeemPoints ?? 0;
+        pointsRedeemed = mode === 'quote' ? Math.min(wanted, maxPoints) : wanted;
+        return pointsRedeemed === 0 ? 0 : redeemValue(program, pointsRedeemed, payable, member.points);
+      },
+    });
+    return {
+      priced,
+      member,
+      couponCode,
+      coupon,
+      pointsRedeemed,
+      maxRedeemablePoints: maxPoints,
+      pointsToEarn: rule ? pointsEarned(program, rule.tier, priced.total) : 0,
+    };
+  }
 
   async checkout(request: CheckoutRequest, actor: Actor): Promise<CheckoutResult> {
     const hash = cartHash(request);
@@ -77,25 +197,72 @@ export class CheckoutService {
   }
 
   private async record(request: CheckoutRequest, hash: string, actor: Actor): Promise<CheckoutResult> {
-    const priced = priceCart(request, (sku) => this.state.products.get(sku));
-    const { change } = settleTenders(priced.total, request.tenders);
-    const event = await this.events.record('sale.completed', ({ seq, at }) => {
-      const date = businessDate(at, this.timeZone);
-      return {
-        saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
-        idempotencyKey: request.idempotencyKey,
-        requestHash: hash,
-        businessDate: date,
-        deviceId: actor.deviceId,
-        staffId: actor.staff.id,
-        staffName: actor.staff.name,
-        memberId: null,
-        ...priced,
-        tenders: request.tenders,
-        change,
-      };
+    const keys: string[] = [];
+    if (request.memberId) keys.push(`member:${this.members.require(request.memberId).memberId}`);
+    if (request.couponCode) keys.push(`coupon:${normaliseCouponCode(request.couponCode)}`);
+    // A member's points and a one-use coupon are spent by one sale at a time (priced inside the lock).
+    return this.members.lock.run(keys, async () => {
+      const p = this.price(request, 'sale');
+      const { change } = settleTenders(p.priced.total, request.tenders);
+      const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
+      const event = await this.events.record('sale.completed', ({ seq, at }) => {
+        const date = businessDate(at, this.timeZone);
+        return {
+          saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
+          idempotencyKey: request.idempotencyKey,
+          requestHash: hash,
+          businessDate: date,
+          deviceId: actor.deviceId,
+          staffId: actor.staff.id,
+          staffName: actor.staff.name,
+          memberId: p.member?.memberId ?? null,
+          lines: p.priced.lines,
+          subtotal: p.priced.subtotal,
+          orderDiscount: p.priced.orderDiscount,
+          memberDiscount: p.priced.memberDiscount,
+          couponCode: p.couponCode,
+          couponDiscount: p.priced.couponDiscount,
+          pointsRedeemed: p.pointsRedeemed,
+          pointsDiscount: p.priced.pointsDiscount,
+          total: p.priced.total,
+          tenders: request.tenders,
+          change,
+          loyalty,
+        };
+      });
+      return { sale: toSaleView(this.requireSale(event.data.saleId)), replayed: false };
     });
-    return { sale: toSaleView(this.requireSale(event.data.saleId)), replayed: false };
+  }
+
+  private loyaltyAfter(member: MemberRecord, p: MemberPricing): SaleLoyaltyData {
+    const program = this.members.program;
+    const tierBefore = tierRule(program, member.tier).tier;
+    const windowSpend = this.members.windowSpendOf(member) + p.priced.total;
+    return {
+      tierBefore,
+      tierAfter: tierAfterSale(program, tierBefore, windowSpend),
+      pointsEarned: p.pointsToEarn,
+      pointsBalance: member.points - p.pointsRedeemed + p.pointsToEarn,
+      windowSpend,
+    };
+  }
+
+  /** Points a void or refund of a member's sale takes back and gives back. */
+  private pointsReversal(sale: SaleRecord, fractionBefore: number, fractionAfter: number): PointsReversalData | null {
+    if (!sale.memberId || !sale.loyalty) return null;
+    const member = this.state.members.resolve(sale.memberId);
+    const { reversed, returned } = pointsToReverse(
+      sale.loyalty.pointsEarned,
+      sale.pointsRedeemed,
+      fractionBefore,
+      fractionAfter,
+    );
+    return { memberId: member?.memberId ?? sale.memberId, pointsReversed: reversed, pointsReturned: returned };
+  }
+
+  private memberKeys(sale: SaleRecord): string[] {
+    const member = sale.memberId ? this.state.members.resolve(sale.memberId) : undefined;
+    return member ? [`member:${member.memberId}`] : [];
   }
 
   list(limit: number, beforeSeq?: number): SaleView[] {
@@ -126,7 +293,15 @@ export class CheckoutService {
           `Sale ${saleId} is from ${sale.businessDate}; only today's sales can be voided, use a refund`,
         );
       }
-      await this.events.record('sale.voided', { saleId, reason, staffId: actor.staff.id, deviceId: actor.deviceId });
+      await this.members.lock.run(this.memberKeys(sale), () =>
+        this.events.record('sale.voided', {
+          saleId,
+          reason,
+          staffId: actor.staff.id,
+          deviceId: actor.deviceId,
+          loyalty: this.pointsReversal(sale, 0, 1),
+        }),
+      );
       return toSaleView(sale);
     });
   }
@@ -144,16 +319,26 @@ export class CheckoutService {
       if (sale.voided)
         throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
       const refund = computeRefund(sale.lines, sale.refundedQty, request.lines);
-      await this.events.record('sale.refunded', ({ seq }) => ({
-        saleId,
-        refundId: `${saleId}-r${seq}`,
-        idempotencyKey: request.idempotencyKey,
-        lines: refund.lines,
-        amount: refund.amount,
-        reason: request.reason,
-        staffId: actor.staff.id,
-        deviceId: actor.deviceId,
-      }));
+      const after = { ...sale.refundedQty };
+      for (const line of refund.lines) after[line.lineNo] = (after[line.lineNo] ?? 0) + line.qty;
+      const loyalty = this.pointsReversal(
+        sale,
+        refundedFraction(sale.lines, sale.refundedQty),
+        refundedFraction(sale.lines, after),
+      );
+      await this.members.lock.run(this.memberKeys(sale), () =>
+        this.events.record('sale.refunded', ({ seq }) => ({
+          saleId,
+          refundId: `${saleId}-r${seq}`,
+          idempotencyKey: request.idempotencyKey,
+          lines: refund.lines,
+          amount: refund.amount,
+          reason: request.reason,
+          staffId: actor.staff.id,
+          deviceId: actor.deviceId,
+          loyalty,
+        })),
+      );
       return toSaleView(sale);
     });
   }

@@ -45,6 +45,12 @@ function sale(overrides: Partial<SaleRecord> = {}): SaleRecord {
     ],
     subtotal: 1647,
     orderDiscount: 47,
+    memberDiscount: 0,
+    couponCode: null,
+    couponDiscount: 0,
+    pointsRedeemed: 0,
+    pointsDiscount: 0,
+    loyalty: null,
     total: 1600,
     tenders: [
       { type: 'card', amount: 1000 },

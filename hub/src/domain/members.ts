@@ -1,0 +1,456 @@
+/**
+ * The members projection: every member's identity indexes, points, tier, tags, consent and the
+ * purchase facts the counter needs (M1-M6, C1, L1, L2). Built only by applying committed events;
+ * personal data is kept sealed in snapshots and opened in memory through `unseal` (crypto-shredding:
+ * an erased member's key is gone, so their sealed data opens to nothing).
+ */
+import type { HubEvent, MemberDemographics, SaleCompletedData, SaleLineData, SealedData } from '../protocol/events.js';
+import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
+import { daysBefore } from './time.js';
+
+/** What a member's sealed record holds. */
+export interface MemberProfile {
+  phone: string;
+  name: string | null;
+  birthday: string | null;
+  gender: Gender | null;
+  region: string | null;
+  email: string | null;
+}
+
+export interface SkuHistory {
+  /** Sales that had this SKU. */
+  count: number;
+  qty: number;
+  /** Dates of the latest purchases, oldest first (at most SKU_DATES_KEPT). */
+  dates: string[];
+}
+
+export interface PointsLot {
+  earnedOn: string;
+  points: number;
+}
+
+export interface SpendEntry {
+  date: string;
+  saleId: string;
+  amount: number;
+}
+
+export interface MemberRecord {
+  memberId: string;
+  memberCode: string;
+  phoneHash: string;
+  sealed: SealedData | null;
+  demographics: MemberDemographics;
+  since: string;
+  tier: string;
+  points: number;
+  lots: PointsLot[];
+  ledger: PointsLedgerEntry[];
+  tags: { tag: string; source: string }[];
+  consent: Record<ConsentChannel, { granted: boolean; at: string | null }>;
+  consentHistory: { channel: ConsentChannel; granted: boolean; at: string; staffId: string | null }[];
+  purchaseCount: number;
+  lastPurchase: string | null;
+  cumulativeSpend: number;
+  /** Sales within the longest tier window (pruned as time passes). */
+  spendLog: SpendEntry[];
+  skus: Record<string, SkuHistory>;
+  recentSales: string[];
+  carrierHashes: string[];
+  mergedInto: string | null;
+  erased: boolean;
+}
+
+export interface MemberBookData {
+  members: MemberRecord[];
+}
+
+export const LEDGER_KEPT = 200;
+export const SKU_DATES_KEPT = 12;
+export const RECENT_SALES_KEPT = 20;
+export const CONSENT_HISTORY_KEPT = 50;
+/** Spend older than this is not needed by any tier window (36 months at most). */
+const SPEND_LOG_DAYS = 1100;
+
+export type Unseal = (memberId: string, sealed: SealedData) => MemberProfile | null;
+
+export class MemberBook {
+  readonly members = new Map<string, MemberRecord>();
+  /** Opened personal data; never serialised. */
+  readonly profiles = new Map<string, MemberProfile>();
+  readonly byPhoneHash = new Map<string, string>();
+  readonly byCode = new Map<string, string>();
+  readonly byCarrier = new Map<string, string>();
+  readonly byLast4 = new Map<string, Set<string>>();
+  readonly byLast3 = new Map<string, Set<string>>();
+  constructor(private readonly unseal: Unseal) {}
+
+  static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
+    const book = new MemberBook(unseal);
+    for (const record of data.members) {
+      book.members.set(record.memberId, record);
+      book.index(record);
+    }
+    return book;
+  }
+
+  toData(): MemberBookData {
+    return { members: [...this.members.values()] };
+  }
+
+  /** The member a record now lives in (following merges); undefined if unknown or erased. */
+  resolve(memberId: string): MemberRecord | undefined {
+    let record = this.members.get(memberId);
+    for (let hops = 0; record?.mergedInto && hops < 16; hops++) record = this.members.get(record.mergedInto);
+    return record && !record.erased && !record.mergedInto ? record : undefined;
+  }
+
+  profile(memberId: string): MemberProfile | undefined {
+    return this.profiles.get(memberId);
+  }
+
+  /** Members whose number ends in these 3 or 4 digits. */
+  endingIn(digits: string): string[] {
+    const set = (digits.length === 4 ? this.byLast4 : this.byLast3).get(digits);
+    return set ? [...set] : [];
+  }
+
+  apply(event: HubEvent, sale?: SaleCompletedData & { seq: number; at: string }): void {
+    switch (event.type) {
+      case 'member.registered': {
+        const d = event.data;
+        const consent = Object.fromEntries(
+          CONSENT_CHANNELS.map((c) => [c, { granted: d.consent[c], at: d.consent[c] ? event.at : null }]),
+        ) as MemberRecord['consent'];
+        const record: MemberRecord = {
+          memberId: d.memberId,
+          memberCode: d.memberCode,
+          phoneHash: d.phoneHash,
+          sealed: d.sealed,
+          demographics: d.demographics,
+          since: event.at,
+          tier: '',
+          points: 0,
+          lots: [],
+          ledger: [],
+          tags: [],
+          consent,
+          consentHistory: CONSENT_CHANNELS.filter((c) => d.consent[c]).map((c) => ({
+            channel: c,
+            granted: true,
+            at: event.at,
+            staffId: d.staffId,
+          })),
+          purchaseCount: 0,
+          lastPurchase: null,
+          cumulativeSpend: 0,
+          spendLog: [],
+          skus: {},
+          recentSales: [],
+          carrierHashes: [],
+          mergedInto: null,
+          erased: false,
+        };
+        this.members.set(record.memberId, record);
+        this.index(record);
+        break;
+      }
+      case 'member.profile_updated': {
+        const record = this.members.get(event.data.memberId);
+        if (!record || record.erased) break;
+        this.unindexPhone(record);
+        record.sealed = event.data.sealed;
+        record.demographics = event.data.demographics;
+        this.index(record);
+        break;
+      }
+      case 'member.carrier_bound': {
+        const record = this.resolve(event.data.memberId);
+        if (!record) break;
+        record.carrierHashes.push(event.data.carrierHash);
+        this.byCarrier.set(event.data.carrierHash, record.memberId);
+        break;
+      }
+      case 'member.consent_changed': {
+        const record = this.resolve(event.data.memberId);
+        if (!record) break;
+        const { channel, granted, staffId } = event.data;
+        record.consent[channel] = { granted, at: event.at };
+        record.consentHistory.push({ channel, granted, at: event.at, staffId });
+        if (record.consentHistory.length > CONSENT_HISTORY_KEPT) record.consentHistory.shift();
+        break;
+      }
+      case 'member.tagged': {
+        const record = this.resolve(event.data.memberId);
+        if (!record || record.tags.some((t) => t.tag === event.data.tag)) break;
+        record.tags.push({ tag: event.data.tag, source: 'staff' });
+        break;
+      }
+      case 'member.untagged': {
+        const record = this.resolve(event.data.memberId);
+        if (!record) break;
+        record.tags = record.tags.filter((t) => t.tag !== event.data.tag);
+        break;
+      }
+      case 'member.merged':
+        this.merge(event.data.fromMemberId, event.data.intoMemberId, event.seq, event.at);
+        break;
+      case 'member.erased':
+        this.erase(event.data.memberId);
+        break;
+      case 'member.tier_changed': {
+        const record = this.resolve(event.data.memberId);
+        if (!record) break;
+        record.tier = event.data.to;
+        break;
+      }
+      case 'points.expired': {
+        const record = this.resolve(event.data.memberId);
+        if (!record) break;
+        record.lots = record.lots.filter((lot) => lot.earnedOn > event.data.earnedOnOrBefore);
+        record.points -= event.data.points;
+        this.ledger(
+          record,
+          event.seq,
+          event.at,
+          'expired',
+          -event.data.points,
+          null,
+          `earned on or before ${event.data.earnedOnOrBefore}`,
+        );
+        break;
+      }
+      case 'sale.completed':
+        if (event.data.memberId) this.applySale(event.data.memberId, event.data, event.seq, event.at);
+        break;
+      case 'sale.voided': {
+        if (!sale?.memberId || !event.data.loyalty) break;
+        const record = this.resolve(event.data.loyalty.memberId);
+        if (!record) break;
+        record.purchaseCount = Math.max(0, record.purchaseCount - 1);
+        record.cumulativeSpend -= sale.total;
+        record.spendLog = record.spendLog.filter((s) => s.saleId !== sale.saleId);
+        for (const line of sale.lines) this.unrecordSku(record, line, sale.businessDate);
+        record.lastPurchase = record.spendLog.at(-1)?.date ?? record.lastPurchase;
+        this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
+        break;
+      }
+      case 'sale.refunded': {
+        if (!sale?.memberId || !event.data.loyalty) break;
+        const record = this.resolve(event.data.loyalty.memberId);
+        if (!record) break;
+        record.cumulativeSpend -= event.data.amount;
+        const entry = record.spendLog.find((s) => s.saleId === sale.saleId);
+        if (entry) entry.amount -= event.data.amount;
+        this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'refund');
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private applySale(memberId: string, data: SaleCompletedData, seq: number, at: string): void {
+    const record = this.resolve(memberId);
+    if (!record) return;
+    record.purchaseCount += 1;
+    record.lastPurchase = data.businessDate;
+    record.cumulativeSpend += data.total;
+    record.spendLog.push({ date: data.businessDate, saleId: data.saleId, amount: data.total });
+    const oldest = daysBefore(data.businessDate, SPEND_LOG_DAYS);
+    while (record.spendLog.length > 0 && record.spendLog[0]!.date < oldest) record.spendLog.shift();
+    const seen = new Set<string>();
+    for (const line of data.lines) {
+      const history = (record.skus[line.sku] ??= { count: 0, qty: 0, dates: [] });
+      history.qty += line.qty;
+      if (seen.has(line.sku)) continue;
+      seen.add(line.sku);
+      history.count += 1;
+      history.dates.push(data.businessDate);
+      if (history.dates.length > SKU_DATES_KEPT) history.dates.shift();
+    }
+    record.recentSales.push(data.saleId);
+    if (record.recentSales.length > RECENT_SALES_KEPT) record.recentSales.shift();
+    if (data.pointsRedeemed > 0) {
+      this.takePoints(record, data.pointsRedeemed);
+      this.ledger(record, seq, at, 'redeemed', -data.pointsRedeemed, data.saleId, `NT$${data.pointsDiscount} off`);
+    }
+    if (data.loyalty) {
+      if (data.loyalty.pointsEarned > 0) {
+        this.addPoints(record, data.loyalty.pointsEarned, data.businessDate);
+        this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, `NT$${data.total} paid`);
+      }
+      record.tier = data.loyalty.tierAfter;
+    }
+  }
+
+  private unrecordSku(record: MemberRecord, line: SaleLineData, date: string): void {
+    const history = record.skus[line.sku];
+    if (!history) return;
+    history.qty = Math.max(0, history.qty - line.qty);
+    const at = history.dates.lastIndexOf(date);
+    if (at >= 0) {
+      history.dates.splice(at, 1);
+      history.count = Math.max(0, history.count - 1);
+    }
+    if (history.count === 0) delete record.skus[line.sku];
+  }
+
+  private reversePoints(
+    record: MemberRecord,
+    loyalty: { pointsReversed: number; pointsReturned: number },
+    seq: number,
+    at: string,
+    saleId: string,
+    why: 'void' | 'refund',
+  ): void {
+    if (loyalty.pointsReversed > 0) {
+      this.takePoints(record, loyalty.pointsReversed);
+      this.ledger(record, seq, at, 'reversed', -loyalty.pointsReversed, saleId, `${why}: points earned taken back`);
+    }
+    if (loyalty.pointsReturned > 0) {
+      this.addPoints(record, loyalty.pointsReturned, at.slice(0, 10));
+      this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, `${why}: points redeemed given back`);
+    }
+  }
+
+  /** Adds a lot of points; a negative balance (points taken back after being spent) is paid first. */
+  private addPoints(record: MemberRecord, points: number, earnedOn: string): void {
+    const debt = Math.max(0, -record.points);
+    record.points += points;
+    const lot = points - Math.min(points, debt);
+    if (lot > 0) record.lots.push({ earnedOn, points: lot });
+  }
+
+  /** Takes points oldest first; more than the balance leaves it negative. */
+  private takePoints(record: MemberRecord, points: number): void {
+    record.points -= points;
+    let left = points;
+    while (left > 0 && record.lots.length > 0) {
+      const lot = record.lots[0]!;
+      const used = Math.min(lot.points, left);
+      lot.points -= used;
+      left -= used;
+      if (lot.points === 0) record.lots.shift();
+    }
+  }
+
+  private ledger(
+    record: MemberRecord,
+    seq: number,
+    at: string,
+    kind: PointsLedgerEntry['kind'],
+    points: number,
+    saleId: string | null,
+    note: string,
+  ): void {
+    record.ledger.push({ at, seq, kind, points, balance: record.points, saleId, note });
+    // The oldest lines go; the first kept line's balance still explains the rest.
+    if (record.ledger.length > LEDGER_KEPT) record.ledger.shift();
+  }
+
+  private merge(fromId: string, intoId: string, seq: number, at: string): void {
+    const from = this.resolve(fromId);
+    const into = this.resolve(intoId);
+    if (!from || !into || from === into) return;
+    into.purchaseCount += from.purchaseCount;
+    into.cumulativeSpend += from.cumulativeSpend;
+    into.spendLog = [...into.spendLog, ...from.spendLog].sort((a, b) => a.date.localeCompare(b.date));
+    if (from.lastPurchase && (!into.lastPurchase || from.lastPurchase > into.lastPurchase)) {
+      into.lastPurchase = from.lastPurchase;
+    }
+    for (const [sku, history] of Object.entries(from.skus)) {
+      const target = (into.skus[sku] ??= { count: 0, qty: 0, dates: [] });
+      target.count += history.count;
+      target.qty += history.qty;
+      target.dates = [...target.dates, ...history.dates].sort().slice(-SKU_DATES_KEPT);
+    }
+    into.recentSales = [...into.recentSales, ...from.recentSales].slice(-RECENT_SALES_KEPT);
+    for (const tag of from.tags) if (!into.tags.some((t) => t.tag === tag.tag)) into.tags.push(tag);
+    if (from.points !== 0) {
+      into.points += from.points;
+      into.lots = [...into.lots, ...from.lots].sort((a, b) => a.earnedOn.localeCompare(b.earnedOn));
+      this.ledger(into, seq, at, 'merged', from.points, null, `merged from member ${from.memberCode}`);
+    }
+    if (from.since < into.since) into.since = from.since;
+    from.points = 0;
+    from.lots = [];
+    from.mergedInto = into.memberId;
+    // The old number, code and carriers now find the kept member.
+    this.byPhoneHash.set(from.phoneHash, into.memberId);
+    this.byCode.set(from.memberCode, into.memberId);
+    for (const carrier of from.carrierHashes) this.byCarrier.set(carrier, into.memberId);
+    into.carrierHashes.push(...from.carrierHashes);
+    this.unindexDigits(from.memberId);
+    const fromProfile = this.profiles.get(from.memberId);
+    if (fromProfile) this.indexDigits(into.memberId, fromProfile.phone);
+  }
+
+  private erase(memberId: string): void {
+    const record = this.members.get(memberId);
+    if (!record || record.erased) return;
+    this.unindexPhone(record);
+    if (this.byPhoneHash.get(record.phoneHash) === memberId) this.byPhoneHash.delete(record.phoneHash);
+    if (this.byCode.get(record.memberCode) === memberId) this.byCode.delete(record.memberCode);
+    for (const carrier of record.carrierHashes) {
+      if (this.byCarrier.get(carrier) === memberId) this.byCarrier.delete(carrier);
+    }
+    // The tombstone keeps only what statistics need: counts and amounts, no identity.
+    record.erased = true;
+    record.sealed = null;
+    record.phoneHash = '';
+    record.memberCode = '';
+    record.carrierHashes = [];
+    record.tags = [];
+    record.consentHistory = [];
+    record.demographics = { ageBand: null, gender: null, region: null, birthMonth: null };
+    record.ledger = [];
+    record.recentSales = [];
+  }
+
+  private index(record: MemberRecord): void {
+    if (record.erased) return;
+    if (!record.mergedInto) {
+      this.byPhoneHash.set(record.phoneHash, record.memberId);
+      this.byCode.set(record.memberCode, record.memberId);
+      for (const carrier of record.carrierHashes) this.byCarrier.set(carrier, record.memberId);
+    }
+    const profile = record.sealed ? this.unseal(record.memberId, record.sealed) : null;
+    if (!profile) return;
+    this.profiles.set(record.memberId, profile);
+    if (!record.mergedInto) this.indexDigits(record.memberId, profile.phone);
+  }
+
+  private unindexPhone(record: MemberRecord): void {
+    this.unindexDigits(record.memberId);
+    this.profiles.delete(record.memberId);
+  }
+
+  private indexDigits(memberId: string, e164: string): void {
+    for (const [map, n] of [
+      [this.byLast4, 4],
+      [this.byLast3, 3],
+    ] as const) {
+      const key = e164.slice(-n);
+      let set = map.get(key);
+      if (!set) map.set(key, (set = new Set()));
+      set.add(memberId);
+    }
+  }
+
+  private unindexDigits(memberId: string): void {
+    const profile = this.profiles.get(memberId);
+    if (!profile) return;
+    this.byLast4.get(profile.phone.slice(-4))?.delete(memberId);
+    this.byLast3.get(profile.phone.slice(-3))?.delete(memberId);
+  }
+}
+
+/** Net spend of a member in the tier window ending today (inclusive). */
+export function windowSpend(record: MemberRecord, sinceDate: string): number {
+  let sum = 0;
+  for (const entry of record.spendLog) if (entry.date > sinceDate) sum += entry.amount;
+  return sum;
+}

@@ -1,0 +1,181 @@
+/**
+ * Members, loyalty and coupons. Numbers and carrier barcodes travel only in bodies (lookup is a
+ * POST), so they never reach an access log or a browser history.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import {
+  CarrierRequest,
+  ConsentRequest,
+  CouponCreateRequest,
+  EraseRequest,
+  LookupRequest,
+  MemberIdParams,
+  MergeRequest,
+  ProfileUpdate,
+  SignUpRequest,
+  TagRequest,
+} from '../../protocol/members.js';
+import type { HttpContext } from './app.js';
+import { actorOf, requireRole } from './auth.js';
+
+type MemberParams = { Params: { memberId: string } };
+
+const CardQuery = Type.Object(
+  { cart: Type.Optional(Type.String({ maxLength: 2000, pattern: '^[A-Za-z0-9._:,-]*$' })) },
+  { additionalProperties: false },
+);
+const ListQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 40 })),
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]\\d?|100)$' })),
+    offset: Type.Optional(Type.String({ pattern: '^\\d{1,7}$' })),
+  },
+  { additionalProperties: false },
+);
+const TagParams = Type.Object(
+  { memberId: MemberIdParams.properties.memberId, tag: Type.String({ minLength: 1, maxLength: 20 }) },
+  { additionalProperties: false },
+);
+
+export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const cashier = requireRole('cashier');
+  const manager = requireRole('manager');
+  const card = (request: FastifyRequest, memberId: string) => ctx.members.card(memberId, [], actorOf(request).staff);
+
+  app.post<{ Body: SignUpRequest }>(
+    '/api/members',
+    { preHandler: cashier, schema: { body: SignUpRequest } },
+    async (request, reply) => {
+      const result = await ctx.members.signUp(request.body, actorOf(request));
+      return reply.code(result.existing ? 200 : 201).send(result);
+    },
+  );
+
+  app.post<{ Body: LookupRequest }>(
+    '/api/members/lookup',
+    { preHandler: cashier, schema: { body: LookupRequest } },
+    async (request) => ctx.members.lookup(request.body.query, actorOf(request).staff),
+  );
+
+  app.get<{ Querystring: { q?: string; limit?: string; offset?: string } }>(
+    '/api/members',
+    { preHandler: cashier, schema: { querystring: ListQuery } },
+    async (request) =>
+      ctx.members.list(
+        request.query.q ?? '',
+        Number(request.query.limit ?? 50),
+        Number(request.query.offset ?? 0),
+        actorOf(request).staff,
+      ),
+  );
+
+  app.get<MemberParams & { Querystring: { cart?: string } }>(
+    '/api/members/:memberId/card',
+    { preHandler: cashier, schema: { params: MemberIdParams, querystring: CardQuery } },
+    async (request) =>
+      ctx.members.card(
+        request.params.memberId,
+        (request.query.cart ?? '').split(',').filter(Boolean),
+        actorOf(request).staff,
+      ),
+  );
+
+  app.patch<MemberParams & { Body: ProfileUpdate }>(
+    '/api/members/:memberId',
+    { preHandler: cashier, schema: { params: MemberIdParams, body: ProfileUpdate } },
+    async (request) => {
+      await ctx.members.updateProfile(request.params.memberId, request.body, actorOf(request));
+      return card(request, request.params.memberId);
+    },
+  );
+
+  app.put<MemberParams & { Body: ConsentRequest }>(
+    '/api/members/:memberId/consent',
+    { preHandler: cashier, schema: { params: MemberIdParams, body: ConsentRequest } },
+    async (request) => {
+      await ctx.members.setConsent(
+        request.params.memberId,
+        request.body.channel,
+        request.body.granted,
+        actorOf(request),
+      );
+      return card(request, request.params.memberId);
+    },
+  );
+
+  app.get<MemberParams>(
+    '/api/members/:memberId/consent-history',
+    { preHandler: cashier, schema: { params: MemberIdParams } },
+    async (request) => ({ history: ctx.members.consentHistory(request.params.memberId) }),
+  );
+
+  app.post<MemberParams & { Body: CarrierRequest }>(
+    '/api/members/:memberId/carrier',
+    { preHandler: cashier, schema: { params: MemberIdParams, body: CarrierRequest } },
+    async (request) => {
+      await ctx.members.bindCarrier(request.params.memberId, request.body.carrier, actorOf(request));
+      return card(request, request.params.memberId);
+    },
+  );
+
+  app.post<MemberParams & { Body: TagRequest }>(
+    '/api/members/:memberId/tags',
+    { preHandler: cashier, schema: { params: MemberIdParams, body: TagRequest } },
+    async (request) => {
+      await ctx.members.tag(request.params.memberId, request.body.tag, actorOf(request));
+      return card(request, request.params.memberId);
+    },
+  );
+
+  app.delete<{ Params: { memberId: string; tag: string } }>(
+    '/api/members/:memberId/tags/:tag',
+    { preHandler: cashier, schema: { params: TagParams } },
+    async (request) => {
+      await ctx.members.untag(request.params.memberId, request.params.tag, actorOf(request));
+      return card(request, request.params.memberId);
+    },
+  );
+
+  app.get('/api/tags', { preHandler: cashier }, async () => ({ tags: ctx.members.tags() }));
+
+  app.get<MemberParams>(
+    '/api/members/:memberId/points',
+    { preHandler: cashier, schema: { params: MemberIdParams } },
+    async (request) => ctx.members.points(request.params.memberId),
+  );
+
+  app.get<MemberParams>(
+    '/api/members/:memberId/sales',
+    { preHandler: cashier, schema: { params: MemberIdParams } },
+    async (request) => ({ sales: ctx.members.sales(request.params.memberId) }),
+  );
+
+  app.post<{ Body: MergeRequest }>(
+    '/api/members/merge',
+    { preHandler: manager, schema: { body: MergeRequest } },
+    async (request) => {
+      const kept = await ctx.members.merge(request.body.fromMemberId, request.body.intoMemberId, actorOf(request));
+      return ctx.members.card(kept, [], actorOf(request).staff);
+    },
+  );
+
+  app.post<MemberParams & { Body: EraseRequest }>(
+    '/api/members/:memberId/erase',
+    { preHandler: manager, schema: { params: MemberIdParams, body: EraseRequest } },
+    async (request, reply) => {
+      await ctx.members.erase(request.params.memberId, request.body.confirmMemberCode, actorOf(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/api/loyalty', { preHandler: cashier }, async () => ctx.members.program);
+
+  app.get('/api/coupons', { preHandler: manager }, async () => ({ coupons: ctx.coupons.list() }));
+
+  app.post<{ Body: CouponCreateRequest }>(
+    '/api/coupons',
+    { preHandler: manager, schema: { body: CouponCreateRequest } },
+    async (request, reply) => reply.code(201).send(await ctx.coupons.create(request.body, actorOf(request))),
+  );
+}
