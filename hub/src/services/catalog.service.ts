@@ -45,7 +45,7 @@ export class CatalogService {
   }
 }
 
-function parseCatalogCsv(csv: string): { line: number; row: CatalogRow }[] {
+export function parseCatalogCsv(csv: string): { line: number; row: CatalogRow }[] {
   let records: { record: Record<string, string>; info: { lines: number } }[];
   try {
     records = parse(csv, {
