@@ -25,7 +25,8 @@ const USAGE = `usage: npm run simulate-store -- [options]
   --hub URL          the hub to drive (default http://127.0.0.1:8080)
   --tablets N        tablets selling at the same time, 1 to 64 (default 4)
   --sales N          sales to ring up in total, 1 to 1000000 (default 100)
-  --members N        members to enrol (not supported by this hub version yet; reported, not an error)
+  --members N        members to sign up first (mobile numbers 0912000001 and up, reused on later runs);
+                     then about 60% of sales are rung up for one of them
   --data-dir DIR     the hub's data directory, for pairing codes from its technician socket
                      (default AYI_DATA_DIR or ./data)
   --code CODE        pairing code(s) to use instead of the socket; repeat it or give a comma list,
@@ -198,11 +199,6 @@ async function main(): Promise<number> {
   log(
     `Ayi store simulation: ${opts.hub} (store ${health.chainId}/${health.storeId}, hub ${health.version}), seed ${opts.seed}`,
   );
-  const membersNote =
-    opts.members > 0
-      ? `not supported by this hub version (${health.version}): ${opts.members} requested, none enrolled; members arrive in a later release, so every sale is rung up without a member`
-      : `not supported by this hub version (${health.version}); members arrive in a later release`;
-  if (opts.members > 0) log(`Members: ${membersNote}.`);
 
   // Pair and log in every tablet.
   const codes = await obtainCodes(opts, log);
@@ -233,6 +229,30 @@ async function main(): Promise<number> {
   for (const tablet of tablets) catalogs.push(await tablet.products());
   const catalog = catalogs[0]!;
   log(`Paired and logged in ${tablets.length} tablet(s); catalog of ${catalog.length} products`);
+
+  // Sign members up, as many at once as there are tablets.
+  const memberIds: string[] = [];
+  let membersCreated = 0;
+  let nextMember = 0;
+  await Promise.all(
+    tablets.map(async (tablet) => {
+      while (nextMember < opts.members) {
+        const n = ++nextMember;
+        const phone = `0912${String(n).padStart(6, '0')}`;
+        const { status, body } = await tablet.expect<{ member: { memberId: string } }>(
+          [200, 201],
+          'POST',
+          '/api/members',
+          {
+            phone,
+          },
+        );
+        memberIds.push(body.member.memberId);
+        if (status === 201) membersCreated += 1;
+      }
+    }),
+  );
+  if (opts.members > 0) log(`Members: ${membersCreated} signed up, ${opts.members - membersCreated} already members`);
   log(`Ringing up ${opts.sales} sales on ${tablets.length} tablet(s) at once ...`);
 
   // Sell.
@@ -243,6 +263,7 @@ async function main(): Promise<number> {
   let ok = 0;
   let retried = 0;
   let revenue = 0;
+  let memberSales = 0;
   let items = 0;
   let next = 0;
   let lastProgress = performance.now();
@@ -250,7 +271,12 @@ async function main(): Promise<number> {
 
   const sellOne = async (tablet: HubTablet, index: number, n: number): Promise<void> => {
     const { basket, payment } = randomBasket(catalogs[index]!, rng);
-    const body = { idempotencyKey: `sim-${runId}-${String(n).padStart(7, '0')}`, ...basket };
+    const memberId = memberIds.length > 0 && rng() < 0.6 ? memberIds[Math.floor(rng() * memberIds.length)] : undefined;
+    const body = {
+      idempotencyKey: `sim-${runId}-${String(n).padStart(7, '0')}`,
+      ...basket,
+      ...(memberId ? { memberId } : {}),
+    };
     const t0 = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -258,6 +284,7 @@ async function main(): Promise<number> {
         latencies.push(performance.now() - t0);
         ok += 1;
         revenue += sale.total;
+        if (sale.memberId) memberSales += 1;
         items += sale.lines.reduce((sum, line) => sum + line.qty, 0);
         byPayment.set(PAYMENT_NAMES[payment], (byPayment.get(PAYMENT_NAMES[payment]) ?? 0) + 1);
         return;
@@ -305,7 +332,7 @@ async function main(): Promise<number> {
     latencyMs: { p50: round(latency.p50), p95: round(latency.p95), p99: round(latency.p99), max: round(latency.max) },
     throughputPerSecond: round(ok / seconds, 1),
     durationSeconds: round(seconds, 2),
-    members: { requested: opts.members, created: 0, supported: false, note: membersNote },
+    members: { requested: opts.members, created: membersCreated, sales: memberSales },
   };
 
   if (opts.json) {
@@ -321,7 +348,7 @@ async function main(): Promise<number> {
       `  revenue:     ${money(revenue)} (${items} items; ${[...byPayment].map(([p, n]) => `${p} ${n}`).join(', ') || 'no sales'})`,
       `  latency:     p50 ${ms(latency.p50)}, p95 ${ms(latency.p95)}, p99 ${ms(latency.p99)}, max ${ms(latency.max)}`,
       `  throughput:  ${round(ok / seconds, 1)} sales/s (${ok} sales in ${round(seconds, 2)} s on ${tablets.length} tablets)`,
-      `  members:     ${membersNote}`,
+      `  members:     ${opts.members} (${membersCreated} new); ${memberSales} of ${ok} sales by a member`,
       '',
     ];
     process.stdout.write(lines.join('\n'));

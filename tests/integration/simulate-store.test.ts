@@ -78,17 +78,21 @@ describe('npm run simulate-store', () => {
     expect(run.stdout).toMatch(/sales: +20 ok, 0 failed/);
     expect(run.stdout).toMatch(/latency: +p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms/);
     expect(run.stdout).toMatch(/throughput: +[\d.]+ sales\/s/);
-    expect(run.stdout).toMatch(/members: +not supported by this hub version.*5 requested, none enrolled/);
+    const memberLine = /members: +5 \(5 new\); (\d+) of 20 sales by a member/.exec(run.stdout);
+    expect(memberLine, run.stdout).not.toBeNull();
     const revenue = Number(/revenue: +NT\$([\d,]+)/.exec(run.stdout)![1]!.replaceAll(',', ''));
 
     const sales = await listSales(hub);
     expect(sales).toHaveLength(20);
     expect(new Set(sales.map((s) => s.deviceId)).size).toBe(2);
     expect(sales.reduce((sum, s) => sum + s.total, 0)).toBe(revenue);
+    const memberSales = sales.filter((s) => s.memberId !== null);
+    expect(memberSales.length).toBe(Number(memberLine![1]));
+    expect(memberSales.length).toBeGreaterThan(0);
+    expect(new Set(memberSales.map((s) => s.memberId)).size).toBeLessThanOrEqual(5);
     for (const sale of sales) {
       expect(sale.lines.length).toBeGreaterThanOrEqual(1);
       expect(sale.lines.length).toBeLessThanOrEqual(6);
-      expect(sale.memberId).toBeNull();
       const paid = sale.tenders.reduce((sum, t) => sum + t.amount, 0);
       expect(paid - sale.change).toBe(sale.total);
     }
@@ -112,12 +116,12 @@ describe('npm run simulate-store', () => {
       sales: { ok: number; failed: number };
       revenue: number;
       latencyMs: { p50: number; p99: number };
-      members: { supported: boolean };
+      members: { requested: number; created: number; sales: number };
     };
     expect(summary.sales).toMatchObject({ ok: 6, failed: 0 });
     expect(summary.revenue).toBeGreaterThan(0);
     expect(summary.latencyMs.p99).toBeGreaterThanOrEqual(summary.latencyMs.p50);
-    expect(summary.members.supported).toBe(false);
+    expect(summary.members).toEqual({ requested: 0, created: 0, sales: 0 });
     expect(await listSales(hub)).toHaveLength(26);
   });
 
