@@ -5,7 +5,7 @@
  * purchase in points; 銀卡 from NT$10,000 in 12 months (3% off, 1.5x points), 金卡 from NT$30,000.
  * Demo prices: DRK-001 NT$15, FOD-001 NT$399, PET-001 NT$890, PET-002 NT$320, HOU-001 NT$219.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -427,6 +427,17 @@ describe('merge (M5) and erasure (M6)', () => {
     expect(merged.body).toMatchObject({ memberId: b.memberId, points: 8, stats: { purchaseCount: 1 } });
     expect((merged.body as unknown as MemberCard).tags.map((t) => t.tag)).toContain('品質主義');
     expect((await lookup('0930000001')).matches[0]?.memberId).toBe(b.memberId);
+
+    // Erasing the person erases both records: neither number finds anything, both keys are gone.
+    const erased = await manager.request('POST', `/api/members/${b.memberId}/erase`, {
+      confirmMemberCode: b.memberCode,
+    });
+    expect(erased.status).toBe(204);
+    expect((await lookup('0930000001')).matches).toEqual([]);
+    expect((await lookup('0930000002')).matches).toEqual([]);
+    const keys = readFileSync(path.join(dataDir, 'members', 'keys.jsonl'), 'utf8');
+    expect(keys).not.toContain(a.memberId);
+    expect(keys).not.toContain(b.memberId);
   });
 
   it('erases a member on request: personal data gone for good, sales still counted, the number free again', async () => {
@@ -463,8 +474,14 @@ describe('merge (M5) and erasure (M6)', () => {
     expect((await cashier.request('GET', `/api/members/${member.memberId}/card`)).status).toBe(404);
     expect(await lookup('0940555666')).toMatchObject({ matches: [], canSignUp: true });
     // The key is gone: nothing left in the data directory opens to the name.
-    const keys = readFileSync(path.join(dataDir, 'members', 'keys.jsonl'), 'utf8');
-    expect(keys).not.toContain(member.memberId);
+    const keysFile = path.join(dataDir, 'members', 'keys.jsonl');
+    expect(readFileSync(keysFile, 'utf8')).not.toContain(member.memberId);
+
+    // A hub stopped between the tombstone and the key's destruction destroys the key at start-up.
+    await hub.stop();
+    appendFileSync(keysFile, `${JSON.stringify({ memberId: member.memberId, key: 'AAAA' })}\n`);
+    await restart();
+    expect(readFileSync(keysFile, 'utf8')).not.toContain(member.memberId);
   });
 });
 

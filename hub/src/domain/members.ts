@@ -388,15 +388,33 @@ export class MemberBook {
     if (fromProfile) this.indexDigits(into.memberId, fromProfile.phone);
   }
 
+  /** Ids of a member and of every record merged into it (one person's records). */
+  recordsOf(memberId: string): string[] {
+    const ids = [memberId];
+    for (let i = 0; i < ids.length; i++) {
+      for (const record of this.members.values()) {
+        if (record.mergedInto === ids[i] && !ids.includes(record.memberId)) ids.push(record.memberId);
+      }
+    }
+    return ids;
+  }
+
+  /** Erasure covers the person: the member and every record merged into it. */
   private erase(memberId: string): void {
+    for (const id of this.recordsOf(memberId)) this.eraseRecord(id);
+  }
+
+  private eraseRecord(memberId: string): void {
     const record = this.members.get(memberId);
     if (!record || record.erased) return;
     this.unindexPhone(record);
-    if (this.byPhoneHash.get(record.phoneHash) === memberId) this.byPhoneHash.delete(record.phoneHash);
-    if (this.byCode.get(record.memberCode) === memberId) this.byCode.delete(record.memberCode);
-    for (const carrier of record.carrierHashes) {
-      if (this.byCarrier.get(carrier) === memberId) this.byCarrier.delete(carrier);
+    // A merged record's number and code point at the kept member: they go too.
+    const owner = record.mergedInto ?? memberId;
+    for (const id of [memberId, owner]) {
+      if (this.byPhoneHash.get(record.phoneHash) === id) this.byPhoneHash.delete(record.phoneHash);
+      if (this.byCode.get(record.memberCode) === id) this.byCode.delete(record.memberCode);
     }
+    for (const carrier of record.carrierHashes) this.byCarrier.delete(carrier);
     // The tombstone keeps only what statistics need: counts and amounts, no identity.
     record.erased = true;
     record.sealed = null;

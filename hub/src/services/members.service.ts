@@ -427,10 +427,23 @@ export class MembersService {
     if (confirmMemberCode.trim().toUpperCase() !== record.memberCode) {
       throw new DomainError('erase_not_confirmed', 'Type the member code shown on the profile to confirm the erasure');
     }
+    const records = this.state.members.recordsOf(record.memberId);
     await this.lock.run([`member:${record.memberId}`], () =>
       this.events.record('member.erased', { memberId: record.memberId, staffId: actor.staff.id }),
     );
-    await this.vault.destroyKey(record.memberId);
+    await this.vault.destroyKeys(records);
+  }
+
+  /**
+   * Keys of erased members that are still on disk (the hub stopped between the tombstone and the
+   * key's destruction): destroyed at start-up.
+   */
+  async finishErasures(): Promise<number> {
+    const left = [...this.state.members.members.values()]
+      .filter((r) => r.erased && this.vault.hasKey(r.memberId))
+      .map((r) => r.memberId);
+    await this.vault.destroyKeys(left);
+    return left.length;
   }
 
   /**

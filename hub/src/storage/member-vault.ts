@@ -99,11 +99,12 @@ export class MemberVault {
     return this.keys.has(memberId);
   }
 
-  /** Destroys a member's key for good: the key file is rewritten without it. */
-  destroyKey(memberId: string): Promise<void> {
+  /** Destroys members' keys for good: the key file is rewritten without them. */
+  destroyKeys(memberIds: string[]): Promise<void> {
     return this.serially(async () => {
-      if (!this.keys.has(memberId)) return;
-      const kept = this.db.data.filter((entry) => entry.memberId !== memberId);
+      const doomed = new Set(memberIds.filter((id) => this.keys.has(id)));
+      if (doomed.size === 0) return;
+      const kept = this.db.data.filter((entry) => !doomed.has(entry.memberId));
       const tmp = `${this.file}.${process.pid}.tmp`;
       const handle = await fs.open(tmp, 'w', 0o600);
       try {
