@@ -7,7 +7,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
+import { Value } from '@sinclair/typebox/value';
 import type { Low } from 'lowdb';
 import type { HubConfig } from './config/config.js';
 import { Bus } from './bus/bus.js';
@@ -23,6 +25,14 @@ import { CheckoutService } from './services/checkout.service.js';
 import { PrintingService } from './services/printing.service.js';
 import { SecurityService, newSecurityData, type SecurityData } from './services/security.service.js';
 import { SnapshotService } from './services/snapshot.service.js';
+import { MembersService } from './services/members.service.js';
+import { CouponsService } from './services/coupons.service.js';
+import { KeyedLock } from './services/keyed-lock.js';
+import { MessagingService, messageTemplates } from './services/messaging.service.js';
+import { createSmsProvider } from './services/sms/sms-provider.js';
+import { MemberVault } from './storage/member-vault.js';
+import { DEFAULT_PROGRAM, LoyaltyProgram, checkProgram } from './domain/loyalty.js';
+import { scheduleLoyaltyReview } from './jobs/loyalty.job.js';
 import { VirtualPrinter } from './devices/virtual-printer.driver.js';
 import { buildHttpApp, type HealthView } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
@@ -51,6 +61,17 @@ interface StoreIdentityFile {
   deliveredSeq: number;
 }
 
+interface MemberSecretsFile {
+  /**
+   * Key of the HMACs that index phone numbers and carrier barcodes. The chain's technicians give
+   * every store the same one (AYI_MEMBER_HASH_KEY) so HQ can link one person across stores.
+   */
+  hashKey: string;
+}
+
+/** When the nightly loyalty review runs (store time): after closing, before the nightly snapshot. */
+const LOYALTY_REVIEW_CRON = '10 3 * * *';
+
 export interface HubOptions {
   clock?: () => Date;
   logger?: Logger;
@@ -77,6 +98,8 @@ export class Hub {
   state!: StoreState;
   events!: EventStore;
   snapshots!: SnapshotService;
+  members!: MembersService;
+  messaging!: MessagingService;
 
   private constructor(
     readonly config: HubConfig,
@@ -117,6 +140,17 @@ export class Hub {
       );
     }
 
+    const memberSecrets = await openSettings<MemberSecretsFile>(config.dataDir, 'member-secrets', () => ({
+      hashKey: randomBytes(32).toString('base64'),
+    }));
+    const vault = await MemberVault.open(
+      path.join(config.dataDir, 'members'),
+      Buffer.from(config.memberHashKey ?? memberSecrets.data.hashKey, 'base64'),
+    );
+    this.stoppers.push(() => vault.close());
+    const unseal = vault.unseal.bind(vault);
+    const program = await this.loadLoyaltyProgram();
+
     // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
     let tornBytesDropped = 0;
     let corruptLines = 0;
@@ -138,8 +172,8 @@ export class Hub {
     await snapshotStore.ensureDirectory();
     const snapshot = await snapshotStore.loadNewest();
     const state = snapshot
-      ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS)
-      : new StoreState(SALES_RETENTION_DAYS);
+      ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS, unseal)
+      : new StoreState(SALES_RETENTION_DAYS, unseal);
     this.state = state;
     // The replay does not count towards "a snapshot every N events": that serialised the whole
     // projection every N replayed events (40 times for 200,000). A long replay ends with one (below).
@@ -162,7 +196,9 @@ export class Hub {
       (err) => log.error({ err }, 'snapshot failed'),
       snapshot?.seq ?? 0,
       lastReplayedAt === null ? (snapshot?.journalDay ?? '') : businessDate(new Date(lastReplayedAt), config.tz),
+      { quietMs: config.snapshotQuietMs },
     );
+    this.stoppers.push(() => this.snapshots.stop());
     const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
 
     const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
@@ -193,12 +229,33 @@ export class Hub {
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
 
     const catalog = new CatalogService(state, this.events);
-    const checkout = new CheckoutService(state, this.events, config.tz, clock);
+    const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock());
+    const coupons = new CouponsService(state, this.events);
+    const messaging = new MessagingService({
+      outbox: state.messages,
+      events: this.events,
+      resolveRecipient: (memberId) => members.recipient(memberId),
+      provider: createSmsProvider(config, log.child({ component: 'sms' })),
+      clock,
+      log: log.child({ component: 'messaging' }),
+      render: messageTemplates({ storeName: config.storeName }),
+    });
+    this.messaging = messaging;
+    bus.on('event.committed', (event) => {
+      if (event.type === 'message.queued') messaging.kick();
+    });
+    const checkout = new CheckoutService(state, this.events, members, config.tz, clock);
     const printer = new VirtualPrinter(path.join(config.dataDir, 'printer', 'virtual'));
     const printing = new PrintingService(
       state,
       printer,
-      { storeName: config.storeName, storeId: config.storeId, timeZone: config.tz },
+      {
+        storeName: config.storeName,
+        storeId: config.storeId,
+        timeZone: config.tz,
+        program,
+        memberOf: (memberId) => members.receiptMember(memberId),
+      },
       (saleId, err) => log.error({ err, saleId }, 'receipt printing failed'),
       clock,
     );
@@ -213,8 +270,12 @@ export class Hub {
     });
     // Stoppers run after the HTTP server has closed: no new sale can start another print by then.
     this.stoppers.push(() => printing.drain());
+    // A crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now.
+    void printing
+      .printMissingOriginals()
+      .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
 
-    if (config.demo) await this.seedDemo(catalog);
+    if (config.demo) await this.seedDemo(catalog, coupons);
     if (replayed > 1000) await this.snapshots.take();
 
     const health = (): HealthView => ({
@@ -228,7 +289,10 @@ export class Hub {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
     });
 
-    this.app = await buildHttpApp({ config, bus, security: this.security, catalog, checkout, printing, health }, log);
+    this.app = await buildHttpApp(
+      { config, bus, security: this.security, catalog, checkout, members, coupons, messaging, printing, health },
+      log,
+    );
     await this.app.listen({ port: config.port, host: config.host });
     const address = this.app.server.address() as AddressInfo;
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -242,6 +306,21 @@ export class Hub {
       log.error({ err }, 'nightly snapshot failed'),
     );
     this.stoppers.push(() => nightly.stop());
+    const loyaltyReview = scheduleLoyaltyReview(
+      LOYALTY_REVIEW_CRON,
+      config.tz,
+      members,
+      (result) => log.info(result, 'nightly loyalty review'),
+      (err) => log.error({ err }, 'nightly loyalty review failed'),
+    );
+    this.stoppers.push(() => loyaltyReview.stop());
+    this.members = members;
+    const erasuresFinished = await members.finishErasures();
+    if (erasuresFinished > 0)
+      log.warn({ members: erasuresFinished }, 'destroyed keys of members erased before a crash');
+
+    messaging.start();
+    this.stoppers.push(() => messaging.stop());
 
     this.pairingCode = this.security.issuePairingCode().code;
     this.startup = {
@@ -256,7 +335,51 @@ export class Hub {
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
   }
 
-  private async seedDemo(catalog: CatalogService): Promise<void> {
+  /** The program in `loyalty.json` of the data directory (written with the defaults when missing). */
+  private async loadLoyaltyProgram(): Promise<LoyaltyProgram> {
+    const file = await openSettings<LoyaltyProgram>(this.config.dataDir, 'loyalty', () => DEFAULT_PROGRAM);
+    const problems = [...Value.Errors(LoyaltyProgram, file.data)].map((e) => `${e.path}: ${e.message}`);
+    if (problems.length === 0) problems.push(...checkProgram(file.data));
+    if (problems.length > 0) {
+      throw new Error(
+        `The loyalty program in ${path.join(this.config.dataDir, 'loyalty.json')} is invalid:\n  - ${problems.join('\n  - ')}`,
+      );
+    }
+    return file.data;
+  }
+
+  private async seedDemo(catalog: CatalogService, coupons: CouponsService): Promise<void> {
+    if (coupons.list().length === 0) {
+      const owner = { staff: { id: 'demo', name: 'demo', role: 'owner' as const } };
+      const today = businessDate(this.clock(), this.config.tz);
+      await coupons.create(
+        {
+          name: '新會員首購禮',
+          discount: { kind: 'amount', value: 50 },
+          minSpend: 200,
+          validFrom: today,
+          validTo: null,
+          maxUses: null,
+          trigger: 'first_order',
+          excludeExistingBuyers: false,
+        },
+        owner,
+      );
+      await coupons.create(
+        {
+          name: '壽星九折',
+          code: 'BDAY10',
+          discount: { kind: 'percent', value: 10 },
+          minSpend: 0,
+          validFrom: today,
+          validTo: null,
+          maxUses: null,
+          trigger: 'birthday',
+          excludeExistingBuyers: false,
+        },
+        owner,
+      );
+    }
     if (catalog.isEmpty()) {
       const csv = readFileSync(path.resolve(import.meta.dirname, '..', 'src', 'demo', 'catalog.csv'), 'utf8');
       await catalog.importCsv(csv, { dryRun: false, source: 'demo' });

@@ -4,7 +4,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
-import { TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { SESSION_TTL_MS } from '../../hub/src/services/security.service.ts';
+import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 import { checkoutRequest, lastSeq, listSales, sell } from '../support/sales.ts';
 import { type TabletSocket, openTabletSocket, refusedHandshake } from '../support/ws-client.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
@@ -149,6 +151,131 @@ describe('WebSocket /api/ws', () => {
       sale: checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 15 }]),
     });
     expect(await socket.next('error')).toMatchObject({ error: { code: 'staff_login_required' } });
+  });
+});
+
+/** A ping answered means everything the hub sent this socket before it has arrived too. */
+async function settle(socket: TabletSocket, requestId: string): Promise<void> {
+  socket.send({ type: 'ping', requestId });
+  await socket.next('pong', (m) => m.requestId === requestId);
+}
+
+const oneDrink = () => checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 15 }]);
+
+describe('WebSocket broadcasts need a staff session, checked when they are sent', () => {
+  it('sends no sale to a paired tablet nobody is logged in on', async () => {
+    const idle = new TabletClient(hub.url);
+    await idle.pair(await newPairingCode(hub), 'Idle tablet');
+    const idleSocket = await connect(idle);
+    expect((await idleSocket.next('hello')).staff).toBeNull();
+    const watcher = await connect(counter2);
+    await watcher.next('hello');
+
+    const sale = await sell(counter1, oneDrink());
+    await watcher.next('sale', (m) => m.sale.saleId === sale.saleId);
+    await settle(idleSocket, 'idle-1');
+    expect(idleSocket.received.filter((m) => m.type === 'sale')).toEqual([]);
+  });
+
+  it('stops sending sales to a socket once its staff member logs out', async () => {
+    const tablet = await pairedTablet(hub, '1111', 'Logout watcher');
+    const socket = await connect(tablet);
+    await socket.next('hello');
+    const before = await sell(counter1, oneDrink());
+    await socket.next('sale', (m) => m.sale.saleId === before.saleId);
+
+    expect((await tablet.request('DELETE', '/api/session')).status).toBe(204);
+    const watcher = await connect(counter2);
+    await watcher.next('hello');
+    const after = await sell(counter1, oneDrink());
+    await watcher.next('sale', (m) => m.sale.saleId === after.saleId);
+    await settle(socket, 'logout-1');
+    expect(socket.received.filter((m) => m.type === 'sale' && m.sale.saleId === after.saleId)).toEqual([]);
+  });
+
+  it('stops sending sales to a socket whose staff session has expired', async () => {
+    const clock = new FakeClock(new Date());
+    const clockHub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
+    try {
+      const early = await pairedTablet(clockHub, '1111', 'Early shift');
+      const earlySocket = await connect(early);
+      await earlySocket.next('hello');
+      clock.advance(SESSION_TTL_MS + 60_000);
+      const late = await pairedTablet(clockHub, '2222', 'Late shift');
+      const lateSocket = await connect(late);
+      await lateSocket.next('hello');
+      const sale = await sell(late, oneDrink());
+      await lateSocket.next('sale', (m) => m.sale.saleId === sale.saleId);
+      await settle(earlySocket, 'expired-1');
+      expect(earlySocket.received.filter((m) => m.type === 'sale')).toEqual([]);
+    } finally {
+      await Promise.all(sockets.splice(0).map((s) => s.close()));
+      await clockHub.stop();
+    }
+  });
+});
+
+describe('member.changed', () => {
+  it('is broadcast for every committed event that names a member, to logged-in tablets only', async () => {
+    const watcher = await connect(counter1);
+    await watcher.next('hello');
+    const idle = new TabletClient(hub.url);
+    await idle.pair(await newPairingCode(hub), 'Idle tablet 2');
+    const idleSocket = await connect(idle);
+    await idleSocket.next('hello');
+    const staff = { staffId: 'stf-test', deviceId: counter1.deviceId! };
+    const sealed = { iv: 'aXY=', tag: 'dGFn', data: 'ZGF0YQ==' };
+    const demographics = { ageBand: null, gender: null, region: null, birthMonth: null };
+
+    // Member events straight through the event store: what the member services will record.
+    await hub.events.record('member.tagged', { memberId: 'mem-tagged', tag: 'vip', ...staff });
+    await hub.events.record('member.profile_updated', { memberId: 'mem-profile', sealed, demographics, ...staff });
+    await hub.events.record('member.merged', { fromMemberId: 'mem-from', intoMemberId: 'mem-into', ...staff });
+    await hub.events.record('points.expired', { memberId: 'mem-points', points: 10, earnedOnOrBefore: '2025-01-01' });
+    await hub.events.record('coupon.issued', { couponId: 'cpn-1', code: 'HELLO-1', memberId: 'mem-coupon' });
+    // Not about a member: no message.
+    await hub.events.record('device.paired', { deviceId: 'tab-nobody', name: 'Nobody' });
+
+    // A member's sale, its void (loyalty reversal) and a sale without a member.
+    const plain = await sell(counter2, oneDrink());
+    const record = hub.state.sales.get(plain.saleId)!;
+    const memberSale = await hub.events.record('sale.completed', ({ seq }) => ({
+      ...record,
+      saleId: `${record.saleId}-m${seq}`,
+      idempotencyKey: `member-sale-${seq}`,
+      memberId: 'mem-sale',
+    }));
+    await hub.events.record('sale.voided', {
+      saleId: memberSale.data.saleId,
+      reason: 'test',
+      staffId: 'stf-test',
+      deviceId: counter1.deviceId!,
+      loyalty: { memberId: 'mem-void', pointsReversed: 1, pointsReturned: 0 },
+    });
+    await hub.events.record('sale.voided', {
+      saleId: plain.saleId,
+      reason: 'test',
+      staffId: 'stf-test',
+      deviceId: counter1.deviceId!,
+      loyalty: null,
+    });
+
+    const expected = [
+      'mem-tagged',
+      'mem-profile',
+      'mem-from',
+      'mem-into',
+      'mem-points',
+      'mem-coupon',
+      'mem-sale',
+      'mem-void',
+    ];
+    for (const memberId of expected) await watcher.next('member.changed', (m) => m.memberId === memberId);
+    await settle(watcher, 'members-1');
+    await settle(idleSocket, 'members-2');
+    const told = watcher.received.filter((m) => m.type === 'member.changed').map((m) => m.memberId);
+    expect(told).toEqual(expected);
+    expect(idleSocket.received.filter((m) => m.type === 'member.changed')).toEqual([]);
   });
 });
 

@@ -92,3 +92,56 @@ describe('a data directory of another store', () => {
     await expect(startTestHub({ dataDir, config: { chainId: 'other-chain' } })).rejects.toThrow(/other-chain/);
   });
 });
+
+describe('SMS settings', () => {
+  it('default to the console provider', () => {
+    expect(loadConfig({})).toMatchObject({
+      smsProvider: 'console',
+      smsHttpUrl: null,
+      smsHttpAuthHeader: null,
+      smsHttpBodyTemplate: '{"to":"{{to}}","text":"{{text}}"}',
+      smsHttpTimeoutMs: 10_000,
+    });
+  });
+
+  it('read the HTTP provider from AYI_SMS_*', () => {
+    const config = loadConfig({
+      AYI_SMS_PROVIDER: 'http',
+      AYI_SMS_HTTP_URL: 'https://sms.example.com/v1/send',
+      AYI_SMS_HTTP_AUTH: 'Authorization: Bearer xyz',
+      AYI_SMS_HTTP_BODY: '{"phone":"{{to}}","message":"{{text}}","ref":"{{messageId}}"}',
+      AYI_SMS_HTTP_TIMEOUT_MS: '5000',
+    });
+    expect(config).toMatchObject({
+      smsProvider: 'http',
+      smsHttpUrl: 'https://sms.example.com/v1/send',
+      smsHttpAuthHeader: 'Authorization: Bearer xyz',
+      smsHttpBodyTemplate: '{"phone":"{{to}}","message":"{{text}}","ref":"{{messageId}}"}',
+      smsHttpTimeoutMs: 5000,
+    });
+  });
+
+  it('need a URL for the http provider', () => {
+    const err = configError({ AYI_SMS_PROVIDER: 'http' });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]).toContain('AYI_SMS_HTTP_URL');
+    expect(err.problems[0]).toContain('required');
+  });
+
+  it('name a bad provider, URL, auth header or body template, without showing secrets', () => {
+    expect(configError({ AYI_SMS_PROVIDER: 'twilio' }).message).toContain('AYI_SMS_PROVIDER');
+    const err = configError({
+      AYI_SMS_PROVIDER: 'http',
+      AYI_SMS_HTTP_URL: 'ftp://sms.example.com/?key=topsecret1',
+      AYI_SMS_HTTP_AUTH: 'Bearer topsecret2',
+      AYI_SMS_HTTP_BODY: '{"to":{{to}},"text":"{{text}}"}',
+    });
+    for (const name of ['AYI_SMS_HTTP_URL', 'AYI_SMS_HTTP_AUTH', 'AYI_SMS_HTTP_BODY']) {
+      expect(
+        err.problems.filter((p) => p.includes(name)),
+        name,
+      ).toHaveLength(1);
+    }
+    expect(err.message).not.toContain('topsecret');
+  });
+});

@@ -160,6 +160,23 @@ describe('without a paired device', () => {
     expect(typeof res.body.error?.message).toBe('string');
   });
 
+  it.each([
+    ['GET', '/api/no-such-thing'],
+    ['POST', '/api/sales/20261122-000001/no-such-action'],
+    ['GET', '/api'],
+    ['PUT', '/api/health'],
+  ])('%s %s (no such endpoint) answers 401 device_not_paired, and 404 only once paired', async (method, url) => {
+    const stranger = new TabletClient(hub.url);
+    const res = await stranger.request(method, url);
+    expect(res.status).toBe(401);
+    expect(res.body.error?.code).toBe('device_not_paired');
+
+    const tablet = await pairedTablet(hub, '1111');
+    const paired = await tablet.request(method, url);
+    expect(paired.status).toBe(404);
+    expect(paired.body.error?.code).toBe('not_found');
+  });
+
   it('refuses a made-up or malformed token the same way', async () => {
     for (const token of ['A'.repeat(43), 'not a token', '']) {
       const res = await fetch(`${hub.url}/api/products`, { headers: { authorization: `Bearer ${token}` } });

@@ -3,7 +3,7 @@
  * paired tablets, staff sessions and the store's epoch survive, and start-up replays only the
  * journal written after the newest snapshot.
  */
-import { appendFileSync, cpSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -165,7 +165,7 @@ describe('stopping right after a sale', () => {
     const tablet = await pairedTablet(hub, '1111', 'Last sale');
     const sale = await sell(tablet, checkoutRequest([{ sku: 'HOU-001', qty: 1 }], [{ type: 'cash', amount: 219 }]));
     await hub.stop(); // e.g. SIGTERM a moment after the sale: the process exits once stop() resolves
-    const printed = path.join(dir, 'printer', 'virtual', sale.businessDate, `${sale.saleId}-p1.txt`);
+    const printed = path.join(dir, 'printer', 'virtual', sale.businessDate, `${sale.saleId}-p1.original.txt`);
     expect(existsSync(printed)).toBe(true);
 
     const again = await start(dir);
@@ -175,6 +175,30 @@ describe('stopping right after a sale', () => {
     }[];
     expect(jobs.map((j) => j.kind)).toEqual(['original']);
     expect(jobs[0]!.text).toContain('舒潔');
+  });
+});
+
+describe('a crash between a sale and its receipt', () => {
+  it('prints the missing original receipt when the hub starts again', async () => {
+    const dir = temp.make('ayi-restart-receipt-');
+    const hub = await start(dir);
+    const tablet = await pairedTablet(hub, '1111', 'Receipt tablet');
+    const sale = await sell(tablet, checkoutRequest([{ sku: 'HOU-001', qty: 1 }], [{ type: 'cash', amount: 219 }]));
+    await hub.stop();
+    // the power went out after the acknowledgement, before the receipt was written
+    const printed = path.join(dir, 'printer', 'virtual', sale.businessDate, `${sale.saleId}-p1.original.txt`);
+    rmSync(printed);
+
+    const again = sameTablet(tablet, await start(dir));
+    let jobs: { jobId: string; kind: string; text: string }[] = [];
+    for (let i = 0; i < 50 && jobs.length === 0; i++) {
+      jobs = (await again.request('GET', `/api/sales/${sale.saleId}/receipt`)).body.jobs as typeof jobs;
+      if (jobs.length === 0) await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    expect(jobs.map((j) => [j.jobId, j.kind])).toEqual([[`${sale.saleId}-p1`, 'original']]);
+    expect(jobs[0]!.text).toContain('舒潔');
+    expect(jobs[0]!.text).not.toContain('COPY');
+    expect(existsSync(printed)).toBe(true);
   });
 });
 

@@ -343,7 +343,8 @@ describe('hub killed with SIGKILL during checkouts', () => {
 
     const envFor = (cycle: number): Record<string, string> => {
       const every = [null, '200', '100', '200'][cycle % 4];
-      return every ? { AYI_SNAPSHOT_EVERY_EVENTS: every } : {};
+      // A short quiet time: the cycles are too short for the default 2 s pause to come.
+      return every ? { AYI_SNAPSHOT_EVERY_EVENTS: every, AYI_SNAPSHOT_QUIET_MS: '50' } : {};
     };
 
     // ---- the kill/restart cycles ----

@@ -6,6 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import {
+  DEFAULT_SMS_BODY_TEMPLATE,
+  DEFAULT_SMS_TIMEOUT_MS,
+  bodyTemplateProblem,
+  parseAuthHeader,
+} from '../services/sms/http-sms.provider.js';
 
 const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
 
@@ -24,10 +30,26 @@ export const HubConfigSchema = Type.Object(
     allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' })),
     /** Take a snapshot after this many events (besides nightly and at shutdown). */
     snapshotEveryEvents: Type.Integer({ minimum: 100 }),
+    /** A due periodic snapshot waits for this long without events (ms), so it never delays a sale. */
+    snapshotQuietMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
     /** node-cron expression for the nightly snapshot, in the store's time zone. */
     snapshotCron: Type.String({ minLength: 9 }),
     uiDir: Type.String({ minLength: 1 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    /**
+     * Base64 key (32+ bytes) of the HMACs that index members' phone numbers: the same in every store
+     * of a chain, so HQ can link one person across stores. Unset: a key of this data directory's own.
+     */
+    memberHashKey: Type.Union([Type.String({ pattern: '^[A-Za-z0-9+/]{43,}={0,2}$' }), Type.Null()]),
+    /** Where SMS go: console (the log, masked; the embedded default) or a generic HTTP gateway. */
+    smsProvider: Type.Union([Type.Literal('console'), Type.Literal('http')]),
+    /** The HTTP gateway's URL (required for the http provider). Checked below, never echoed. */
+    smsHttpUrl: Type.Union([Type.String(), Type.Null()]),
+    /** e.g. "Authorization: Bearer <token>". Checked below, never echoed. */
+    smsHttpAuthHeader: Type.Union([Type.String(), Type.Null()]),
+    /** JSON body with {{to}} (E.164), {{text}} and optionally {{messageId}}, each inside quotes. */
+    smsHttpBodyTemplate: Type.String({ minLength: 2, maxLength: 4000 }),
+    smsHttpTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
   },
   { additionalProperties: false },
 );
@@ -55,9 +77,16 @@ export function defaultConfig(): HubConfig {
     demo: true,
     allowedOrigins: [],
     snapshotEveryEvents: 5000,
+    snapshotQuietMs: 2000,
     snapshotCron: '30 3 * * *',
     uiDir: path.join(hubRoot, '..', 'ui', 'build'),
     logLevel: 'info',
+    memberHashKey: null,
+    smsProvider: 'console',
+    smsHttpUrl: null,
+    smsHttpAuthHeader: null,
+    smsHttpBodyTemplate: DEFAULT_SMS_BODY_TEMPLATE,
+    smsHttpTimeoutMs: DEFAULT_SMS_TIMEOUT_MS,
   };
 }
 
@@ -81,10 +110,20 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
         .filter(Boolean),
   ],
   AYI_SNAPSHOT_EVERY_EVENTS: ['snapshotEveryEvents', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_SNAPSHOT_QUIET_MS: ['snapshotQuietMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_SNAPSHOT_CRON: ['snapshotCron', String],
   AYI_UI_DIR: ['uiDir', String],
   AYI_LOG_LEVEL: ['logLevel', String],
+  AYI_MEMBER_HASH_KEY: ['memberHashKey', (v) => (v === '' ? null : v)],
+  AYI_SMS_PROVIDER: ['smsProvider', String],
+  AYI_SMS_HTTP_URL: ['smsHttpUrl', (v) => (v === '' ? null : v)],
+  AYI_SMS_HTTP_AUTH: ['smsHttpAuthHeader', (v) => (v === '' ? null : v)],
+  AYI_SMS_HTTP_BODY: ['smsHttpBodyTemplate', String],
+  AYI_SMS_HTTP_TIMEOUT_MS: ['smsHttpTimeoutMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 };
+
+/** Settings that may hold a secret (a token in a header or a URL): a problem never shows their value. */
+const SECRET_KEYS = new Set<string>(['smsHttpUrl', 'smsHttpAuthHeader', 'memberHashKey']);
 
 function isValidTimeZone(tz: string): boolean {
   try {
@@ -93,6 +132,38 @@ function isValidTimeZone(tz: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The SMS settings that the schema alone cannot check. */
+function smsProblems(merged: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const { smsProvider, smsHttpUrl, smsHttpAuthHeader, smsHttpBodyTemplate } = merged;
+  if (smsProvider === 'http' && (smsHttpUrl === null || smsHttpUrl === undefined || smsHttpUrl === '')) {
+    problems.push('smsHttpUrl (AYI_SMS_HTTP_URL): required when the SMS provider (AYI_SMS_PROVIDER) is "http"');
+  }
+  if (typeof smsHttpUrl === 'string' && smsHttpUrl !== '') {
+    let protocol = '';
+    try {
+      protocol = new URL(smsHttpUrl).protocol;
+    } catch {
+      protocol = '';
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      problems.push('smsHttpUrl (AYI_SMS_HTTP_URL): must be an http:// or https:// URL (value not shown)');
+    }
+  }
+  if (typeof smsHttpAuthHeader === 'string') {
+    try {
+      parseAuthHeader(smsHttpAuthHeader);
+    } catch (err) {
+      problems.push(`smsHttpAuthHeader (AYI_SMS_HTTP_AUTH): ${(err as Error).message} (value not shown)`);
+    }
+  }
+  if (typeof smsHttpBodyTemplate === 'string') {
+    const problem = bodyTemplateProblem(smsHttpBodyTemplate);
+    if (problem) problems.push(`smsHttpBodyTemplate (AYI_SMS_HTTP_BODY): ${problem}`);
+  }
+  return problems;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
@@ -118,8 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const error of Value.Errors(HubConfigSchema, merged)) {
     const key = error.path.split('/')[1] ?? error.path;
     const envName = envNameOf(key);
-    problems.push(`${key}${envName ? ` (${envName})` : ''}: ${error.message}; got ${JSON.stringify(error.value)}`);
+    const got = SECRET_KEYS.has(key) ? '' : `; got ${JSON.stringify(error.value)}`;
+    problems.push(`${key}${envName ? ` (${envName})` : ''}: ${error.message}${got}`);
   }
+  problems.push(...smsProblems(merged));
   if (typeof merged.tz === 'string' && !isValidTimeZone(merged.tz)) {
     problems.push(`tz (AYI_TZ): unknown time zone ${JSON.stringify(merged.tz)}; use an IANA name such as Asia/Taipei`);
   }

@@ -1,17 +1,51 @@
 /**
- * Snapshots of the projection: after every N events, nightly and at shutdown, so start-up only
- * replays the journal written since the newest one.
+ * Snapshots of the projection: periodically, nightly and at shutdown, so start-up only replays the
+ * journal written since the newest one.
+ *
+ * Serialising the whole projection (toData + JSON.stringify) blocks the event loop for 0.1-0.5 s
+ * in a busy store, so the periodic snapshot never runs inside the commit path: once
+ * `everyEvents` events have been committed since the last snapshot it waits for a quiet moment (no
+ * event committed for `quietMs`, checked by a timer) and is forced, on a timer of its own, once
+ * `forceFactor` times that many have piled up, so a store that is never quiet still gets one.
+ * The nightly job and the shutdown call take() directly.
  */
 import type { StoreState, StoreStateData } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import type { HubEvent } from '../protocol/events.js';
 import type { SnapshotStore } from '../storage/snapshots.js';
 
+export interface SnapshotPolicy {
+  /** A due periodic snapshot waits until no event has been committed for this long (ms). */
+  quietMs: number;
+  /** ...but is taken anyway, quiet or not, once this many times `everyEvents` are waiting. */
+  forceFactor: number;
+  /** After a failed snapshot, the next periodic try waits this long (ms). */
+  retryMs: number;
+  /** A monotonic clock in ms (the hub's wall clock may be set back, or be a test's fake). */
+  now: () => number;
+}
+
+export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
+  quietMs: 2000,
+  forceFactor: 4,
+  retryMs: 30_000,
+  now: () => performance.now(),
+};
+
+type Timer = ReturnType<typeof setTimeout>;
+
 export class SnapshotService {
   private eventsSince = 0;
   private lastSnapshotSeq: number;
   private lastEventDay = '';
+  private lastEventAt = 0;
   private running: Promise<void> | null = null;
+  private timer: Timer | null = null;
+  /** When the armed timer fires (policy.now() time). */
+  private timerAt = 0;
+  private failedAt: number | null = null;
+  private stopped = false;
+  private readonly policy: SnapshotPolicy;
 
   constructor(
     private readonly state: StoreState,
@@ -22,39 +56,116 @@ export class SnapshotService {
     private readonly onError: (err: unknown) => void,
     snapshotSeq: number,
     snapshotDay: string,
+    policy: Partial<SnapshotPolicy> = {},
   ) {
     this.lastSnapshotSeq = snapshotSeq;
     this.lastEventDay = snapshotDay;
+    this.policy = { ...DEFAULT_SNAPSHOT_POLICY, ...policy };
   }
 
-  /** Called for every committed event (and every replayed one at start-up). */
+  /**
+   * Called for every committed event, inside the commit path: only counts and, when a snapshot is
+   * due, arms a timer. It never serialises anything itself.
+   */
   noteEvent(event: HubEvent): void {
     this.lastEventDay = businessDate(new Date(event.at), this.timeZone);
     this.eventsSince += 1;
-    if (this.eventsSince >= this.everyEvents && !this.running) {
-      void this.take().catch(this.onError);
-    }
+    this.lastEventAt = this.policy.now();
+    if (this.eventsSince >= this.everyEvents) this.plan();
   }
 
   get eventsSinceSnapshot(): number {
     return this.eventsSince;
   }
 
-  /** Takes a snapshot unless nothing changed since the last one; concurrent calls share one. */
+  /** True while a periodic snapshot is waiting for its moment. */
+  get periodicPending(): boolean {
+    return this.timer !== null;
+  }
+
+  /**
+   * Takes a snapshot now unless nothing changed since the last one (nightly, shutdown, the admin
+   * command). A call while one is being written waits for it and then takes another if events
+   * were committed meanwhile, so a shutdown snapshot always holds every committed event.
+   */
   take(): Promise<void> {
-    if (this.running) return this.running;
+    if (this.running) {
+      return this.running.then(
+        () => this.take(),
+        () => this.take(),
+      );
+    }
     if (this.state.lastSeq === this.lastSnapshotSeq) return Promise.resolve();
     const seq = this.state.lastSeq;
     const counted = this.eventsSince;
-    const saved = this.store.save(seq, this.lastEventDay, this.clock(), this.state.toData());
+    let saved: Promise<string>;
+    try {
+      saved = this.store.save(seq, this.lastEventDay, this.clock(), this.state.toData());
+    } catch (err) {
+      saved = Promise.reject(err as Error);
+    }
     this.running = saved
       .then(() => {
         this.lastSnapshotSeq = seq;
-        this.eventsSince -= counted;
+        this.eventsSince = Math.max(0, this.eventsSince - counted);
+        this.failedAt = null;
       })
       .finally(() => {
         this.running = null;
       });
     return this.running;
+  }
+
+  /** Cancels a waiting periodic snapshot; nightly and shutdown snapshots still work via take(). */
+  stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  /** Arms (or brings forward) the timer for a due periodic snapshot. */
+  private plan(): void {
+    if (this.stopped || this.eventsSince < this.everyEvents) return;
+    const now = this.policy.now();
+    let at: number;
+    if (this.failedAt !== null) at = this.failedAt + this.policy.retryMs;
+    else if (this.eventsSince >= this.everyEvents * this.policy.forceFactor) at = now;
+    else at = this.lastEventAt + this.policy.quietMs;
+    // An armed timer that fires no later than needed is left alone: a stream of events costs one
+    // timer, not one per event. It re-checks when it fires.
+    if (this.timer && this.timerAt <= at) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - now));
+    this.timer.unref?.();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    if (this.stopped || this.eventsSince < this.everyEvents) return;
+    if (this.running) {
+      void this.running.catch(() => undefined).then(() => this.plan());
+      return;
+    }
+    const now = this.policy.now();
+    const forced = this.eventsSince >= this.everyEvents * this.policy.forceFactor;
+    const quiet = now - this.lastEventAt >= this.policy.quietMs;
+    const retryDue = this.failedAt === null || now - this.failedAt >= this.policy.retryMs;
+    if (!retryDue || (!forced && !quiet)) {
+      this.plan();
+      return;
+    }
+    this.take().then(
+      () => this.plan(),
+      (err: unknown) => {
+        this.failedAt = this.policy.now();
+        this.onError(err);
+        this.plan();
+      },
+    );
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

@@ -71,13 +71,20 @@ export class Journal {
 
   /**
    * Appends an event; resolves once it is on disk (fdatasync'd). Synchronous up to the write, so
-   * events reach the files in the order they are appended, even across midnight.
+   * events reach the files in the order they are appended. Across midnight the new day's file is
+   * not written at all until every event of the old day's file is on disk: otherwise event N+1
+   * (new file) could be fsync'd before event N (old file, its flush still running), and a crash in
+   * between would keep N+1 and lose N, a gap in the seq for ever.
    */
   append(event: HubEvent): Promise<void> {
     const day = this.dayFor(event);
     if (!this.current || this.current.day !== day) {
-      if (this.current) this.closing.push(this.current.adapter.close());
+      const previous = this.current;
       this.current = this.newDay(day);
+      if (previous) {
+        this.current.adapter.startAfter(previous.adapter.flushed());
+        this.closing.push(previous.adapter.close());
+      }
     }
     this.current.db.data.push(event);
     return this.current.db.write();

@@ -6,6 +6,10 @@
  * is running are written together and share one fdatasync (group commit); each `write()` resolves
  * only when every entry it was given is on disk.
  *
+ * `startAfter()` holds back the first write until another file's writes are on disk: the journal uses
+ * it at midnight, so the new day's first event never reaches the disk before the old day's last ones
+ * (the on-disk order is always the seq order, even across files).
+ *
  * `read()` drops a torn tail (a crash in the middle of an append: a last line without its newline,
  * or garbage after the last good line) and truncates the file there, never more.
  */
@@ -37,6 +41,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | null = null;
   private failure: Error | null = null;
+  private barrier: Promise<unknown> | null = null;
 
   constructor(
     readonly filename: string,
@@ -90,6 +95,31 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     return entries;
   }
 
+  /**
+   * Nothing is written to this file (not even the file created) before `previous` resolves; if it
+   * rejects, this file fails too, since what would follow a lost write can no longer be written.
+   */
+  startAfter(previous: Promise<unknown>): void {
+    const before = this.barrier;
+    this.barrier = before ? Promise.all([before, previous]) : previous;
+    // The rejection is handled by the flush that awaits it; this keeps an unused one from being unhandled.
+    this.barrier.catch(() => undefined);
+  }
+
+  /**
+   * Resolves once every entry handed to write() so far is on disk (waiting on the flush each
+   * write() already started); rejects if the file failed.
+   */
+  flushed(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const target = this.latest.length;
+    if (target <= this.written) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ target, resolve, reject });
+      this.startFlush();
+    });
+  }
+
   write(data: T[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.latest = data;
@@ -123,6 +153,11 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
 
   private async flushLoop(): Promise<void> {
     try {
+      if (this.barrier) {
+        const barrier = this.barrier;
+        await barrier;
+        if (this.barrier === barrier) this.barrier = null;
+      }
       while (this.written < this.latest.length) {
         const batch = this.latest.slice(this.written);
         let text = '';

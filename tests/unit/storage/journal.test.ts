@@ -2,10 +2,12 @@
  * The journal: one file per store-local (Asia/Taipei) day, replay after a seq across days, and no
  * write ever goes back to an earlier day's file when the clock jumps back. Real files.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
+import { EventStore } from '../../../hub/src/storage/event-store.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { EVENT_SCHEMA, type HubEvent } from '../../../hub/src/protocol/events.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
 
@@ -124,6 +126,103 @@ describe('Journal', () => {
     expect(seqsIn(path.join(dir, '2026-11-23.jsonl'))).toEqual([3, 4]);
     const reopened = await Journal.open(dir, TZ);
     expect(await replayAll(reopened.journal, 0)).toEqual([1, 2, 3, 4]);
+    await reopened.journal.close();
+  });
+});
+
+describe('Journal across midnight: on-disk order is seq order', () => {
+  /**
+   * Every file handle the adapter opens is watched: when bytes are handed to the kernel (append)
+   * and when a file's fdatasync completes. Each datasync is slowed down a little so that the old
+   * day's flush is still running when the new day's first events arrive (the race of the bug).
+   */
+  function instrumentFiles() {
+    const appended = new Map<string, number[]>(); // file -> seqs handed to the kernel
+    const durable = new Set<number>();
+    const fileOf = new Map<number, string>();
+    const violations: string[] = [];
+    const log: string[] = [];
+    const realOpen = fs.open.bind(fs);
+    const spy = vi.spyOn(fs, 'open').mockImplementation((async (...args: Parameters<typeof fs.open>) => {
+      const handle = await realOpen(...args);
+      const file = path.basename(String(args[0]));
+      if (!file.endsWith('.jsonl')) return handle;
+      const appendFile = handle.appendFile.bind(handle);
+      const datasync = handle.datasync.bind(handle);
+      handle.appendFile = (async (data: string | Uint8Array, options?: unknown) => {
+        const seqs = String(data)
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as HubEvent).seq);
+        for (const seq of seqs) {
+          fileOf.set(seq, file);
+          // Bytes of `seq` may reach the disk from now on (writeback needs no fsync): every
+          // earlier event living in another file must already be durable.
+          for (let earlier = 1; earlier < seq; earlier++) {
+            const where = fileOf.get(earlier);
+            if (where !== file && !durable.has(earlier)) {
+              violations.push(
+                `seq ${seq} written to ${file} before seq ${earlier} was durable (${where ?? 'not even written yet'})`,
+              );
+            }
+          }
+        }
+        appended.set(file, [...(appended.get(file) ?? []), ...seqs]);
+        log.push(`append ${file} ${seqs.join(',')}`);
+        return appendFile(data, options as never);
+      }) as typeof handle.appendFile;
+      handle.datasync = async () => {
+        const covered = [...(appended.get(file) ?? [])];
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await datasync();
+        for (const seq of covered) durable.add(seq);
+        log.push(`datasync ${file} done (${covered.length} events)`);
+      };
+      return handle;
+    }) as typeof fs.open);
+    return { violations, durable, log, restore: () => spy.mockRestore() };
+  }
+
+  it('writes nothing of the new day before the old day is on disk (many concurrent appends, clock crossing midnight)', async () => {
+    const dir = path.join(temp.make('ayi-journal-'), 'journal');
+    const { journal } = await Journal.open(dir, TZ);
+    // 23:59:50 in Taipei; every event moves the clock 50 ms on, so midnight (and the next one,
+    // via a jump of a day) falls in the middle of a burst of appends that nobody waits for.
+    const clock = new FakeClock('2026-11-22T15:59:50.000Z');
+    const store = new EventStore(
+      journal,
+      { chainId: 'demo', storeId: 'store-001', epoch: 'epoch-1' },
+      0,
+      () => {
+        const now = clock.now();
+        clock.advance(50);
+        return now;
+      },
+      (err) => {
+        throw err;
+      },
+      (err) => {
+        throw err;
+      },
+    );
+    const files = instrumentFiles();
+    try {
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < 300; i++) {
+        if (i === 250) clock.advance(86_400_000); // a hub left idle over a whole day, then a burst
+        pending.push(store.record('device.paired', { deviceId: `tab-${i}`, name: `Tablet ${i}` }));
+        if (i % 40 === 39) await new Promise((resolve) => setImmediate(resolve)); // let flushes start
+      }
+      await Promise.all(pending);
+      await journal.close();
+    } finally {
+      files.restore();
+    }
+    expect(files.violations.slice(0, 5)).toEqual([]);
+    expect(files.durable.size).toBe(300);
+    expect(readdirSync(dir).sort()).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl', '2026-11-24.jsonl']);
+    const reopened = await Journal.open(dir, TZ);
+    expect(await replayAll(reopened.journal, 0)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     await reopened.journal.close();
   });
 });

@@ -9,6 +9,9 @@ import type { HubConfig } from '../../config/config.js';
 import type { Bus } from '../../bus/bus.js';
 import type { CatalogService } from '../../services/catalog.service.js';
 import type { CheckoutService } from '../../services/checkout.service.js';
+import type { MembersService } from '../../services/members.service.js';
+import type { CouponsService } from '../../services/coupons.service.js';
+import type { MessagingService } from '../../services/messaging.service.js';
 import type { PrintingService } from '../../services/printing.service.js';
 import type { SecurityService } from '../../services/security.service.js';
 import { apiError, sendError } from './errors.js';
@@ -17,6 +20,8 @@ import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
 import { salesRoutes } from './sales.routes.js';
 import { deviceRoutes } from './devices.routes.js';
+import { memberRoutes } from './members.routes.js';
+import { messageRoutes } from './messages.routes.js';
 import { tabletSocket } from '../ws/tablet.socket.js';
 
 export const JSON_BODY_LIMIT = 64 * 1024;
@@ -39,6 +44,9 @@ export interface HttpContext {
   security: SecurityService;
   catalog: CatalogService;
   checkout: CheckoutService;
+  members: MembersService;
+  coupons: CouponsService;
+  messaging: MessagingService;
   printing: PrintingService;
   health(): HealthView;
 }
@@ -84,14 +92,24 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     await catalogRoutes(api, ctx);
     await salesRoutes(api, ctx);
     await deviceRoutes(api, ctx);
+    await memberRoutes(api, ctx);
+    await messageRoutes(api, ctx);
     await tabletSocket(api, ctx);
   });
 
   const uiDir = path.resolve(ctx.config.uiDir);
   const uiBuilt = existsSync(path.join(uiDir, 'index.html'));
   if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
-  app.setNotFoundHandler((request, reply) => {
+  const authenticateApi = authenticate(ctx.security);
+  app.setNotFoundHandler(async (request, reply) => {
     if (request.url.startsWith('/api')) {
+      // Unpaired callers get 401 on every API path, unknown ones included: a 404 would tell a
+      // stranger which endpoints exist.
+      try {
+        await authenticateApi(request);
+      } catch (err) {
+        return sendError(request, reply, err);
+      }
       return reply
         .code(404)
         .send(apiError('not_found', `No API endpoint ${request.method} ${request.url.split('?')[0]}`));

@@ -1,7 +1,7 @@
 /** Checkout, sale history, receipts, voids and refunds. */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { CheckoutRequest, RefundRequest, SaleIdParams, VoidRequest } from '../../protocol/api.js';
+import { CheckoutRequest, QuoteRequest, RefundRequest, SaleIdParams, VoidRequest } from '../../protocol/api.js';
 import type { HttpContext } from './app.js';
 import { actorOf, requireRole } from './auth.js';
 
@@ -23,6 +23,12 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
       const { sale, replayed } = await ctx.checkout.checkout(request.body, actorOf(request));
       return reply.code(replayed ? 200 : 201).send(sale);
     },
+  );
+
+  app.post<{ Body: QuoteRequest }>(
+    '/api/sales/quote',
+    { preHandler: requireRole('cashier'), schema: { body: QuoteRequest } },
+    async (request) => ctx.checkout.quote(request.body),
   );
 
   app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(

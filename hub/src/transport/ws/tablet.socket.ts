@@ -55,12 +55,38 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
     }
   };
 
+  /**
+   * Sales and member changes go only to sockets whose staff session still authenticates, checked
+   * at send time (sessions expire, staff log out): a paired tablet nobody is logged in on sees no
+   * sales. `catalog.changed` (a product count, nothing personal) still goes to every paired tablet.
+   */
+  const broadcast = (message: ServerMessage, needsStaff: boolean, staffOf: (c: Connection) => boolean) => {
+    const text = JSON.stringify(message);
+    for (const connection of connections) {
+      const { socket } = connection;
+      if (socket.readyState !== socket.OPEN) continue;
+      if (needsStaff && !staffOf(connection)) continue;
+      socket.send(text);
+    }
+  };
+
   const offCommitted = ctx.bus.on('event.committed', (event) => {
     if (connections.size === 0) return;
+    // One session check per socket per event, however many messages the event makes.
+    const checked = new Map<Connection, boolean>();
+    const staffOf = (connection: Connection): boolean => {
+      let ok = checked.get(connection);
+      if (ok === undefined) {
+        ok = ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken) !== null;
+        checked.set(connection, ok);
+      }
+      return ok;
+    };
     const message = broadcastFor(event);
-    if (!message) return;
-    const text = JSON.stringify(message);
-    for (const { socket } of connections) if (socket.readyState === socket.OPEN) socket.send(text);
+    if (message) broadcast(message, message.type !== 'catalog.changed', staffOf);
+    for (const memberId of membersNamedBy(event)) {
+      broadcast({ type: 'member.changed', memberId }, true, staffOf);
+    }
   });
   const offRevoked = ctx.bus.on('device.revoked', ({ deviceId }) => {
     for (const connection of connections) {
@@ -160,4 +186,30 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       throw new DomainError('role_required', 'This needs a cashier', undefined, 403);
     return staff;
   }
+}
+
+/**
+ * The members whose record an event changes, for `member.changed`: member.* events (both sides of
+ * a merge), expired points, issued coupons, and sales, voids and refunds of a member's sale.
+ */
+export function membersNamedBy(event: HubEvent): string[] {
+  const ids: unknown[] = [];
+  const data = event.data as unknown as Record<string, unknown>;
+  switch (event.type) {
+    case 'sale.completed':
+      ids.push(event.data.memberId);
+      break;
+    case 'sale.voided':
+    case 'sale.refunded':
+      ids.push(event.data.loyalty?.memberId);
+      break;
+    case 'points.expired':
+    case 'coupon.issued':
+      ids.push(event.data.memberId);
+      break;
+    default:
+      // Every member.* event, those added later included, names its member(s) the same way.
+      if (event.type.startsWith('member.')) ids.push(data.memberId, data.fromMemberId, data.intoMemberId);
+  }
+  return [...new Set(ids.filter((id): id is string => typeof id === 'string' && id !== ''))];
 }

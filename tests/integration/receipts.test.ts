@@ -1,0 +1,179 @@
+/**
+ * Receipts survive crashes: each job file is written to a temporary name, fsync'd and only then
+ * given its name (never an empty or half-written receipt that blocks its own retry); each job's kind
+ * is stored with it (a reprint made while the original is missing stays a copy); and the original
+ * of a recent sale that a crash left without one is printed at start-up (printMissingOriginals).
+ * Real hubs, real files.
+ */
+import { existsSync, mkdirSync, promises as fs, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import type { Hub } from '../../hub/src/hub.ts';
+import type { SaleView } from '../../hub/src/protocol/api.ts';
+import { VirtualPrinter } from '../../hub/src/devices/virtual-printer.driver.ts';
+import { PrintingService } from '../../hub/src/services/printing.service.ts';
+import { TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { checkoutRequest, sell } from '../support/sales.ts';
+import { TempDirs } from '../support/temp-dirs.ts';
+
+const temp = new TempDirs();
+const hubs: Hub[] = [];
+
+async function start(dataDir: string): Promise<Hub> {
+  const hub = await startTestHub({ dataDir });
+  hubs.push(hub);
+  return hub;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+afterAll(async () => {
+  for (const hub of hubs) await hub.stop();
+  temp.removeAll();
+});
+
+const printerDir = (dataDir: string) => path.join(dataDir, 'printer', 'virtual');
+const dayDir = (dataDir: string, sale: SaleView) => path.join(printerDir(dataDir), sale.businessDate);
+
+function moved(tablet: TabletClient, hub: Hub): TabletClient {
+  const other = new TabletClient(hub.url);
+  other.deviceToken = tablet.deviceToken;
+  other.sessionToken = tablet.sessionToken;
+  return other;
+}
+
+async function receipts(tablet: TabletClient, saleId: string) {
+  const res = await tablet.request('GET', `/api/sales/${saleId}/receipt`);
+  expect(res.status).toBe(200);
+  return res.body.jobs as { jobId: string; kind: string; text: string }[];
+}
+
+/** What the hub's own PrintingService would do at start-up, over the restarted hub's projection. */
+function recovery(hub: Hub, errors: unknown[] = []): PrintingService {
+  return new PrintingService(
+    hub.state,
+    new VirtualPrinter(printerDir(hub.config.dataDir)),
+    { storeName: hub.config.storeName, storeId: hub.config.storeId, timeZone: hub.config.tz },
+    (_saleId, err) => errors.push(err),
+    () => new Date(),
+  );
+}
+
+const drink = () => checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 15 }]);
+
+describe('the virtual printer', () => {
+  it('fsyncs a receipt under a temporary name before it gets its own, then fsyncs the directory', async () => {
+    const dir = temp.make('ayi-printer-');
+    const printer = new VirtualPrinter(dir);
+    mkdirSync(path.join(dir, '2026-11-22')); // (creating it would fsync the parent too)
+    const steps: string[] = [];
+    const realOpen = fs.open.bind(fs);
+    vi.spyOn(fs, 'open').mockImplementation((async (...args: Parameters<typeof fs.open>) => {
+      const handle = await realOpen(...args);
+      const name = path.basename(String(args[0]));
+      const sync = handle.sync.bind(handle);
+      handle.sync = async () => {
+        await sync();
+        steps.push(`sync ${name.endsWith('.tmp') ? 'temp' : name}`);
+      };
+      return handle;
+    }) as typeof fs.open);
+    const realLink = fs.link.bind(fs);
+    vi.spyOn(fs, 'link').mockImplementation(async (from, to) => {
+      steps.push(
+        `link ${path.basename(String(from)).endsWith('.tmp') ? 'temp' : String(from)} -> ${path.basename(String(to))}`,
+      );
+      return realLink(from, to);
+    });
+
+    const job = { jobId: '20261122-000001-p1', day: '2026-11-22', kind: 'original' as const, text: 'RECEIPT\n' };
+    expect(await printer.print(job)).toBe(true);
+    expect(steps).toEqual(['sync temp', 'link temp -> 20261122-000001-p1.original.txt', 'sync 2026-11-22']);
+    // a retry of the same job prints nothing more
+    expect(await printer.print({ ...job, text: 'SOMETHING ELSE\n' })).toBe(false);
+    expect(readdirSync(path.join(dir, '2026-11-22'))).toEqual(['20261122-000001-p1.original.txt']);
+    expect(await printer.jobsFor('2026-11-22', '20261122-000001-p')).toMatchObject([
+      { jobId: '20261122-000001-p1', kind: 'original', text: 'RECEIPT\n' },
+    ]);
+  });
+});
+
+describe('after a crash between a sale and its receipt', () => {
+  it('prints, at start-up, the original of each recent sale that has none (empty files and leftovers too)', async () => {
+    const dataDir = temp.make('ayi-receipts-');
+    const first = await start(dataDir);
+    const tablet = await pairedTablet(first, '1111', 'Counter');
+    const [lost, empty, kept] = [await sell(tablet, drink()), await sell(tablet, drink()), await sell(tablet, drink())];
+    await first.stop();
+
+    // The crash, as it could leave the printer's directory:
+    // - no receipt at all (killed before the print ran);
+    rmSync(path.join(dayDir(dataDir, lost), `${lost.saleId}-p1.original.txt`));
+    // - the old driver's empty file ('wx' open done, write not);
+    rmSync(path.join(dayDir(dataDir, empty), `${empty.saleId}-p1.original.txt`));
+    writeFileSync(path.join(dayDir(dataDir, empty), `${empty.saleId}-p1.txt`), '');
+    // - a temporary file of a print cut short.
+    const leftover = path.join(dayDir(dataDir, kept), `.${kept.saleId}-p2.0badc0de.tmp`);
+    writeFileSync(leftover, 'half a rec');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(leftover, anHourAgo, anHourAgo);
+
+    const second = await start(dataDir);
+    const errors: unknown[] = [];
+    // (the hub may be doing the same by itself right now: each original is printed once either way)
+    expect(await recovery(second, errors).printMissingOriginals()).toBeLessThanOrEqual(2);
+    expect(errors).toEqual([]);
+
+    const again = moved(tablet, second);
+    for (const sale of [lost, empty, kept]) {
+      const jobs = await receipts(again, sale.saleId);
+      expect(jobs.map((j) => [j.jobId, j.kind])).toEqual([[`${sale.saleId}-p1`, 'original']]);
+      expect(jobs[0]!.text).toMatch(/合計 TOTAL +NT\$15/);
+      expect(jobs[0]!.text).not.toContain('COPY');
+    }
+    expect(readdirSync(dayDir(dataDir, kept)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    // nothing more to do the next time
+    expect(await recovery(second).printMissingOriginals()).toBe(0);
+  });
+
+  it('leaves older sales alone', async () => {
+    const dataDir = temp.make('ayi-receipts-old-');
+    const hub = await start(dataDir);
+    const tablet = await pairedTablet(hub, '1111', 'Counter');
+    const sale = await sell(tablet, drink());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    rmSync(path.join(dayDir(dataDir, sale), `${sale.saleId}-p1.original.txt`), { force: true });
+    expect(await recovery(hub).printMissingOriginals(0)).toBe(0);
+    expect(existsSync(path.join(dayDir(dataDir, sale), `${sale.saleId}-p1.original.txt`))).toBe(false);
+  });
+
+  it('keeps a reprint made while the original is missing a copy, and prints the original beside it', async () => {
+    const dataDir = temp.make('ayi-receipts-copy-');
+    const first = await start(dataDir);
+    const tablet = await pairedTablet(first, '1111', 'Counter');
+    const sale = await sell(tablet, drink());
+    await receipts(tablet, sale.saleId); // (waits for the original to be out of the printer)
+    rmSync(path.join(dayDir(dataDir, sale), `${sale.saleId}-p1.original.txt`));
+
+    const reprint = await tablet.request('POST', `/api/sales/${sale.saleId}/reprint`);
+    expect(reprint.status).toBe(200);
+    expect(reprint.body).toMatchObject({ jobId: `${sale.saleId}-p2`, kind: 'copy' });
+    expect(reprint.body.text).toContain('COPY');
+    expect((await receipts(tablet, sale.saleId)).map((j) => [j.jobId, j.kind])).toEqual([
+      [`${sale.saleId}-p2`, 'copy'],
+    ]);
+    await first.stop();
+
+    // Restarted (the hub itself may print the missing original at start-up as well).
+    const second = await start(dataDir);
+    const again = moved(tablet, second);
+    expect(await recovery(second).printMissingOriginals()).toBeLessThanOrEqual(1);
+    const jobs = await receipts(again, sale.saleId);
+    expect(Object.fromEntries(jobs.map((j) => [j.jobId, j.kind]))).toEqual({
+      [`${sale.saleId}-p1`]: 'original',
+      [`${sale.saleId}-p2`]: 'copy',
+    });
+    expect(jobs.find((j) => j.kind === 'original')!.text).not.toContain('COPY');
+  });
+});
