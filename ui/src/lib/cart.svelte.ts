@@ -3,7 +3,8 @@
  * cart (including retries after a timeout or a lost connection) uses the same key, so the hub can
  * never book it twice. The cart is saved in localStorage, so a reload keeps both the lines and the key.
  */
-import type { CheckoutRequest, Discount, ProductView, Tender } from '$protocol/api';
+import type { CheckoutRequest, Discount, ProductView, QuoteRequest, Tender } from '$protocol/api';
+import type { MemberSummary } from '$protocol/members';
 import { isIdempotencyKey, newIdempotencyKey } from './ids';
 import { cartTotals, discountProblem, priceLine } from './pricing';
 
@@ -15,12 +16,34 @@ export interface CartItem {
   discount?: Discount;
 }
 
+/**
+ * The member attached to the cart, as much as the counter needs to show before the card loads.
+ * No phone number: nothing personal is kept in the tablet's storage.
+ */
+export type CartMember = Omit<MemberSummary, 'phone'>;
+
 interface SavedCart {
   v: 1;
   key: string;
   items: CartItem[];
   orderDiscount?: Discount;
   attempted: boolean;
+  member?: CartMember | null;
+  couponCode?: string | null;
+  redeemPoints?: number;
+}
+
+function isCartMember(m: unknown): m is CartMember {
+  if (!m || typeof m !== 'object') return false;
+  const v = m as Record<string, unknown>;
+  return (
+    typeof v.memberId === 'string' &&
+    typeof v.memberCode === 'string' &&
+    typeof v.tier === 'string' &&
+    typeof v.tierName === 'string' &&
+    typeof v.points === 'number' &&
+    (v.name === null || typeof v.name === 'string')
+  );
 }
 
 const STORAGE_KEY = 'ayi.cart';
@@ -42,7 +65,16 @@ function loadSaved(): SavedCart | null {
         Number.isInteger(i.qty) &&
         i.qty >= 1,
     );
-    return { v: 1, key: v.key, items, orderDiscount: v.orderDiscount, attempted: !!v.attempted };
+    return {
+      v: 1,
+      key: v.key,
+      items,
+      orderDiscount: v.orderDiscount,
+      attempted: !!v.attempted,
+      member: isCartMember(v.member) ? v.member : null,
+      couponCode: typeof v.couponCode === 'string' ? v.couponCode : null,
+      redeemPoints: Number.isInteger(v.redeemPoints) && (v.redeemPoints ?? 0) > 0 ? v.redeemPoints : 0,
+    };
   } catch {
     return null;
   }
@@ -57,9 +89,19 @@ class Cart {
   attempted = $state(false);
   /** SKU of the line touched last (highlighted and scrolled into view). */
   lastSku = $state<string | null>(null);
+  /** The member this sale is for (null: a walk-in customer). */
+  member = $state<CartMember | null>(null);
+  /** A coupon code to apply (checked by the hub's quote). */
+  couponCode = $state<string | null>(null);
+  /** Points the member redeems as cash off this sale (0: none). */
+  redeemPoints = $state(0);
 
   readonly totals = $derived(cartTotals(this.items, this.orderDiscount));
   readonly isEmpty = $derived(this.items.length === 0);
+  /** Totals come from the hub's quote: a member, a coupon or points are involved. */
+  readonly needsQuote = $derived(!!this.member || !!this.couponCode || this.redeemPoints > 0);
+  /** SKUs in the cart, for the member card's cross-sell (stable order). */
+  readonly skus = $derived(this.items.map((i) => i.sku));
   readonly problems = $derived.by(() => {
     const out: string[] = [];
     for (const i of this.items) {
@@ -78,12 +120,15 @@ class Cart {
       this.orderDiscount = saved.orderDiscount;
       this.key = saved.key;
       this.attempted = saved.attempted;
+      this.member = saved.member ?? null;
+      this.couponCode = saved.couponCode ?? null;
+      this.redeemPoints = saved.member ? (saved.redeemPoints ?? 0) : 0;
     }
   }
 
   #save(): void {
     try {
-      if (this.items.length === 0 && !this.attempted) {
+      if (this.items.length === 0 && !this.attempted && !this.member && !this.couponCode) {
         localStorage.removeItem(STORAGE_KEY);
         return;
       }
@@ -93,6 +138,9 @@ class Cart {
         items: $state.snapshot(this.items),
         orderDiscount: $state.snapshot(this.orderDiscount),
         attempted: this.attempted,
+        member: $state.snapshot(this.member),
+        couponCode: this.couponCode,
+        redeemPoints: this.redeemPoints,
       };
       localStorage.setItem(STORAGE_KEY, JSON.stringify(data));
     } catch {
@@ -156,6 +204,45 @@ class Cart {
     this.#save();
   }
 
+  /** Attaches a member (or detaches with null). Points belong to the member, so they are cleared. */
+  setMember(m: CartMember | null): void {
+    const same = !!m && !!this.member && m.memberId === this.member.memberId;
+    this.member = m ? { ...m } : null;
+    if (!same) this.redeemPoints = 0;
+    this.#save();
+  }
+
+  setCoupon(code: string | null): void {
+    this.couponCode = code ? code.trim().toUpperCase() : null;
+    this.#save();
+  }
+
+  setRedeemPoints(points: number): void {
+    this.redeemPoints = this.member && Number.isFinite(points) ? Math.max(0, Math.floor(points)) : 0;
+    this.#save();
+  }
+
+  /** The cart for POST /api/sales/quote, or null when there is nothing to quote. */
+  quoteRequest(): QuoteRequest | null {
+    if (this.items.length === 0) return null;
+    const req: QuoteRequest = { lines: this.#lines() };
+    this.#addExtras(req);
+    return req;
+  }
+
+  #lines(): CheckoutRequest['lines'] {
+    return this.items.map((i) =>
+      i.discount ? { sku: i.sku, qty: i.qty, discount: { ...i.discount } } : { sku: i.sku, qty: i.qty },
+    );
+  }
+
+  #addExtras(req: QuoteRequest | CheckoutRequest): void {
+    if (this.orderDiscount) req.orderDiscount = { ...this.orderDiscount };
+    if (this.member) req.memberId = this.member.memberId;
+    if (this.couponCode) req.couponCode = this.couponCode;
+    if (this.member && this.redeemPoints > 0) req.redeemPoints = this.redeemPoints;
+  }
+
   linePrice(item: CartItem) {
     return priceLine(item.unitPrice, item.qty, item.discount);
   }
@@ -164,12 +251,10 @@ class Cart {
   toRequest(tenders: Tender[]): CheckoutRequest {
     const req: CheckoutRequest = {
       idempotencyKey: this.key,
-      lines: this.items.map((i) =>
-        i.discount ? { sku: i.sku, qty: i.qty, discount: { ...i.discount } } : { sku: i.sku, qty: i.qty },
-      ),
+      lines: this.#lines(),
       tenders: tenders.map((t) => ({ type: t.type, amount: t.amount })),
     };
-    if (this.orderDiscount) req.orderDiscount = { ...this.orderDiscount };
+    this.#addExtras(req);
     this.attempted = true;
     this.#save();
     return req;
@@ -212,6 +297,9 @@ class Cart {
     this.key = newIdempotencyKey();
     this.attempted = false;
     this.lastSku = null;
+    this.member = null;
+    this.couponCode = null;
+    this.redeemPoints = 0;
     this.#save();
   }
 }

@@ -5,13 +5,17 @@
  * - exposes reactive `online` (socket open) for the connection indicator;
  * - hands every ServerMessage to its subscribers;
  * - request/response for checkout, matched by requestId, with a timeout;
- * - `reconnect()` after login/logout, because the hub binds the staff session at the handshake.
+ * - `reconnect()` after login/logout, because the hub binds the staff session at the handshake;
+ * - counts `hello`s (`connections`): a second one means the link came back, and whatever happened
+ *   meanwhile (sales on other tablets) has to be fetched again;
+ * - `onMemberChanged(fn)`: a member's record changed on the hub, refresh an open member card.
  */
 import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView } from '$protocol/api';
 import { ApiError, NETWORK_ERROR, TIMEOUT, reportAuthFailure } from './api';
 import { randomId } from './ids';
 
 export type SocketListener = (msg: ServerMessage) => void;
+export type MemberChangedListener = (memberId: string) => void;
 
 export interface CheckoutResult {
   sale: SaleView;
@@ -61,6 +65,8 @@ export class HubSocket {
   lastSeq = $state(0);
   /** When the next reconnect attempt is due (ms since epoch), for the status tooltip. */
   nextRetryAt = $state<number | null>(null);
+  /** How many `hello`s this tablet has had (one per established connection). */
+  connections = $state(0);
 
   #ws: WebSocket | null = null;
   #active = false;
@@ -71,6 +77,8 @@ export class HubSocket {
   // Plumbing, not UI state: plain collections on purpose.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #listeners = new Set<SocketListener>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  #memberListeners = new Set<MemberChangedListener>();
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #pending = new Map<string, Pending>();
   #windowHooked = false;
@@ -104,6 +112,12 @@ export class HubSocket {
   subscribe(fn: SocketListener): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /** Called with the memberId of every `member.changed` message. */
+  onMemberChanged(fn: MemberChangedListener): () => void {
+    this.#memberListeners.add(fn);
+    return () => this.#memberListeners.delete(fn);
   }
 
   /** True when a checkout can go over this socket for the given staff member. */
@@ -197,9 +211,19 @@ export class HubSocket {
         this.socketStaff = msg.staff;
         this.storeId = msg.storeId;
         this.lastSeq = msg.lastSeq;
+        this.connections += 1;
         break;
       case 'sale':
         if (msg.sale.seq > this.lastSeq) this.lastSeq = msg.sale.seq;
+        break;
+      case 'member.changed':
+        for (const fn of this.#memberListeners) {
+          try {
+            fn(msg.memberId);
+          } catch (e) {
+            console.error('member listener failed', e);
+          }
+        }
         break;
       case 'checkout.result': {
         const p = this.#pending.get(msg.requestId);

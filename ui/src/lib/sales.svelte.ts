@@ -1,6 +1,8 @@
 /**
  * Sale history (GET /api/sales, newest first), kept live: every `{type: "sale"}` message from the
  * hub (a sale completed, voided or refunded on any tablet) is inserted or replaces its row.
+ * Messages sent while the socket was down are lost, so every new `hello` (the socket is back)
+ * fetches the newest page again and merges it in.
  */
 import type { SaleView } from '$protocol/api';
 import { api } from './api';
@@ -29,7 +31,31 @@ class SalesStore {
   constructor() {
     hubSocket.subscribe((msg) => {
       if (msg.type === 'sale') this.upsert(msg.sale);
+      else if (msg.type === 'hello' && this.loaded) void this.refreshNewest();
     });
+  }
+
+  /**
+   * Fetches the newest page and merges it into what is loaded (after a reconnect: sales made while
+   * this tablet was offline appear). If more sales came in than one page, starts over from the top.
+   */
+  async refreshNewest(): Promise<void> {
+    try {
+      const res = await api.get<{ sales: SaleView[] }>(`/api/sales?limit=${PAGE}`);
+      const newestKnown = this.sales[0]?.seq ?? 0;
+      const oldestFetched = res.sales.reduce((m, s) => Math.min(m, s.seq), Number.POSITIVE_INFINITY);
+      if (res.sales.length >= PAGE && oldestFetched > newestKnown) {
+        // A gap between the fetched page and what we had: keep only the fresh page.
+        this.sales = [...res.sales].sort(bySeqDesc);
+        this.hasMore = true;
+      } else {
+        const fetched = res.sales.map((s) => s.saleId);
+        this.sales = [...res.sales, ...this.sales.filter((s) => !fetched.includes(s.saleId))].sort(bySeqDesc);
+      }
+      this.error = null;
+    } catch (e) {
+      this.error = e;
+    }
   }
 
   /** Inserts a sale or replaces the one with the same saleId, keeping newest first. */

@@ -6,11 +6,16 @@
  *
  * Key events aimed at an element marked `data-scan-target` are left alone: that input handles
  * scans and typed searches itself.
+ *
+ * With no text field focused nobody can be typing anything else, so there the keys may come slower
+ * (a busy tablet delivers a scanner's burst unevenly, and a cashier may key a code in by hand).
  */
 export interface ScannerOptions {
   onScan: (code: string) => void;
-  /** Max gap between keys of one scan. */
+  /** Max gap between keys of one scan typed into a text field. */
   maxGapMs?: number;
+  /** Max gap between keys of a code typed with no text field focused. */
+  unfocusedGapMs?: number;
   /** Shortest code accepted as a scan. */
   minLength?: number;
 }
@@ -25,6 +30,7 @@ function isTextField(el: EventTarget | null): el is TextField {
 
 export function installScanner(opts: ScannerOptions): () => void {
   const maxGap = opts.maxGapMs ?? 50;
+  const unfocusedGap = opts.unfocusedGapMs ?? 1500;
   const minLength = opts.minLength ?? 6;
   let buffer = '';
   let lastAt = 0;
@@ -48,10 +54,11 @@ export function installScanner(opts: ScannerOptions): () => void {
     }
     const now = performance.now();
     const gap = now - lastAt;
+    const limit = isTextField(target) ? maxGap : unfocusedGap;
 
     if (ev.key === 'Enter') {
       const code = buffer;
-      const wasFast = gap <= maxGap * 2;
+      const wasFast = gap <= limit * 2;
       const f = field;
       const before = fieldBefore;
       reset();
@@ -73,7 +80,7 @@ export function installScanner(opts: ScannerOptions): () => void {
       return;
     }
 
-    if (gap > maxGap || buffer === '') {
+    if (gap > limit || buffer === '') {
       // A new burst (or a person typing): start over with this key.
       buffer = ev.key;
       field = isTextField(target) ? target : null;

@@ -1,0 +1,125 @@
+/**
+ * Calls for the member profile and the manager pages (members, coupons, outbound messages), typed
+ * with the hub's wire types. Personal data (a phone number, a carrier) only ever goes in a body.
+ */
+import type { SaleView } from '$protocol/api';
+import type {
+  ConsentChangeView,
+  ConsentChannel,
+  CouponCreateRequest,
+  CouponView,
+  LookupResult,
+  MemberCard,
+  MemberSummary,
+  MessageView,
+  PointsLedgerEntry,
+  ProfileUpdate,
+  SignUpResult,
+} from '$protocol/members';
+import { api, isApiError, request } from '$lib/api';
+import { describeError } from '$lib/errors';
+
+const m = (memberId: string) => `/api/members/${encodeURIComponent(memberId)}`;
+
+export type MessageCounts = Record<MessageView['status'], number>;
+
+export interface LoyaltyView {
+  tiers: { tier: string; name: string; threshold: number; discountPercent: number; pointsMultiplier: number }[];
+  amountPerPoint: number;
+  pointValue: number;
+  maxRedeemPercent: number;
+  expiryMonths: number;
+  windowMonths: number;
+}
+
+export const adminApi = {
+  searchMembers: (q: string, limit = 50, offset = 0) => {
+    const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+    if (q.trim()) params.set('q', q.trim());
+    return api.get<{ members: MemberSummary[]; total: number }>(`/api/members?${params.toString()}`);
+  },
+  signUp: (phone: string) => api.post<SignUpResult>('/api/members', { phone }),
+  lookup: (query: string) => api.post<LookupResult>('/api/members/lookup', { query }),
+  card: (memberId: string) => api.get<MemberCard>(`${m(memberId)}/card`),
+  update: (memberId: string, body: ProfileUpdate) => request<MemberCard>(m(memberId), { method: 'PATCH', body }),
+  setConsent: (memberId: string, channel: ConsentChannel, granted: boolean) =>
+    request<MemberCard>(`${m(memberId)}/consent`, { method: 'PUT', body: { channel, granted } }),
+  consentHistory: (memberId: string) => api.get<{ history: ConsentChangeView[] }>(`${m(memberId)}/consent-history`),
+  addTag: (memberId: string, tag: string) => api.post<MemberCard>(`${m(memberId)}/tags`, { tag }),
+  removeTag: (memberId: string, tag: string) => api.del<MemberCard>(`${m(memberId)}/tags/${encodeURIComponent(tag)}`),
+  tags: () => api.get<{ tags: string[] }>('/api/tags'),
+  points: (memberId: string) => api.get<{ balance: number; entries: PointsLedgerEntry[] }>(`${m(memberId)}/points`),
+  sales: (memberId: string) => api.get<{ sales: SaleView[] }>(`${m(memberId)}/sales`),
+  merge: (fromMemberId: string, intoMemberId: string) =>
+    api.post<MemberCard>('/api/members/merge', { fromMemberId, intoMemberId }),
+  erase: (memberId: string, confirmMemberCode: string) => api.post<void>(`${m(memberId)}/erase`, { confirmMemberCode }),
+  loyalty: () => api.get<LoyaltyView>('/api/loyalty'),
+  coupons: () => api.get<{ coupons: CouponView[] }>('/api/coupons'),
+  createCoupon: (body: CouponCreateRequest) => api.post<CouponView>('/api/coupons', body),
+  /** The newest messages; counts (all messages, not just those listed) when the hub gives them. */
+  messages: () => api.get<{ messages: MessageView[]; counts?: MessageCounts }>('/api/messages'),
+  retryMessage: (messageId: string) =>
+    api.post<MessageView>(`/api/messages/${encodeURIComponent(messageId)}/retry`, {}),
+};
+
+type Translate = (id: string, options?: { default?: string; values?: Record<string, string | number> }) => string;
+
+/** An error for these pages: the member/coupon codes under admin.errors first, then the shared ones. */
+export function adminError(e: unknown, t: Translate): string {
+  if (isApiError(e)) {
+    const reason =
+      e.code === 'coupon_invalid' && e.details && typeof e.details === 'object' && 'reason' in e.details
+        ? String((e.details as { reason: unknown }).reason)
+        : null;
+    if (reason) {
+      const r = t(`admin.couponReasons.${reason}`, { default: '' });
+      if (r) return r;
+    }
+    const own = t(`admin.errors.${e.code}`, { default: '', values: { message: e.message, status: e.status } });
+    if (own) return own;
+  }
+  return describeError(e, t);
+}
+
+export function isNotFound(e: unknown): boolean {
+  return isApiError(e) && e.status === 404;
+}
+
+const TZ = 'Asia/Taipei';
+
+/** Date and time in the store's zone, e.g. 2025/03/04 14:05. */
+export function formatDateTime(iso: string | null | undefined, loc: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(loc === 'en' ? 'en-GB' : 'zh-TW', {
+    timeZone: TZ,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+  }).format(d);
+}
+
+/** A date only: an ISO timestamp in the store's zone, or a YYYY-MM-DD as it is. */
+export function formatDate(value: string | null | undefined, loc: string | null | undefined): string {
+  if (!value) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return value;
+  return new Intl.DateTimeFormat(loc === 'en' ? 'en-GB' : 'zh-TW', {
+    timeZone: TZ,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(d);
+}
+
+/** Today's date in the store's zone, YYYY-MM-DD. */
+export function todayInStore(now = new Date()): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    now,
+  );
+}
