@@ -250,7 +250,7 @@ describe('member.changed', () => {
       reason: 'test',
       staffId: 'stf-test',
       deviceId: counter1.deviceId!,
-      loyalty: { memberId: 'mem-void', pointsReversed: 1, pointsReturned: 0 },
+      loyalty: { memberId: 'mem-void', pointsReversed: 1, pointsReturned: 0, businessDate: '2026-11-22' },
     });
     await hub.events.record('sale.voided', {
       saleId: plain.saleId,

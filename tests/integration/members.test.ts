@@ -489,7 +489,17 @@ describe('restart', () => {
   it('keeps members, points, tiers, carriers and coupons after a restart (snapshot and journal)', async () => {
     const before = (await lookup('0987654321')).matches[0]!;
     const beforeCard = await card(before.memberId);
+    const oldRecord = (await signUp('0950111222')).member;
+    const kept = (await signUp('0950111333')).member;
+    await manager.request('POST', '/api/members/merge', {
+      fromMemberId: oldRecord.memberId,
+      intoMemberId: kept.memberId,
+    });
     await restart();
+    // A merged record's number still finds the kept member, and signing it up again makes no duplicate.
+    expect((await lookup('0950111222')).matches.map((m) => m.memberId)).toEqual([kept.memberId]);
+    expect((await lookup('1222')).matches.map((m) => m.memberId)).toContain(kept.memberId);
+    expect(await signUp('0950111222')).toMatchObject({ existing: true, member: { memberId: kept.memberId } });
     const after = await card(before.memberId);
     expect(after).toMatchObject({
       memberId: before.memberId,

@@ -4,7 +4,14 @@
  * personal data is kept sealed in snapshots and opened in memory through `unseal` (crypto-shredding:
  * an erased member's key is gone, so their sealed data opens to nothing).
  */
-import type { HubEvent, MemberDemographics, SaleCompletedData, SaleLineData, SealedData } from '../protocol/events.js';
+import type {
+  HubEvent,
+  MemberDemographics,
+  PointsReversalData,
+  SaleCompletedData,
+  SaleLineData,
+  SealedData,
+} from '../protocol/events.js';
 import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
 import { daysBefore } from './time.js';
 
@@ -232,7 +239,7 @@ export class MemberBook {
         record.purchaseCount = Math.max(0, record.purchaseCount - 1);
         record.cumulativeSpend -= sale.total;
         record.spendLog = record.spendLog.filter((s) => s.saleId !== sale.saleId);
-        for (const line of sale.lines) this.unrecordSku(record, line, sale.businessDate);
+        this.unrecordSkus(record, sale.lines, sale.businessDate);
         record.lastPurchase = record.spendLog.at(-1)?.date ?? record.lastPurchase;
         this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
         break;
@@ -286,21 +293,26 @@ export class MemberBook {
     }
   }
 
-  private unrecordSku(record: MemberRecord, line: SaleLineData, date: string): void {
-    const history = record.skus[line.sku];
-    if (!history) return;
-    history.qty = Math.max(0, history.qty - line.qty);
-    const at = history.dates.lastIndexOf(date);
-    if (at >= 0) {
-      history.dates.splice(at, 1);
-      history.count = Math.max(0, history.count - 1);
+  /** Undoes a voided sale's purchases: once per SKU, as applySale counted them, however many lines. */
+  private unrecordSkus(record: MemberRecord, lines: SaleLineData[], date: string): void {
+    const qtyBySku = new Map<string, number>();
+    for (const line of lines) qtyBySku.set(line.sku, (qtyBySku.get(line.sku) ?? 0) + line.qty);
+    for (const [sku, qty] of qtyBySku) {
+      const history = record.skus[sku];
+      if (!history) continue;
+      history.qty = Math.max(0, history.qty - qty);
+      const at = history.dates.lastIndexOf(date);
+      if (at >= 0) {
+        history.dates.splice(at, 1);
+        history.count = Math.max(0, history.count - 1);
+      }
+      if (history.count === 0) delete record.skus[sku];
     }
-    if (history.count === 0) delete record.skus[line.sku];
   }
 
   private reversePoints(
     record: MemberRecord,
-    loyalty: { pointsReversed: number; pointsReturned: number },
+    loyalty: PointsReversalData,
     seq: number,
     at: string,
     saleId: string,
@@ -311,7 +323,7 @@ export class MemberBook {
       this.ledger(record, seq, at, 'reversed', -loyalty.pointsReversed, saleId, `${why}: points earned taken back`);
     }
     if (loyalty.pointsReturned > 0) {
-      this.addPoints(record, loyalty.pointsReturned, at.slice(0, 10));
+      this.addPoints(record, loyalty.pointsReturned, loyalty.businessDate);
       this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, `${why}: points redeemed given back`);
     }
   }
@@ -372,20 +384,25 @@ export class MemberBook {
     if (from.points !== 0) {
       into.points += from.points;
       into.lots = [...into.lots, ...from.lots].sort((a, b) => a.earnedOn.localeCompare(b.earnedOn));
+      // One side's debt (a negative balance) is paid from the other's lots, oldest first.
+      let excess = into.lots.reduce((sum, lot) => sum + lot.points, 0) - Math.max(0, into.points);
+      while (excess > 0 && into.lots.length > 0) {
+        const lot = into.lots[0]!;
+        const used = Math.min(lot.points, excess);
+        lot.points -= used;
+        excess -= used;
+        if (lot.points === 0) into.lots.shift();
+      }
       this.ledger(into, seq, at, 'merged', from.points, null, `merged from member ${from.memberCode}`);
     }
     if (from.since < into.since) into.since = from.since;
     from.points = 0;
     from.lots = [];
-    from.mergedInto = into.memberId;
-    // The old number, code and carriers now find the kept member.
-    this.byPhoneHash.set(from.phoneHash, into.memberId);
-    this.byCode.set(from.memberCode, into.memberId);
-    for (const carrier of from.carrierHashes) this.byCarrier.set(carrier, into.memberId);
-    into.carrierHashes.push(...from.carrierHashes);
     this.unindexDigits(from.memberId);
-    const fromProfile = this.profiles.get(from.memberId);
-    if (fromProfile) this.indexDigits(into.memberId, fromProfile.phone);
+    from.mergedInto = into.memberId;
+    into.carrierHashes.push(...from.carrierHashes);
+    // The old number, code and carriers now find the kept member.
+    this.index(from);
   }
 
   /** Ids of a member and of every record merged into it (one person's records). */
@@ -428,17 +445,20 @@ export class MemberBook {
     record.recentSales = [];
   }
 
+  /**
+   * Indexes a record's number, code, carriers and last digits. A record merged into another is
+   * indexed to that one (lookups follow merges from there), so the old number still finds the person.
+   */
   private index(record: MemberRecord): void {
     if (record.erased) return;
-    if (!record.mergedInto) {
-      this.byPhoneHash.set(record.phoneHash, record.memberId);
-      this.byCode.set(record.memberCode, record.memberId);
-      for (const carrier of record.carrierHashes) this.byCarrier.set(carrier, record.memberId);
-    }
+    const owner = record.mergedInto ?? record.memberId;
+    this.byPhoneHash.set(record.phoneHash, owner);
+    this.byCode.set(record.memberCode, owner);
+    for (const carrier of record.carrierHashes) this.byCarrier.set(carrier, owner);
     const profile = record.sealed ? this.unseal(record.memberId, record.sealed) : null;
     if (!profile) return;
     this.profiles.set(record.memberId, profile);
-    if (!record.mergedInto) this.indexDigits(record.memberId, profile.phone);
+    this.indexDigits(owner, profile.phone);
   }
 
   private unindexPhone(record: MemberRecord): void {

@@ -91,6 +91,8 @@ export interface PointsReversalData {
   memberId: string;
   pointsReversed: number;
   pointsReturned: number;
+  /** The store-local day of the void or refund: points given back count as earned on it. */
+  businessDate: string;
 }
 
 export interface SaleVoidedData {

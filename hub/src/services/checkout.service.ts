@@ -257,7 +257,12 @@ export class CheckoutService {
       fractionBefore,
       fractionAfter,
     );
-    return { memberId: member?.memberId ?? sale.memberId, pointsReversed: reversed, pointsReturned: returned };
+    return {
+      memberId: member?.memberId ?? sale.memberId,
+      pointsReversed: reversed,
+      pointsReturned: returned,
+      businessDate: businessDate(this.clock(), this.timeZone),
+    };
   }
 
   private memberKeys(sale: SaleRecord): string[] {
