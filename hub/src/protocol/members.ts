@@ -224,7 +224,6 @@ export interface MemberCard {
   memberCode: string;
   phone: string;
   name: string | null;
-  greeting: string;
   birthday: string | null;
   gender: Gender | null;
   region: string | null;

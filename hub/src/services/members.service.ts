@@ -27,7 +27,7 @@ import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
 import { looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
 import { toSaleView, type StoreState } from '../domain/store-state.js';
-import { businessDate, daysBetween, monthsBefore } from '../domain/time.js';
+import { businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MemberVault } from '../storage/member-vault.js';
@@ -220,7 +220,6 @@ export class MembersService {
       memberCode: record.memberCode,
       phone: profile ? this.phoneFor(profile.phone, staff) : '',
       name: profile?.name ?? null,
-      greeting: this.greeting(profile?.name ?? null, record.lastPurchase, today),
       birthday: profile?.birthday ?? null,
       gender: profile?.gender ?? null,
       region: profile?.region ?? null,
@@ -255,14 +254,6 @@ export class MembersService {
 
   private crossSell(baskets: BasketStats, anchors: string[], exclude: Set<string>) {
     return baskets.suggest(anchors, exclude, (sku) => this.state.products.get(sku));
-  }
-
-  private greeting(name: string | null, lastPurchase: string | null, today: string): string {
-    const hello = name ? `${name}，您好！` : '您好！';
-    if (!lastPurchase) return `${hello}第一次來，歡迎！`;
-    const days = daysBetween(lastPurchase, today);
-    if (days === 0) return `${hello}今天又見面了`;
-    return `${hello}上次來是 ${days} 天前`;
   }
 
   private couponsHeld(memberId: string, today: string): MemberCard['coupons'] {
