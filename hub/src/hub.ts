@@ -179,6 +179,7 @@ export class Hub {
     // projection every N replayed events (40 times for 200,000). A long replay ends with one (below).
     let replayed = 0;
     let lastReplayedAt: string | null = null;
+    let erasedSinceSnapshot = false;
     for await (const event of journal.replay(state.lastSeq, snapshot?.journalDay ?? '')) {
       if (event.seq !== state.lastSeq + 1) {
         log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
@@ -186,6 +187,7 @@ export class Hub {
       state.apply(event);
       lastReplayedAt = event.at;
       replayed += 1;
+      if (event.type === 'member.erased') erasedSinceSnapshot = true;
     }
     this.snapshots = new SnapshotService(
       state,
@@ -229,7 +231,9 @@ export class Hub {
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
 
     const catalog = new CatalogService(state, this.events);
-    const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock());
+    const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock(), () =>
+      this.snapshots.replaceAll(),
+    );
     const coupons = new CouponsService(state, this.events);
     const messaging = new MessagingService({
       outbox: state.messages,
@@ -318,6 +322,8 @@ export class Hub {
     const erasuresFinished = await members.finishErasures();
     if (erasuresFinished > 0)
       log.warn({ members: erasuresFinished }, 'destroyed keys of members erased before a crash');
+    // The snapshot loaded may still hold the opened data of a member erased after it was taken.
+    if (erasedSinceSnapshot || erasuresFinished > 0) await this.snapshots.replaceAll();
 
     messaging.start();
     this.stoppers.push(() => messaging.stop());

@@ -225,11 +225,10 @@ describe('member.changed', () => {
     await idleSocket.next('hello');
     const staff = { staffId: 'stf-test', deviceId: counter1.deviceId! };
     const sealed = { iv: 'aXY=', tag: 'dGFn', data: 'ZGF0YQ==' };
-    const demographics = { ageBand: null, gender: null, region: null, birthMonth: null };
 
     // Member events straight through the event store: what the member services will record.
-    await hub.events.record('member.tagged', { memberId: 'mem-tagged', tag: 'vip', ...staff });
-    await hub.events.record('member.profile_updated', { memberId: 'mem-profile', sealed, demographics, ...staff });
+    await hub.events.record('member.tagged', { memberId: 'mem-tagged', sealed, ...staff });
+    await hub.events.record('member.profile_updated', { memberId: 'mem-profile', sealed, ...staff });
     await hub.events.record('member.merged', { fromMemberId: 'mem-from', intoMemberId: 'mem-into', ...staff });
     await hub.events.record('points.expired', { memberId: 'mem-points', points: 10, earnedOnOrBefore: '2025-01-01' });
     await hub.events.record('coupon.issued', { couponId: 'cpn-1', code: 'HELLO-1', memberId: 'mem-coupon' });

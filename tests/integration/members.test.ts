@@ -74,7 +74,7 @@ describe('sign-up (M1, M2)', () => {
     const result = await signUp('0912-345-678');
     expect(result.existing).toBe(false);
     expect(result.member.memberCode).toMatch(/^AYI\d{10}$/);
-    expect(result.member.phone).toBe('0912***678');
+    expect(result.member.phone).toBe('09*****678');
     expect(result.member).toMatchObject({ tier: 'regular', tierName: '一般', points: 0, name: null });
     expect(result.firstOrderCoupon).toMatch(/^[A-Z2-9]{8}$/);
     const messages = await manager.request('GET', '/api/messages');
@@ -110,7 +110,7 @@ describe('lookup at the counter (M3)', () => {
     const last4 = await lookup('5678');
     expect(last4.kind).toBe('last_digits');
     expect(last4.matches.map((m) => m.memberId)).toContain(member.memberId);
-    expect(last4.matches.every((m) => m.phone.includes('***'))).toBe(true);
+    expect(last4.matches.every((m) => /^09\*{5}\d{3}$/.test(m.phone))).toBe(true);
     expect((await lookup('678')).matches.map((m) => m.memberId)).toContain(member.memberId);
     expect((await lookup('5678', manager)).matches.find((m) => m.memberId === member.memberId)?.phone).toBe(
       '0912345678',
@@ -189,7 +189,10 @@ describe('points, tiers and coupons at checkout (L1-L3)', () => {
     const text = (receipt.body.jobs as { text: string }[])[0]!.text;
     expect(text).toContain('本次得點');
     expect(text).toMatch(/點數餘額\s+11/);
-    expect(text).toContain('0987***321');
+    expect(text).toContain('09*****321');
+    const memberCode = (await card(memberId)).memberCode;
+    expect(text).toContain(`AYI*******${memberCode.slice(-3)}`);
+    expect(text).not.toContain(memberCode);
     expect(text).not.toContain('0987654321');
     expect(text).toMatch(/會員等級\s+一般/);
     expect(text).toMatch(/再消費 NT\$8,853 升級銀卡/);
@@ -482,6 +485,115 @@ describe('merge (M5) and erasure (M6)', () => {
     appendFileSync(keysFile, `${JSON.stringify({ memberId: member.memberId, key: 'AAAA' })}\n`);
     await restart();
     expect(readFileSync(keysFile, 'utf8')).not.toContain(member.memberId);
+  });
+});
+
+describe('what the audit asked for', () => {
+  it('limits number lookups per tablet, so the hidden digits of a masked number cannot be guessed', async () => {
+    const tablet = await pairedTablet(hub, '1111', 'Guessing tablet');
+    for (let i = 0; i < 60; i++) {
+      expect((await tablet.request('POST', '/api/members/lookup', { query: String(1000 + i) })).status).toBe(200);
+    }
+    const refused = await tablet.request('POST', '/api/members/lookup', { query: '0912345678' });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'retry_later' });
+    // Another tablet at the counter is not held up, and the limit passes with the minute.
+    expect((await lookup('0912345678')).matches).toHaveLength(1);
+    clock.advance(61_000);
+    expect((await tablet.request('POST', '/api/members/lookup', { query: '0912345678' })).status).toBe(200);
+  });
+
+  it('searches names in the body; only a manager lists everyone', async () => {
+    const { member } = await signUp('0920333555');
+    await cashier.request('PATCH', `/api/members/${member.memberId}`, { name: '陳大文' });
+    const found = await cashier.request('POST', '/api/members/search', { q: '大文' });
+    expect(found.status).toBe(200);
+    expect((found.body.members as { memberId: string }[]).map((m) => m.memberId)).toEqual([member.memberId]);
+    const everyone = await cashier.request('POST', '/api/members/search', { q: '' });
+    expect(everyone.status).toBe(422);
+    expect(everyone.body.error?.code).toBe('query_too_short');
+    const list = await manager.request('POST', '/api/members/search', { q: '', limit: 5 });
+    expect(list.status).toBe(200);
+    expect(list.body.total as number).toBeGreaterThan(5);
+    expect(list.body.members as unknown[]).toHaveLength(5);
+    expect((await cashier.request('GET', '/api/members?q=%E5%A4%A7%E6%96%87')).status).toBe(404);
+  });
+
+  it('removes a tag named in the body, and keeps tags sealed in the journal', async () => {
+    const { member } = await signUp('0920444666');
+    await cashier.request('POST', `/api/members/${member.memberId}/tags`, { tag: '糖尿病' });
+    expect((await card(member.memberId)).tags.map((t) => t.tag)).toEqual(['糖尿病']);
+    const removed = await cashier.request('POST', `/api/members/${member.memberId}/untag`, { tag: '糖尿病' });
+    expect(removed.status).toBe(200);
+    expect((removed.body as unknown as MemberCard).tags).toEqual([]);
+    expect(journalText()).not.toContain('糖尿病');
+  });
+
+  it('a merged record’s coupons go with it', async () => {
+    const a = await signUp('0920555777');
+    const b = await signUp('0920555888');
+    await manager.request('POST', '/api/members/merge', {
+      fromMemberId: a.member.memberId,
+      intoMemberId: b.member.memberId,
+    });
+    const kept = await card(b.member.memberId);
+    expect(kept.coupons.map((c) => c.code)).toEqual(expect.arrayContaining([a.firstOrderCoupon, b.firstOrderCoupon]));
+    const sale = await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], cash(349), {
+        memberId: b.member.memberId,
+        couponCode: a.firstOrderCoupon!,
+      }),
+    );
+    expect(sale.couponDiscount).toBe(50);
+  });
+
+  it('voiding a member’s only sale leaves no last visit behind', async () => {
+    const { member } = await signUp('0920666999');
+    const sale = await sell(
+      cashier,
+      checkoutRequest([{ sku: 'DRK-001', qty: 1 }], cash(15), { memberId: member.memberId }),
+    );
+    expect((await card(member.memberId)).stats.lastPurchase).not.toBeNull();
+    await manager.request('POST', `/api/sales/${sale.saleId}/void`, { reason: 'wrong member' });
+    expect((await card(member.memberId)).stats).toMatchObject({ purchaseCount: 0, lastPurchase: null });
+  });
+
+  it('two tablets spending the same points at once: one sale gets them, the other is refused', async () => {
+    const { member } = await signUp('0920777111');
+    await sell(cashier, checkoutRequest([{ sku: 'PET-001', qty: 2 }], cash(1780), { memberId: member.memberId }));
+    const balance = (await card(member.memberId)).points;
+    expect(balance).toBe(17);
+    const second = await pairedTablet(hub, '1111', 'Counter 2');
+    const spend = (tablet: TabletClient) =>
+      tablet.request(
+        'POST',
+        '/api/sales',
+        checkoutRequest([{ sku: 'FOD-001', qty: 1 }], cash(399 - balance), {
+          memberId: member.memberId,
+          redeemPoints: balance,
+        }),
+      );
+    const results = await Promise.all([spend(cashier), spend(second)]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 422]);
+    expect(results.find((r) => r.status === 422)?.body.error?.code).toBe('points_insufficient');
+    expect((await card(member.memberId)).points).toBeGreaterThanOrEqual(0);
+  });
+
+  it('an erasure rewrites the snapshots, so no older one holds the member’s opened data', async () => {
+    const { member } = await signUp('0920888222');
+    await cashier.request('POST', `/api/members/${member.memberId}/tags`, { tag: '孕婦' });
+    await hub.snapshots.take();
+    const erased = await manager.request('POST', `/api/members/${member.memberId}/erase`, {
+      confirmMemberCode: member.memberCode,
+    });
+    expect(erased.status).toBe(204);
+    const dir = path.join(dataDir, 'snapshots');
+    const files = readdirSync(dir).filter((f) => f.startsWith('snapshot-'));
+    expect(files).toHaveLength(1);
+    const text = readFileSync(path.join(dir, files[0]!), 'utf8');
+    expect(text).not.toContain('孕婦');
+    expect(text).not.toContain(member.memberCode);
   });
 });
 

@@ -11,6 +11,8 @@ import { roundHalfUp } from './money.js';
 export interface CouponRecord extends CouponCreatedData {
   uses: number;
   issued: number;
+  /** memberId -> the day they last used this coupon (a birthday coupon is once a year each). */
+  usedByMember: Record<string, string>;
 }
 
 /** A personal code issued to one member. */
@@ -46,6 +48,8 @@ export interface CouponCheck {
   /** Set when the code is a personal one. */
   issued: IssuedCode | undefined;
   customer: CouponCustomer | null;
+  /** The day this customer last used this coupon, if ever. */
+  lastUsedByCustomer?: string | null;
   today: string;
   /** What the coupon applies to: the cart after the staff's and the tier's discounts. */
   eligibleAmount: number;
@@ -81,6 +85,10 @@ export function couponDiscount(check: CouponCheck): number {
     }
     if (coupon.excludeExistingBuyers && customer.purchaseCount > 0) {
       refuse('existing_buyer', `Coupon ${code} is for new customers; this member has bought before`);
+    }
+    const lastUsed = check.lastUsedByCustomer ?? null;
+    if (coupon.trigger === 'birthday' && lastUsed !== null && lastUsed.slice(0, 4) === today.slice(0, 4)) {
+      refuse('used', `Coupon ${code} is once a year; this member used it on ${lastUsed}`);
     }
     if (coupon.trigger === 'birthday' && customer.birthMonth !== Number(today.slice(5, 7))) {
       refuse(

@@ -4,25 +4,52 @@
  * personal data is kept sealed in snapshots and opened in memory through `unseal` (crypto-shredding:
  * an erased member's key is gone, so their sealed data opens to nothing).
  */
-import type {
-  HubEvent,
-  MemberDemographics,
-  PointsReversalData,
-  SaleCompletedData,
-  SaleLineData,
-  SealedData,
-} from '../protocol/events.js';
+import type { HubEvent, PointsReversalData, SaleCompletedData, SaleLineData, SealedData } from '../protocol/events.js';
 import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
 import { daysBefore } from './time.js';
 
 /** What a member's sealed record holds. */
 export interface MemberProfile {
+  /** E.164 */
   phone: string;
+  /** Keyed HMAC of the number: the lookup index (and, for HQ, the same person in every store). */
+  phoneHash: string;
   name: string | null;
   birthday: string | null;
   gender: Gender | null;
   region: string | null;
   email: string | null;
+}
+
+/** Coarse facts for statistics (age band, gender, region, birth month), worked out from the profile. */
+export interface MemberDemographics {
+  /** e.g. "30-39" */
+  ageBand: string | null;
+  gender: Gender | null;
+  region: string | null;
+  birthMonth: number | null;
+}
+
+export const NO_DEMOGRAPHICS: MemberDemographics = { ageBand: null, gender: null, region: null, birthMonth: null };
+
+export function ageBand(birthday: string | null, today: string): string | null {
+  if (!birthday) return null;
+  let age = Number(today.slice(0, 4)) - Number(birthday.slice(0, 4));
+  if (today.slice(5) < birthday.slice(5)) age -= 1;
+  if (age < 20) return '<20';
+  if (age >= 60) return '60+';
+  const low = Math.floor(age / 10) * 10;
+  return `${low}-${low + 9}`;
+}
+
+export function demographicsOf(profile: MemberProfile | null, today: string): MemberDemographics {
+  if (!profile) return NO_DEMOGRAPHICS;
+  return {
+    ageBand: ageBand(profile.birthday, today),
+    gender: profile.gender,
+    region: profile.region,
+    birthMonth: profile.birthday ? Number(profile.birthday.slice(5, 7)) : null,
+  };
 }
 
 export interface SkuHistory {
@@ -44,6 +71,11 @@ export interface SpendEntry {
   amount: number;
 }
 
+/**
+ * One member in the projection. The journal holds their personal data sealed; the projection (and
+ * so the snapshots) holds the lookup hashes, tags and demographics opened, which is why an erasure
+ * is followed at once by a fresh snapshot and the removal of the older ones.
+ */
 export interface MemberRecord {
   memberId: string;
   memberCode: string;
@@ -81,7 +113,8 @@ export const CONSENT_HISTORY_KEPT = 50;
 /** Spend older than this is not needed by any tier window (36 months at most). */
 const SPEND_LOG_DAYS = 1100;
 
-export type Unseal = (memberId: string, sealed: SealedData) => MemberProfile | null;
+/** Opens what was sealed under a member's key; null once the key is destroyed (or the data is damaged). */
+export type Unseal = (memberId: string, sealed: SealedData) => unknown;
 
 export class MemberBook {
   readonly members = new Map<string, MemberRecord>();
@@ -92,6 +125,8 @@ export class MemberBook {
   readonly byCarrier = new Map<string, string>();
   readonly byLast4 = new Map<string, Set<string>>();
   readonly byLast3 = new Map<string, Set<string>>();
+  /** Kept member -> the records merged into it. */
+  private readonly mergedFrom = new Map<string, string[]>();
   constructor(private readonly unseal: Unseal) {}
 
   static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
@@ -128,15 +163,16 @@ export class MemberBook {
     switch (event.type) {
       case 'member.registered': {
         const d = event.data;
+        const profile = this.openProfile(d.memberId, d.sealed);
         const consent = Object.fromEntries(
           CONSENT_CHANNELS.map((c) => [c, { granted: d.consent[c], at: d.consent[c] ? event.at : null }]),
         ) as MemberRecord['consent'];
         const record: MemberRecord = {
           memberId: d.memberId,
           memberCode: d.memberCode,
-          phoneHash: d.phoneHash,
+          phoneHash: profile?.phoneHash ?? '',
           sealed: d.sealed,
-          demographics: d.demographics,
+          demographics: demographicsOf(profile, event.at.slice(0, 10)),
           since: event.at,
           tier: '',
           points: 0,
@@ -167,17 +203,20 @@ export class MemberBook {
       case 'member.profile_updated': {
         const record = this.members.get(event.data.memberId);
         if (!record || record.erased) break;
+        const profile = this.openProfile(record.memberId, event.data.sealed);
+        if (!profile) break;
         this.unindexPhone(record);
         record.sealed = event.data.sealed;
-        record.demographics = event.data.demographics;
+        record.demographics = demographicsOf(profile, event.at.slice(0, 10));
         this.index(record);
         break;
       }
       case 'member.carrier_bound': {
         const record = this.resolve(event.data.memberId);
-        if (!record) break;
-        record.carrierHashes.push(event.data.carrierHash);
-        this.byCarrier.set(event.data.carrierHash, record.memberId);
+        const opened = this.unseal(event.data.memberId, event.data.sealed) as { carrierHash?: string } | null;
+        if (!record || !opened?.carrierHash) break;
+        record.carrierHashes.push(opened.carrierHash);
+        this.byCarrier.set(opened.carrierHash, record.memberId);
         break;
       }
       case 'member.consent_changed': {
@@ -191,14 +230,16 @@ export class MemberBook {
       }
       case 'member.tagged': {
         const record = this.resolve(event.data.memberId);
-        if (!record || record.tags.some((t) => t.tag === event.data.tag)) break;
-        record.tags.push({ tag: event.data.tag, source: 'staff' });
+        const tag = this.openTag(event.data.memberId, event.data.sealed);
+        if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
+        record.tags.push({ tag, source: 'staff' });
         break;
       }
       case 'member.untagged': {
         const record = this.resolve(event.data.memberId);
-        if (!record) break;
-        record.tags = record.tags.filter((t) => t.tag !== event.data.tag);
+        const tag = this.openTag(event.data.memberId, event.data.sealed);
+        if (!record || tag === null) break;
+        record.tags = record.tags.filter((t) => t.tag !== tag);
         break;
       }
       case 'member.merged':
@@ -240,7 +281,7 @@ export class MemberBook {
         record.cumulativeSpend -= sale.total;
         record.spendLog = record.spendLog.filter((s) => s.saleId !== sale.saleId);
         this.unrecordSkus(record, sale.lines, sale.businessDate);
-        record.lastPurchase = record.spendLog.at(-1)?.date ?? record.lastPurchase;
+        record.lastPurchase = record.spendLog.at(-1)?.date ?? (record.purchaseCount > 0 ? record.lastPurchase : null);
         this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
         break;
       }
@@ -409,9 +450,7 @@ export class MemberBook {
   recordsOf(memberId: string): string[] {
     const ids = [memberId];
     for (let i = 0; i < ids.length; i++) {
-      for (const record of this.members.values()) {
-        if (record.mergedInto === ids[i] && !ids.includes(record.memberId)) ids.push(record.memberId);
-      }
+      for (const from of this.mergedFrom.get(ids[i]!) ?? []) if (!ids.includes(from)) ids.push(from);
     }
     return ids;
   }
@@ -440,7 +479,7 @@ export class MemberBook {
     record.carrierHashes = [];
     record.tags = [];
     record.consentHistory = [];
-    record.demographics = { ageBand: null, gender: null, region: null, birthMonth: null };
+    record.demographics = NO_DEMOGRAPHICS;
     record.ledger = [];
     record.recentSales = [];
   }
@@ -450,15 +489,29 @@ export class MemberBook {
    * indexed to that one (lookups follow merges from there), so the old number still finds the person.
    */
   private index(record: MemberRecord): void {
+    if (record.mergedInto) {
+      const list = this.mergedFrom.get(record.mergedInto);
+      if (!list) this.mergedFrom.set(record.mergedInto, [record.memberId]);
+      else if (!list.includes(record.memberId)) list.push(record.memberId);
+    }
     if (record.erased) return;
     const owner = record.mergedInto ?? record.memberId;
     this.byPhoneHash.set(record.phoneHash, owner);
     this.byCode.set(record.memberCode, owner);
     for (const carrier of record.carrierHashes) this.byCarrier.set(carrier, owner);
-    const profile = record.sealed ? this.unseal(record.memberId, record.sealed) : null;
+    const profile = record.sealed ? this.openProfile(record.memberId, record.sealed) : null;
     if (!profile) return;
     this.profiles.set(record.memberId, profile);
     this.indexDigits(owner, profile.phone);
+  }
+
+  private openProfile(memberId: string, sealed: SealedData): MemberProfile | null {
+    return (this.unseal(memberId, sealed) as MemberProfile | null) ?? null;
+  }
+
+  private openTag(memberId: string, sealed: SealedData): string | null {
+    const opened = this.unseal(memberId, sealed) as { tag?: string } | null;
+    return typeof opened?.tag === 'string' ? opened.tag : null;
   }
 
   private unindexPhone(record: MemberRecord): void {

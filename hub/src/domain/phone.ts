@@ -39,10 +39,14 @@ export function looksLikeWholeNumber(text: string): boolean {
   return digits.startsWith('+') || digits.length >= 8;
 }
 
-/** 0912***678: enough to confirm with the customer, not enough to call them. */
-export function maskPhone(display: string): string {
-  if (display.length <= 6) return '*'.repeat(display.length);
-  return `${display.slice(0, display.length - 6)}***${display.slice(-3)}`;
+/**
+ * 09*****678 (or +886******678): the last three digits, enough to confirm with the customer. Five
+ * or more hidden digits, so guessing the rest by trying lookups would take 100,000 tries.
+ */
+export function maskPhone(phone: string): string {
+  const keep = phone.startsWith('+') ? 4 : 2;
+  if (phone.length <= keep + 3) return '*'.repeat(phone.length);
+  return `${phone.slice(0, keep)}${'*'.repeat(phone.length - keep - 3)}${phone.slice(-3)}`;
 }
 
 /** The digits a customer says at the counter: "the last four are 5678". */

@@ -115,7 +115,7 @@ export class StoreState {
         this.totals.salesCount += 1;
         this.totals.revenue += event.data.total;
         this.baskets.count(event.data.lines, 1);
-        this.useCoupon(event.data.couponCode, event.data.saleId, 1);
+        this.useCoupon(event.data, 1);
         this.members.apply(event);
         this.pruneBefore(daysBefore(event.data.businessDate, this.retentionDays));
         break;
@@ -127,7 +127,7 @@ export class StoreState {
         this.totals.salesCount -= 1;
         this.totals.revenue -= sale.total;
         this.baskets.count(sale.lines, -1);
-        this.useCoupon(sale.couponCode, sale.saleId, -1);
+        this.useCoupon(sale, -1);
         this.members.apply(event, sale);
         break;
       }
@@ -145,7 +145,7 @@ export class StoreState {
         break;
       }
       case 'coupon.created':
-        this.putCoupon({ ...event.data, uses: 0, issued: 0 });
+        this.putCoupon({ ...event.data, uses: 0, issued: 0, usedByMember: {} });
         break;
       case 'coupon.issued': {
         const coupon = this.coupons.get(event.data.couponId);
@@ -177,12 +177,21 @@ export class StoreState {
   }
 
   /** A sale uses a coupon (+1); a void gives it back (-1). */
-  private useCoupon(code: string | null, saleId: string, delta: 1 | -1): void {
+  private useCoupon(
+    sale: Pick<SaleCompletedData, 'couponCode' | 'saleId' | 'memberId' | 'businessDate'>,
+    delta: 1 | -1,
+  ): void {
+    const code = sale.couponCode;
     if (!code) return;
     const issued = this.issuedCodes.get(code);
     const coupon = this.coupons.get(issued?.couponId ?? this.couponCodes.get(code) ?? '');
-    if (issued) issued.usedBySale = delta === 1 ? saleId : null;
-    if (coupon) coupon.uses += delta;
+    if (issued) issued.usedBySale = delta === 1 ? sale.saleId : null;
+    if (!coupon) return;
+    coupon.uses += delta;
+    if (sale.memberId) {
+      if (delta === 1) coupon.usedByMember[sale.memberId] = sale.businessDate;
+      else delete coupon.usedByMember[sale.memberId];
+    }
   }
 
   private putProduct(product: ProductData): void {

@@ -3,7 +3,7 @@
  * and what HQ receives, so they carry no raw personal data (no phone numbers, names or birthdays).
  */
 import type { Role, Tender } from './api.js';
-import type { ConsentChannel, CouponCreateRequest, Gender } from './members.js';
+import type { ConsentChannel, CouponCreateRequest } from './members.js';
 
 export const EVENT_SCHEMA = 'ayi.event/1';
 
@@ -136,9 +136,9 @@ export interface StaffLoggedInData {
 }
 
 /**
- * Personal data of one member (mobile number, name, birthday, e-mail), AES-256-GCM under a key of
- * that member's own. Erasing the member destroys the key, which erases every copy in the journal,
- * snapshots and backups at once (crypto-shredding).
+ * Personal data of one member (number, name, birthday, e-mail, carrier, tags), AES-256-GCM under a
+ * key of that member's own. Erasing the member destroys the key, which makes every copy in the
+ * journal unreadable at once (crypto-shredding); the snapshots are rewritten without them.
  */
 export interface SealedData {
   iv: string;
@@ -146,22 +146,12 @@ export interface SealedData {
   data: string;
 }
 
-/** Coarse, non-identifying facts HQ may use for chain-wide analytics (A5). */
-export interface MemberDemographics {
-  /** e.g. "30-39" */
-  ageBand: string | null;
-  gender: Gender | null;
-  region: string | null;
-  birthMonth: number | null;
-}
-
 export interface MemberRegisteredData {
   memberId: string;
+  /** The number on the member card (QR / CODE128). */
   memberCode: string;
-  /** Keyed HMAC of the E.164 number: the same person in every store of the chain. */
-  phoneHash: string;
+  /** The sealed MemberProfile: number, its keyed hash, name, birthday, gender, region, e-mail. */
   sealed: SealedData;
-  demographics: MemberDemographics;
   channel: 'store';
   consent: Record<ConsentChannel, boolean>;
   staffId: string;
@@ -170,15 +160,15 @@ export interface MemberRegisteredData {
 
 export interface MemberProfileUpdatedData {
   memberId: string;
+  /** The whole sealed MemberProfile after the change. */
   sealed: SealedData;
-  demographics: MemberDemographics;
   staffId: string;
 }
 
+/** An e-invoice carrier barcode bound to a member; sealed: `{carrierHash}` (its keyed HMAC). */
 export interface MemberCarrierBoundData {
   memberId: string;
-  /** Keyed HMAC of the e-invoice mobile carrier barcode. */
-  carrierHash: string;
+  sealed: SealedData;
   staffId: string;
 }
 
@@ -189,9 +179,10 @@ export interface MemberConsentChangedData {
   staffId: string;
 }
 
+/** A tag says something about a person ("有養寵物"), so it is sealed too: `{tag}`. */
 export interface MemberTagData {
   memberId: string;
-  tag: string;
+  sealed: SealedData;
   staffId: string;
 }
 

@@ -128,7 +128,7 @@ export type CouponCreateRequest = Static<typeof CouponCreateRequest>;
 export interface MemberSummary {
   memberId: string;
   memberCode: string;
-  /** 0912***678 for cashiers; the full number for managers and owners. */
+  /** 09*****678 for cashiers; the full number for managers and owners. */
   phone: string;
   name: string | null;
   tier: string;

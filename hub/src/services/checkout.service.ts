@@ -117,13 +117,19 @@ export class CheckoutService {
       memberDiscount: (after) => (rule ? roundHalfUp((after * rule.discountPercent) / 100) : 0),
       couponDiscount: (eligibleAmount) => {
         if (!couponCode) return 0;
-        const issued = this.state.issuedCodes.get(couponCode);
+        const issuedTo = this.state.issuedCodes.get(couponCode);
+        // A code issued to a record since merged into another belongs to the member kept.
+        const issued = issuedTo && {
+          ...issuedTo,
+          memberId: this.state.members.resolve(issuedTo.memberId)?.memberId ?? issuedTo.memberId,
+        };
         const record = this.state.coupons.get(issued?.couponId ?? this.state.couponCodes.get(couponCode) ?? '');
         try {
           const discount = couponDiscount({
             code: couponCode,
             coupon: record,
             issued,
+            lastUsedByCustomer: member && record ? (record.usedByMember[member.memberId] ?? null) : null,
             customer: member
               ? {
                   memberId: member.memberId,
@@ -197,11 +203,9 @@ export class CheckoutService {
   }
 
   private async record(request: CheckoutRequest, hash: string, actor: Actor): Promise<CheckoutResult> {
-    const keys: string[] = [];
-    if (request.memberId) keys.push(`member:${this.members.require(request.memberId).memberId}`);
-    if (request.couponCode) keys.push(`coupon:${normaliseCouponCode(request.couponCode)}`);
+    const couponKeys = request.couponCode ? [`coupon:${normaliseCouponCode(request.couponCode)}`] : [];
     // A member's points and a one-use coupon are spent by one sale at a time (priced inside the lock).
-    return this.members.lock.run(keys, async () => {
+    const sell = async (): Promise<CheckoutResult> => {
       const p = this.price(request, 'sale');
       const { change } = settleTenders(p.priced.total, request.tenders);
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
@@ -231,7 +235,10 @@ export class CheckoutService {
         };
       });
       return { sale: toSaleView(this.requireSale(event.data.saleId)), replayed: false };
-    });
+    };
+    return request.memberId
+      ? this.members.withMember(request.memberId, couponKeys, sell)
+      : this.members.lock.run(couponKeys, sell);
   }
 
   private loyaltyAfter(member: MemberRecord, p: MemberPricing): SaleLoyaltyData {

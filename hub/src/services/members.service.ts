@@ -6,7 +6,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { SaleView, StaffView } from '../protocol/api.js';
-import type { MemberDemographics } from '../protocol/events.js';
 import {
   CONSENT_CHANNELS,
   type ConsentChannel,
@@ -37,23 +36,17 @@ import type { Actor } from './checkout.service.js';
 const MEMBER_CODE = /^AYI\d{10}$/i;
 const CARRIER = /^\/[0-9A-Za-z.+-]{7}$/;
 const PICK_LIST_MAX = 8;
+const LOOKUP_WINDOW_MS = 60_000;
+const LOOKUPS_PER_WINDOW = 60;
 
 /** How a Taiwan number is written at the counter; other countries stay in E.164. */
 export function displayPhone(e164: string): string {
   return e164.startsWith('+886') ? `0${e164.slice(4)}` : e164;
 }
 
-export function ageBand(birthday: string | null, today: string): string | null {
-  if (!birthday) return null;
-  let age = Number(today.slice(0, 4)) - Number(birthday.slice(0, 4));
-  if (today.slice(5) < birthday.slice(5)) age -= 1;
-  if (age < 20) return '<20';
-  if (age >= 60) return '60+';
-  const low = Math.floor(age / 10) * 10;
-  return `${low}-${low + 9}`;
-}
-
 export class MembersService {
+  private readonly lookupTimes = new Map<string, number[]>();
+
   constructor(
     private readonly state: StoreState,
     private readonly events: EventStore,
@@ -62,6 +55,8 @@ export class MembersService {
     private readonly timeZone: string,
     private readonly clock: () => Date,
     readonly lock: KeyedLock,
+    /** Rewrites the snapshots after an erasure (they hold members' opened data). */
+    private readonly afterErasure: () => Promise<void> = async () => {},
   ) {}
 
   today(): string {
@@ -83,6 +78,26 @@ export class MembersService {
     return windowSpend(record, monthsBefore(today, this.program.windowMonths));
   }
 
+  /**
+   * Lookups by number are limited per tablet: a counter needs a few a minute, while guessing the
+   * five hidden digits of a masked number takes up to 100,000 tries (over a day at this rate).
+   */
+  private limitLookups(deviceId: string): void {
+    const now = this.clock().getTime();
+    const recent = (this.lookupTimes.get(deviceId) ?? []).filter((t) => t > now - LOOKUP_WINDOW_MS);
+    if (recent.length >= LOOKUPS_PER_WINDOW) {
+      const retryAfterSeconds = Math.ceil((recent[0]! + LOOKUP_WINDOW_MS - now) / 1000);
+      throw new DomainError(
+        'retry_later',
+        `Too many number lookups from this tablet; try again in ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+        429,
+      );
+    }
+    recent.push(now);
+    this.lookupTimes.set(deviceId, recent);
+  }
+
   async signUp(request: SignUpRequest, actor: Actor): Promise<SignUpResult> {
     const phone = parseMobile(request.phone);
     const phoneHash = this.vault.hashPhone(phone.e164);
@@ -97,6 +112,7 @@ export class MembersService {
       await this.vault.createKey(memberId);
       const profile: MemberProfile = {
         phone: phone.e164,
+        phoneHash,
         name: null,
         birthday: null,
         gender: null,
@@ -112,9 +128,7 @@ export class MembersService {
         this.events.record('member.registered', {
           memberId,
           memberCode,
-          phoneHash,
           sealed: this.vault.seal(memberId, profile),
-          demographics: this.demographicsOf(profile),
           channel: 'store',
           consent,
           staffId: actor.staff.id,
@@ -144,7 +158,8 @@ export class MembersService {
     });
   }
 
-  lookup(query: string, staff: StaffView): LookupResult {
+  lookup(query: string, actor: Actor): LookupResult {
+    const staff = actor.staff;
     const text = query.trim();
     const result = (kind: LookupResult['kind'], records: MemberRecord[], extra: Partial<LookupResult> = {}) => ({
       kind,
@@ -165,6 +180,7 @@ export class MembersService {
       return result('member_code', record ? [record] : []);
     }
     if (/^\d{3,4}$/.test(text)) {
+      this.limitLookups(actor.deviceId);
       const records = new Map<string, MemberRecord>();
       for (const id of this.state.members.endingIn(text)) {
         const record = this.state.members.resolve(id);
@@ -174,6 +190,7 @@ export class MembersService {
       return result('last_digits', sorted);
     }
     if (looksLikeWholeNumber(text)) {
+      this.limitLookups(actor.deviceId);
       const phone = parseMobile(text);
       const id = this.state.members.byPhoneHash.get(this.vault.hashPhone(phone.e164));
       const record = id === undefined ? undefined : this.state.members.resolve(id);
@@ -196,7 +213,7 @@ export class MembersService {
     };
   }
 
-  /** Cashiers see 0912***678; managers and owners the whole number. */
+  /** Cashiers see 09*****678; managers and owners the whole number. */
   private phoneFor(e164: string, staff: StaffView): string {
     const display = displayPhone(e164);
     return roleAtLeast(staff.role, 'manager') ? display : maskPhone(display);
@@ -258,7 +275,9 @@ export class MembersService {
 
   private couponsHeld(memberId: string, today: string): MemberCard['coupons'] {
     const held: MemberCard['coupons'] = [];
-    for (const code of this.state.issuedByMember.get(memberId) ?? []) {
+    // The member's own codes and those of records merged into them.
+    const codes = this.state.members.recordsOf(memberId).flatMap((id) => this.state.issuedByMember.get(id) ?? []);
+    for (const code of codes) {
       const issued = this.state.issuedCodes.get(code);
       const coupon = issued && this.state.coupons.get(issued.couponId);
       if (!issued || !coupon || issued.usedBySale !== null) continue;
@@ -275,28 +294,50 @@ export class MembersService {
     return held;
   }
 
-  /** Members by name or member code (never by number: that is lookup's job, in a body). */
-  list(query: string, limit: number, offset: number, staff: StaffView): { members: MemberSummary[]; total: number } {
+  /**
+   * Members by name or member code, newest first (never by number: that is lookup's job). Listing
+   * everyone, with no query, is for managers: a cashier only finds the member in front of them.
+   */
+  search(query: string, limit: number, offset: number, staff: StaffView): { members: MemberSummary[]; total: number } {
     const q = query.trim().toLowerCase();
-    const found: MemberRecord[] = [];
-    for (const record of this.state.members.members.values()) {
+    if (q.length < 2 && !roleAtLeast(staff.role, 'manager')) {
+      throw new DomainError('query_too_short', 'Type at least 2 characters of a name or member code');
+    }
+    const page: MemberSummary[] = [];
+    let total = 0;
+    // Newest first without sorting: the map holds members in the order they signed up.
+    const records = [...this.state.members.members.values()];
+    for (let i = records.length - 1; i >= 0; i--) {
+      const record = records[i]!;
       if (record.erased || record.mergedInto) continue;
       if (q) {
         const name = this.state.members.profile(record.memberId)?.name?.toLowerCase() ?? '';
         if (!name.includes(q) && !record.memberCode.toLowerCase().includes(q)) continue;
       }
-      found.push(record);
+      if (total >= offset && page.length < limit) page.push(this.summary(record, staff));
+      total += 1;
     }
-    found.sort((a, b) => b.since.localeCompare(a.since));
-    return {
-      members: found.slice(offset, offset + limit).map((r) => this.summary(r, staff)),
-      total: found.length,
-    };
+    return { members: page, total };
+  }
+
+  /**
+   * Runs `work` holding the lock of the member a record now lives in. A merge can move the record
+   * while we wait for the lock; then the lock of the member it moved into is taken instead, so two
+   * sales can never spend one person's points at once.
+   */
+  async withMember<T>(memberId: string, extraKeys: string[], work: (record: MemberRecord) => Promise<T>): Promise<T> {
+    for (;;) {
+      const before = this.require(memberId);
+      const outcome = await this.lock.run([`member:${before.memberId}`, ...extraKeys], async () => {
+        const now = this.require(memberId);
+        return now.memberId === before.memberId ? { value: await work(now) } : null;
+      });
+      if (outcome) return outcome.value;
+    }
   }
 
   async updateProfile(memberId: string, update: ProfileUpdate, actor: Actor): Promise<void> {
-    const record = this.require(memberId);
-    await this.lock.run([`member:${record.memberId}`], async () => {
+    await this.withMember(memberId, [], async (record) => {
       const current = this.state.members.profile(record.memberId);
       if (!current)
         throw new DomainError('member_not_found', 'This member has no personal data any more', undefined, 404);
@@ -310,7 +351,6 @@ export class MembersService {
       await this.events.record('member.profile_updated', {
         memberId: record.memberId,
         sealed: this.vault.seal(record.memberId, profile),
-        demographics: this.demographicsOf(profile),
         staffId: actor.staff.id,
       });
     });
@@ -348,7 +388,7 @@ export class MembersService {
       }
       await this.events.record('member.carrier_bound', {
         memberId: record.memberId,
-        carrierHash,
+        sealed: this.vault.seal(record.memberId, { carrierHash }),
         staffId: actor.staff.id,
       });
     });
@@ -358,7 +398,11 @@ export class MembersService {
     const record = this.require(memberId);
     const clean = tag.trim();
     if (record.tags.some((t) => t.tag === clean)) return;
-    await this.events.record('member.tagged', { memberId: record.memberId, tag: clean, staffId: actor.staff.id });
+    await this.events.record('member.tagged', {
+      memberId: record.memberId,
+      sealed: this.vault.seal(record.memberId, { tag: clean }),
+      staffId: actor.staff.id,
+    });
   }
 
   async untag(memberId: string, tag: string, actor: Actor): Promise<void> {
@@ -366,7 +410,11 @@ export class MembersService {
     if (!record.tags.some((t) => t.tag === tag)) {
       throw new DomainError('tag_not_found', `The member has no tag ${tag}`, undefined, 404);
     }
-    await this.events.record('member.untagged', { memberId: record.memberId, tag, staffId: actor.staff.id });
+    await this.events.record('member.untagged', {
+      memberId: record.memberId,
+      sealed: this.vault.seal(record.memberId, { tag }),
+      staffId: actor.staff.id,
+    });
   }
 
   /** Tags in use, most used first: suggestions for the tag box. */
@@ -418,11 +466,14 @@ export class MembersService {
     if (confirmMemberCode.trim().toUpperCase() !== record.memberCode) {
       throw new DomainError('erase_not_confirmed', 'Type the member code shown on the profile to confirm the erasure');
     }
-    const records = this.state.members.recordsOf(record.memberId);
-    await this.lock.run([`member:${record.memberId}`], () =>
-      this.events.record('member.erased', { memberId: record.memberId, staffId: actor.staff.id }),
-    );
+    // Records merged into this one are the same person's: collected under the lock, after the
+    // tombstone, so a merge finishing meanwhile is included.
+    const records = await this.withMember(record.memberId, [], async (current) => {
+      await this.events.record('member.erased', { memberId: current.memberId, staffId: actor.staff.id });
+      return this.state.members.recordsOf(current.memberId);
+    });
     await this.vault.destroyKeys(records);
+    await this.afterErasure();
   }
 
   /**
@@ -444,39 +495,42 @@ export class MembersService {
   async reviewLoyalty(): Promise<{ downgraded: number; pointsExpired: number }> {
     const today = this.today();
     const expiryCutoff = this.program.expiryMonths === null ? null : monthsBefore(today, this.program.expiryMonths);
+    const expiring = (record: MemberRecord) =>
+      expiryCutoff === null
+        ? 0
+        : record.lots.filter((l) => l.earnedOn <= expiryCutoff).reduce((sum, l) => sum + l.points, 0);
+    const falls = (record: MemberRecord) =>
+      tierForSpend(this.program, this.windowSpendOf(record, today)).threshold <
+      tierRule(this.program, record.tier).threshold;
     let downgraded = 0;
     let pointsExpired = 0;
     const work: Promise<unknown>[] = [];
-    for (const record of this.state.members.members.values()) {
-      if (record.erased || record.mergedInto) continue;
-      const current = tierRule(this.program, record.tier);
-      const spend = this.windowSpendOf(record, today);
-      const reached = tierForSpend(this.program, spend);
-      const expiring =
-        expiryCutoff === null
-          ? 0
-          : record.lots.filter((l) => l.earnedOn <= expiryCutoff).reduce((s, l) => s + l.points, 0);
-      if (reached.threshold >= current.threshold && expiring === 0) continue;
+    for (const candidate of this.state.members.members.values()) {
+      if (candidate.erased || candidate.mergedInto) continue;
+      if (!falls(candidate) && expiring(candidate) === 0) continue;
+      // Worked out again under the member's lock: a sale of theirs may be spending points right now.
       work.push(
-        this.lock.run([`member:${record.memberId}`], async () => {
+        this.withMember(candidate.memberId, [], async (record) => {
           const writes: Promise<unknown>[] = [];
-          if (reached.threshold < current.threshold) {
+          if (falls(record)) {
+            const spend = this.windowSpendOf(record, today);
             downgraded += 1;
             writes.push(
               this.events.record('member.tier_changed', {
                 memberId: record.memberId,
-                from: current.tier,
-                to: reached.tier,
+                from: tierRule(this.program, record.tier).tier,
+                to: tierForSpend(this.program, spend).tier,
                 windowSpend: spend,
               }),
             );
           }
-          if (expiring > 0 && expiryCutoff !== null) {
-            pointsExpired += expiring;
+          const points = expiring(record);
+          if (points > 0 && expiryCutoff !== null) {
+            pointsExpired += points;
             writes.push(
               this.events.record('points.expired', {
                 memberId: record.memberId,
-                points: expiring,
+                points,
                 earnedOnOrBefore: expiryCutoff,
               }),
             );
@@ -489,12 +543,18 @@ export class MembersService {
     return { downgraded, pointsExpired };
   }
 
-  /** What a receipt shows of a member: the code and the masked number, never the name. */
+  /**
+   * What a receipt shows of a member: the code and the number, both masked (a receipt left on the
+   * counter must not be enough to attach the member and spend their points), never the name.
+   */
   receiptMember(memberId: string): { memberCode: string; maskedPhone: string } | null {
     const record = this.state.members.resolve(memberId);
     const profile = record && this.state.members.profile(record.memberId);
     return record
-      ? { memberCode: record.memberCode, maskedPhone: profile ? maskPhone(displayPhone(profile.phone)) : '' }
+      ? {
+          memberCode: `${record.memberCode.slice(0, 3)}*******${record.memberCode.slice(-3)}`,
+          maskedPhone: profile ? maskPhone(displayPhone(profile.phone)) : '',
+        }
       : null;
   }
 
@@ -503,15 +563,6 @@ export class MembersService {
     const record = this.state.members.resolve(memberId);
     const profile = record && this.state.members.profile(record.memberId);
     return profile ? { phone: profile.phone, name: profile.name } : null;
-  }
-
-  private demographicsOf(profile: MemberProfile): MemberDemographics {
-    return {
-      ageBand: ageBand(profile.birthday, this.today()),
-      gender: profile.gender,
-      region: profile.region,
-      birthMonth: profile.birthday ? Number(profile.birthday.slice(5, 7)) : null,
-    };
   }
 
   private firstOrderCoupon() {

@@ -88,6 +88,15 @@ export class SnapshotService {
    * command). A call while one is being written waits for it and then takes another if events
    * were committed meanwhile, so a shutdown snapshot always holds every committed event.
    */
+  /**
+   * A snapshot now, then the older ones removed: after an erasure, the member's opened data must
+   * not stay in a snapshot written before it.
+   */
+  async replaceAll(): Promise<void> {
+    await this.take();
+    await this.store.removeAllButNewest();
+  }
+
   take(): Promise<void> {
     if (this.running) {
       return this.running.then(

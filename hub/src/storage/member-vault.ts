@@ -10,7 +10,6 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import type { MemberProfile } from '../domain/members.js';
 import type { SealedData } from '../protocol/events.js';
 import { JsonLinesAppendFile } from './jsonl-append.adapter.js';
 import { ensureDirectory, fsyncDirectory } from './fsync.js';
@@ -70,18 +69,19 @@ export class MemberVault {
     });
   }
 
-  seal(memberId: string, profile: MemberProfile): SealedData {
+  /** Seals any JSON value (a profile, a tag, a carrier's hash) under the member's key. */
+  seal(memberId: string, value: unknown): SealedData {
     const key = this.keys.get(memberId);
     if (!key) throw new Error(`no key for member ${memberId}`);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(memberId));
-    const data = Buffer.concat([cipher.update(JSON.stringify(profile), 'utf8'), cipher.final()]);
+    const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
     return { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
   }
 
-  /** The profile, or null when the key was destroyed (erased member) or the data is damaged. */
-  unseal(memberId: string, sealed: SealedData): MemberProfile | null {
+  /** What was sealed, or null when the key was destroyed (erased member) or the data is damaged. */
+  unseal(memberId: string, sealed: SealedData): unknown {
     const key = this.keys.get(memberId);
     if (!key) return null;
     try {
@@ -89,7 +89,7 @@ export class MemberVault {
       decipher.setAAD(Buffer.from(memberId));
       decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
       const text = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]);
-      return JSON.parse(text.toString('utf8')) as MemberProfile;
+      return JSON.parse(text.toString('utf8')) as unknown;
     } catch {
       return null;
     }

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-json.adapter.js';
-import { ensureDirectory } from './fsync.js';
+import { ensureDirectory, fsyncDirectory } from './fsync.js';
 
 export const SNAPSHOT_FORMAT = 'ayi.snapshot/1';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
@@ -82,6 +82,14 @@ export class SnapshotStore<S> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+  }
+
+  /** Removes every snapshot older than the newest one (after an erasure: no older copy may remain). */
+  async removeAllButNewest(): Promise<number> {
+    const files = await this.files();
+    for (const name of files.slice(0, -1)) await fs.rm(path.join(this.dir, name), { force: true });
+    if (files.length > 1) await fsyncDirectory(this.dir);
+    return Math.max(0, files.length - 1);
   }
 
   private async prune(): Promise<void> {

@@ -28,6 +28,7 @@ const coupon = (extra: Partial<CouponRecord> = {}): CouponRecord => ({
   excludeExistingBuyers: false,
   uses: 0,
   issued: 0,
+  usedByMember: {},
   ...extra,
 });
 
@@ -212,5 +213,33 @@ describe('codes', () => {
     expect(newPersonalCode(new Uint8Array([0, 1, 2, 3, 31, 32, 255, 8]))).toBe('ABCD9A9J');
     const code = newPersonalCode(new Uint8Array(8).map((_, i) => i * 37));
     expect(code).toMatch(/^[A-HJ-NP-Z2-9]{8}$/);
+  });
+});
+
+describe('birthday coupons are once a year per member', () => {
+  const birthday = coupon({ trigger: 'birthday', code: 'BDAY10', minSpend: 0, validTo: null });
+  const check = (lastUsedByCustomer: string | null, today = '2026-11-22') =>
+    couponDiscount({
+      code: 'BDAY10',
+      coupon: birthday,
+      issued: undefined,
+      customer: member({ birthMonth: 11 }),
+      lastUsedByCustomer,
+      today,
+      eligibleAmount: 500,
+    });
+
+  it('refuses a second use in the same year, with the day of the first', () => {
+    expect(() => check('2026-11-03')).toThrow(/once a year.*2026-11-03/);
+    try {
+      check('2026-11-03');
+    } catch (err) {
+      expect((err as DomainError).details).toMatchObject({ reason: 'used' });
+    }
+  });
+
+  it('allows it again in the next birthday month', () => {
+    expect(check('2025-11-20')).toBe(100);
+    expect(check(null)).toBe(100);
   });
 });

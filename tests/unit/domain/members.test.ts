@@ -21,9 +21,10 @@ import {
 
 let seq = 0;
 const shredded = new Set<string>();
-const PROFILES = new Map<string, MemberProfile>();
 
-const unseal: Unseal = (memberId, sealed) => (shredded.has(memberId) ? null : (PROFILES.get(sealed.data) ?? null));
+const unseal: Unseal = (memberId, sealed) => (shredded.has(memberId) ? null : (JSON.parse(sealed.data) as unknown));
+/** "Seals" a value the way the tests open it: as JSON in the data field. */
+const seal = (value: unknown) => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
 
 function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
   seq += 1;
@@ -44,16 +45,22 @@ function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): H
 const at10 = (date: string) => `${date}T02:00:00.000Z`;
 
 function register(book: MemberBook, memberId: string, phone: string, date = '2026-01-01'): void {
-  PROFILES.set(memberId, { phone, name: null, birthday: null, gender: null, region: null, email: null });
+  const profile: MemberProfile = {
+    phone,
+    phoneHash: `hash-${phone}`,
+    name: null,
+    birthday: null,
+    gender: null,
+    region: null,
+    email: null,
+  };
   book.apply(
     ev(
       'member.registered',
       {
         memberId,
         memberCode: `AYI-${memberId}`,
-        phoneHash: `hash-${phone}`,
-        sealed: { iv: 'iv', tag: 'tag', data: memberId },
-        demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
+        sealed: seal(profile),
         channel: 'store',
         consent: { sms: true, line: false, email: false },
         staffId: 'staff-1',
@@ -452,11 +459,21 @@ describe('merge', () => {
     register(book, 'b', '+886930000002', '2026-01-01');
     sell(book, { saleId: 'SA1', date: '2025-07-01', memberId: 'a', total: 890, earned: 8, skus: ['PET'] });
     sell(book, { saleId: 'SB1', date: '2026-01-05', memberId: 'b', total: 399, earned: 3, skus: ['PET', 'FOD'] });
-    book.apply(ev('member.tagged', { memberId: 'a', tag: '品質主義', staffId: 's' }, at10('2026-01-06')));
-    book.apply(ev('member.tagged', { memberId: 'a', tag: '有養寵物', staffId: 's' }, at10('2026-01-06')));
-    book.apply(ev('member.tagged', { memberId: 'b', tag: '有養寵物', staffId: 's' }, at10('2026-01-06')));
     book.apply(
-      ev('member.carrier_bound', { memberId: 'a', carrierHash: 'carrier-a', staffId: 's' }, at10('2026-01-06')),
+      ev('member.tagged', { memberId: 'a', sealed: seal({ tag: '品質主義' }), staffId: 's' }, at10('2026-01-06')),
+    );
+    book.apply(
+      ev('member.tagged', { memberId: 'a', sealed: seal({ tag: '有養寵物' }), staffId: 's' }, at10('2026-01-06')),
+    );
+    book.apply(
+      ev('member.tagged', { memberId: 'b', sealed: seal({ tag: '有養寵物' }), staffId: 's' }, at10('2026-01-06')),
+    );
+    book.apply(
+      ev(
+        'member.carrier_bound',
+        { memberId: 'a', sealed: seal({ carrierHash: 'carrier-a' }), staffId: 's' },
+        at10('2026-01-06'),
+      ),
     );
     book.apply(ev('member.merged', { fromMemberId: 'a', intoMemberId: 'b', staffId: 'mgr' }, at10('2026-01-07')));
   }
@@ -496,7 +513,7 @@ describe('merge', () => {
 
   it('later events for the old id land on the kept member', () => {
     twoMembers();
-    book.apply(ev('member.tagged', { memberId: 'a', tag: '常客', staffId: 's' }, at10('2026-01-08')));
+    book.apply(ev('member.tagged', { memberId: 'a', sealed: seal({ tag: '常客' }), staffId: 's' }, at10('2026-01-08')));
     sell(book, { saleId: 'SA2', date: '2026-01-09', memberId: 'a', total: 500, earned: 5 });
     const b = record(book, 'b');
     expect(b.tags.map((t) => t.tag)).toContain('常客');
@@ -533,9 +550,13 @@ describe('PDPA erasure', () => {
   it('removes identity and indexes, keeps the counts for statistics', () => {
     register(book, 'm1', '+886940555666');
     sell(book, { saleId: 'S1', date: '2026-01-10', memberId: 'm1', total: 399, earned: 3 });
-    book.apply(ev('member.tagged', { memberId: 'm1', tag: 'VIP', staffId: 's' }, at10('2026-01-10')));
+    book.apply(ev('member.tagged', { memberId: 'm1', sealed: seal({ tag: 'VIP' }), staffId: 's' }, at10('2026-01-10')));
     book.apply(
-      ev('member.carrier_bound', { memberId: 'm1', carrierHash: 'carrier-1', staffId: 's' }, at10('2026-01-10')),
+      ev(
+        'member.carrier_bound',
+        { memberId: 'm1', sealed: seal({ carrierHash: 'carrier-1' }), staffId: 's' },
+        at10('2026-01-10'),
+      ),
     );
     book.apply(ev('member.erased', { memberId: 'm1', staffId: 'mgr' }, at10('2026-01-11')));
 
@@ -581,7 +602,7 @@ describe('PDPA erasure', () => {
   it('ignores later events for the erased member, and the number can sign up again', () => {
     register(book, 'm1', '+886940555666');
     book.apply(ev('member.erased', { memberId: 'm1', staffId: 'mgr' }, at10('2026-01-11')));
-    book.apply(ev('member.tagged', { memberId: 'm1', tag: 'VIP', staffId: 's' }, at10('2026-01-12')));
+    book.apply(ev('member.tagged', { memberId: 'm1', sealed: seal({ tag: 'VIP' }), staffId: 's' }, at10('2026-01-12')));
     sell(book, { saleId: 'S1', date: '2026-01-12', memberId: 'm1', total: 399, earned: 3 });
     expect(book.members.get('m1')).toMatchObject({ tags: [], purchaseCount: 0, points: 0 });
     register(book, 'm2', '+886940555666');
@@ -616,7 +637,11 @@ describe('snapshot round trip (toData / fromData)', () => {
     sell(book, { saleId: 'S1', date: '2026-01-10', memberId: 'm1', total: 12_000, earned: 120, tierAfter: 'silver' });
     sell(book, { saleId: 'S2', date: '2026-01-11', memberId: 'm1', total: 100, redeemed: 20 });
     book.apply(
-      ev('member.carrier_bound', { memberId: 'm2', carrierHash: 'carrier-1', staffId: 's' }, at10('2026-01-10')),
+      ev(
+        'member.carrier_bound',
+        { memberId: 'm2', sealed: seal({ carrierHash: 'carrier-1' }), staffId: 's' },
+        at10('2026-01-10'),
+      ),
     );
     book.apply(ev('member.erased', { memberId: 'm3', staffId: 'mgr' }, at10('2026-01-12')));
     shredded.add('m3');

@@ -81,18 +81,19 @@ describe('parseMobile: refusals', () => {
 });
 
 describe('masking and last digits', () => {
-  it('shows the first four and last three digits of a Taiwan number', () => {
-    // 0912345678: 10 characters -> first 10 - 6 = 4 kept, then ***, then the last 3
-    expect(maskPhone('0912345678')).toBe('0912***678');
+  it('shows only 09 and the last three digits of a Taiwan number', () => {
+    // 0912345678: "09", 5 hidden, "678"
+    expect(maskPhone('0912345678')).toBe('09*****678');
   });
 
-  it('masks an international number the same way', () => {
-    // +14155552671: 12 characters -> first 6 '+14155', ***, last 3 '671'
-    expect(maskPhone('+14155552671')).toBe('+14155***671');
+  it('keeps the country code of an international number and hides all but the last three', () => {
+    // +14155552671 (12 characters): "+141", 5 hidden, "671"; +886912345678: "+886", 6 hidden, "678"
+    expect(maskPhone('+14155552671')).toBe('+141*****671');
+    expect(maskPhone('+886912345678')).toBe('+886******678');
   });
 
   it('hides a very short text completely', () => {
-    expect(maskPhone('123456')).toBe('******');
+    expect(maskPhone('12345')).toBe('*****');
     expect(maskPhone('')).toBe('');
   });
 

@@ -1,8 +1,9 @@
 /**
  * The embedded default: no SMS leaves the store; each message is written to the hub's log instead,
- * with the number masked (+886912***678) and any personal data in the text masked too. Always ok.
+ * with the number masked (+886******678) and any personal data in the text masked too. Always ok.
  */
 import type { Logger } from 'pino';
+import { maskPhone } from '../../domain/phone.js';
 import type { SmsProvider, SmsSendContext, SmsSendResult } from './sms-provider.js';
 
 export class ConsoleSmsProvider implements SmsProvider {
@@ -23,16 +24,6 @@ export class ConsoleSmsProvider implements SmsProvider {
     );
     return Promise.resolve({ kind: 'ok' });
   }
-}
-
-/** +886912345678 -> +886912***678: the country code and prefix stay, the middle goes. */
-export function maskPhone(phone: string): string {
-  const digits = phone.replace(/[^0-9]/g, '');
-  const plus = phone.trim().startsWith('+') ? '+' : '';
-  if (digits.length <= 6) return `${plus}${'*'.repeat(digits.length)}`;
-  const tail = 3;
-  const head = Math.min(6, digits.length - tail - 3);
-  return `${plus}${digits.slice(0, head)}${'*'.repeat(digits.length - head - tail)}${digits.slice(-tail)}`;
 }
 
 /** Each personal string keeps its first character: 王小明 -> 王**. */

@@ -25,16 +25,13 @@ const CardQuery = Type.Object(
   { cart: Type.Optional(Type.String({ maxLength: 2000, pattern: '^[A-Za-z0-9._:,-]*$' })) },
   { additionalProperties: false },
 );
-const ListQuery = Type.Object(
+/** Search by name or member code, in the body: a name is personal data and stays out of URLs. */
+const SearchRequest = Type.Object(
   {
-    q: Type.Optional(Type.String({ maxLength: 40 })),
-    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]\\d?|100)$' })),
-    offset: Type.Optional(Type.String({ pattern: '^\\d{1,7}$' })),
+    q: Type.String({ maxLength: 40 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
   },
-  { additionalProperties: false },
-);
-const TagParams = Type.Object(
-  { memberId: MemberIdParams.properties.memberId, tag: Type.String({ minLength: 1, maxLength: 20 }) },
   { additionalProperties: false },
 );
 
@@ -55,19 +52,14 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   app.post<{ Body: LookupRequest }>(
     '/api/members/lookup',
     { preHandler: cashier, schema: { body: LookupRequest } },
-    async (request) => ctx.members.lookup(request.body.query, actorOf(request).staff),
+    async (request) => ctx.members.lookup(request.body.query, actorOf(request)),
   );
 
-  app.get<{ Querystring: { q?: string; limit?: string; offset?: string } }>(
-    '/api/members',
-    { preHandler: cashier, schema: { querystring: ListQuery } },
+  app.post<{ Body: { q: string; limit?: number; offset?: number } }>(
+    '/api/members/search',
+    { preHandler: cashier, schema: { body: SearchRequest } },
     async (request) =>
-      ctx.members.list(
-        request.query.q ?? '',
-        Number(request.query.limit ?? 50),
-        Number(request.query.offset ?? 0),
-        actorOf(request).staff,
-      ),
+      ctx.members.search(request.body.q, request.body.limit ?? 50, request.body.offset ?? 0, actorOf(request).staff),
   );
 
   app.get<MemberParams & { Querystring: { cart?: string } }>(
@@ -128,11 +120,11 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     },
   );
 
-  app.delete<{ Params: { memberId: string; tag: string } }>(
-    '/api/members/:memberId/tags/:tag',
-    { preHandler: cashier, schema: { params: TagParams } },
+  app.post<MemberParams & { Body: TagRequest }>(
+    '/api/members/:memberId/untag',
+    { preHandler: cashier, schema: { params: MemberIdParams, body: TagRequest } },
     async (request) => {
-      await ctx.members.untag(request.params.memberId, request.params.tag, actorOf(request));
+      await ctx.members.untag(request.params.memberId, request.body.tag, actorOf(request));
       return card(request, request.params.memberId);
     },
   );

@@ -33,11 +33,9 @@ export interface LoyaltyView {
 }
 
 export const adminApi = {
-  searchMembers: (q: string, limit = 50, offset = 0) => {
-    const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
-    if (q.trim()) params.set('q', q.trim());
-    return api.get<{ members: MemberSummary[]; total: number }>(`/api/members?${params.toString()}`);
-  },
+  // A name is personal data: the query goes in the body, never in the URL.
+  searchMembers: (q: string, limit = 50, offset = 0) =>
+    api.post<{ members: MemberSummary[]; total: number }>('/api/members/search', { q: q.trim(), limit, offset }),
   signUp: (phone: string) => api.post<SignUpResult>('/api/members', { phone }),
   lookup: (query: string) => api.post<LookupResult>('/api/members/lookup', { query }),
   card: (memberId: string) => api.get<MemberCard>(`${m(memberId)}/card`),
@@ -46,7 +44,7 @@ export const adminApi = {
     request<MemberCard>(`${m(memberId)}/consent`, { method: 'PUT', body: { channel, granted } }),
   consentHistory: (memberId: string) => api.get<{ history: ConsentChangeView[] }>(`${m(memberId)}/consent-history`),
   addTag: (memberId: string, tag: string) => api.post<MemberCard>(`${m(memberId)}/tags`, { tag }),
-  removeTag: (memberId: string, tag: string) => api.del<MemberCard>(`${m(memberId)}/tags/${encodeURIComponent(tag)}`),
+  removeTag: (memberId: string, tag: string) => api.post<MemberCard>(`${m(memberId)}/untag`, { tag }),
   tags: () => api.get<{ tags: string[] }>('/api/tags'),
   points: (memberId: string) => api.get<{ balance: number; entries: PointsLedgerEntry[] }>(`${m(memberId)}/points`),
   sales: (memberId: string) => api.get<{ sales: SaleView[] }>(`${m(memberId)}/sales`),
