@@ -227,6 +227,8 @@ export class Hub {
     this.security = new SecurityService(securityDb, clock, {
       devicePaired: async (device) => void (await events.record('device.paired', device)),
       deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
+      staffAdded: async (staff) =>
+        void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     });
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
 
@@ -280,6 +282,13 @@ export class Hub {
       .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
 
     if (config.demo) await this.seedDemo(catalog, coupons);
+    // Staff added before staff were journalled: their names, for sale views and receipts.
+    await Promise.all(
+      this.security
+        .listStaff()
+        .filter((staff) => !state.staff.has(staff.id))
+        .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
+    );
     if (replayed > 1000) await this.snapshots.take();
 
     const health = (): HealthView => ({

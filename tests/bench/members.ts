@@ -130,7 +130,6 @@ async function main(): Promise<void> {
           businessDate: date,
           deviceId: 'tab',
           staffId: 'stf',
-          staffName: 'bench',
           memberId: regular,
           ...priced,
           couponCode: null,

@@ -171,7 +171,6 @@ export function seedPastSales(dataDir: string, options: SeedOptions): SeedReport
         businessDate: date,
         deviceId: devices[Math.floor(rng() * devices.length)]!,
         staffId: cashier.staffId,
-        staffName: cashier.name,
         memberId: null,
         ...priced,
         couponCode: null,

@@ -6,25 +6,13 @@
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the checkout screen.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
-const SCREENSHOT_DIR = process.env.AYI_E2E_SCREENSHOT_DIR;
+import { apiGet, pairAndLogIn, scan, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
 
 const RED_TEA = { barcode: '4710000010003', name: '統一麥香紅茶 300ml', price: 15 };
 const MILK = { barcode: '4710000010379', name: '光泉全脂鮮乳 936ml', price: 95 };
 const SOY = { barcode: '4710000011116', name: '義美全脂豆漿 450ml', price: 28 };
-
-/** Types a code the way a keyboard-wedge scanner does: fast keystrokes, then Enter. */
-async function scan(page: Page, code: string): Promise<void> {
-  await page.keyboard.type(code, { delay: 8 });
-  await page.keyboard.press('Enter');
-}
 
 /** Nothing focused: a scan then reaches only the page-wide scanner listener. */
 async function blur(page: Page): Promise<void> {
@@ -32,68 +20,19 @@ async function blur(page: Page): Promise<void> {
   await page.evaluate('document.activeElement && document.activeElement.blur()');
 }
 
-async function pairAndLogIn(page: Page, hubUrl: string, code: string, name: string, pin: string): Promise<void> {
-  await page.goto(`${hubUrl}/`);
-  await page.waitForURL('**/pair');
-  await page.getByTestId('pair-code').fill(code);
-  await page.getByTestId('pair-name').fill(name);
-  await page.getByTestId('pair-submit').click();
-  await page.waitForURL('**/login');
-  for (const digit of pin) await page.getByTestId(`pin-${digit}`).click();
-  await page.getByTestId('pin-enter').click();
-  await page.waitForURL('**/checkout');
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SCREENSHOT_DIR) return;
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, name), fullPage: true });
-}
-
 describe('tablet checkout (browser, built hub + UI)', () => {
-  let hub: HubProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  const pageErrors: string[] = [];
+  let session: BrowserSession;
 
   beforeAll(async () => {
-    expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
-    expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-
-    hub = await startHubProcess();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    // A 10" tablet in landscape.
-    context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      locale: 'zh-TW',
-      timezoneId: 'Asia/Taipei',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    session = await startBrowserSession();
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await hub?.stop();
+    await session?.close();
   });
 
   it('pairs, logs in, scans two items, takes cash and shows the change and the receipt', async () => {
+    const { hub, page, pageErrors } = session;
     // An unpaired tablet lands on the pairing screen; once paired, the PIN pad; then the checkout.
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.cashier);
     const status = page.getByTestId('connection-status');
@@ -170,13 +109,12 @@ describe('tablet checkout (browser, built hub + UI)', () => {
   });
 
   it('retries a payment whose answer was lost with the same key: one sale, not two', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-TW' });
+    const { hub } = session;
+    const ctx = await session.newTabletContext();
     try {
       // No live socket on this tablet (it shows offline), so the sale goes over POST /api/sales.
       await ctx.routeWebSocket(/\/api\/ws$/, (ws) => ws.close({ code: 1011, reason: 'test: no socket' }));
-      const tablet = await ctx.newPage();
-      tablet.setDefaultTimeout(15_000);
-      tablet.on('pageerror', (err) => pageErrors.push(err.message));
+      const tablet = await session.newTabletPage(ctx);
 
       const posted: string[] = [];
       await tablet.route('**/api/sales', async (route) => {
@@ -219,7 +157,5 @@ describe('tablet checkout (browser, built hub + UI)', () => {
 });
 
 async function countSales(page: Page): Promise<number> {
-  const res = await page.request.get(new URL('/api/sales?limit=200', page.url()).toString());
-  expect(res.ok()).toBe(true);
-  return ((await res.json()) as { sales: unknown[] }).sales.length;
+  return (await apiGet<{ sales: unknown[] }>(page, '/api/sales?limit=200')).sales.length;
 }

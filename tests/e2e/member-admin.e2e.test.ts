@@ -7,35 +7,12 @@
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
-const SCREENSHOT_DIR = process.env.AYI_E2E_SCREENSHOT_DIR;
-
-async function pairAndLogIn(page: Page, hubUrl: string, code: string, name: string, pin: string): Promise<void> {
-  await page.goto(`${hubUrl}/`);
-  await page.waitForURL('**/pair');
-  await page.getByTestId('pair-code').fill(code);
-  await page.getByTestId('pair-name').fill(name);
-  await page.getByTestId('pair-submit').click();
-  await page.waitForURL('**/login');
-  for (const digit of pin) await page.getByTestId(`pin-${digit}`).click();
-  await page.getByTestId('pin-enter').click();
-  await page.waitForURL('**/checkout');
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SCREENSHOT_DIR) return;
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, name), fullPage: true });
-}
+import { startHubProcess } from '../support/hub-process.ts';
+import { pairAndLogIn, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
 
 interface ApiAnswer {
   status: number;
@@ -60,48 +37,18 @@ async function callApi(page: Page, method: string, url: string, body?: unknown):
 }
 
 describe('member profile and manager pages (browser, built hub + UI)', () => {
-  let hub: HubProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  const pageErrors: string[] = [];
+  let session: BrowserSession;
 
   beforeAll(async () => {
-    expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
-    expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-
-    hub = await startHubProcess();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      locale: 'zh-TW',
-      timezoneId: 'Asia/Taipei',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    session = await startBrowserSession();
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await hub?.stop();
+    await session?.close();
   });
 
   it('edits a profile, records consent, tags, shows the QR code, creates a coupon and erases the member', async () => {
+    const { hub, page, pageErrors } = session;
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.manager);
     await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('店長');
 
@@ -211,11 +158,10 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
   });
 
   it('shows a cashier the profile with the number masked, without the manager actions or pages', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-TW' });
+    const { hub, pageErrors } = session;
+    const ctx = await session.newTabletContext();
     try {
-      const tablet = await ctx.newPage();
-      tablet.setDefaultTimeout(15_000);
-      tablet.on('pageerror', (err) => pageErrors.push(err.message));
+      const tablet = await session.newTabletPage(ctx);
       await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 2', hub.demoPins.cashier);
 
       const phone = `0933${String(Math.floor(Math.random() * 1_000_000)).padStart(6, '0')}`;
@@ -241,6 +187,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
   });
 
   it('warns a manager about a failed SMS in the top bar and sends it again on Retry', async () => {
+    const { pageErrors } = session;
     // An SMS gateway that refuses (400: a permanent failure) until it is told to accept.
     let accept = false;
     let received = 0;
@@ -257,11 +204,9 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     const smsHub = await startHubProcess({
       env: { AYI_SMS_PROVIDER: 'http', AYI_SMS_HTTP_URL: `http://127.0.0.1:${gatewayPort}/sms` },
     });
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-TW' });
+    const ctx = await session.newTabletContext();
     try {
-      const tablet = await ctx.newPage();
-      tablet.setDefaultTimeout(15_000);
-      tablet.on('pageerror', (err) => pageErrors.push(err.message));
+      const tablet = await session.newTabletPage(ctx);
       await pairAndLogIn(tablet, smsHub.url, smsHub.pairingCode, '櫃台 1', smsHub.demoPins.manager);
       expect(await tablet.getByTestId('messages-failed-badge').count()).toBe(0);
 

@@ -10,15 +10,9 @@
  * The expected points come from the hub's own program (GET /api/loyalty), so the test does not
  * depend on the default rates. Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
-const SCREENSHOT_DIR = process.env.AYI_E2E_SCREENSHOT_DIR;
+import { apiGet, pairAndLogIn, scan, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
 
 const CAT_FOOD = { barcode: '4710000015183', sku: 'PET-001', price: 890 };
 const HAIRBALL = { barcode: '4710000015558', sku: 'PET-002', price: 320 };
@@ -33,12 +27,6 @@ interface Loyalty {
   maxRedeemPercent: number;
 }
 
-/** Types a code the way a keyboard-wedge scanner does: fast keystrokes, then Enter. */
-async function scan(page: Page, code: string): Promise<void> {
-  await page.keyboard.type(code, { delay: 8 });
-  await page.keyboard.press('Enter');
-}
-
 /**
  * Scans into the item box. (checkout.e2e.test.ts covers scans with nothing focused; those are told
  * from typing by the gaps between keys, which a busy test machine can stretch.)
@@ -46,30 +34,6 @@ async function scan(page: Page, code: string): Promise<void> {
 async function scanIntoItemBox(page: Page, code: string): Promise<void> {
   await page.getByTestId('scan-input').click();
   await scan(page, code);
-}
-
-async function pairAndLogIn(page: Page, hubUrl: string, code: string, name: string, pin: string): Promise<void> {
-  await page.goto(`${hubUrl}/`);
-  await page.waitForURL('**/pair');
-  await page.getByTestId('pair-code').fill(code);
-  await page.getByTestId('pair-name').fill(name);
-  await page.getByTestId('pair-submit').click();
-  await page.waitForURL('**/login');
-  for (const digit of pin) await page.getByTestId(`pin-${digit}`).click();
-  await page.getByTestId('pin-enter').click();
-  await page.waitForURL('**/checkout');
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SCREENSHOT_DIR) return;
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, name), fullPage: true });
-}
-
-async function apiGet<T>(page: Page, urlPath: string): Promise<T> {
-  const res = await page.request.get(new URL(urlPath, page.url()).toString());
-  expect(res.ok(), `GET ${urlPath}: ${res.status()}`).toBe(true);
-  return (await res.json()) as T;
 }
 
 /** The total once the hub's quote for the cart as it is now has arrived. */
@@ -80,48 +44,18 @@ async function readyTotal(page: Page): Promise<number> {
 }
 
 describe('members at the counter (browser, built hub + UI)', () => {
-  let hub: HubProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  const pageErrors: string[] = [];
+  let session: BrowserSession;
 
   beforeAll(async () => {
-    expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
-    expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-
-    hub = await startHubProcess();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      locale: 'zh-TW',
-      timezoneId: 'Asia/Taipei',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    session = await startBrowserSession();
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await hub?.stop();
+    await session?.close();
   });
 
   it('signs up a number during a sale, then finds the member by the last 4 digits and redeems points', async () => {
+    const { hub, page, pageErrors } = session;
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.cashier);
     await expect.poll(() => page.getByTestId('connection-status').getAttribute('data-state')).toBe('online');
     const program = await apiGet<Loyalty>(page, '/api/loyalty');

@@ -93,10 +93,25 @@ describe('sign-up (M1, M2)', () => {
     expect(racing.filter((r) => !r.existing)).toHaveLength(1);
   });
 
-  it('keeps phone numbers out of the journal (sealed) and out of URLs', () => {
+  it('keeps phone numbers out of the journal (sealed)', () => {
     const text = journalText();
     expect(text).toContain('member.registered');
     expect(text).not.toMatch(/912345678|0933111222|933111222/);
+  });
+
+  it('names no one in sale events: the cashier is an id, named once in staff.added', async () => {
+    const sale = await sell(cashier, checkoutRequest([{ sku: 'DRK-001', qty: 1 }], cash(15)));
+    expect(sale.staffName).toBe('小美');
+    const events = journalText()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { type: string; data: Record<string, unknown> });
+    const saleEvent = events.find((e) => e.type === 'sale.completed' && e.data.saleId === sale.saleId)!;
+    expect(saleEvent.data.staffId).toBe(sale.staffId);
+    expect(JSON.stringify(saleEvent)).not.toContain('小美');
+    expect(events.filter((e) => e.type === 'staff.added').map((e) => e.data.name)).toEqual(
+      expect.arrayContaining(['小美', '阿明', '王老闆']),
+    );
   });
 });
 

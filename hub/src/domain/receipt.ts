@@ -20,6 +20,8 @@ export interface ReceiptContext {
   timeZone: string;
   columns: number;
   copy: boolean;
+  /** Who rang the sale up. */
+  staffName: string;
   /** For a member's sale: their code and masked number (never the whole number or the name). */
   member?: { memberCode: string; maskedPhone: string } | null;
   program?: LoyaltyProgram;
@@ -70,7 +72,7 @@ export function renderReceipt(sale: SaleRecord, ctx: ReceiptContext): string[] {
   if (ctx.copy) out.push(center('*** 副本 COPY ***', w));
   out.push(center(ctx.storeName, w), center(ctx.storeId, w), '');
   out.push(padBetween('交易序號', sale.saleId, w));
-  out.push(padBetween(formatLocalTime(sale.at, ctx.timeZone), `收銀 ${sale.staffName}`, w));
+  out.push(padBetween(formatLocalTime(sale.at, ctx.timeZone), `收銀 ${ctx.staffName}`, w));
   out.push(rule);
   for (const line of sale.lines) {
     out.push(clip(line.name, w));

@@ -3,7 +3,7 @@
  * keys. Built only by applying committed events in seq order; serialisable for snapshots.
  * Sales older than the retention window are dropped from memory (they stay in the journal).
  */
-import type { SaleView } from '../protocol/api.js';
+import type { Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
 import { MemberBook, type MemberBookData, type Unseal } from './members.js';
@@ -31,6 +31,7 @@ export interface StoreStateData {
   coupons: CouponRecord[];
   issuedCodes: IssuedCode[];
   messages: MessageOutboxData;
+  staff: [string, { name: string; role: Role }][];
 }
 
 export class StoreState {
@@ -44,6 +45,8 @@ export class StoreState {
   totals = { salesCount: 0, revenue: 0 };
   members: MemberBook;
   baskets = new BasketStats();
+  /** staffId -> name and role, for sale views and receipts. */
+  readonly staff = new Map<string, { name: string; role: Role }>();
   /** The outbound SMS queue (the journal is its durable store). */
   messages = new MessageOutbox();
   readonly coupons = new Map<string, CouponRecord>();
@@ -72,6 +75,7 @@ export class StoreState {
     for (const coupon of data.coupons) state.putCoupon(coupon);
     for (const issued of data.issuedCodes) state.putIssued(issued);
     state.messages = MessageOutbox.fromData(data.messages);
+    for (const [staffId, staff] of data.staff) state.staff.set(staffId, staff);
     return state;
   }
 
@@ -86,7 +90,16 @@ export class StoreState {
       coupons: [...this.coupons.values()],
       issuedCodes: [...this.issuedCodes.values()],
       messages: this.messages.toData(),
+      staff: [...this.staff],
     };
+  }
+
+  staffName(staffId: string): string {
+    return this.staff.get(staffId)?.name ?? staffId;
+  }
+
+  saleView(sale: SaleRecord): SaleView {
+    return toSaleView(sale, this.staffName(sale.staffId));
   }
 
   findByBarcode(code: string): ProductData | undefined {
@@ -153,6 +166,9 @@ export class StoreState {
         this.putIssued({ ...event.data, usedBySale: null });
         break;
       }
+      case 'staff.added':
+        this.staff.set(event.data.staffId, { name: event.data.name, role: event.data.role });
+        break;
       case 'message.queued':
       case 'message.attempted':
         this.messages.apply(event);
@@ -224,7 +240,7 @@ export function saleStatus(sale: SaleRecord): SaleView['status'] {
   return allBack ? 'refunded' : 'partially_refunded';
 }
 
-export function toSaleView(sale: SaleRecord): SaleView {
+export function toSaleView(sale: SaleRecord, staffName: string): SaleView {
   return {
     saleId: sale.saleId,
     seq: sale.seq,
@@ -233,7 +249,7 @@ export function toSaleView(sale: SaleRecord): SaleView {
     storeId: sale.storeId,
     deviceId: sale.deviceId,
     staffId: sale.staffId,
-    staffName: sale.staffName,
+    staffName,
     memberId: sale.memberId,
     lines: sale.lines.map((line) => ({
       lineNo: line.lineNo,

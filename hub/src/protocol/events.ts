@@ -54,8 +54,8 @@ export interface SaleCompletedData {
   requestHash: string;
   businessDate: string;
   deviceId: string;
+  /** Who rang it up; their name is in the staff.added event (a sale carries no names). */
   staffId: string;
-  staffName: string;
   memberId: string | null;
   lines: SaleLineData[];
   subtotal: number;
@@ -127,6 +127,12 @@ export interface DevicePairedData {
 
 export interface DeviceRevokedData {
   deviceId: string;
+}
+
+export interface StaffAddedData {
+  staffId: string;
+  name: string;
+  role: Role;
 }
 
 export interface StaffLoggedInData {
@@ -249,6 +255,7 @@ export interface EventPayloads {
   'catalog.imported': CatalogImportedData;
   'device.paired': DevicePairedData;
   'device.revoked': DeviceRevokedData;
+  'staff.added': StaffAddedData;
   'member.registered': MemberRegisteredData;
   'member.profile_updated': MemberProfileUpdatedData;
   'member.carrier_bound': MemberCarrierBoundData;

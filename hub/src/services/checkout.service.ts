@@ -7,7 +7,7 @@ import type { CheckoutRequest, QuoteRequest, QuoteView, RefundRequest, SaleView,
 import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
 import { computeRefund, priceCart, refundedFraction, settleTenders, type PricedCart } from '../domain/sale.js';
-import { toSaleView, type SaleRecord, type StoreState } from '../domain/store-state.js';
+import { type SaleRecord, type StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import { couponDiscount, normaliseCouponCode } from '../domain/coupons.js';
 import {
@@ -180,7 +180,7 @@ export class CheckoutService {
     if (existingId !== undefined) {
       const existing = this.state.sales.get(existingId)!;
       this.assertSameCart(existing.requestHash, hash);
-      return { sale: toSaleView(existing), replayed: true };
+      return { sale: this.state.saleView(existing), replayed: true };
     }
     const result = this.record(request, hash, actor);
     this.inFlight.set(key, { hash, result });
@@ -218,7 +218,6 @@ export class CheckoutService {
           businessDate: date,
           deviceId: actor.deviceId,
           staffId: actor.staff.id,
-          staffName: actor.staff.name,
           memberId: p.member?.memberId ?? null,
           lines: p.priced.lines,
           subtotal: p.priced.subtotal,
@@ -234,7 +233,7 @@ export class CheckoutService {
           loyalty,
         };
       });
-      return { sale: toSaleView(this.requireSale(event.data.saleId)), replayed: false };
+      return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
     return request.memberId
       ? this.members.withMember(request.memberId, couponKeys, sell)
@@ -282,13 +281,13 @@ export class CheckoutService {
     const sales = [...this.state.sales.values()];
     for (let i = sales.length - 1; i >= 0 && out.length < limit; i--) {
       const sale = sales[i]!;
-      if (beforeSeq === undefined || sale.seq < beforeSeq) out.push(toSaleView(sale));
+      if (beforeSeq === undefined || sale.seq < beforeSeq) out.push(this.state.saleView(sale));
     }
     return out;
   }
 
   get(saleId: string): SaleView {
-    return toSaleView(this.requireSale(saleId));
+    return this.state.saleView(this.requireSale(saleId));
   }
 
   async void(saleId: string, reason: string, actor: Actor): Promise<SaleView> {
@@ -314,7 +313,7 @@ export class CheckoutService {
           loyalty: this.pointsReversal(sale, 0, 1),
         }),
       );
-      return toSaleView(sale);
+      return this.state.saleView(sale);
     });
   }
 
@@ -326,7 +325,7 @@ export class CheckoutService {
         if (refundedSale !== saleId) {
           throw new DomainError('idempotency_key_reused', 'This refund key belongs to another sale', undefined, 409);
         }
-        return toSaleView(sale);
+        return this.state.saleView(sale);
       }
       if (sale.voided)
         throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
@@ -351,7 +350,7 @@ export class CheckoutService {
           loyalty,
         })),
       );
-      return toSaleView(sale);
+      return this.state.saleView(sale);
     });
   }
 

@@ -25,7 +25,7 @@ import { windowSpend, type MemberProfile, type MemberRecord } from '../domain/me
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
 import { looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
-import { toSaleView, type StoreState } from '../domain/store-state.js';
+import type { StoreState } from '../domain/store-state.js';
 import { businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
 import type { EventStore } from '../storage/event-store.js';
@@ -436,7 +436,7 @@ export class MembersService {
     const out: SaleView[] = [];
     for (let i = record.recentSales.length - 1; i >= 0; i--) {
       const sale = this.state.sales.get(record.recentSales[i]!);
-      if (sale) out.push(toSaleView(sale));
+      if (sale) out.push(this.state.saleView(sale));
     }
     return out;
   }

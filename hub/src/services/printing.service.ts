@@ -149,7 +149,13 @@ export class PrintingService {
     }
     const { memberOf, ...store } = this.store;
     const member = sale.memberId && memberOf ? memberOf(sale.memberId) : null;
-    const receipt = renderReceipt(sale, { ...store, member, columns: this.printer.columns, copy: kind === 'copy' });
+    const receipt = renderReceipt(sale, {
+      ...store,
+      member,
+      staffName: this.state.staffName(sale.staffId),
+      columns: this.printer.columns,
+      copy: kind === 'copy',
+    });
     const text = `${receipt.join('\n')}\n`;
     const printed = await this.printer.print({ jobId, day: sale.businessDate, kind, text });
     if (!printed && kind === 'original') return null;

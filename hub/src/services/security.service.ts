@@ -74,6 +74,7 @@ export interface DeviceIdentity {
 export interface SecurityEvents {
   devicePaired(device: DeviceIdentity): Promise<void>;
   deviceRevoked(deviceId: string): Promise<void>;
+  staffAdded(staff: StaffView): Promise<void>;
 }
 
 export class SecurityService {
@@ -191,7 +192,13 @@ export class SecurityService {
     }
     const staff: StaffRecord = { staffId: `stf-${randomBytes(4).toString('hex')}`, name, role, pinHmac };
     await this.db.update((data) => data.staff.push(staff));
+    await this.events.staffAdded(toStaffView(staff));
     return toStaffView(staff);
+  }
+
+  /** Everyone who can log in (no PINs). */
+  listStaff(): StaffView[] {
+    return this.db.data.staff.map(toStaffView);
   }
 
   hasStaff(): boolean {

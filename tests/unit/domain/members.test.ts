@@ -111,7 +111,6 @@ function sell(book: MemberBook, spec: SaleSpec): void {
     businessDate: spec.date,
     deviceId: 'dev-1',
     staffId: 'staff-1',
-    staffName: 'Amy',
     memberId: spec.memberId,
     lines,
     subtotal: spec.total + redeemed,

@@ -17,7 +17,6 @@ function sale(overrides: Partial<SaleRecord> = {}): SaleRecord {
     businessDate: '2026-11-22',
     deviceId: 'tab-1',
     staffId: 'stf-1',
-    staffName: '王老闆',
     memberId: null,
     lines: [
       {
@@ -69,12 +68,13 @@ function sale(overrides: Partial<SaleRecord> = {}): SaleRecord {
   };
 }
 
-const ctx = (columns: number, copy = false, storeName = '阿姨的店 示範門市'): ReceiptContext => ({
+const ctx = (columns: number, copy = false, storeName = '阿姨的店 示範門市', staffName = '王老闆'): ReceiptContext => ({
   storeName,
   storeId: 'store-001',
   timeZone: 'Asia/Taipei',
   columns,
   copy,
+  staffName,
 });
 
 const lineWith = (lines: string[], text: string) => {
@@ -88,7 +88,7 @@ describe('renderReceipt', () => {
     const longStore = '阿姨的店 台北市大安區復興南路一段三百九十號 旗艦門市';
     for (const copy of [false, true]) {
       for (const staffName of ['小美', '歐陽娜娜娜娜娜娜']) {
-        const lines = renderReceipt(sale({ staffName }), ctx(columns, copy, longStore));
+        const lines = renderReceipt(sale(), ctx(columns, copy, longStore, staffName));
         for (const line of lines) expect(stringWidth(line), JSON.stringify(line)).toBeLessThanOrEqual(columns);
       }
     }

@@ -1,0 +1,132 @@
+/**
+ * The browser side of the end-to-end tests: the built hub (child process) serving the built tablet
+ * UI, and headless Chromium sized and set up like the store's tablet, plus the steps every e2e test
+ * takes (pair and log in, scan, screenshots, API reads).
+ *
+ * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
+ * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from './hub-process.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
+export const SCREENSHOT_DIR = process.env.AYI_E2E_SCREENSHOT_DIR;
+
+/** A 10" tablet in landscape. */
+export const TABLET_VIEWPORT = { width: 1280, height: 800 };
+
+/**
+ * Headless in a container (no sandbox, no GPU), and quiet: no first-run set-up and no calls out to
+ * Google's services (component updates, sync, background requests), so a test run makes no traffic
+ * but to the hub under test.
+ */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface BrowserSession {
+  hub: HubProcess;
+  browser: Browser;
+  /** The first tablet: Taiwanese locale and time zone. */
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught errors of every page opened through this session; tests expect it to stay empty. */
+  pageErrors: string[];
+  /** Another tablet (own cookies, so not paired yet): the tablet's screen size and locale. */
+  newTabletContext(): Promise<BrowserContext>;
+  /** A page in `context` that waits up to 15 s and reports its uncaught errors into `pageErrors`. */
+  newTabletPage(context: BrowserContext): Promise<Page>;
+  /** Closes the browser and stops the hub; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Checks the build and Chromium are there, starts the hub and opens the first tablet. On a failure
+ * part way, whatever was already started is stopped before the error is passed on.
+ */
+export async function startBrowserSession(): Promise<BrowserSession> {
+  expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
+  expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
+
+  const pageErrors: string[] = [];
+  let hub: HubProcess | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  const close = async (): Promise<void> => {
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await hub?.stop();
+  };
+
+  const newTabletPage = async (ctx: BrowserContext): Promise<Page> => {
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    return page;
+  };
+
+  try {
+    hub = await startHubProcess();
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW', timezoneId: 'Asia/Taipei' });
+    const page = await newTabletPage(context);
+    const started = browser;
+    return {
+      hub,
+      browser,
+      context,
+      page,
+      pageErrors,
+      newTabletContext: () => started.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW' }),
+      newTabletPage,
+      close,
+    };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Pairs an unpaired tablet with `code`, logs in with `pin` and waits for the checkout screen. */
+export async function pairAndLogIn(page: Page, hubUrl: string, code: string, name: string, pin: string): Promise<void> {
+  await page.goto(`${hubUrl}/`);
+  await page.waitForURL('**/pair');
+  await page.getByTestId('pair-code').fill(code);
+  await page.getByTestId('pair-name').fill(name);
+  await page.getByTestId('pair-submit').click();
+  await page.waitForURL('**/login');
+  for (const digit of pin) await page.getByTestId(`pin-${digit}`).click();
+  await page.getByTestId('pin-enter').click();
+  await page.waitForURL('**/checkout');
+}
+
+/** Types a code the way a keyboard-wedge scanner does: fast keystrokes, then Enter. */
+export async function scan(page: Page, code: string): Promise<void> {
+  await page.keyboard.type(code, { delay: 8 });
+  await page.keyboard.press('Enter');
+}
+
+/** A full-page screenshot into AYI_E2E_SCREENSHOT_DIR; nothing when that is not set. */
+export async function shot(page: Page, name: string): Promise<void> {
+  if (!SCREENSHOT_DIR) return;
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, name), fullPage: true });
+}
+
+/** GET on the hub the page is on, with the page's cookies; expects a 2xx answer. */
+export async function apiGet<T>(page: Page, urlPath: string): Promise<T> {
+  const res = await page.request.get(new URL(urlPath, page.url()).toString());
+  expect(res.ok(), `GET ${urlPath}: ${res.status()}`).toBe(true);
+  return (await res.json()) as T;
+}
