@@ -3,6 +3,7 @@
  * stops them in order. Start-up: newest good snapshot, then the journal after it.
  */
 import { readFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -125,6 +126,8 @@ export class Hub {
     const t0 = performance.now();
     const { config, log, clock } = this;
     await ensureDirectory(config.dataDir);
+    // Members' keys and staff secrets live here: nobody but the hub's user may list or read it.
+    await chmod(config.dataDir, 0o700);
 
     const identity = await openSettings<StoreIdentityFile>(config.dataDir, 'store', () => ({
       chainId: config.chainId,

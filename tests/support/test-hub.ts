@@ -3,7 +3,7 @@
  * client that pairs and logs in the way a tablet does. For integration tests.
  */
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type HubConfig } from '../../hub/src/config/config.ts';
 import { Hub } from '../../hub/src/hub.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
@@ -13,6 +13,8 @@ export interface TestHubOptions {
   dataDir?: string;
   config?: Partial<HubConfig>;
   clock?: () => Date;
+  /** Defaults to a silent logger. */
+  logger?: Logger;
 }
 
 export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
@@ -26,7 +28,10 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
       ...options.config,
     },
   );
-  return Hub.start(config, { ...(options.clock ? { clock: options.clock } : {}), logger: pino({ level: 'silent' }) });
+  return Hub.start(config, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    logger: options.logger ?? pino({ level: 'silent' }),
+  });
 }
 
 export async function newPairingCode(hub: Hub): Promise<string> {
