@@ -21,7 +21,7 @@ import { priceCart } from '../../hub/src/domain/sale.ts';
 import { daysBefore } from '../../hub/src/domain/time.ts';
 import { validateCatalogRows } from '../../hub/src/domain/catalog.ts';
 import { parseCatalogCsv } from '../../hub/src/services/catalog.service.ts';
-import { EVENT_SCHEMA, type HubEvent } from '../../hub/src/protocol/events.ts';
+import { EVENT_SCHEMA, type EventPayloads, type EventType, type HubEvent } from '../../hub/src/protocol/events.ts';
 import type { StaffView } from '../../hub/src/protocol/api.ts';
 import { MembersService } from '../../hub/src/services/members.service.ts';
 import { KeyedLock } from '../../hub/src/services/keyed-lock.ts';
@@ -44,7 +44,8 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function envelope(seq: number, at: string, type: string, data: unknown): HubEvent {
+/** An event as the hub journals it; typed by its payload, so the bench keeps up with the contract. */
+function envelope<K extends EventType>(seq: number, at: string, type: K, data: EventPayloads[K]): HubEvent {
   return {
     schema: EVENT_SCHEMA,
     eventId: uuidv7(),
@@ -92,16 +93,15 @@ async function main(): Promise<void> {
         envelope(++seq, at, 'member.registered', {
           memberId,
           memberCode: `AYI${String(i).padStart(10, '0')}`,
-          phoneHash: vault.hashPhone(e164),
           sealed: vault.seal(memberId, {
             phone: e164,
+            phoneHash: vault.hashPhone(e164),
             name: null,
             birthday: null,
             gender: null,
             region: null,
             email: null,
           }),
-          demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
           channel: 'store',
           consent: { sms: false, line: false, email: false },
           staffId: 'stf',

@@ -3,15 +3,17 @@
  * (`printer/virtual/YYYY-MM-DD/<jobId>.<original|copy>.txt`) so staff can see in the UI what
  * would have printed. The kind is part of the stored name, never guessed from the job number.
  *
- * A job is written to a hidden temporary file, fsync'd, then linked to its name (a rename that
- * never replaces: a job id is printed once, a retry of the same job is a no-op) and the directory
- * fsync'd. So a job is either wholly there after a crash or not there at all (and can be printed
- * again); never an empty or half-written file that blocks its own retry.
+ * A job is written to a hidden temporary file, then linked to its name (a rename that never
+ * replaces: a job id is printed once, a retry of the same job is a no-op). Receipts are not
+ * fsync'd: they can be rendered again from the journal, and a flush here would compete on the disk
+ * with the journal's, which the tablets wait for. After a power cut a receipt may be missing or
+ * empty; an empty one counts as not printed (and is replaced by the next print of its job), and at
+ * start-up the hub prints the originals that are missing.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ensureDirectory, fsyncDirectory } from '../storage/fsync.js';
+import { ensureDirectory } from '../storage/fsync.js';
 
 export type ReceiptKind = 'original' | 'copy';
 
@@ -66,28 +68,34 @@ export class VirtualPrinter implements ReceiptPrinter {
 
   async print(job: PrintJob): Promise<boolean> {
     const dayDir = path.join(this.dir, job.day);
-    await ensureDirectory(dayDir);
-    if ((await this.printedOn(job.day)).has(job.jobId)) return false;
+    await this.ensureDay(dayDir);
     const final = path.join(dayDir, `${job.jobId}.${job.kind}.txt`);
     const temp = path.join(dayDir, `${TEMP_PREFIX}${job.jobId}.${randomBytes(4).toString('hex')}.tmp`);
-    const handle = await fs.open(temp, 'wx', 0o600);
+    await fs.writeFile(temp, job.text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
     try {
-      await handle.writeFile(job.text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    let printed = true;
-    try {
-      await fs.link(temp, final);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      printed = false; // a retry of a job that made it: printed once
+      for (;;) {
+        try {
+          await fs.link(temp, final);
+          return true;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          // A retry of a job that made it prints nothing; one a power cut left empty is printed again.
+          if ((await fs.stat(final)).size > 0) return false;
+          await fs.rm(final, { force: true });
+        }
+      }
     } finally {
       await fs.rm(temp, { force: true });
     }
-    await fsyncDirectory(dayDir);
-    return printed;
+  }
+
+  /** Day directories are made once (and their entry made durable then), not checked on every print. */
+  private readonly days = new Set<string>();
+
+  private async ensureDay(dayDir: string): Promise<void> {
+    if (this.days.has(dayDir)) return;
+    await ensureDirectory(dayDir);
+    this.days.add(dayDir);
   }
 
   async jobsFor(day: string, jobIdPrefix: string): Promise<PrintedJob[]> {
@@ -133,8 +141,8 @@ export class VirtualPrinter implements ReceiptPrinter {
     for (const name of await this.names(day)) {
       const file = parseJobFile(name);
       if (!file) continue;
-      // An empty legacy file is a print that a crash cut short (the old 'wx' write): not printed.
-      if (!name.endsWith(`.${file.kind}.txt`) && (await fs.stat(path.join(dayDir, name))).size === 0) continue;
+      // An empty file is a print that a power cut cut short: not printed.
+      if ((await fs.stat(path.join(dayDir, name))).size === 0) continue;
       files.push(file);
     }
     return files;

@@ -27,12 +27,16 @@ export interface ReceiptContext {
   program?: LoyaltyProgram;
 }
 
-/** Cuts text to at most `width` display columns. */
+/** Cuts text to at most `width` display columns (measured a character at a time, not the whole prefix). */
 function clip(text: string, width: number): string {
+  if (stringWidth(text) <= width) return text;
   let out = '';
+  let used = 0;
   for (const char of text) {
-    if (stringWidth(out + char) > width) break;
+    const w = stringWidth(char);
+    if (used + w > width) break;
     out += char;
+    used += w;
   }
   return out;
 }
@@ -50,17 +54,25 @@ export function center(text: string, columns: number): string {
 
 const money = (amount: number) => amount.toLocaleString('en-US');
 
+/** Building an Intl.DateTimeFormat costs more than printing the rest of a receipt: one per zone. */
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
 export function formatLocalTime(iso: string, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(iso));
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
+    timeFormats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(new Date(iso));
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
 }
