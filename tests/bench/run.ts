@@ -10,6 +10,9 @@
  *                                              past sales: rounds in which 4 tablets submit at the same
  *                                              moment, 15-35 ms apart; baseline = fsync p50/p99
  *                                              (target: p99 at most 5x)
+ *   checkout_commit_vs_quote_p99_ms            the same p99, beside the p99 of quoting the same carts in
+ *                                              the same rounds (same HTTP path, no journal write): what
+ *                                              durability costs over the rest of the request
  *   checkout_commit_saturated_p50_ms, _p99_ms  the same, but every tablet submits its next sale the
  *                                              moment the last is answered (the hub saturated); same
  *                                              baselines
@@ -106,6 +109,17 @@ function checkoutBody(products: ProductView[], rng: () => number, tag: string, n
   return { idempotencyKey: `bench-${tag}-${String(n).padStart(7, '0')}`, ...randomBasket(products, rng).basket };
 }
 
+/** A quote of the same cart: the same HTTP round, auth, validation and pricing, no journal write. */
+async function timedQuote(tablet: HubTablet, body: { lines: unknown }): Promise<number> {
+  const t0 = performance.now();
+  const answer = await tablet.request<{ total?: number }>('POST', '/api/sales/quote', { lines: body.lines });
+  const ms = performance.now() - t0;
+  if (answer.status !== 200 || answer.body.total === undefined) {
+    throw new Error(`quote failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+  }
+  return ms;
+}
+
 async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> {
   const t0 = performance.now();
   const answer = await tablet.request<{ saleId?: string }>('POST', '/api/sales', body);
@@ -127,6 +141,7 @@ async function checkoutRounds(
   products: ProductView[],
   count: number,
   tag: string,
+  timed: (tablet: HubTablet, body: ReturnType<typeof checkoutBody>) => Promise<number> = timedCheckout,
 ): Promise<number[]> {
   const rng = seededRng(SEED + count);
   const latencies: number[] = [];
@@ -134,7 +149,7 @@ async function checkoutRounds(
   while (n < count) {
     const round = tablets.slice(0, Math.min(tablets.length, count - n));
     const bodies = round.map(() => checkoutBody(products, rng, tag, ++n));
-    latencies.push(...(await Promise.all(round.map((tablet, i) => timedCheckout(tablet, bodies[i])))));
+    latencies.push(...(await Promise.all(round.map((tablet, i) => timed(tablet, bodies[i]!)))));
     await sleep(PAUSE_MS[0] + rng() * (PAUSE_MS[1] - PAUSE_MS[0]));
   }
   return latencies;
@@ -301,6 +316,16 @@ async function main(): Promise<void> {
         (performance.now() - t1) / 1000,
       ),
     );
+    // The peer: the same rounds of the same carts as quotes, so what durability adds is visible.
+    t1 = performance.now();
+    const quoteMs = await checkoutRounds(tablets, products, CHECKOUTS, 'quote', timedQuote);
+    progress(
+      describe(`${TABLETS} tablets quoting together (no journal write)`, quoteMs, (performance.now() - t1) / 1000),
+    );
+    const quoteP99 = percentile(
+      [...quoteMs].sort((a, b) => a - b),
+      99,
+    );
     const sorted = [...checkoutMs].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
@@ -314,6 +339,7 @@ async function main(): Promise<void> {
     emit('fsync_append_p99_ms', fsyncP99, 'ms', fsyncP99, 1);
     emit('checkout_commit_p50_ms', p50, 'ms', fsyncP50, p50 / fsyncP50);
     emit('checkout_commit_p99_ms', p99, 'ms', fsyncP99, p99 / fsyncP99);
+    emit('checkout_commit_vs_quote_p99_ms', p99, 'ms', quoteP99, p99 / quoteP99);
     emit('checkout_commit_saturated_p50_ms', saturatedP50, 'ms', fsyncP50, saturatedP50 / fsyncP50);
     emit('checkout_commit_saturated_p99_ms', saturatedP99, 'ms', fsyncP99, saturatedP99 / fsyncP99);
     emit('hub_start_cold_ms', median(cold), 'ms', START_TARGET_MS, median(cold) / START_TARGET_MS);
