@@ -3,6 +3,7 @@
  * Every request body is validated against these before any service sees it.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { DeviceStatusView } from '../devices/device-types.js';
 
 const Id = (maxLength = 64) => Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9._:-]+$' });
 
@@ -227,6 +228,13 @@ export type ServerMessage =
   | { type: 'catalog.changed'; products: number }
   /** A member's record changed (sale, points, profile, tags, merge, erasure): refresh an open card. */
   | { type: 'member.changed'; memberId: string }
+  /** A printer or scanner changed state (connected, paper, queue, error, assignment). */
+  | { type: 'device.status'; device: DeviceStatusView }
+  /**
+   * A hardware scanner assigned to this tablet read a code: handle it like a keyboard-wedge scan
+   * (product, member code, carrier barcode or coupon).
+   */
+  | { type: 'scan'; scannerId: string; code: string; symbology: string | null }
   | { type: 'checkout.result'; requestId: string; sale: SaleView; replayed: boolean }
   | { type: 'error'; requestId?: string; error: ApiError['error'] }
   | { type: 'pong'; requestId: string };
