@@ -23,7 +23,6 @@ import { SnapshotStore } from './storage/snapshots.js';
 import { openSettings } from './storage/settings.repo.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
-import { PrintingService } from './services/printing.service.js';
 import { SecurityService, newSecurityData, type SecurityData } from './services/security.service.js';
 import { SnapshotService } from './services/snapshot.service.js';
 import { MembersService } from './services/members.service.js';
@@ -34,7 +33,8 @@ import { createSmsProvider } from './services/sms/sms-provider.js';
 import { MemberVault } from './storage/member-vault.js';
 import { DEFAULT_PROGRAM, LoyaltyProgram, checkProgram } from './domain/loyalty.js';
 import { scheduleLoyaltyReview } from './jobs/loyalty.job.js';
-import { VirtualPrinter } from './devices/virtual-printer.driver.js';
+import { DEFAULT_DEVICES, DevicesConfig, checkDevices } from './devices/device-config.js';
+import { buildHardware, type Hardware } from './hardware.js';
 import { buildHttpApp, type HealthView } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
@@ -101,6 +101,7 @@ export class Hub {
   snapshots!: SnapshotService;
   members!: MembersService;
   messaging!: MessagingService;
+  hardware!: Hardware;
 
   private constructor(
     readonly config: HubConfig,
@@ -153,6 +154,7 @@ export class Hub {
     this.stoppers.push(() => vault.close());
     const unseal = vault.unseal.bind(vault);
     const program = await this.loadLoyaltyProgram();
+    const devicesConfig = await this.loadDevices();
 
     // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
     let tornBytesDropped = 0;
@@ -254,20 +256,25 @@ export class Hub {
       if (event.type === 'message.queued') messaging.kick();
     });
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock);
-    const printer = new VirtualPrinter(path.join(config.dataDir, 'printer', 'virtual'));
-    const printing = new PrintingService(
+    const hardware = await buildHardware({
+      dataDir: config.dataDir,
+      devices: devicesConfig,
       state,
-      printer,
-      {
+      events: this.events,
+      security: this.security,
+      bus,
+      receipt: {
         storeName: config.storeName,
         storeId: config.storeId,
         timeZone: config.tz,
         program,
         memberOf: (memberId) => members.receiptMember(memberId),
       },
-      (saleId, err) => log.error({ err, saleId }, 'receipt printing failed'),
+      log,
       clock,
-    );
+    });
+    this.hardware = hardware;
+    const { printing } = hardware;
     bus.on('event.committed', (event) => {
       if (event.type !== 'sale.completed') return;
       // On the next turn of the event loop, after the answer: rendering and writing a receipt
@@ -278,7 +285,8 @@ export class Hub {
       setImmediate(() => printing.printOriginal(saleId));
     });
     // Stoppers run after the HTTP server has closed: no new sale can start another print by then.
-    this.stoppers.push(() => printing.drain());
+    this.stoppers.push(() => hardware.stop());
+    await hardware.start();
     // A crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now.
     void printing
       .printMissingOriginals()
@@ -306,7 +314,19 @@ export class Hub {
     });
 
     this.app = await buildHttpApp(
-      { config, bus, security: this.security, catalog, checkout, members, coupons, messaging, printing, health },
+      {
+        config,
+        bus,
+        security: this.security,
+        catalog,
+        checkout,
+        members,
+        coupons,
+        messaging,
+        printing,
+        hardware: hardware.routes,
+        health,
+      },
       log,
     );
     await this.app.listen({ port: config.port, host: config.host });
@@ -351,6 +371,20 @@ export class Hub {
     };
     log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
+  }
+
+  /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */
+  private async loadDevices(): Promise<DevicesConfig> {
+    const file = await openSettings<DevicesConfig>(this.config.dataDir, 'devices', () => DEFAULT_DEVICES);
+    const problems = [...Value.Errors(DevicesConfig, file.data)].map((e) => `${e.path}: ${e.message}`);
+    if (problems.length === 0) problems.push(...checkDevices(file.data));
+    if (problems.length > 0) {
+      throw new Error(
+        `The device file ${path.join(this.config.dataDir, 'devices.json')} is invalid:\n  - ${problems.join('\n  - ')}\n` +
+          'See firmware-config/README.md and firmware-config/devices.example.json.',
+      );
+    }
+    return file.data;
   }
 
   /** The program in `loyalty.json` of the data directory (written with the defaults when missing). */

@@ -1,6 +1,7 @@
 /**
- * Receipts survive crashes: each job file is written to a temporary name, fsync'd and only then
- * given its name (never an empty or half-written receipt that blocks its own retry); each job's kind
+ * Receipts survive crashes: each job file is written to a temporary name and only then given its
+ * name (never a half-written receipt that blocks its own retry; an empty one counts as not
+ * printed); each job's kind
  * is stored with it (a reprint made while the original is missing stays a copy); and the original
  * of a recent sale that a crash left without one is printed at start-up (printMissingOriginals).
  * Real hubs, real files.
@@ -10,7 +11,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
-import { VirtualPrinter } from '../../hub/src/devices/virtual-printer.driver.ts';
+import { DEFAULT_DEVICES } from '../../hub/src/devices/device-config.ts';
+import { VirtualPrinter, VirtualPrinterTransport } from '../../hub/src/devices/virtual-printer.driver.ts';
 import { PrintingService } from '../../hub/src/services/printing.service.ts';
 import { TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
@@ -47,10 +49,10 @@ async function receipts(tablet: TabletClient, saleId: string) {
 }
 
 /** What the hub's own PrintingService would do at start-up, over the restarted hub's projection. */
-function recovery(hub: Hub, errors: unknown[] = []): PrintingService {
+function recovery(hub: Hub, errors: unknown[] = [], transport = new VirtualPrinterTransport('cp950')): PrintingService {
   return new PrintingService(
     hub.state,
-    new VirtualPrinter(printerDir(hub.config.dataDir)),
+    { dataDir: hub.config.dataDir, printers: [{ config: DEFAULT_DEVICES.printers[0]!, transport }] },
     { storeName: hub.config.storeName, storeId: hub.config.storeId, timeZone: hub.config.tz },
     (_saleId, err) => errors.push(err),
     () => new Date(),
@@ -81,6 +83,29 @@ describe('the virtual printer', () => {
     expect(await printer.jobsFor('2026-11-22', '20261122-000002-p')).toMatchObject([
       { jobId: '20261122-000002-p1', text: 'RECEIPT\n' },
     ]);
+  });
+});
+
+describe('the virtual printer shows what would print', () => {
+  it('keeps the text read back from the same ESC/POS bytes a real printer gets', async () => {
+    const hub = await start(temp.make('ayi-receipts-escpos-'));
+    const tablet = await pairedTablet(hub, '1111', 'Counter');
+    const sale = await sell(tablet, drink());
+    const transport = new VirtualPrinterTransport('cp950');
+    const printing = recovery(hub, [], transport);
+    const copy = await printing.reprint(sale.saleId);
+    expect(copy).toMatchObject({ kind: 'copy', queued: false });
+    const [printed] = transport.printed;
+    expect(printed!.cuts).toBe(1);
+    expect(printed!.qrCodes.join(' ')).toContain(sale.saleId);
+    expect(printed!.barcodes.map((b) => b.data).join(' ')).toContain(sale.saleId);
+    expect(printed!.drawerKicks).toBe(0); // the embedded default has no drawer
+    // the archive holds the same lines, laid out on 42 columns
+    const jobs = await receipts(tablet, sale.saleId);
+    const archived = jobs.find((job) => job.jobId === copy.jobId)!;
+    expect(archived.text).toBe(copy.text);
+    expect(archived.text).toContain('COPY');
+    expect(archived.text).toMatch(/合計 TOTAL +NT\$15/);
   });
 });
 

@@ -3,12 +3,17 @@
  * A listener that throws is logged and does not stop the others.
  */
 import type { HubEvent } from '../protocol/events.js';
+import type { DeviceStatusView, ScanEvent } from '../devices/device-types.js';
 
 export interface BusTopics {
   /** An event is on disk and projected. */
   'event.committed': HubEvent;
   /** A device's pairing was revoked: close its connections. */
   'device.revoked': { deviceId: string };
+  /** A hardware scanner read a code for the tablet `deviceId`. */
+  'scanner.scan': ScanEvent & { deviceId: string };
+  /** A printer or scanner changed state. */
+  'device.status': DeviceStatusView;
 }
 
 type Listener<T> = (payload: T) => void;

@@ -1,7 +1,12 @@
 /**
- * The virtual receipt printer of the embedded default: each job's text is kept as a file
- * (`printer/virtual/YYYY-MM-DD/<jobId>.<original|copy>.txt`) so staff can see in the UI what
- * would have printed. The kind is part of the stored name, never guessed from the job number.
+ * The virtual receipt printer of the embedded default, and the receipt archive of every printer.
+ *
+ * VirtualPrinterTransport takes the same ESC/POS bytes a real printer gets and decodes them (a job
+ * the decoder cannot read fails like a printer refusing it). VirtualPrinter is the archive: the
+ * spooler keeps the text decoded from each job's bytes, for every printer, as a file
+ * (`printer/<printerId>/YYYY-MM-DD/<jobId>.<original|copy>.txt`; the embedded default's printer is
+ * `virtual`) so staff see in the UI what was printed, or would have been. The kind is part of the
+ * stored name, never guessed from the job number.
  *
  * A job is written to a hidden temporary file, then linked to its name (a rename that never
  * replaces: a job id is printed once, a retry of the same job is a no-op). Receipts are not
@@ -14,6 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureDirectory } from '../storage/fsync.js';
+import { PrinterError, type PrinterHardwareStatus, type PrinterTransport } from './device-types.js';
+import { decodeEscPos, type DecodedPrint } from './escpos/escpos-decoder.js';
 
 export type ReceiptKind = 'original' | 'copy';
 
@@ -61,10 +68,42 @@ function parseJobFile(name: string): JobFile | null {
   return { name, jobId, kind };
 }
 
+/** The transport of the embedded default: decodes what it is sent and keeps the last jobs in memory. */
+export class VirtualPrinterTransport implements PrinterTransport {
+  readonly transport = 'virtual' as const;
+  /** The most recent jobs, decoded (newest last). */
+  readonly printed: DecodedPrint[] = [];
+
+  constructor(
+    private readonly encoding: 'cp950' | 'gb18030',
+    private readonly keep = 20,
+  ) {}
+
+  async open(): Promise<void> {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let decoded: DecodedPrint;
+    try {
+      decoded = decodeEscPos(bytes, { encoding: this.encoding });
+    } catch (err) {
+      throw new PrinterError('io', `the virtual printer cannot read the job: ${(err as Error).message}`);
+    }
+    this.printed.push(decoded);
+    if (this.printed.length > this.keep) this.printed.shift();
+  }
+
+  async status(): Promise<PrinterHardwareStatus> {
+    return { online: true, coverOpen: false, paper: 'ok', error: false };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The receipt archive of one printer (see above). */
 export class VirtualPrinter implements ReceiptPrinter {
   readonly columns = 42;
 
-  constructor(private readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
   async print(job: PrintJob): Promise<boolean> {
     const dayDir = path.join(this.dir, job.day);
@@ -108,6 +147,19 @@ export class VirtualPrinter implements ReceiptPrinter {
       jobs.push({ jobId: file.jobId, kind: file.kind, printedAt: stat.mtime.toISOString(), text });
     }
     return jobs.sort((a, b) => a.printedAt.localeCompare(b.printedAt) || a.jobId.localeCompare(b.jobId));
+  }
+
+  /** Whether job `jobId` was printed on `day` (a few stats, no directory read). */
+  async isPrinted(day: string, jobId: string): Promise<boolean> {
+    const dayDir = path.join(this.dir, day);
+    for (const name of [`${jobId}.original.txt`, `${jobId}.copy.txt`, `${jobId}.txt`]) {
+      try {
+        if ((await fs.stat(path.join(dayDir, name))).size > 0) return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return false;
   }
 
   async printedOn(day: string): Promise<Map<string, ReceiptKind>> {

@@ -1,5 +1,7 @@
 /**
- * A receipt as text lines for a printer of a given width (42 columns on 80 mm Font A, 32 on 58 mm).
+ * A receipt for a printer of a given width (42 columns on 80 mm Font A, 32 on 58 mm): buildReceipt
+ * gives the document (text blocks, the sale's QR code and barcode, the cut) that
+ * devices/escpos/receipt-encoder.ts turns into ESC/POS bytes; renderReceipt gives its text lines.
  * Chinese characters take two columns, so columns are measured by display width. Pure.
  */
 import stringWidth from 'string-width';
@@ -27,13 +29,23 @@ export interface ReceiptContext {
   program?: LoyaltyProgram;
 }
 
+/**
+ * Columns a text takes on a CJK thermal printer: ASCII 1, Chinese 2. East Asian "ambiguous"
+ * characters (×, …, ○, é...) count as 2, because in Chinese mode (FS &) cp950 and GB18030 encode
+ * them as two-byte characters and the printer prints them at full width. The ESC/POS encoder
+ * guarantees no character prints wider than this (see devices/escpos/receipt-encoder.ts).
+ */
+export function displayWidth(text: string): number {
+  return stringWidth(text, { ambiguousIsNarrow: false });
+}
+
 /** Cuts text to at most `width` display columns (measured a character at a time, not the whole prefix). */
 function clip(text: string, width: number): string {
-  if (stringWidth(text) <= width) return text;
+  if (displayWidth(text) <= width) return text;
   let out = '';
   let used = 0;
   for (const char of text) {
-    const w = stringWidth(char);
+    const w = displayWidth(char);
     if (used + w > width) break;
     out += char;
     used += w;
@@ -42,14 +54,15 @@ function clip(text: string, width: number): string {
 }
 
 export function padBetween(left: string, right: string, columns: number): string {
-  const leftClipped = clip(left, Math.max(0, columns - stringWidth(right) - 1));
-  const gap = columns - stringWidth(leftClipped) - stringWidth(right);
-  return leftClipped + ' '.repeat(Math.max(1, gap)) + right;
+  const rightClipped = clip(right, Math.max(0, columns - 1));
+  const leftClipped = clip(left, Math.max(0, columns - displayWidth(rightClipped) - 1));
+  const gap = columns - displayWidth(leftClipped) - displayWidth(rightClipped);
+  return leftClipped + ' '.repeat(Math.max(1, gap)) + rightClipped;
 }
 
 export function center(text: string, columns: number): string {
   const clipped = clip(text, columns);
-  return ' '.repeat(Math.floor((columns - stringWidth(clipped)) / 2)) + clipped;
+  return ' '.repeat(Math.floor((columns - displayWidth(clipped)) / 2)) + clipped;
 }
 
 const money = (amount: number) => amount.toLocaleString('en-US');
@@ -77,44 +90,113 @@ export function formatLocalTime(iso: string, timeZone: string): string {
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
 }
 
-export function renderReceipt(sale: SaleRecord, ctx: ReceiptContext): string[] {
+/**
+ * What the sale's QR code holds: `ayi:sale:<saleId>`. The prefix tells a scan of a receipt apart from
+ * a product barcode, a member QR or an e-invoice carrier on the checkout page; the CODE128 barcode
+ * holds the bare sale id (what a 1D scanner types into a search field).
+ */
+export const SALE_QR_PREFIX = 'ayi:sale:';
+export const saleQrData = (saleId: string): string => `${SALE_QR_PREFIX}${saleId}`;
+/** The sale id in a receipt QR code's data, or null when it is not one. */
+export function saleIdFromQr(data: string): string | null {
+  return data.startsWith(SALE_QR_PREFIX) && data.length > SALE_QR_PREFIX.length
+    ? data.slice(SALE_QR_PREFIX.length)
+    : null;
+}
+
+/**
+ * One piece of a receipt, in printing order. A text block is one printed line: it never takes more
+ * than the document's columns (half of them at size 'double'), measured with displayWidth; left
+ * blocks carry their own spacing (amounts already pushed to the right edge), center and right
+ * blocks are placed by the printer (ESC a).
+ */
+export type ReceiptBlock =
+  | { kind: 'text'; text: string; align: 'left' | 'center' | 'right'; bold?: boolean; size?: 'normal' | 'double' }
+  | { kind: 'qr'; data: string }
+  | { kind: 'barcode'; data: string }
+  | { kind: 'feed'; lines: number }
+  | { kind: 'cut' };
+
+export interface ReceiptDocument {
+  columns: number;
+  blocks: ReceiptBlock[];
+}
+
+/**
+ * The receipt as a document for a printer `ctx.columns` wide: the text of renderReceipt, then a QR
+ * code (saleQrData) and a CODE128 barcode of the sale id, then a cut. Pure.
+ */
+export function buildReceipt(sale: SaleRecord, ctx: ReceiptContext): ReceiptDocument {
   const w = ctx.columns;
-  const rule = '-'.repeat(w);
-  const out: string[] = [];
-  if (ctx.copy) out.push(center('*** 副本 COPY ***', w));
-  out.push(center(ctx.storeName, w), center(ctx.storeId, w), '');
-  out.push(padBetween('交易序號', sale.saleId, w));
-  out.push(padBetween(formatLocalTime(sale.at, ctx.timeZone), `收銀 ${ctx.staffName}`, w));
-  out.push(rule);
+  const blocks: ReceiptBlock[] = [];
+  const left = (text: string) => blocks.push({ kind: 'text', text: clip(text, w), align: 'left' });
+  const centered = (text: string, bold = false) =>
+    blocks.push({ kind: 'text', text: clip(text, w), align: 'center', ...(bold ? { bold } : {}) });
+  const pair = (label: string, value: string) => left(padBetween(label, value, w));
+  const rule = () => left('-'.repeat(w));
+
+  if (ctx.copy) centered('*** 副本 COPY ***', true);
+  centered(ctx.storeName, true);
+  centered(ctx.storeId);
+  left('');
+  pair('交易序號', sale.saleId);
+  pair(formatLocalTime(sale.at, ctx.timeZone), `收銀 ${ctx.staffName}`);
+  rule();
   for (const line of sale.lines) {
-    out.push(clip(line.name, w));
-    out.push(padBetween(`  ${line.qty} x ${money(line.unitPrice)}`, money(line.qty * line.unitPrice), w));
-    if (line.lineDiscount > 0) out.push(padBetween('  折扣', `-${money(line.lineDiscount)}`, w));
+    left(line.name);
+    pair(`  ${line.qty} x ${money(line.unitPrice)}`, money(line.qty * line.unitPrice));
+    if (line.lineDiscount > 0) pair('  折扣', `-${money(line.lineDiscount)}`);
   }
-  out.push(rule);
-  out.push(padBetween('小計', money(sale.subtotal), w));
-  if (sale.orderDiscount > 0) out.push(padBetween('整單折扣', `-${money(sale.orderDiscount)}`, w));
+  rule();
+  pair('小計', money(sale.subtotal));
+  if (sale.orderDiscount > 0) pair('整單折扣', `-${money(sale.orderDiscount)}`);
   const tierName = (tier: string) => (ctx.program ? tierRule(ctx.program, tier).name : tier);
   if (sale.memberDiscount > 0 && sale.loyalty) {
-    out.push(padBetween(`會員折扣 ${tierName(sale.loyalty.tierBefore)}`, `-${money(sale.memberDiscount)}`, w));
+    pair(`會員折扣 ${tierName(sale.loyalty.tierBefore)}`, `-${money(sale.memberDiscount)}`);
   }
-  if (sale.couponDiscount > 0) out.push(padBetween(`優惠券 ${sale.couponCode}`, `-${money(sale.couponDiscount)}`, w));
-  if (sale.pointsDiscount > 0) {
-    out.push(padBetween(`點數折抵 ${sale.pointsRedeemed} 點`, `-${money(sale.pointsDiscount)}`, w));
-  }
-  out.push(padBetween('合計 TOTAL', `NT$${money(sale.total)}`, w));
-  for (const tender of sale.tenders) out.push(padBetween(TENDER_LABELS[tender.type], money(tender.amount), w));
-  out.push(padBetween('找零 CHANGE', money(sale.change), w));
-  out.push(rule);
+  if (sale.couponDiscount > 0) pair(`優惠券 ${sale.couponCode}`, `-${money(sale.couponDiscount)}`);
+  if (sale.pointsDiscount > 0) pair(`點數折抵 ${sale.pointsRedeemed} 點`, `-${money(sale.pointsDiscount)}`);
+  blocks.push({
+    kind: 'text',
+    text: padBetween('合計 TOTAL', `NT$${money(sale.total)}`, w),
+    align: 'left',
+    bold: true,
+  });
+  for (const tender of sale.tenders) pair(TENDER_LABELS[tender.type], money(tender.amount));
+  pair('找零 CHANGE', money(sale.change));
+  rule();
   if (sale.loyalty) {
-    if (ctx.member) out.push(padBetween('會員', `${ctx.member.memberCode} ${ctx.member.maskedPhone}`, w));
-    out.push(padBetween('本次得點', `+${money(sale.loyalty.pointsEarned)}`, w));
-    out.push(padBetween('點數餘額', money(sale.loyalty.pointsBalance), w));
-    out.push(padBetween('會員等級', tierName(sale.loyalty.tierAfter), w));
+    if (ctx.member) pair('會員', `${ctx.member.memberCode} ${ctx.member.maskedPhone}`);
+    pair('本次得點', `+${money(sale.loyalty.pointsEarned)}`);
+    pair('點數餘額', money(sale.loyalty.pointsBalance));
+    pair('會員等級', tierName(sale.loyalty.tierAfter));
     const next = ctx.program ? nextTier(ctx.program, sale.loyalty.tierAfter, sale.loyalty.windowSpend) : null;
-    if (next) out.push(clip(`再消費 NT$${money(next.remaining)} 升級${next.tierName}`, w));
-    out.push(rule);
+    if (next) left(`再消費 NT$${money(next.remaining)} 升級${next.tierName}`);
+    rule();
   }
-  out.push(center('謝謝光臨 Thank you', w));
-  return out;
+  centered('謝謝光臨 Thank you');
+  blocks.push({ kind: 'feed', lines: 1 });
+  blocks.push({ kind: 'qr', data: saleQrData(sale.saleId) });
+  blocks.push({ kind: 'barcode', data: sale.saleId });
+  blocks.push({ kind: 'cut' });
+  return { columns: w, blocks };
+}
+
+/**
+ * A text block as it lands on paper: center and right blocks get spaces (in normal-size columns)
+ * where the printer leaves them blank. Double-size text is shown at normal size.
+ */
+export function layoutLine(block: Extract<ReceiptBlock, { kind: 'text' }>, columns: number): string {
+  const room = columns - displayWidth(block.text) * (block.size === 'double' ? 2 : 1);
+  if (block.align === 'center') return ' '.repeat(Math.max(0, Math.floor(room / 2))) + block.text;
+  if (block.align === 'right') return ' '.repeat(Math.max(0, room)) + block.text;
+  return block.text;
+}
+
+/** The text lines of the receipt (what the virtual printer keeps, and the reprint view shows). */
+export function renderReceipt(sale: SaleRecord, ctx: ReceiptContext): string[] {
+  const doc = buildReceipt(sale, ctx);
+  const lines: string[] = [];
+  for (const block of doc.blocks) if (block.kind === 'text') lines.push(layoutLine(block, doc.columns));
+  return lines;
 }

@@ -32,6 +32,7 @@ export interface StoreStateData {
   issuedCodes: IssuedCode[];
   messages: MessageOutboxData;
   staff: [string, { name: string; role: Role }][];
+  scannerAssignments: [string, string | null][];
 }
 
 export class StoreState {
@@ -47,6 +48,8 @@ export class StoreState {
   baskets = new BasketStats();
   /** staffId -> name and role, for sale views and receipts. */
   readonly staff = new Map<string, { name: string; role: Role }>();
+  /** scannerId -> the tablet its scans go to, as managers last set it (over the device file's). */
+  readonly scannerAssignments = new Map<string, string | null>();
   /** The outbound SMS queue (the journal is its durable store). */
   messages = new MessageOutbox();
   readonly coupons = new Map<string, CouponRecord>();
@@ -76,6 +79,7 @@ export class StoreState {
     for (const issued of data.issuedCodes) state.putIssued(issued);
     state.messages = MessageOutbox.fromData(data.messages);
     for (const [staffId, staff] of data.staff) state.staff.set(staffId, staff);
+    for (const [scannerId, deviceId] of data.scannerAssignments) state.scannerAssignments.set(scannerId, deviceId);
     return state;
   }
 
@@ -91,6 +95,7 @@ export class StoreState {
       issuedCodes: [...this.issuedCodes.values()],
       messages: this.messages.toData(),
       staff: [...this.staff],
+      scannerAssignments: [...this.scannerAssignments],
     };
   }
 
@@ -166,6 +171,9 @@ export class StoreState {
         this.putIssued({ ...event.data, usedBySale: null });
         break;
       }
+      case 'scanner.assigned':
+        this.scannerAssignments.set(event.data.scannerId, event.data.deviceId);
+        break;
       case 'staff.added':
         this.staff.set(event.data.staffId, { name: event.data.name, role: event.data.role });
         break;

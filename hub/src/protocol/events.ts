@@ -129,6 +129,14 @@ export interface DeviceRevokedData {
   deviceId: string;
 }
 
+/** A manager sent a barcode scanner's scans to another tablet (or to none). */
+export interface ScannerAssignedData {
+  scannerId: string;
+  /** The paired tablet, or null: the scanner's scans go nowhere. */
+  deviceId: string | null;
+  staffId: string;
+}
+
 export interface StaffAddedData {
   staffId: string;
   name: string;
@@ -256,6 +264,7 @@ export interface EventPayloads {
   'device.paired': DevicePairedData;
   'device.revoked': DeviceRevokedData;
   'staff.added': StaffAddedData;
+  'scanner.assigned': ScannerAssignedData;
   'member.registered': MemberRegisteredData;
   'member.profile_updated': MemberProfileUpdatedData;
   'member.carrier_bound': MemberCarrierBoundData;

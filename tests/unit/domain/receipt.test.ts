@@ -4,7 +4,14 @@
  */
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
-import { renderReceipt, type ReceiptContext } from '../../../hub/src/domain/receipt.ts';
+import {
+  buildReceipt,
+  displayWidth,
+  renderReceipt,
+  saleIdFromQr,
+  saleQrData,
+  type ReceiptContext,
+} from '../../../hub/src/domain/receipt.ts';
 import type { SaleRecord } from '../../../hub/src/domain/store-state.ts';
 
 // 2 x 890 = 1780, 10% off = 178 -> 1602; 3 x 15 = 45; subtotal 1647; order discount 47 -> total 1600;
@@ -147,5 +154,47 @@ describe('renderReceipt', () => {
     expect(copy[0]).toContain('COPY');
     const original = renderReceipt(sale(), ctx(42, false));
     expect(original.some((line) => line.includes('COPY') || line.includes('副本'))).toBe(false);
+  });
+});
+
+describe('buildReceipt', () => {
+  it('holds the text of renderReceipt, then a QR code and a CODE128 barcode of the sale, then a cut', () => {
+    const doc = buildReceipt(sale(), ctx(42));
+    expect(doc.columns).toBe(42);
+    const kinds = doc.blocks.map((b) => b.kind);
+    expect(kinds.slice(-4)).toEqual(['feed', 'qr', 'barcode', 'cut']);
+    expect(kinds.filter((k) => k !== 'text')).toEqual(['feed', 'qr', 'barcode', 'cut']);
+    expect(doc.blocks).toContainEqual({ kind: 'qr', data: 'ayi:sale:20261122-000042' });
+    expect(doc.blocks).toContainEqual({ kind: 'barcode', data: '20261122-000042' });
+    const texts = doc.blocks.flatMap((b) => (b.kind === 'text' ? [b.text] : []));
+    expect(texts.map((t) => t.trim())).toEqual(renderReceipt(sale(), ctx(42)).map((t) => t.trim()));
+  });
+
+  it.each([42, 32])('keeps every text block within %i columns, ambiguous-width characters counted as 2', (columns) => {
+    const odd = sale({ lines: [{ ...sale().lines[0]!, name: '×××××××××××××××××××××××××××××××××××××××××××××××××' }] });
+    for (const copy of [false, true]) {
+      for (const block of buildReceipt(odd, ctx(columns, copy, '阿姨的店 台北市大安區復興南路一段三百九十號 旗艦門市'))
+        .blocks) {
+        if (block.kind !== 'text') continue;
+        const width = displayWidth(block.text) * (block.size === 'double' ? 2 : 1);
+        expect(width, block.text).toBeLessThanOrEqual(columns);
+      }
+    }
+  });
+
+  it('centers the header and the thanks, bolds the store name and the total, and marks a copy first', () => {
+    const doc = buildReceipt(sale(), ctx(32, true));
+    expect(doc.blocks[0]).toEqual({ kind: 'text', text: '*** 副本 COPY ***', align: 'center', bold: true });
+    expect(doc.blocks[1]).toEqual({ kind: 'text', text: '阿姨的店 示範門市', align: 'center', bold: true });
+    const total = doc.blocks.find((b) => b.kind === 'text' && b.text.startsWith('合計 TOTAL'));
+    expect(total).toMatchObject({ align: 'left', bold: true });
+    expect(renderReceipt(sale(), ctx(32, true))[0]).toBe('       *** 副本 COPY ***');
+  });
+
+  it('reads the sale id back from a receipt QR code, and nothing from other codes', () => {
+    expect(saleQrData('20261122-000042')).toBe('ayi:sale:20261122-000042');
+    expect(saleIdFromQr('ayi:sale:20261122-000042')).toBe('20261122-000042');
+    expect(saleIdFromQr('4710088431125')).toBeNull();
+    expect(saleIdFromQr('ayi:sale:')).toBeNull();
   });
 });

@@ -8,14 +8,19 @@
  * - `reconnect()` after login/logout, because the hub binds the staff session at the handshake;
  * - counts `hello`s (`connections`): a second one means the link came back, and whatever happened
  *   meanwhile (sales on other tablets) has to be fetched again;
- * - `onMemberChanged(fn)`: a member's record changed on the hub, refresh an open member card.
+ * - `onMemberChanged(fn)`: a member's record changed on the hub, refresh an open member card;
+ * - `onScan(fn)`: a hardware scanner assigned to this tablet read a code (the checkout page handles
+ *   it like a keyboard-wedge scan).
  */
 import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView } from '$protocol/api';
 import { ApiError, NETWORK_ERROR, TIMEOUT, reportAuthFailure } from './api';
+import { deviceStore } from './devices.svelte';
 import { randomId } from './ids';
 
 export type SocketListener = (msg: ServerMessage) => void;
 export type MemberChangedListener = (memberId: string) => void;
+export type ScanMessage = Extract<ServerMessage, { type: 'scan' }>;
+export type ScanListener = (scan: ScanMessage) => void;
 
 export interface CheckoutResult {
   sale: SaleView;
@@ -80,6 +85,8 @@ export class HubSocket {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #memberListeners = new Set<MemberChangedListener>();
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  #scanListeners = new Set<ScanListener>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #pending = new Map<string, Pending>();
   #windowHooked = false;
 
@@ -118,6 +125,12 @@ export class HubSocket {
   onMemberChanged(fn: MemberChangedListener): () => void {
     this.#memberListeners.add(fn);
     return () => this.#memberListeners.delete(fn);
+  }
+
+  /** Called with every `scan` message (a hub-attached scanner assigned to this tablet). */
+  onScan(fn: ScanListener): () => void {
+    this.#scanListeners.add(fn);
+    return () => this.#scanListeners.delete(fn);
   }
 
   /** True when a checkout can go over this socket for the given staff member. */
@@ -222,6 +235,18 @@ export class HubSocket {
             fn(msg.memberId);
           } catch (e) {
             console.error('member listener failed', e);
+          }
+        }
+        break;
+      case 'device.status':
+        deviceStore.apply(msg.device);
+        break;
+      case 'scan':
+        for (const fn of this.#scanListeners) {
+          try {
+            fn(msg);
+          } catch (e) {
+            console.error('scan listener failed', e);
           }
         }
         break;

@@ -12,6 +12,7 @@ import type { CheckoutService } from '../../services/checkout.service.js';
 import type { MembersService } from '../../services/members.service.js';
 import type { CouponsService } from '../../services/coupons.service.js';
 import type { MessagingService } from '../../services/messaging.service.js';
+import { hardwareRoutes, type HardwareContext } from './hardware.routes.js';
 import type { PrintingService } from '../../services/printing.service.js';
 import type { SecurityService } from '../../services/security.service.js';
 import { apiError, sendError } from './errors.js';
@@ -47,6 +48,7 @@ export interface HttpContext {
   members: MembersService;
   coupons: CouponsService;
   messaging: MessagingService;
+  hardware: HardwareContext;
   printing: PrintingService;
   health(): HealthView;
 }
@@ -94,6 +96,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     await deviceRoutes(api, ctx);
     await memberRoutes(api, ctx);
     await messageRoutes(api, ctx);
+    await hardwareRoutes(api, ctx);
     await tabletSocket(api, ctx);
   });
 

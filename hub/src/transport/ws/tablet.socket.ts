@@ -93,9 +93,46 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       if (connection.deviceId === deviceId) connection.socket.close(CLOSE_REVOKED, 'device revoked');
     }
   });
+  /**
+   * A hardware scanner's code goes to the sockets of the tablet it is assigned to, and only while
+   * staff are logged in there (it may be a member code or a carrier barcode).
+   */
+  const offScan = ctx.bus.on('scanner.scan', (scan) => {
+    const message: ServerMessage = {
+      type: 'scan',
+      scannerId: scan.scannerId,
+      code: scan.code,
+      symbology: scan.symbology,
+    };
+    let text: string | null = null;
+    let delivered = 0;
+    for (const connection of connections) {
+      if (connection.deviceId !== scan.deviceId) continue;
+      const { socket } = connection;
+      if (socket.readyState !== socket.OPEN) continue;
+      if (ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken) === null) continue;
+      text ??= JSON.stringify(message);
+      socket.send(text);
+      delivered += 1;
+    }
+    if (delivered === 0) {
+      app.log.warn(
+        { scannerId: scan.scannerId, deviceId: scan.deviceId },
+        'scan not delivered: tablet not connected or nobody logged in',
+      );
+    }
+  });
+  /** Printer and scanner states go to every logged-in tablet (the top bar warns of paper out). */
+  const offDevice = ctx.bus.on('device.status', (device) => {
+    const staffOf = (connection: Connection) =>
+      ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken) !== null;
+    broadcast({ type: 'device.status', device }, true, staffOf);
+  });
   app.addHook('onClose', async () => {
     offCommitted();
     offRevoked();
+    offScan();
+    offDevice();
   });
 
   app.get(

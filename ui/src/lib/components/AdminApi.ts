@@ -2,7 +2,7 @@
  * Calls for the member profile and the manager pages (members, coupons, outbound messages), typed
  * with the hub's wire types. Personal data (a phone number, a carrier) only ever goes in a body.
  */
-import type { SaleView } from '$protocol/api';
+import type { SaleView, ServerMessage } from '$protocol/api';
 import type {
   ConsentChangeView,
   ConsentChannel,
@@ -121,3 +121,34 @@ export function todayInStore(now = new Date()): string {
     now,
   );
 }
+
+// --- devices: printers and scanners (GET /api/hardware and the manager's actions) ---
+
+/** What the hub tells of one printer or scanner (the `device.status` message carries the same). */
+export type DeviceStatusView = Extract<ServerMessage, { type: 'device.status' }>['device'];
+
+/** A paired tablet a scanner can be assigned to. */
+export interface TabletRef {
+  deviceId: string;
+  name: string;
+}
+
+export interface HardwareView {
+  devices: DeviceStatusView[];
+  tablets: TabletRef[];
+  /** The printer receipts go to, when the hub says which one it is. */
+  defaultPrinterId?: string | null;
+}
+
+const printer = (deviceId: string) => `/api/hardware/printers/${encodeURIComponent(deviceId)}`;
+const scanner = (deviceId: string) => `/api/hardware/scanners/${encodeURIComponent(deviceId)}`;
+
+export const devicesApi = {
+  /** Every device with its status, and the paired tablets (cashier and up). */
+  list: () => api.get<HardwareView>('/api/hardware'),
+  /** Prints a test page (測試頁: Chinese text, a QR code, a barcode) on a printer (manager). */
+  testPage: (deviceId: string) => api.post<{ jobId: string }>(`${printer(deviceId)}/test-page`, {}),
+  /** Sends a scanner's scans to a paired tablet, or to none (manager). */
+  assignScanner: (deviceId: string, tablet: string | null) =>
+    request<DeviceStatusView>(`${scanner(deviceId)}/assignment`, { method: 'PUT', body: { deviceId: tablet } }),
+};

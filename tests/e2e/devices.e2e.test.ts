@@ -1,0 +1,99 @@
+/**
+ * End to end: the devices page on the built hub (child process) serving the built tablet UI, in
+ * headless Chromium. The embedded default has one virtual printer: a manager sees it connected,
+ * prints a test page and gets its job id; a cashier gets the manager-only panel.
+ *
+ * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
+ * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGet, pairAndLogIn, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+
+interface HardwareAnswer {
+  devices: { deviceId: string; kind: 'printer' | 'scanner'; name: string; connected: boolean }[];
+  tablets: { deviceId: string; name: string }[];
+}
+
+describe('devices page (browser, built hub + UI)', () => {
+  let session: BrowserSession;
+
+  beforeAll(async () => {
+    session = await startBrowserSession();
+  });
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it('shows a manager the virtual printer connected and prints a test page', async () => {
+    const { hub, page, pageErrors } = session;
+    await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.manager);
+    await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('店長');
+
+    // What the hub says: one printer, the virtual one, and this tablet among the paired ones.
+    const hardware = await apiGet<HardwareAnswer>(page, '/api/hardware');
+    const printers = hardware.devices.filter((d) => d.kind === 'printer');
+    expect(printers).toHaveLength(1);
+    const printer = printers[0]!;
+    expect(printer.connected).toBe(true);
+    expect(hardware.tablets.map((t) => t.name)).toContain('櫃台 1');
+
+    // A connected printer: no warning in the top bar.
+    expect(await page.getByTestId('printer-warning').count()).toBe(0);
+
+    await page.getByTestId('nav-devices').click();
+    await page.waitForURL('**/admin/devices');
+    const card = page.locator(`[data-testid="device-card"][data-device-id="${printer.deviceId}"]`);
+    await card.waitFor();
+    expect(await card.getAttribute('data-kind')).toBe('printer');
+    expect(await card.getAttribute('data-connected')).toBe('true');
+    expect(await card.getByTestId('device-name').textContent()).toContain(printer.name);
+    expect(await card.getByTestId('device-connection').textContent()).toContain('已連線');
+    expect(await card.getByTestId('device-transport').textContent()).toContain('虛擬');
+
+    // A test page: the job id comes back and is shown.
+    await card.getByTestId('device-test-page').click();
+    const result = card.getByTestId('device-test-page-result');
+    const failed = card.getByTestId('device-test-page-error');
+    await result.or(failed).waitFor();
+    await shot(page, 'devices.png');
+    const failure = (await failed.count()) > 0 ? ((await failed.textContent()) ?? '') : '';
+    expect(failure).toBe('');
+    const jobId = (await result.getAttribute('data-job-id')) ?? '';
+    expect(jobId.length).toBeGreaterThan(0);
+    expect(await result.textContent()).toContain(jobId);
+
+    // In English too.
+    await page.getByTestId('lang-en').click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Printers and scanners');
+    await expect.poll(() => card.getByTestId('device-connection').textContent()).toContain('Connected');
+    await expect.poll(() => card.getByTestId('device-test-page').textContent()).toContain('Print test page');
+    await shot(page, 'devices-en.png');
+    await page.getByTestId('lang-zh-TW').click();
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a cashier the manager-only panel and no devices link', async () => {
+    const { hub, pageErrors } = session;
+    const ctx = await session.newTabletContext();
+    try {
+      const tablet = await session.newTabletPage(ctx);
+      await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 2', hub.demoPins.cashier);
+      await expect.poll(() => tablet.getByTestId('staff-info').textContent()).toContain('收銀員');
+      expect(await tablet.getByTestId('nav-devices').count()).toBe(0);
+
+      await tablet.goto(`${hub.url}/admin/devices`);
+      await tablet.getByTestId('manager-only').waitFor();
+      expect(await tablet.getByTestId('device-card').count()).toBe(0);
+
+      // A cashier may not print a test page either.
+      const res = await tablet.request.post(`${hub.url}/api/hardware/printers/virtual/test-page`, { data: {} });
+      expect(res.status()).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('role_required');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
