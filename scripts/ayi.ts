@@ -7,6 +7,9 @@
  *   npm run ayi -- add-staff <name> <cashier|manager|owner> <pin>
  *   npm run ayi -- snapshot                  write a snapshot now
  *   npm run ayi -- health
+ *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
+ *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
+ *                                            in, each with a devices.json entry to start from
  * It talks to the hub through the socket in its data directory (AYI_DATA_DIR, default ./data).
  */
 import path from 'node:path';
@@ -15,7 +18,7 @@ import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|add-staff NAME ROLE PIN|snapshot|health>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|add-staff NAME ROLE PIN|snapshot|health|hardware|discover>\n',
   );
   process.exit(command ? 0 : 2);
 }

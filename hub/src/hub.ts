@@ -35,6 +35,9 @@ import { DEFAULT_PROGRAM, LoyaltyProgram, checkProgram } from './domain/loyalty.
 import { scheduleLoyaltyReview } from './jobs/loyalty.job.js';
 import { DEFAULT_DEVICES, DevicesConfig, checkDevices } from './devices/device-config.js';
 import { buildHardware, type Hardware } from './hardware.js';
+import { discoverDevices } from './devices/discovery.js';
+import { sharedUsbBus } from './devices/usb-access.js';
+import { SerialPort } from 'serialport';
 import { buildHttpApp, type HealthView } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
@@ -465,8 +468,14 @@ export class Hub {
         return { seq: this.state.lastSeq };
       case 'health':
         return { lastSeq: this.events.lastSeq, startup: this.startup };
+      case 'hardware':
+        return this.hardware.registry.list();
+      case 'discover':
+        return discoverDevices(await sharedUsbBus(this.log), () => SerialPort.list());
       default:
-        throw new Error(`unknown command ${command}; try pair, devices, revoke, unlock, add-staff, snapshot, health`);
+        throw new Error(
+          `unknown command ${command}; try pair, devices, revoke, unlock, add-staff, snapshot, health, hardware, discover`,
+        );
     }
   }
 

@@ -52,9 +52,12 @@ export interface BrowserSession {
 
 /**
  * Checks the build and Chromium are there, starts the hub and opens the first tablet. On a failure
- * part way, whatever was already started is stopped before the error is passed on.
+ * part way, whatever was already started is stopped before the error is passed on. `hubOptions`
+ * go to startHubProcess (a `dataDir` the test has written files such as devices.json into).
  */
-export async function startBrowserSession(): Promise<BrowserSession> {
+export async function startBrowserSession(
+  hubOptions: Parameters<typeof startHubProcess>[0] = {},
+): Promise<BrowserSession> {
   expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
   expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
@@ -77,7 +80,7 @@ export async function startBrowserSession(): Promise<BrowserSession> {
   };
 
   try {
-    hub = await startHubProcess();
+    hub = await startHubProcess(hubOptions);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW', timezoneId: 'Asia/Taipei' });
     const page = await newTabletPage(context);

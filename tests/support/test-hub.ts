@@ -2,9 +2,11 @@
  * The real hub in this process, on a free port, with a temporary data directory, plus a small
  * client that pairs and logs in the way a tablet does. For integration tests.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type HubConfig } from '../../hub/src/config/config.ts';
+import { DEFAULT_DEVICES, type DevicesConfig, type ScannerConfig } from '../../hub/src/devices/device-config.ts';
 import { Hub } from '../../hub/src/hub.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { tempDataDir } from './hub-process.ts';
@@ -32,6 +34,15 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
     ...(options.clock ? { clock: options.clock } : {}),
     logger: options.logger ?? pino({ level: 'silent' }),
   });
+}
+
+/**
+ * Writes `devices.json` into a data directory before the hub starts (or between two starts): the
+ * default virtual printer plus `scanners`.
+ */
+export function writeDevicesFile(dataDir: string, scanners: ScannerConfig[]): void {
+  const devices: DevicesConfig = { printers: DEFAULT_DEVICES.printers, scanners };
+  writeFileSync(path.join(dataDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
 }
 
 export async function newPairingCode(hub: Hub): Promise<string> {
