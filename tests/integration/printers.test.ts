@@ -5,7 +5,7 @@
  * The spooler is built here over the hub's projection; the hub's own wiring of non-virtual
  * printers is tested at the end.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -348,6 +348,46 @@ describe('a printer that cannot print holds its queue; the sale is never blocked
   });
 });
 
+describe('what the tablets learn without printing, and a printed job stays printed', () => {
+  it('asks an idle printer how it is: connected at start, paper out noticed before any receipt', async () => {
+    const printer = await startPrinter();
+    const registry = new DeviceRegistry();
+    const dataDir = temp.make('ayi-printers-idle-');
+    const service = new PrintingService(
+      hub.state,
+      { dataDir, printers: [network(networkConfig(printer))], registry, idleProbeMs: 50, drainMs: 200 },
+      { storeName: hub.config.storeName, storeId: hub.config.storeId, timeZone: hub.config.tz },
+      () => undefined,
+      () => new Date(),
+    );
+    services.push(service);
+    await service.start();
+    await until(() => registry.get('counter')?.connected === true, 2000, 'connected at start');
+    expect(registry.get('counter')).toMatchObject({ paper: 'ok', lastError: null, queueLength: 0 });
+    printer.setStatus({ paper: 'out' });
+    await until(() => registry.get('counter')?.paper === 'out', 2000, 'paper out noticed while idle');
+    expect(registry.get('counter')!.lastError).toMatch(/paper/);
+    printer.setStatus({ paper: 'ok' });
+    await until(() => registry.get('counter')?.lastError === null, 2000, 'paper back noticed');
+    expect(printer.printed).toEqual([]);
+  });
+
+  it('a receipt the printer took is not sent again when its text copy cannot be saved', async () => {
+    const printer = await startPrinter();
+    const dataDir = temp.make('ayi-printers-archive-');
+    const printing = spooler(dataDir, [network(networkConfig(printer))]);
+    const sale = await sell(tablet, cardCart());
+    // Where the day's copies go there is a file: every save of a copy fails (ENOTDIR).
+    mkdirSync(path.join(dataDir, 'printer', 'counter'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'printer', 'counter', sale.businessDate), 'not a directory');
+    printing.printOriginal(sale.saleId);
+    await until(() => cutsIn(printer.printed) === 1, 3000, 'the receipt');
+    await until(() => spoolFiles(dataDir, 'counter').length === 0, 2000, 'the job done');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // backoff would retry within 20-200 ms
+    expect(cutsIn(printer.printed)).toBe(1);
+  });
+});
+
 describe('the hub with a network printer (devices.json)', () => {
   it('answers a sale while the printer is off, and prints it when the printer is back', async () => {
     const printer = await startPrinter();
@@ -373,4 +413,46 @@ describe('the hub with a network printer (devices.json)', () => {
       await wired.stop();
     }
   });
+
+  it.skipIf(existsSync('/sys/bus/usb/devices'))(
+    'starts on a machine without a USB bus with a USB printer and scanner configured, sells, and says why they are off',
+    async () => {
+      const dataDir = temp.make('ayi-printers-nousb-');
+      writeFileSync(
+        path.join(dataDir, 'devices.json'),
+        JSON.stringify({
+          printers: [usbConfig(80)],
+          scanners: [
+            {
+              id: 'hid-1',
+              name: 'HID scanner',
+              transport: 'hid',
+              vendorId: 0x0c2e,
+              productId: 0x0900,
+              serialNumber: null,
+              assignedTo: null,
+            },
+          ],
+        }),
+        { mode: 0o600 },
+      );
+      const wired = await startTestHub({ dataDir });
+      try {
+        const counter = await pairedTablet(wired, '1111', 'Counter');
+        const sale = await sell(counter, cardCart());
+        expect(sale.total).toBe(30);
+        await until(
+          () => wired.hardware.registry.get('usb-printer')?.lastError !== null,
+          3000,
+          'the printer to say why it is off',
+        );
+        expect(wired.hardware.registry.get('usb-printer')).toMatchObject({ connected: false });
+        expect(wired.hardware.registry.get('usb-printer')!.lastError).toMatch(/USB/i);
+        await until(() => wired.hardware.registry.get('hid-1')?.lastError !== null, 3000, 'the scanner to say why');
+        expect(wired.hardware.registry.get('hid-1')!.lastError).toMatch(/USB/i);
+      } finally {
+        await wired.stop();
+      }
+    },
+  );
 });

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import type { Hub } from '../../hub/src/hub.ts';
 import { freePort } from '../support/free-port.ts';
 import { PtyScanner, socatAvailable } from '../support/pty-scanner.ts';
-import { type TabletClient, pairedTablet, startTestHub, writeDevicesFile } from '../support/test-hub.ts';
+import { TabletClient, pairedTablet, startTestHub, writeDevicesFile } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { type TabletSocket, openTabletSocket } from '../support/ws-client.ts';
 
@@ -125,6 +125,28 @@ describe.skipIf(!socatAvailable())('USB-COM scanners (pty)', () => {
     expect(await a.next('scan')).toMatchObject({ code: '/AB+.-9Z', symbology: null });
     await new Promise((r) => setTimeout(r, 100));
     expect(b.received.filter((m) => m.type === 'scan')).toEqual([]);
+  });
+
+  it("goes to the tablet's newest page only, and not to a page where nobody is logged in", async () => {
+    const older = await connect(tabletA);
+    const newer = await connect(tabletA);
+    await counter.scan('4710000000002');
+    expect((await newer.next('scan')).code).toBe('4710000000002');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(older.received.filter((m) => m.type === 'scan')).toEqual([]);
+
+    // Tablet A's staff log out: a scan is delivered to no one on it.
+    const loggedOut = new TabletClient(tabletA.baseUrl);
+    loggedOut.deviceToken = tabletA.deviceToken;
+    loggedOut.deviceId = tabletA.deviceId;
+    const anonymous = await connect(loggedOut);
+    await tabletA.request('DELETE', '/api/session');
+    await counter.scan('4710000000003');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const socket of [older, newer, anonymous]) {
+      expect(socket.received.filter((m) => m.type === 'scan' && m.code === '4710000000003')).toEqual([]);
+    }
+    await tabletA.login('1111');
   });
 
   it('follows a reassignment at run time', async () => {

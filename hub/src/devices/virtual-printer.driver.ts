@@ -9,16 +9,17 @@
  * stored name, never guessed from the job number.
  *
  * A job is written to a hidden temporary file, then linked to its name (a rename that never
- * replaces: a job id is printed once, a retry of the same job is a no-op). Receipts are not
- * fsync'd: they can be rendered again from the journal, and a flush here would compete on the disk
- * with the journal's, which the tablets wait for. After a power cut a receipt may be missing or
- * empty; an empty one counts as not printed (and is replaced by the next print of its job), and at
- * start-up the hub prints the originals that are missing.
+ * replaces: a job id is printed once, a retry of the same job is a no-op). The virtual printer's
+ * receipts are not fsync'd: they can be rendered again from the journal, and a flush here would
+ * compete on the disk with the journal's, which the tablets wait for. After a power cut such a
+ * receipt may be missing or empty; an empty one counts as not printed (and is replaced by the next
+ * print of its job), and at start-up the hub prints the originals that are missing. The copy of a
+ * job a real printer printed is fsync'd (`durable`): it is what says the job is done.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ensureDirectory } from '../storage/fsync.js';
+import { ensureDirectory, fsyncDirectory } from '../storage/fsync.js';
 import { PrinterError, type PrinterHardwareStatus, type PrinterTransport } from './device-types.js';
 import { decodeEscPos, type DecodedPrint } from './escpos/escpos-decoder.js';
 
@@ -41,7 +42,7 @@ export interface PrintedJob {
 export interface ReceiptPrinter {
   readonly columns: number;
   /** Prints a job; resolves false if that job id was printed already (nothing printed again). */
-  print(job: PrintJob): Promise<boolean>;
+  print(job: PrintJob, options?: { durable?: boolean }): Promise<boolean>;
   /** The jobs printed on `day` whose id starts with `jobIdPrefix`, oldest first. */
   jobsFor(day: string, jobIdPrefix: string): Promise<PrintedJob[]>;
   /** Job ids (and kinds) printed on `day`, without their text: one directory read. */
@@ -105,16 +106,31 @@ export class VirtualPrinter implements ReceiptPrinter {
 
   constructor(readonly dir: string) {}
 
-  async print(job: PrintJob): Promise<boolean> {
+  /**
+   * Keeps a job's text. `durable`: fsync'd before it gets its name and the name made durable, for a
+   * real printer's jobs, whose copy is the proof they printed (so a power cut never prints one twice).
+   */
+  async print(job: PrintJob, options: { durable?: boolean } = {}): Promise<boolean> {
     const dayDir = path.join(this.dir, job.day);
     await this.ensureDay(dayDir);
     const final = path.join(dayDir, `${job.jobId}.${job.kind}.txt`);
     const temp = path.join(dayDir, `${TEMP_PREFIX}${job.jobId}.${randomBytes(4).toString('hex')}.tmp`);
-    await fs.writeFile(temp, job.text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+    if (options.durable) {
+      const handle = await fs.open(temp, 'wx', 0o600);
+      try {
+        await handle.writeFile(job.text, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else {
+      await fs.writeFile(temp, job.text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+    }
     try {
       for (;;) {
         try {
           await fs.link(temp, final);
+          if (options.durable) await fsyncDirectory(dayDir);
           return true;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -92,6 +92,8 @@ export interface SpoolerOptions {
   retry?: { firstMs?: number; maxMs?: number };
   /** How long reprint() and receipts() wait for a queued job to come out of the printer. */
   waitMs?: number;
+  /** How often an idle USB or network printer is asked for its status (ms). */
+  idleProbeMs?: number;
   /** How long drain() waits for the queues to empty (held queues stay spooled for the next start). */
   drainMs?: number;
   codec?: Partial<ReceiptCodec>;
@@ -350,6 +352,7 @@ export class PrintingService {
   async stop(): Promise<void> {
     await this.drain();
     this.stopped = true;
+    if (this.idleTimer) clearInterval(this.idleTimer);
     for (const queue of this.queues.values()) {
       queue.unsubscribe?.();
       queue.wake?.();
@@ -422,8 +425,15 @@ export class PrintingService {
     return this.accept(queue, { jobId, saleId, kind, day: sale.businessDate, bytes });
   }
 
+  /** Whether a job is printed; an archive that cannot be read (a failing disk) does not stop a receipt. */
   private async isPrinted(day: string, jobId: string): Promise<boolean> {
-    for (const archive of await this.allArchives()) if (await archive.isPrinted(day, jobId)) return true;
+    for (const archive of await this.allArchives()) {
+      try {
+        if (await archive.isPrinted(day, jobId)) return true;
+      } catch (err) {
+        this.log.error({ err, jobId }, 'cannot read the receipt copies; printing anyway');
+      }
+    }
     return false;
   }
 
@@ -535,16 +545,11 @@ export class PrintingService {
       }
       queue.jobs.shift();
       this.queued.delete(job.jobId);
-      if (job.file) await fs.rm(job.file, { force: true }).catch(() => undefined);
-      if (queue.attempt > 0 || queue.lastError) {
-        this.log.info(
-          { printerId: queue.config.id, waiting: queue.jobs.length },
-          'printer is back: printing the held jobs',
-        );
+      if (job.file) {
+        await fs.rm(job.file, { force: true }).catch(() => undefined);
+        await fsyncDirectory(queue.spoolDir).catch(() => undefined);
       }
-      queue.attempt = 0;
-      queue.lastError = null;
-      this.report(queue, { connected: true, lastError: null });
+      this.report(queue, {});
       job.printedAt = this.clock().toISOString();
       job.printed.resolve();
     }
@@ -552,14 +557,35 @@ export class PrintingService {
 
   private async printOne(queue: PrinterQueue, job: QueuedJob): Promise<void> {
     // Printed just before a crash removed its spool file: done.
-    if (job.recovered && (await queue.archive.isPrinted(job.day, job.jobId))) return;
+    if (job.recovered && (await this.isPrinted(job.day, job.jobId))) return;
     await queue.transport.open();
     const status = await queue.transport.status();
     this.report(queue, { connected: true, paper: status ? status.paper : 'unknown' });
     const problem = status ? statusProblem(status) : null;
     if (problem) throw problem;
     await queue.transport.write(job.data);
-    await queue.archive.print({ jobId: job.jobId, day: job.day, kind: job.kind, text: job.text });
+    if (queue.attempt > 0 || queue.lastError) {
+      this.log.info(
+        { printerId: queue.config.id, waiting: queue.jobs.length - 1 },
+        'printer is back: printing the held jobs',
+      );
+    }
+    queue.attempt = 0;
+    queue.lastError = null;
+    this.report(queue, { connected: true, lastError: null });
+    // The printer has it: whatever happens to the text copy now, the job must not be sent again.
+    try {
+      // A spooled job's copy is the proof it printed (a power cut must not print it twice): on disk first.
+      await queue.archive.print(
+        { jobId: job.jobId, day: job.day, kind: job.kind, text: job.text },
+        { durable: queue.durable },
+      );
+    } catch (err) {
+      this.log.error(
+        { printerId: queue.config.id, jobId: job.jobId, err },
+        'receipt printed, but its text copy could not be saved',
+      );
+    }
   }
 
   private held(queue: PrinterQueue, error: PrinterError): void {
@@ -631,14 +657,55 @@ export class PrintingService {
             queue.attempt = 0;
             if (queue.wake) queue.wake();
             else queue.woken = true;
-          } else {
+            void this.probe(queue);
+          } else if (config.transport === 'usb') {
             this.report(queue, { connected: false, lastError: `${config.name} is disconnected` });
+          } else {
+            // A network printer may close an idle connection: only a failed reconnect is a problem.
+            void this.probe(queue);
           }
         }) ?? null;
       if (queue.durable) await this.loadSpool(queue);
     }
     await this.loadArchives();
-    for (const queue of this.queues.values()) if (queue.jobs.length > 0) this.run(queue);
+    for (const queue of this.queues.values()) {
+      if (queue.jobs.length > 0) this.run(queue);
+      else if (queue.durable) void this.probe(queue);
+    }
+    this.watchIdlePrinters();
+  }
+
+  /**
+   * Asks an idle printer how it is (connected, paper) so the tablets can warn before a sale, not
+   * only when a receipt fails. A queue that is printing reports for itself.
+   */
+  private async probe(queue: PrinterQueue): Promise<void> {
+    if (this.stopped || queue.running || !queue.durable) return;
+    try {
+      await queue.transport.open();
+      const status = await queue.transport.status();
+      const problem = status ? statusProblem(status) : null;
+      this.report(queue, {
+        connected: true,
+        paper: status ? status.paper : 'unknown',
+        lastError: problem ? problem.message : null,
+      });
+    } catch (err) {
+      const error = err instanceof PrinterError ? err : new PrinterError('io', message(err));
+      const connected = !(['unplugged', 'offline'] as PrinterErrorCode[]).includes(error.code);
+      this.report(queue, { connected, lastError: error.message });
+    }
+  }
+
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
+
+  private watchIdlePrinters(): void {
+    const every = this.options.idleProbeMs ?? 30_000;
+    if (![...this.queues.values()].some((q) => q.durable)) return;
+    this.idleTimer = setInterval(() => {
+      for (const queue of this.queues.values()) if (queue.jobs.length === 0) void this.probe(queue);
+    }, every);
+    this.idleTimer.unref();
   }
 
   private async loadSpool(queue: PrinterQueue): Promise<void> {

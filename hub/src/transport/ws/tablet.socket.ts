@@ -104,17 +104,17 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       code: scan.code,
       symbology: scan.symbology,
     };
-    let text: string | null = null;
-    let delivered = 0;
+    // The tablet's newest logged-in socket only: two open tabs must not both add the item.
+    let newest: Connection | null = null;
     for (const connection of connections) {
       if (connection.deviceId !== scan.deviceId) continue;
       const { socket } = connection;
       if (socket.readyState !== socket.OPEN) continue;
       if (ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken) === null) continue;
-      text ??= JSON.stringify(message);
-      socket.send(text);
-      delivered += 1;
+      newest = connection; // a Set iterates in insertion order: the last one found is the newest
     }
+    if (newest) newest.socket.send(JSON.stringify(message));
+    const delivered = newest ? 1 : 0;
     if (delivered === 0) {
       app.log.warn(
         { scannerId: scan.scannerId, deviceId: scan.deviceId },
