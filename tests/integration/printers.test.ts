@@ -236,9 +236,12 @@ describe('a printer that cannot print holds its queue; the sale is never blocked
     expect(cutsIn(device.received)).toBe(0); // a partial receipt, no cut
 
     device.release();
-    bus.plug(device);
+    bus.plug(device); // usblp binds again: the driver must detach it and claim anew
+    expect(device.kernelDriverBound).toBe(true);
     await until(() => cutsIn(device.received) === 1, 5000, 'the receipt after the replug');
     expectReceipt(device.receivedSincePlug, sale, 42);
+    expect(device.kernelDriverDetaches).toBe(2);
+    expect(device.claimed).toBe(true);
     expect(cutsIn(device.received)).toBe(1);
     const jobs = await printing.receipts(sale.saleId);
     expect(jobs.map((j) => j.jobId)).toEqual([`${sale.saleId}-p1`]);

@@ -1,17 +1,28 @@
 /// <reference types="w3c-web-usb" />
 /**
  * A fake `usb` v3 bus and ESC/POS USB printer, typed against the real `usb` types, for the one
- * thing tests cannot have: USB hardware. It reproduces how `usb` v3 (nusb underneath) fails, with
- * its messages:
+ * thing tests cannot have: USB hardware. Two classes, as with the real thing:
+ * - FakeUsbPrinter is the printer on the desk (what it took, what it answers, usblp bound to it or
+ *   not, a halted endpoint): the test's handle on it, which outlives unplugging;
+ * - FakeUsbDevice is the object `usb` hands out for it. Like the real `usb` 3.1 (a new native
+ *   UsbDevice for each device nusb lists), every getDevices() call and every `connect` event gives
+ *   a new object; one from before an unplug stays dead after the replug.
+ *
+ * It reproduces how `usb` v3 (nusb underneath) behaves and fails, with its messages:
  * - open() of a device no longer there: "open error: No such device (os error 19)";
- * - claimInterface() while the kernel driver (usblp) is bound or another program holds the
- *   interface: "claimInterface error: Device or resource busy (os error 16)";
- *   detachKernelDriver() with no driver bound: "... No data available (os error 61)";
+ * - claimInterface() while the kernel driver (usblp) is bound, another program or another handle
+ *   holds the interface: "claimInterface error: Device or resource busy (os error 16)";
+ *   detachKernelDriver() with no driver bound: "... No data available (os error 61)". usblp binds
+ *   again at every plug-in (Linux does), so a replugged printer must be detached and claimed anew;
  * - a transfer on an interface not claimed, or on an endpoint with a transfer in progress (nusb's
  *   endpoints are exclusive): "transferOut error: endpoint not found";
  * - a transfer the printer does not take within its timeout: "transferOut error: Cancelled";
  * - unplugging rejects the transfers in progress ("transferOut error: Disconnected") and emits
- *   `disconnect` on the bus; plugging emits `connect`.
+ *   `disconnect` on the bus; plugging emits `connect`;
+ * - a halted (STALLed) endpoint does not reject: `usb` 3.1 (dist/index.js) resolves transferOut with
+ *   `{ status: 'stall', bytesWritten: <the negative count> }` when the native transfer returns a
+ *   negative count, and transferIn with `{ status: 'stall', data: undefined }` when it returns null.
+ *   The endpoint stays halted until clearHalt() on it, or a replug (the device is reset).
  * The printer answers DLE EOT (a transfer of exactly those 3 bytes) on its bulk IN endpoint.
  */
 import type { WebUSB } from 'usb';
@@ -31,7 +42,7 @@ export interface FakePrinterDescriptor {
   interfaceNumber?: number;
   /** Whether the printer has a bulk IN endpoint (status answers). */
   bulkIn?: boolean;
-  /** usblp bound to the printer interface at plug-in (Linux). */
+  /** usblp bound to the printer interface at every plug-in (Linux). */
   kernelDriver?: boolean;
 }
 
@@ -41,11 +52,14 @@ interface Pending {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export class FakeUsbPrinter implements UsbPrinterDevice {
+/** What the native layer returns for a halted endpoint (any negative count means a stall). */
+const STALLED_COUNT = -1;
+
+/** The printer on the desk: its state outlives the objects `usb` hands out for it. */
+export class FakeUsbPrinter {
   readonly vendorId: number;
   readonly productId: number;
   readonly serialNumber: string | null;
-  opened = false;
   /** Another program (CUPS, a second hub) holds the printer interface. */
   claimedElsewhere = false;
   /** What the printer says to DLE EOT. */
@@ -57,13 +71,22 @@ export class FakeUsbPrinter implements UsbPrinterDevice {
   /** Bytes taken since the last plug-in. */
   receivedSincePlug: number[] = [];
   plugged = false;
-  kernelDriverBound: boolean;
-  private readonly printerInterface: number;
-  private readonly hasBulkIn: boolean;
-  private readonly claimed = new Set<number>();
-  private readonly busyEndpoints = new Set<string>();
+  kernelDriverBound = false;
+  /** How many times usblp was detached from it (once per plug-in when the driver does its job). */
+  kernelDriverDetaches = 0;
+  /** Every object handed out for it since it was last plugged in. */
+  handedOut: FakeUsbDevice[] = [];
+  /** Bumped at every plug-in: objects handed out before are dead. */
+  generation = 0;
+  readonly printerInterface: number;
+  readonly hasBulkIn: boolean;
+  private readonly bindsKernelDriver: boolean;
+  /** interface number -> the object that claimed it. */
+  readonly claims = new Map<number, FakeUsbDevice>();
+  readonly halted = new Set<USBDirection>();
+  readonly busyEndpoints = new Set<string>();
   private readonly pending = new Set<Pending>();
-  private statusAnswers: number[] = [];
+  statusAnswers: number[] = [];
   private waitingForData: (() => void)[] = [];
   private stallWaiters: (() => void)[] = [];
 
@@ -73,10 +96,72 @@ export class FakeUsbPrinter implements UsbPrinterDevice {
     this.serialNumber = descriptor.serialNumber;
     this.printerInterface = descriptor.interfaceNumber ?? 0;
     this.hasBulkIn = descriptor.bulkIn ?? true;
-    this.kernelDriverBound = descriptor.kernelDriver ?? true;
+    this.bindsKernelDriver = descriptor.kernelDriver ?? true;
   }
 
+  /** Its configuration descriptor; `claimed` is whether anyone on this machine claimed it. */
   get configuration(): USBConfiguration {
+    return this.describe((interfaceNumber) => this.claims.has(interfaceNumber));
+  }
+
+  /** Whether an object handed out since the last plug-in has it open. */
+  get opened(): boolean {
+    return this.handedOut.some((device) => device.opened);
+  }
+
+  /** Whether the printer interface is claimed through `usb` (by any object handed out). */
+  get claimed(): boolean {
+    return this.claims.has(this.printerInterface);
+  }
+
+  /** A new object for it, as `usb` creates one per listing and per connect event. */
+  handOut(): FakeUsbDevice {
+    const device = new FakeUsbDevice(this, this.generation);
+    this.handedOut.push(device);
+    return device;
+  }
+
+  /** The printer halts an endpoint (answers STALL) until the host clears it or it is replugged. */
+  halt(direction: USBDirection): void {
+    this.halted.add(direction);
+    // a transfer waiting on the printer ends now, with the stall
+    this.wakeWriters();
+    this.wakeReaders();
+  }
+
+  /** The printer takes data again (after stallAfterBytes). */
+  release(): void {
+    this.stallAfterBytes = Number.POSITIVE_INFINITY;
+    this.wakeWriters();
+  }
+
+  /** Whether a transfer is waiting on the printer right now. */
+  get transferring(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** Called by the bus: powered up and enumerated again (reset), usblp binds. */
+  plugIn(): void {
+    this.plugged = true;
+    this.generation += 1;
+    this.handedOut = [];
+    this.claims.clear();
+    this.halted.clear();
+    this.busyEndpoints.clear();
+    this.kernelDriverBound = this.bindsKernelDriver;
+    this.receivedSincePlug = [];
+    this.statusAnswers = [];
+  }
+
+  /** Called by the bus: transfers in progress fail, every handle is dead. */
+  unplug(): void {
+    this.plugged = false;
+    this.claims.clear();
+    for (const device of this.handedOut) device.die();
+    for (const pending of [...this.pending]) pending.reject(new Error('transferOut error: Disconnected'));
+  }
+
+  describe(claimed: (interfaceNumber: number) => boolean): USBConfiguration {
     const endpoint = (endpointNumber: number, direction: USBDirection): USBEndpoint => ({
       endpointNumber,
       direction,
@@ -85,7 +170,7 @@ export class FakeUsbPrinter implements UsbPrinterDevice {
     });
     const printer = {
       interfaceNumber: this.printerInterface,
-      claimed: this.claimed.has(this.printerInterface),
+      claimed: claimed(this.printerInterface),
       alternate: {
         alternateSetting: 0,
         interfaceClass: 7,
@@ -105,121 +190,41 @@ export class FakeUsbPrinter implements UsbPrinterDevice {
         interfaceName: null,
         endpoints: [{ endpointNumber: 3, direction: 'in' as const, type: 'interrupt' as const, packetSize: 8 }],
       };
-      interfaces.push({ interfaceNumber: 0, claimed: this.claimed.has(0), alternate: hid, alternates: [hid] });
+      interfaces.push({ interfaceNumber: 0, claimed: claimed(0), alternate: hid, alternates: [hid] });
     }
     interfaces.push({ ...printer, alternates: [printer.alternate] });
     return { configurationValue: 1, configurationName: null, interfaces };
   }
 
-  async open(): Promise<void> {
-    if (!this.plugged) throw new Error('open error: No such device (os error 19)');
-    this.opened = true;
-  }
-
-  async close(): Promise<void> {
-    this.opened = false;
-    this.claimed.clear();
-  }
-
-  async detachKernelDriver(interfaceNumber: number): Promise<void> {
-    if (!this.opened) throw new Error('detachKernelDriver error: invalid state');
-    if (interfaceNumber !== this.printerInterface || !this.kernelDriverBound) {
-      throw new Error('detachKernelDriver error: No data available (os error 61)');
+  /** The bytes of a transfer out, as the printer takes them; a stall result if the endpoint halts. */
+  async takeOut(bytes: number[], timeout: number): Promise<USBOutTransferResult> {
+    if (this.halted.has('out')) return { status: 'stall', bytesWritten: STALLED_COUNT };
+    if (bytes.length === 3 && bytes[0] === 0x10 && bytes[1] === 0x04 && [1, 2, 4].includes(bytes[2]!)) {
+      this.statusAnswers.push(statusBytes(this.printerStatus)[bytes[2] as 1 | 2 | 4]);
+      this.wakeReaders();
+      return { status: 'ok', bytesWritten: 3 };
     }
-    this.kernelDriverBound = false;
-  }
-
-  async claimInterface(interfaceNumber: number): Promise<void> {
-    if (!this.opened) throw new Error('claimInterface error: invalid state');
-    if (!this.plugged) throw new Error('claimInterface error: No such device (os error 19)');
-    const busy = interfaceNumber === this.printerInterface && (this.kernelDriverBound || this.claimedElsewhere);
-    if (busy) throw new Error('claimInterface error: Device or resource busy (os error 16)');
-    this.claimed.add(interfaceNumber);
-  }
-
-  async releaseInterface(interfaceNumber: number): Promise<void> {
-    if (!this.opened) throw new Error('releaseInterface error: invalid state');
-    if (!this.claimed.delete(interfaceNumber)) throw new Error('releaseInterface error: not claimed');
-  }
-
-  async selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
-    if (!this.claimed.has(interfaceNumber) || alternateSetting !== 0) {
-      throw new Error('selectAlternateInterface error: invalid state');
-    }
-  }
-
-  async transferOut(endpointNumber: number, data: Uint8Array, timeout = 1000): Promise<USBOutTransferResult> {
-    const key = this.endpointKey(endpointNumber, 'out', 'transferOut');
-    try {
-      const bytes = [...data];
-      if (bytes.length === 3 && bytes[0] === 0x10 && bytes[1] === 0x04 && [1, 2, 4].includes(bytes[2]!)) {
-        this.statusAnswers.push(statusBytes(this.printerStatus)[bytes[2] as 1 | 2 | 4]);
-        this.wakeReaders();
-        return { status: 'ok', bytesWritten: 3 };
+    let written = 0;
+    for (const byte of bytes) {
+      while (this.received.length >= this.stallAfterBytes && !this.halted.has('out')) {
+        await this.pendingWhile('transferOut', timeout, (wake) => this.stallWaiters.push(wake));
       }
-      let written = 0;
-      for (const byte of bytes) {
-        while (this.received.length >= this.stallAfterBytes) {
-          await this.pendingWhile('transferOut', timeout, (wake) => this.stallWaiters.push(wake));
-        }
-        this.received.push(byte);
-        this.receivedSincePlug.push(byte);
-        written += 1;
-      }
-      return { status: 'ok', bytesWritten: written };
-    } finally {
-      this.busyEndpoints.delete(key);
+      if (this.halted.has('out')) return { status: 'stall', bytesWritten: STALLED_COUNT };
+      this.received.push(byte);
+      this.receivedSincePlug.push(byte);
+      written += 1;
     }
+    return { status: 'ok', bytesWritten: written };
   }
 
-  async transferIn(endpointNumber: number, length: number, timeout = 1000): Promise<USBInTransferResult> {
-    const key = this.endpointKey(endpointNumber, 'in', 'transferIn');
-    try {
-      while (this.statusAnswers.length === 0) {
-        await this.pendingWhile('transferIn', timeout, (wake) => this.waitingForData.push(wake));
-      }
-      const answer = this.statusAnswers.splice(0, length);
-      return { status: 'ok', data: new DataView(Uint8Array.from(answer).buffer) };
-    } finally {
-      this.busyEndpoints.delete(key);
+  /** A transfer in: the waiting status answers, or a stall result if the endpoint halts. */
+  async giveIn(length: number, timeout: number): Promise<USBInTransferResult> {
+    while (this.statusAnswers.length === 0 && !this.halted.has('in')) {
+      await this.pendingWhile('transferIn', timeout, (wake) => this.waitingForData.push(wake));
     }
-  }
-
-  /** The printer takes data again (after stallAfterBytes). */
-  release(): void {
-    this.stallAfterBytes = Number.POSITIVE_INFINITY;
-    for (const wake of this.stallWaiters.splice(0)) wake();
-  }
-
-  /** Whether a transfer is waiting on the printer right now. */
-  get transferring(): boolean {
-    return this.pending.size > 0;
-  }
-
-  /** Called by the bus. */
-  plugIn(): void {
-    this.plugged = true;
-    this.receivedSincePlug = [];
-    this.statusAnswers = [];
-  }
-
-  /** Called by the bus: transfers in progress fail, the handle is dead. */
-  unplug(): void {
-    this.plugged = false;
-    this.opened = false;
-    this.claimed.clear();
-    for (const pending of [...this.pending]) pending.reject(new Error('transferOut error: Disconnected'));
-  }
-
-  private endpointKey(endpointNumber: number, direction: USBDirection, doing: string): string {
-    if (!this.plugged) throw new Error(`${doing} error: Disconnected`);
-    const owned =
-      this.claimed.has(this.printerInterface) &&
-      (endpointNumber === 1 ? direction === 'out' : endpointNumber === 2 && direction === 'in' && this.hasBulkIn);
-    const key = `${direction}${endpointNumber}`;
-    if (!owned || this.busyEndpoints.has(key)) throw new Error(`${doing} error: endpoint not found`);
-    this.busyEndpoints.add(key);
-    return key;
+    if (this.halted.has('in')) return { status: 'stall', data: undefined };
+    const answer = this.statusAnswers.splice(0, length);
+    return { status: 'ok', data: new DataView(Uint8Array.from(answer).buffer) };
   }
 
   /** Waits for a wake-up, the timeout (Cancelled, as nusb reports it) or an unplug (Disconnected). */
@@ -242,8 +247,156 @@ export class FakeUsbPrinter implements UsbPrinterDevice {
     });
   }
 
+  private wakeWriters(): void {
+    for (const wake of this.stallWaiters.splice(0)) wake();
+  }
+
   private wakeReaders(): void {
     for (const wake of this.waitingForData.splice(0)) wake();
+  }
+}
+
+/**
+ * The object `usb` hands out for a printer: open/claim/transfer state of its own (as one native
+ * handle), dead once the printer is unplugged, even after it is plugged back in.
+ */
+export class FakeUsbDevice implements UsbPrinterDevice, Pick<RealUsbDevice, 'clearHalt' | 'attachKernelDriver'> {
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly serialNumber: string | null;
+  opened = false;
+  private dead = false;
+
+  constructor(
+    readonly printer: FakeUsbPrinter,
+    private readonly generation: number,
+  ) {
+    this.vendorId = printer.vendorId;
+    this.productId = printer.productId;
+    this.serialNumber = printer.serialNumber;
+  }
+
+  /** Whether this object still stands for a plugged-in printer. */
+  get alive(): boolean {
+    return !this.dead && this.printer.plugged && this.printer.generation === this.generation;
+  }
+
+  get configuration(): USBConfiguration {
+    return this.printer.describe((interfaceNumber) => this.printer.claims.get(interfaceNumber) === this);
+  }
+
+  async open(): Promise<void> {
+    if (!this.alive) throw new Error('open error: No such device (os error 19)');
+    this.opened = true;
+  }
+
+  /** Closing the handle lets go of its interfaces (the kernel releases them with the file). */
+  async close(): Promise<void> {
+    this.opened = false;
+    this.releaseAll();
+  }
+
+  async detachKernelDriver(interfaceNumber: number): Promise<void> {
+    if (!this.opened) throw new Error('detachKernelDriver error: invalid state');
+    if (!this.alive) throw new Error('detachKernelDriver error: No such device (os error 19)');
+    if (interfaceNumber !== this.printer.printerInterface || !this.printer.kernelDriverBound) {
+      throw new Error('detachKernelDriver error: No data available (os error 61)');
+    }
+    this.printer.kernelDriverBound = false;
+    this.printer.kernelDriverDetaches += 1;
+  }
+
+  async attachKernelDriver(interfaceNumber: number): Promise<void> {
+    if (!this.opened) throw new Error('attachKernelDriver error: invalid state');
+    if (!this.alive) throw new Error('attachKernelDriver error: No such device (os error 19)');
+    if (interfaceNumber !== this.printer.printerInterface) {
+      throw new Error('attachKernelDriver error: No data available (os error 61)');
+    }
+    if (this.printer.claims.has(interfaceNumber)) {
+      throw new Error('attachKernelDriver error: Device or resource busy (os error 16)');
+    }
+    this.printer.kernelDriverBound = true;
+  }
+
+  async claimInterface(interfaceNumber: number): Promise<void> {
+    if (!this.opened) throw new Error('claimInterface error: invalid state');
+    if (!this.alive) throw new Error('claimInterface error: No such device (os error 19)');
+    const owner = this.printer.claims.get(interfaceNumber);
+    const busy =
+      (owner !== undefined && owner !== this) ||
+      (interfaceNumber === this.printer.printerInterface &&
+        (this.printer.kernelDriverBound || this.printer.claimedElsewhere));
+    if (busy) throw new Error('claimInterface error: Device or resource busy (os error 16)');
+    this.printer.claims.set(interfaceNumber, this);
+  }
+
+  async releaseInterface(interfaceNumber: number): Promise<void> {
+    if (!this.opened) throw new Error('releaseInterface error: invalid state');
+    if (this.printer.claims.get(interfaceNumber) !== this) throw new Error('releaseInterface error: not claimed');
+    this.printer.claims.delete(interfaceNumber);
+  }
+
+  async selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
+    if (this.printer.claims.get(interfaceNumber) !== this || alternateSetting !== 0) {
+      throw new Error('selectAlternateInterface error: invalid state');
+    }
+  }
+
+  /** CLEAR_FEATURE(ENDPOINT_HALT): the endpoint takes transfers again. */
+  async clearHalt(direction: USBDirection, endpointNumber: number): Promise<void> {
+    if (!this.opened) throw new Error('clearHalt error: invalid state');
+    if (!this.alive) throw new Error('clearHalt error: No such device (os error 19)');
+    if (!this.owns(endpointNumber, direction)) throw new Error('clearHalt error: endpoint not found');
+    this.printer.halted.delete(direction);
+  }
+
+  async transferOut(endpointNumber: number, data: Uint8Array, timeout = 1000): Promise<USBOutTransferResult> {
+    const key = this.endpointKey(endpointNumber, 'out', 'transferOut');
+    try {
+      return await this.printer.takeOut([...data], timeout);
+    } finally {
+      this.printer.busyEndpoints.delete(key);
+    }
+  }
+
+  async transferIn(endpointNumber: number, length: number, timeout = 1000): Promise<USBInTransferResult> {
+    const key = this.endpointKey(endpointNumber, 'in', 'transferIn');
+    try {
+      return await this.printer.giveIn(length, timeout);
+    } finally {
+      this.printer.busyEndpoints.delete(key);
+    }
+  }
+
+  /** Called by the printer when it is unplugged: this object never works again. */
+  die(): void {
+    this.dead = true;
+    this.opened = false;
+  }
+
+  private releaseAll(): void {
+    for (const [interfaceNumber, owner] of [...this.printer.claims]) {
+      if (owner === this) this.printer.claims.delete(interfaceNumber);
+    }
+  }
+
+  private owns(endpointNumber: number, direction: USBDirection): boolean {
+    return (
+      this.printer.claims.get(this.printer.printerInterface) === this &&
+      (endpointNumber === 1
+        ? direction === 'out'
+        : endpointNumber === 2 && direction === 'in' && this.printer.hasBulkIn)
+    );
+  }
+
+  private endpointKey(endpointNumber: number, direction: USBDirection, doing: string): string {
+    if (!this.alive) throw new Error(`${doing} error: Disconnected`);
+    const key = `${direction}${endpointNumber}`;
+    if (!this.opened || !this.owns(endpointNumber, direction) || this.printer.busyEndpoints.has(key)) {
+      throw new Error(`${doing} error: endpoint not found`);
+    }
+    this.printer.busyEndpoints.add(key);
+    return key;
   }
 }
 
@@ -253,15 +406,17 @@ export const realDeviceFits = (device: RealUsbDevice): UsbPrinterDevice => devic
 class FakeConnectionEvent extends Event {
   constructor(
     type: 'connect' | 'disconnect',
-    readonly device: FakeUsbPrinter,
+    readonly device: FakeUsbDevice,
   ) {
     super(type);
   }
 }
 
 /** The bus: `usb`'s WebUSB object (getDevices, requestDevice, connect/disconnect events). */
-export class FakeWebUsb implements UsbBus<FakeUsbPrinter> {
-  private readonly devices = new Set<FakeUsbPrinter>();
+export class FakeWebUsb implements UsbBus<FakeUsbDevice> {
+  private readonly printers = new Set<FakeUsbPrinter>();
+  /** The object each `connect` event carried: `usb` sends the same one with `disconnect`. */
+  private readonly known = new Map<FakeUsbPrinter, FakeUsbDevice>();
   private readonly listeners = {
     connect: new Set<UsbConnectionListener>(),
     disconnect: new Set<UsbConnectionListener>(),
@@ -269,12 +424,13 @@ export class FakeWebUsb implements UsbBus<FakeUsbPrinter> {
   /** A machine without /sys/bus/usb. */
   noBus = false;
 
-  async getDevices(): Promise<FakeUsbPrinter[]> {
+  /** New objects at every call, as `usb` lists devices afresh. */
+  async getDevices(): Promise<FakeUsbDevice[]> {
     if (this.noBus) throw new Error('getDevices error: /sys/bus/usb/devices/ not found (errno 2)');
-    return [...this.devices];
+    return [...this.printers].map((printer) => printer.handOut());
   }
 
-  async requestDevice(options: USBDeviceRequestOptions): Promise<FakeUsbPrinter> {
+  async requestDevice(options: USBDeviceRequestOptions): Promise<FakeUsbDevice> {
     const found = (await this.getDevices()).find((device) =>
       options.filters.some(
         (f) =>
@@ -304,21 +460,25 @@ export class FakeWebUsb implements UsbBus<FakeUsbPrinter> {
     return this.listeners.connect.size + this.listeners.disconnect.size;
   }
 
-  private dispatch(type: 'connect' | 'disconnect', device: FakeUsbPrinter): void {
+  private dispatch(type: 'connect' | 'disconnect', device: FakeUsbDevice): void {
     // The real event's device is a USBDevice; the driver reads only its ids.
     const event = new FakeConnectionEvent(type, device) as unknown as USBConnectionEvent;
     for (const listener of [...this.listeners[type]]) listener(event);
   }
 
-  plug(device: FakeUsbPrinter): void {
-    device.plugIn();
-    this.devices.add(device);
+  plug(printer: FakeUsbPrinter): void {
+    printer.plugIn();
+    this.printers.add(printer);
+    const device = printer.handOut();
+    this.known.set(printer, device);
     this.dispatch('connect', device);
   }
 
-  unplug(device: FakeUsbPrinter): void {
-    this.devices.delete(device);
-    device.unplug();
+  unplug(printer: FakeUsbPrinter): void {
+    this.printers.delete(printer);
+    const device = this.known.get(printer) ?? printer.handOut();
+    this.known.delete(printer);
+    printer.unplug();
     this.dispatch('disconnect', device);
   }
 }

@@ -31,6 +31,7 @@ export interface UsbPrinterDevice extends Pick<
   | 'releaseInterface'
   | 'selectAlternateInterface'
   | 'detachKernelDriver'
+  | 'clearHalt'
 > {
   /** `usb` v3 takes a timeout (ms, default 1000) after WebUSB's two arguments. */
   transferOut(endpointNumber: number, data: Uint8Array, timeout?: number): Promise<USBOutTransferResult>;
@@ -150,6 +151,8 @@ export class UsbPrinterTransport implements PrinterTransport {
         const chunk = bytes.subarray(at, Math.min(bytes.length, at + this.chunkBytes));
         const result = await this.transfer(device.transferOut(out, chunk, this.chunkTimeoutMs), 'transferOut');
         if (result.status !== 'ok' || result.bytesWritten <= 0) {
+          // A halted endpoint stays halted across close and open: clear it, or every retry stalls too.
+          if (result.status === 'stall') await device.clearHalt('out', out).catch(() => undefined);
           await this.drop();
           throw new PrinterError('io', `the USB printer refused the data (${result.status})`);
         }
@@ -165,7 +168,11 @@ export class UsbPrinterTransport implements PrinterTransport {
       const { out, in: input, inPacketSize } = this.endpoints!;
       if (input === null) return null;
       return queryStatus(async (request) => {
-        await this.transfer(device.transferOut(out, request, this.statusTimeoutMs), 'status request');
+        const sent = await this.transfer(device.transferOut(out, request, this.statusTimeoutMs), 'status request');
+        if (sent.status !== 'ok') {
+          if (sent.status === 'stall') await device.clearHalt('out', out).catch(() => undefined);
+          throw new PrinterError('io', `the USB printer refused a status request (${sent.status})`);
+        }
         let answer: USBInTransferResult;
         try {
           answer = await this.transfer(device.transferIn(input, inPacketSize, this.statusTimeoutMs), 'status');
@@ -174,6 +181,7 @@ export class UsbPrinterTransport implements PrinterTransport {
           throw err;
         }
         const data = answer.data;
+        if (answer.status === 'stall') await device.clearHalt('in', input).catch(() => undefined);
         if (answer.status !== 'ok' || !data || data.byteLength === 0) return null;
         // Auto status back bytes may come first: the answer is the last byte.
         return data.getUint8(data.byteLength - 1);

@@ -1,0 +1,505 @@
+/**
+ * The MQTT contract as TypeBox schemas: the event envelope, the payload of every event type in
+ * `events.ts`, and the status and command messages on the link to HQ. `npm run contract` writes them
+ * out as JSON Schema (hub/docs/contract/); `scripts/hq-tail.ts` and the tests validate with them.
+ *
+ * The interfaces in `events.ts` stay the source the hub's code is written against; the type-level
+ * checks at the end of this file fail to compile when a schema and its interface drift apart.
+ * Objects are closed (`additionalProperties: false`): a field added to an event (a name, a phone
+ * number) fails validation until it is added here, where the PII rules are reviewed.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Tender } from './api.js';
+import {
+  EVENT_SCHEMA,
+  type EventEnvelope,
+  type EventPayloads,
+  type EventType,
+  type HubEventOf,
+  type MemberErasedData,
+  type PointsReversalData,
+  type ProductData,
+  type SaleLineData,
+  type SaleLoyaltyData,
+  type SealedData,
+  type StaffLoggedInData,
+} from './events.js';
+import { ConsentChannel, CouponCreateRequest } from './members.js';
+
+const closed = { additionalProperties: false } as const;
+
+/** Ids made by the hub (sale numbers, UUIDs, staff and device ids, SKUs). */
+const Id = (description?: string) =>
+  Type.String({ minLength: 1, maxLength: 80, ...(description ? { description } : {}) });
+const UuidV7 = (description: string) =>
+  Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', description });
+const Uuid = (description: string) =>
+  Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description });
+const Slug = (description: string) => Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description });
+const LocalDate = (description: string) => Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description });
+const UtcTime = (description: string) =>
+  Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?Z$', description });
+/** NT$, whole dollars. */
+const Amount = (description: string) => Type.Integer({ minimum: 0, description });
+const Points = (description: string) => Type.Integer({ minimum: 0, description });
+const Base64 = (description: string) => Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', description });
+const StaffId = () => Id('Who did it; their name is only in the staff.added event.');
+const DeviceId = () => Id('The paired tablet it was done on.');
+const RoleSchema = Type.Union([Type.Literal('cashier'), Type.Literal('manager'), Type.Literal('owner')]);
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+// ---- payload parts ----
+
+export const ProductDataSchema = Type.Object(
+  {
+    sku: Id(),
+    barcodes: Type.Array(Type.String({ minLength: 1, maxLength: 64 })),
+    name: Type.String(),
+    category: Type.String(),
+    price: Amount('NT$, tax included.'),
+    repurchaseDays: Nullable(Type.Integer({ minimum: 0 })),
+  },
+  closed,
+);
+
+export const SaleLineDataSchema = Type.Object(
+  {
+    lineNo: Type.Integer({ minimum: 1 }),
+    sku: Id(),
+    name: Type.String({ description: 'The product name at the time of sale.' }),
+    category: Type.String(),
+    qty: Type.Integer({ minimum: 1 }),
+    unitPrice: Amount('NT$ per unit.'),
+    lineDiscount: Amount('NT$ off this line.'),
+    lineTotal: Amount('qty * unitPrice - lineDiscount'),
+    orderDiscountShare: Amount(
+      "This line's share of the order-level deductions (order and member discount, coupon, points).",
+    ),
+  },
+  closed,
+);
+
+export const SaleLoyaltyDataSchema = Type.Object(
+  {
+    tierBefore: Type.String(),
+    tierAfter: Type.String(),
+    pointsEarned: Points('Points this sale earned.'),
+    pointsBalance: Type.Integer({
+      description: "The member's balance after this sale (may be negative after a merge).",
+    }),
+    windowSpend: Type.Integer({ description: 'Net spend in the tier window, this sale included.' }),
+  },
+  closed,
+);
+
+export const PointsReversalDataSchema = Type.Object(
+  {
+    memberId: Id(),
+    pointsReversed: Points('Earned points taken back.'),
+    pointsReturned: Points('Redeemed points given back.'),
+    businessDate: LocalDate('The store-local day of the void or refund.'),
+  },
+  closed,
+);
+
+/** A member's personal data, AES-256-GCM under that member's own key, which never leaves the store. */
+export const SealedDataSchema = Type.Object(
+  {
+    iv: Base64('96-bit nonce, base64.'),
+    tag: Base64('GCM tag, base64.'),
+    data: Base64('Ciphertext, base64. HQ cannot open it; erasing the member destroys the key.'),
+  },
+  { ...closed, description: 'Sealed personal data: opaque to HQ.' },
+);
+
+// ---- payloads, one per event type ----
+
+export const SaleCompletedDataSchema = Type.Object(
+  {
+    saleId: Id('Store-local sale number, YYYYMMDD-seq.'),
+    idempotencyKey: Type.String({ minLength: 1, maxLength: 64 }),
+    requestHash: Type.String({ minLength: 1, maxLength: 128 }),
+    businessDate: LocalDate('Store-local day of the sale.'),
+    deviceId: DeviceId(),
+    staffId: StaffId(),
+    memberId: Nullable(Id()),
+    lines: Type.Array(SaleLineDataSchema, { minItems: 1 }),
+    subtotal: Amount('Sum of the line totals.'),
+    orderDiscount: Amount("Staff's discount on the order."),
+    memberDiscount: Amount("The member's tier discount."),
+    couponCode: Nullable(Type.String({ minLength: 1, maxLength: 20 })),
+    couponDiscount: Amount('NT$ the coupon took off.'),
+    pointsRedeemed: Points('Points spent on this sale.'),
+    pointsDiscount: Amount('NT$ the redeemed points took off.'),
+    total: Amount('subtotal - orderDiscount - memberDiscount - couponDiscount - pointsDiscount'),
+    tenders: Type.Array(Tender, { minItems: 1 }),
+    change: Amount('Cash given back.'),
+    loyalty: Nullable(SaleLoyaltyDataSchema),
+  },
+  closed,
+);
+
+export const SaleVoidedDataSchema = Type.Object(
+  {
+    saleId: Id(),
+    reason: Type.String({ description: 'Typed by staff.' }),
+    staffId: StaffId(),
+    deviceId: DeviceId(),
+    loyalty: Nullable(PointsReversalDataSchema),
+  },
+  closed,
+);
+
+export const SaleRefundedDataSchema = Type.Object(
+  {
+    saleId: Id(),
+    refundId: Id(),
+    idempotencyKey: Type.String({ minLength: 1, maxLength: 64 }),
+    lines: Type.Array(
+      Type.Object(
+        { lineNo: Type.Integer({ minimum: 1 }), qty: Type.Integer({ minimum: 1 }), amount: Amount('NT$ refunded.') },
+        closed,
+      ),
+      { minItems: 1 },
+    ),
+    amount: Amount('NT$ refunded in all.'),
+    reason: Type.String({ description: 'Typed by staff.' }),
+    staffId: StaffId(),
+    deviceId: DeviceId(),
+    loyalty: Nullable(PointsReversalDataSchema),
+  },
+  closed,
+);
+
+export const CatalogImportedDataSchema = Type.Object(
+  {
+    source: Type.Union([Type.Literal('csv'), Type.Literal('demo')]),
+    products: Type.Array(ProductDataSchema),
+  },
+  closed,
+);
+
+export const DevicePairedDataSchema = Type.Object(
+  { deviceId: Id(), name: Type.String({ description: 'The tablet\'s name ("Counter 1").' }) },
+  closed,
+);
+
+export const DeviceRevokedDataSchema = Type.Object({ deviceId: Id() }, closed);
+
+export const ScannerAssignedDataSchema = Type.Object(
+  { scannerId: Id(), deviceId: Nullable(Id()), staffId: StaffId() },
+  closed,
+);
+
+export const StaffAddedDataSchema = Type.Object(
+  {
+    staffId: Id(),
+    name: Type.String({ description: 'The one place a staff member is named; other events carry the staffId.' }),
+    role: RoleSchema,
+  },
+  closed,
+);
+
+export const StaffLoggedInDataSchema = Type.Object({ staffId: Id(), role: RoleSchema, deviceId: DeviceId() }, closed);
+
+export const MemberRegisteredDataSchema = Type.Object(
+  {
+    memberId: Uuid('The member, in this store.'),
+    memberCode: Type.String({ minLength: 1, maxLength: 20, description: 'The number on the member card.' }),
+    sealed: SealedDataSchema,
+    channel: Type.Literal('store'),
+    consent: Type.Object({ sms: Type.Boolean(), line: Type.Boolean(), email: Type.Boolean() }, closed),
+    staffId: StaffId(),
+    deviceId: DeviceId(),
+  },
+  closed,
+);
+
+export const MemberProfileUpdatedDataSchema = Type.Object(
+  { memberId: Id(), sealed: SealedDataSchema, staffId: StaffId() },
+  closed,
+);
+
+export const MemberCarrierBoundDataSchema = Type.Object(
+  { memberId: Id(), sealed: SealedDataSchema, staffId: StaffId() },
+  closed,
+);
+
+export const MemberConsentChangedDataSchema = Type.Object(
+  { memberId: Id(), channel: ConsentChannel, granted: Type.Boolean(), staffId: StaffId() },
+  closed,
+);
+
+export const MemberTagDataSchema = Type.Object(
+  { memberId: Id(), sealed: SealedDataSchema, staffId: StaffId() },
+  closed,
+);
+
+export const MemberMergedDataSchema = Type.Object(
+  {
+    fromMemberId: Id('The record merged away; its history now belongs to intoMemberId.'),
+    intoMemberId: Id('The record kept.'),
+    staffId: StaffId(),
+  },
+  closed,
+);
+
+export const MemberErasedDataSchema = Type.Object(
+  { memberId: Id('Erase everything held about this member and any record merged into it.'), staffId: StaffId() },
+  { ...closed, description: 'PDPA erasure: the tombstone.' },
+);
+
+export const MemberTierChangedDataSchema = Type.Object(
+  { memberId: Id(), from: Type.String(), to: Type.String(), windowSpend: Type.Integer() },
+  closed,
+);
+
+export const PointsExpiredDataSchema = Type.Object(
+  {
+    memberId: Id(),
+    points: Points('Points that expired.'),
+    earnedOnOrBefore: LocalDate('Points earned on or before this day have expired.'),
+  },
+  closed,
+);
+
+export const CouponCreatedDataSchema = Type.Object(
+  { ...CouponCreateRequest.properties, couponId: Id(), staffId: StaffId() },
+  closed,
+);
+
+export const CouponIssuedDataSchema = Type.Object(
+  { couponId: Id(), code: Type.String({ minLength: 1, maxLength: 20 }), memberId: Id() },
+  closed,
+);
+
+export const MessageQueuedDataSchema = Type.Object(
+  {
+    messageId: Id(),
+    memberId: Id(),
+    channel: Type.Literal('sms'),
+    template: Type.Literal('welcome'),
+    params: Type.Record(Type.String(), Type.String(), {
+      description: 'Template parameters (couponCode); never a number, name or text.',
+    }),
+  },
+  closed,
+);
+
+export const MessageAttemptedDataSchema = Type.Object(
+  {
+    messageId: Id(),
+    attempt: Type.Integer({ minimum: 0 }),
+    ok: Type.Boolean(),
+    error: Nullable(Type.String({ description: "The provider's status or a network error; never the number." })),
+    retryAt: Nullable(UtcTime('When the next try is due.')),
+  },
+  closed,
+);
+
+/** The payload schema of every event type, keyed like `EventPayloads`. */
+export const EventDataSchemas = {
+  'sale.completed': SaleCompletedDataSchema,
+  'sale.voided': SaleVoidedDataSchema,
+  'sale.refunded': SaleRefundedDataSchema,
+  'catalog.imported': CatalogImportedDataSchema,
+  'device.paired': DevicePairedDataSchema,
+  'device.revoked': DeviceRevokedDataSchema,
+  'staff.added': StaffAddedDataSchema,
+  'scanner.assigned': ScannerAssignedDataSchema,
+  'member.registered': MemberRegisteredDataSchema,
+  'member.profile_updated': MemberProfileUpdatedDataSchema,
+  'member.carrier_bound': MemberCarrierBoundDataSchema,
+  'member.consent_changed': MemberConsentChangedDataSchema,
+  'member.tagged': MemberTagDataSchema,
+  'member.untagged': MemberTagDataSchema,
+  'member.merged': MemberMergedDataSchema,
+  'member.erased': MemberErasedDataSchema,
+  'member.tier_changed': MemberTierChangedDataSchema,
+  'points.expired': PointsExpiredDataSchema,
+  'coupon.created': CouponCreatedDataSchema,
+  'coupon.issued': CouponIssuedDataSchema,
+  'message.queued': MessageQueuedDataSchema,
+  'message.attempted': MessageAttemptedDataSchema,
+} satisfies Record<EventType, TSchema>;
+
+/** Every event type, in the order of `EventPayloads`. */
+export const EVENT_TYPES = Object.keys(EventDataSchemas) as EventType[];
+
+/** One line a description of each event type, for the JSON Schema files and the AsyncAPI document. */
+export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
+  'sale.completed': 'A sale was rung up and paid. Carries ids only: the cashier by staffId, the member by memberId.',
+  'sale.voided': "A sale was voided on its own business day; a member's points are taken back and given back.",
+  'sale.refunded': "Some or all lines of a sale were refunded; a member's points are adjusted in proportion.",
+  'catalog.imported': 'The catalog was replaced (CSV import or the demo catalog): every product with its price.',
+  'device.paired': 'A tablet was paired with the hub.',
+  'device.revoked': "A tablet's pairing was revoked.",
+  'staff.added': 'A staff member was added: the only event that names a staff member.',
+  'scanner.assigned': "A manager sent a barcode scanner's scans to another tablet (or to none).",
+  'member.registered': 'A member signed up at the counter. Personal data is sealed; consent flags are in clear.',
+  'member.profile_updated': "A member's profile changed; the whole profile, sealed.",
+  'member.carrier_bound': 'An e-invoice carrier barcode was bound to a member; its keyed hash, sealed.',
+  'member.consent_changed': 'Marketing consent on one channel was given or withdrawn.',
+  'member.tagged': 'A tag was added to a member; the tag is sealed (it says something about a person).',
+  'member.untagged': 'A tag was removed from a member; the tag is sealed.',
+  'member.merged': 'Two records of one person were merged: history, points, tags and coupons move into the kept one.',
+  'member.erased': 'PDPA erasure: HQ must erase what it holds about this member (and records merged into it).',
+  'member.tier_changed': "A member's tier changed outside a sale (tier review).",
+  'points.expired': 'Points earned on or before a day expired.',
+  'coupon.created': 'A manager created a coupon.',
+  'coupon.issued': 'A personal coupon code was issued to a member.',
+  'message.queued': 'An SMS was queued for a member (template and parameters only).',
+  'message.attempted': 'One try at sending a queued message.',
+};
+
+// ---- the envelope ----
+
+const envelopeFields = {
+  schema: Type.Literal(EVENT_SCHEMA),
+  eventId: UuidV7('UUIDv7: unique across stores, sortable by time. Dedupe by (storeId, eventId).'),
+  chainId: Slug('The chain.'),
+  storeId: Slug('The store within the chain.'),
+  epoch: Uuid(
+    'Changes when a data directory is created or restored from a backup; seq starts again at 1 in a new epoch.',
+  ),
+  seq: Type.Integer({ minimum: 1, description: 'Per store and epoch: starts at 1, never repeats, no gaps.' }),
+  at: UtcTime('ISO 8601 UTC time the hub recorded the event.'),
+};
+
+/** The envelope of one event type, its payload included. */
+export function eventSchema<K extends EventType>(type: K) {
+  const { schema, eventId, chainId, storeId, epoch, seq, at } = envelopeFields;
+  return Type.Object(
+    { schema, eventId, chainId, storeId, epoch, seq, type: Type.Literal(type), at, data: EventDataSchemas[type] },
+    { ...closed, title: type, description: EVENT_DESCRIPTIONS[type] },
+  );
+}
+
+/** Any event: the envelope with the type named and the payload left to the event's own schema. */
+export const EventEnvelopeSchema = Type.Object(
+  {
+    ...envelopeFields,
+    type: Type.Union(
+      EVENT_TYPES.map((t) => Type.Literal(t)),
+      { description: 'Dotted, past tense. Validate data with the schema of this type.' },
+    ),
+    data: Type.Object({}, { description: "The event's payload; see the schema of its type." }),
+  },
+  {
+    ...closed,
+    title: 'ayi.event/1 envelope',
+    description: 'What the hub publishes on ayi/v1/{chainId}/{storeId}/events, one event a message.',
+  },
+);
+
+export type EventSchemaOf<K extends EventType> = ReturnType<typeof eventSchema<K>>;
+
+// ---- the link's other messages ----
+
+export const LinkStatusSchema = Type.Object(
+  {
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    chainId: Slug('The chain.'),
+    storeId: Slug('The store.'),
+    epoch: Uuid('The epoch of the events this hub publishes.'),
+    lastSeq: Type.Integer({ minimum: 0, description: 'The last seq in the journal (0: none yet).' }),
+    deliveredSeq: Type.Integer({
+      minimum: 0,
+      description: 'Every event up to this seq has been acknowledged by the broker (PUBACK).',
+    }),
+    version: Type.String({ description: "The hub's version." }),
+    at: UtcTime('When the hub wrote this status (for the last will: when it connected).'),
+    reason: Type.Optional(Type.String({ description: 'Why it went offline (e.g. shutdown), when it says.' })),
+    devices: Type.Optional(Type.Array(Type.Unknown(), { description: 'Printers and scanners with their state.' })),
+  },
+  {
+    additionalProperties: true,
+    title: 'status',
+    description:
+      'Retained on ayi/v1/{chainId}/{storeId}/status. online when the hub connects; offline is the last will ' +
+      '(published by the broker when the hub vanishes, with the figures of the time it connected) or a clean ' +
+      'shutdown. Fields may be added.',
+  },
+);
+export type LinkStatus = Static<typeof LinkStatusSchema>;
+
+const RequestId = Type.String({ minLength: 1, maxLength: 128, description: 'Chosen by HQ; echoed in cmd-result.' });
+
+export const ResendCommandSchema = Type.Object(
+  {
+    fromSeq: Type.Integer({ minimum: 1, description: 'Publish the events of the current epoch from this seq on.' }),
+    requestId: RequestId,
+  },
+  { ...closed, title: 'cmd/resend', description: 'HQ asks for events again, e.g. to fill a gap.' },
+);
+export type ResendCommand = Static<typeof ResendCommandSchema>;
+
+export const PingCommandSchema = Type.Object(
+  { requestId: RequestId },
+  { ...closed, title: 'cmd/ping', description: 'HQ checks that the hub answers.' },
+);
+export type PingCommand = Static<typeof PingCommandSchema>;
+
+export const CommandResultSchema = Type.Object(
+  {
+    command: Type.String({ description: 'The command answered (ping, resend; another name gets ok false).' }),
+    requestId: Nullable(Type.String({ description: "The command's requestId (null when it had none)." })),
+    chainId: Slug('The chain.'),
+    storeId: Slug('The store.'),
+    epoch: Uuid('The epoch of the events this hub publishes.'),
+    at: UtcTime('When the hub answered.'),
+    ok: Type.Boolean(),
+    error: Type.Optional(Type.String({ description: 'Why the command was refused (ok false).' })),
+    lastSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    deliveredSeq: Type.Optional(Type.Integer({ minimum: 0, description: 'ping' })),
+    backlog: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'ping: events not yet acknowledged by the broker.' }),
+    ),
+    fromSeq: Type.Optional(Type.Integer({ minimum: 1, description: 'resend: publishing goes on from here.' })),
+    toSeq: Type.Optional(Type.Integer({ minimum: 0, description: 'resend: the last seq at the time of the command.' })),
+  },
+  {
+    additionalProperties: true,
+    title: 'cmd-result',
+    description:
+      'The answer to a command, on ayi/v1/{chainId}/{storeId}/cmd-result (QoS 1). Carries the requestId of the ' +
+      "command, and the MQTT 5 correlation data of the command's PUBLISH when it had some. Fields may be added.",
+  },
+);
+export type CommandResult = Static<typeof CommandResultSchema>;
+
+// ---- compile-time checks: each schema's Static type is exactly its interface ----
+
+/** True when A and B are the same type (optional and readonly modifiers included). */
+export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+type PayloadMismatch = {
+  [K in EventType]: Equals<Static<(typeof EventDataSchemas)[K]>, EventPayloads[K]> extends true ? never : K;
+}[EventType];
+type EventMismatch = {
+  [K in EventType]: Equals<Static<EventSchemaOf<K>>, HubEventOf<K>> extends true ? never : K;
+}[EventType];
+type EnvelopeMismatch =
+  Equals<Omit<Static<typeof EventEnvelopeSchema>, 'data'>, Omit<EventEnvelope<EventType>, 'data'>> extends true
+    ? never
+    : 'envelope';
+
+/**
+ * Fails to compile, naming the event type, when a schema and its interface in events.ts differ.
+ * Fix the schema (or the interface) until both say the same.
+ */
+export const SCHEMAS_MATCH_EVENTS: [PayloadMismatch | EventMismatch | EnvelopeMismatch] extends [never]
+  ? true
+  : { mismatch: PayloadMismatch | EventMismatch | EnvelopeMismatch } = true;
+
+// The parts too, so a mismatch is reported where it is.
+const _partsMatch: [
+  Equals<Static<typeof SealedDataSchema>, SealedData>,
+  Equals<Static<typeof SaleLineDataSchema>, SaleLineData>,
+  Equals<Static<typeof SaleLoyaltyDataSchema>, SaleLoyaltyData>,
+  Equals<Static<typeof PointsReversalDataSchema>, PointsReversalData>,
+  Equals<Static<typeof ProductDataSchema>, ProductData>,
+  Equals<Static<typeof StaffLoggedInDataSchema>, StaffLoggedInData>,
+  Equals<Static<typeof MemberErasedDataSchema>, MemberErasedData>,
+] = [true, true, true, true, true, true, true];
+void _partsMatch;
