@@ -38,9 +38,10 @@ import { buildHardware, type Hardware } from './hardware.js';
 import { discoverDevices } from './devices/discovery.js';
 import { sharedUsbBus } from './devices/usb-access.js';
 import { SerialPort } from 'serialport';
-import { buildHttpApp, type HealthView } from './transport/http/app.js';
+import { buildHttpApp, hqHealth, type HealthView } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
+import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
 import type { Role } from './protocol/api.js';
 
 export const HUB_VERSION: string = (
@@ -105,6 +106,7 @@ export class Hub {
   members!: MembersService;
   messaging!: MessagingService;
   hardware!: Hardware;
+  hqLink!: HqLinkService;
 
   private constructor(
     readonly config: HubConfig,
@@ -229,6 +231,22 @@ export class Hub {
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
     this.events.onCommitted((event) => bus.emit('event.committed', event));
+    // The link to HQ publishes from the journal; this listener only appends to its in-memory tail.
+    this.hqLink = new HqLinkService({
+      settings: hqLinkSettings(config),
+      identity: { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      version: HUB_VERSION,
+      timeZone: config.tz,
+      dataDir: config.dataDir,
+      journal,
+      lastSeq: () => this.events.lastSeq,
+      initialDeliveredSeq: identity.data.deliveredSeq,
+      devices: () => (this.hardware ? this.hardware.registry.list() : []),
+      log: log.child({ component: 'hq-link' }),
+      clock,
+    });
+    const hqLink = this.hqLink;
+    this.events.onCommitted((event) => hqLink.noteCommitted(event));
 
     const securityDb: Low<SecurityData> = await openSettings(config.dataDir, 'security', newSecurityData);
     const events = this.events;
@@ -304,17 +322,24 @@ export class Hub {
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     );
     if (replayed > 1000) await this.snapshots.take();
+    // Reads the TLS files (a clear error stops the start) and connects in the background.
+    await hqLink.start();
+    this.stoppers.push(() => hqLink.stop());
 
-    const health = (): HealthView => ({
-      status: 'ok',
-      storeId: config.storeId,
-      chainId: config.chainId,
-      version: HUB_VERSION,
-      epoch: identity.data.epoch,
-      lastSeq: this.events.lastSeq,
-      undeliveredEvents: this.events.lastSeq - identity.data.deliveredSeq,
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-    });
+    const health = (): HealthView => {
+      const hq = hqLink.state();
+      return {
+        status: hq.backlogAlert ? 'degraded' : 'ok',
+        storeId: config.storeId,
+        chainId: config.chainId,
+        version: HUB_VERSION,
+        epoch: identity.data.epoch,
+        lastSeq: this.events.lastSeq,
+        undeliveredEvents: hq.backlog,
+        hq: hqHealth(hq),
+        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      };
+    };
 
     this.app = await buildHttpApp(
       {
@@ -467,7 +492,7 @@ export class Hub {
         await this.snapshots.take();
         return { seq: this.state.lastSeq };
       case 'health':
-        return { lastSeq: this.events.lastSeq, startup: this.startup };
+        return { lastSeq: this.events.lastSeq, startup: this.startup, hqLink: this.hqLink.state() };
       case 'hardware':
         return this.hardware.registry.list();
       case 'discover':

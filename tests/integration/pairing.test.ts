@@ -200,7 +200,17 @@ describe('GET /api/health', () => {
     expect(res.status).toBe(200);
     const health = (await res.json()) as Record<string, unknown>;
     expect(Object.keys(health).sort()).toEqual(
-      ['chainId', 'epoch', 'lastSeq', 'status', 'storeId', 'undeliveredEvents', 'uptimeSeconds', 'version'].sort(),
+      [
+        'chainId',
+        'epoch',
+        'hq',
+        'lastSeq',
+        'status',
+        'storeId',
+        'undeliveredEvents',
+        'uptimeSeconds',
+        'version',
+      ].sort(),
     );
     expect(health).toMatchObject({ status: 'ok', storeId: 'store-001', chainId: 'demo' });
     expect(health.lastSeq).toBe(hub.events.lastSeq);

@@ -25,6 +25,23 @@ export const HubConfigSchema = Type.Object(
     storeName: Type.String({ minLength: 1, maxLength: 60 }),
     tz: Type.String({ minLength: 1 }),
     mqttUrl: Type.Union([Type.String({ pattern: '^(mqtts?|wss?)://' }), Type.Null()]),
+    /** The broker account of this store (the ACL lets it publish only under its own topics). */
+    mqttUsername: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** Never echoed. */
+    mqttPassword: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** PEM file of the CA that signed the broker's certificate (mqtts:// or wss://); unset: the system CAs. */
+    mqttCaFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** PEM client certificate and its key, for brokers that authenticate stores by certificate. */
+    mqttCertFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    mqttKeyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** MQTT keepalive (s): a dead connection is noticed after about 1.5 times this. */
+    mqttKeepaliveSeconds: Type.Integer({ minimum: 5, maximum: 3600 }),
+    /** Unacknowledged QoS 1 publishes at a time (the outbox is the journal; this bounds memory). */
+    mqttInflightWindow: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** Longest wait between two connection attempts (ms); the backoff doubles from 1 s up to this. */
+    mqttReconnectMaxMs: Type.Integer({ minimum: 500, maximum: 600_000 }),
+    /** The oldest event not yet delivered to the broker raises an alert once it is this old (s). */
+    mqttBacklogAlertSeconds: Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 }),
     /** Seed demo catalog and demo staff into a new data directory. */
     demo: Type.Boolean(),
     allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' })),
@@ -74,6 +91,15 @@ export function defaultConfig(): HubConfig {
     storeName: '阿姨的店 示範門市',
     tz: 'Asia/Taipei',
     mqttUrl: null,
+    mqttUsername: null,
+    mqttPassword: null,
+    mqttCaFile: null,
+    mqttCertFile: null,
+    mqttKeyFile: null,
+    mqttKeepaliveSeconds: 30,
+    mqttInflightWindow: 64,
+    mqttReconnectMaxMs: 30_000,
+    mqttBacklogAlertSeconds: 900,
     demo: true,
     allowedOrigins: [],
     snapshotEveryEvents: 5000,
@@ -100,6 +126,15 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_STORE_NAME: ['storeName', String],
   AYI_TZ: ['tz', String],
   AYI_MQTT_URL: ['mqttUrl', (v) => (v === '' ? null : v)],
+  AYI_MQTT_USERNAME: ['mqttUsername', (v) => (v === '' ? null : v)],
+  AYI_MQTT_PASSWORD: ['mqttPassword', (v) => (v === '' ? null : v)],
+  AYI_MQTT_CA_FILE: ['mqttCaFile', (v) => (v === '' ? null : v)],
+  AYI_MQTT_CERT_FILE: ['mqttCertFile', (v) => (v === '' ? null : v)],
+  AYI_MQTT_KEY_FILE: ['mqttKeyFile', (v) => (v === '' ? null : v)],
+  AYI_MQTT_KEEPALIVE_S: ['mqttKeepaliveSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_MQTT_INFLIGHT: ['mqttInflightWindow', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_MQTT_RECONNECT_MAX_MS: ['mqttReconnectMaxMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_MQTT_BACKLOG_ALERT_S: ['mqttBacklogAlertSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_DEMO: ['demo', (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v)],
   AYI_ALLOWED_ORIGINS: [
     'allowedOrigins',
@@ -123,7 +158,7 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
 };
 
 /** Settings that may hold a secret (a token in a header or a URL): a problem never shows their value. */
-const SECRET_KEYS = new Set<string>(['smsHttpUrl', 'smsHttpAuthHeader', 'memberHashKey']);
+const SECRET_KEYS = new Set<string>(['smsHttpUrl', 'smsHttpAuthHeader', 'memberHashKey', 'mqttPassword']);
 
 function isValidTimeZone(tz: string): boolean {
   try {
@@ -132,6 +167,28 @@ function isValidTimeZone(tz: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The MQTT settings that the schema alone cannot check (the files are read when the link starts). */
+function mqttProblems(merged: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const { mqttUrl, mqttUsername, mqttPassword, mqttCertFile, mqttKeyFile } = merged;
+  if (typeof mqttPassword === 'string' && (mqttUsername === null || mqttUsername === undefined)) {
+    problems.push('mqttPassword (AYI_MQTT_PASSWORD): set only with a user name (AYI_MQTT_USERNAME)');
+  }
+  const hasCert = typeof mqttCertFile === 'string';
+  const hasKey = typeof mqttKeyFile === 'string';
+  if (hasCert !== hasKey) {
+    problems.push(
+      'mqttCertFile (AYI_MQTT_CERT_FILE) and mqttKeyFile (AYI_MQTT_KEY_FILE): a client certificate needs its key, and the key its certificate',
+    );
+  }
+  if (typeof mqttUrl === 'string' && /^\w+:\/\/[^/]*@/.test(mqttUrl)) {
+    problems.push(
+      'mqttUrl (AYI_MQTT_URL): put the user name and password in AYI_MQTT_USERNAME and AYI_MQTT_PASSWORD, not in the URL (value not shown)',
+    );
+  }
+  return problems;
 }
 
 /** The SMS settings that the schema alone cannot check. */
@@ -193,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push(`${key}${envName ? ` (${envName})` : ''}: ${error.message}${got}`);
   }
   problems.push(...smsProblems(merged));
+  problems.push(...mqttProblems(merged));
   if (typeof merged.tz === 'string' && !isValidTimeZone(merged.tz)) {
     problems.push(`tz (AYI_TZ): unknown time zone ${JSON.stringify(merged.tz)}; use an IANA name such as Asia/Taipei`);
   }

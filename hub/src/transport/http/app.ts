@@ -1,4 +1,5 @@
 /** The hub's HTTP server: API routes, the WebSocket and the tablet UI on one port. */
+import type { HqLinkState } from '../../services/hq-link.service.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -28,6 +29,41 @@ import { tabletSocket } from '../ws/tablet.socket.js';
 export const JSON_BODY_LIMIT = 64 * 1024;
 export const CSV_BODY_LIMIT = 2 * 1024 * 1024;
 
+/** What the health endpoint (no auth) says of the link to HQ: nothing personal, no credentials. */
+export interface HqHealthView {
+  link: HqLinkState['link'];
+  /** The broker's host (and port), never credentials. */
+  brokerHost: string | null;
+  deliveredSeq: number;
+  backlog: number;
+  oldestUndeliveredAt: string | null;
+  lastError: string | null;
+  alertAfterMinutes: number;
+  /** The oldest undelivered event is older than the limit (AYI_MQTT_BACKLOG_ALERT_S). */
+  alert: boolean;
+}
+
+export function hqHealth(state: HqLinkState): HqHealthView {
+  let brokerHost: string | null = null;
+  if (state.broker) {
+    try {
+      brokerHost = new URL(state.broker).host;
+    } catch {
+      brokerHost = null;
+    }
+  }
+  return {
+    link: state.link,
+    brokerHost,
+    deliveredSeq: state.deliveredSeq,
+    backlog: state.backlog,
+    oldestUndeliveredAt: state.oldestUndeliveredAt,
+    lastError: state.lastError,
+    alertAfterMinutes: Math.round(state.backlogAlertSeconds / 60),
+    alert: state.backlogAlert,
+  };
+}
+
 export interface HealthView {
   status: 'ok' | 'degraded';
   storeId: string;
@@ -36,6 +72,8 @@ export interface HealthView {
   epoch: string;
   lastSeq: number;
   undeliveredEvents: number;
+  /** The MQTT link to HQ: state, backlog, age of the oldest undelivered event, last error. */
+  hq: HqHealthView;
   uptimeSeconds: number;
 }
 

@@ -1,0 +1,677 @@
+/**
+ * The link to HQ: publishes every journal event to the chain's MQTT broker (MQTT v5, QoS 1) on
+ * `ayi/v1/{chainId}/{storeId}/events`, in seq order, keeps a retained online/offline status and
+ * answers HQ's commands (ARCHITECTURE.md, "Events and the MQTT contract").
+ *
+ * The outbox is the journal. mqtt.js's own store lives in memory and its message-id allocator wraps
+ * at 65,535 in flight, so nothing is ever queued in mqtt.js: events are published only while
+ * connected, at most `inflightWindow` unacknowledged at a time, from a bounded in-memory tail of
+ * recently committed events or, when the backlog is older than the tail, read back from the
+ * journal. A PUBACK advances the delivered watermark over a contiguous prefix of seqs only; the
+ * watermark is persisted (hq-link.json) a few times a second. After a crash or a reconnect the link
+ * publishes again from the watermark: HQ gets every event at least once and dedupes by eventId.
+ *
+ * Nothing here runs on the commit path: a committed event is pushed onto the tail and publishing
+ * happens on a later turn of the event loop.
+ */
+import { connect as mqttConnect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { HubConfig } from '../config/config.js';
+import { businessDate } from '../domain/time.js';
+import type { HubEvent } from '../protocol/events.js';
+import type { StoreIdentity } from '../storage/event-store.js';
+import { AckTracker } from '../transport/mqtt/ack-tracker.js';
+import { Backoff } from '../transport/mqtt/backoff.js';
+import {
+  clientOptions,
+  readTlsMaterial,
+  redactUrl,
+  type MqttLinkSettings,
+  type TlsMaterial,
+} from '../transport/mqtt/client-options.js';
+import { storeTopics, type StoreTopics } from '../transport/mqtt/topics.js';
+import { WatermarkFile, type WatermarkData } from '../transport/mqtt/watermark-file.js';
+
+export type LinkState = 'connected' | 'connecting' | 'disconnected' | 'disabled';
+
+export interface HqLinkState {
+  link: LinkState;
+  /** The broker's URL without credentials (null when no broker is configured). */
+  broker: string | null;
+  lastSeq: number;
+  /** Every event up to this seq was acknowledged by the broker. */
+  deliveredSeq: number;
+  /** Events committed but not yet acknowledged by the broker. */
+  backlog: number;
+  inFlight: number;
+  /** `at` of the oldest event not yet acknowledged (null without a backlog). */
+  oldestUndeliveredAt: string | null;
+  /** The oldest undelivered event is older than the configured limit. */
+  backlogAlert: boolean;
+  backlogAlertSeconds: number;
+  /** The latest problem (kept after a reconnect, for diagnosis), and when it happened. */
+  lastError: string | null;
+  lastErrorAt: string | null;
+  /** When the current connection was made (null when not connected). */
+  connectedSince: string | null;
+}
+
+export interface HqLinkSettings extends Omit<MqttLinkSettings, 'url'> {
+  /** null: no broker configured, the link is 'disabled' (events stay in the journal). */
+  url: string | null;
+  inflightWindow: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  backlogAlertSeconds: number;
+  /** Committed events kept in memory for publishing; an older backlog is read from the journal. */
+  tailSize: number;
+}
+
+/** The part of the journal the link reads. */
+export interface JournalReader {
+  replay(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent>;
+}
+
+export interface HqLinkDeps {
+  settings: HqLinkSettings;
+  identity: StoreIdentity;
+  version: string;
+  /** The store's time zone (the journal's day files are store-local days). */
+  timeZone: string;
+  dataDir: string;
+  journal: JournalReader;
+  /** The last committed seq (EventStore.lastSeq): nothing after it is read from the journal. */
+  lastSeq: () => number;
+  log: Logger;
+  /** Used when there is no hq-link.json yet (`deliveredSeq` of store.json). */
+  initialDeliveredSeq?: number;
+  /** A summary of the store's devices for the online status. */
+  devices?: () => unknown;
+  clock?: () => Date;
+  /** For tests: how a client is made. */
+  connect?: (url: string, options: IClientOptions) => MqttClient;
+}
+
+export const DEFAULT_TAIL_SIZE = 4096;
+
+/** The link's settings from the hub configuration. */
+export function hqLinkSettings(config: HubConfig): HqLinkSettings {
+  return {
+    url: config.mqttUrl,
+    username: config.mqttUsername,
+    password: config.mqttPassword,
+    caFile: config.mqttCaFile,
+    certFile: config.mqttCertFile,
+    keyFile: config.mqttKeyFile,
+    keepaliveSeconds: config.mqttKeepaliveSeconds,
+    inflightWindow: config.mqttInflightWindow,
+    reconnectMinMs: Math.min(1000, config.mqttReconnectMaxMs),
+    reconnectMaxMs: config.mqttReconnectMaxMs,
+    backlogAlertSeconds: config.mqttBacklogAlertSeconds,
+    tailSize: DEFAULT_TAIL_SIZE,
+  };
+}
+
+interface Reader {
+  iterator: AsyncGenerator<HubEvent>;
+  /** The seq the next event read should have. */
+  nextSeq: number;
+}
+
+type CommandResult = Record<string, unknown> & { ok: boolean };
+
+const STOP_TIMEOUT_MS = 2000;
+
+export class HqLinkService {
+  private readonly settings: HqLinkSettings;
+  private readonly topics: StoreTopics;
+  private readonly clock: () => Date;
+  private readonly log: Logger;
+  private readonly watermarkFile: WatermarkFile;
+  private readonly backoff: Backoff;
+  private acks: AckTracker;
+  private tls: TlsMaterial = {};
+  private link: LinkState;
+  private client: MqttClient | null = null;
+  /** Bumped for every connection: callbacks of an older one are ignored. */
+  private generation = 0;
+  private started = false;
+  private stopped = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private connectedSince: string | null = null;
+  private lastErrorValue: string | null = null;
+  private lastErrorAt: string | null = null;
+  private errorOnThisConnection = false;
+
+  /** The next seq to publish on this connection. */
+  private nextSeq = 1;
+  private inFlight = 0;
+  /** `at` of events published on this connection and not yet acknowledged. */
+  private readonly inFlightAt = new Map<number, string>();
+  /** Recently committed events, contiguous seqs from tail[tailHead]. */
+  private tail: HubEvent[] = [];
+  private tailHead = 0;
+  private reader: Reader | null = null;
+  private pumping = false;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  /** The oldest undelivered event, as far as it is known. */
+  private oldest: { seq: number; at: string } | null = null;
+  private oldestLookup: Promise<void> | null = null;
+
+  constructor(private readonly deps: HqLinkDeps) {
+    this.settings = deps.settings;
+    this.topics = storeTopics(deps.identity.chainId, deps.identity.storeId);
+    this.clock = deps.clock ?? (() => new Date());
+    this.log = deps.log;
+    this.link = deps.settings.url === null ? 'disabled' : 'disconnected';
+    this.backoff = new Backoff(deps.settings.reconnectMinMs, deps.settings.reconnectMaxMs);
+    this.acks = new AckTracker(0, null);
+    this.watermarkFile = new WatermarkFile(deps.dataDir, (err) => {
+      this.lastError = `cannot write the delivered watermark: ${err.message}`;
+      this.log.error({ err }, 'HQ link: cannot write the delivered watermark');
+    });
+  }
+
+  /**
+   * Loads the watermark and, with a broker configured, reads the TLS files (throws a clear error if
+   * one cannot be read) and starts connecting. Resolves without waiting for the broker.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const stored = await this.watermarkFile.load();
+    const lastSeq = this.deps.lastSeq();
+    let delivered = this.deps.initialDeliveredSeq ?? 0;
+    let deliveredAt: string | null = null;
+    if (stored && stored.epoch === this.deps.identity.epoch) {
+      delivered = stored.deliveredSeq;
+      deliveredAt = stored.deliveredAt;
+    } else if (stored) {
+      this.log.warn(
+        { fileEpoch: stored.epoch, epoch: this.deps.identity.epoch },
+        'HQ link: the delivered watermark belongs to another epoch; publishing the journal again',
+      );
+      delivered = 0;
+    }
+    if (delivered > lastSeq) {
+      this.log.warn(
+        { deliveredSeq: delivered, lastSeq },
+        'HQ link: the delivered watermark is past the journal; starting from the journal end',
+      );
+      delivered = lastSeq;
+      deliveredAt = null;
+    }
+    this.acks = new AckTracker(delivered, deliveredAt);
+    this.nextSeq = delivered + 1;
+    await this.lookUpOldest();
+    if (this.settings.url === null) return;
+    this.tls = readTlsMaterial({ ...this.settings, url: this.settings.url });
+    this.log.info(
+      { broker: redactUrl(this.settings.url), deliveredSeq: delivered, backlog: lastSeq - delivered },
+      'HQ link starting',
+    );
+    this.connect();
+  }
+
+  /** A committed event (EventStore.onCommitted): O(1), publishing happens later. */
+  noteCommitted(event: HubEvent): void {
+    if (this.oldest === null && event.seq === this.acks.deliveredSeq + 1) {
+      this.oldest = { seq: event.seq, at: event.at };
+    }
+    if (this.link === 'disabled' || this.stopped) return;
+    const size = this.tail.length - this.tailHead;
+    const last = size > 0 ? this.tail[this.tail.length - 1]! : null;
+    if (last && last.seq + 1 !== event.seq) {
+      this.tail = [];
+      this.tailHead = 0;
+    }
+    this.tail.push(event);
+    if (this.tail.length - this.tailHead > this.settings.tailSize) this.dropTailHead(1);
+    if (this.link === 'connected') this.schedulePump();
+  }
+
+  state(): HqLinkState {
+    const lastSeq = this.deps.lastSeq();
+    const deliveredSeq = this.acks.deliveredSeq;
+    const backlog = Math.max(0, lastSeq - deliveredSeq);
+    const oldestAt = backlog === 0 ? null : (this.oldestFor(deliveredSeq + 1) ?? this.oldest?.at ?? null);
+    const ageMs = oldestAt === null ? 0 : this.clock().getTime() - Date.parse(oldestAt);
+    return {
+      link: this.link,
+      broker: this.settings.url === null ? null : redactUrl(this.settings.url),
+      lastSeq,
+      deliveredSeq,
+      backlog,
+      inFlight: this.inFlight,
+      oldestUndeliveredAt: oldestAt,
+      // Without a broker configured there is no one to deliver to: nothing to alert about.
+      backlogAlert: this.link !== 'disabled' && ageMs > this.settings.backlogAlertSeconds * 1000,
+      backlogAlertSeconds: this.settings.backlogAlertSeconds,
+      lastError: this.lastErrorValue,
+      lastErrorAt: this.lastErrorAt,
+      connectedSince: this.connectedSince,
+    };
+  }
+
+  /** Publishes the offline status (retained), disconnects cleanly and writes the watermark. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const client = this.client;
+    const wasConnected = this.link === 'connected';
+    this.generation += 1;
+    this.client = null;
+    if (client) {
+      if (wasConnected) {
+        await withTimeout(
+          client.publishAsync(this.topics.status, JSON.stringify(this.statusPayload('offline', 'stopped')), {
+            qos: 1,
+            retain: true,
+          }),
+          STOP_TIMEOUT_MS,
+        ).catch((err: unknown) => this.log.warn({ err }, 'HQ link: could not publish the offline status'));
+        await withTimeout(client.endAsync(false, { reasonCode: 0 }), STOP_TIMEOUT_MS).catch(() => client.end(true));
+      } else {
+        client.end(true);
+      }
+    }
+    if (this.link !== 'disabled') this.link = 'disconnected';
+    this.connectedSince = null;
+    await this.closeReader();
+    await this.watermarkFile.flush();
+  }
+
+  // ---- connection -------------------------------------------------------------------------
+
+  private connect(): void {
+    if (this.stopped || this.settings.url === null) return;
+    const generation = ++this.generation;
+    this.link = 'connecting';
+    const clientId = `ayi-${this.deps.identity.chainId}-${this.deps.identity.storeId}`;
+    const options = clientOptions({ ...this.settings, url: this.settings.url }, this.tls, clientId, {
+      topic: this.topics.status,
+      payload: JSON.stringify(this.statusPayload('offline', 'connection-lost')),
+    });
+    const client = (this.deps.connect ?? mqttConnect)(this.settings.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      if (generation === this.generation) this.onConnected(client, generation);
+    });
+    client.on('message', (topic, payload, packet) => {
+      if (generation === this.generation) this.onCommand(client, topic, payload, packet);
+    });
+    client.on('error', (err) => {
+      if (generation !== this.generation) return;
+      this.lastError = err.message;
+      this.log.warn({ err: err.message }, 'HQ link error');
+    });
+    client.on('close', () => {
+      if (generation === this.generation) this.onClosed(client);
+    });
+  }
+
+  private set lastError(message: string) {
+    this.lastErrorValue = message;
+    this.lastErrorAt = this.clock().toISOString();
+    this.errorOnThisConnection = true;
+  }
+
+  private onConnected(client: MqttClient, generation: number): void {
+    this.link = 'connected';
+    this.errorOnThisConnection = false;
+    this.connectedSince = this.clock().toISOString();
+    this.backoff.reset();
+    this.inFlight = 0;
+    this.inFlightAt.clear();
+    // Everything not acknowledged is published again, from the journal if need be.
+    this.nextSeq = this.acks.deliveredSeq + 1;
+    this.log.info(
+      { deliveredSeq: this.acks.deliveredSeq, backlog: this.deps.lastSeq() - this.acks.deliveredSeq },
+      'HQ link connected',
+    );
+    client.publish(
+      this.topics.status,
+      JSON.stringify(this.statusPayload('online')),
+      { qos: 1, retain: true },
+      (err) => {
+        if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
+      },
+    );
+    client.subscribe(this.topics.commands, { qos: 1 }, (err) => {
+      if (err && generation === this.generation) {
+        this.lastError = `cannot subscribe to HQ commands: ${err.message}`;
+        this.log.warn({ err: err.message }, 'HQ link: cannot subscribe to commands');
+      }
+    });
+    this.schedulePump();
+  }
+
+  private onClosed(client: MqttClient): void {
+    this.generation += 1;
+    const was = this.link;
+    if (was === 'connected' && !this.errorOnThisConnection) this.lastError = 'the broker closed the connection';
+    this.link = 'disconnected';
+    this.connectedSince = null;
+    this.inFlight = 0;
+    this.inFlightAt.clear();
+    this.client = null;
+    client.removeAllListeners('connect');
+    client.removeAllListeners('message');
+    client.on('error', () => undefined);
+    client.end(true);
+    if (this.stopped) return;
+    const delay = this.backoff.next();
+    if (was === 'connected') this.log.warn({ retryInMs: delay }, 'HQ link lost; reconnecting');
+    else this.log.debug({ retryInMs: delay, lastError: this.lastError }, 'HQ link: connection attempt failed');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  // ---- publishing -------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const generation = this.generation;
+        const client = this.client;
+        while (
+          client &&
+          this.link === 'connected' &&
+          generation === this.generation &&
+          this.inFlight < this.settings.inflightWindow &&
+          this.nextSeq <= this.deps.lastSeq()
+        ) {
+          const seq = this.nextSeq;
+          const event = this.fromTail(seq) ?? (await this.fromJournal(seq));
+          if (event === null || generation !== this.generation || this.link !== 'connected') break;
+          // A resend moved the cursor while the journal was being read: read from there.
+          if (this.nextSeq !== seq) continue;
+          this.publish(client, event, generation);
+          this.nextSeq = event.seq + 1;
+        }
+      } while (this.pumpAgain);
+    } catch (err) {
+      this.lastError = `reading the journal: ${(err as Error).message}`;
+      this.log.error({ err }, 'HQ link: reading the journal failed');
+      await this.closeReader();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private publish(client: MqttClient, event: HubEvent, generation: number): void {
+    this.inFlight += 1;
+    this.inFlightAt.set(event.seq, event.at);
+    client.publish(this.topics.events, JSON.stringify(event), { qos: 1 }, (err) => {
+      if (generation !== this.generation) {
+        // That connection is gone (its in-flight messages are published again); a PUBACK that
+        // made it before the end still counts.
+        if (!err) this.onAcked(event.seq, event.at);
+        return;
+      }
+      this.inFlight -= 1;
+      this.inFlightAt.delete(event.seq);
+      if (err) {
+        // The broker refused it (e.g. not authorised) or the connection ended: start again from
+        // the watermark on a new connection, after the backoff.
+        this.lastError = `publishing seq ${event.seq}: ${err.message}`;
+        this.log.warn({ seq: event.seq, err: err.message }, 'HQ link: publish failed; reconnecting');
+        this.onClosed(client);
+        return;
+      }
+      this.onAcked(event.seq, event.at);
+      this.schedulePump();
+    });
+  }
+
+  private onAcked(seq: number, at: string): void {
+    const moved = this.acks.ack(seq, at);
+    if (moved > 0) this.watermarkMoved(moved);
+  }
+
+  private watermarkMoved(moved: number): void {
+    const deliveredSeq = this.acks.deliveredSeq;
+    this.watermarkFile.update(this.watermarkData(), moved);
+    // Events below both the watermark and the publishing cursor are not needed in memory again.
+    const head = this.tail[this.tailHead];
+    if (head) {
+      const drop = Math.min(deliveredSeq, this.nextSeq - 1) - head.seq + 1;
+      if (drop > 0) this.dropTailHead(drop);
+    }
+    if (this.oldest && this.oldest.seq <= deliveredSeq) this.oldest = null;
+    if (deliveredSeq < this.deps.lastSeq()) {
+      const at = this.oldestFor(deliveredSeq + 1);
+      if (at !== null) this.oldest = { seq: deliveredSeq + 1, at };
+      else void this.lookUpOldest();
+    }
+  }
+
+  private watermarkData(): WatermarkData {
+    return {
+      epoch: this.deps.identity.epoch,
+      deliveredSeq: this.acks.deliveredSeq,
+      deliveredAt: this.acks.deliveredAt,
+      updatedAt: this.clock().toISOString(),
+    };
+  }
+
+  private fromTail(seq: number): HubEvent | null {
+    const head = this.tail[this.tailHead];
+    if (!head || seq < head.seq) return null;
+    return this.tail[this.tailHead + (seq - head.seq)] ?? null;
+  }
+
+  private dropTailHead(count: number): void {
+    this.tailHead = Math.min(this.tail.length, this.tailHead + count);
+    if (this.tailHead >= 1024 && this.tailHead * 2 >= this.tail.length) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+  }
+
+  /** Reads event `seq` from the journal (null when it is not there yet: it will come by the tail). */
+  private async fromJournal(seq: number): Promise<HubEvent | null> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let fresh = false;
+      if (!this.reader || this.reader.nextSeq !== seq) {
+        await this.closeReader();
+        this.reader = { iterator: this.deps.journal.replay(seq - 1, this.dayToReadFrom(seq)), nextSeq: seq };
+        fresh = true;
+      }
+      const reader = this.reader;
+      const next = await reader.iterator.next();
+      if (next.done) {
+        // A reader ends at the day files it saw when it began: after midnight, begin again once.
+        this.reader = null;
+        if (fresh) return null;
+        continue;
+      }
+      const event = next.value;
+      if (event.seq > this.deps.lastSeq()) {
+        // Appended but not yet on disk: the committed-event listener brings it to the tail.
+        await this.closeReader();
+        return null;
+      }
+      if (event.seq > seq) {
+        this.log.error(
+          { from: seq, to: event.seq - 1 },
+          'HQ link: the journal lacks these seqs (corrupt lines); HQ will see a gap',
+        );
+        const moved = this.acks.skip(seq, event.seq - 1);
+        if (moved > 0) this.watermarkMoved(moved);
+      }
+      reader.nextSeq = event.seq + 1;
+      return event;
+    }
+    return null;
+  }
+
+  /** The first journal day that can hold `seq`: the day of the watermark's event, if it is before. */
+  private dayToReadFrom(seq: number): string {
+    const at = this.acks.deliveredAt;
+    if (at === null || seq <= this.acks.deliveredSeq) return '';
+    return businessDate(new Date(at), this.deps.timeZone);
+  }
+
+  private async closeReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = null;
+    if (reader) await reader.iterator.return(undefined);
+  }
+
+  /** `at` of event `seq` if it is in memory. */
+  private oldestFor(seq: number): string | null {
+    if (this.oldest?.seq === seq) return this.oldest.at;
+    return this.inFlightAt.get(seq) ?? this.fromTail(seq)?.at ?? null;
+  }
+
+  /** Finds `at` of the oldest undelivered event in the journal (for the health view). */
+  private lookUpOldest(): Promise<void> {
+    this.oldestLookup ??= (async () => {
+      try {
+        const seq = this.acks.deliveredSeq + 1;
+        if (seq > this.deps.lastSeq()) return;
+        const iterator = this.deps.journal.replay(seq - 1, this.dayToReadFrom(seq));
+        const first = await iterator.next();
+        await iterator.return(undefined);
+        if (!first.done && first.value.seq <= this.deps.lastSeq()) {
+          const current = this.acks.deliveredSeq + 1;
+          if (first.value.seq >= current) this.oldest = { seq: current, at: first.value.at };
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'HQ link: cannot read the oldest undelivered event');
+      } finally {
+        this.oldestLookup = null;
+      }
+    })();
+    return this.oldestLookup;
+  }
+
+  // ---- status and commands ----------------------------------------------------------------
+
+  private statusPayload(state: 'online' | 'offline', reason?: string): Record<string, unknown> {
+    const payload: Record<string, unknown> = {
+      state,
+      chainId: this.deps.identity.chainId,
+      storeId: this.deps.identity.storeId,
+      epoch: this.deps.identity.epoch,
+      lastSeq: this.deps.lastSeq(),
+      deliveredSeq: this.acks.deliveredSeq,
+      version: this.deps.version,
+      at: this.clock().toISOString(),
+    };
+    if (reason) payload.reason = reason;
+    if (state === 'online' && this.deps.devices) {
+      try {
+        payload.devices = this.deps.devices();
+      } catch (err) {
+        this.log.warn({ err }, 'HQ link: cannot list devices for the status');
+      }
+    }
+    return payload;
+  }
+
+  private onCommand(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const command = this.topics.commandName(topic);
+    if (command === null) return;
+    let request: Record<string, unknown> = {};
+    let result: CommandResult;
+    try {
+      const text = payload.toString('utf8').trim();
+      const parsed: unknown = text === '' ? {} : JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error('the payload must be a JSON object');
+      }
+      request = parsed as Record<string, unknown>;
+      result = this.runCommand(command, request);
+    } catch (err) {
+      result = { ok: false, error: (err as Error).message };
+    }
+    const requestId = typeof request.requestId === 'string' ? request.requestId : null;
+    const answer = {
+      command,
+      requestId,
+      chainId: this.deps.identity.chainId,
+      storeId: this.deps.identity.storeId,
+      epoch: this.deps.identity.epoch,
+      at: this.clock().toISOString(),
+      ...result,
+    };
+    const correlationData = packet.properties?.correlationData;
+    this.log.info({ command, requestId, ok: result.ok }, 'HQ command');
+    client.publish(
+      this.topics.commandResult,
+      JSON.stringify(answer),
+      { qos: 1, ...(correlationData ? { properties: { correlationData } } : {}) },
+      (err) => {
+        if (err) this.log.warn({ command, err: err.message }, 'HQ link: cannot answer a command');
+      },
+    );
+  }
+
+  private runCommand(command: string, request: Record<string, unknown>): CommandResult {
+    const lastSeq = this.deps.lastSeq();
+    switch (command) {
+      case 'ping':
+        return {
+          ok: true,
+          pong: true,
+          lastSeq,
+          deliveredSeq: this.acks.deliveredSeq,
+          backlog: lastSeq - this.acks.deliveredSeq,
+          version: this.deps.version,
+        };
+      case 'resend': {
+        const fromSeq = request.fromSeq;
+        if (typeof fromSeq !== 'number' || !Number.isInteger(fromSeq) || fromSeq < 1) {
+          return { ok: false, error: 'fromSeq must be an integer of at least 1' };
+        }
+        if (fromSeq > lastSeq) {
+          return { ok: false, error: `fromSeq ${fromSeq} is after the last event (${lastSeq})`, lastSeq };
+        }
+        // Publishing goes on from fromSeq; the events after it come again, in order.
+        if (fromSeq < this.nextSeq) this.nextSeq = fromSeq;
+        this.schedulePump();
+        return { ok: true, fromSeq, toSeq: lastSeq, lastSeq };
+      }
+      default:
+        return { ok: false, error: `unknown command ${command}; try ping or resend` };
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
+}
