@@ -242,6 +242,11 @@ export class Hub {
       lastSeq: () => this.events.lastSeq,
       initialDeliveredSeq: identity.data.deliveredSeq,
       devices: () => (this.hardware ? this.hardware.registry.list() : []),
+      // HQ links one person across stores by the keyed hash of their number (sealed in the journal).
+      linkFor: (event) =>
+        (event.type === 'member.registered' || event.type === 'member.profile_updated') && this.members
+          ? this.members.hqLink(event.data.memberId)
+          : null,
       log: log.child({ component: 'hq-link' }),
       clock,
     });

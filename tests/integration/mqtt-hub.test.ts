@@ -3,6 +3,8 @@
  * mosquitto started for this file, tablets selling over HTTP, and an HQ subscriber that validates
  * every message against the contract (hub/src/protocol/event-schemas.ts).
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -173,5 +175,33 @@ describe('the link to HQ', () => {
       Array.from({ length: 301 }, (_, i) => fromSeq + i),
     );
     expect(hq.unique()).toHaveLength(lastSeq);
+  });
+
+  it('links a member across stores by the keyed hash of the number on the wire only, and not after an erasure', async () => {
+    const manager = await pairedTablet(hub, '2222', 'Office');
+    const signUp = await tablets[0]!.request('POST', '/api/members', { phone: '0912000777' });
+    expect(signUp.status).toBe(201);
+    const { memberId, memberCode } = (signUp.body as { member: { memberId: string; memberCode: string } }).member;
+    const registeredOnWire = () =>
+      hq.events.filter((e) => e.type === 'member.registered' && (e.data as { memberId: string }).memberId === memberId);
+    await hq.waitFor(() => registeredOnWire().length === 1, 10_000, 'the member.registered event');
+    const sent = registeredOnWire()[0]!;
+    expect(sent.link?.phoneHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(Value.Check(eventSchema('member.registered'), sent)).toBe(true);
+    // Sales carry no link, and the journal never holds one.
+    expect(hq.events.filter((e) => e.type === 'sale.completed').every((e) => e.link === undefined)).toBe(true);
+    const journalLine = readdirSync(path.join(hub.config.dataDir, 'journal'))
+      .map((f) => readFileSync(path.join(hub.config.dataDir, 'journal', f), 'utf8'))
+      .join('')
+      .split('\n')
+      .find((line) => line.includes(memberId) && line.includes('member.registered'))!;
+    expect(JSON.parse(journalLine)).not.toHaveProperty('link');
+
+    // Erased: a re-publish of the same event has no link any more.
+    const erased = await manager.request('POST', `/api/members/${memberId}/erase`, { confirmMemberCode: memberCode });
+    expect(erased.status).toBe(204);
+    await hq.command(root, 'resend', { fromSeq: sent.seq });
+    await hq.waitFor(() => registeredOnWire().length === 2, 10_000, 'the re-published member.registered');
+    expect(registeredOnWire()[1]!.link).toBeUndefined();
   });
 });

@@ -364,13 +364,40 @@ const envelopeFields = {
   ),
   seq: Type.Integer({ minimum: 1, description: 'Per store and epoch: starts at 1, never repeats, no gaps.' }),
   at: UtcTime('ISO 8601 UTC time the hub recorded the event.'),
+  link: Type.Optional(
+    Type.Object(
+      {
+        phoneHash: Type.String({
+          pattern: '^[0-9a-f]{64}$',
+          description:
+            "Keyed HMAC-SHA256 of the member's E.164 number under the chain's key: the same person in every store.",
+        }),
+      },
+      {
+        ...closed,
+        description:
+          'Only on member.registered and member.profile_updated, while the member exists: links one person across stores. Never in the journal; absent when re-published after an erasure.',
+      },
+    ),
+  ),
 };
 
 /** The envelope of one event type, its payload included. */
 export function eventSchema<K extends EventType>(type: K) {
-  const { schema, eventId, chainId, storeId, epoch, seq, at } = envelopeFields;
+  const { schema, eventId, chainId, storeId, epoch, seq, at, link } = envelopeFields;
   return Type.Object(
-    { schema, eventId, chainId, storeId, epoch, seq, type: Type.Literal(type), at, data: EventDataSchemas[type] },
+    {
+      schema,
+      eventId,
+      chainId,
+      storeId,
+      epoch,
+      seq,
+      type: Type.Literal(type),
+      at,
+      data: EventDataSchemas[type],
+      link,
+    },
     { ...closed, title: type, description: EVENT_DESCRIPTIONS[type] },
   );
 }

@@ -21,6 +21,17 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
   /** ISO 8601 UTC time the hub recorded the event. */
   at: string;
   data: TData;
+  /**
+   * Only on the wire to HQ, never in the journal: set by the publisher on member.registered and
+   * member.profile_updated while the member exists (a re-publish after an erasure has none).
+   */
+  link?: HqMemberLink;
+}
+
+/** How HQ links one person across the chain's stores without their number. */
+export interface HqMemberLink {
+  /** Keyed HMAC-SHA256 (hex) of the E.164 number under the chain's key (AYI_MEMBER_HASH_KEY). */
+  phoneHash: string;
 }
 
 export interface ProductData {

@@ -18,7 +18,7 @@ import { connect as mqttConnect, type IClientOptions, type IPublishPacket, type 
 import type { Logger } from 'pino';
 import type { HubConfig } from '../config/config.js';
 import { businessDate } from '../domain/time.js';
-import type { HubEvent } from '../protocol/events.js';
+import type { HubEvent, HqMemberLink } from '../protocol/events.js';
 import type { StoreIdentity } from '../storage/event-store.js';
 import { AckTracker } from '../transport/mqtt/ack-tracker.js';
 import { Backoff } from '../transport/mqtt/backoff.js';
@@ -90,6 +90,8 @@ export interface HqLinkDeps {
   clock?: () => Date;
   /** For tests: how a client is made. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
+  /** What HQ is entitled to beyond the journal's event (the cross-store link of a member), if anything. */
+  linkFor?: (event: HubEvent) => HqMemberLink | null;
 }
 
 export const DEFAULT_TAIL_SIZE = 4096;
@@ -422,7 +424,8 @@ export class HqLinkService {
   private publish(client: MqttClient, event: HubEvent, generation: number): void {
     this.inFlight += 1;
     this.inFlightAt.set(event.seq, event.at);
-    client.publish(this.topics.events, JSON.stringify(event), { qos: 1 }, (err) => {
+    const link = this.deps.linkFor?.(event) ?? null;
+    client.publish(this.topics.events, JSON.stringify(link ? { ...event, link } : event), { qos: 1 }, (err) => {
       if (generation !== this.generation) {
         // That connection is gone (its in-flight messages are published again); a PUBACK that
         // made it before the end still counts.

@@ -558,6 +558,15 @@ export class MembersService {
       : null;
   }
 
+  /**
+   * The cross-store link HQ gets with a member's events: the keyed hash of their number, while the
+   * member exists (none for an erased one, so a re-publish after an erasure carries nothing).
+   */
+  hqLink(memberId: string): { phoneHash: string } | null {
+    const profile = this.state.members.profile(memberId);
+    return profile && this.state.members.resolve(memberId) ? { phoneHash: profile.phoneHash } : null;
+  }
+
   /** For the SMS queue: where to send, or null when the member is gone. */
   recipient(memberId: string): { phone: string; name: string | null } | null {
     const record = this.state.members.resolve(memberId);
