@@ -16,7 +16,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import mqtt from 'mqtt';
@@ -28,6 +27,7 @@ import {
   type LinkStatus,
 } from '../hub/src/protocol/event-schemas.ts';
 import type { EventType } from '../hub/src/protocol/events.ts';
+import { UsageError, exitWith, parseStrictArgs, runCommand } from './lib/cli.ts';
 
 const USAGE = `usage: npm run hq-tail -- --broker URL [options]
 
@@ -43,8 +43,6 @@ const USAGE = `usage: npm run hq-tail -- --broker URL [options]
   --json             print JSON lines (invalid messages, gaps, summaries) instead of text
   --help             this text
 `;
-
-class UsageError extends Error {}
 
 interface Options {
   broker: string;
@@ -71,29 +69,19 @@ function secondsOption(name: string, raw: string | undefined, fallback: number |
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        broker: { type: 'string' },
-        chain: { type: 'string' },
-        store: { type: 'string' },
-        username: { type: 'string' },
-        password: { type: 'string' },
-        ca: { type: 'string' },
-        interval: { type: 'string' },
-        duration: { type: 'string' },
-        'from-start': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('. To specify a positional')[0]!);
-  }
+  const parsed = parseStrictArgs(argv, {
+    broker: { type: 'string' },
+    chain: { type: 'string' },
+    store: { type: 'string' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    ca: { type: 'string' },
+    interval: { type: 'string' },
+    duration: { type: 'string' },
+    'from-start': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
   if (!v.broker) throw new UsageError('--broker is required, e.g. --broker mqtt://127.0.0.1:1883');
@@ -445,22 +433,7 @@ export function formatSummary(summary: TailSummary): string {
 
 // ---- the command ----
 
-async function main(): Promise<number> {
-  let opts: Options | 'help';
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`hq-tail: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const o = opts;
+async function tail(o: Options): Promise<number> {
   const out = (line: string) => process.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
   const note = (text: string) => {
     if (o.json) out(JSON.stringify({ kind: 'note', text }));
@@ -533,13 +506,5 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  exitWith(runCommand('hq-tail', USAGE, parseOptions, tail), (err) => (err as Error).stack ?? String(err));
 }

@@ -13,10 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ProductView, SaleView } from '../hub/src/protocol/api.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 import { randomBasket, seededRng, type BasketWithTotal } from './lib/baskets.ts';
+import { UsageError, exitWith, parseStrictArgs, runCommand } from './lib/cli.ts';
 import { HubApiError, HubTablet, HubUnreachableError } from './lib/hub-client.ts';
 import { round, summarize } from './lib/stats.ts';
 
@@ -36,8 +36,6 @@ const USAGE = `usage: npm run simulate-store -- [options]
   --json             print the summary as one JSON object instead of text
   --help             this text
 `;
-
-class UsageError extends Error {}
 
 interface Options {
   hub: string;
@@ -60,29 +58,18 @@ function integerOption(name: string, raw: string | undefined, fallback: number, 
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        hub: { type: 'string' },
-        tablets: { type: 'string' },
-        sales: { type: 'string' },
-        members: { type: 'string' },
-        'data-dir': { type: 'string' },
-        code: { type: 'string', multiple: true },
-        pin: { type: 'string' },
-        seed: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    // parseArgs' messages name the option; drop its hint about positionals, which never apply here.
-    throw new UsageError((err as Error).message.split('. To specify a positional')[0]!);
-  }
+  const parsed = parseStrictArgs(argv, {
+    hub: { type: 'string' },
+    tablets: { type: 'string' },
+    sales: { type: 'string' },
+    members: { type: 'string' },
+    'data-dir': { type: 'string' },
+    code: { type: 'string', multiple: true },
+    pin: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
 
@@ -170,22 +157,7 @@ async function obtainCodes(options: Options, log: (line: string) => void): Promi
   return codes;
 }
 
-async function main(): Promise<number> {
-  let options: Options | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`simulate-store: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (options === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const opts = options;
+async function simulate(opts: Options): Promise<number> {
   // Progress goes to stderr when stdout carries JSON.
   const log = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -356,12 +328,7 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`simulate-store: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  },
+exitWith(
+  runCommand('simulate-store', USAGE, parseOptions, simulate),
+  (err) => `simulate-store: ${(err as Error).message}`,
 );

@@ -7,8 +7,8 @@
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the checkout screen.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, pairAndLogIn, scan, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { apiGet, pairAndLogIn, scan, shot, useBrowserSession } from '../support/browser.ts';
 
 const RED_TEA = { barcode: '4710000010003', name: '統一麥香紅茶 300ml', price: 15 };
 const MILK = { barcode: '4710000010379', name: '光泉全脂鮮乳 936ml', price: 95 };
@@ -21,18 +21,10 @@ async function blur(page: Page): Promise<void> {
 }
 
 describe('tablet checkout (browser, built hub + UI)', () => {
-  let session: BrowserSession;
-
-  beforeAll(async () => {
-    session = await startBrowserSession();
-  });
-
-  afterAll(async () => {
-    await session?.close();
-  });
+  const session = useBrowserSession();
 
   it('pairs, logs in, scans two items, takes cash and shows the change and the receipt', async () => {
-    const { hub, page, pageErrors } = session;
+    const { hub, page, pageErrors } = session();
     // An unpaired tablet lands on the pairing screen; once paired, the PIN pad; then the checkout.
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.cashier);
     const status = page.getByTestId('connection-status');
@@ -109,12 +101,12 @@ describe('tablet checkout (browser, built hub + UI)', () => {
   });
 
   it('retries a payment whose answer was lost with the same key: one sale, not two', async () => {
-    const { hub } = session;
-    const ctx = await session.newTabletContext();
+    const { hub } = session();
+    const ctx = await session().newTabletContext();
     try {
       // No live socket on this tablet (it shows offline), so the sale goes over POST /api/sales.
       await ctx.routeWebSocket(/\/api\/ws$/, (ws) => ws.close({ code: 1011, reason: 'test: no socket' }));
-      const tablet = await session.newTabletPage(ctx);
+      const tablet = await session().newTabletPage(ctx);
 
       const posted: string[] = [];
       await tablet.route('**/api/sales', async (route) => {

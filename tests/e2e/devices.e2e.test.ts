@@ -6,8 +6,8 @@
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, pairAndLogIn, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { apiGet, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface HardwareAnswer {
   devices: { deviceId: string; kind: 'printer' | 'scanner'; name: string; connected: boolean }[];
@@ -15,18 +15,10 @@ interface HardwareAnswer {
 }
 
 describe('devices page (browser, built hub + UI)', () => {
-  let session: BrowserSession;
-
-  beforeAll(async () => {
-    session = await startBrowserSession();
-  });
-
-  afterAll(async () => {
-    await session?.close();
-  });
+  const session = useBrowserSession();
 
   it('shows a manager the virtual printer connected and prints a test page', async () => {
-    const { hub, page, pageErrors } = session;
+    const { hub, page, pageErrors } = session();
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.manager);
     await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('店長');
 
@@ -75,10 +67,8 @@ describe('devices page (browser, built hub + UI)', () => {
   });
 
   it('shows a cashier the manager-only panel and no devices link', async () => {
-    const { hub, pageErrors } = session;
-    const ctx = await session.newTabletContext();
-    try {
-      const tablet = await session.newTabletPage(ctx);
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
       await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 2', hub.demoPins.cashier);
       await expect.poll(() => tablet.getByTestId('staff-info').textContent()).toContain('收銀員');
       expect(await tablet.getByTestId('nav-devices').count()).toBe(0);
@@ -92,8 +82,6 @@ describe('devices page (browser, built hub + UI)', () => {
       expect(res.status()).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('role_required');
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 });

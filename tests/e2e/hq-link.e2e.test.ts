@@ -7,8 +7,8 @@
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, pairAndLogIn, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { apiGet, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface HealthAnswer {
   lastSeq: number;
@@ -26,18 +26,10 @@ interface HealthAnswer {
 }
 
 describe('HQ link page (browser, built hub + UI)', () => {
-  let session: BrowserSession;
-
-  beforeAll(async () => {
-    session = await startBrowserSession();
-  });
-
-  afterAll(async () => {
-    await session?.close();
-  });
+  const session = useBrowserSession();
 
   it('shows a manager the link not set up, its counts and no warning badge', async () => {
-    const { hub, page, pageErrors } = session;
+    const { hub, page, pageErrors } = session();
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.manager);
     await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('店長');
 
@@ -83,10 +75,8 @@ describe('HQ link page (browser, built hub + UI)', () => {
   it('shows a manager the backlog age and a warning badge when the hub raises the alert', async () => {
     // The embedded default never alerts: the hub's answer is replaced by one from a store whose
     // broker has been unreachable for 3 h 12 min.
-    const { hub, pageErrors } = session;
-    const ctx = await session.newTabletContext();
-    try {
-      const tablet = await session.newTabletPage(ctx);
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
       await tablet.route('**/api/health', async (route) => {
         const res = await route.fetch();
         const body = (await res.json()) as HealthAnswer;
@@ -123,16 +113,12 @@ describe('HQ link page (browser, built hub + UI)', () => {
       expect(await state.textContent()).toContain('Disconnected');
       await shot(tablet, 'hq-link-alert-en.png');
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 
   it('shows the link as unknown, with the hub counts, when the hub does not report it', async () => {
-    const { hub, pageErrors } = session;
-    const ctx = await session.newTabletContext();
-    try {
-      const tablet = await session.newTabletPage(ctx);
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
       await tablet.route('**/api/health', async (route) => {
         const res = await route.fetch();
         const { hq: _hq, ...older } = (await res.json()) as HealthAnswer;
@@ -148,16 +134,12 @@ describe('HQ link page (browser, built hub + UI)', () => {
       expect(await tablet.getByTestId('hq-backlog').textContent()).toMatch(/\d+ 筆/);
       expect(await tablet.getByTestId('hq-alert-badge').count()).toBe(0);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 
   it('shows a cashier the manager-only panel and no HQ link', async () => {
-    const { hub, pageErrors } = session;
-    const ctx = await session.newTabletContext();
-    try {
-      const tablet = await session.newTabletPage(ctx);
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
       await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 2', hub.demoPins.cashier);
       await expect.poll(() => tablet.getByTestId('staff-info').textContent()).toContain('收銀員');
       expect(await tablet.getByTestId('nav-hq').count()).toBe(0);
@@ -167,8 +149,6 @@ describe('HQ link page (browser, built hub + UI)', () => {
       await tablet.getByTestId('manager-only').waitFor();
       expect(await tablet.getByTestId('hq-status').count()).toBe(0);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 });

@@ -10,9 +10,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startHubProcess } from '../support/hub-process.ts';
-import { pairAndLogIn, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+import { onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface ApiAnswer {
   status: number;
@@ -37,18 +37,10 @@ async function callApi(page: Page, method: string, url: string, body?: unknown):
 }
 
 describe('member profile and manager pages (browser, built hub + UI)', () => {
-  let session: BrowserSession;
-
-  beforeAll(async () => {
-    session = await startBrowserSession();
-  });
-
-  afterAll(async () => {
-    await session?.close();
-  });
+  const session = useBrowserSession();
 
   it('edits a profile, records consent, tags, shows the QR code, creates a coupon and erases the member', async () => {
-    const { hub, page, pageErrors } = session;
+    const { hub, page, pageErrors } = session();
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.manager);
     await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('店長');
 
@@ -158,10 +150,8 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
   });
 
   it('shows a cashier the profile with the number masked, without the manager actions or pages', async () => {
-    const { hub, pageErrors } = session;
-    const ctx = await session.newTabletContext();
-    try {
-      const tablet = await session.newTabletPage(ctx);
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
       await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 2', hub.demoPins.cashier);
 
       const phone = `0933${String(Math.floor(Math.random() * 1_000_000)).padStart(6, '0')}`;
@@ -181,13 +171,11 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
       await tablet.goto(`${hub.url}/admin/coupons`);
       await tablet.getByTestId('manager-only').waitFor();
       expect(pageErrors).toEqual([]);
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 
   it('warns a manager about a failed SMS in the top bar and sends it again on Retry', async () => {
-    const { pageErrors } = session;
+    const { pageErrors } = session();
     // An SMS gateway that refuses (400: a permanent failure) until it is told to accept.
     let accept = false;
     let received = 0;
@@ -204,9 +192,9 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     const smsHub = await startHubProcess({
       env: { AYI_SMS_PROVIDER: 'http', AYI_SMS_HTTP_URL: `http://127.0.0.1:${gatewayPort}/sms` },
     });
-    const ctx = await session.newTabletContext();
+    const ctx = await session().newTabletContext();
     try {
-      const tablet = await session.newTabletPage(ctx);
+      const tablet = await session().newTabletPage(ctx);
       await pairAndLogIn(tablet, smsHub.url, smsHub.pairingCode, '櫃台 1', smsHub.demoPins.manager);
       expect(await tablet.getByTestId('messages-failed-badge').count()).toBe(0);
 

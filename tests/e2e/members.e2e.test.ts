@@ -11,8 +11,8 @@
  * depend on the default rates. Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, pairAndLogIn, scan, shot, startBrowserSession, type BrowserSession } from '../support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { apiGet, pairAndLogIn, scan, shot, useBrowserSession } from '../support/browser.ts';
 
 const CAT_FOOD = { barcode: '4710000015183', sku: 'PET-001', price: 890 };
 const HAIRBALL = { barcode: '4710000015558', sku: 'PET-002', price: 320 };
@@ -44,18 +44,10 @@ async function readyTotal(page: Page): Promise<number> {
 }
 
 describe('members at the counter (browser, built hub + UI)', () => {
-  let session: BrowserSession;
-
-  beforeAll(async () => {
-    session = await startBrowserSession();
-  });
-
-  afterAll(async () => {
-    await session?.close();
-  });
+  const session = useBrowserSession();
 
   it('signs up a number during a sale, then finds the member by the last 4 digits and redeems points', async () => {
-    const { hub, page, pageErrors } = session;
+    const { hub, page, pageErrors } = session();
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.cashier);
     await expect.poll(() => page.getByTestId('connection-status').getAttribute('data-state')).toBe('online');
     const program = await apiGet<Loyalty>(page, '/api/loyalty');

@@ -20,7 +20,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProductView, SaleView } from '../../hub/src/protocol/api.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
-import { randomBasket, seededRng, type Basket } from '../../scripts/lib/baskets.ts';
+import { seededRng } from '../../scripts/lib/baskets.ts';
+import { pairTablets, reconnect, send, sleep, SalesLedger, type Outcome } from '../support/crash-sales.ts';
 import { freePort } from '../support/free-port.ts';
 import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import {
@@ -31,21 +32,12 @@ import {
   scanJournal,
   scanSnapshots,
 } from '../support/journal-files.ts';
-import { TabletClient } from '../support/test-hub.ts';
 
 const CYCLES = Number(process.env.AYI_CRASH_CYCLES ?? 24);
 const SEED = Number(process.env.AYI_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const TABLETS = 4;
 /** Longest time a checkout stream runs before the kill. */
 const MAX_RUN_MS = 1_200;
-const REQUEST_TIMEOUT_MS = 15_000;
-
-interface Attempt {
-  key: string;
-  basket: Basket;
-  tablet: number;
-  cycle: number;
-}
 
 interface StartupReport {
   snapshotSeq: number;
@@ -56,49 +48,13 @@ interface StartupReport {
   startupMs: number;
 }
 
-type Outcome = { kind: 'answered'; status: number; body: Record<string, unknown> } | { kind: 'unknown'; error: string };
-
 const rng = seededRng(SEED);
 const randomInt = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
-
-/** A tablet's request that tells "the hub answered" from "the connection died: outcome unknown". */
-async function send(tablet: TabletClient, method: string, url: string, body?: unknown): Promise<Outcome> {
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(tablet.baseUrl + url, {
-      method,
-      headers: tablet.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    text = await response.text();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'unknown', error: cause?.code ?? cause?.message ?? (err as Error).message };
-  }
-  return { kind: 'answered', status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
 
 /** The hub's answer, or a failed expectation when the connection died. */
 function answered(outcome: Outcome, what: string): { status: number; body: Record<string, unknown> } {
   if (outcome.kind === 'unknown') expect.fail(`${what}: no answer (${outcome.error})`);
   return outcome;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The tablets' credentials survive restarts; only the hub's URL (a new port each time) changes. */
-function reconnect(tablets: TabletClient[], url: string): TabletClient[] {
-  return tablets.map((old) => {
-    const tablet = new TabletClient(url);
-    tablet.deviceToken = old.deviceToken;
-    tablet.sessionToken = old.sessionToken;
-    tablet.deviceId = old.deviceId;
-    return tablet;
-  });
 }
 
 /** Bytes after the last newline of the newest journal file: what the hub must cut at start-up. */
@@ -162,15 +118,7 @@ describe('hub killed with SIGKILL during checkouts', () => {
     expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build -w hub`).toBe(true);
     expect(CYCLES).toBeGreaterThanOrEqual(1);
 
-    /** idempotency key -> acknowledged sale. */
-    const acked = new Map<string, { saleId: string; total: number; attempt: Attempt }>();
-    /** Requests whose connection died before an answer. */
-    const unknown = new Map<string, Attempt>();
-    const unexpected: string[] = [];
     const stats = {
-      requests: 0,
-      unknownRecorded: 0,
-      unknownLost: 0,
       tornInjected: 0,
       tornBytesDropped: 0,
       startupCrashes: 0,
@@ -178,48 +126,22 @@ describe('hub killed with SIGKILL during checkouts', () => {
       snapshotsSeen: new Set<string>(),
       leftoverFiles: new Set<string>(),
     };
-    let keyCounter = 0;
 
     // ---- first start: pair the tablets and log them in once ----
     hub = await startHubProcess({ dataDir });
-    let tablets: TabletClient[] = [];
-    for (let i = 0; i < TABLETS; i++) {
-      const tablet = new TabletClient(hub.url);
-      await tablet.pair(i === 0 ? hub.pairingCode : await hub.newPairingCode(), `Crash tablet ${i + 1}`);
-      await tablet.login(i === TABLETS - 1 ? hub.demoPins.manager : hub.demoPins.cashier);
-      tablets.push(tablet);
-    }
+    const pins = hub.demoPins;
+    let tablets = await pairTablets(
+      hub,
+      TABLETS,
+      (i) => `Crash tablet ${i + 1}`,
+      (i) => (i === TABLETS - 1 ? pins.manager : pins.cashier),
+    );
     const products = (await tablets[0]!.request('GET', '/api/products')).body.products as ProductView[];
     expect(products.length).toBeGreaterThan(5);
     const identity = readStoreIdentity(dataDir);
 
-    const newAttempt = (tablet: number, cycle: number): Attempt => ({
-      key: `crash-s${SEED}-t${tablet}-${String(++keyCounter).padStart(6, '0')}`,
-      basket: randomBasket(products, rng).basket,
-      tablet,
-      cycle,
-    });
-
-    /** One tablet rings up sales back to back until the hub dies under it. */
-    async function checkoutStream(index: number, cycle: number, killed: { now: boolean }): Promise<void> {
-      const tablet = tablets[index]!;
-      while (!killed.now) {
-        const attempt = newAttempt(index, cycle);
-        stats.requests += 1;
-        const outcome = await send(tablet, 'POST', '/api/sales', { idempotencyKey: attempt.key, ...attempt.basket });
-        if (outcome.kind === 'unknown') {
-          unknown.set(attempt.key, attempt);
-          return;
-        }
-        const sale = outcome.body as unknown as SaleView;
-        if ((outcome.status === 201 || outcome.status === 200) && typeof sale.saleId === 'string') {
-          acked.set(attempt.key, { saleId: sale.saleId, total: sale.total, attempt });
-        } else {
-          unexpected.push(`cycle ${cycle} tablet ${index}: ${outcome.status} ${JSON.stringify(outcome.body)}`);
-          return;
-        }
-      }
-    }
+    const ledger = new SalesLedger(`crash-s${SEED}`, products, rng);
+    const { acked, unknown, unexpected } = ledger;
 
     /** Everything that must hold after a restart (and at the end). */
     async function verify(cycle: number, expectedTornBytes: number): Promise<void> {
@@ -306,14 +228,7 @@ describe('hub killed with SIGKILL during checkouts', () => {
         const wasRecorded = sales.byKey.has(attempt.key);
         // Recorded before the crash: both answers are replays. Lost: exactly one records it now.
         expect(statuses, `${where}: retry statuses of ${attempt.key}`).toEqual(wasRecorded ? [200, 200] : [200, 201]);
-        if (wasRecorded) {
-          stats.unknownRecorded += 1;
-          expect(saleA.saleId).toBe(sales.byKey.get(attempt.key)![0]);
-        } else {
-          stats.unknownLost += 1;
-        }
-        acked.set(attempt.key, { saleId: saleA.saleId, total: saleA.total, attempt });
-        unknown.delete(attempt.key);
+        ledger.settleRetry(attempt, saleA, wasRecorded ? sales.byKey.get(attempt.key)! : undefined);
       }
       if (retried.length > 0) {
         scan = scanJournal(dataDir, identity);
@@ -369,7 +284,7 @@ describe('hub killed with SIGKILL during checkouts', () => {
 
       // Checkouts from every tablet at once; SIGKILL at a random moment (now and then at once).
       const killed = { now: false };
-      const streams = tablets.map((_, index) => checkoutStream(index, cycle, killed));
+      const streams = tablets.map((tablet, index) => ledger.checkoutStream(tablet, index, cycle, killed));
       const runMs = cycle % 7 === 5 ? randomInt(0, 15) : randomInt(20, MAX_RUN_MS);
       await sleep(runMs);
       await hub.kill('SIGKILL');
@@ -403,9 +318,9 @@ describe('hub killed with SIGKILL during checkouts', () => {
       0,
     );
     console.log(
-      `crash test (seed ${SEED}): ${CYCLES} SIGKILLs, ${stats.requests} checkout requests, ${acked.size} sales kept, ` +
-        `${stats.unknownRecorded + stats.unknownLost} unknown outcomes retried (${stats.unknownRecorded} had been recorded, ` +
-        `${stats.unknownLost} had not), ${stats.tornInjected} torn tails injected (${stats.tornBytesDropped} bytes cut by the hub), ` +
+      `crash test (seed ${SEED}): ${CYCLES} SIGKILLs, ${ledger.requests} checkout requests, ${acked.size} sales kept, ` +
+        `${ledger.unknownRecorded + ledger.unknownLost} unknown outcomes retried (${ledger.unknownRecorded} had been recorded, ` +
+        `${ledger.unknownLost} had not), ${stats.tornInjected} torn tails injected (${stats.tornBytesDropped} bytes cut by the hub), ` +
         `${stats.startupCrashes} crashes during start-up, ${stats.snapshotStarts} starts from a snapshot, ` +
         `${stats.snapshotsSeen.size} snapshots seen, journal ${afterStop.events.length} events / ${journalBytes} bytes` +
         (stats.leftoverFiles.size > 0 ? `; leftover files in snapshots/: ${[...stats.leftoverFiles].join(', ')}` : ''),

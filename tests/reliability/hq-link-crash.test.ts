@@ -31,11 +31,11 @@ import type { ProductView, SaleView } from '../../hub/src/protocol/api.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import type { HqHealthView } from '../../hub/src/transport/http/app.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
-import { randomBasket, seededRng, type Basket } from '../../scripts/lib/baskets.ts';
+import { seededRng } from '../../scripts/lib/baskets.ts';
+import { pairTablets, reconnect, send, sleep, SalesLedger } from '../support/crash-sales.ts';
 import { HUB_ENTRY, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { readStoreIdentity, salesInJournal, scanJournal } from '../support/journal-files.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
-import { TabletClient } from '../support/test-hub.ts';
 
 const CYCLES = Number(process.env.AYI_HQ_CRASH_CYCLES ?? 22);
 const SEED = Number(process.env.AYI_HQ_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -43,59 +43,15 @@ const CHAIN = 'crash-chain';
 const STORE = 'store-crash';
 /** Longest time a checkout stream runs before the kill. */
 const MAX_RUN_MS = 1_200;
-const REQUEST_TIMEOUT_MS = 15_000;
-
-interface Attempt {
-  key: string;
-  basket: Basket;
-  tablet: number;
-  cycle: number;
-}
 
 interface Health {
   lastSeq: number;
   hq?: HqHealthView;
 }
 
-type Outcome = { kind: 'answered'; status: number; body: Record<string, unknown> } | { kind: 'unknown'; error: string };
-
 const rng = seededRng(SEED);
 const randomInt = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
 const TABLETS = randomInt(2, 4);
-
-/** A tablet's request that tells "the hub answered" from "the connection died: outcome unknown". */
-async function send(tablet: TabletClient, method: string, url: string, body?: unknown): Promise<Outcome> {
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(tablet.baseUrl + url, {
-      method,
-      headers: tablet.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    text = await response.text();
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'unknown', error: cause?.code ?? cause?.message ?? (err as Error).message };
-  }
-  return { kind: 'answered', status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The tablets' credentials survive restarts; only the hub's URL (a new port each time) changes. */
-function reconnect(tablets: TabletClient[], url: string): TabletClient[] {
-  return tablets.map((old) => {
-    const tablet = new TabletClient(url);
-    tablet.deviceToken = old.deviceToken;
-    tablet.sessionToken = old.sessionToken;
-    tablet.deviceId = old.deviceId;
-    return tablet;
-  });
-}
 
 async function health(hub: HubProcess): Promise<Health | null> {
   try {
@@ -151,15 +107,7 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
     const brokerNow = broker;
     let brokerUp = true;
 
-    /** idempotency key -> acknowledged sale. */
-    const acked = new Map<string, { saleId: string; attempt: Attempt }>();
-    /** Requests whose connection died before an answer. */
-    const unknown = new Map<string, Attempt>();
-    const unexpected: string[] = [];
     const stats = {
-      requests: 0,
-      unknownRecorded: 0,
-      unknownLost: 0,
       brokerOutages: 0,
       startsWithBrokerDown: 0,
       killsWithBacklog: 0,
@@ -170,7 +118,6 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
       hqAbsences: 0,
       hqAbsencesOverBrokerRestart: 0,
     };
-    let keyCounter = 0;
 
     const envFor = (): Record<string, string> => ({
       AYI_CHAIN_ID: CHAIN,
@@ -184,45 +131,20 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
 
     // ---- first start: pair the tablets and log them in once ----
     hub = await startHubProcess({ dataDir, env: envFor() });
-    let tablets: TabletClient[] = [];
-    for (let i = 0; i < TABLETS; i++) {
-      const tablet = new TabletClient(hub.url);
-      await tablet.pair(i === 0 ? hub.pairingCode : await hub.newPairingCode(), `HQ crash tablet ${i + 1}`);
-      await tablet.login(hub.demoPins.cashier);
-      tablets.push(tablet);
-    }
+    const cashierPin = hub.demoPins.cashier;
+    let tablets = await pairTablets(
+      hub,
+      TABLETS,
+      (i) => `HQ crash tablet ${i + 1}`,
+      () => cashierPin,
+    );
     const products = (await tablets[0]!.request('GET', '/api/products')).body.products as ProductView[];
     expect(products.length).toBeGreaterThan(5);
     const identity = readStoreIdentity(dataDir);
     expect(identity).toMatchObject({ chainId: CHAIN, storeId: STORE });
 
-    const newAttempt = (tablet: number, cycle: number): Attempt => ({
-      key: `hqcrash-s${SEED}-t${tablet}-${String(++keyCounter).padStart(6, '0')}`,
-      basket: randomBasket(products, rng).basket,
-      tablet,
-      cycle,
-    });
-
-    /** One tablet rings up sales back to back until the hub dies under it (or selling stops). */
-    async function checkoutStream(index: number, cycle: number, stop: { now: boolean }): Promise<void> {
-      const tablet = tablets[index]!;
-      while (!stop.now) {
-        const attempt = newAttempt(index, cycle);
-        stats.requests += 1;
-        const outcome = await send(tablet, 'POST', '/api/sales', { idempotencyKey: attempt.key, ...attempt.basket });
-        if (outcome.kind === 'unknown') {
-          unknown.set(attempt.key, attempt);
-          return;
-        }
-        const sale = outcome.body as unknown as SaleView;
-        if ((outcome.status === 201 || outcome.status === 200) && typeof sale.saleId === 'string') {
-          acked.set(attempt.key, { saleId: sale.saleId, attempt });
-        } else {
-          unexpected.push(`cycle ${cycle} tablet ${index}: ${outcome.status} ${JSON.stringify(outcome.body)}`);
-          return;
-        }
-      }
-    }
+    const ledger = new SalesLedger(`hqcrash-s${SEED}`, products, rng);
+    const { acked, unknown, unexpected } = ledger;
 
     /** Unknown outcomes: the tablet retries with the same key; either way the sale is now acknowledged. */
     async function retryUnknown(cycle: number): Promise<void> {
@@ -240,14 +162,7 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
         expect(outcome.status, `${where}: retry of ${attempt.key}: ${JSON.stringify(outcome.body)}`).toBe(
           wasRecorded ? 200 : 201,
         );
-        if (wasRecorded) {
-          stats.unknownRecorded += 1;
-          expect(sale.saleId).toBe(keysInJournal.get(attempt.key)![0]);
-        } else {
-          stats.unknownLost += 1;
-        }
-        acked.set(attempt.key, { saleId: sale.saleId, attempt });
-        unknown.delete(attempt.key);
+        ledger.settleRetry(attempt, sale, wasRecorded ? keysInJournal.get(attempt.key)! : undefined);
       }
     }
 
@@ -290,7 +205,7 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
 
       const current: HubProcess = hub;
       const stop = { now: false };
-      const streams = tablets.map((_, index) => checkoutStream(index, cycle, stop));
+      const streams = tablets.map((tablet, index) => ledger.checkoutStream(tablet, index, cycle, stop));
       // The broker: down already (from the previous cycle), or stopped for a moment now and then.
       let brokerPlan: Promise<void> = Promise.resolve();
       let killAfterPlan = false;
@@ -453,9 +368,9 @@ describe('hub killed with SIGKILL while publishing to HQ', () => {
         `${stats.restartsWithBacklog} restarts with undelivered events (max ${stats.maxBacklogAtRestart}), ` +
         `${stats.brokerOutages} broker outages (${stats.startsWithBrokerDown} hub starts with the broker down), ` +
         `HQ away ${stats.hqAbsences} times (${stats.hqAbsencesOverBrokerRestart} over a broker restart), ` +
-        `${TABLETS} tablets, ${stats.requests} checkout requests, ${acked.size} sales acknowledged, ` +
-        `${stats.unknownRecorded + stats.unknownLost} unknown outcomes retried (${stats.unknownRecorded} had been recorded, ` +
-        `${stats.unknownLost} had not); journal ${lastSeq} events, HQ received ${copies.length} copies: ` +
+        `${TABLETS} tablets, ${ledger.requests} checkout requests, ${acked.size} sales acknowledged, ` +
+        `${ledger.unknownRecorded + ledger.unknownLost} unknown outcomes retried (${ledger.unknownRecorded} had been recorded, ` +
+        `${ledger.unknownLost} had not); journal ${lastSeq} events, HQ received ${copies.length} copies: ` +
         `${byId.size} unique, ${duplicates} duplicates (${repeated.length} events more than once, at most ${maxCopies} copies), ` +
         `0 missing, 0 gaps; ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from './hub-process.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -98,6 +98,39 @@ export async function startBrowserSession(
   } catch (err) {
     await close().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * The usual set-up of an e2e file: a session started before its tests (startBrowserSession with
+ * `hubOptions`) and closed after them. Call it in the describe block; the tests get the session
+ * from the function it returns.
+ */
+export function useBrowserSession(hubOptions: Parameters<typeof startHubProcess>[0] = {}): () => BrowserSession {
+  let session: BrowserSession | undefined;
+
+  beforeAll(async () => {
+    session = await startBrowserSession(hubOptions);
+  });
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  return () => {
+    if (!session) throw new Error('the browser session has not started');
+    return session;
+  };
+}
+
+/** Runs `steps` on a page of another tablet (its own context, not paired yet), then closes that context. */
+export async function onAnotherTablet<T>(session: BrowserSession, steps: (tablet: Page) => Promise<T>): Promise<T> {
+  const ctx = await session.newTabletContext();
+  try {
+    const tablet = await session.newTabletPage(ctx);
+    return await steps(tablet);
+  } finally {
+    await ctx.close();
   }
 }
 

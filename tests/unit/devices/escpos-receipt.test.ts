@@ -11,6 +11,7 @@ import type { SaleRecord } from '../../../hub/src/domain/store-state.ts';
 import { PAPER_COLUMNS } from '../../../hub/src/devices/device-types.ts';
 import { encodeReceipt } from '../../../hub/src/devices/escpos/receipt-encoder.ts';
 import { decodeEscPos } from '../../support/escpos-decoder.ts';
+import { sampleSale } from '../../support/sample-sale.ts';
 
 const line = (name: string, qty: number, unitPrice: number, lineDiscount = 0) => ({
   lineNo: 1,
@@ -25,42 +26,22 @@ const line = (name: string, qty: number, unitPrice: number, lineDiscount = 0) =>
 });
 
 function sale(overrides: Partial<SaleRecord> = {}): SaleRecord {
-  return {
-    saleId: '20261122-000042',
+  return sampleSale({
     idempotencyKey: 'k',
-    requestHash: 'x',
-    businessDate: '2026-11-22',
-    deviceId: 'tab-1',
-    staffId: 'stf-1',
-    memberId: null,
     lines: [
       line('皇家 室內成貓飼料 2kg 大包裝 限量版 超級長的商品名稱要被截斷才對', 2, 890, 178),
       line('統一麥香紅茶 300ml', 3, 15),
       line('臺灣台灣 × 特選 … 咖啡豆 ①號', 1, 1200),
     ],
     subtotal: 2847,
-    orderDiscount: 47,
-    memberDiscount: 0,
-    couponCode: null,
-    couponDiscount: 0,
-    pointsRedeemed: 0,
-    pointsDiscount: 0,
-    loyalty: null,
     total: 2800,
     tenders: [
       { type: 'card', amount: 2000 },
       { type: 'cash', amount: 1000 },
     ],
     change: 200,
-    seq: 42,
-    at: '2026-11-22T15:59:59.000Z',
-    storeId: 'store-001',
-    voided: null,
-    refundedQty: {},
-    refundedAmount: 0,
-    refundKeys: [],
     ...overrides,
-  };
+  });
 }
 
 const memberSale = () =>
