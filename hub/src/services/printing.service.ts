@@ -32,7 +32,7 @@ import { DomainError } from '../domain/errors.js';
 import { buildReceipt, type ReceiptContext, type ReceiptDocument } from '../domain/receipt.js';
 import type { SaleRecord, StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
-import { DEFAULT_DEVICES, type PrinterConfig } from '../devices/device-config.js';
+import type { PrinterConfig } from '../devices/device-config.js';
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import {
   PAPER_COLUMNS,
@@ -203,8 +203,8 @@ export class PrintingService {
 
   constructor(
     private readonly state: StoreState,
-    /** The printers and the spool; a VirtualPrinter alone is the embedded default (one virtual printer, archived there). */
-    devices: SpoolerOptions | VirtualPrinter,
+    /** The printers and the spool. */
+    devices: SpoolerOptions,
     private readonly store: Pick<ReceiptContext, 'storeName' | 'storeId' | 'timeZone' | 'program'> & {
       /** A member's code and masked number for their receipt. */
       memberOf?: (memberId: string) => ReceiptContext['member'];
@@ -212,15 +212,7 @@ export class PrintingService {
     private readonly onError: (saleId: string, err: unknown) => void,
     private readonly clock: () => Date,
   ) {
-    if (devices instanceof VirtualPrinter) {
-      const config = DEFAULT_DEVICES.printers[0]!;
-      this.options = {
-        dataDir: path.resolve(devices.dir, '..', '..'),
-        printers: [{ config, transport: new VirtualPrinterTransport(config.encoding) }],
-      };
-    } else {
-      this.options = devices;
-    }
+    this.options = devices;
     this.codec = {
       build: buildReceipt,
       encode: encodeReceipt,
@@ -229,8 +221,7 @@ export class PrintingService {
     };
     this.log = this.options.log ?? silentLog;
     for (const { config, transport } of this.options.printers) {
-      const archive =
-        devices instanceof VirtualPrinter ? devices : new VirtualPrinter(path.join(this.printerRoot, config.id));
+      const archive = new VirtualPrinter(path.join(this.printerRoot, config.id));
       this.queues.set(config.id, new PrinterQueue(config, transport, archive, path.join(this.spoolRoot, config.id)));
     }
   }
