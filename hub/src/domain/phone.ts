@@ -29,8 +29,12 @@ export function parseMobile(text: string): MobileNumber {
   if (parsed.country === 'TW' ? type !== 'MOBILE' : type !== undefined && !type.includes('MOBILE')) {
     throw new DomainError('invalid_phone', 'This is a landline number; members sign up with a mobile number');
   }
-  const e164 = parsed.number;
-  return { e164, display: parsed.country === 'TW' ? `0${parsed.nationalNumber}` : e164 };
+  return { e164: parsed.number, display: displayPhone(parsed.number) };
+}
+
+/** How a number is written at the counter: 0912345678 for Taiwan, other countries in E.164. */
+export function displayPhone(e164: string): string {
+  return e164.startsWith('+886') ? `0${e164.slice(4)}` : e164;
 }
 
 /** True when the text could be meant as a whole number (rather than its last digits). */

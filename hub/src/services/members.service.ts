@@ -24,7 +24,7 @@ import { tierRule, nextTier, type LoyaltyProgram, tierForSpend } from '../domain
 import { windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
-import { looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
+import { displayPhone, looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
 import type { StoreState } from '../domain/store-state.js';
 import { businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
@@ -38,11 +38,6 @@ const CARRIER = /^\/[0-9A-Za-z.+-]{7}$/;
 const PICK_LIST_MAX = 8;
 const LOOKUP_WINDOW_MS = 60_000;
 const LOOKUPS_PER_WINDOW = 60;
-
-/** How a Taiwan number is written at the counter; other countries stay in E.164. */
-export function displayPhone(e164: string): string {
-  return e164.startsWith('+886') ? `0${e164.slice(4)}` : e164;
-}
 
 export class MembersService {
   private readonly lookupTimes = new Map<string, number[]>();
@@ -68,10 +63,6 @@ export class MembersService {
     const record = this.state.members.resolve(memberId);
     if (!record) throw new DomainError('member_not_found', 'No such member (it may have been erased)', undefined, 404);
     return record;
-  }
-
-  profileOf(memberId: string): MemberProfile | undefined {
-    return this.state.members.profile(memberId);
   }
 
   windowSpendOf(record: MemberRecord, today = this.today()): number {

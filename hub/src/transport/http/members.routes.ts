@@ -3,7 +3,7 @@
  * POST), so they never reach an access log or a browser history.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   CarrierRequest,
   ConsentRequest,
@@ -73,60 +73,43 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       ),
   );
 
-  app.patch<MemberParams & { Body: ProfileUpdate }>(
-    '/api/members/:memberId',
-    { preHandler: cashier, schema: { params: MemberIdParams, body: ProfileUpdate } },
-    async (request) => {
-      await ctx.members.updateProfile(request.params.memberId, request.body, actorOf(request));
-      return card(request, request.params.memberId);
-    },
-  );
+  /** A cashier's change to a member (as the actor), answered with the member's card as it is now. */
+  function memberChange<B extends TSchema>(
+    method: 'PATCH' | 'PUT' | 'POST',
+    url: string,
+    body: B,
+    change: (memberId: string, body: Static<B>, actor: ReturnType<typeof actorOf>) => Promise<void>,
+  ): void {
+    app.route<MemberParams & { Body: Static<B> }>({
+      method,
+      url,
+      preHandler: cashier,
+      schema: { params: MemberIdParams, body },
+      handler: async (request) => {
+        await change(request.params.memberId, request.body, actorOf(request));
+        return card(request, request.params.memberId);
+      },
+    });
+  }
 
-  app.put<MemberParams & { Body: ConsentRequest }>(
-    '/api/members/:memberId/consent',
-    { preHandler: cashier, schema: { params: MemberIdParams, body: ConsentRequest } },
-    async (request) => {
-      await ctx.members.setConsent(
-        request.params.memberId,
-        request.body.channel,
-        request.body.granted,
-        actorOf(request),
-      );
-      return card(request, request.params.memberId);
-    },
+  memberChange('PATCH', '/api/members/:memberId', ProfileUpdate, (id, b, actor) =>
+    ctx.members.updateProfile(id, b, actor),
+  );
+  memberChange('PUT', '/api/members/:memberId/consent', ConsentRequest, (id, b, actor) =>
+    ctx.members.setConsent(id, b.channel, b.granted, actor),
+  );
+  memberChange('POST', '/api/members/:memberId/carrier', CarrierRequest, (id, b, actor) =>
+    ctx.members.bindCarrier(id, b.carrier, actor),
+  );
+  memberChange('POST', '/api/members/:memberId/tags', TagRequest, (id, b, actor) => ctx.members.tag(id, b.tag, actor));
+  memberChange('POST', '/api/members/:memberId/untag', TagRequest, (id, b, actor) =>
+    ctx.members.untag(id, b.tag, actor),
   );
 
   app.get<MemberParams>(
     '/api/members/:memberId/consent-history',
     { preHandler: cashier, schema: { params: MemberIdParams } },
     async (request) => ({ history: ctx.members.consentHistory(request.params.memberId) }),
-  );
-
-  app.post<MemberParams & { Body: CarrierRequest }>(
-    '/api/members/:memberId/carrier',
-    { preHandler: cashier, schema: { params: MemberIdParams, body: CarrierRequest } },
-    async (request) => {
-      await ctx.members.bindCarrier(request.params.memberId, request.body.carrier, actorOf(request));
-      return card(request, request.params.memberId);
-    },
-  );
-
-  app.post<MemberParams & { Body: TagRequest }>(
-    '/api/members/:memberId/tags',
-    { preHandler: cashier, schema: { params: MemberIdParams, body: TagRequest } },
-    async (request) => {
-      await ctx.members.tag(request.params.memberId, request.body.tag, actorOf(request));
-      return card(request, request.params.memberId);
-    },
-  );
-
-  app.post<MemberParams & { Body: TagRequest }>(
-    '/api/members/:memberId/untag',
-    { preHandler: cashier, schema: { params: MemberIdParams, body: TagRequest } },
-    async (request) => {
-      await ctx.members.untag(request.params.memberId, request.body.tag, actorOf(request));
-      return card(request, request.params.memberId);
-    },
   );
 
   app.get('/api/tags', { preHandler: cashier }, async () => ({ tags: ctx.members.tags() }));
