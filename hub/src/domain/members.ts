@@ -96,6 +96,10 @@ export interface MemberRecord {
   /** Sales within the longest tier window (pruned as time passes). */
   spendLog: SpendEntry[];
   skus: Record<string, SkuHistory>;
+  /** The same per product category (a sale counts once per category). */
+  categories: Record<string, SkuHistory>;
+  /** Purchases that had a marked-down item (a line discount). */
+  markdownPurchases: number;
   recentSales: string[];
   carrierHashes: string[];
   mergedInto: string | null;
@@ -191,6 +195,8 @@ export class MemberBook {
           cumulativeSpend: 0,
           spendLog: [],
           skus: {},
+          categories: {},
+          markdownPurchases: 0,
           recentSales: [],
           carrierHashes: [],
           mergedInto: null,
@@ -233,6 +239,21 @@ export class MemberBook {
         const tag = this.openTag(event.data.memberId, event.data.sealed);
         if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
         record.tags.push({ tag, source: 'staff' });
+        break;
+      }
+      case 'member.auto_tagged': {
+        const record = this.resolve(event.data.memberId);
+        const tag = this.openTag(event.data.memberId, event.data.sealed);
+        if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
+        record.tags.push({ tag, source: `rule:${event.data.ruleId}` });
+        break;
+      }
+      case 'member.auto_untagged': {
+        const record = this.resolve(event.data.memberId);
+        const tag = this.openTag(event.data.memberId, event.data.sealed);
+        if (!record || tag === null) break;
+        // Only the rule's own tag goes: a tag staff set by hand stays.
+        record.tags = record.tags.filter((t) => !(t.tag === tag && t.source === `rule:${event.data.ruleId}`));
         break;
       }
       case 'member.untagged': {
@@ -280,7 +301,11 @@ export class MemberBook {
         record.purchaseCount = Math.max(0, record.purchaseCount - 1);
         record.cumulativeSpend -= sale.total;
         record.spendLog = record.spendLog.filter((s) => s.saleId !== sale.saleId);
-        this.unrecordSkus(record, sale.lines, sale.businessDate);
+        unrecordPurchase(record.skus, sale.lines, (line) => line.sku, sale.businessDate);
+        unrecordPurchase(record.categories, sale.lines, (line) => line.category, sale.businessDate);
+        if (sale.lines.some((line) => line.lineDiscount > 0)) {
+          record.markdownPurchases = Math.max(0, record.markdownPurchases - 1);
+        }
         record.lastPurchase = record.spendLog.at(-1)?.date ?? (record.purchaseCount > 0 ? record.lastPurchase : null);
         this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
         break;
@@ -309,16 +334,9 @@ export class MemberBook {
     record.spendLog.push({ date: data.businessDate, saleId: data.saleId, amount: data.total });
     const oldest = daysBefore(data.businessDate, SPEND_LOG_DAYS);
     while (record.spendLog.length > 0 && record.spendLog[0]!.date < oldest) record.spendLog.shift();
-    const seen = new Set<string>();
-    for (const line of data.lines) {
-      const history = (record.skus[line.sku] ??= { count: 0, qty: 0, dates: [] });
-      history.qty += line.qty;
-      if (seen.has(line.sku)) continue;
-      seen.add(line.sku);
-      history.count += 1;
-      history.dates.push(data.businessDate);
-      if (history.dates.length > SKU_DATES_KEPT) history.dates.shift();
-    }
+    recordPurchase(record.skus, data.lines, (line) => line.sku, data.businessDate);
+    recordPurchase(record.categories, data.lines, (line) => line.category, data.businessDate);
+    if (data.lines.some((line) => line.lineDiscount > 0)) record.markdownPurchases += 1;
     record.recentSales.push(data.saleId);
     if (record.recentSales.length > RECENT_SALES_KEPT) record.recentSales.shift();
     if (data.pointsRedeemed > 0) {
@@ -331,23 +349,6 @@ export class MemberBook {
         this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, `NT$${data.total} paid`);
       }
       record.tier = data.loyalty.tierAfter;
-    }
-  }
-
-  /** Undoes a voided sale's purchases: once per SKU, as applySale counted them, however many lines. */
-  private unrecordSkus(record: MemberRecord, lines: SaleLineData[], date: string): void {
-    const qtyBySku = new Map<string, number>();
-    for (const line of lines) qtyBySku.set(line.sku, (qtyBySku.get(line.sku) ?? 0) + line.qty);
-    for (const [sku, qty] of qtyBySku) {
-      const history = record.skus[sku];
-      if (!history) continue;
-      history.qty = Math.max(0, history.qty - qty);
-      const at = history.dates.lastIndexOf(date);
-      if (at >= 0) {
-        history.dates.splice(at, 1);
-        history.count = Math.max(0, history.count - 1);
-      }
-      if (history.count === 0) delete record.skus[sku];
     }
   }
 
@@ -414,12 +415,9 @@ export class MemberBook {
     if (from.lastPurchase && (!into.lastPurchase || from.lastPurchase > into.lastPurchase)) {
       into.lastPurchase = from.lastPurchase;
     }
-    for (const [sku, history] of Object.entries(from.skus)) {
-      const target = (into.skus[sku] ??= { count: 0, qty: 0, dates: [] });
-      target.count += history.count;
-      target.qty += history.qty;
-      target.dates = [...target.dates, ...history.dates].sort().slice(-SKU_DATES_KEPT);
-    }
+    mergeHistories(into.skus, from.skus);
+    mergeHistories(into.categories, from.categories);
+    into.markdownPurchases += from.markdownPurchases;
     into.recentSales = [...into.recentSales, ...from.recentSales].slice(-RECENT_SALES_KEPT);
     for (const tag of from.tags) if (!into.tags.some((t) => t.tag === tag.tag)) into.tags.push(tag);
     if (from.points !== 0) {
@@ -544,4 +542,55 @@ export function windowSpend(record: MemberRecord, sinceDate: string): number {
   let sum = 0;
   for (const entry of record.spendLog) if (entry.date > sinceDate) sum += entry.amount;
   return sum;
+}
+
+/** Counts a sale once per key (SKU or category) it had, however many lines. */
+function recordPurchase(
+  histories: Record<string, SkuHistory>,
+  lines: SaleLineData[],
+  keyOf: (line: SaleLineData) => string,
+  date: string,
+): void {
+  const seen = new Set<string>();
+  for (const line of lines) {
+    const key = keyOf(line);
+    const history = (histories[key] ??= { count: 0, qty: 0, dates: [] });
+    history.qty += line.qty;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    history.count += 1;
+    history.dates.push(date);
+    if (history.dates.length > SKU_DATES_KEPT) history.dates.shift();
+  }
+}
+
+/** Undoes a voided sale's purchases, as recordPurchase counted them. */
+function unrecordPurchase(
+  histories: Record<string, SkuHistory>,
+  lines: SaleLineData[],
+  keyOf: (line: SaleLineData) => string,
+  date: string,
+): void {
+  const qtyByKey = new Map<string, number>();
+  for (const line of lines) qtyByKey.set(keyOf(line), (qtyByKey.get(keyOf(line)) ?? 0) + line.qty);
+  for (const [key, qty] of qtyByKey) {
+    const history = histories[key];
+    if (!history) continue;
+    history.qty = Math.max(0, history.qty - qty);
+    const at = history.dates.lastIndexOf(date);
+    if (at >= 0) {
+      history.dates.splice(at, 1);
+      history.count = Math.max(0, history.count - 1);
+    }
+    if (history.count === 0) delete histories[key];
+  }
+}
+
+function mergeHistories(into: Record<string, SkuHistory>, from: Record<string, SkuHistory>): void {
+  for (const [key, history] of Object.entries(from)) {
+    const target = (into[key] ??= { count: 0, qty: 0, dates: [] });
+    target.count += history.count;
+    target.qty += history.qty;
+    target.dates = [...target.dates, ...history.dates].sort().slice(-SKU_DATES_KEPT);
+  }
 }

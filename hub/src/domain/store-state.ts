@@ -10,6 +10,20 @@ import { MemberBook, type MemberBookData, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
 import { MessageOutbox, type MessageOutboxData } from './message-outbox.js';
+import type { SegmentDefinition } from '../protocol/crm.js';
+
+/** A saved segment (S4) or an automatic tag rule (S2): a named member filter. */
+export interface SavedFilterRecord {
+  id: string;
+  name: string;
+  definition: SegmentDefinition;
+  savedAt: string;
+  savedBy: string;
+}
+
+export interface TagRuleRecord extends SavedFilterRecord {
+  tag: string;
+}
 
 export interface SaleRecord extends SaleCompletedData {
   seq: number;
@@ -33,6 +47,8 @@ export interface StoreStateData {
   messages: MessageOutboxData;
   staff: [string, { name: string; role: Role }][];
   scannerAssignments: [string, string | null][];
+  segments: SavedFilterRecord[];
+  tagRules: TagRuleRecord[];
 }
 
 export class StoreState {
@@ -59,6 +75,9 @@ export class StoreState {
   readonly issuedCodes = new Map<string, IssuedCode>();
   /** memberId -> their personal codes. */
   readonly issuedByMember = new Map<string, string[]>();
+  /** Saved member filters (S4) and automatic tag rules (S2), by id. */
+  readonly segments = new Map<string, SavedFilterRecord>();
+  readonly tagRules = new Map<string, TagRuleRecord>();
 
   constructor(
     readonly retentionDays: number,
@@ -80,6 +99,8 @@ export class StoreState {
     state.messages = MessageOutbox.fromData(data.messages);
     for (const [staffId, staff] of data.staff) state.staff.set(staffId, staff);
     for (const [scannerId, deviceId] of data.scannerAssignments) state.scannerAssignments.set(scannerId, deviceId);
+    for (const segment of data.segments) state.segments.set(segment.id, segment);
+    for (const rule of data.tagRules) state.tagRules.set(rule.id, rule);
     return state;
   }
 
@@ -96,6 +117,8 @@ export class StoreState {
       messages: this.messages.toData(),
       staff: [...this.staff],
       scannerAssignments: [...this.scannerAssignments],
+      segments: [...this.segments.values()],
+      tagRules: [...this.tagRules.values()],
     };
   }
 
@@ -180,6 +203,22 @@ export class StoreState {
       case 'message.queued':
       case 'message.attempted':
         this.messages.apply(event);
+        break;
+      case 'segment.saved': {
+        const { segmentId: id, name, definition, staffId } = event.data;
+        this.segments.set(id, { id, name, definition, savedAt: event.at, savedBy: staffId });
+        break;
+      }
+      case 'segment.deleted':
+        this.segments.delete(event.data.segmentId);
+        break;
+      case 'tag_rule.saved': {
+        const { ruleId: id, name, tag, definition, staffId } = event.data;
+        this.tagRules.set(id, { id, name, tag, definition, savedAt: event.at, savedBy: staffId });
+        break;
+      }
+      case 'tag_rule.deleted':
+        this.tagRules.delete(event.data.ruleId);
         break;
       default:
         // Member events (and the points and tiers the nightly review changes).

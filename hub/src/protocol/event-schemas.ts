@@ -25,6 +25,7 @@ import {
   type StaffLoggedInData,
 } from './events.js';
 import { ConsentChannel, CouponCreateRequest } from './members.js';
+import { SegmentDefinition } from './crm.js';
 
 const closed = { additionalProperties: false } as const;
 
@@ -235,6 +236,37 @@ export const MemberTagDataSchema = Type.Object(
   closed,
 );
 
+export const MemberAutoTagDataSchema = Type.Object(
+  { memberId: Id(), sealed: SealedDataSchema, ruleId: Id('The tag rule that set (or took away) the tag.') },
+  closed,
+);
+
+const SegmentName = Type.String({ minLength: 1, maxLength: 40 });
+
+export const SegmentSavedDataSchema = Type.Object(
+  { segmentId: Id(), name: SegmentName, definition: SegmentDefinition, staffId: StaffId() },
+  closed,
+);
+
+export const SegmentDeletedDataSchema = Type.Object({ segmentId: Id(), staffId: StaffId() }, closed);
+
+export const TagRuleSavedDataSchema = Type.Object(
+  {
+    ruleId: Id(),
+    name: SegmentName,
+    tag: Type.String({
+      minLength: 1,
+      maxLength: 20,
+      description: 'The tag the rule sets (store vocabulary, not about a person).',
+    }),
+    definition: SegmentDefinition,
+    staffId: StaffId(),
+  },
+  closed,
+);
+
+export const TagRuleDeletedDataSchema = Type.Object({ ruleId: Id(), staffId: StaffId() }, closed);
+
 export const MemberMergedDataSchema = Type.Object(
   {
     fromMemberId: Id('The record merged away; its history now belongs to intoMemberId.'),
@@ -321,6 +353,12 @@ export const EventDataSchemas = {
   'coupon.issued': CouponIssuedDataSchema,
   'message.queued': MessageQueuedDataSchema,
   'message.attempted': MessageAttemptedDataSchema,
+  'member.auto_tagged': MemberAutoTagDataSchema,
+  'member.auto_untagged': MemberAutoTagDataSchema,
+  'segment.saved': SegmentSavedDataSchema,
+  'segment.deleted': SegmentDeletedDataSchema,
+  'tag_rule.saved': TagRuleSavedDataSchema,
+  'tag_rule.deleted': TagRuleDeletedDataSchema,
 } satisfies Record<EventType, TSchema>;
 
 /** Every event type, in the order of `EventPayloads`. */
@@ -350,6 +388,14 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   'coupon.issued': 'A personal coupon code was issued to a member.',
   'message.queued': 'An SMS was queued for a member (template and parameters only).',
   'message.attempted': 'One try at sending a queued message.',
+  'member.auto_tagged': 'An automatic tag rule now holds for a member: the tag (sealed) was set, naming the rule.',
+  'member.auto_untagged':
+    'An automatic tag rule no longer holds for a member (or was deleted): its tag (sealed) was taken away.',
+  'segment.saved':
+    'A manager saved a member filter (segment) under a name; the definition is the condition language v1.',
+  'segment.deleted': 'A saved segment was deleted.',
+  'tag_rule.saved': 'A manager saved an automatic tag rule: members matching the definition carry the tag.',
+  'tag_rule.deleted': 'An automatic tag rule was deleted; the tags it set are taken away.',
 };
 
 // ---- the envelope ----

@@ -4,6 +4,7 @@
  */
 import type { Role, Tender } from './api.js';
 import type { ConsentChannel, CouponCreateRequest } from './members.js';
+import type { SegmentDefinition } from './crm.js';
 
 export const EVENT_SCHEMA = 'ayi.event/1';
 
@@ -267,6 +268,41 @@ export interface MessageAttemptedData {
   retryAt: string | null;
 }
 
+/** An automatic tag (S2) set or taken away because a tag rule now holds, or no longer does. */
+export interface MemberAutoTagData {
+  memberId: string;
+  /** The tag, sealed like a staff tag. */
+  sealed: SealedData;
+  ruleId: string;
+}
+
+/** A saved member filter (S3/S4); the definition is the versioned condition language of protocol/crm.ts. */
+export interface SegmentSavedData {
+  segmentId: string;
+  name: string;
+  definition: SegmentDefinition;
+  staffId: string;
+}
+
+export interface SegmentDeletedData {
+  segmentId: string;
+  staffId: string;
+}
+
+/** An automatic tag rule (S2): members matching the definition carry the tag. */
+export interface TagRuleSavedData {
+  ruleId: string;
+  name: string;
+  tag: string;
+  definition: SegmentDefinition;
+  staffId: string;
+}
+
+export interface TagRuleDeletedData {
+  ruleId: string;
+  staffId: string;
+}
+
 export interface EventPayloads {
   'sale.completed': SaleCompletedData;
   'sale.voided': SaleVoidedData;
@@ -290,6 +326,12 @@ export interface EventPayloads {
   'coupon.issued': CouponIssuedData;
   'message.queued': MessageQueuedData;
   'message.attempted': MessageAttemptedData;
+  'member.auto_tagged': MemberAutoTagData;
+  'member.auto_untagged': MemberAutoTagData;
+  'segment.saved': SegmentSavedData;
+  'segment.deleted': SegmentDeletedData;
+  'tag_rule.saved': TagRuleSavedData;
+  'tag_rule.deleted': TagRuleDeletedData;
 }
 
 export type EventType = keyof EventPayloads;

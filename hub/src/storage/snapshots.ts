@@ -10,7 +10,8 @@ import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-json.adapter.js';
 import { ensureDirectory, fsyncDirectory } from './fsync.js';
 
-export const SNAPSHOT_FORMAT = 'ayi.snapshot/1';
+/** Bumped when the projections change shape: an older snapshot is skipped and the journal replayed. */
+export const SNAPSHOT_FORMAT = 'ayi.snapshot/2';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
 const KEEP = 3;
 

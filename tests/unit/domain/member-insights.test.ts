@@ -40,6 +40,8 @@ function memberWith(skus: Record<string, SkuHistory>): MemberRecord {
     lots: [],
     ledger: [],
     tags: [],
+    categories: {},
+    markdownPurchases: 0,
     consent: {
       sms: { granted: false, at: null },
       line: { granted: false, at: null },

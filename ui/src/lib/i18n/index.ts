@@ -5,6 +5,11 @@
 import { addMessages, init, locale } from 'svelte-i18n';
 import en from './en.json';
 import zhTW from './zh-TW.json';
+// The CRM pages keep their words in their own files (namespaces `segments` and `reports`).
+import segmentsEn from './segments.en.json';
+import segmentsZhTW from './segments.zh-TW.json';
+import reportsEn from './reports.en.json';
+import reportsZhTW from './reports.zh-TW.json';
 
 export const LOCALES = [
   { code: 'zh-TW', label: '繁體中文' },
@@ -38,8 +43,8 @@ let started = false;
 export function setupI18n(): void {
   if (started) return;
   started = true;
-  addMessages('zh-TW', zhTW);
-  addMessages('en', en);
+  addMessages('zh-TW', zhTW, segmentsZhTW, reportsZhTW);
+  addMessages('en', en, segmentsEn, reportsEn);
   const initial = storedLocale();
   void init({ fallbackLocale: DEFAULT_LOCALE, initialLocale: initial });
   applyDocumentLang(initial);
