@@ -33,6 +33,10 @@ import { createSmsProvider } from './services/sms/sms-provider.js';
 import { MemberVault } from './storage/member-vault.js';
 import { DEFAULT_PROGRAM, LoyaltyProgram, checkProgram } from './domain/loyalty.js';
 import { scheduleLoyaltyReview } from './jobs/loyalty.job.js';
+import { scheduleCrmNightly } from './jobs/crm-nightly.job.js';
+import { AnalyticsService } from './services/analytics.service.js';
+import { SegmentsService } from './services/segments.service.js';
+import { TagRulesService } from './services/tag-rules.service.js';
 import { DEFAULT_DEVICES, DevicesConfig, checkDevices } from './devices/device-config.js';
 import { buildHardware, type Hardware } from './hardware.js';
 import { discoverDevices } from './devices/discovery.js';
@@ -76,6 +80,8 @@ interface MemberSecretsFile {
 
 /** When the nightly loyalty review runs (store time): after closing, before the nightly snapshot. */
 const LOYALTY_REVIEW_CRON = '10 3 * * *';
+/** After the loyalty review, so RFM and automatic tags see the night's tiers and points. */
+const CRM_NIGHTLY_CRON = '40 3 * * *';
 
 export interface HubOptions {
   clock?: () => Date;
@@ -105,6 +111,8 @@ export class Hub {
   snapshots!: SnapshotService;
   members!: MembersService;
   messaging!: MessagingService;
+  /** Automatic tags: tests wait for its queue (`idle()`). */
+  tagRules!: TagRulesService;
   hardware!: Hardware;
   hqLink!: HqLinkService;
 
@@ -282,6 +290,14 @@ export class Hub {
       if (event.type === 'message.queued') messaging.kick();
     });
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock);
+    const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
+    members.useStoreIntervals(() => analytics.storeIntervals());
+    const segments = new SegmentsService(state, this.events, members, analytics, config.storeId, config.tz);
+    const tagRules = new TagRulesService(state, this.events, vault, members, analytics, segments, (err) =>
+      log.error({ err }, 'automatic tags failed'),
+    );
+    this.tagRules = tagRules;
+    bus.on('event.committed', (event) => tagRules.noteCommitted(event));
     const hardware = await buildHardware({
       dataDir: config.dataDir,
       devices: devicesConfig,
@@ -356,6 +372,9 @@ export class Hub {
         members,
         coupons,
         messaging,
+        analytics,
+        segments,
+        tagRules,
         printing,
         hardware: hardware.routes,
         health,
@@ -383,6 +402,17 @@ export class Hub {
       (err) => log.error({ err }, 'nightly loyalty review failed'),
     );
     this.stoppers.push(() => loyaltyReview.stop());
+    const crmNightly = scheduleCrmNightly(
+      CRM_NIGHTLY_CRON,
+      config.tz,
+      analytics,
+      tagRules,
+      (result) => log.info(result, 'nightly CRM pass'),
+      (err) => log.error({ err }, 'nightly CRM pass failed'),
+    );
+    this.stoppers.push(() => crmNightly.stop());
+    // Tag evaluations still queued write their events before the journal closes.
+    this.stoppers.push(() => tagRules.idle());
     this.members = members;
     const erasuresFinished = await members.finishErasures();
     if (erasuresFinished > 0)

@@ -1,18 +1,19 @@
 /**
  * The auntie's brain (C1): a member's usual items, what is due for repurchase and one cross-sell
- * suggestion from what the store's baskets buy together. Pure: `today` is passed in.
+ * suggestion from what the store's baskets buy together; and the store's cross-sell pairs (R5).
+ * Pure: `today` is passed in.
  */
 import type { ProductData, SaleLineData } from '../protocol/events.js';
+import type { CrossSellPairView, CrossSellReport } from '../protocol/crm.js';
 import type { CrossSellView, RepurchaseDueView, UsualItemView } from '../protocol/members.js';
 import type { MemberRecord } from './members.js';
-import { daysAfter, daysBetween } from './time.js';
+import { isDue, predictRepurchase, StoreIntervals } from './repurchase.js';
+import { daysBetween } from './time.js';
 
 /** How fast an old habit fades: a purchase this many days ago counts half. */
 const USUAL_HALF_LIFE_DAYS = 90;
 /** "Due" means due within this many days (or overdue by less than the interval itself). */
 const DUE_AHEAD_DAYS = 7;
-/** Intervals of the member's own needed before they beat the product's cycle. */
-const OWN_INTERVALS_NEEDED = 2;
 /** Baskets an anchor must appear in, and pairs seen together, before a suggestion is trusted. */
 const MIN_ANCHOR_BASKETS = 5;
 const MIN_PAIR_BASKETS = 3;
@@ -41,49 +42,34 @@ export function usualItems(
   return scored.slice(0, limit).map((s) => s.view);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
-}
-
-/** When the member will want each item again: their own median interval, else the product's cycle. */
+/**
+ * What the member will want again soon (C1), from the repurchase prediction (A6) for SKUs still in
+ * the catalog: due within a week, or overdue by at most the interval itself.
+ */
 export function repurchaseDue(
   record: MemberRecord,
   today: string,
   findProduct: (sku: string) => ProductData | undefined,
   limit = 5,
+  storeIntervals: StoreIntervals = StoreIntervals.empty(),
 ): RepurchaseDueView[] {
   const due: RepurchaseDueView[] = [];
-  for (const [sku, history] of Object.entries(record.skus)) {
-    const product = findProduct(sku);
-    const last = history.dates.at(-1);
-    if (!product || !last) continue;
-    const intervals: number[] = [];
-    for (let i = 1; i < history.dates.length; i++) {
-      const gap = daysBetween(history.dates[i - 1]!, history.dates[i]!);
-      if (gap > 0) intervals.push(gap);
-    }
-    let intervalDays: number;
-    let basis: RepurchaseDueView['basis'];
-    if (intervals.length >= OWN_INTERVALS_NEEDED) {
-      intervalDays = median(intervals);
-      basis = 'own';
-    } else if (product.repurchaseDays !== null) {
-      intervalDays = product.repurchaseDays;
-      basis = 'product';
-    } else {
-      continue;
-    }
-    const dueOn = daysAfter(last, intervalDays);
-    const daysLeft = daysBetween(today, dueOn);
-    // Due soon, or overdue by less than one more interval (after that the habit has likely moved on).
-    if (daysLeft <= DUE_AHEAD_DAYS && daysLeft >= -intervalDays) {
-      due.push({ sku, name: product.name, price: product.price, lastBought: last, dueOn, intervalDays, basis });
-    }
+  for (const prediction of predictRepurchase(record, today, { findProduct, storeIntervals })) {
+    if (due.length >= limit) break;
+    if (prediction.kind !== 'sku' || !isDue(prediction, today, DUE_AHEAD_DAYS)) continue;
+    const product = findProduct(prediction.key)!;
+    due.push({
+      sku: prediction.key,
+      name: product.name,
+      price: product.price,
+      lastBought: prediction.lastBought,
+      dueOn: prediction.dueOn,
+      intervalDays: prediction.intervalDays,
+      basis: prediction.basis,
+      samples: prediction.samples,
+    });
   }
-  due.sort((a, b) => a.dueOn.localeCompare(b.dueOn));
-  return due.slice(0, limit);
+  return due;
 }
 
 /** Counts of SKUs and of SKU pairs in the store's baskets, for cross-sell. */
@@ -155,6 +141,57 @@ export class BasketStats {
       }
     }
     return best;
+  }
+
+  /**
+   * Cross-sell pairs "with sku, also withSku" (R5), for one anchor SKU or all: support = together /
+   * baskets, confidence = together / baskets with sku, lift = confidence / share of baskets with
+   * withSku; rounded to 3 decimals, highest lift first, then confidence. Only anchors of at least
+   * MIN_ANCHOR_BASKETS baskets and pairs together at least MIN_PAIR_BASKETS times (or `minTogether`
+   * when that is more) are trusted; SKUs no longer in the catalog are left out.
+   */
+  pairsReport(
+    findProduct: (sku: string) => ProductData | undefined,
+    options: { sku?: string; limit: number; minTogether?: number },
+  ): CrossSellReport {
+    const minTogether = Math.max(MIN_PAIR_BASKETS, options.minTogether ?? 0);
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    const anchors = options.sku !== undefined ? [options.sku] : [...this.pairs.keys()];
+    const pairs: CrossSellPairView[] = [];
+    for (const sku of anchors) {
+      const anchorCount = this.skuBaskets.get(sku) ?? 0;
+      const anchor = anchorCount >= MIN_ANCHOR_BASKETS ? findProduct(sku) : undefined;
+      if (!anchor) continue;
+      for (const [withSku, together] of this.pairs.get(sku) ?? []) {
+        const withCount = this.skuBaskets.get(withSku) ?? 0;
+        if (together < minTogether || withCount <= 0) continue;
+        const other = findProduct(withSku);
+        if (!other) continue;
+        const confidence = together / anchorCount;
+        const lift = confidence / (withCount / this.baskets);
+        pairs.push({
+          sku,
+          name: anchor.name,
+          withSku,
+          withName: other.name,
+          together,
+          support: round(together / this.baskets),
+          confidence: round(confidence),
+          lift: round(lift),
+        });
+      }
+    }
+    // On the rounded figures, as shown (A->B and B->A often share a lift that floats apart in the
+    // last digit); then the most evidence, then by SKU so the order is stable.
+    pairs.sort(
+      (a, b) =>
+        b.lift - a.lift ||
+        b.confidence - a.confidence ||
+        b.together - a.together ||
+        a.sku.localeCompare(b.sku) ||
+        a.withSku.localeCompare(b.withSku),
+    );
+    return { baskets: this.baskets, pairs: pairs.slice(0, Math.max(0, options.limit)) };
   }
 }
 

@@ -10,6 +10,7 @@ import { MemberBook, type MemberBookData, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
 import { MessageOutbox, type MessageOutboxData } from './message-outbox.js';
+import { ReportBook, type ReportBookData } from './reports.js';
 import type { SegmentDefinition } from '../protocol/crm.js';
 
 /** A saved segment (S4) or an automatic tag rule (S2): a named member filter. */
@@ -49,6 +50,7 @@ export interface StoreStateData {
   scannerAssignments: [string, string | null][];
   segments: SavedFilterRecord[];
   tagRules: TagRuleRecord[];
+  reports: ReportBookData;
 }
 
 export class StoreState {
@@ -78,6 +80,8 @@ export class StoreState {
   /** Saved member filters (S4) and automatic tag rules (S2), by id. */
   readonly segments = new Map<string, SavedFilterRecord>();
   readonly tagRules = new Map<string, TagRuleRecord>();
+  /** Day totals for the reports (A2-A5): kept for every day, unlike `sales`. */
+  reports = new ReportBook();
 
   constructor(
     readonly retentionDays: number,
@@ -101,6 +105,7 @@ export class StoreState {
     for (const [scannerId, deviceId] of data.scannerAssignments) state.scannerAssignments.set(scannerId, deviceId);
     for (const segment of data.segments) state.segments.set(segment.id, segment);
     for (const rule of data.tagRules) state.tagRules.set(rule.id, rule);
+    state.reports = ReportBook.fromData(data.reports);
     return state;
   }
 
@@ -119,6 +124,7 @@ export class StoreState {
       scannerAssignments: [...this.scannerAssignments],
       segments: [...this.segments.values()],
       tagRules: [...this.tagRules.values()],
+      reports: this.reports.toData(),
     };
   }
 
@@ -158,6 +164,7 @@ export class StoreState {
         this.baskets.count(event.data.lines, 1);
         this.useCoupon(event.data, 1);
         this.members.apply(event);
+        this.reports.recordSale(event.data);
         this.pruneBefore(daysBefore(event.data.businessDate, this.retentionDays));
         break;
       }
@@ -170,12 +177,14 @@ export class StoreState {
         this.baskets.count(sale.lines, -1);
         this.useCoupon(sale, -1);
         this.members.apply(event, sale);
+        this.reports.voidSale(sale);
         break;
       }
       case 'sale.refunded': {
         const sale = this.sales.get(event.data.saleId);
         if (!sale) break;
         this.members.apply(event, sale);
+        this.reports.refundSale(sale, event.data);
         for (const line of event.data.lines) {
           sale.refundedQty[line.lineNo] = (sale.refundedQty[line.lineNo] ?? 0) + line.qty;
         }

@@ -8,7 +8,7 @@
  * YYYY-MM-DD; relative dates ("this month", "the last 180 days") are resolved in the store's time
  * zone when the filter runs, so a saved segment is live.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { CONSENT_CHANNELS, GENDERS } from './members.js';
 
 export const SEGMENT_LANGUAGE_VERSION = 1;
@@ -54,7 +54,10 @@ export const RFM_SEGMENTS = [
 ] as const;
 export type RfmSegmentName = (typeof RFM_SEGMENTS)[number];
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** A union of string literals that keeps its literal types (a plain map would widen them to string). */
+function literals<const T extends readonly string[]>(values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(values.map((v) => Type.Literal(v))) as never;
+}
 const oneOrMore = <T extends TSchema>(item: T, max = 50) => Type.Array(item, { minItems: 1, maxItems: max });
 
 function condition<F extends string, P extends Record<string, TSchema>>(field: F, props: P) {

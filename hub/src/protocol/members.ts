@@ -4,6 +4,7 @@
  * a URL, so it cannot end up in an access log.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { RepurchaseBasis } from './crm.js';
 
 const MemberId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
 
@@ -184,8 +185,13 @@ export interface RepurchaseDueView {
   lastBought: string;
   dueOn: string;
   intervalDays: number;
-  /** own: the member's own median interval; product: the product's repurchase cycle. */
-  basis: 'own' | 'product';
+  /**
+   * own: the member's own median interval; product: the product's repurchase cycle; store: the
+   * median interval of the store's members for it.
+   */
+  basis: RepurchaseBasis;
+  /** How many intervals the basis came from (the member's own, or the store's); 0 for a product cycle. */
+  samples: number;
 }
 
 export interface CrossSellView {

@@ -24,6 +24,7 @@ import { tierRule, nextTier, type LoyaltyProgram, tierForSpend } from '../domain
 import { windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
+import { StoreIntervals } from '../domain/repurchase.js';
 import { displayPhone, looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
 import type { StoreState } from '../domain/store-state.js';
 import { businessDate, monthsBefore } from '../domain/time.js';
@@ -52,7 +53,14 @@ export class MembersService {
     readonly lock: KeyedLock,
     /** Rewrites the snapshots after an erasure (they hold members' opened data). */
     private readonly afterErasure: () => Promise<void> = async () => {},
+    /** The store's median repurchase intervals (cached by the caller, rebuilt nightly). */
+    private storeIntervals: () => StoreIntervals = () => StoreIntervals.empty(),
   ) {}
+
+  /** Where the card's repurchase prediction finds the store's intervals (set once analytics exists). */
+  useStoreIntervals(source: () => StoreIntervals): void {
+    this.storeIntervals = source;
+  }
 
   today(): string {
     return businessDate(this.clock(), this.timeZone);
@@ -218,7 +226,7 @@ export class MembersService {
     const spend = this.windowSpendOf(record, today);
     const rule = tierRule(this.program, record.tier);
     const usual = usualItems(record, today, find);
-    const due = repurchaseDue(record, today, find);
+    const due = repurchaseDue(record, today, find, 5, this.storeIntervals());
     const inCart = new Set(cartSkus);
     const anchors = cartSkus.length > 0 ? cartSkus : usual.map((u) => u.sku);
     const crossSell = this.crossSell(this.state.baskets, anchors, new Set([...inCart, ...usual.map((u) => u.sku)]));

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BasketStats, repurchaseDue, usualItems } from '../../../hub/src/domain/member-insights.ts';
+import { StoreIntervals } from '../../../hub/src/domain/repurchase.ts';
 import type { MemberRecord, SkuHistory } from '../../../hub/src/domain/members.ts';
 import type { ProductData, SaleLineData } from '../../../hub/src/protocol/events.ts';
 
@@ -120,6 +121,7 @@ describe('repurchaseDue', () => {
         dueOn: '2026-06-30',
         intervalDays: 20,
         basis: 'own',
+        samples: 2,
       },
     ]);
   });
@@ -152,6 +154,7 @@ describe('repurchaseDue', () => {
         dueOn: '2026-07-01',
         intervalDays: 30,
         basis: 'product',
+        samples: 0,
       },
     ]);
   });
@@ -183,6 +186,35 @@ describe('repurchaseDue', () => {
     // from 04-30 -> due 05-30: 31 days overdue, the habit has moved on
     const gone = memberWith({ P: history(1, ['2026-04-30']) });
     expect(repurchaseDue(gone, TODAY, catalog(product('P', 30)))).toEqual([]);
+  });
+
+  it('falls back to the store’s median interval when the product has no cycle', () => {
+    // Five other members bought N on 05-01 and again 10 / 12 / 14 / 16 / 18 days later: median 14 of 5
+    const others = ['2026-05-11', '2026-05-13', '2026-05-15', '2026-05-17', '2026-05-19'].map((again) =>
+      memberWith({ N: history(2, ['2026-05-01', again]) }),
+    );
+    const store = StoreIntervals.from(others);
+    // this member bought N once, on 06-20: due 06-20 + 14 = 07-04, 4 days from today
+    const r = memberWith({ N: history(1, ['2026-06-20']) });
+    expect(repurchaseDue(r, TODAY, catalog(product('N', null)), 5, store)).toEqual([
+      {
+        sku: 'N',
+        name: '商品 N',
+        price: 100,
+        lastBought: '2026-06-20',
+        dueOn: '2026-07-04',
+        intervalDays: 14,
+        basis: 'store',
+        samples: 5,
+      },
+    ]);
+  });
+
+  it('lists only SKUs, not categories', () => {
+    const r = memberWith({ P: history(1, ['2026-06-15']) });
+    r.categories = { 寵物: history(3, ['2026-05-01', '2026-05-16', '2026-06-15']) };
+    // the category is due 06-15 + 15 = 06-30 on the member's own habit, but the card lists products
+    expect(repurchaseDue(r, TODAY, catalog(product('P', 10))).map((d) => d.sku)).toEqual(['P']);
   });
 
   it('lists the soonest due first, up to the limit', () => {
@@ -340,6 +372,89 @@ describe('BasketStats', () => {
     // exactly 20 SKUs: pairs counted (20 x 19 ordered pairs)
     stats.count(lines(...skus.slice(0, 20)), 1);
     expect([...stats.pairs.values()].reduce((s, row) => s + row.size, 0)).toBe(380);
+  });
+
+  describe('pairsReport', () => {
+    // 10 baskets:
+    //   1-3 {A,B}, 4 {A,B,C}, 5-6 {A,C}, 7 {C,D}, 8 {C}, 9 {B}, 10 {D,E}
+    //   A in 6, B in 5, C in 5, D in 2, E in 1; together: A-B 4, A-C 3, B-C 1, C-D 1, D-E 1
+    // Anchors (in 5 or more baskets): A, B, C. Pairs together 3 or more times: A-B, A-C.
+    //   B->A: support 4/10 = 0.4, confidence 4/5 = 0.8,   lift 0.8 / (6/10) = 1.333
+    //   A->B: support 4/10 = 0.4, confidence 4/6 = 0.667, lift (4/6) / (5/10) = 1.333
+    //   C->A: support 3/10 = 0.3, confidence 3/5 = 0.6,   lift 0.6 / (6/10) = 1
+    //   A->C: support 3/10 = 0.3, confidence 3/6 = 0.5,   lift 0.5 / (5/10) = 1
+    const stats = statsOf([
+      [['A', 'B'], 3],
+      [['A', 'B', 'C'], 1],
+      [['A', 'C'], 2],
+      [['C', 'D'], 1],
+      [['C'], 1],
+      [['B'], 1],
+      [['D', 'E'], 1],
+    ]);
+    const pair = (
+      sku: string,
+      withSku: string,
+      together: number,
+      support: number,
+      confidence: number,
+      lift: number,
+    ) => ({
+      sku,
+      name: `商品 ${sku}`,
+      withSku,
+      withName: `商品 ${withSku}`,
+      together,
+      support,
+      confidence,
+      lift,
+    });
+
+    it('gives support, confidence and lift, by lift then confidence', () => {
+      expect(stats.pairsReport(find, { limit: 10 })).toEqual({
+        baskets: 10,
+        pairs: [
+          pair('B', 'A', 4, 0.4, 0.8, 1.333),
+          pair('A', 'B', 4, 0.4, 0.667, 1.333),
+          pair('C', 'A', 3, 0.3, 0.6, 1),
+          pair('A', 'C', 3, 0.3, 0.5, 1),
+        ],
+      });
+    });
+
+    it('lists one product’s pairs, up to the limit', () => {
+      expect(stats.pairsReport(find, { sku: 'A', limit: 10 }).pairs.map((p) => p.withSku)).toEqual(['B', 'C']);
+      expect(stats.pairsReport(find, { sku: 'A', limit: 1 }).pairs.map((p) => p.withSku)).toEqual(['B']);
+      // D is in 2 baskets only: not an anchor
+      expect(stats.pairsReport(find, { sku: 'D', limit: 10 }).pairs).toEqual([]);
+    });
+
+    it('can ask for more baskets together, never fewer than 3', () => {
+      const key = (r: { pairs: { sku: string; withSku: string }[] }) => r.pairs.map((p) => `${p.sku}>${p.withSku}`);
+      expect(key(stats.pairsReport(find, { limit: 10, minTogether: 4 }))).toEqual(['B>A', 'A>B']);
+      expect(key(stats.pairsReport(find, { limit: 10, minTogether: 1 }))).toEqual(['B>A', 'A>B', 'C>A', 'A>C']);
+    });
+
+    it('needs the anchor in 5 baskets', () => {
+      // {X,Y} x3, {X}, {Z} x6: X in 4 -> nothing; one more {X}: X -> Y (Y itself in only 3)
+      const small = statsOf([
+        [['X', 'Y'], 3],
+        [['X'], 1],
+        [['Z'], 6],
+      ]);
+      expect(small.pairsReport(find, { limit: 10 }).pairs).toEqual([]);
+      small.count(lines('X'), 1);
+      // 11 baskets: support 3/11 = 0.273, confidence 3/5 = 0.6, lift 0.6 / (3/11) = 2.2
+      expect(small.pairsReport(find, { limit: 10 }).pairs).toEqual([pair('X', 'Y', 3, 0.273, 0.6, 2.2)]);
+    });
+
+    it('leaves out products no longer in the catalog', () => {
+      const withoutC = catalog(...['A', 'B'].map((s) => product(s)));
+      expect(stats.pairsReport(withoutC, { limit: 10 }).pairs.map((p) => `${p.sku}>${p.withSku}`)).toEqual([
+        'B>A',
+        'A>B',
+      ]);
+    });
   });
 
   it('survives a snapshot round trip', () => {

@@ -24,7 +24,12 @@ import { salesRoutes } from './sales.routes.js';
 import { deviceRoutes } from './devices.routes.js';
 import { memberRoutes } from './members.routes.js';
 import { messageRoutes } from './messages.routes.js';
+import { segmentRoutes } from './segments.routes.js';
+import { analyticsRoutes } from './analytics.routes.js';
 import { tabletSocket } from '../ws/tablet.socket.js';
+import type { AnalyticsService } from '../../services/analytics.service.js';
+import type { SegmentsService } from '../../services/segments.service.js';
+import type { TagRulesService } from '../../services/tag-rules.service.js';
 
 export const JSON_BODY_LIMIT = 64 * 1024;
 export const CSV_BODY_LIMIT = 2 * 1024 * 1024;
@@ -86,6 +91,9 @@ export interface HttpContext {
   members: MembersService;
   coupons: CouponsService;
   messaging: MessagingService;
+  analytics: AnalyticsService;
+  segments: SegmentsService;
+  tagRules: TagRulesService;
   hardware: HardwareContext;
   printing: PrintingService;
   health(): HealthView;
@@ -134,6 +142,8 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     await deviceRoutes(api, ctx);
     await memberRoutes(api, ctx);
     await messageRoutes(api, ctx);
+    await segmentRoutes(api, ctx);
+    await analyticsRoutes(api, ctx);
     await hardwareRoutes(api, ctx);
     await tabletSocket(api, ctx);
   });

@@ -1,0 +1,866 @@
+/**
+ * The member filter (S3): checks a condition-language definition (protocol/crm.ts), compiles it to
+ * one predicate over member records and runs it over the members projection. Pure: the instant and
+ * everything outside the record (profiles, RFM, repurchase prediction) are passed in.
+ *
+ * Dates in the language are store-local. "Today" is the store's business date when the filter
+ * runs, so relative conditions ("birthday next month", "the last 180 days") move with the calendar
+ * and a saved segment stays live.
+ */
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
+import {
+  type AgeBand,
+  Condition,
+  DateTest,
+  SEGMENT_LANGUAGE_VERSION,
+  SegmentDefinition,
+  Window,
+  type RfmSegmentName,
+  type SegmentNode,
+  type SegmentProblem,
+} from '../protocol/crm.js';
+import { type MemberBook, type MemberProfile, type MemberRecord, SKU_DATES_KEPT } from './members.js';
+import { businessDate, daysAfter, daysBefore, daysBetween } from './time.js';
+
+/** Levels of nesting (the root is level 1): deeper trees are unreadable and likely a mistake. */
+export const MAX_DEPTH = 8;
+/** Conditions in one definition, all groups together. */
+export const MAX_CONDITIONS = 100;
+/** Items in one AND / OR group (as the schema says). */
+export const MAX_GROUP_ITEMS = 20;
+/**
+ * How far back purchase windows may reach: members keep their sales (spendLog) for about 3 years
+ * (1,100 days before their latest sale), so a window within 1,095 days of today is always complete.
+ */
+export const HISTORY_DAYS = 1095;
+/** What `dueForRepurchase` means without `withinDays`. */
+export const DEFAULT_DUE_WITHIN_DAYS = 7;
+
+/** What the store knows, for validation: unknown SKUs / categories / tiers are errors with suggestions. */
+export interface SegmentVocabulary {
+  skus: ReadonlySet<string>;
+  categories: ReadonlySet<string>;
+  /** Tier ids in the program's order (the first is the base tier). */
+  tiers: readonly string[];
+}
+
+/** Everything evaluation needs besides the member record; `now` + `timeZone` give the store-local today. */
+export interface SegmentEnv {
+  now: Date;
+  timeZone: string;
+  storeId: string;
+  /** Opened profile: the birthday for age bands. */
+  profile(memberId: string): MemberProfile | undefined;
+  /** From the latest RFM computation; null for members not scored (never bought). */
+  rfmSegment(memberId: string): RfmSegmentName | null;
+  /** Repurchase prediction: due within `withinDays` of today, overall or for one SKU / category. */
+  isDue(record: MemberRecord, today: string, test: { withinDays: number; sku?: string; category?: string }): boolean;
+  /**
+   * The program's base tier. A member who has not bought yet has no tier id (''); the loyalty
+   * program treats them as in its first tier, and so does the `tier` condition when this is given.
+   */
+  baseTier?: string;
+}
+
+export type MemberPredicate = (record: MemberRecord) => boolean;
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+type ConditionField = Condition['field'];
+
+const CONDITION_SCHEMAS = new Map<string, TSchema>(
+  Condition.anyOf.map((schema) => [(schema.properties.field as { const: string }).const, schema as TSchema]),
+);
+/** Every field the language knows, in the schema's order. */
+export const CONDITION_FIELDS = [...CONDITION_SCHEMAS.keys()] as ConditionField[];
+
+type Problems = SegmentProblem[];
+
+/** A JSON-pointer segment: `~` and `/` escaped. */
+const pointer = (key: string | number) => `/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const quoteList = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
+
+/**
+ * Validates untrusted JSON. Returns the definition, or every problem found (JSON-pointer path + a
+ * plain message a store manager understands). `today` (store-local) bounds how far back a fixed
+ * purchase window may start.
+ *
+ * The tree is walked here rather than checked against the recursive schema at once, so a mistake
+ * in one condition is reported against that condition's own schema ("/root/items/1/min: expected a
+ * whole number >= 0"), not as a failed match of every alternative.
+ */
+export function parseSegment(
+  input: unknown,
+  vocabulary: SegmentVocabulary,
+  today: string,
+): { definition: SegmentDefinition; problems: [] } | { definition: null; problems: SegmentProblem[] } {
+  const problems: Problems = [];
+  if (!isObject(input)) {
+    problems.push({ path: '', message: 'expected a filter: an object with "version" and "root"' });
+    return { definition: null, problems };
+  }
+  for (const key of Object.keys(input)) {
+    if (key !== 'version' && key !== 'root') {
+      problems.push({ path: pointer(key), message: `"${key}" is not part of a filter (it takes version and root)` });
+    }
+  }
+  if (!('version' in input)) {
+    problems.push({ path: '/version', message: `missing: expected ${SEGMENT_LANGUAGE_VERSION}` });
+  } else if (input.version !== SEGMENT_LANGUAGE_VERSION) {
+    problems.push({
+      path: '/version',
+      message:
+        typeof input.version === 'number'
+          ? `this filter is written in version ${input.version} of the condition language; this hub reads version ${SEGMENT_LANGUAGE_VERSION}`
+          : `expected ${SEGMENT_LANGUAGE_VERSION}`,
+    });
+  }
+  if (!('root' in input)) {
+    problems.push({ path: '/root', message: 'missing: expected a group or a condition' });
+  } else {
+    const walk = new TreeCheck(vocabulary, today, problems);
+    walk.node(input.root, '/root', 1);
+    if (walk.conditions > MAX_CONDITIONS) {
+      problems.push({
+        path: '/root',
+        message: `too many conditions (${walk.conditions}): at most ${MAX_CONDITIONS} in one filter`,
+      });
+    }
+  }
+  if (problems.length === 0 && !Value.Check(SegmentDefinition, input)) {
+    // The walk above should have said why; the schema stays the last word on the wire format.
+    for (const error of Value.Errors(SegmentDefinition, input))
+      problems.push({ path: error.path, message: error.message });
+  }
+  if (problems.length === 0) return { definition: input as SegmentDefinition, problems: [] };
+  return { definition: null, problems };
+}
+
+class TreeCheck {
+  conditions = 0;
+
+  constructor(
+    private readonly vocabulary: SegmentVocabulary,
+    private readonly today: string,
+    private readonly problems: Problems,
+  ) {}
+
+  private problem(path: string, message: string): void {
+    this.problems.push({ path, message });
+  }
+
+  node(node: unknown, path: string, depth: number): void {
+    if (depth > MAX_DEPTH) {
+      this.problem(path, `nested too deep: at most ${MAX_DEPTH} levels of groups and conditions`);
+      return;
+    }
+    if (!isObject(node)) {
+      this.problem(path, 'expected a group ({ op, items }) or a condition ({ field, ... })');
+      return;
+    }
+    if ('op' in node) this.group(node, path, depth);
+    else if ('field' in node) this.condition(node, path);
+    else this.problem(path, 'expected a group ({ op, items }) or a condition ({ field, ... })');
+  }
+
+  private group(node: Record<string, unknown>, path: string, depth: number): void {
+    const op = node.op;
+    if (op === 'not') {
+      this.onlyKeys(node, path, ['op', 'item'], 'a NOT group (it takes op and item)');
+      if ('items' in node)
+        this.problem(path + '/items', 'NOT takes one "item", not a list: wrap a list in an AND or OR');
+      else if (!('item' in node)) this.problem(path + '/item', 'missing: NOT needs the one item it negates');
+      else this.node(node.item, path + '/item', depth + 1);
+      return;
+    }
+    if (op !== 'and' && op !== 'or') {
+      this.problem(path + '/op', 'expected one of: "and", "or", "not"');
+    } else {
+      this.onlyKeys(node, path, ['op', 'items'], `an ${op.toUpperCase()} group (it takes op and items)`);
+    }
+    const items = node.items;
+    if (items === undefined) {
+      if (op === 'and' || op === 'or')
+        this.problem(path + '/items', `missing: expected a list of 1 to ${MAX_GROUP_ITEMS} items`);
+      return;
+    }
+    if (!Array.isArray(items)) {
+      this.problem(path + '/items', `expected a list of 1 to ${MAX_GROUP_ITEMS} items`);
+      return;
+    }
+    if (items.length === 0) this.problem(path + '/items', 'an empty group: add at least one condition');
+    if (items.length > MAX_GROUP_ITEMS) {
+      this.problem(
+        path + '/items',
+        `${items.length} items: at most ${MAX_GROUP_ITEMS} in one group (nest groups for more)`,
+      );
+    }
+    items.forEach((item, i) => this.node(item, `${path}/items/${i}`, depth + 1));
+  }
+
+  private onlyKeys(node: Record<string, unknown>, path: string, allowed: string[], what: string): void {
+    for (const key of Object.keys(node)) {
+      if (!allowed.includes(key)) this.problem(path + pointer(key), `"${key}" is not part of ${what}`);
+    }
+  }
+
+  private condition(node: Record<string, unknown>, path: string): void {
+    this.conditions += 1;
+    const field = node.field;
+    const schema = typeof field === 'string' ? CONDITION_SCHEMAS.get(field) : undefined;
+    if (!schema) {
+      const label = typeof field === 'string' ? `unknown field "${field}"` : 'expected a field name';
+      this.problem(path + '/field', `${label}; the fields are: ${CONDITION_FIELDS.join(', ')}`);
+      return;
+    }
+    const before = this.problems.length;
+    this.schemaProblems(schema, node, path, field as ConditionField);
+    // Meaning is checked once the shape is right, so a problem is never reported twice.
+    if (this.problems.length === before) this.meaning(node as Condition, path);
+  }
+
+  /** Shape problems from the field's own schema; windows and date tests are checked by their variant. */
+  private schemaProblems(schema: TSchema, node: Record<string, unknown>, path: string, field: ConditionField): void {
+    const properties = schema.properties as Record<string, TSchema>;
+    const takes = Object.keys(properties).filter((k) => k !== 'field');
+    const unions = (['window', 'date'] as const).filter((k) => k in properties);
+    const seen = new Set<string>();
+    for (const error of Value.Errors(schema, node)) {
+      if (unions.some((k) => error.path === `/${k}` || error.path.startsWith(`/${k}/`))) continue;
+      if (seen.has(error.path)) continue;
+      seen.add(error.path);
+      let message: string;
+      if (error.type === UNEXPECTED_PROPERTY) {
+        message = `"${error.path.slice(1)}" is not part of a ${field} condition (it takes ${takes.join(', ')})`;
+      } else if (error.type === MISSING_PROPERTY) {
+        message = `missing: ${describeSchema(error.schema)}`;
+      } else {
+        message = describeSchema(error.schema);
+      }
+      this.problem(path + error.path, message);
+    }
+    for (const key of unions) {
+      const [union, words] = key === 'window' ? [Window, WINDOW_WORDS] : [DateTest, DATE_TEST_WORDS];
+      if (key in node) this.unionProblems(union, node[key], `${path}/${key}`, words);
+      else if (((schema.required as string[] | undefined) ?? []).includes(key)) {
+        this.problem(`${path}/${key}`, `missing: ${words}`);
+      }
+    }
+  }
+
+  /** A window or a date test: picks the alternative by the keys given, then checks against that one. */
+  private unionProblems(union: TSchema & { anyOf: TSchema[] }, value: unknown, path: string, words: string): void {
+    if (!isObject(value)) {
+      this.problem(path, words);
+      return;
+    }
+    const keys = Object.keys(value);
+    const candidates = union.anyOf.filter((alt) => keys.some((k) => k in (alt.properties as object)));
+    if (candidates.length !== 1) {
+      this.problem(path, candidates.length === 0 ? words : `use only one kind of test: ${words}`);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const error of Value.Errors(candidates[0]!, value)) {
+      if (seen.has(error.path)) continue;
+      seen.add(error.path);
+      const message =
+        error.type === UNEXPECTED_PROPERTY
+          ? `"${error.path.slice(1)}" is not part of this test: ${words}`
+          : error.type === MISSING_PROPERTY
+            ? `missing: ${describeSchema(error.schema)}`
+            : describeSchema(error.schema);
+      this.problem(path + error.path, message);
+    }
+  }
+
+  /** What the schema cannot say: bounds in order, one of two fields, known SKUs, history kept. */
+  private meaning(condition: Condition, path: string): void {
+    switch (condition.field) {
+      case 'birthMonth': {
+        const given = Number(condition.month !== undefined) + Number(condition.relative !== undefined);
+        if (given !== 1) {
+          this.problem(
+            path,
+            given === 0
+              ? 'choose a month (1-12) or a relative month (this_month, next_month)'
+              : 'choose a month or a relative month, not both',
+          );
+        }
+        break;
+      }
+      case 'points':
+      case 'markdownPurchases':
+        this.bounds(condition, path);
+        break;
+      case 'purchaseCount':
+      case 'spend':
+        this.bounds(condition, path);
+        if (condition.window) this.window(condition.window, path + '/window');
+        break;
+      case 'memberSince':
+      case 'lastPurchase':
+        this.dateTest(condition.date, path + '/date');
+        break;
+      case 'tier':
+        condition.values.forEach((tier, i) => {
+          if (!this.vocabulary.tiers.includes(tier)) {
+            this.problem(
+              `${path}/values/${i}`,
+              unknownWord('no tier', tier, this.vocabulary.tiers) + ` (tiers: ${this.vocabulary.tiers.join(', ')})`,
+            );
+          }
+        });
+        break;
+      case 'bought': {
+        const given = Number(condition.sku !== undefined) + Number(condition.category !== undefined);
+        if (given !== 1) {
+          this.problem(path, given === 0 ? 'choose a SKU or a category' : 'choose a SKU or a category, not both');
+        }
+        this.product(condition, path);
+        if (condition.window) {
+          this.window(condition.window, path + '/window');
+          if (condition.minTimes !== undefined && condition.minTimes > SKU_DATES_KEPT) {
+            this.problem(
+              path + '/minTimes',
+              `within a window at most ${SKU_DATES_KEPT} can be counted: use ${SKU_DATES_KEPT} or less, or no window`,
+            );
+          }
+        }
+        break;
+      }
+      case 'dueForRepurchase':
+        if (condition.sku !== undefined && condition.category !== undefined) {
+          this.problem(path, 'choose a SKU, a category or neither, not both');
+        }
+        this.product(condition, path);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private bounds(condition: { min?: number; max?: number }, path: string): void {
+    if (condition.min === undefined && condition.max === undefined) {
+      this.problem(path, 'give a minimum, a maximum or both');
+    } else if (condition.min !== undefined && condition.max !== undefined && condition.min > condition.max) {
+      this.problem(path + '/min', `the minimum (${condition.min}) is more than the maximum (${condition.max})`);
+    }
+  }
+
+  private window(window: Window, path: string): void {
+    if ('lastDays' in window) return;
+    if (!this.realDate(window.from, path + '/from') || !this.realDate(window.to, path + '/to')) return;
+    if (window.from > window.to) {
+      this.problem(path + '/from', `the window starts (${window.from}) after it ends (${window.to})`);
+    } else if (daysBetween(window.from, this.today) > HISTORY_DAYS) {
+      this.problem(
+        path + '/from',
+        `purchases are kept for ${HISTORY_DAYS} days (3 years): start the window on or after ${daysBefore(this.today, HISTORY_DAYS)}`,
+      );
+    }
+  }
+
+  private dateTest(test: DateTest, path: string): void {
+    if ('before' in test) this.realDate(test.before, path + '/before');
+    else if ('after' in test) this.realDate(test.after, path + '/after');
+    else if ('from' in test) {
+      if (!this.realDate(test.from, path + '/from') || !this.realDate(test.to, path + '/to')) return;
+      if (test.from > test.to) this.problem(path + '/from', `"from" (${test.from}) is after "to" (${test.to})`);
+    }
+  }
+
+  /** The pattern lets 2026-02-30 through; the calendar does not. */
+  private realDate(date: string, path: string): boolean {
+    if (daysAfter(date, 0) === date) return true;
+    this.problem(path, `${date} is not a date on the calendar`);
+    return false;
+  }
+
+  private product(condition: { sku?: string; category?: string }, path: string): void {
+    if (condition.sku !== undefined && !this.vocabulary.skus.has(condition.sku)) {
+      this.problem(path + '/sku', unknownWord('no product with SKU', condition.sku, this.vocabulary.skus));
+    }
+    if (condition.category !== undefined && !this.vocabulary.categories.has(condition.category)) {
+      this.problem(path + '/category', unknownWord('no category', condition.category, this.vocabulary.categories));
+    }
+  }
+}
+
+// TypeBox's ValueErrorType numbers for the two errors worded here.
+const UNEXPECTED_PROPERTY = 42;
+const MISSING_PROPERTY = 45;
+
+const WINDOW_WORDS = 'expected a window: the last N days { "lastDays": N } or fixed dates { "from": ..., "to": ... }';
+const DATE_TEST_WORDS =
+  'expected one date test: "before", "after", "withinDays", "notWithinDays", or "from" and "to" together';
+
+/** What a schema expects, in words. */
+function describeSchema(schema: TSchema): string {
+  if (Array.isArray(schema.anyOf) && schema.anyOf.every((s: TSchema) => s.const !== undefined)) {
+    return `expected one of: ${quoteList(schema.anyOf.map((s: TSchema) => String(s.const)))}`;
+  }
+  if (schema.const !== undefined) return `expected ${JSON.stringify(schema.const)}`;
+  switch (schema.type) {
+    case 'integer': {
+      const min = schema.minimum as number | undefined;
+      const max = schema.maximum as number | undefined;
+      if (min !== undefined && max !== undefined && max < 1_000_000_000)
+        return `expected a whole number from ${min} to ${max}`;
+      return min !== undefined ? `expected a whole number >= ${min}` : 'expected a whole number';
+    }
+    case 'string':
+      if (schema.pattern) return 'expected a date as YYYY-MM-DD';
+      return `expected text of ${schema.minLength ?? 0} to ${schema.maxLength ?? '…'} characters`;
+    case 'boolean':
+      return 'expected true or false';
+    case 'array':
+      return `expected a list of ${schema.minItems ?? 0} to ${schema.maxItems ?? '…'} values`;
+    case 'object':
+      return 'expected an object';
+    default:
+      return 'not a valid value here';
+  }
+}
+
+/** "no category "寵物保鍵"; did you mean "寵物保健"?" */
+function unknownWord(what: string, word: string, known: Iterable<string>): string {
+  const close = closest(word, known);
+  return `${what} "${word}"` + (close.length > 0 ? `; did you mean ${quoteList(close)}?` : '');
+}
+
+/** Up to 3 known words near the given one: small edit distance, or one containing the other. */
+export function closest(word: string, known: Iterable<string>, limit = 3): string[] {
+  const target = word.toLowerCase();
+  const near: { word: string; distance: number }[] = [];
+  const allowed = Math.max(2, Math.floor(target.length / 3));
+  for (const candidate of known) {
+    const lower = candidate.toLowerCase();
+    const distance = lower.includes(target) || target.includes(lower) ? 0.5 : editDistance(target, lower, allowed);
+    if (distance <= allowed) near.push({ word: candidate, distance });
+  }
+  near.sort((a, b) => a.distance - b.distance || a.word.localeCompare(b.word));
+  return near.slice(0, limit).map((n) => n.word);
+}
+
+/** Levenshtein distance, given up past `cap` (then anything above it is returned). */
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) > cap) return cap + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin > cap) return cap + 1;
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compilation
+
+/** Inclusive store-local dates; null = open-ended. */
+interface DayRange {
+  from: string | null;
+  to: string | null;
+}
+
+/**
+ * The days a date test accepts, relative to `today`:
+ * - before D: date < D; after D: date > D; from/to: both inclusive;
+ * - withinDays N: 0..N days ago (daysBetween(date, today) <= N), so today counts;
+ * - notWithinDays N: more than N days ago.
+ */
+export function dateTestRange(test: DateTest, today: string): DayRange {
+  if ('before' in test) return { from: null, to: daysBefore(test.before, 1) };
+  if ('after' in test) return { from: daysAfter(test.after, 1), to: null };
+  if ('withinDays' in test) return { from: daysBefore(today, test.withinDays), to: today };
+  if ('notWithinDays' in test) return { from: null, to: daysBefore(today, test.notWithinDays + 1) };
+  return { from: test.from, to: test.to };
+}
+
+/** A window's days: lastDays N = the N days ending today (today included); from/to inclusive. */
+export function windowRange(window: Window, today: string): { from: string; to: string } {
+  if ('lastDays' in window) return { from: daysBefore(today, window.lastDays - 1), to: today };
+  return { from: window.from, to: window.to };
+}
+
+/** The month (1-12) a birth-month condition means today: relative months roll over December. */
+export function birthMonthOf(
+  condition: { month?: number; relative?: 'this_month' | 'next_month' },
+  today: string,
+): number {
+  if (condition.month !== undefined) return condition.month;
+  const month = Number(today.slice(5, 7));
+  return condition.relative === 'next_month' ? (month % 12) + 1 : month;
+}
+
+/** The UTC offset (ms) of a time zone at an instant. */
+function offsetAt(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(new Date(instant));
+  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  const local = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
+  return local - Math.floor(instant / 1000) * 1000;
+}
+
+/** The instant a store-local day begins (00:00 there), as ms since the epoch. */
+export function startOfLocalDay(date: string, timeZone: string): number {
+  const midnightUtc = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
+  const guess = midnightUtc - offsetAt(midnightUtc, timeZone);
+  // Daylight saving: the offset at the day's start may differ from the one at UTC midnight.
+  return midnightUtc - offsetAt(guess, timeZone);
+}
+
+/**
+ * A test on an instant (member since) by its store-local date, as instant bounds worked out once:
+ * no time-zone arithmetic per member. Canonical ISO strings (what events carry) compare as text.
+ */
+function instantTest(range: DayRange, timeZone: string): (at: string) => boolean {
+  const low = range.from === null ? -Infinity : startOfLocalDay(range.from, timeZone);
+  const high = range.to === null ? Infinity : startOfLocalDay(daysAfter(range.to, 1), timeZone);
+  const lowText = Number.isFinite(low) ? new Date(low).toISOString() : '';
+  const highText = Number.isFinite(high) ? new Date(high).toISOString() : '\uffff';
+  return (at) => {
+    if (isCanonicalInstant(at)) return at >= lowText && at < highText;
+    const t = Date.parse(at);
+    return t >= low && t < high;
+  };
+}
+
+/** An instant as toISOString writes it (what events carry): such strings sort as their instants. */
+const isCanonicalInstant = (at: string) => at.length === 24 && at.charCodeAt(23) === 90; /* Z */
+
+function dayTest(range: DayRange): (date: string | null) => boolean {
+  const { from, to } = range;
+  return (date) => date !== null && (from === null || date >= from) && (to === null || date <= to);
+}
+
+/**
+ * Birthdays (YYYY-MM-DD) whose age today falls in a band, as a string range (after, upTo]. Someone
+ * is at least A years old exactly when they were born on or before today's month and day A years
+ * ago, so comparing strings gives ageBand()'s answer without working out every member's age.
+ */
+export function birthdayRange(band: AgeBand, today: string): { after: string; upTo: string } {
+  const [youngest, oldest] = AGE_RANGES[band];
+  const bornOnOrBefore = (age: number) => String(Number(today.slice(0, 4)) - age).padStart(4, '0') + today.slice(4);
+  return {
+    after: Number.isFinite(oldest) ? bornOnOrBefore(oldest + 1) : '',
+    upTo: Number.isFinite(youngest) ? bornOnOrBefore(youngest) : '\uffff',
+  };
+}
+
+const AGE_RANGES: Record<AgeBand, [number, number]> = {
+  '<20': [-Infinity, 19],
+  '20-29': [20, 29],
+  '30-39': [30, 39],
+  '40-49': [40, 49],
+  '50-59': [50, 59],
+  '60+': [60, Infinity],
+};
+
+function boundsTest(min: number | undefined, max: number | undefined): (value: number) => boolean {
+  const low = min ?? -Infinity;
+  const high = max ?? Infinity;
+  return (value) => value >= low && value <= high;
+}
+
+/**
+ * Purchases counted, or net NT$ summed, over the sales in a window, read from the newest end of the
+ * member's log. A sale's net amount never goes below 0 (refunds are at most what was paid), so the
+ * all-time figure bounds the window's: a member already below the minimum all time is settled
+ * without reading the log, and reading stops once the answer cannot change.
+ */
+function windowTest(
+  bounds: { min?: number; max?: number },
+  window: Window,
+  today: string,
+  measure: 'count' | 'amount',
+): MemberPredicate {
+  const low = bounds.min ?? -Infinity;
+  const high = bounds.max ?? Infinity;
+  const { from, to } = windowRange(window, today);
+  const counting = measure === 'count';
+  return (r) => {
+    if ((counting ? r.purchaseCount : r.cumulativeSpend) < low) return false;
+    const log = r.spendLog;
+    let total = 0;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const entry = log[i]!;
+      if (entry.date < from) break;
+      if (entry.date > to) continue;
+      total += counting ? 1 : entry.amount;
+      if (total > high) return false;
+      if (total >= low && high === Infinity) return true;
+    }
+    return total >= low && total <= high;
+  };
+}
+
+interface Compiled {
+  test: MemberPredicate;
+  /** Rough cost, so cheap tests run first and settle most members before the dear ones. */
+  cost: number;
+}
+
+/**
+ * Compiles a checked definition (see parseSegment) into one predicate. Everything that does not
+ * depend on the member is worked out here, once: today, months, window days, instant bounds, sets.
+ * The predicate does not look at liveness: runSegment and matchingMembers skip erased and merged
+ * records.
+ *
+ * Field by field:
+ * - birthMonth: the month of the member's birthday; this_month = today's month, next_month = the
+ *   following one (December -> January).
+ * - ageBand: age today (as ageBand() in members.ts) from the opened profile's birthday; no
+ *   birthday, no match.
+ * - gender: no gender given = "unknown". region: exact, ignoring surrounding spaces. tier: the
+ *   member's tier id. points, markdownPurchases: inclusive bounds.
+ * - tags: any / all / none of the values. consent: the channel's current state equals `granted`.
+ *   store: whether this hub's store is among the values (a hub holds only its own members).
+ * - memberSince: the store-local date the member joined (`since` is a UTC instant).
+ * - lastPurchase: the business date of the latest purchase; members who never bought never match.
+ * - purchaseCount, spend: all time from the totals; in a window, counted and summed from the
+ *   member's sales log (about 3 years kept, see HISTORY_DAYS). The log and the kept purchase dates
+ *   are in date order (a sale's date is given when it is committed; merges sort), so windows are
+ *   read from the newest end and stop at the first older entry.
+ * - bought: ever = the SKU's / category's purchase count >= minTimes (default 1); in a window = how
+ *   many of the latest 12 purchases of it fall in the window. Windows ending today count exactly up
+ *   to 12; a fixed window in the past may miss purchases older than the latest 12.
+ * - rfmSegment: the member's segment in the latest RFM computation.
+ * - dueForRepurchase: the repurchase prediction says due within withinDays (default 7).
+ */
+export function compileSegment(definition: SegmentDefinition, env: SegmentEnv): MemberPredicate {
+  const today = businessDate(env.now, env.timeZone);
+  return compileNode(definition.root, env, today).test;
+}
+
+function compileNode(node: SegmentNode, env: SegmentEnv, today: string): Compiled {
+  if ('op' in node) {
+    if (node.op === 'not') {
+      const inner = compileNode(node.item, env, today);
+      return { test: (record) => !inner.test(record), cost: inner.cost };
+    }
+    const parts = node.items.map((item) => compileNode(item, env, today)).sort((a, b) => a.cost - b.cost);
+    const tests = parts.map((p) => p.test);
+    const cost = parts.reduce((sum, p) => sum + p.cost, 0);
+    if (tests.length === 1) return { test: tests[0]!, cost };
+    if (node.op === 'and') {
+      return {
+        test: (record) => {
+          for (const test of tests) if (!test(record)) return false;
+          return true;
+        },
+        cost,
+      };
+    }
+    return {
+      test: (record) => {
+        for (const test of tests) if (test(record)) return true;
+        return false;
+      },
+      cost,
+    };
+  }
+  return compileCondition(node, env, today);
+}
+
+function compileCondition(condition: Condition, env: SegmentEnv, today: string): Compiled {
+  switch (condition.field) {
+    case 'birthMonth': {
+      const month = birthMonthOf(condition, today);
+      return { test: (r) => r.demographics.birthMonth === month, cost: 1 };
+    }
+    case 'ageBand': {
+      const ranges = condition.bands.map((band) => birthdayRange(band, today));
+      return {
+        test: (r) => {
+          const birthday = env.profile(r.memberId)?.birthday;
+          if (!birthday) return false;
+          for (const range of ranges) if (birthday > range.after && birthday <= range.upTo) return true;
+          return false;
+        },
+        cost: 3,
+      };
+    }
+    case 'gender': {
+      const genders = new Set<string>(condition.values);
+      return { test: (r) => genders.has(r.demographics.gender ?? 'unknown'), cost: 1 };
+    }
+    case 'region': {
+      const regions = new Set(condition.values.map((v) => v.trim()));
+      return {
+        test: (r) => r.demographics.region !== null && regions.has(r.demographics.region.trim()),
+        cost: 1,
+      };
+    }
+    case 'tier': {
+      const tiers = new Set(condition.values);
+      const base = env.baseTier !== undefined && tiers.has(env.baseTier);
+      return { test: (r) => tiers.has(r.tier) || (base && r.tier === ''), cost: 1 };
+    }
+    case 'points': {
+      const within = boundsTest(condition.min, condition.max);
+      return { test: (r) => within(r.points), cost: 1 };
+    }
+    case 'markdownPurchases': {
+      const within = boundsTest(condition.min, condition.max);
+      return { test: (r) => within(r.markdownPurchases), cost: 1 };
+    }
+    case 'tags':
+      return { test: tagsTest(condition.match, condition.values), cost: 2 };
+    case 'consent': {
+      const { channel, granted } = condition;
+      return { test: (r) => r.consent[channel].granted === granted, cost: 1 };
+    }
+    case 'store': {
+      const ours = condition.values.includes(env.storeId);
+      return { test: () => ours, cost: 0 };
+    }
+    case 'memberSince': {
+      const joined = instantTest(dateTestRange(condition.date, today), env.timeZone);
+      return { test: (r) => joined(r.since), cost: 1 };
+    }
+    case 'lastPurchase': {
+      const inRange = dayTest(dateTestRange(condition.date, today));
+      return { test: (r) => inRange(r.lastPurchase), cost: 1 };
+    }
+    case 'purchaseCount':
+      if (!condition.window) {
+        const within = boundsTest(condition.min, condition.max);
+        return { test: (r) => within(r.purchaseCount), cost: 1 };
+      }
+      return { test: windowTest(condition, condition.window, today, 'count'), cost: 3 };
+    case 'spend':
+      if (!condition.window) {
+        const within = boundsTest(condition.min, condition.max);
+        return { test: (r) => within(r.cumulativeSpend), cost: 1 };
+      }
+      return { test: windowTest(condition, condition.window, today, 'amount'), cost: 3 };
+    case 'bought': {
+      const minTimes = condition.minTimes ?? 1;
+      const key = condition.sku ?? condition.category ?? '';
+      const bySku = condition.sku !== undefined;
+      const historyOf = (r: MemberRecord) => (bySku ? r.skus : r.categories)[key];
+      if (!condition.window) return { test: (r) => (historyOf(r)?.count ?? 0) >= minTimes, cost: 2 };
+      const { from, to } = windowRange(condition.window, today);
+      return {
+        test: (r) => {
+          const dates = historyOf(r)?.dates;
+          if (!dates) return false;
+          let times = 0;
+          for (let i = dates.length - 1; i >= 0 && dates[i]! >= from; i--) {
+            if (dates[i]! <= to && ++times >= minTimes) return true;
+          }
+          return false;
+        },
+        cost: 3,
+      };
+    }
+    case 'rfmSegment': {
+      const segments = new Set<string>(condition.values);
+      return {
+        test: (r) => {
+          const segment = env.rfmSegment(r.memberId);
+          return segment !== null && segments.has(segment);
+        },
+        cost: 4,
+      };
+    }
+    case 'dueForRepurchase': {
+      const test: { withinDays: number; sku?: string; category?: string } = {
+        withinDays: condition.withinDays ?? DEFAULT_DUE_WITHIN_DAYS,
+      };
+      if (condition.sku !== undefined) test.sku = condition.sku;
+      if (condition.category !== undefined) test.category = condition.category;
+      return { test: (r) => env.isDue(r, today, test), cost: 5 };
+    }
+  }
+}
+
+function tagsTest(match: 'any' | 'all' | 'none', values: string[]): MemberPredicate {
+  const wanted = new Set(values);
+  const hasAny = (r: MemberRecord) => r.tags.some((t) => wanted.has(t.tag));
+  if (match === 'any') return hasAny;
+  if (match === 'none') return (r) => !hasAny(r);
+  return (r) => {
+    let found = 0;
+    for (const t of r.tags) if (wanted.has(t.tag)) found += 1;
+    // Tags on a member are distinct, so counting hits counts distinct wanted tags.
+    return found === wanted.size;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+const isLive = (record: MemberRecord) => !record.erased && !record.mergedInto;
+
+/** Earlier joiners first; the same instant by member code. */
+function joinedEarlier(a: MemberRecord, b: MemberRecord): boolean {
+  if (a.since !== b.since) {
+    return isCanonicalInstant(a.since) && isCanonicalInstant(b.since)
+      ? a.since < b.since
+      : Date.parse(a.since) < Date.parse(b.since);
+  }
+  return a.memberCode < b.memberCode;
+}
+
+/**
+ * Counts the live members (not erased, not merged into another) that match. `first` holds the
+ * first `limit` matches in member-since order, the longest-standing members first; `total` is
+ * every live member; `asOf` is the store-local today relative dates were resolved against.
+ */
+export function runSegment(
+  book: MemberBook,
+  definition: SegmentDefinition,
+  env: SegmentEnv,
+  limit: number,
+): { count: number; total: number; first: MemberRecord[]; asOf: string } {
+  const matches = compileSegment(definition, env);
+  let count = 0;
+  let total = 0;
+  // The earliest `limit` matches, kept sorted: each match is compared once with the latest kept.
+  const first: MemberRecord[] = [];
+  for (const record of book.members.values()) {
+    if (!isLive(record)) continue;
+    total += 1;
+    if (!matches(record)) continue;
+    count += 1;
+    if (limit <= 0) continue;
+    if (first.length === limit && !joinedEarlier(record, first[limit - 1]!)) continue;
+    let at = first.length;
+    while (at > 0 && joinedEarlier(record, first[at - 1]!)) at -= 1;
+    first.splice(at, 0, record);
+    if (first.length > limit) first.pop();
+  }
+  return { count, total, first, asOf: businessDate(env.now, env.timeZone) };
+}
+
+/** All matching live members (for export and tag rules), in the order the book holds them. */
+export function matchingMembers(book: MemberBook, definition: SegmentDefinition, env: SegmentEnv): MemberRecord[] {
+  const matches = compileSegment(definition, env);
+  const found: MemberRecord[] = [];
+  for (const record of book.members.values()) if (isLive(record) && matches(record)) found.push(record);
+  return found;
+}

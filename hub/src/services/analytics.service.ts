@@ -1,0 +1,194 @@
+/**
+ * CRM analytics (A1-A6, R5): RFM scores, repurchase predictions, cross-sell pairs and the reports,
+ * all read from the projections. RFM and the store's median intervals are whole-store passes, so
+ * they are computed once and kept: nightly (node-cron), on demand, and on first use.
+ */
+import type { ProductData } from '../protocol/events.js';
+import type {
+  CrossSellReport,
+  MemberMetrics,
+  ProductReport,
+  RepurchaseDueEntry,
+  RepurchaseDueReport,
+  RepurchasePredictionView,
+  RfmReport,
+  RfmSegmentName,
+} from '../protocol/crm.js';
+import type { StaffView } from '../protocol/api.js';
+import type { StoreState } from '../domain/store-state.js';
+import type { MemberRecord } from '../domain/members.js';
+import { DomainError } from '../domain/errors.js';
+import { businessDate, daysAfter, daysBetween } from '../domain/time.js';
+import { scoreRfm, type RfmTable } from '../domain/rfm.js';
+import { StoreIntervals, dueBetween, isDue, predictRepurchase } from '../domain/repurchase.js';
+import { memberMetrics, productReport } from '../domain/reports.js';
+import type { SegmentEnv } from '../domain/segments.js';
+import type { MembersService } from './members.service.js';
+
+export const DEFAULT_ACTIVE_DAYS = 90;
+export const DEFAULT_CHURNED_DAYS = 180;
+export const DEFAULT_IDLE_DAYS = 30;
+/** A report may span at most this many days (the members' purchase history kept is about 3 years). */
+export const MAX_REPORT_DAYS = 1100;
+
+export class AnalyticsService {
+  private rfmTable: RfmTable | null = null;
+  private rfmReport: RfmReport | null = null;
+  private intervals: StoreIntervals | null = null;
+
+  constructor(
+    private readonly state: StoreState,
+    private readonly members: MembersService,
+    private readonly storeId: string,
+    private readonly timeZone: string,
+    private readonly clock: () => Date,
+  ) {}
+
+  today(): string {
+    return businessDate(this.clock(), this.timeZone);
+  }
+
+  /** A1: scores every member now and keeps the result for segments and the reports page. */
+  recomputeRfm(): RfmReport {
+    const started = performance.now();
+    const table = scoreRfm(this.state.members.members.values(), this.today());
+    const tookMs = Math.round((performance.now() - started) * 10) / 10;
+    this.rfmTable = table;
+    this.rfmReport = table.report(this.clock().toISOString(), tookMs);
+    return this.rfmReport;
+  }
+
+  rfm(): RfmReport {
+    return this.rfmReport ?? this.recomputeRfm();
+  }
+
+  rfmSegmentOf(memberId: string): RfmSegmentName | null {
+    if (!this.rfmTable) this.recomputeRfm();
+    return this.rfmTable!.segmentOf(memberId) ?? null;
+  }
+
+  /** A6: the store's median intervals per SKU and category, for members with too little history. */
+  storeIntervals(): StoreIntervals {
+    return (this.intervals ??= StoreIntervals.from(this.state.members.members.values()));
+  }
+
+  recomputeIntervals(): void {
+    this.intervals = StoreIntervals.from(this.state.members.members.values());
+  }
+
+  /** The nightly pass: RFM and the store's intervals from the day's state. */
+  nightly(): { rfmMs: number; scored: number } {
+    this.recomputeIntervals();
+    const report = this.recomputeRfm();
+    return { rfmMs: report.tookMs, scored: report.scored };
+  }
+
+  private findProduct = (sku: string): ProductData | undefined => this.state.products.get(sku);
+
+  predictionsOf(record: MemberRecord, today = this.today()): RepurchasePredictionView[] {
+    return predictRepurchase(record, today, { findProduct: this.findProduct, storeIntervals: this.storeIntervals() });
+  }
+
+  /** A6 for one member: every prediction, soonest first. */
+  memberPredictions(memberId: string): RepurchasePredictionView[] {
+    const record = this.members.require(memberId);
+    return this.predictionsOf(record).sort((a, b) => a.dueOn.localeCompare(b.dueOn));
+  }
+
+  /** A6: who is due to buy what between two dates (default: this week, today and the next 6 days). */
+  repurchaseDue(staff: StaffView, from?: string, to?: string, limit = 200): RepurchaseDueReport {
+    const today = this.today();
+    const start = from ?? today;
+    const end = to ?? daysAfter(today, 6);
+    checkRange(start, end, 366);
+    const entries: RepurchaseDueEntry[] = [];
+    for (const record of liveMembers(this.state)) {
+      const due = dueBetween(this.predictionsOf(record, today), start, end);
+      if (due.length === 0) continue;
+      const summary = this.members.summary(record, staff);
+      for (const prediction of due) {
+        entries.push({
+          ...prediction,
+          memberId: record.memberId,
+          memberCode: record.memberCode,
+          phone: summary.phone,
+          name: summary.name,
+        });
+      }
+    }
+    entries.sort((a, b) => a.dueOn.localeCompare(b.dueOn) || a.memberCode.localeCompare(b.memberCode));
+    return { asOf: today, from: start, to: end, entries: entries.slice(0, limit), total: entries.length };
+  }
+
+  /** R5: pairs bought together, for one product or the whole store. */
+  crossSell(sku: string | undefined, limit: number): CrossSellReport {
+    if (sku !== undefined && !this.state.products.has(sku)) {
+      throw new DomainError('product_not_found', `There is no product ${sku} in the catalog`, undefined, 404);
+    }
+    return this.state.baskets.pairsReport(this.findProduct, { sku, limit });
+  }
+
+  memberReport(query: { from: string; to: string; activeDays?: number; churnedDays?: number }): MemberMetrics {
+    checkRange(query.from, query.to, MAX_REPORT_DAYS);
+    const activeDays = query.activeDays ?? DEFAULT_ACTIVE_DAYS;
+    const churnedDays = query.churnedDays ?? DEFAULT_CHURNED_DAYS;
+    if (activeDays >= churnedDays) {
+      throw new DomainError(
+        'invalid_thresholds',
+        `A member is churned only after being dormant: churnedDays (${churnedDays}) must be more than activeDays (${activeDays})`,
+        undefined,
+        400,
+      );
+    }
+    return memberMetrics(this.state.reports, this.state.members, {
+      from: query.from,
+      to: query.to,
+      activeDays,
+      churnedDays,
+      timeZone: this.timeZone,
+    });
+  }
+
+  productReport(query: { from: string; to: string; idleDays?: number; category?: string }, limit = 20): ProductReport {
+    checkRange(query.from, query.to, MAX_REPORT_DAYS);
+    return productReport(this.state.reports, this.state.products, {
+      from: query.from,
+      to: query.to,
+      idleDays: query.idleDays ?? DEFAULT_IDLE_DAYS,
+      category: query.category,
+      limit,
+    });
+  }
+
+  /** What the member filter needs besides the records, as of now. */
+  segmentEnv(): SegmentEnv {
+    return {
+      now: this.clock(),
+      timeZone: this.timeZone,
+      storeId: this.storeId,
+      profile: (memberId) => this.state.members.profile(memberId),
+      rfmSegment: (memberId) => this.rfmSegmentOf(memberId),
+      isDue: (record, today, test) =>
+        this.predictionsOf(record, today).some(
+          (p) =>
+            (test.sku === undefined || (p.kind === 'sku' && p.key === test.sku)) &&
+            (test.category === undefined || (p.kind === 'category' && p.key === test.category)) &&
+            isDue(p, today, test.withinDays),
+        ),
+    };
+  }
+}
+
+/** Members as the store knows them now: not erased, not merged into another record. */
+export function* liveMembers(state: StoreState): Generator<MemberRecord> {
+  for (const record of state.members.members.values()) if (!record.erased && !record.mergedInto) yield record;
+}
+
+function checkRange(from: string, to: string, maxDays: number): void {
+  if (from > to) {
+    throw new DomainError('invalid_range', `The range starts (${from}) after it ends (${to})`, undefined, 400);
+  }
+  if (daysBetween(from, to) >= maxDays) {
+    throw new DomainError('invalid_range', `A range may span at most ${maxDays} days`, undefined, 400);
+  }
+}

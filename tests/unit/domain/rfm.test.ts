@@ -1,0 +1,204 @@
+/**
+ * RFM (A1): quintile scores by rank with ties scored alike, the named segments and the report.
+ * Today is 2026-06-30. Ten scored members, so a score is 1 + floor(5 x worse / 10) = 1 + floor(worse / 2)
+ * where `worse` counts the members with a strictly worse value:
+ *
+ *   member  last purchase     days  R | purchases  F | spend   M | segment
+ *   m01     2026-06-30           0  5 |        10  5 |  9000   5 | champions
+ *   m02     2026-06-30           0  5 |         1  1 |   300   1 | new_customers (one purchase, R 4+)
+ *   m03     2026-06-25           5  4 |         6  4 |  5000   4 | champions
+ *   m04     2026-06-20          10  4 |         2  2 |  5000   4 | promising
+ *   m05     2026-06-10          20  3 |         6  4 |  2000   3 | loyal
+ *   m06     2026-05-31          30  3 |         2  2 |  1500   3 | needs_attention
+ *   m07     2026-05-01          60  2 |         3  3 |  1200   2 | at_risk
+ *   m08     2026-04-01          90  2 |         2  2 |   800   2 | hibernating
+ *   m09     2026-03-02         120  1 |         1  1 |   100   1 | one_time (one purchase, R below 4)
+ *   m10     2025-12-12         200  1 |         5  4 |  3000   4 | at_risk
+ *
+ * R: 0 days beats 8 (5); 5 and 10 beat 7 and 6 (4); 20 and 30 beat 5 and 4 (3); 60 and 90 beat 3 and
+ * 2 (2); 120 and 200 beat 1 and 0 (1). F: 1 beats nobody (1); 2 (three members) beats 2 (2); 3 beats
+ * 5 (3); 5 beats 6 and 6 (three members) beats 7 (4); 10 beats 9 (5). M likewise; 5000 (two members)
+ * beats 7: 1 + floor(3.5) = 4.
+ */
+import { describe, expect, it } from 'vitest';
+import { rfmSegment, scoreRfm } from '../../../hub/src/domain/rfm.ts';
+import type { MemberRecord } from '../../../hub/src/domain/members.ts';
+
+const TODAY = '2026-06-30';
+
+function member(memberId: string, lastPurchase: string | null, purchaseCount: number, cumulativeSpend: number) {
+  const record: MemberRecord = {
+    memberId,
+    memberCode: `AYI${memberId}`,
+    phoneHash: memberId,
+    sealed: null,
+    demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
+    since: '2025-01-01T00:00:00Z',
+    tier: 'regular',
+    points: 0,
+    lots: [],
+    ledger: [],
+    tags: [],
+    consent: {
+      sms: { granted: false, at: null },
+      line: { granted: false, at: null },
+      email: { granted: false, at: null },
+    },
+    consentHistory: [],
+    purchaseCount,
+    lastPurchase,
+    cumulativeSpend,
+    spendLog: [],
+    skus: {},
+    categories: {},
+    markdownPurchases: 0,
+    recentSales: [],
+    carrierHashes: [],
+    mergedInto: null,
+    erased: false,
+  };
+  return record;
+}
+
+const store = (): MemberRecord[] => [
+  member('m01', '2026-06-30', 10, 9000),
+  member('m02', '2026-06-30', 1, 300),
+  member('m03', '2026-06-25', 6, 5000),
+  member('m04', '2026-06-20', 2, 5000),
+  member('m05', '2026-06-10', 6, 2000),
+  member('m06', '2026-05-31', 2, 1500),
+  member('m07', '2026-05-01', 3, 1200),
+  member('m08', '2026-04-01', 2, 800),
+  member('m09', '2026-03-02', 1, 100),
+  member('m10', '2025-12-12', 5, 3000),
+  // never bought: counted as unscored
+  member('m11', null, 0, 0),
+  // an erased member and one merged into m01 are not members any more: neither scored nor counted
+  { ...member('gone', '2026-06-30', 50, 99_999), erased: true },
+  { ...member('old', '2026-06-30', 40, 88_888), mergedInto: 'm01' },
+];
+
+describe('scoreRfm', () => {
+  const table = scoreRfm(store(), TODAY);
+
+  it('scores quintiles by rank, ties alike', () => {
+    const scores = Object.fromEntries(
+      ['m01', 'm02', 'm03', 'm04', 'm05', 'm06', 'm07', 'm08', 'm09', 'm10'].map((id) => {
+        const e = table.get(id)!;
+        return [id, `${e.r}${e.f}${e.m}`];
+      }),
+    );
+    expect(scores).toEqual({
+      m01: '555',
+      m02: '511',
+      m03: '444',
+      m04: '424',
+      m05: '343',
+      m06: '323',
+      m07: '232',
+      m08: '222',
+      m09: '111',
+      m10: '144',
+    });
+  });
+
+  it('names the segments', () => {
+    expect(table.get('m01')).toEqual({ r: 5, f: 5, m: 5, segment: 'champions' });
+    const segments = ['m01', 'm02', 'm03', 'm04', 'm05', 'm06', 'm07', 'm08', 'm09', 'm10'].map((id) =>
+      table.segmentOf(id),
+    );
+    expect(segments).toEqual([
+      'champions',
+      'new_customers',
+      'champions',
+      'promising',
+      'loyal',
+      'needs_attention',
+      'at_risk',
+      'hibernating',
+      'one_time',
+      'at_risk',
+    ]);
+  });
+
+  it('leaves out members who never bought, erased and merged-away records', () => {
+    expect(table.get('m11')).toBeUndefined();
+    expect(table.segmentOf('m11')).toBeNull();
+    expect(table.get('gone')).toBeUndefined();
+    expect(table.get('old')).toBeUndefined();
+    expect(table.segmentOf('nobody')).toBeNull();
+  });
+
+  it('reports counts, revenue and share per segment, and the quintile bounds', () => {
+    expect(table.report('2026-06-30T20:00:00.000Z', 12)).toEqual({
+      computedAt: '2026-06-30T20:00:00.000Z',
+      asOf: TODAY,
+      scored: 10,
+      unscored: 1,
+      segments: [
+        { segment: 'champions', members: 2, revenue: 14_000, share: 0.2 },
+        { segment: 'loyal', members: 1, revenue: 2000, share: 0.1 },
+        { segment: 'promising', members: 1, revenue: 5000, share: 0.1 },
+        { segment: 'new_customers', members: 1, revenue: 300, share: 0.1 },
+        { segment: 'needs_attention', members: 1, revenue: 1500, share: 0.1 },
+        { segment: 'at_risk', members: 2, revenue: 4200, share: 0.2 },
+        { segment: 'hibernating', members: 1, revenue: 800, share: 0.1 },
+        { segment: 'one_time', members: 1, revenue: 100, share: 0.1 },
+      ],
+      // R: the fewest days that still score 1, 2, 3, 4 (120 scores 1, 90 and 60 score 2, ...);
+      // F and M: the most purchases / spend that score 1, 2, 3, 4.
+      thresholds: { r: [120, 60, 20, 5], f: [1, 2, 3, 6], m: [300, 1200, 2000, 5000] },
+      tookMs: 12,
+    });
+  });
+
+  it('gives the best value 5 only when it beats at least 80%', () => {
+    // Six distinct spends: worse 0..5 -> 1 + floor(5w/6) = 1, 1, 2, 3, 4, 5
+    const six = [100, 200, 300, 400, 500, 600].map((spend, i) => member(`s${i}`, TODAY, 2, spend));
+    expect(six.map((r) => scoreRfm(six, TODAY).get(r.memberId)!.m)).toEqual([1, 1, 2, 3, 4, 5]);
+    // Five members, three tied at the top: they beat 2 of 5 (40%) -> 1 + floor(2) = 3
+    const tied = [100, 200, 900, 900, 900].map((spend, i) => member(`t${i}`, TODAY, 2, spend));
+    const scored = scoreRfm(tied, TODAY);
+    expect(tied.map((r) => scored.get(r.memberId)!.m)).toEqual([1, 2, 3, 3, 3]);
+    // Everyone alike: nobody is worse than anyone, all score 1
+    const same = ['a', 'b', 'c'].map((id) => member(id, TODAY, 4, 500));
+    const flat = scoreRfm(same, TODAY);
+    expect(same.map((r) => flat.get(r.memberId))).toEqual(
+      Array.from({ length: 3 }, () => ({ r: 1, f: 1, m: 1, segment: 'hibernating' })),
+    );
+    expect(flat.report('t', 0).thresholds).toEqual({ r: [0, 0, 0, 0], f: [4, 4, 4, 4], m: [500, 500, 500, 500] });
+  });
+
+  it('reports an empty store without dividing by zero', () => {
+    const report = scoreRfm([member('n', null, 0, 0)], TODAY).report('t', 0);
+    expect(report.scored).toBe(0);
+    expect(report.unscored).toBe(1);
+    expect(report.segments.every((s) => s.members === 0 && s.revenue === 0 && s.share === 0)).toBe(true);
+    expect(report.thresholds).toEqual({ r: [], f: [], m: [] });
+  });
+});
+
+describe('rfmSegment', () => {
+  // Every rule, at its edges; the first rule that holds wins.
+  it.each([
+    [{ r: 4, f: 1, m: 1 }, 1, 'new_customers'],
+    [{ r: 5, f: 1, m: 5 }, 1, 'new_customers'],
+    [{ r: 3, f: 1, m: 5 }, 1, 'one_time'],
+    [{ r: 1, f: 1, m: 1 }, 1, 'one_time'],
+    [{ r: 4, f: 4, m: 1 }, 7, 'champions'],
+    [{ r: 5, f: 5, m: 5 }, 30, 'champions'],
+    [{ r: 3, f: 3, m: 1 }, 4, 'loyal'],
+    [{ r: 4, f: 3, m: 5 }, 4, 'loyal'],
+    [{ r: 3, f: 5, m: 5 }, 9, 'loyal'],
+    [{ r: 4, f: 2, m: 1 }, 2, 'promising'],
+    [{ r: 5, f: 1, m: 1 }, 2, 'promising'],
+    [{ r: 3, f: 2, m: 5 }, 2, 'needs_attention'],
+    [{ r: 3, f: 1, m: 1 }, 2, 'needs_attention'],
+    [{ r: 2, f: 3, m: 1 }, 4, 'at_risk'],
+    [{ r: 1, f: 5, m: 5 }, 9, 'at_risk'],
+    [{ r: 2, f: 2, m: 5 }, 2, 'hibernating'],
+    [{ r: 1, f: 1, m: 1 }, 2, 'hibernating'],
+  ] as const)('%o after %i purchases: %s', (scores, purchases, segment) => {
+    expect(rfmSegment(scores, purchases)).toBe(segment);
+  });
+});
