@@ -7,7 +7,7 @@
  * runs, so relative conditions ("birthday next month", "the last 180 days") move with the calendar
  * and a saved segment stays live.
  */
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import {
   type AgeBand,
@@ -135,8 +135,9 @@ export function parseSegment(
   }
   if (problems.length === 0 && !Value.Check(SegmentDefinition, input)) {
     // The walk above should have said why; the schema stays the last word on the wire format.
-    for (const error of Value.Errors(SegmentDefinition, input))
+    for (const error of Value.Errors(SegmentDefinition, input)) {
       problems.push({ path: error.path, message: error.message });
+    }
   }
   if (problems.length === 0) return { definition: input as SegmentDefinition, problems: [] };
   return { definition: null, problems };
@@ -172,11 +173,15 @@ class TreeCheck {
   private group(node: Record<string, unknown>, path: string, depth: number): void {
     const op = node.op;
     if (op === 'not') {
-      this.onlyKeys(node, path, ['op', 'item'], 'a NOT group (it takes op and item)');
-      if ('items' in node)
+      // A list under NOT gets its own hint below rather than "not part of".
+      this.onlyKeys(node, path, ['op', 'item', 'items'], 'a NOT group (it takes op and item)');
+      if ('items' in node) {
         this.problem(path + '/items', 'NOT takes one "item", not a list: wrap a list in an AND or OR');
-      else if (!('item' in node)) this.problem(path + '/item', 'missing: NOT needs the one item it negates');
-      else this.node(node.item, path + '/item', depth + 1);
+      } else if (!('item' in node)) {
+        this.problem(path + '/item', 'missing: NOT needs the one item it negates');
+      } else {
+        this.node(node.item, path + '/item', depth + 1);
+      }
       return;
     }
     if (op !== 'and' && op !== 'or') {
@@ -186,8 +191,9 @@ class TreeCheck {
     }
     const items = node.items;
     if (items === undefined) {
-      if (op === 'and' || op === 'or')
+      if (op === 'and' || op === 'or') {
         this.problem(path + '/items', `missing: expected a list of 1 to ${MAX_GROUP_ITEMS} items`);
+      }
       return;
     }
     if (!Array.isArray(items)) {
@@ -247,8 +253,9 @@ class TreeCheck {
     }
     for (const key of unions) {
       const [union, words] = key === 'window' ? [Window, WINDOW_WORDS] : [DateTest, DATE_TEST_WORDS];
-      if (key in node) this.unionProblems(union, node[key], `${path}/${key}`, words);
-      else if (((schema.required as string[] | undefined) ?? []).includes(key)) {
+      if (key in node) {
+        this.unionProblems(union, node[key], `${path}/${key}`, words);
+      } else if (((schema.required as string[] | undefined) ?? []).includes(key)) {
         this.problem(`${path}/${key}`, `missing: ${words}`);
       }
     }
@@ -368,9 +375,11 @@ class TreeCheck {
   }
 
   private dateTest(test: DateTest, path: string): void {
-    if ('before' in test) this.realDate(test.before, path + '/before');
-    else if ('after' in test) this.realDate(test.after, path + '/after');
-    else if ('from' in test) {
+    if ('before' in test) {
+      this.realDate(test.before, path + '/before');
+    } else if ('after' in test) {
+      this.realDate(test.after, path + '/after');
+    } else if ('from' in test) {
       if (!this.realDate(test.from, path + '/from') || !this.realDate(test.to, path + '/to')) return;
       if (test.from > test.to) this.problem(path + '/from', `"from" (${test.from}) is after "to" (${test.to})`);
     }
@@ -393,9 +402,8 @@ class TreeCheck {
   }
 }
 
-// TypeBox's ValueErrorType numbers for the two errors worded here.
-const UNEXPECTED_PROPERTY = 42;
-const MISSING_PROPERTY = 45;
+const UNEXPECTED_PROPERTY = ValueErrorType.ObjectAdditionalProperties;
+const MISSING_PROPERTY = ValueErrorType.ObjectRequiredProperty;
 
 const WINDOW_WORDS = 'expected a window: the last N days { "lastDays": N } or fixed dates { "from": ..., "to": ... }';
 const DATE_TEST_WORDS =
@@ -411,8 +419,10 @@ function describeSchema(schema: TSchema): string {
     case 'integer': {
       const min = schema.minimum as number | undefined;
       const max = schema.maximum as number | undefined;
-      if (min !== undefined && max !== undefined && max < 1_000_000_000)
+      // Counts are capped at a billion only against nonsense: not worth saying.
+      if (min !== undefined && max !== undefined && max < 1_000_000_000) {
         return `expected a whole number from ${min} to ${max}`;
+      }
       return min !== undefined ? `expected a whole number >= ${min}` : 'expected a whole number';
     }
     case 'string':
@@ -619,7 +629,11 @@ function windowTest(
 
 interface Compiled {
   test: MemberPredicate;
-  /** Rough cost, so cheap tests run first and settle most members before the dear ones. */
+  /**
+   * Rough cost per member, so AND / OR run cheap tests first and settle most members before the
+   * dear ones: 1 a field of the record, 2 a lookup (tags, a SKU), 3 the profile, 4 a scan of the
+   * purchase history, 5-6 the RFM and repurchase callbacks.
+   */
   cost: number;
 }
 
@@ -750,13 +764,13 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
         const within = boundsTest(condition.min, condition.max);
         return { test: (r) => within(r.purchaseCount), cost: 1 };
       }
-      return { test: windowTest(condition, condition.window, today, 'count'), cost: 3 };
+      return { test: windowTest(condition, condition.window, today, 'count'), cost: 4 };
     case 'spend':
       if (!condition.window) {
         const within = boundsTest(condition.min, condition.max);
         return { test: (r) => within(r.cumulativeSpend), cost: 1 };
       }
-      return { test: windowTest(condition, condition.window, today, 'amount'), cost: 3 };
+      return { test: windowTest(condition, condition.window, today, 'amount'), cost: 4 };
     case 'bought': {
       const minTimes = condition.minTimes ?? 1;
       const key = condition.sku ?? condition.category ?? '';
@@ -774,7 +788,7 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
           }
           return false;
         },
-        cost: 3,
+        cost: 4,
       };
     }
     case 'rfmSegment': {
@@ -784,7 +798,7 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
           const segment = env.rfmSegment(r.memberId);
           return segment !== null && segments.has(segment);
         },
-        cost: 4,
+        cost: 5,
       };
     }
     case 'dueForRepurchase': {
@@ -793,7 +807,7 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
       };
       if (condition.sku !== undefined) test.sku = condition.sku;
       if (condition.category !== undefined) test.category = condition.category;
-      return { test: (r) => env.isDue(r, today, test), cost: 5 };
+      return { test: (r) => env.isDue(r, today, test), cost: 6 };
     }
   }
 }
