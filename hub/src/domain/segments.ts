@@ -678,25 +678,32 @@ function compileNode(node: SegmentNode, env: SegmentEnv, today: string): Compile
     const parts = node.items.map((item) => compileNode(item, env, today)).sort((a, b) => a.cost - b.cost);
     const tests = parts.map((p) => p.test);
     const cost = parts.reduce((sum, p) => sum + p.cost, 0);
-    if (tests.length === 1) return { test: tests[0]!, cost };
-    if (node.op === 'and') {
-      return {
-        test: (record) => {
-          for (const test of tests) if (!test(record)) return false;
-          return true;
-        },
-        cost,
-      };
-    }
-    return {
-      test: (record) => {
-        for (const test of tests) if (test(record)) return true;
-        return false;
-      },
-      cost,
-    };
+    return { test: node.op === 'and' ? allOf(tests) : anyOf(tests), cost };
   }
   return compileCondition(node, env, today);
+}
+
+// Short groups get straight-line closures: no loop per member, and the commonest shapes.
+function allOf(tests: MemberPredicate[]): MemberPredicate {
+  const [a, b, c] = tests as [MemberPredicate, MemberPredicate, MemberPredicate];
+  if (tests.length === 1) return a;
+  if (tests.length === 2) return (r) => a(r) && b(r);
+  if (tests.length === 3) return (r) => a(r) && b(r) && c(r);
+  return (r) => {
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(r)) return false;
+    return true;
+  };
+}
+
+function anyOf(tests: MemberPredicate[]): MemberPredicate {
+  const [a, b, c] = tests as [MemberPredicate, MemberPredicate, MemberPredicate];
+  if (tests.length === 1) return a;
+  if (tests.length === 2) return (r) => a(r) || b(r);
+  if (tests.length === 3) return (r) => a(r) || b(r) || c(r);
+  return (r) => {
+    for (let i = 0; i < tests.length; i++) if (tests[i]!(r)) return true;
+    return false;
+  };
 }
 
 function compileCondition(condition: Condition, env: SegmentEnv, today: string): Compiled {

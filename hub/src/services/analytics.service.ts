@@ -132,6 +132,8 @@ export class AnalyticsService {
     checkRange(query.from, query.to, MAX_REPORT_DAYS);
     const activeDays = query.activeDays ?? DEFAULT_ACTIVE_DAYS;
     const churnedDays = query.churnedDays ?? DEFAULT_CHURNED_DAYS;
+    checkDays('activeDays', activeDays, 730);
+    checkDays('churnedDays', churnedDays, 1095);
     if (activeDays >= churnedDays) {
       throw new DomainError(
         'invalid_thresholds',
@@ -151,6 +153,7 @@ export class AnalyticsService {
 
   productReport(query: { from: string; to: string; idleDays?: number; category?: string }, limit = 20): ProductReport {
     checkRange(query.from, query.to, MAX_REPORT_DAYS);
+    if (query.idleDays !== undefined) checkDays('idleDays', query.idleDays, 1095);
     return productReport(this.state.reports, this.state.products, {
       from: query.from,
       to: query.to,
@@ -182,6 +185,12 @@ export class AnalyticsService {
 /** Members as the store knows them now: not erased, not merged into another record. */
 export function* liveMembers(state: StoreState): Generator<MemberRecord> {
   for (const record of state.members.members.values()) if (!record.erased && !record.mergedInto) yield record;
+}
+
+function checkDays(name: string, days: number, max: number): void {
+  if (days < 1 || days > max) {
+    throw new DomainError('invalid_days', `${name} must be a whole number of days from 1 to ${max}`, undefined, 400);
+  }
 }
 
 function checkRange(from: string, to: string, maxDays: number): void {
