@@ -292,6 +292,7 @@ export class Hub {
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     members.useStoreIntervals(() => analytics.storeIntervals());
+    this.events.onCommitted((event) => analytics.noteCommitted(event));
     const segments = new SegmentsService(state, this.events, members, analytics, config.storeId, config.tz);
     const tagRules = new TagRulesService(state, this.events, vault, members, analytics, segments, (err) =>
       log.error({ err }, 'automatic tags failed'),

@@ -295,3 +295,49 @@ export function dueBetween<P extends Pick<RepurchasePredictionView, 'dueOn'>>(
 ): P[] {
   return predictions.filter((p) => p.dueOn >= from && p.dueOn <= to).sort((a, b) => compare(a.dueOn, b.dueOn));
 }
+
+/**
+ * A member's predictions reduced to what "is anything due?" needs, in typed arrays: kept per member
+ * between filter runs (a whole-store prediction pass takes about a second for 100,000 members; a
+ * scan of these takes milliseconds).
+ */
+export interface DueFacts {
+  /** 0: a SKU, 1: a category. */
+  kinds: Uint8Array;
+  keys: string[];
+  dueDays: Int32Array;
+  intervals: Int32Array;
+}
+
+export function dueFactsOf(predictions: readonly RepurchasePredictionView[]): DueFacts {
+  const n = predictions.length;
+  const facts: DueFacts = {
+    kinds: new Uint8Array(n),
+    keys: new Array<string>(n),
+    dueDays: new Int32Array(n),
+    intervals: new Int32Array(n),
+  };
+  predictions.forEach((p, i) => {
+    facts.kinds[i] = p.kind === 'sku' ? 0 : 1;
+    facts.keys[i] = p.key;
+    facts.dueDays[i] = dayNumber(p.dueOn);
+    facts.intervals[i] = p.intervalDays;
+  });
+  return facts;
+}
+
+/** isDue over compact facts: any prediction (of this SKU / category, if given) due within `withinDays`. */
+export function anyDue(
+  facts: DueFacts,
+  today: string,
+  test: { withinDays: number; sku?: string; category?: string },
+): boolean {
+  const todayDay = dayNumber(today);
+  for (let i = 0; i < facts.kinds.length; i++) {
+    if (test.sku !== undefined && (facts.kinds[i] !== 0 || facts.keys[i] !== test.sku)) continue;
+    if (test.category !== undefined && (facts.kinds[i] !== 1 || facts.keys[i] !== test.category)) continue;
+    const daysLeft = facts.dueDays[i]! - todayDay;
+    if (daysLeft <= test.withinDays && daysLeft >= -facts.intervals[i]!) return true;
+  }
+  return false;
+}

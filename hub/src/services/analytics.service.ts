@@ -20,7 +20,15 @@ import type { MemberRecord } from '../domain/members.js';
 import { DomainError } from '../domain/errors.js';
 import { businessDate, daysAfter, daysBetween } from '../domain/time.js';
 import { scoreRfm, type RfmTable } from '../domain/rfm.js';
-import { StoreIntervals, dueBetween, isDue, predictRepurchase } from '../domain/repurchase.js';
+import {
+  StoreIntervals,
+  anyDue,
+  dueBetween,
+  dueFactsOf,
+  predictRepurchase,
+  type DueFacts,
+} from '../domain/repurchase.js';
+import type { HubEvent } from '../protocol/events.js';
 import { memberMetrics, productReport } from '../domain/reports.js';
 import type { SegmentEnv } from '../domain/segments.js';
 import type { MembersService } from './members.service.js';
@@ -35,6 +43,9 @@ export class AnalyticsService {
   private rfmTable: RfmTable | null = null;
   private rfmReport: RfmReport | null = null;
   private intervals: StoreIntervals | null = null;
+  /** Each member's predictions in compact form, for "due for repurchase" in filters; valid for one day. */
+  private dueCache = new Map<string, DueFacts>();
+  private dueCacheDay = '';
 
   constructor(
     private readonly state: StoreState,
@@ -74,11 +85,49 @@ export class AnalyticsService {
 
   recomputeIntervals(): void {
     this.intervals = StoreIntervals.from(this.state.members.members.values());
+    this.dueCache.clear();
+  }
+
+  /** Forgets cached predictions an event makes stale: the member's purchases, or the catalog's cycles. */
+  noteCommitted(event: HubEvent): void {
+    switch (event.type) {
+      case 'sale.completed':
+        if (event.data.memberId) this.dueCache.delete(event.data.memberId);
+        break;
+      case 'sale.voided':
+      case 'sale.refunded':
+        if (event.data.loyalty) this.dueCache.delete(event.data.loyalty.memberId);
+        break;
+      case 'member.merged':
+        this.dueCache.delete(event.data.intoMemberId);
+        break;
+      case 'catalog.imported':
+        this.dueCache.clear();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private dueFacts(record: MemberRecord, today: string): DueFacts {
+    if (today !== this.dueCacheDay) {
+      this.dueCache.clear();
+      this.dueCacheDay = today;
+    }
+    let facts = this.dueCache.get(record.memberId);
+    if (!facts) {
+      facts = dueFactsOf(this.predictionsOf(record, today));
+      this.dueCache.set(record.memberId, facts);
+    }
+    return facts;
   }
 
   /** The nightly pass: RFM and the store's intervals from the day's state. */
   nightly(): { rfmMs: number; scored: number } {
     this.recomputeIntervals();
+    // Fill the prediction cache now, so the day's first filter with "due for repurchase" is quick.
+    const today = this.today();
+    for (const record of liveMembers(this.state)) this.dueFacts(record, today);
     const report = this.recomputeRfm();
     return { rfmMs: report.tookMs, scored: report.scored };
   }
@@ -171,13 +220,8 @@ export class AnalyticsService {
       storeId: this.storeId,
       profile: (memberId) => this.state.members.profile(memberId),
       rfmSegment: (memberId) => this.rfmSegmentOf(memberId),
-      isDue: (record, today, test) =>
-        this.predictionsOf(record, today).some(
-          (p) =>
-            (test.sku === undefined || (p.kind === 'sku' && p.key === test.sku)) &&
-            (test.category === undefined || (p.kind === 'category' && p.key === test.category)) &&
-            isDue(p, today, test.withinDays),
-        ),
+      isDue: (record, today, test) => anyDue(this.dueFacts(record, today), today, test),
+      baseTier: this.members.program.tiers[0]?.tier,
     };
   }
 }

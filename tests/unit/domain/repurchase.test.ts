@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberRecord, SkuHistory } from '../../../hub/src/domain/members.ts';
 import {
+  anyDue,
   dueBetween,
+  dueFactsOf,
   isDue,
   median,
   predictRepurchase,
@@ -300,6 +302,37 @@ describe('isDue', () => {
     // with a 10-day interval, 11 days overdue is too late
     expect(isDue(due('2026-06-20', 10), TODAY, 7)).toBe(true);
     expect(isDue(due('2026-06-19', 10), TODAY, 7)).toBe(false);
+  });
+});
+
+describe('anyDue over compact facts (the filter cache)', () => {
+  const prediction = (kind: 'sku' | 'category', key: string, dueOn: string, intervalDays: number) => ({
+    kind,
+    key,
+    label: key,
+    lastBought: '2026-01-01',
+    dueOn,
+    intervalDays,
+    basis: 'own' as const,
+    samples: 2,
+    explanation: '',
+  });
+  const facts = dueFactsOf([
+    prediction('sku', 'PET-001', '2026-07-05', 30),
+    prediction('category', '寵物用品', '2026-05-20', 30),
+    prediction('sku', 'DRK-002', '2026-06-25', 7),
+  ]);
+
+  it('answers as isDue does, for any item, one SKU or one category', () => {
+    // PET-001 is due in 5 days; 寵物用品 is 41 days overdue with a 30-day habit (gone); DRK-002 5 days overdue
+    expect(anyDue(facts, TODAY, { withinDays: 7 })).toBe(true);
+    expect(anyDue(facts, TODAY, { withinDays: 7, sku: 'PET-001' })).toBe(true);
+    expect(anyDue(facts, TODAY, { withinDays: 3, sku: 'PET-001' })).toBe(false);
+    expect(anyDue(facts, TODAY, { withinDays: 7, category: '寵物用品' })).toBe(false);
+    expect(anyDue(facts, TODAY, { withinDays: 0, sku: 'DRK-002' })).toBe(true);
+    // A SKU key never matches a category test with the same text, and the other way round.
+    expect(anyDue(facts, TODAY, { withinDays: 7, category: 'PET-001' })).toBe(false);
+    expect(anyDue(dueFactsOf([]), TODAY, { withinDays: 90 })).toBe(false);
   });
 });
 

@@ -507,6 +507,33 @@ describe('groups', () => {
     expect(who(root)).toEqual(['m2']);
   });
 
+  it('AND and OR of four items', () => {
+    // female or other (m1, m4), SMS consent (m1, m4), points >= 10 (m1 55, m4 13), every member
+    const all: SegmentNode = {
+      op: 'and',
+      items: [
+        { field: 'store', values: ['store-1'] },
+        { field: 'gender', values: ['female', 'other'] },
+        { field: 'consent', channel: 'sms', granted: true },
+        { field: 'points', min: 10 },
+      ],
+    };
+    expect(who(all)).toEqual(['m1', 'm4']);
+    (all.items[3] as { min: number }).min = 14;
+    expect(who(all)).toEqual(['m1']);
+    // born in December (m4), tagged 品質主義 (m2), no gender (m3), 1,000+ points (nobody)
+    const any: SegmentNode = {
+      op: 'or',
+      items: [
+        { field: 'birthMonth', month: 12 },
+        { field: 'tags', match: 'all', values: ['品質主義'] },
+        { field: 'gender', values: ['unknown'] },
+        { field: 'points', min: 1_000 },
+      ],
+    };
+    expect(who(any)).toEqual(['m2', 'm3', 'm4']);
+  });
+
   it('AND and OR of one item are that item', () => {
     expect(who({ op: 'and', items: [{ field: 'birthMonth', month: 12 }] })).toEqual(['m4']);
     expect(who({ op: 'or', items: [{ field: 'birthMonth', month: 12 }] })).toEqual(['m4']);
