@@ -230,6 +230,15 @@ describe('events recorded by a real hub', () => {
       204,
     );
 
+    // A saved segment and an automatic tag rule (S2-S4): saved, applied to the members who bought, deleted.
+    const bought = { version: 1, root: { op: 'and', items: [{ field: 'purchaseCount', min: 1 }] } };
+    const segment = await manager.request('POST', '/api/segments', { name: '買過的會員', definition: bought });
+    expect(segment.status).toBe(201);
+    await ok(manager.request('DELETE', `/api/segments/${String(segment.body.segmentId)}`), 204);
+    const rule = await manager.request('POST', '/api/tag-rules', { name: '回頭客', tag: '回頭客', definition: bought });
+    expect(rule.status).toBe(201);
+    await ok(manager.request('DELETE', `/api/tag-rules/${String(rule.body.ruleId)}`), 204);
+
     // Catalog import; a tablet paired and revoked.
     await ok(
       manager.request(
