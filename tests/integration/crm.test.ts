@@ -14,6 +14,7 @@ import type { MemberCard, SignUpResult } from '../../hub/src/protocol/members.ts
 import type {
   MemberMetrics,
   ProductReport,
+  RepurchaseDueReport,
   RfmReport,
   SavedSegmentView,
   SegmentDefinition,
@@ -180,11 +181,22 @@ describe('the member filter and saved segments (S3, S4)', () => {
     const bytes = new Uint8Array(await response.arrayBuffer());
     expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const lines = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.slice(3)).trim().split(/\r?\n/);
-    expect(lines[0]).toBe('memberCode,phone,name,cumulativeSpend');
+    // Headers as a store manager reads them; numbers in E.164 as SMS gateways and ad platforms take them.
+    expect(lines[0]).toBe('會員編號,手機,姓名,累積消費');
     const codes = await Promise.all(['A', 'F'].map(async (k) => (await card(k)).memberCode));
     expect(lines.slice(1).sort()).toEqual(
-      [`${codes[0]},0911000001,會員A,5630`, `${codes[1]},0911000006,會員F,5440`].sort(),
+      [`${codes[0]},+886911000001,會員A,5630`, `${codes[1]},+886911000006,會員F,5440`].sort(),
     );
+    const english = await manager.request('POST', `/api/segments/${saved.segmentId}/export`, {
+      purpose: 'analysis',
+      columns: ['memberCode', 'tier', 'cumulativeSpend'],
+      language: 'en',
+    });
+    expect(english.status).toBe(200);
+    const rows = String(english.body).trim().split(/\r?\n/);
+    expect(rows[0]).toBe('Member code,Tier,Total spend');
+    // Analysis needs no consent: B (no SMS consent) is in it too.
+    expect(rows.length).toBe(4);
   });
 
   it('refuses contact columns for an analysis export', async () => {
@@ -224,7 +236,9 @@ describe('automatic tags (S2)', () => {
     expect(res.status).toBe(201);
     rule = res.body as unknown as TagRuleView;
     expect(rule.tagged).toBe(1);
-    expect((await card('C')).tags).toEqual([{ tag: '有養寵物', source: `rule:${rule.ruleId}` }]);
+    expect((await card('C')).tags).toEqual([
+      { tag: '有養寵物', source: `rule:${rule.ruleId}`, ruleName: '近半年買寵物用品' },
+    ]);
     expect((await card('E')).tags).toEqual([]);
   });
 
@@ -233,14 +247,16 @@ describe('automatic tags (S2)', () => {
     expect(tagged.status).toBe(200);
     const sale: SaleView = await buy('E', [{ sku: 'PET-002', qty: 1 }], 320);
     await hub.tagRules.idle();
-    expect((await card('E')).tags).toEqual([{ tag: '有養寵物', source: `rule:${rule.ruleId}` }]);
+    expect((await card('E')).tags).toEqual([
+      { tag: '有養寵物', source: `rule:${rule.ruleId}`, ruleName: '近半年買寵物用品' },
+    ]);
     const voided = await manager.request('POST', `/api/sales/${sale.saleId}/void`, { reason: '刷錯' });
     expect(voided.status).toBe(200);
     await hub.tagRules.idle();
     expect((await card('E')).tags).toEqual([]);
     const run = await manager.request('POST', '/api/tag-rules/run', {});
     expect(run.body).toEqual({ tagged: 0, untagged: 0 });
-    expect((await card('D')).tags).toEqual([{ tag: '有養寵物', source: 'staff' }]);
+    expect((await card('D')).tags).toEqual([{ tag: '有養寵物', source: 'staff', ruleName: null }]);
     const events = scanJournal(dataDir).events.filter((e) => e.type.startsWith('member.auto_'));
     expect(events.map((e) => [e.type, (e.data as { memberId: string }).memberId])).toEqual([
       ['member.auto_tagged', ids.C],
@@ -255,7 +271,7 @@ describe('automatic tags (S2)', () => {
     const res = await manager.request('DELETE', `/api/tag-rules/${rule.ruleId}`);
     expect(res.status).toBe(204);
     expect((await card('C')).tags).toEqual([]);
-    expect((await card('D')).tags).toEqual([{ tag: '有養寵物', source: 'staff' }]);
+    expect((await card('D')).tags).toEqual([{ tag: '有養寵物', source: 'staff', ruleName: null }]);
   });
 });
 
@@ -386,5 +402,32 @@ describe('reports (A1-A5) equal a direct computation over the journal', () => {
     const res = await manager.request('GET', '/api/reports/members?from=2026-11-21&to=2026-11-01');
     expect(res.status).toBe(400);
     expect(res.body.error?.code).toBe('invalid_range');
+  });
+});
+
+describe('due for repurchase (A6)', () => {
+  it('lists who is due this week and how each date was predicted; numbers only with SMS consent', async () => {
+    // PET-101's cycle is 30 days: A last bought it on 11-21, B, D on 11-18, F on 11-20.
+    await moveTo('2026-12-15');
+    const res = await manager.request('GET', '/api/analytics/repurchase-due');
+    expect(res.status).toBe(200);
+    const report = res.body as unknown as RepurchaseDueReport;
+    expect(report).toMatchObject({ asOf: '2026-12-15', from: '2026-12-15', to: '2026-12-21' });
+    const pet = report.entries.filter((e) => e.kind === 'sku' && e.key === 'PET-101');
+    expect(pet.map((e) => e.memberId).sort()).toEqual([ids.A, ids.B, ids.D, ids.F].sort());
+    for (const entry of pet) expect(entry).toMatchObject({ basis: 'product', intervalDays: 30, samples: 0 });
+    expect(pet.find((e) => e.memberId === ids.A)!.dueOn).toBe('2026-12-21');
+    expect(pet.find((e) => e.memberId === ids.B)!.phone).toBe('');
+    expect(pet.find((e) => e.memberId === ids.D)!.phone).toBe('0911000004');
+  });
+
+  it('is a filter condition too, and the member sees the same prediction at the counter', async () => {
+    const due = { version: 1, root: { op: 'and', items: [{ field: 'dueForRepurchase', sku: 'PET-101' }] } };
+    const res = await manager.request('POST', '/api/segments/preview', { definition: due, limit: 0 });
+    expect((res.body as unknown as SegmentPreviewResult).count).toBe(4);
+    const a = await card('A');
+    expect(a.repurchaseDue).toContainEqual(
+      expect.objectContaining({ sku: 'PET-101', dueOn: '2026-12-21', basis: 'product', intervalDays: 30 }),
+    );
   });
 });

@@ -341,3 +341,12 @@ export function anyDue(
   }
   return false;
 }
+
+/** Whether any compact prediction falls due between two dates (both inclusive). */
+export function anyDueBetween(facts: DueFacts, from: string, to: string): boolean {
+  const first = dayNumber(from);
+  const last = dayNumber(to);
+  for (let i = 0; i < facts.dueDays.length; i++)
+    if (facts.dueDays[i]! >= first && facts.dueDays[i]! <= last) return true;
+  return false;
+}

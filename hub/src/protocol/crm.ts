@@ -214,6 +214,46 @@ export const EXPORT_COLUMNS = [
   'region',
 ] as const;
 export type ExportColumn = (typeof EXPORT_COLUMNS)[number];
+/** The header row of an export, as a store manager reads it. */
+export const EXPORT_HEADERS: Record<'zh-TW' | 'en', Record<ExportColumn, string>> = {
+  'zh-TW': {
+    memberCode: '會員編號',
+    phone: '手機',
+    name: '姓名',
+    email: '電子郵件',
+    tier: '等級',
+    points: '點數',
+    tags: '標籤',
+    since: '入會日',
+    purchaseCount: '消費次數',
+    cumulativeSpend: '累積消費',
+    lastPurchase: '最近消費日',
+    rfmSegment: 'RFM 分群',
+    birthMonth: '生日月份',
+    ageBand: '年齡層',
+    gender: '性別',
+    region: '地區',
+  },
+  en: {
+    memberCode: 'Member code',
+    phone: 'Mobile',
+    name: 'Name',
+    email: 'E-mail',
+    tier: 'Tier',
+    points: 'Points',
+    tags: 'Tags',
+    since: 'Member since',
+    purchaseCount: 'Purchases',
+    cumulativeSpend: 'Total spend',
+    lastPurchase: 'Last purchase',
+    rfmSegment: 'RFM segment',
+    birthMonth: 'Birth month',
+    ageBand: 'Age band',
+    gender: 'Gender',
+    region: 'Region',
+  },
+};
+
 /** Contact columns: only exported for a channel the member consented to. */
 export const CONTACT_COLUMNS: readonly ExportColumn[] = ['phone', 'name', 'email'];
 
@@ -225,6 +265,8 @@ export const SegmentExportRequest = Type.Object(
   {
     purpose: literals([...CONSENT_CHANNELS, 'analysis'] as const),
     columns: Type.Array(literals(EXPORT_COLUMNS), { minItems: 1, maxItems: EXPORT_COLUMNS.length, uniqueItems: true }),
+    /** The header row's language (default Traditional Chinese). */
+    language: Type.Optional(literals(['zh-TW', 'en'] as const)),
   },
   { additionalProperties: false },
 );

@@ -236,7 +236,8 @@ export interface MemberCard {
   email: string | null;
   memberSince: string;
   channel: 'store';
-  tags: { tag: string; source: string }[];
+  /** source: `staff`, or `rule:<ruleId>` for an automatic tag, with the rule's name (null once deleted). */
+  tags: { tag: string; source: string; ruleName: string | null }[];
   points: number;
   tier: TierProgressView;
   stats: {

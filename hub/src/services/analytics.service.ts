@@ -23,7 +23,9 @@ import { scoreRfm, type RfmTable } from '../domain/rfm.js';
 import {
   StoreIntervals,
   anyDue,
+  anyDueBetween,
   dueBetween,
+  isDue,
   dueFactsOf,
   predictRepurchase,
   type DueFacts,
@@ -38,6 +40,8 @@ export const DEFAULT_CHURNED_DAYS = 180;
 export const DEFAULT_IDLE_DAYS = 30;
 /** A report may span at most this many days (the members' purchase history kept is about 3 years). */
 export const MAX_REPORT_DAYS = 1100;
+/** "Due this week": today and the next 6 days. */
+const WEEK_AHEAD_DAYS = 6;
 
 export class AnalyticsService {
   private rfmTable: RfmTable | null = null;
@@ -144,23 +148,37 @@ export class AnalyticsService {
     return this.predictionsOf(record).sort((a, b) => a.dueOn.localeCompare(b.dueOn));
   }
 
-  /** A6: who is due to buy what between two dates (default: this week, today and the next 6 days). */
+  /**
+   * A6: who is due to buy what. Without dates: due within the coming week (today and the next 6
+   * days) or overdue by less than one interval, as the counter card shows them; with dates: due
+   * between them. A number is shown only for members who consented to SMS (the list is for
+   * contacting them); cashiers see it masked.
+   */
   repurchaseDue(staff: StaffView, from?: string, to?: string, limit = 200): RepurchaseDueReport {
     const today = this.today();
     const start = from ?? today;
-    const end = to ?? daysAfter(today, 6);
+    const end = to ?? daysAfter(today, WEEK_AHEAD_DAYS);
     checkRange(start, end, 366);
+    const explicit = from !== undefined || to !== undefined;
     const entries: RepurchaseDueEntry[] = [];
     for (const record of liveMembers(this.state)) {
-      const due = dueBetween(this.predictionsOf(record, today), start, end);
+      // The day's cached facts rule out most members without building their predictions.
+      const facts = this.dueFacts(record, today);
+      if (!explicit && !anyDue(facts, today, { withinDays: WEEK_AHEAD_DAYS })) continue;
+      if (explicit && !anyDueBetween(facts, start, end)) continue;
+      const predictions = this.predictionsOf(record, today);
+      const due = explicit
+        ? dueBetween(predictions, start, end)
+        : predictions.filter((p) => isDue(p, today, WEEK_AHEAD_DAYS));
       if (due.length === 0) continue;
       const summary = this.members.summary(record, staff);
+      const phone = record.consent.sms.granted ? summary.phone : '';
       for (const prediction of due) {
         entries.push({
           ...prediction,
           memberId: record.memberId,
           memberCode: record.memberCode,
-          phone: summary.phone,
+          phone,
           name: summary.name,
         });
       }

@@ -242,7 +242,11 @@ export class MembersService {
       email: profile?.email ?? null,
       memberSince: record.since,
       channel: 'store',
-      tags: record.tags,
+      tags: record.tags.map(({ tag, source }) => ({
+        tag,
+        source,
+        ruleName: source.startsWith('rule:') ? (this.state.tagRules.get(source.slice(5))?.name ?? null) : null,
+      })),
       points: record.points,
       tier: {
         tier: rule.tier,

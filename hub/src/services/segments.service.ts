@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { stringify } from 'csv-stringify/sync';
 import {
   CONTACT_COLUMNS,
+  EXPORT_HEADERS,
   RFM_SEGMENTS,
   type ExportColumn,
   type SavedSegmentView,
@@ -25,7 +26,6 @@ import { DomainError } from '../domain/errors.js';
 import { businessDate } from '../domain/time.js';
 import { tierRule } from '../domain/loyalty.js';
 import { matchingMembers, parseSegment, runSegment, type SegmentVocabulary } from '../domain/segments.js';
-import { displayPhone } from '../domain/phone.js';
 import type { MembersService } from './members.service.js';
 import type { AnalyticsService } from './analytics.service.js';
 
@@ -197,7 +197,8 @@ export class SegmentsService {
       purpose === 'analysis' ? matches : matches.filter((record) => record.consent[purpose].granted === true);
     const today = this.analytics.today();
     const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today)));
-    const csv = stringify(rows, { header: true, columns: [...request.columns], bom: true });
+    const headers = EXPORT_HEADERS[request.language ?? 'zh-TW'];
+    const csv = stringify([request.columns.map((column) => headers[column]), ...rows], { bom: true });
     return {
       csv,
       filename: `${segment.name}-${today}.csv`,
@@ -212,7 +213,8 @@ export class SegmentsService {
       case 'memberCode':
         return record.memberCode;
       case 'phone':
-        return profile ? displayPhone(profile.phone) : '';
+        // E.164, as SMS gateways and ad platforms (custom audiences) take numbers.
+        return profile?.phone ?? '';
       case 'name':
         return profile?.name ?? '';
       case 'email':
