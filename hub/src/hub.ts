@@ -188,10 +188,18 @@ export class Hub {
       log.warn({ file, reason }, 'skipped a damaged snapshot'),
     );
     await snapshotStore.ensureDirectory();
-    const snapshot = await snapshotStore.loadNewest();
-    const state = snapshot
-      ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS, unseal)
-      : new StoreState(SALES_RETENTION_DAYS, unseal);
+    let snapshot = await snapshotStore.loadNewest();
+    let state: StoreState;
+    try {
+      state = snapshot
+        ? StoreState.fromData(snapshot.state, SALES_RETENTION_DAYS, unseal)
+        : new StoreState(SALES_RETENTION_DAYS, unseal);
+    } catch (err) {
+      // A snapshot that reads back whole but does not fit the projections: rebuild from the journal.
+      log.warn({ err, seq: snapshot?.seq }, 'snapshot does not fit this version; replaying the whole journal');
+      snapshot = null;
+      state = new StoreState(SALES_RETENTION_DAYS, unseal);
+    }
     this.state = state;
     // The replay does not count towards "a snapshot every N events": that serialised the whole
     // projection every N replayed events (40 times for 200,000). A long replay ends with one (below).
@@ -422,6 +430,13 @@ export class Hub {
     if (erasedSinceSnapshot || erasuresFinished > 0) await this.snapshots.replaceAll();
 
     messaging.start();
+    // Tags a crash (or a night the box was off) left out of date are brought up to date now.
+    if (state.tagRules.size > 0) {
+      tagRules.runAll().then(
+        (result) => log.info(result, 'automatic tags checked at start-up'),
+        (err) => log.error({ err }, 'automatic tags failed at start-up'),
+      );
+    }
     this.stoppers.push(() => messaging.stop());
 
     this.pairingCode = this.security.issuePairingCode().code;

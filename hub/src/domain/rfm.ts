@@ -24,7 +24,7 @@ export interface RfmThresholds {
  */
 export function rfmSegment(scores: RfmScores, purchaseCount: number): RfmSegmentName {
   const { r, f } = scores;
-  if (purchaseCount === 1) return r >= 4 ? 'new_customers' : 'one_time';
+  if (purchaseCount === 1) return r >= 3 ? 'new_customers' : 'one_time';
   if (r >= 4 && f >= 4) return 'champions';
   if (r >= 3 && f >= 3) return 'loyal';
   if (r >= 4) return 'promising';
@@ -33,38 +33,33 @@ export function rfmSegment(scores: RfmScores, purchaseCount: number): RfmSegment
   return 'hibernating';
 }
 
-/** The first index in an ascending array whose value is not below `value`. */
-function lowerBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
- * Scores by rank where higher is better: 1 + floor(5 x members strictly worse / members), so equal
- * values score alike and the best value scores 5 once it beats at least 80%. Also gives, for each
- * score 1..4, the best value that scores no more than it.
+ * Scores by percentile rank where higher is better: a value's rank is the share of members with a
+ * worse value plus half the share of those with the same value, and its score 1 + floor(5 x rank)
+ * (at most 5). Equal values score alike, and a value everyone shares sits in the middle (3): on a
+ * store's first day nobody is "worse" than anybody. Also gives, for each score 1..4, the best value
+ * that scores no more than it.
  */
 function quintiles(values: Float64Array): { scores: Uint8Array; bounds: number[] } {
   const n = values.length;
   const sorted = values.slice().sort();
-  const scores = new Uint8Array(n);
-  for (let i = 0; i < n; i++) scores[i] = 1 + Math.floor((5 * lowerBound(sorted, values[i]!)) / n);
+  const scoreOf = new Map<number, number>();
   const bestWithScore: (number | undefined)[] = [];
-  let firstOfValue = 0;
-  for (let i = 0; i < n; i++) {
-    if (i > 0 && sorted[i] !== sorted[i - 1]) firstOfValue = i;
-    bestWithScore[1 + Math.floor((5 * firstOfValue) / n)] = sorted[i]!;
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && sorted[end] === sorted[start]) end++;
+    const score = Math.min(5, 1 + Math.floor((5 * (start + (end - start) / 2)) / n));
+    scoreOf.set(sorted[start]!, score);
+    bestWithScore[score] = sorted[start]!;
+    start = end;
   }
+  const scores = new Uint8Array(n);
+  for (let i = 0; i < n; i++) scores[i] = scoreOf.get(values[i]!)!;
   const bounds: number[] = [];
   let bound: number | undefined;
   for (let score = 1; score <= 4 && n > 0; score++) {
-    bound = bestWithScore[score] ?? bound;
+    // No value scores this low: the worst value bounds it (nobody is below).
+    bound = bestWithScore[score] ?? bound ?? sorted[0];
     bounds.push(bound!);
   }
   return { scores, bounds };

@@ -37,6 +37,13 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((t(to) - t(from)) / 86_400_000);
 }
 
+/** Whether a YYYY-MM-DD string names a day that exists (2026-02-30 does not). */
+export function isCalendarDate(date: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return false;
+  const t = new Date(`${date}T00:00:00Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === date;
+}
+
 /** The date `days` days after a YYYY-MM-DD date. */
 export function daysAfter(date: string, days: number): string {
   return daysBefore(date, -days);

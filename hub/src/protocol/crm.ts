@@ -13,7 +13,9 @@ import { CONSENT_CHANNELS, GENDERS } from './members.js';
 
 export const SEGMENT_LANGUAGE_VERSION = 1;
 
-const Day = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', description: 'YYYY-MM-DD' });
+/** A store-local date, years 1900-2099 (date arithmetic beyond 9999 would leave the YYYY form). */
+export const DAY_PATTERN = '^(19|20)\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$';
+const Day = Type.String({ pattern: DAY_PATTERN, description: 'YYYY-MM-DD' });
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const Sku = Type.String({ minLength: 1, maxLength: 64 });
 const Category = Type.String({ minLength: 1, maxLength: 40 });

@@ -18,7 +18,7 @@ import type { StaffView } from '../protocol/api.js';
 import type { StoreState } from '../domain/store-state.js';
 import type { MemberRecord } from '../domain/members.js';
 import { DomainError } from '../domain/errors.js';
-import { businessDate, daysAfter, daysBetween } from '../domain/time.js';
+import { businessDate, daysAfter, daysBefore, daysBetween, isCalendarDate } from '../domain/time.js';
 import { scoreRfm, type RfmTable } from '../domain/rfm.js';
 import {
   StoreIntervals,
@@ -40,6 +40,8 @@ export const DEFAULT_CHURNED_DAYS = 180;
 export const DEFAULT_IDLE_DAYS = 30;
 /** A report may span at most this many days (the members' purchase history kept is about 3 years). */
 export const MAX_REPORT_DAYS = 1100;
+/** How far back members' own purchase history is complete (see MemberRecord.spendLog). */
+const MEMBER_HISTORY_DAYS = 1095;
 /** "Due this week": today and the next 6 days. */
 const WEEK_AHEAD_DAYS = 6;
 
@@ -197,6 +199,16 @@ export class AnalyticsService {
 
   memberReport(query: { from: string; to: string; activeDays?: number; churnedDays?: number }): MemberMetrics {
     checkRange(query.from, query.to, MAX_REPORT_DAYS);
+    // Members' own sales are kept about 3 years: an older start would undercount them silently.
+    const earliest = daysBefore(this.today(), MEMBER_HISTORY_DAYS);
+    if (query.from < earliest) {
+      throw new DomainError(
+        'range_too_old',
+        `Member figures reach back to ${earliest} (3 years of members' purchases are kept); product figures reach further`,
+        { earliest },
+        400,
+      );
+    }
     const activeDays = query.activeDays ?? DEFAULT_ACTIVE_DAYS;
     const churnedDays = query.churnedDays ?? DEFAULT_CHURNED_DAYS;
     checkDays('activeDays', activeDays, 730);
@@ -256,6 +268,9 @@ function checkDays(name: string, days: number, max: number): void {
 }
 
 function checkRange(from: string, to: string, maxDays: number): void {
+  for (const date of [from, to]) {
+    if (!isCalendarDate(date)) throw new DomainError('invalid_date', `${date} is not a date`, undefined, 400);
+  }
   if (from > to) {
     throw new DomainError('invalid_range', `The range starts (${from}) after it ends (${to})`, undefined, 400);
   }

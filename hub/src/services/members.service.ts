@@ -410,8 +410,20 @@ export class MembersService {
 
   async untag(memberId: string, tag: string, actor: Actor): Promise<void> {
     const record = this.require(memberId);
-    if (!record.tags.some((t) => t.tag === tag)) {
+    const held = record.tags.find((t) => t.tag === tag);
+    if (!held) {
       throw new DomainError('tag_not_found', `The member has no tag ${tag}`, undefined, 404);
+    }
+    if (held.source.startsWith('rule:')) {
+      // The rule would set it again at once: the rule, not the member, has to change.
+      const ruleId = held.source.slice('rule:'.length);
+      const ruleName = this.state.tagRules.get(ruleId)?.name ?? null;
+      throw new DomainError(
+        'tag_set_by_rule',
+        `The tag ${tag} is set by the automatic tag rule ${ruleName ?? ruleId}: change the rule on the automatic tags page`,
+        { ruleId, ruleName },
+        409,
+      );
     }
     await this.events.record('member.untagged', {
       memberId: record.memberId,

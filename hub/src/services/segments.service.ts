@@ -27,6 +27,7 @@ import { businessDate } from '../domain/time.js';
 import { tierRule } from '../domain/loyalty.js';
 import { matchingMembers, parseSegment, runSegment, type SegmentVocabulary } from '../domain/segments.js';
 import type { MembersService } from './members.service.js';
+import { KeyedLock } from './keyed-lock.js';
 import type { AnalyticsService } from './analytics.service.js';
 
 export interface SegmentOptions {
@@ -49,6 +50,14 @@ export interface SegmentExport {
 
 type Actor = { deviceId: string; staff: StaffView };
 
+/** The contact columns each intended channel may carry (LINE audiences are matched by mobile number). */
+const CONTACT_FOR: Record<SegmentExportRequest['purpose'], readonly ExportColumn[]> = {
+  sms: ['phone', 'name'],
+  line: ['phone', 'name'],
+  email: ['email', 'name'],
+  analysis: [],
+};
+
 export class SegmentsService {
   constructor(
     private readonly state: StoreState,
@@ -59,6 +68,7 @@ export class SegmentsService {
     private readonly timeZone: string,
   ) {}
 
+  private readonly saves = new KeyedLock();
   private readonly staffName = (staffId: string): string => this.state.staffName(staffId);
 
   /** What the builder's pickers offer. */
@@ -157,6 +167,16 @@ export class SegmentsService {
 
   /** Saves a new segment, or replaces one (`segmentId` given); names are unique in the store. */
   async save(segmentId: string | null, name: string, input: unknown, actor: Actor): Promise<SavedSegmentView> {
+    // One save at a time, so two saves cannot both pass the unique-name check.
+    return this.saves.run(['segments'], () => this.saveNow(segmentId, name, input, actor));
+  }
+
+  private async saveNow(
+    segmentId: string | null,
+    name: string,
+    input: unknown,
+    actor: Actor,
+  ): Promise<SavedSegmentView> {
     const definition = this.parse(input);
     const id = segmentId ?? uuidv7();
     if (segmentId !== null) this.require(segmentId);
@@ -191,6 +211,16 @@ export class SegmentsService {
         400,
       );
     }
+    // Consent is per channel: an SMS list carries numbers, an e-mail list addresses, never the other.
+    const foreign = contact.filter((c) => !CONTACT_FOR[request.purpose].includes(c));
+    if (foreign.length > 0) {
+      throw new DomainError(
+        'column_not_for_channel',
+        `A ${request.purpose} list cannot carry ${foreign.join(', ')}: members consented to ${request.purpose} only`,
+        { columns: foreign },
+        400,
+      );
+    }
     const matches = matchingMembers(this.state.members, segment.definition, this.analytics.segmentEnv());
     const purpose = request.purpose;
     const consented =
@@ -198,7 +228,11 @@ export class SegmentsService {
     const today = this.analytics.today();
     const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today)));
     const headers = EXPORT_HEADERS[request.language ?? 'zh-TW'];
-    const csv = stringify([request.columns.map((column) => headers[column]), ...rows], { bom: true });
+    // escape_formulas: a name typed as =HYPERLINK(...) must not run when the file is opened in Excel.
+    const csv = stringify([request.columns.map((column) => headers[column]), ...rows], {
+      bom: true,
+      escape_formulas: true,
+    });
     return {
       csv,
       filename: `${segment.name}-${today}.csv`,

@@ -17,6 +17,8 @@ import { compileSegment } from '../domain/segments.js';
 import type { MembersService } from './members.service.js';
 import type { AnalyticsService } from './analytics.service.js';
 import type { SegmentsService } from './segments.service.js';
+import { KeyedLock } from './keyed-lock.js';
+import type { SegmentNode } from '../protocol/crm.js';
 
 type Actor = { deviceId: string; staff: StaffView };
 
@@ -39,6 +41,7 @@ export class TagRulesService {
   /** All evaluation runs one at a time, so two runs never decide about the same member at once. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Set<string>();
+  private readonly saves = new KeyedLock();
 
   constructor(
     private readonly state: StoreState,
@@ -76,6 +79,18 @@ export class TagRulesService {
 
   /** Saves a rule (new, or replacing `ruleId`) and applies it to every member before answering. */
   async save(ruleId: string | null, body: { name: string; tag: string; definition: unknown }, actor: Actor) {
+    // One save at a time, so two saves cannot both pass the unique-name check.
+    await this.saves.run(['rules'], () => this.record(ruleId, body, actor, (id) => (ruleId = id)));
+    await this.runAll();
+    return this.list().find((rule) => rule.ruleId === ruleId)!;
+  }
+
+  private async record(
+    ruleId: string | null,
+    body: { name: string; tag: string; definition: unknown },
+    actor: Actor,
+    saved: (ruleId: string) => void,
+  ): Promise<void> {
     const definition = this.segments.parse(body.definition);
     if (ruleId !== null) this.require(ruleId);
     const id = ruleId ?? uuidv7();
@@ -87,9 +102,16 @@ export class TagRulesService {
         throw new DomainError('name_taken', `A rule named ${name} already exists`, undefined, 409);
       }
     }
+    if (readsTag(definition.root, tag)) {
+      throw new DomainError(
+        'rule_reads_own_tag',
+        `A rule cannot depend on its own tag ${tag}: it would set and take it away by turns`,
+        undefined,
+        400,
+      );
+    }
     await this.events.record('tag_rule.saved', { ruleId: id, name, tag, definition, staffId: actor.staff.id });
-    await this.runAll();
-    return this.list().find((rule) => rule.ruleId === id)!;
+    saved(id);
   }
 
   /** Deletes a rule; the tags it set are taken away. */
@@ -108,10 +130,15 @@ export class TagRulesService {
         .map((r) => r.memberId);
       const total: TagRunResult = { tagged: 0, untagged: 0 };
       for (let i = 0; i < ids.length; i += BATCH) {
-        const results = await Promise.all(ids.slice(i, i + BATCH).map((id) => this.evaluate(id, rules)));
+        // One member's failure must not leave the rest of the store untagged.
+        const results = await Promise.allSettled(ids.slice(i, i + BATCH).map((id) => this.evaluate(id, rules)));
         for (const r of results) {
-          total.tagged += r.tagged;
-          total.untagged += r.untagged;
+          if (r.status === 'rejected') {
+            this.onError(r.reason);
+            continue;
+          }
+          total.tagged += r.value.tagged;
+          total.untagged += r.value.untagged;
         }
       }
       return total;
@@ -155,6 +182,17 @@ export class TagRulesService {
   private async evaluate(memberId: string, rules: CompiledRule[]): Promise<TagRunResult> {
     const result: TagRunResult = { tagged: 0, untagged: 0 };
     if (!this.state.members.resolve(memberId)) return result;
+    try {
+      await this.evaluateLocked(memberId, rules, result);
+    } catch (err) {
+      // Erased (or merged away) while waiting for the lock: nothing left to tag.
+      if (err instanceof DomainError && err.code === 'member_not_found') return result;
+      throw err;
+    }
+    return result;
+  }
+
+  private async evaluateLocked(memberId: string, rules: CompiledRule[], result: TagRunResult): Promise<void> {
     await this.members.withMember(memberId, [], async (record) => {
       const writes: Promise<unknown>[] = [];
       const untag = (ruleId: string, tag: string) => {
@@ -193,7 +231,6 @@ export class TagRulesService {
       for (const [tag, ruleId] of holding) if (!carried.has(tag)) tagWith(ruleId, tag);
       await Promise.all(writes);
     });
-    return result;
   }
 
   private require(ruleId: string): TagRuleRecord {
@@ -201,6 +238,12 @@ export class TagRulesService {
     if (!rule) throw new DomainError('tag_rule_not_found', 'There is no such tag rule', undefined, 404);
     return rule;
   }
+}
+
+/** Whether a definition tests for a tag (in any match: any, all or none). */
+function readsTag(node: SegmentNode, tag: string): boolean {
+  if ('op' in node) return node.op === 'not' ? readsTag(node.item, tag) : node.items.some((n) => readsTag(n, tag));
+  return node.field === 'tags' && node.values.includes(tag);
 }
 
 function hasRuleTags(record: MemberRecord | undefined): boolean {

@@ -1,24 +1,24 @@
 /**
  * RFM (A1): quintile scores by rank with ties scored alike, the named segments and the report.
- * Today is 2026-06-30. Ten scored members, so a score is 1 + floor(5 x worse / 10) = 1 + floor(worse / 2)
- * where `worse` counts the members with a strictly worse value:
+ * Today is 2026-06-30. Ten scored members; a value's percentile rank is (worse + same / 2) / 10, where
+ * `worse` counts the members with a strictly worse value and `same` those with this value (itself
+ * included), and its score 1 + floor(5 x rank) = 1 + floor((worse + same / 2) / 2):
  *
  *   member  last purchase     days  R | purchases  F | spend   M | segment
  *   m01     2026-06-30           0  5 |        10  5 |  9000   5 | champions
- *   m02     2026-06-30           0  5 |         1  1 |   300   1 | new_customers (one purchase, R 4+)
- *   m03     2026-06-25           5  4 |         6  4 |  5000   4 | champions
- *   m04     2026-06-20          10  4 |         2  2 |  5000   4 | promising
- *   m05     2026-06-10          20  3 |         6  4 |  2000   3 | loyal
+ *   m02     2026-06-30           0  5 |         1  1 |   300   1 | new_customers (one purchase, R 3+)
+ *   m03     2026-06-25           5  4 |         6  5 |  5000   5 | champions
+ *   m04     2026-06-20          10  4 |         2  2 |  5000   5 | promising
+ *   m05     2026-06-10          20  3 |         6  5 |  2000   3 | loyal
  *   m06     2026-05-31          30  3 |         2  2 |  1500   3 | needs_attention
  *   m07     2026-05-01          60  2 |         3  3 |  1200   2 | at_risk
  *   m08     2026-04-01          90  2 |         2  2 |   800   2 | hibernating
- *   m09     2026-03-02         120  1 |         1  1 |   100   1 | one_time (one purchase, R below 4)
+ *   m09     2026-03-02         120  1 |         1  1 |   100   1 | one_time (one purchase, R below 3)
  *   m10     2025-12-12         200  1 |         5  4 |  3000   4 | at_risk
  *
- * R: 0 days beats 8 (5); 5 and 10 beat 7 and 6 (4); 20 and 30 beat 5 and 4 (3); 60 and 90 beat 3 and
- * 2 (2); 120 and 200 beat 1 and 0 (1). F: 1 beats nobody (1); 2 (three members) beats 2 (2); 3 beats
- * 5 (3); 5 beats 6 and 6 (three members) beats 7 (4); 10 beats 9 (5). M likewise; 5000 (two members)
- * beats 7: 1 + floor(3.5) = 4.
+ * R: 0 days (two members) 8 + 1 -> 5; 5 and 10: 7.5, 6.5 -> 4; 20 and 30 -> 3; 60 and 90 -> 2; 120 and
+ * 200 -> 1. F: 1 (two) 0 + 1 -> 1; 2 (three) 2 + 1.5 -> 2; 3: 5.5 -> 3; 5: 6.5 -> 4; 6 (two) 7 + 1 -> 5;
+ * 10: 9.5 -> 5. M: 5000 (two members) 7 + 1 -> 5; 3000: 6.5 -> 4; the rest as R.
  */
 import { describe, expect, it } from 'vitest';
 import { rfmSegment, scoreRfm } from '../../../hub/src/domain/rfm.ts';
@@ -91,9 +91,9 @@ describe('scoreRfm', () => {
     expect(scores).toEqual({
       m01: '555',
       m02: '511',
-      m03: '444',
-      m04: '424',
-      m05: '343',
+      m03: '455',
+      m04: '425',
+      m05: '353',
       m06: '323',
       m07: '232',
       m08: '222',
@@ -147,25 +147,28 @@ describe('scoreRfm', () => {
       ],
       // R: the fewest days that still score 1, 2, 3, 4 (120 scores 1, 90 and 60 score 2, ...);
       // F and M: the most purchases / spend that score 1, 2, 3, 4.
-      thresholds: { r: [120, 60, 20, 5], f: [1, 2, 3, 6], m: [300, 1200, 2000, 5000] },
+      thresholds: { r: [120, 60, 20, 5], f: [1, 2, 3, 5], m: [300, 1200, 2000, 3000] },
       tookMs: 12,
     });
   });
 
-  it('gives the best value 5 only when it beats at least 80%', () => {
-    // Six distinct spends: worse 0..5 -> 1 + floor(5w/6) = 1, 1, 2, 3, 4, 5
+  it('scores by percentile rank, ties at the middle of their ranks', () => {
+    // Six distinct spends: rank (w + 0.5) / 6 -> 1 + floor(5 x rank) = 1, 2, 3, 3, 4, 5
     const six = [100, 200, 300, 400, 500, 600].map((spend, i) => member(`s${i}`, TODAY, 2, spend));
-    expect(six.map((r) => scoreRfm(six, TODAY).get(r.memberId)!.m)).toEqual([1, 1, 2, 3, 4, 5]);
-    // Five members, three tied at the top: they beat 2 of 5 (40%) -> 1 + floor(2) = 3
+    expect(six.map((r) => scoreRfm(six, TODAY).get(r.memberId)!.m)).toEqual([1, 2, 3, 3, 4, 5]);
+    // Five members, three tied at the top: rank (2 + 1.5) / 5 = 0.7 -> 4
     const tied = [100, 200, 900, 900, 900].map((spend, i) => member(`t${i}`, TODAY, 2, spend));
     const scored = scoreRfm(tied, TODAY);
-    expect(tied.map((r) => scored.get(r.memberId)!.m)).toEqual([1, 2, 3, 3, 3]);
-    // Everyone alike: nobody is worse than anyone, all score 1
+    expect(tied.map((r) => scored.get(r.memberId)!.m)).toEqual([1, 2, 4, 4, 4]);
+    // Everyone alike (a store's first day): all in the middle, rank 0.5 -> 3, not "hibernating"
     const same = ['a', 'b', 'c'].map((id) => member(id, TODAY, 4, 500));
     const flat = scoreRfm(same, TODAY);
     expect(same.map((r) => flat.get(r.memberId))).toEqual(
-      Array.from({ length: 3 }, () => ({ r: 1, f: 1, m: 1, segment: 'hibernating' })),
+      Array.from({ length: 3 }, () => ({ r: 3, f: 3, m: 3, segment: 'loyal' })),
     );
+    // First-day one-time buyers are new customers, not customers to win back.
+    const firstDay = ['x', 'y'].map((id) => member(id, TODAY, 1, 300));
+    expect(scoreRfm(firstDay, TODAY).segmentOf('x')).toBe('new_customers');
     expect(flat.report('t', 0).thresholds).toEqual({ r: [0, 0, 0, 0], f: [4, 4, 4, 4], m: [500, 500, 500, 500] });
   });
 
@@ -183,7 +186,8 @@ describe('rfmSegment', () => {
   it.each([
     [{ r: 4, f: 1, m: 1 }, 1, 'new_customers'],
     [{ r: 5, f: 1, m: 5 }, 1, 'new_customers'],
-    [{ r: 3, f: 1, m: 5 }, 1, 'one_time'],
+    [{ r: 3, f: 1, m: 5 }, 1, 'new_customers'],
+    [{ r: 2, f: 1, m: 5 }, 1, 'one_time'],
     [{ r: 1, f: 1, m: 1 }, 1, 'one_time'],
     [{ r: 4, f: 4, m: 1 }, 7, 'champions'],
     [{ r: 5, f: 5, m: 5 }, 30, 'champions'],

@@ -5,10 +5,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { MemberIdParams } from '../../protocol/members.js';
+import { DAY_PATTERN } from '../../protocol/crm.js';
 import type { HttpContext } from './app.js';
 import { actorOf, requireRole } from './auth.js';
 
-const Day = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' });
+const Day = Type.String({ pattern: DAY_PATTERN });
 /** Query strings are not coerced: whole numbers arrive as digits. */
 const Whole = Type.String({ pattern: '^[1-9]\\d{0,3}$' });
 const Category = Type.String({ minLength: 1, maxLength: 40 });
