@@ -8,6 +8,11 @@
  * Demo catalog: PET-001 皇家 室內成貓飼料 2kg (寵物用品) NT$890, DRK-001 統一麥香紅茶 300ml NT$15.
  * Sale A: 2 x PET-001 = 1780. Sale B: 1 x PET-001 + 3 x DRK-001 = 935, voided afterwards.
  *
+ * Then the tabs that are not about a period: two new members (one agreed to SMS, one did not) buy
+ * a product with a 3-day repurchase cycle, and "due this week" lists both on the manager's screen
+ * without a reload, the number only for the one who agreed; the RFM tab shows the latest scoring,
+ * which a sale does not redo, and picks up a new scoring at the next live update.
+ *
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
@@ -43,9 +48,15 @@ async function callApi(
   );
 }
 
-async function sell(page: Page, lines: { sku: string; qty: number }[], cash: number): Promise<SaleView> {
+async function sell(
+  page: Page,
+  lines: { sku: string; qty: number }[],
+  cash: number,
+  memberId?: string,
+): Promise<SaleView> {
   const res = await callApi(page, 'POST', '/api/sales', {
     idempotencyKey: randomUUID(),
+    ...(memberId ? { memberId } : {}),
     lines,
     tenders: [{ type: 'cash', amount: cash }],
   });
@@ -197,6 +208,102 @@ describe('reports page (browser, built hub + UI)', () => {
     expect([...en.bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(en.lines[0]).toBe('SKU,Product,Category,Qty,Revenue (NT$),Sales,Last sold');
     await page.getByTestId('lang-zh-TW').click();
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("keeps the RFM and due-this-week tabs live: new members' sales show up without a reload", async () => {
+    const { hub, page, pageErrors } = session();
+    const today = taipeiToday();
+    const [year, month, day] = today.split('-').map(Number) as [number, number, number];
+    const inThreeDays = ymd(year, month - 1, day + 3);
+
+    await page.goto(`${hub.url}/admin/reports`);
+    await page.getByTestId('report-members').waitFor();
+
+    // The tabs follow the arrow keys.
+    await page.getByTestId('report-tab-members').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByTestId('report-tab-rfm').getAttribute('aria-selected')).toBe('true');
+    expect(await page.evaluate("document.activeElement?.getAttribute('data-testid')")).toBe('report-tab-rfm');
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.getByTestId('report-tab-members').getAttribute('aria-selected')).toBe('true');
+    await page.keyboard.press('ArrowRight');
+
+    // RFM: only walk-in sales so far, nobody to score.
+    const rfm = page.getByTestId('rfm-computed-at');
+    await rfm.waitFor();
+    expect(await rfm.getAttribute('data-scored')).toBe('0');
+    await page.getByTestId('rfm-empty').waitFor();
+    const firstScoring = await rfm.getAttribute('data-at');
+
+    // A product bought every 3 days (a catalog import also refreshes the open tab).
+    const imported = await page.evaluate(async (csv) => {
+      const res = await fetch('/api/catalog/import', {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/csv' },
+        body: csv,
+        credentials: 'same-origin',
+      });
+      return { status: res.status, body: (await res.json()) as { applied: boolean; rejected: unknown[] } };
+    }, 'sku,barcodes,name,category,price,repurchase_days\nTST-003,,試用包 3 日份,試用品,50,3\n');
+    expect(imported.status, JSON.stringify(imported.body)).toBe(200);
+    expect(imported.body.rejected).toEqual([]);
+
+    await page.getByTestId('report-tab-due').click();
+    const due = page.getByTestId('table-due');
+    await page.getByTestId('table-due-empty').waitFor();
+    const updated = page.getByTestId('reports-updated');
+    await updated.waitFor();
+
+    await onAnotherTablet(session(), async (tablet) => {
+      await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 3', hub.demoPins.cashier);
+      const signUp = async (phone: string, sms: boolean) => {
+        const res = await callApi(tablet, 'POST', '/api/members', { phone, consent: { sms } });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        return (res.body as { member: { memberId: string; memberCode: string } }).member;
+      };
+      const agreed = await signUp('0912345678', true);
+      const notAgreed = await signUp('0922333444', false);
+
+      // Both buy it today: due in 3 days, on the manager's list by itself.
+      await sell(tablet, [{ sku: 'TST-003', qty: 1 }], 100, agreed.memberId);
+      await sell(tablet, [{ sku: 'TST-003', qty: 1 }], 100, notAgreed.memberId);
+      await expect.poll(() => due.getByTestId('table-due-row').count(), LIVE).toBe(2);
+      const row = (m: { memberId: string }) => due.locator(`[data-key="${m.memberId}|sku|TST-003"]`);
+      const phoneOf = async (m: { memberId: string }) => (await row(m).locator('[data-col="phone"]').textContent())!;
+      expect((await phoneOf(agreed)).replace(/\D/g, '')).toBe('0912345678');
+      expect((await phoneOf(notAgreed)).trim()).toBe('未同意簡訊');
+      expect(await row(agreed).locator('[data-col="dueOn"]').textContent()).toContain(inThreeDays);
+      expect(await due.getByTestId('due-overdue').count()).toBe(0);
+      await shot(page, 'reports-due.png');
+
+      // The file says what the screen says.
+      const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('table-due-csv').click()]);
+      expect(file.suggestedFilename()).toBe(`本週該回購_${today}.csv`);
+      const lines = (await readFile(await file.path())).toString('utf8').slice(1).split('\r\n');
+      expect(lines[0]).toBe('會員編號,手機,姓名,種類,SKU／類別,商品或類別,上次購買,預計回購日,逾期天數,預測依據');
+      expect(lines).toContain(
+        `${notAgreed.memberCode},未同意簡訊,,商品,TST-003,試用包 3 日份,${today},${inThreeDays},,依商品的回購週期：3 天`,
+      );
+      expect(lines.find((l) => l.startsWith(`${agreed.memberCode},`))).not.toContain('未同意簡訊');
+
+      // RFM: the sales did not redo the scoring, opening the tab shows the same one.
+      await page.getByTestId('report-tab-rfm').click();
+      await rfm.waitFor();
+      expect(await rfm.getAttribute('data-at')).toBe(firstScoring);
+      expect(await rfm.getAttribute('data-scored')).toBe('0');
+
+      // A new scoring (as at night), then a sale: the open tab shows it without a reload.
+      const rescored = await callApi(page, 'POST', '/api/analytics/rfm/recompute', {});
+      expect(rescored.status).toBe(200);
+      expect((rescored.body as { scored: number }).scored).toBe(2);
+      await sell(tablet, [{ sku: 'DRK-001', qty: 1 }], 100);
+      await expect.poll(() => rfm.getAttribute('data-scored'), LIVE).toBe('2');
+      expect(await rfm.getAttribute('data-at')).not.toBe(firstScoring);
+      expect(await rfm.textContent()).toContain('已評分 2 位會員');
+      await page.getByTestId('table-rfm').waitFor();
+    });
 
     expect(pageErrors).toEqual([]);
   });

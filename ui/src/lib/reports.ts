@@ -10,14 +10,14 @@ import type {
   CrossSellReport,
   MemberMetrics,
   ProductReport,
-  ProductRow,
   RepurchaseDueReport,
   RepurchasePredictionView,
   RfmReport,
   RfmSegmentName,
 } from '$protocol/crm';
 import type { ServerMessage } from '$protocol/api';
-import { api } from '$lib/api';
+import { api, isApiError } from '$lib/api';
+import { adminError } from '$lib/components/AdminApi';
 
 export type Translate = (
   id: string,
@@ -94,9 +94,9 @@ export function presetOf(range: DateRange, today: string): RangeChoice {
   return 'custom';
 }
 
-/** The week the "due for repurchase" list covers: today and the 6 days after it. */
-export function comingWeek(today: string): DateRange {
-  return { from: today, to: addDays(today, 6) };
+/** Whole days from a predicted date to `today`: 3 when it was due 3 days ago, 0 when due today or later. */
+export function daysOverdue(dueOn: string, today: string): number {
+  return Math.max(0, daysInRange({ from: dueOn, to: today }) - 1);
 }
 
 // ---- settings ----
@@ -111,6 +111,9 @@ export interface ReportSettings {
 }
 
 export const DEFAULT_SETTINGS: ReportSettings = { activeDays: 90, churnedDays: 180, idleDays: 30, category: '' };
+
+/** The longest period the hub reports on, both ends counted (it keeps about 3 years of history). */
+export const MAX_RANGE_DAYS = 1100;
 
 /** What the hub accepts (ReportRangeQuery). */
 export const LIMITS = {
@@ -127,6 +130,7 @@ export function settingsProblems(range: DateRange, s: ReportSettings): Partial<R
   if (!isDay(range.from)) problems.from = 'date';
   if (!isDay(range.to)) problems.to = 'date';
   else if (!problems.from && range.from > range.to) problems.to = 'toBeforeFrom';
+  else if (!problems.from && daysInRange(range) > MAX_RANGE_DAYS) problems.to = 'rangeTooLong';
   for (const field of ['activeDays', 'churnedDays', 'idleDays'] as const) {
     const v = s[field];
     const { min, max } = LIMITS[field];
@@ -140,6 +144,16 @@ export function settingsProblems(range: DateRange, s: ReportSettings): Partial<R
 
 // ---- the hub's answers ----
 
+/**
+ * How many rows a table shows, and how many its CSV may hold (the most the hub hands out): the
+ * screen stays short, the file is the whole list unless it is longer than that.
+ */
+export const ROW_LIMITS = {
+  products: { screen: 20, file: 500 },
+  crossSell: { screen: 50, file: 500 },
+  due: { screen: 200, file: 1000 },
+} as const;
+
 function query(params: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
@@ -152,20 +166,48 @@ export const reportsApi = {
       `/api/reports/members?${query({ ...range, activeDays: s.activeDays, churnedDays: s.churnedDays })}`,
       { signal },
     ),
-  products: (range: DateRange, s: ReportSettings, signal?: AbortSignal) =>
+  /** Best sellers and slow movers cut to `limit` each (idle items and categories are whole). */
+  products: (
+    range: DateRange,
+    s: Pick<ReportSettings, 'idleDays' | 'category'>,
+    limit: number = ROW_LIMITS.products.screen,
+    signal?: AbortSignal,
+  ) =>
     api.get<ProductReport>(
-      `/api/reports/products?${query({ ...range, idleDays: s.idleDays, category: s.category || undefined })}`,
+      `/api/reports/products?${query({ ...range, idleDays: s.idleDays, category: s.category || undefined, limit })}`,
       { signal },
     ),
   rfm: () => api.get<RfmReport>('/api/analytics/rfm', { timeoutMs: 60_000 }),
   /** Scores every member again now (also done nightly). */
   recomputeRfm: () => api.post<RfmReport>('/api/analytics/rfm/recompute', {}, { timeoutMs: 60_000 }),
-  repurchaseDue: (range: DateRange, limit = 200) =>
-    api.get<RepurchaseDueReport>(`/api/analytics/repurchase-due?${query({ ...range, limit })}`),
+  /**
+   * Due this week as the counter sees it: due from today to 6 days on, and overdue by less than one
+   * interval. The hub gives a phone number only for members who consented to SMS.
+   */
+  repurchaseDue: (limit: number = ROW_LIMITS.due.screen) =>
+    api.get<RepurchaseDueReport>(`/api/analytics/repurchase-due?${query({ limit })}`),
   /** Pairs for one SKU, or all pairs by lift without one. */
-  crossSell: (sku: string | null, limit = 50) =>
+  crossSell: (sku: string | null, limit: number = ROW_LIMITS.crossSell.screen) =>
     api.get<CrossSellReport>(`/api/analytics/cross-sell?${query({ sku: sku ?? undefined, limit })}`),
+  /** The whole catalog (and more the reports do not need), for the product picker. */
+  catalog: () => api.get<{ products: CatalogChoice[] }>('/api/segments/options'),
 };
+
+/** A product to pick. */
+export interface CatalogChoice {
+  sku: string;
+  name: string;
+  category: string;
+}
+
+/** The reports' own words for the hub's refusals (a period or threshold out of bounds), else the shared ones. */
+export function reportError(e: unknown, t: Translate): string {
+  if (isApiError(e)) {
+    const own = t(`reports.errors.${e.code}`, { default: '', values: { max: MAX_RANGE_DAYS } });
+    if (own) return own;
+  }
+  return adminError(e, t);
+}
 
 /**
  * Messages after which the member and product figures may have moved: a sale, a void or a refund
@@ -248,19 +290,36 @@ export function explainRepurchase(
   return t(`reports.due.basis.${p.basis}`, { values: { n: p.samples, days: p.intervalDays } });
 }
 
-/** Products to pick a cross-sell filter from: every one the product report and the pairs name. */
+/**
+ * Products to pick a cross-sell filter from: the whole catalog, and products the pairs name that
+ * left it (their baskets still count). By category, then name; those gone from the catalog last.
+ */
 export function productChoices(
-  report: ProductReport | null,
-  pairs: { sku: string; name: string; withSku: string; withName: string }[],
-): { sku: string; name: string }[] {
-  const names = new Map<string, string>();
-  const rows: ProductRow[] = report ? [...report.bestSellers, ...report.slowMovers, ...report.idle] : [];
-  for (const r of rows) names.set(r.sku, r.name);
+  catalog: readonly CatalogChoice[],
+  pairs: readonly { sku: string; name: string; withSku: string; withName: string }[],
+): CatalogChoice[] {
+  const bySku = new Map<string, CatalogChoice>();
+  for (const p of catalog) bySku.set(p.sku, p);
   for (const p of pairs) {
-    names.set(p.sku, p.name);
-    names.set(p.withSku, p.withName);
+    if (!bySku.has(p.sku)) bySku.set(p.sku, { sku: p.sku, name: p.name, category: '' });
+    if (!bySku.has(p.withSku)) bySku.set(p.withSku, { sku: p.withSku, name: p.withName, category: '' });
   }
-  return [...names].map(([sku, name]) => ({ sku, name })).sort((a, b) => a.name.localeCompare(b.name, 'zh-TW'));
+  // Products gone from the catalog (no category here) go last.
+  const rank = (c: CatalogChoice) => (c.category ? 0 : 1);
+  return [...bySku.values()].sort(
+    (a, b) =>
+      rank(a) - rank(b) || a.category.localeCompare(b.category, 'zh-TW') || a.name.localeCompare(b.name, 'zh-TW'),
+  );
+}
+
+/** Choices whose name, SKU or category holds every word typed (any case), e.g. "貓 飼料". */
+export function searchChoices(choices: readonly CatalogChoice[], text: string): CatalogChoice[] {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return [...choices];
+  return choices.filter((c) => {
+    const haystack = `${c.name} ${c.sku} ${c.category}`.toLowerCase();
+    return words.every((w) => haystack.includes(w));
+  });
 }
 
 /** Categories met so far, to filter by: kept across answers, since a filtered answer names only one. */
@@ -286,6 +345,13 @@ export interface ReportColumn<T> {
   custom?: boolean;
   /** In the CSV, not on screen (shown within another column there). */
   csvOnly?: boolean;
+}
+
+/** The rows of a table's file, and what to say when even those are not the whole list. */
+export interface FileRows<T> {
+  rows: T[];
+  /** e.g. "檔案只含前 500 名"; empty when the file has every row. */
+  cutNote?: string;
 }
 
 export function cellText<T>(column: ReportColumn<T>, row: T): string {
