@@ -228,11 +228,7 @@ export class SegmentsService {
     const today = this.analytics.today();
     const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today)));
     const headers = EXPORT_HEADERS[request.language ?? 'zh-TW'];
-    // escape_formulas: a name typed as =HYPERLINK(...) must not run when the file is opened in Excel.
-    const csv = stringify([request.columns.map((column) => headers[column]), ...rows], {
-      bom: true,
-      escape_formulas: true,
-    });
+    const csv = stringify([request.columns.map((column) => headers[column]), ...rows], { bom: true });
     return {
       csv,
       filename: `${segment.name}-${today}.csv`,
@@ -250,15 +246,15 @@ export class SegmentsService {
         // E.164, as SMS gateways and ad platforms (custom audiences) take numbers.
         return profile?.phone ?? '';
       case 'name':
-        return profile?.name ?? '';
+        return asText(profile?.name ?? '');
       case 'email':
-        return profile?.email ?? '';
+        return asText(profile?.email ?? '');
       case 'tier':
         return tierRule(this.members.program, record.tier).name;
       case 'points':
         return record.points;
       case 'tags':
-        return record.tags.map((t) => t.tag).join('|');
+        return asText(record.tags.map((t) => t.tag).join('|'));
       case 'since':
         return businessDate(new Date(record.since), this.timeZone);
       case 'purchaseCount':
@@ -276,7 +272,7 @@ export class SegmentsService {
       case 'gender':
         return record.demographics.gender ?? '';
       case 'region':
-        return record.demographics.region ?? '';
+        return asText(record.demographics.region ?? '');
     }
   }
 
@@ -285,6 +281,15 @@ export class SegmentsService {
     if (!segment) throw new DomainError('segment_not_found', 'There is no such saved segment', undefined, 404);
     return segment;
   }
+}
+
+/**
+ * Text typed at the counter, made safe for Excel: a cell starting with = + - @ (or a tab / CR) would
+ * run as a formula when the file is opened, so it gets a leading apostrophe. Numbers the hub writes
+ * itself (an E.164 +886…) are left as they are: gateways read them.
+ */
+function asText(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
 function toView(record: SavedFilterRecord, staffName: (staffId: string) => string): SavedSegmentView {

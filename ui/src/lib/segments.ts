@@ -275,24 +275,66 @@ export function isContactColumn(column: ExportColumn): boolean {
   return CONTACT_COLUMN_LIST.includes(column);
 }
 
-/** Sensible columns for each channel: who to reach and how, or figures without contact data. */
+/**
+ * The contact columns a list for a channel may carry: consent is per channel, so an SMS or LINE
+ * list has phone numbers and no e-mail addresses, an e-mail list the other way round, and an
+ * analysis none at all (as the hub checks).
+ */
+const CONTACT_FOR: Record<ExportPurpose, readonly ExportColumn[]> = {
+  sms: ['phone', 'name'],
+  line: ['phone', 'name'],
+  email: ['email', 'name'],
+  analysis: [],
+};
+
+/** Whether a list for `purpose` may carry the column. */
+export function columnAllowed(purpose: ExportPurpose, column: ExportColumn): boolean {
+  return !isContactColumn(column) || CONTACT_FOR[purpose].includes(column);
+}
+
+/**
+ * Sensible columns for each channel: who to reach and how, or figures without contact data. The
+ * hub knows no LINE ids: LINE audiences are matched on the phone number, so LINE takes the phone.
+ */
 export function defaultExportColumns(purpose: ExportPurpose): ExportColumn[] {
   switch (purpose) {
     case 'sms':
+    case 'line':
       return ['memberCode', 'phone', 'name'];
     case 'email':
       return ['memberCode', 'name', 'email'];
-    case 'line':
-      return ['memberCode', 'name', 'tier'];
     case 'analysis':
       return ['memberCode', 'tier', 'points', 'purchaseCount', 'cumulativeSpend', 'lastPurchase', 'rfmSegment'];
   }
 }
 
-/** The chosen columns in the file's order (the order of the list), contact columns dropped for analysis. */
+/**
+ * The columns after switching purpose: the new purpose's defaults when the manager had kept the old
+ * one's, otherwise their choice with the new purpose's contact column added.
+ */
+export function columnsForNewPurpose(
+  from: ExportPurpose,
+  to: ExportPurpose,
+  chosen: readonly ExportColumn[],
+): ExportColumn[] {
+  if (sameColumns(chosen, defaultExportColumns(from))) return defaultExportColumns(to);
+  if (to === 'analysis') return [...chosen];
+  return exportColumnsFor(to, [...chosen, ...defaultExportColumns(to)]);
+}
+
+function sameColumns(a: readonly ExportColumn[], b: readonly ExportColumn[]): boolean {
+  return a.length === b.length && a.every((c) => b.includes(c));
+}
+
+/** The CSV header's language: the one on screen. */
+export function exportLanguage(locale: string | null | undefined): NonNullable<SegmentExportRequest['language']> {
+  return locale === 'en' ? 'en' : 'zh-TW';
+}
+
+/** The chosen columns in the file's order (the order of the list), without contact columns the purpose may not carry. */
 export function exportColumnsFor(purpose: ExportPurpose, chosen: Iterable<ExportColumn>): ExportColumn[] {
   const set = new Set(chosen);
-  return EXPORT_COLUMN_LIST.filter((c) => set.has(c) && !(purpose === 'analysis' && isContactColumn(c)));
+  return EXPORT_COLUMN_LIST.filter((c) => set.has(c) && columnAllowed(purpose, c));
 }
 
 // ---- The draft tree ----
@@ -488,53 +530,142 @@ export function definitionToTree(definition: SegmentDefinition): DraftGroup {
 // ---- From the draft to the definition ----
 
 /** Why a condition is not sent yet: a key under `segments.incomplete`. */
-export type Incomplete =
-  'month' | 'choose' | 'bounds' | 'wholeNumber' | 'window' | 'date' | 'days' | 'tags' | 'product' | 'category';
+export type Incomplete = 'month' | 'choose' | 'bounds' | 'window' | 'date' | 'days' | 'tags' | 'product' | 'category';
 
-export type CompiledCondition = { condition: Condition } | { incomplete: Incomplete };
+/**
+ * What is wrong with a filled-in condition, found before the hub is asked: a key under
+ * `segments.problems` and the figures its message names.
+ */
+export interface ConditionProblem {
+  key:
+    | 'wholeNumber'
+    | 'notNegative'
+    | 'tooLarge'
+    | 'minOverMax'
+    | 'fromAfterTo'
+    | 'notADate'
+    | 'yearRange'
+    | 'monthRange'
+    | 'lastDaysRange'
+    | 'daysRange'
+    | 'dueDaysRange'
+    | 'minTimesRange'
+    | 'minTimesInWindow'
+    | 'windowTooOld';
+  values?: Record<string, string | number>;
+}
+
+export type CompiledCondition = { condition: Condition } | { incomplete: Incomplete } | { problem: ConditionProblem };
+type Failure = { incomplete: Incomplete } | { problem: ConditionProblem };
+
+// The condition language's limits (hub/src/protocol/crm.ts and the hub's checks of meaning).
+const MAX_COUNT = 1_000_000_000;
+/** How far back a fixed purchase window may start: purchases are kept about 3 years. */
+export const HISTORY_DAYS = 1095;
+const LAST_DAYS = { min: 1, max: HISTORY_DAYS };
+const DATE_TEST_DAYS = { min: 1, max: 3650 };
+const DUE_DAYS = { min: 0, max: 90 };
+const MIN_TIMES = { min: 1, max: 1000 };
+/** Within a window the hub counts a member's latest purchases of a product or category, up to this many. */
+export const MAX_TIMES_IN_WINDOW = 12;
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const isCount = (n: Num): n is number => n !== null && Number.isSafeInteger(n) && n >= 0;
+const isWhole = (n: number) => Number.isSafeInteger(n);
+const fails = (v: object): v is Failure => 'incomplete' in v || 'problem' in v;
+const problem = (key: ConditionProblem['key'], values?: ConditionProblem['values']): Failure => ({
+  problem: values ? { key, values } : { key },
+});
 
-function compileBounds(min: Num, max: Num): { min?: number; max?: number } | Incomplete {
-  if (min === null && max === null) return 'bounds';
-  if ((min !== null && !isCount(min)) || (max !== null && !isCount(max))) return 'wholeNumber';
+function dayNumber(date: string): number {
+  return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 86_400_000;
+}
+
+/** The date `days` days before a YYYY-MM-DD date. */
+function daysBefore(date: string, days: number): string {
+  return new Date((dayNumber(date) - days) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The years the language takes dates in (the hub's DAY_PATTERN). */
+export const FIRST_DAY = '1900-01-01';
+export const LAST_DAY = '2099-12-31';
+
+/** What is wrong with a typed YYYY-MM-DD: not on the calendar (2026-02-30), or out of the years taken. */
+function dayProblem(date: string): Failure | null {
+  if (new Date(dayNumber(date) * 86_400_000).toISOString().slice(0, 10) !== date) return problem('notADate', { date });
+  if (date < FIRST_DAY || date > LAST_DAY) return problem('yearRange', { date, first: 1900, last: 2099 });
+  return null;
+}
+
+/** A whole number within `range`, or what is wrong with it. */
+function inRange(n: number, range: { min: number; max: number }, key: ConditionProblem['key']): Failure | null {
+  if (!isWhole(n)) return problem('wholeNumber');
+  return n < range.min || n > range.max ? problem(key, range) : null;
+}
+
+function compileBounds(min: Num, max: Num): { min?: number; max?: number } | Failure {
+  if (min === null && max === null) return { incomplete: 'bounds' };
+  for (const n of [min, max]) {
+    if (n === null) continue;
+    if (!isWhole(n)) return problem('wholeNumber');
+    if (n < 0) return problem('notNegative');
+    if (n > MAX_COUNT) return problem('tooLarge', { max: MAX_COUNT });
+  }
+  if (min !== null && max !== null && min > max) return problem('minOverMax', { min, max });
   return { ...(min !== null ? { min } : {}), ...(max !== null ? { max } : {}) };
 }
 
-/** `undefined`: all time; a string: why the window is not complete. */
-function compileWindow(w: WindowDraft): Window | undefined | Incomplete {
-  if (w.mode === 'all') return undefined;
-  if (w.mode === 'lastDays') return isCount(w.lastDays) && w.lastDays > 0 ? { lastDays: w.lastDays } : 'window';
-  return DAY.test(w.from) && DAY.test(w.to) ? { from: w.from, to: w.to } : 'window';
+/** Two days in order; `from` no earlier than `earliest` when given. */
+function compileDays(from: string, to: string, earliest?: string): Failure | null {
+  if (!DAY.test(from) || !DAY.test(to)) return { incomplete: 'date' };
+  const wrongDay = dayProblem(from) ?? dayProblem(to);
+  if (wrongDay) return wrongDay;
+  if (from > to) return problem('fromAfterTo', { from, to });
+  if (earliest && from < earliest) return problem('windowTooOld', { days: HISTORY_DAYS, earliest });
+  return null;
 }
 
-function compileDateTest(d: DateTestDraft): DateTest | Incomplete {
+/** `{}`: all time; otherwise the window, or what keeps it from being sent. */
+function compileWindow(w: WindowDraft, today: string): { window?: Window } | Failure {
+  if (w.mode === 'all') return {};
+  if (w.mode === 'lastDays') {
+    if (w.lastDays === null) return { incomplete: 'window' };
+    return inRange(w.lastDays, LAST_DAYS, 'lastDaysRange') ?? { window: { lastDays: w.lastDays } };
+  }
+  if (!DAY.test(w.from) || !DAY.test(w.to)) return { incomplete: 'window' };
+  return compileDays(w.from, w.to, daysBefore(today, HISTORY_DAYS)) ?? { window: { from: w.from, to: w.to } };
+}
+
+function compileDateTest(d: DateTestDraft): DateTest | Failure {
   switch (d.mode) {
     case 'withinDays':
-      return isCount(d.days) && d.days > 0 ? { withinDays: d.days } : 'days';
-    case 'notWithinDays':
-      return isCount(d.days) && d.days > 0 ? { notWithinDays: d.days } : 'days';
+    case 'notWithinDays': {
+      if (d.days === null) return { incomplete: 'days' };
+      const wrong = inRange(d.days, DATE_TEST_DAYS, 'daysRange');
+      if (wrong) return wrong;
+      return d.mode === 'withinDays' ? { withinDays: d.days } : { notWithinDays: d.days };
+    }
     case 'before':
-      return DAY.test(d.date) ? { before: d.date } : 'date';
     case 'after':
-      return DAY.test(d.date) ? { after: d.date } : 'date';
+      if (!DAY.test(d.date)) return { incomplete: 'date' };
+      return dayProblem(d.date) ?? (d.mode === 'before' ? { before: d.date } : { after: d.date });
     case 'between':
-      return DAY.test(d.from) && DAY.test(d.to) ? { from: d.from, to: d.to } : 'date';
+      return compileDays(d.from, d.to) ?? { from: d.from, to: d.to };
   }
 }
 
-const failed = (v: unknown): v is Incomplete => typeof v === 'string';
-
-/** The condition the hub reads, or why it cannot be sent yet. Ranges are left to the hub to check. */
-export function compileCondition(d: ConditionDraft): CompiledCondition {
+/**
+ * The condition the hub reads, or why it cannot be sent yet: unfinished, or wrong in a way the
+ * tablet can tell (ranges, order of bounds and dates, the history kept). `today` is the store's
+ * date (YYYY-MM-DD), for how far back a fixed window may start. What only the hub knows (SKUs and
+ * tiers that exist) is left to it.
+ */
+export function compileCondition(d: ConditionDraft, today: string): CompiledCondition {
   const done = (condition: Condition): CompiledCondition => ({ condition });
   switch (d.field) {
     case 'birthMonth':
       if (d.mode !== 'month') return done({ field: d.field, relative: d.mode });
-      return d.month !== null && Number.isInteger(d.month) && d.month >= 1 && d.month <= 12
-        ? done({ field: d.field, month: d.month })
-        : { incomplete: 'month' };
+      if (d.month === null) return { incomplete: 'month' };
+      return inRange(d.month, { min: 1, max: 12 }, 'monthRange') ?? done({ field: d.field, month: d.month });
     case 'ageBand':
       return d.values.length ? done({ field: d.field, bands: [...d.values] }) : { incomplete: 'choose' };
     case 'gender':
@@ -550,36 +681,45 @@ export function compileCondition(d: ConditionDraft): CompiledCondition {
     case 'points':
     case 'markdownPurchases': {
       const bounds = compileBounds(d.min, d.max);
-      return failed(bounds) ? { incomplete: bounds } : done({ field: d.field, ...bounds });
+      return fails(bounds) ? bounds : done({ field: d.field, ...bounds });
     }
     case 'purchaseCount':
     case 'spend': {
       const bounds = compileBounds(d.min, d.max);
-      if (failed(bounds)) return { incomplete: bounds };
-      const window = compileWindow(d.window);
-      if (failed(window)) return { incomplete: window };
-      return done({ field: d.field, ...bounds, ...(window ? { window } : {}) });
+      if (fails(bounds)) return bounds;
+      const window = compileWindow(d.window, today);
+      if (fails(window)) return window;
+      return done({ field: d.field, ...bounds, ...window });
     }
     case 'memberSince':
     case 'lastPurchase': {
       const date = compileDateTest(d.date);
-      return failed(date) ? { incomplete: date } : done({ field: d.field, date });
+      return fails(date) ? date : done({ field: d.field, date });
     }
     case 'bought': {
       const key = d.target === 'sku' ? d.sku.trim() : d.category.trim();
       if (!key) return { incomplete: d.target === 'sku' ? 'product' : 'category' };
-      const window = compileWindow(d.window);
-      if (failed(window)) return { incomplete: window };
-      if (d.minTimes !== null && !(isCount(d.minTimes) && d.minTimes > 0)) return { incomplete: 'wholeNumber' };
+      const window = compileWindow(d.window, today);
+      if (fails(window)) return window;
+      if (d.minTimes !== null) {
+        const wrong = inRange(d.minTimes, MIN_TIMES, 'minTimesRange');
+        if (wrong) return wrong;
+        if (window.window && d.minTimes > MAX_TIMES_IN_WINDOW) {
+          return problem('minTimesInWindow', { max: MAX_TIMES_IN_WINDOW });
+        }
+      }
       return done({
         field: d.field,
         ...(d.target === 'sku' ? { sku: key } : { category: key }),
-        ...(window ? { window } : {}),
+        ...window,
         ...(d.minTimes !== null ? { minTimes: d.minTimes } : {}),
       });
     }
     case 'dueForRepurchase': {
-      if (d.withinDays !== null && !isCount(d.withinDays)) return { incomplete: 'wholeNumber' };
+      if (d.withinDays !== null) {
+        const wrong = inRange(d.withinDays, DUE_DAYS, 'dueDaysRange');
+        if (wrong) return wrong;
+      }
       const key = d.target === 'sku' ? d.sku.trim() : d.target === 'category' ? d.category.trim() : '';
       if (d.target !== 'any' && !key) return { incomplete: d.target === 'sku' ? 'product' : 'category' };
       return done({
@@ -592,31 +732,39 @@ export function compileCondition(d: ConditionDraft): CompiledCondition {
 }
 
 export interface CompiledTree {
-  /** What to send, or null while no condition is complete. */
+  /** What to send, or null while no condition is complete and right. */
   definition: SegmentDefinition | null;
   /** JSON pointer of each sent node (e.g. `/root/items/1`) to the id of its draft node. */
   pointers: Map<string, string>;
   /** Conditions left out because they are not complete yet, by node id, with the reason. */
   incomplete: Map<string, Incomplete>;
+  /** Conditions left out because they are wrong, by node id: nothing is counted while there are any. */
+  problems: Map<string, ConditionProblem>;
   /** Conditions sent. */
   conditions: number;
 }
 
 /**
- * The definition of a draft. Incomplete conditions are left out, and so are groups and NOTs left
- * with nothing in them, so the hub only ever counts what the manager has finished.
+ * The definition of a draft. Incomplete and wrong conditions are left out, and so are groups and
+ * NOTs left with nothing in them, so the hub only ever counts what the manager has finished.
+ * `today` is the store's date (see compileCondition).
  */
-export function compileTree(root: DraftGroup): CompiledTree {
+export function compileTree(root: DraftGroup, today: string): CompiledTree {
   const pointers = new Map<string, string>();
   const incomplete = new Map<string, Incomplete>();
+  const problems = new Map<string, ConditionProblem>();
   let conditions = 0;
 
   // Pointers are recorded as nodes are kept; a node left out takes its (and its children's) back.
   const compile = (node: DraftNode, pointer: string): SegmentNode | null => {
     if (node.kind === 'condition') {
-      const c = compileCondition(node.condition);
+      const c = compileCondition(node.condition, today);
       if ('incomplete' in c) {
         incomplete.set(node.id, c.incomplete);
+        return null;
+      }
+      if ('problem' in c) {
+        problems.set(node.id, c.problem);
         return null;
       }
       conditions += 1;
@@ -644,8 +792,34 @@ export function compileTree(root: DraftGroup): CompiledTree {
     definition: compiled ? { version: 1, root: compiled } : null,
     pointers,
     incomplete,
+    problems,
     conditions,
   };
+}
+
+/**
+ * What a draft says, for telling whether it changed: finished conditions by what is sent for them
+ * (so a value typed in a mode not chosen does not count), the others as they are drafted. Node ids
+ * are left out: the same conditions opened again are the same draft.
+ */
+export function draftSignature(root: DraftGroup, today: string): string {
+  const shape = (node: DraftNode): unknown => {
+    if (node.kind === 'condition') {
+      const c = compileCondition(node.condition, today);
+      return 'condition' in c ? c.condition : { draft: node.condition };
+    }
+    if (node.kind === 'not') return { not: shape(node.item) };
+    return { [node.op]: node.items.map(shape) };
+  };
+  return JSON.stringify(shape(root));
+}
+
+/** Why a draft cannot be saved yet (a key under segments.save), or null. */
+export function draftSaveProblem(compiled: CompiledTree): string | null {
+  if (compiled.problems.size > 0) return 'segments.save.errInvalid';
+  if (compiled.incomplete.size > 0) return 'segments.save.errIncomplete';
+  if (!compiled.definition) return 'segments.save.errEmpty';
+  return null;
 }
 
 export interface PlacedProblems {
@@ -761,6 +935,13 @@ export function findNode(node: DraftNode, id: string): DraftNode | null {
   return null;
 }
 
+/** Whether a draft has a tags condition naming `tag`: a rule may not read the tag it sets. */
+export function draftReadsTag(node: DraftNode, tag: string): boolean {
+  if (node.kind === 'condition') return node.condition.field === 'tags' && node.condition.values.includes(tag);
+  if (node.kind === 'not') return draftReadsTag(node.item, tag);
+  return node.items.some((item) => draftReadsTag(item, tag));
+}
+
 /** Conditions in a draft, complete or not. */
 export function countConditions(node: DraftNode): number {
   if (node.kind === 'condition') return 1;
@@ -830,6 +1011,34 @@ export const TAG_RULE_STARTERS: readonly TagRuleStarter[] = [
 ];
 
 // ---- Small things the pages share ----
+
+export type ProductOption = SegmentOptions['products'][number];
+
+const fold = (text: string) => text.normalize('NFKC').toLowerCase();
+
+/**
+ * Products whose name, SKU or category has every word of `query` (full-width letters and digits
+ * match their ASCII ones), best first: the exact SKU (a scanned or typed code), SKUs starting with
+ * it, then names starting with it, then the rest in catalog order.
+ */
+export function searchProducts(products: readonly ProductOption[], query: string, limit = 8): ProductOption[] {
+  const q = fold(query).trim();
+  if (!q) return [];
+  const words = q.split(/\s+/);
+  const rank = (p: ProductOption): number => {
+    const sku = fold(p.sku);
+    if (sku === q) return 0;
+    if (sku.startsWith(q)) return 1;
+    return fold(p.name).startsWith(q) ? 2 : 3;
+  };
+  return products
+    .map((p, i) => ({ p, i, text: fold(`${p.name} ${p.sku} ${p.category}`) }))
+    .filter(({ text }) => words.every((w) => text.includes(w)))
+    .map((hit) => ({ ...hit, rank: rank(hit.p) }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .slice(0, limit)
+    .map(({ p }) => p);
+}
 
 /** Reads a whole number from an input: null when empty or not a number. */
 export function readNumber(text: string): Num {
