@@ -420,7 +420,7 @@ describe('the auntie’s brain (C1) and the profile (M4)', () => {
 
     await cashier.request('POST', `/api/members/${member.memberId}/tags`, { tag: '有養寵物' });
     const tagged = await card(member.memberId);
-    expect(tagged.tags).toEqual([{ tag: '有養寵物', source: 'staff' }]);
+    expect(tagged.tags).toEqual([{ tag: '有養寵物', source: 'staff', ruleName: null }]);
     expect(((await cashier.request('GET', '/api/tags')).body.tags as string[]).includes('有養寵物')).toBe(true);
     expect(journalText()).not.toContain('林小姐');
   });
