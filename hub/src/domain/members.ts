@@ -6,6 +6,7 @@
  */
 import type { HubEvent, PointsReversalData, SaleCompletedData, SaleLineData, SealedData } from '../protocol/events.js';
 import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
+import { MemberColumns } from './member-columns.js';
 import { daysBefore } from './time.js';
 
 /** What a member's sealed record holds. */
@@ -131,6 +132,8 @@ export class MemberBook {
   readonly byLast3 = new Map<string, Set<string>>();
   /** Kept member -> the records merged into it. */
   private readonly mergedFrom = new Map<string, string[]>();
+  /** The member filter's columns: built on first use, never serialised. */
+  private memberColumns: MemberColumns | null = null;
   constructor(private readonly unseal: Unseal) {}
 
   static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
@@ -151,6 +154,21 @@ export class MemberBook {
     let record = this.members.get(memberId);
     for (let hops = 0; record?.mergedInto && hops < 16; hops++) record = this.members.get(record.mergedInto);
     return record && !record.erased && !record.mergedInto ? record : undefined;
+  }
+
+  /**
+   * The members by column (see member-columns.ts), up to date with every event applied: built on
+   * first use, then only the rows of members changed since the last call are rewritten.
+   */
+  columns(): MemberColumns {
+    if (this.memberColumns === null) this.memberColumns = MemberColumns.of(this.members.values(), this.members.size);
+    else this.memberColumns.refresh(this.members);
+    return this.memberColumns;
+  }
+
+  /** Every change to a record goes through here, so the columns know which rows to rewrite. */
+  private changed(record: MemberRecord): void {
+    this.memberColumns?.markDirty(record.memberId);
   }
 
   profile(memberId: string): MemberProfile | undefined {
@@ -204,6 +222,7 @@ export class MemberBook {
         };
         this.members.set(record.memberId, record);
         this.index(record);
+        this.changed(record);
         break;
       }
       case 'member.profile_updated': {
@@ -215,6 +234,7 @@ export class MemberBook {
         record.sealed = event.data.sealed;
         record.demographics = demographicsOf(profile, event.at.slice(0, 10));
         this.index(record);
+        this.changed(record);
         break;
       }
       case 'member.carrier_bound': {
@@ -223,6 +243,7 @@ export class MemberBook {
         if (!record || !opened?.carrierHash) break;
         record.carrierHashes.push(opened.carrierHash);
         this.byCarrier.set(opened.carrierHash, record.memberId);
+        this.changed(record);
         break;
       }
       case 'member.consent_changed': {
@@ -232,6 +253,7 @@ export class MemberBook {
         record.consent[channel] = { granted, at: event.at };
         record.consentHistory.push({ channel, granted, at: event.at, staffId });
         if (record.consentHistory.length > CONSENT_HISTORY_KEPT) record.consentHistory.shift();
+        this.changed(record);
         break;
       }
       case 'member.tagged': {
@@ -239,6 +261,7 @@ export class MemberBook {
         const tag = this.openTag(event.data.memberId, event.data.sealed);
         if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
         record.tags.push({ tag, source: 'staff' });
+        this.changed(record);
         break;
       }
       case 'member.auto_tagged': {
@@ -246,6 +269,7 @@ export class MemberBook {
         const tag = this.openTag(event.data.memberId, event.data.sealed);
         if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
         record.tags.push({ tag, source: `rule:${event.data.ruleId}` });
+        this.changed(record);
         break;
       }
       case 'member.auto_untagged': {
@@ -254,6 +278,7 @@ export class MemberBook {
         if (!record || tag === null) break;
         // Only the rule's own tag goes: a tag staff set by hand stays.
         record.tags = record.tags.filter((t) => !(t.tag === tag && t.source === `rule:${event.data.ruleId}`));
+        this.changed(record);
         break;
       }
       case 'member.untagged': {
@@ -261,6 +286,7 @@ export class MemberBook {
         const tag = this.openTag(event.data.memberId, event.data.sealed);
         if (!record || tag === null) break;
         record.tags = record.tags.filter((t) => t.tag !== tag);
+        this.changed(record);
         break;
       }
       case 'member.merged':
@@ -273,6 +299,7 @@ export class MemberBook {
         const record = this.resolve(event.data.memberId);
         if (!record) break;
         record.tier = event.data.to;
+        this.changed(record);
         break;
       }
       case 'points.expired': {
@@ -289,6 +316,7 @@ export class MemberBook {
           null,
           `earned on or before ${event.data.earnedOnOrBefore}`,
         );
+        this.changed(record);
         break;
       }
       case 'sale.completed':
@@ -308,6 +336,7 @@ export class MemberBook {
         }
         record.lastPurchase = record.spendLog.at(-1)?.date ?? (record.purchaseCount > 0 ? record.lastPurchase : null);
         this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
+        this.changed(record);
         break;
       }
       case 'sale.refunded': {
@@ -318,6 +347,7 @@ export class MemberBook {
         const entry = record.spendLog.find((s) => s.saleId === sale.saleId);
         if (entry) entry.amount -= event.data.amount;
         this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'refund');
+        this.changed(record);
         break;
       }
       default:
@@ -350,6 +380,7 @@ export class MemberBook {
       }
       record.tier = data.loyalty.tierAfter;
     }
+    this.changed(record);
   }
 
   private reversePoints(
@@ -442,6 +473,8 @@ export class MemberBook {
     into.carrierHashes.push(...from.carrierHashes);
     // The old number, code and carriers now find the kept member.
     this.index(from);
+    this.changed(from);
+    this.changed(into);
   }
 
   /** Ids of a member and of every record merged into it (one person's records). */
@@ -480,6 +513,7 @@ export class MemberBook {
     record.demographics = NO_DEMOGRAPHICS;
     record.ledger = [];
     record.recentSales = [];
+    this.changed(record);
   }
 
   /**

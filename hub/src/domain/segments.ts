@@ -1,7 +1,9 @@
 /**
  * The member filter (S3): checks a condition-language definition (protocol/crm.ts), compiles it to
- * one predicate over member records and runs it over the members projection. Pure: the instant and
- * everything outside the record (profiles, RFM, repurchase prediction) are passed in.
+ * one predicate over rows of the members' columns (member-columns.ts) and runs it over the members
+ * projection; one record at a time (tag rules), a record is tested as a one-row set of columns, by
+ * the same code. Pure: the instant and everything outside the record (profiles, RFM, repurchase
+ * prediction) are passed in.
  *
  * Dates in the language are store-local. "Today" is the store's business date when the filter
  * runs, so relative conditions ("birthday next month", "the last 180 days") move with the calendar
@@ -20,6 +22,7 @@ import {
   type SegmentNode,
   type SegmentProblem,
 } from '../protocol/crm.js';
+import { ColumnGroup, consentBit, dayNumber, MemberColumns, NO_DAY } from './member-columns.js';
 import { type MemberBook, type MemberProfile, type MemberRecord, SKU_DATES_KEPT } from './members.js';
 import { businessDate, daysAfter, daysBefore, daysBetween } from './time.js';
 
@@ -543,27 +546,23 @@ export function startOfLocalDay(date: string, timeZone: string): number {
 }
 
 /**
- * A test on an instant (member since) by its store-local date, as instant bounds worked out once:
- * no time-zone arithmetic per member. Canonical ISO strings (what events carry) compare as text.
+ * A test on an instant (member since, ms since the epoch) by its store-local date, as instant
+ * bounds worked out once: no time-zone arithmetic per member.
  */
-function instantTest(range: DayRange, timeZone: string): (at: string) => boolean {
+function instantTest(range: DayRange, timeZone: string): (at: number) => boolean {
   const low = range.from === null ? -Infinity : startOfLocalDay(range.from, timeZone);
   const high = range.to === null ? Infinity : startOfLocalDay(daysAfter(range.to, 1), timeZone);
-  const lowText = Number.isFinite(low) ? new Date(low).toISOString() : '';
-  const highText = Number.isFinite(high) ? new Date(high).toISOString() : '\uffff';
-  return (at) => {
-    if (isCanonicalInstant(at)) return at >= lowText && at < highText;
-    const t = Date.parse(at);
-    return t >= low && t < high;
-  };
+  return (at) => at >= low && at < high;
 }
 
 /** An instant as toISOString writes it (what events carry): such strings sort as their instants. */
 const isCanonicalInstant = (at: string) => at.length === 24 && at.charCodeAt(23) === 90; /* Z */
 
-function dayTest(range: DayRange): (date: string | null) => boolean {
-  const { from, to } = range;
-  return (date) => date !== null && (from === null || date >= from) && (to === null || date <= to);
+/** A test on a day number (see dayNumber); NO_DAY (no date) is in no range. */
+function dayTest(range: DayRange): (day: number) => boolean {
+  const from = range.from === null ? -Infinity : dayNumber(range.from);
+  const to = range.to === null ? Infinity : dayNumber(range.to);
+  return (day) => day !== NO_DAY && day >= from && day <= to;
 }
 
 /**
@@ -595,31 +594,44 @@ function boundsTest(min: number | undefined, max: number | undefined): (value: n
   return (value) => value >= low && value <= high;
 }
 
+/** A test of one row of the members' columns (see member-columns.ts). */
+export type RowPredicate = (row: number) => boolean;
+
 /**
  * Purchases counted, or net NT$ summed, over the sales in a window, read from the newest end of the
- * member's log. A sale's net amount never goes below 0 (refunds are at most what was paid), so the
- * all-time figure bounds the window's: a member already below the minimum all time is settled
- * without reading the log, and reading stops once the answer cannot change.
+ * member's log (held by column as day numbers and amounts). A sale's net amount never goes below 0
+ * (refunds are at most what was paid), so the all-time figure bounds the window's: a member already
+ * below the minimum all time is settled without reading the log, and so is one whose newest logged
+ * sale is older than the window (the window is empty); otherwise reading stops once the answer
+ * cannot change.
  */
 function windowTest(
   bounds: { min?: number; max?: number },
   window: Window,
   today: string,
   measure: 'count' | 'amount',
-): MemberPredicate {
+  columns: MemberColumns,
+): RowPredicate {
   const low = bounds.min ?? -Infinity;
   const high = bounds.max ?? Infinity;
-  const { from, to } = windowRange(window, today);
+  const range = windowRange(window, today);
+  const from = dayNumber(range.from);
+  const to = dayNumber(range.to);
   const counting = measure === 'count';
-  return (r) => {
-    if ((counting ? r.purchaseCount : r.cumulativeSpend) < low) return false;
-    const log = r.spendLog;
+  const allTime = counting ? columns.purchaseCount : columns.cumulativeSpend;
+  const { lastLogged, logStart, logLength } = columns;
+  const emptyWindowMatches = 0 >= low && 0 <= high;
+  return (row) => {
+    if (allTime[row]! < low) return false;
+    if (lastLogged[row]! < from) return emptyWindowMatches;
+    const { logDays, logAmounts } = columns;
+    const start = logStart[row]!;
     let total = 0;
-    for (let i = log.length - 1; i >= 0; i--) {
-      const entry = log[i]!;
-      if (entry.date < from) break;
-      if (entry.date > to) continue;
-      total += counting ? 1 : entry.amount;
+    for (let i = start + logLength[row]! - 1; i >= start; i--) {
+      const day = logDays[i]!;
+      if (day < from) break;
+      if (day > to) continue;
+      total += counting ? 1 : logAmounts[i]!;
       if (total > high) return false;
       if (total >= low && high === Infinity) return true;
     }
@@ -628,19 +640,52 @@ function windowTest(
 }
 
 interface Compiled {
-  test: MemberPredicate;
+  test: RowPredicate;
   /**
    * Rough cost per member, so AND / OR run cheap tests first and settle most members before the
-   * dear ones: 1 a field of the record, 2 a lookup (tags, a SKU), 3 the profile, 4 a scan of the
-   * purchase history, 5-6 the RFM and repurchase callbacks.
+   * dear ones: 1 a column, 2 a lookup (tags, a SKU), 3 the profile, 4 a scan of the purchase
+   * history, 5-6 the RFM and repurchase callbacks.
    */
   cost: number;
 }
 
+/** A condition's test, and the ColumnGroup bits of the columns it reads besides the plain fields. */
+interface CompiledCondition extends Compiled {
+  reads?: number;
+}
+
+interface Compiling {
+  env: SegmentEnv;
+  /** Store-local, from env.now. */
+  today: string;
+  columns: MemberColumns;
+  /**
+   * Testing records one at a time (compileSegment): each test has the columns it reads written for
+   * the record first, so a member settled by a cheap test costs no more than that test.
+   */
+  oneAtATime: boolean;
+}
+
 /**
- * Compiles a checked definition (see parseSegment) into one predicate. Everything that does not
- * depend on the member is worked out here, once: today, months, window days, instant bounds, sets.
- * The predicate does not look at liveness: runSegment and matchingMembers skip erased and merged
+ * Compiles a checked definition (see parseSegment) into one predicate over member records: for
+ * testing members one at a time (tag rules). Each record is put in a one-row set of columns and
+ * tested there, so a record and a row of the book's columns get the same answer from the same code.
+ */
+export function compileSegment(definition: SegmentDefinition, env: SegmentEnv): MemberPredicate {
+  const columns = new MemberColumns(1);
+  const today = businessDate(env.now, env.timeZone);
+  const matches = compileNode(definition.root, { env, today, columns, oneAtATime: true }).test;
+  return (record) => {
+    columns.holdOnly(record);
+    return matches(0);
+  };
+}
+
+/**
+ * Compiles a checked definition (see parseSegment) into one predicate over rows of the members'
+ * columns, valid until the columns next change. Everything that does not depend on the member is
+ * worked out here, once: today, months, window days, instant bounds, dictionary codes, sets. The
+ * predicate does not look at liveness: runSegment and matchingMembers skip erased and merged
  * records.
  *
  * Field by field:
@@ -664,59 +709,75 @@ interface Compiled {
  * - rfmSegment: the member's segment in the latest RFM computation.
  * - dueForRepurchase: the repurchase prediction says due within withinDays (default 7).
  */
-export function compileSegment(definition: SegmentDefinition, env: SegmentEnv): MemberPredicate {
+export function compileRows(definition: SegmentDefinition, env: SegmentEnv, columns: MemberColumns): RowPredicate {
   const today = businessDate(env.now, env.timeZone);
-  return compileNode(definition.root, env, today).test;
+  return compileNode(definition.root, { env, today, columns, oneAtATime: false }).test;
 }
 
-function compileNode(node: SegmentNode, env: SegmentEnv, today: string): Compiled {
+function compileNode(node: SegmentNode, compiling: Compiling): Compiled {
   if ('op' in node) {
     if (node.op === 'not') {
-      const inner = compileNode(node.item, env, today);
-      return { test: (record) => !inner.test(record), cost: inner.cost };
+      const inner = compileNode(node.item, compiling);
+      return { test: (row) => !inner.test(row), cost: inner.cost };
     }
-    const parts = node.items.map((item) => compileNode(item, env, today)).sort((a, b) => a.cost - b.cost);
+    const parts = node.items.map((item) => compileNode(item, compiling)).sort((a, b) => a.cost - b.cost);
     const tests = parts.map((p) => p.test);
     const cost = parts.reduce((sum, p) => sum + p.cost, 0);
     return { test: node.op === 'and' ? allOf(tests) : anyOf(tests), cost };
   }
-  return compileCondition(node, env, today);
+  const { test, cost, reads } = compileCondition(node, compiling.env, compiling.today, compiling.columns);
+  if (!compiling.oneAtATime || !reads) return { test, cost };
+  const { columns } = compiling;
+  return {
+    test: (row) => {
+      columns.load(reads);
+      return test(row);
+    },
+    cost,
+  };
 }
 
 // Short groups get straight-line closures: no loop per member, and the commonest shapes.
-function allOf(tests: MemberPredicate[]): MemberPredicate {
-  const [a, b, c] = tests as [MemberPredicate, MemberPredicate, MemberPredicate];
+function allOf(tests: RowPredicate[]): RowPredicate {
+  const [a, b, c] = tests as [RowPredicate, RowPredicate, RowPredicate];
   if (tests.length === 1) return a;
-  if (tests.length === 2) return (r) => a(r) && b(r);
-  if (tests.length === 3) return (r) => a(r) && b(r) && c(r);
-  return (r) => {
-    for (let i = 0; i < tests.length; i++) if (!tests[i]!(r)) return false;
+  if (tests.length === 2) return (row) => a(row) && b(row);
+  if (tests.length === 3) return (row) => a(row) && b(row) && c(row);
+  return (row) => {
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(row)) return false;
     return true;
   };
 }
 
-function anyOf(tests: MemberPredicate[]): MemberPredicate {
-  const [a, b, c] = tests as [MemberPredicate, MemberPredicate, MemberPredicate];
+function anyOf(tests: RowPredicate[]): RowPredicate {
+  const [a, b, c] = tests as [RowPredicate, RowPredicate, RowPredicate];
   if (tests.length === 1) return a;
-  if (tests.length === 2) return (r) => a(r) || b(r);
-  if (tests.length === 3) return (r) => a(r) || b(r) || c(r);
-  return (r) => {
-    for (let i = 0; i < tests.length; i++) if (tests[i]!(r)) return true;
+  if (tests.length === 2) return (row) => a(row) || b(row);
+  if (tests.length === 3) return (row) => a(row) || b(row) || c(row);
+  return (row) => {
+    for (let i = 0; i < tests.length; i++) if (tests[i]!(row)) return true;
     return false;
   };
 }
 
-function compileCondition(condition: Condition, env: SegmentEnv, today: string): Compiled {
+function compileCondition(
+  condition: Condition,
+  env: SegmentEnv,
+  today: string,
+  columns: MemberColumns,
+): CompiledCondition {
+  const { records } = columns;
   switch (condition.field) {
     case 'birthMonth': {
       const month = birthMonthOf(condition, today);
-      return { test: (r) => r.demographics.birthMonth === month, cost: 1 };
+      const birthMonth = columns.birthMonth;
+      return { test: (row) => birthMonth[row] === month, cost: 1 };
     }
     case 'ageBand': {
       const ranges = condition.bands.map((band) => birthdayRange(band, today));
       return {
-        test: (r) => {
-          const birthday = env.profile(r.memberId)?.birthday;
+        test: (row) => {
+          const birthday = env.profile(records[row]!.memberId)?.birthday;
           if (!birthday) return false;
           for (const range of ranges) if (birthday > range.after && birthday <= range.upTo) return true;
           return false;
@@ -725,34 +786,41 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
       };
     }
     case 'gender': {
-      const genders = new Set<string>(condition.values);
-      return { test: (r) => genders.has(r.demographics.gender ?? 'unknown'), cost: 1 };
+      const wanted = columns.genders.table(condition.values);
+      const gender = columns.gender;
+      return { test: (row) => wanted[gender[row]!] === 1, cost: 1, reads: ColumnGroup.codes };
     }
     case 'region': {
-      const regions = new Set(condition.values.map((v) => v.trim()));
-      return {
-        test: (r) => r.demographics.region !== null && regions.has(r.demographics.region.trim()),
-        cost: 1,
-      };
+      // Code 0 (no region) is never wanted.
+      const wanted = columns.regions.table(condition.values.map((v) => v.trim()));
+      const region = columns.region;
+      return { test: (row) => wanted[region[row]!] === 1, cost: 1, reads: ColumnGroup.codes };
     }
     case 'tier': {
       const tiers = new Set(condition.values);
-      const base = env.baseTier !== undefined && tiers.has(env.baseTier);
-      return { test: (r) => tiers.has(r.tier) || (base && r.tier === ''), cost: 1 };
+      // A member who has not bought yet (tier '') is in the base tier.
+      if (env.baseTier !== undefined && tiers.has(env.baseTier)) tiers.add('');
+      const wanted = columns.tiers.table(tiers);
+      const tier = columns.tier;
+      return { test: (row) => wanted[tier[row]!] === 1, cost: 1, reads: ColumnGroup.codes };
     }
     case 'points': {
       const within = boundsTest(condition.min, condition.max);
-      return { test: (r) => within(r.points), cost: 1 };
+      const points = columns.points;
+      return { test: (row) => within(points[row]!), cost: 1 };
     }
     case 'markdownPurchases': {
       const within = boundsTest(condition.min, condition.max);
-      return { test: (r) => within(r.markdownPurchases), cost: 1 };
+      const markdownPurchases = columns.markdownPurchases;
+      return { test: (row) => within(markdownPurchases[row]!), cost: 1 };
     }
     case 'tags':
-      return { test: tagsTest(condition.match, condition.values), cost: 2 };
+      return { test: tagsTest(condition.match, condition.values, columns), cost: 2, reads: ColumnGroup.tags };
     case 'consent': {
-      const { channel, granted } = condition;
-      return { test: (r) => r.consent[channel].granted === granted, cost: 1 };
+      const bit = consentBit(condition.channel);
+      const granted = condition.granted ? bit : 0;
+      const consent = columns.consent;
+      return { test: (row) => (consent[row]! & bit) === granted, cost: 1, reads: ColumnGroup.consent };
     }
     case 'store': {
       const ours = condition.values.includes(env.storeId);
@@ -760,49 +828,69 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
     }
     case 'memberSince': {
       const joined = instantTest(dateTestRange(condition.date, today), env.timeZone);
-      return { test: (r) => joined(r.since), cost: 1 };
+      const since = columns.since;
+      return { test: (row) => joined(since[row]!), cost: 1, reads: ColumnGroup.since };
     }
     case 'lastPurchase': {
       const inRange = dayTest(dateTestRange(condition.date, today));
-      return { test: (r) => inRange(r.lastPurchase), cost: 1 };
+      const lastPurchase = columns.lastPurchase;
+      return { test: (row) => inRange(lastPurchase[row]!), cost: 1 };
     }
     case 'purchaseCount':
       if (!condition.window) {
         const within = boundsTest(condition.min, condition.max);
-        return { test: (r) => within(r.purchaseCount), cost: 1 };
+        const purchaseCount = columns.purchaseCount;
+        return { test: (row) => within(purchaseCount[row]!), cost: 1 };
       }
-      return { test: windowTest(condition, condition.window, today, 'count'), cost: 4 };
+      return {
+        test: windowTest(condition, condition.window, today, 'count', columns),
+        cost: 4,
+        reads: ColumnGroup.log,
+      };
     case 'spend':
       if (!condition.window) {
         const within = boundsTest(condition.min, condition.max);
-        return { test: (r) => within(r.cumulativeSpend), cost: 1 };
+        const cumulativeSpend = columns.cumulativeSpend;
+        return { test: (row) => within(cumulativeSpend[row]!), cost: 1 };
       }
-      return { test: windowTest(condition, condition.window, today, 'amount'), cost: 4 };
+      return {
+        test: windowTest(condition, condition.window, today, 'amount', columns),
+        cost: 4,
+        reads: ColumnGroup.log,
+      };
     case 'bought': {
       const minTimes = condition.minTimes ?? 1;
-      const key = condition.sku ?? condition.category ?? '';
-      const bySku = condition.sku !== undefined;
-      const historyOf = (r: MemberRecord) => (bySku ? r.skus : r.categories)[key];
-      if (!condition.window) return { test: (r) => (historyOf(r)?.count ?? 0) >= minTimes, cost: 2 };
-      const { from, to } = windowRange(condition.window, today);
+      const column =
+        condition.sku !== undefined
+          ? columns.purchases('sku', condition.sku)
+          : columns.purchases('category', condition.category ?? '');
+      const reads = ColumnGroup.purchases;
+      if (!condition.window) return { test: (row) => column.countOf(row) >= minTimes, cost: 2, reads };
+      const range = windowRange(condition.window, today);
+      const fromDay = dayNumber(range.from);
+      const toDay = dayNumber(range.to);
       return {
-        test: (r) => {
-          const dates = historyOf(r)?.dates;
-          if (!dates) return false;
+        test: (row) => {
+          const slot = column.slotOf(row);
+          // Every kept date is a purchase counted, so fewer purchases all told than minTimes settles it.
+          if (slot < 0 || column.counts[slot]! < minTimes) return false;
+          const days = column.keptDays;
+          const base = slot * SKU_DATES_KEPT;
           let times = 0;
-          for (let i = dates.length - 1; i >= 0 && dates[i]! >= from; i--) {
-            if (dates[i]! <= to && ++times >= minTimes) return true;
+          for (let i = base + column.keptLength[slot]! - 1; i >= base && days[i]! >= fromDay; i--) {
+            if (days[i]! <= toDay && ++times >= minTimes) return true;
           }
           return false;
         },
         cost: 4,
+        reads,
       };
     }
     case 'rfmSegment': {
       const segments = new Set<string>(condition.values);
       return {
-        test: (r) => {
-          const segment = env.rfmSegment(r.memberId);
+        test: (row) => {
+          const segment = env.rfmSegment(records[row]!.memberId);
           return segment !== null && segments.has(segment);
         },
         cost: 5,
@@ -814,28 +902,28 @@ function compileCondition(condition: Condition, env: SegmentEnv, today: string):
       };
       if (condition.sku !== undefined) test.sku = condition.sku;
       if (condition.category !== undefined) test.category = condition.category;
-      return { test: (r) => env.isDue(r, today, test), cost: 6 };
+      return { test: (row) => env.isDue(records[row]!, today, test), cost: 6 };
     }
   }
 }
 
-function tagsTest(match: 'any' | 'all' | 'none', values: string[]): MemberPredicate {
-  const wanted = new Set(values);
-  const hasAny = (r: MemberRecord) => r.tags.some((t) => wanted.has(t.tag));
+/** Tags on a member are distinct: "all" means every wanted tag's members include the row. */
+function tagsTest(match: 'any' | 'all' | 'none', values: string[], columns: MemberColumns): RowPredicate {
+  const holders = [...new Set(values)].map((tag) => columns.tagRows(tag));
+  const hasAny = (row: number) => {
+    for (const rows of holders) if (rows.has(row)) return true;
+    return false;
+  };
   if (match === 'any') return hasAny;
-  if (match === 'none') return (r) => !hasAny(r);
-  return (r) => {
-    let found = 0;
-    for (const t of r.tags) if (wanted.has(t.tag)) found += 1;
-    // Tags on a member are distinct, so counting hits counts distinct wanted tags.
-    return found === wanted.size;
+  if (match === 'none') return (row) => !hasAny(row);
+  return (row) => {
+    for (const rows of holders) if (!rows.has(row)) return false;
+    return true;
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Running
-
-const isLive = (record: MemberRecord) => !record.erased && !record.mergedInto;
 
 /** Earlier joiners first; the same instant by member code. */
 function joinedEarlier(a: MemberRecord, b: MemberRecord): boolean {
@@ -845,6 +933,15 @@ function joinedEarlier(a: MemberRecord, b: MemberRecord): boolean {
       : Date.parse(a.since) < Date.parse(b.since);
   }
   return a.memberCode < b.memberCode;
+}
+
+/** joinedEarlier for two rows, from the since column; the records settle only a tie (or an unreadable instant). */
+function rowJoinedEarlier(columns: MemberColumns, a: number, b: number): boolean {
+  const sinceA = columns.since[a]!;
+  const sinceB = columns.since[b]!;
+  if (sinceA < sinceB) return true;
+  if (sinceA > sinceB) return false;
+  return joinedEarlier(columns.records[a]!, columns.records[b]!);
 }
 
 /**
@@ -858,30 +955,39 @@ export function runSegment(
   env: SegmentEnv,
   limit: number,
 ): { count: number; total: number; first: MemberRecord[]; asOf: string } {
-  const matches = compileSegment(definition, env);
+  const columns = book.columns();
+  const matches = compileRows(definition, env, columns);
+  const { live, rows } = columns;
   let count = 0;
   let total = 0;
-  // The earliest `limit` matches, kept sorted: each match is compared once with the latest kept.
-  const first: MemberRecord[] = [];
-  for (const record of book.members.values()) {
-    if (!isLive(record)) continue;
+  // The rows of the earliest `limit` matches, kept sorted: each match is compared once with the latest kept.
+  const first: number[] = [];
+  for (let row = 0; row < rows; row++) {
+    if (live[row] === 0) continue;
     total += 1;
-    if (!matches(record)) continue;
+    if (!matches(row)) continue;
     count += 1;
     if (limit <= 0) continue;
-    if (first.length === limit && !joinedEarlier(record, first[limit - 1]!)) continue;
+    if (first.length === limit && !rowJoinedEarlier(columns, row, first[limit - 1]!)) continue;
     let at = first.length;
-    while (at > 0 && joinedEarlier(record, first[at - 1]!)) at -= 1;
-    first.splice(at, 0, record);
+    while (at > 0 && rowJoinedEarlier(columns, row, first[at - 1]!)) at -= 1;
+    first.splice(at, 0, row);
     if (first.length > limit) first.pop();
   }
-  return { count, total, first, asOf: businessDate(env.now, env.timeZone) };
+  return {
+    count,
+    total,
+    first: first.map((row) => columns.records[row]!),
+    asOf: businessDate(env.now, env.timeZone),
+  };
 }
 
 /** All matching live members (for export and tag rules), in the order the book holds them. */
 export function matchingMembers(book: MemberBook, definition: SegmentDefinition, env: SegmentEnv): MemberRecord[] {
-  const matches = compileSegment(definition, env);
+  const columns = book.columns();
+  const matches = compileRows(definition, env, columns);
+  const { live, rows, records } = columns;
   const found: MemberRecord[] = [];
-  for (const record of book.members.values()) if (isLive(record) && matches(record)) found.push(record);
+  for (let row = 0; row < rows; row++) if (live[row] === 1 && matches(row)) found.push(records[row]!);
   return found;
 }
