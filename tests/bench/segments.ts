@@ -899,12 +899,16 @@ const RFM_SQL = `
     FROM ${SCHEMA}.members WHERE purchase_count > 0 AND last_purchase IS NOT NULL),
   scores AS (
     SELECT purchase_count, cumulative_spend,
-           1 + 5 * (rank() OVER (ORDER BY days_since DESC) - 1) / n AS r,
-           1 + 5 * (rank() OVER (ORDER BY purchase_count) - 1) / n AS f,
-           1 + 5 * (rank() OVER (ORDER BY cumulative_spend) - 1) / n AS m
+           -- percentile rank (worse + same / 2) / n, score 1 + floor(5 x rank), at most 5
+           LEAST(5, 1 + (10 * (rank() OVER (ORDER BY days_since DESC) - 1)
+                         + 5 * count(*) OVER (PARTITION BY days_since)) / (2 * n)) AS r,
+           LEAST(5, 1 + (10 * (rank() OVER (ORDER BY purchase_count) - 1)
+                         + 5 * count(*) OVER (PARTITION BY purchase_count)) / (2 * n)) AS f,
+           LEAST(5, 1 + (10 * (rank() OVER (ORDER BY cumulative_spend) - 1)
+                         + 5 * count(*) OVER (PARTITION BY cumulative_spend)) / (2 * n)) AS m
     FROM scored)
   SELECT CASE
-           WHEN purchase_count = 1 THEN CASE WHEN r >= 4 THEN 'new_customers' ELSE 'one_time' END
+           WHEN purchase_count = 1 THEN CASE WHEN r >= 3 THEN 'new_customers' ELSE 'one_time' END
            WHEN r >= 4 AND f >= 4 THEN 'champions'
            WHEN r >= 3 AND f >= 3 THEN 'loyal'
            WHEN r >= 4 THEN 'promising'
