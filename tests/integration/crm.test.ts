@@ -263,8 +263,9 @@ describe('automatic tags (S2)', () => {
       ['member.auto_tagged', ids.E],
       ['member.auto_untagged', ids.E],
     ]);
-    // The tag is sealed in the journal like a staff tag: its text is not there.
+    // The tag and the rule are sealed in the journal: neither the text nor the rule's id is there.
     expect(JSON.stringify(events)).not.toContain('有養寵物');
+    expect(JSON.stringify(events)).not.toContain(rule.ruleId);
   });
 
   it('deleting the rule takes its tags away', async () => {

@@ -266,18 +266,19 @@ export class MemberBook {
       }
       case 'member.auto_tagged': {
         const record = this.resolve(event.data.memberId);
-        const tag = this.openTag(event.data.memberId, event.data.sealed);
-        if (!record || tag === null || record.tags.some((t) => t.tag === tag)) break;
-        record.tags.push({ tag, source: `rule:${event.data.ruleId}` });
+        const opened = this.openRuleTag(event.data.memberId, event.data.sealed);
+        if (!record || !opened || record.tags.some((t) => t.tag === opened.tag)) break;
+        record.tags.push({ tag: opened.tag, source: `rule:${opened.ruleId}` });
         this.changed(record);
         break;
       }
       case 'member.auto_untagged': {
         const record = this.resolve(event.data.memberId);
-        const tag = this.openTag(event.data.memberId, event.data.sealed);
-        if (!record || tag === null) break;
+        const opened = this.openRuleTag(event.data.memberId, event.data.sealed);
+        if (!record || !opened) break;
         // Only the rule's own tag goes: a tag staff set by hand stays.
-        record.tags = record.tags.filter((t) => !(t.tag === tag && t.source === `rule:${event.data.ruleId}`));
+        const source = `rule:${opened.ruleId}`;
+        record.tags = record.tags.filter((t) => !(t.tag === opened.tag && t.source === source));
         this.changed(record);
         break;
       }
@@ -539,6 +540,13 @@ export class MemberBook {
 
   private openProfile(memberId: string, sealed: SealedData): MemberProfile | null {
     return (this.unseal(memberId, sealed) as MemberProfile | null) ?? null;
+  }
+
+  private openRuleTag(memberId: string, sealed: SealedData): { tag: string; ruleId: string } | null {
+    const opened = this.unseal(memberId, sealed) as { tag?: unknown; ruleId?: unknown } | null;
+    return typeof opened?.tag === 'string' && typeof opened.ruleId === 'string'
+      ? { tag: opened.tag, ruleId: opened.ruleId }
+      : null;
   }
 
   private openTag(memberId: string, sealed: SealedData): string | null {

@@ -236,10 +236,7 @@ export const MemberTagDataSchema = Type.Object(
   closed,
 );
 
-export const MemberAutoTagDataSchema = Type.Object(
-  { memberId: Id(), sealed: SealedDataSchema, ruleId: Id('The tag rule that set (or took away) the tag.') },
-  closed,
-);
+export const MemberAutoTagDataSchema = Type.Object({ memberId: Id(), sealed: SealedDataSchema }, closed);
 
 const SegmentName = Type.String({ minLength: 1, maxLength: 40 });
 
@@ -388,9 +385,10 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   'coupon.issued': 'A personal coupon code was issued to a member.',
   'message.queued': 'An SMS was queued for a member (template and parameters only).',
   'message.attempted': 'One try at sending a queued message.',
-  'member.auto_tagged': 'An automatic tag rule now holds for a member: the tag (sealed) was set, naming the rule.',
+  'member.auto_tagged':
+    'An automatic tag rule now holds for a member: the tag and the rule, sealed together, were set.',
   'member.auto_untagged':
-    'An automatic tag rule no longer holds for a member (or was deleted): its tag (sealed) was taken away.',
+    'An automatic tag rule no longer holds for a member (or was deleted): its tag (sealed with the rule) was taken away.',
   'segment.saved':
     'A manager saved a member filter (segment) under a name; the definition is the condition language v1.',
   'segment.deleted': 'A saved segment was deleted.',

@@ -271,9 +271,11 @@ export interface MessageAttemptedData {
 /** An automatic tag (S2) set or taken away because a tag rule now holds, or no longer does. */
 export interface MemberAutoTagData {
   memberId: string;
-  /** The tag, sealed like a staff tag. */
+  /**
+   * `{tag, ruleId}` sealed under the member's key: which rule matched says what kind of customer
+   * this is (a rule may read birthdays, gender, region), so it is as personal as the tag.
+   */
   sealed: SealedData;
-  ruleId: string;
 }
 
 /** A saved member filter (S3/S4); the definition is the versioned condition language of protocol/crm.ts. */

@@ -200,8 +200,7 @@ export class TagRulesService {
         writes.push(
           this.events.record('member.auto_untagged', {
             memberId: record.memberId,
-            sealed: this.vault.seal(record.memberId, { tag }),
-            ruleId,
+            sealed: this.vault.seal(record.memberId, { tag, ruleId }),
           }),
         );
       };
@@ -210,8 +209,7 @@ export class TagRulesService {
         writes.push(
           this.events.record('member.auto_tagged', {
             memberId: record.memberId,
-            sealed: this.vault.seal(record.memberId, { tag }),
-            ruleId,
+            sealed: this.vault.seal(record.memberId, { tag, ruleId }),
           }),
         );
       };

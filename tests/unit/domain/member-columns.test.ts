@@ -599,10 +599,10 @@ describe('a randomized book', () => {
         const memberId = member();
         book.apply(ev('member.untagged', { memberId, sealed: seal({ tag: pick(TAGS) }), staffId: 's' }, at10(date)));
       } else if (roll < 0.82) {
-        const data = { memberId: member(), sealed: seal({ tag: pick(TAGS) }), ruleId: 'rule-1' };
+        const data = { memberId: member(), sealed: seal({ tag: pick(TAGS), ruleId: 'rule-1' }) };
         book.apply(ev('member.auto_tagged', data, at10(date)));
       } else if (roll < 0.84) {
-        const data = { memberId: member(), sealed: seal({ tag: pick(TAGS) }), ruleId: 'rule-1' };
+        const data = { memberId: member(), sealed: seal({ tag: pick(TAGS), ruleId: 'rule-1' }) };
         book.apply(ev('member.auto_untagged', data, at10(date)));
       } else if (roll < 0.88) {
         const memberId = member();
