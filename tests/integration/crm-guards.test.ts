@@ -152,6 +152,48 @@ describe('dates', () => {
   });
 });
 
+describe('text that names things in JavaScript', () => {
+  it('a category called "constructor" or "__proto__" sells, filters and survives a restart', async () => {
+    const csv =
+      'sku,barcodes,name,category,price,repurchase_days\n' +
+      'ODD-001,4718888000101,怪名字一號,constructor,10,\n' +
+      'ODD-002,4718888000102,怪名字二號,__proto__,20,\n';
+    expect((await manager.request('POST', '/api/catalog/import', csv, 'text/csv')).status).toBe(200);
+    const sale = checkoutRequest(
+      [
+        { sku: 'ODD-001', qty: 1 },
+        { sku: 'ODD-002', qty: 1 },
+      ],
+      [{ type: 'cash', amount: 30 }],
+      { memberId: ids.mail },
+    );
+    await sell(cashier, sale);
+    const boughtBoth = {
+      version: 1,
+      root: {
+        op: 'and',
+        items: [
+          { field: 'bought', category: 'constructor' },
+          { field: 'bought', category: '__proto__', minTimes: 1 },
+        ],
+      },
+    };
+    const count = async () =>
+      (
+        (await manager.request('POST', '/api/segments/preview', { definition: boughtBoth, limit: 0 })).body as {
+          count: number;
+        }
+      ).count;
+    expect(await count()).toBe(1);
+    await hub.stop();
+    hub = await startTestHub({ dataDir, clock: clock.now });
+    cashier = await pairedTablet(hub, '1111', 'Counter');
+    manager = await pairedTablet(hub, '2222', 'Office');
+    expect(await count()).toBe(1);
+    expect(({} as Record<string, unknown>).qty).toBeUndefined();
+  });
+});
+
 describe('automatic tags', () => {
   let rule: TagRuleView;
 

@@ -139,6 +139,8 @@ export class MemberBook {
   static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
     const book = new MemberBook(unseal);
     for (const record of data.members) {
+      record.skus = keyedByText(record.skus);
+      record.categories = keyedByText(record.categories);
       book.members.set(record.memberId, record);
       book.index(record);
     }
@@ -212,8 +214,8 @@ export class MemberBook {
           lastPurchase: null,
           cumulativeSpend: 0,
           spendLog: [],
-          skus: {},
-          categories: {},
+          skus: keyedByText({}),
+          categories: keyedByText({}),
           markdownPurchases: 0,
           recentSales: [],
           carrierHashes: [],
@@ -636,3 +638,12 @@ function mergeHistories(into: Record<string, SkuHistory>, from: Record<string, S
     target.dates = [...target.dates, ...history.dates].sort().slice(-SKU_DATES_KEPT);
   }
 }
+
+/**
+ * Purchase histories are keyed by SKUs and category names, which are text a manager typed: with no
+ * prototype, a category named "constructor" or "__proto__" is an ordinary key, not Object's own.
+ */
+export function keyedByText<T>(from: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, from);
+}
+
