@@ -131,7 +131,8 @@ export class AnalyticsService {
   /** The nightly pass: RFM and the store's intervals from the day's state. */
   nightly(): { rfmMs: number; scored: number } {
     this.recomputeIntervals();
-    // Fill the prediction cache now, so the day's first filter with "due for repurchase" is quick.
+    // The filter's column index, and the prediction cache, filled now so the day's first filter is quick.
+    this.state.members.columns();
     const today = this.today();
     for (const record of liveMembers(this.state)) this.dueFacts(record, today);
     const report = this.recomputeRfm();
