@@ -646,4 +646,3 @@ function mergeHistories(into: Record<string, SkuHistory>, from: Record<string, S
 export function keyedByText<T>(from: Record<string, T>): Record<string, T> {
   return Object.assign(Object.create(null) as Record<string, T>, from);
 }
-
