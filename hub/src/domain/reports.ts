@@ -18,7 +18,7 @@ import {
 import type { ProductData, SaleCompletedData, SaleLineData, SaleRefundedData } from '../protocol/events.js';
 import { GENDERS } from '../protocol/members.js';
 import { ageBand, type MemberBook } from './members.js';
-import { daysAfter, daysBefore, daysBetween } from './time.js';
+import { daysAfter, daysBefore, daysBetween, localDayStart } from './time.js';
 
 /** One business day's sales, all of them and those with a member; revenue is net NT$. */
 export interface DayTotals {
@@ -448,36 +448,8 @@ function dayIndex(dayStarts: readonly string[], instant: string): number {
   return low;
 }
 
-const wallClocks = new Map<string, Intl.DateTimeFormat>();
-
-/** The local wall-clock time of an instant in a zone, written as if it were UTC (ms). */
-function wallClock(instant: number, timeZone: string): number {
-  let formatter = wallClocks.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    wallClocks.set(timeZone, formatter);
-  }
-  const part: Record<string, number> = {};
-  for (const { type, value } of formatter.formatToParts(new Date(instant))) part[type] = Number(value);
-  return Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!, part.second!);
-}
-
-/** The instant (ms) a store-local date begins: 2026-07-01 in Asia/Taipei begins 2026-06-30T16:00Z. */
-export function localDayStart(date: string, timeZone: string): number {
-  const midnight = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
-  const guess = midnight - (wallClock(midnight, timeZone) - midnight);
-  // Once more at the guess, in case the zone's offset changes between the two instants.
-  return midnight - (wallClock(guess, timeZone) - guess);
-}
+// One definition of a store-local day's first instant (time.ts), shared with the member filter.
+export { localDayStart };
 
 // ---- Product reports (A4) ----
 

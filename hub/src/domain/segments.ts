@@ -24,7 +24,7 @@ import {
 } from '../protocol/crm.js';
 import { ColumnGroup, consentBit, dayNumber, MemberColumns, NO_DAY } from './member-columns.js';
 import { type MemberBook, type MemberProfile, type MemberRecord, SKU_DATES_KEPT } from './members.js';
-import { businessDate, daysAfter, daysBefore, daysBetween } from './time.js';
+import { businessDate, daysAfter, daysBefore, daysBetween, localDayStart } from './time.js';
 
 /** Levels of nesting (the root is level 1): deeper trees are unreadable and likely a mistake. */
 export const MAX_DEPTH = 8;
@@ -520,30 +520,8 @@ export function birthMonthOf(
   return condition.relative === 'next_month' ? (month % 12) + 1 : month;
 }
 
-/** The UTC offset (ms) of a time zone at an instant. */
-function offsetAt(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(new Date(instant));
-  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  const local = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
-  return local - Math.floor(instant / 1000) * 1000;
-}
-
 /** The instant a store-local day begins (00:00 there), as ms since the epoch. */
-export function startOfLocalDay(date: string, timeZone: string): number {
-  const midnightUtc = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
-  const guess = midnightUtc - offsetAt(midnightUtc, timeZone);
-  // Daylight saving: the offset at the day's start may differ from the one at UTC midnight.
-  return midnightUtc - offsetAt(guess, timeZone);
-}
+export const startOfLocalDay = localDayStart;
 
 /**
  * A test on an instant (member since, ms since the epoch) by its store-local date, as instant

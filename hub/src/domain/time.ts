@@ -48,3 +48,34 @@ export function isCalendarDate(date: string): boolean {
 export function daysAfter(date: string, days: number): string {
   return daysBefore(date, -days);
 }
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+/** The local wall-clock time of an instant in a zone, written as if it were UTC (ms). */
+function wallClock(instant: number, timeZone: string): number {
+  let formatter = wallClocks.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    wallClocks.set(timeZone, formatter);
+  }
+  const part: Record<string, number> = {};
+  for (const { type, value } of formatter.formatToParts(new Date(instant))) part[type] = Number(value);
+  return Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!, part.second!);
+}
+
+/** The instant (ms) a store-local date begins: 2026-07-01 in Asia/Taipei begins 2026-06-30T16:00Z. */
+export function localDayStart(date: string, timeZone: string): number {
+  const midnight = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
+  const guess = midnight - (wallClock(midnight, timeZone) - midnight);
+  // Once more at the guess, in case the zone's offset changes between the two instants.
+  return midnight - (wallClock(guess, timeZone) - guess);
+}
