@@ -23,29 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Download, Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
-
-interface ApiAnswer {
-  status: number;
-  body: unknown;
-}
-
-/** A call from inside the tablet's page (its cookies, its origin), as the UI itself would make it. */
-async function callApi(page: Page, method: string, url: string, body?: unknown): Promise<ApiAnswer> {
-  return page.evaluate(
-    async ({ method, url, body }) => {
-      const res = await fetch(url, {
-        method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'same-origin',
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
-    },
-    { method, url, body },
-  );
-}
+import { callApi, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface SeededMember {
   memberId: string;

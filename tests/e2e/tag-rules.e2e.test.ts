@@ -17,33 +17,11 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { MemberCard } from '../../hub/src/protocol/members.ts';
-import { apiGet, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { apiGet, callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 const LIVE = { timeout: 15_000, interval: 200 };
 const RULE_NAME = '半年內買過寵物用品';
 const TAG = '有養寵物';
-
-/** A call from inside the tablet's page (its cookies, its origin), as the UI itself would make it. */
-async function callApi(
-  page: Page,
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  return page.evaluate(
-    async ({ method, url, body }) => {
-      const res = await fetch(url, {
-        method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'same-origin',
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
-    },
-    { method, url, body },
-  );
-}
 
 async function signUp(page: Page, phone: string, name: string): Promise<string> {
   const res = await callApi(page, 'POST', '/api/members', { phone });

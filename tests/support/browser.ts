@@ -1,7 +1,7 @@
 /**
  * The browser side of the end-to-end tests: the built hub (child process) serving the built tablet
  * UI, and headless Chromium sized and set up like the store's tablet, plus the steps every e2e test
- * takes (pair and log in, scan, screenshots, API reads).
+ * takes (pair and log in, scan, screenshots, API calls).
  *
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
@@ -165,4 +165,30 @@ export async function apiGet<T>(page: Page, urlPath: string): Promise<T> {
   const res = await page.request.get(new URL(urlPath, page.url()).toString());
   expect(res.ok(), `GET ${urlPath}: ${res.status()}`).toBe(true);
   return (await res.json()) as T;
+}
+
+/** What the hub answered a call made with callApi: the status and the JSON body (null when empty). */
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * A call from inside the tablet's page (its cookies, its origin), as the UI itself would make it;
+ * any status is returned, for the test to check.
+ */
+export async function callApi(page: Page, method: string, url: string, body?: unknown): Promise<ApiAnswer> {
+  return page.evaluate(
+    async ({ method, url, body }) => {
+      const res = await fetch(url, {
+        method,
+        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
+    },
+    { method, url, body },
+  );
 }

@@ -6,49 +6,28 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dayNumber, NO_DAY, type MemberColumns } from '../../../hub/src/domain/member-columns.ts';
-import {
-  MemberBook,
-  type MemberProfile,
-  type MemberRecord,
-  SKU_DATES_KEPT,
-  type Unseal,
-} from '../../../hub/src/domain/members.ts';
+import { MemberBook, type MemberRecord, SKU_DATES_KEPT } from '../../../hub/src/domain/members.ts';
 import { compileSegment, matchingMembers, runSegment, type SegmentEnv } from '../../../hub/src/domain/segments.ts';
 import type { SegmentDefinition, SegmentNode } from '../../../hub/src/protocol/crm.ts';
-import {
-  EVENT_SCHEMA,
-  type EventPayloads,
-  type EventType,
-  type HubEvent,
-  type SaleCompletedData,
-  type SaleLineData,
-} from '../../../hub/src/protocol/events.ts';
+import type { SaleCompletedData } from '../../../hub/src/protocol/events.ts';
 import { CONSENT_CHANNELS, type Gender } from '../../../hub/src/protocol/members.ts';
+import {
+  at10,
+  completedSale,
+  EventSequence,
+  memberProfile,
+  registration,
+  saleLine,
+  seal,
+  STORE_ID,
+  unseal,
+} from '../../support/member-events.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made events
 
-let seq = 0;
-const unseal: Unseal = (_memberId, sealed) => JSON.parse(sealed.data) as unknown;
-const seal = (value: unknown) => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
-
-function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
-  seq += 1;
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `ev-${seq}`,
-    chainId: 'c',
-    storeId: 'store-1',
-    epoch: 'e1',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
-}
-
-/** 10:00 in Taipei on a store date. */
-const at10 = (date: string) => `${date}T02:00:00.000Z`;
+const events = new EventSequence();
+const { ev } = events;
 
 interface Joining {
   date: string;
@@ -58,34 +37,9 @@ interface Joining {
   consent?: Partial<Record<'sms' | 'line' | 'email', boolean>>;
 }
 
-function profileOf(memberId: string, joining: Omit<Joining, 'date'>): MemberProfile {
-  return {
-    phone: `+8869${memberId.replace(/\D/g, '').padStart(8, '0')}`,
-    phoneHash: `hash-${memberId}`,
-    name: null,
-    birthday: joining.birthday ?? null,
-    gender: joining.gender ?? null,
-    region: joining.region ?? null,
-    email: null,
-  };
-}
-
 function register(book: MemberBook, memberId: string, joining: Joining): void {
-  book.apply(
-    ev(
-      'member.registered',
-      {
-        memberId,
-        memberCode: `AYI-${memberId}`,
-        sealed: seal(profileOf(memberId, joining)),
-        channel: 'store',
-        consent: { sms: false, line: false, email: false, ...joining.consent },
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-      },
-      at10(joining.date),
-    ),
-  );
+  const profile = memberProfile(memberId, joining);
+  book.apply(ev('member.registered', registration(memberId, profile, joining.consent), at10(joining.date)));
 }
 
 interface Item {
@@ -106,45 +60,20 @@ function sell(
   items: Item[],
   loyalty: { earned?: number; tierAfter?: string } = {},
 ): void {
-  const lines: SaleLineData[] = items.map((item, i) => ({
-    lineNo: i + 1,
-    sku: item.sku,
-    name: item.sku,
-    category: item.category,
-    qty: 1,
-    unitPrice: item.amount + (item.markdown ? 20 : 0),
-    lineDiscount: item.markdown ? 20 : 0,
-    lineTotal: item.amount,
-    orderDiscountShare: 0,
-  }));
-  const total = items.reduce((sum, item) => sum + item.amount, 0);
-  const data: SaleCompletedData = {
+  const lines = items.map((item, i) =>
+    saleLine(i + 1, item.sku, item.amount, {
+      category: item.category,
+      unitPrice: item.amount + (item.markdown ? 20 : 0),
+      lineDiscount: item.markdown ? 20 : 0,
+    }),
+  );
+  const data = completedSale({
     saleId,
-    idempotencyKey: `key-${saleId}`,
-    requestHash: 'h',
     businessDate: date,
-    deviceId: 'dev-1',
-    staffId: 'staff-1',
     memberId,
     lines,
-    subtotal: total,
-    orderDiscount: 0,
-    memberDiscount: 0,
-    couponCode: null,
-    couponDiscount: 0,
-    pointsRedeemed: 0,
-    pointsDiscount: 0,
-    total,
-    tenders: [{ type: 'cash', amount: total }],
-    change: 0,
-    loyalty: {
-      tierBefore: 'regular',
-      tierAfter: loyalty.tierAfter ?? 'regular',
-      pointsEarned: loyalty.earned ?? 0,
-      pointsBalance: 0,
-      windowSpend: 0,
-    },
-  };
+    loyalty: { tierAfter: loyalty.tierAfter ?? 'regular', pointsEarned: loyalty.earned ?? 0 },
+  });
   const event = ev('sale.completed', data, at10(date));
   sales.set(saleId, { ...data, seq: event.seq, at: event.at });
   book.apply(event);
@@ -166,8 +95,8 @@ function refund(book: MemberBook, saleId: string, amount: number, date: string):
       'sale.refunded',
       {
         saleId,
-        refundId: `r-${saleId}-${seq}`,
-        idempotencyKey: `rk-${seq}`,
+        refundId: `r-${saleId}-${events.lastSeq}`,
+        idempotencyKey: `rk-${events.lastSeq}`,
         lines: [{ lineNo: 1, qty: 1, amount }],
         amount,
         reason: 'test',
@@ -216,7 +145,7 @@ function keptDays(columns: MemberColumns, kind: 'sku' | 'category', key: string,
 const ENV: SegmentEnv = {
   now: new Date('2026-03-31T04:00:00.000Z'),
   timeZone: 'Asia/Taipei',
-  storeId: 'store-1',
+  storeId: STORE_ID,
   profile: () => undefined,
   rfmSegment: () => null,
   isDue: () => false,
@@ -618,7 +547,11 @@ describe('a randomized book', () => {
         );
       } else {
         const memberId = member();
-        const changed = profileOf(memberId, { birthday: '1988-11-02', gender: pick(GENDERS), region: pick(REGIONS) });
+        const changed = memberProfile(memberId, {
+          birthday: '1988-11-02',
+          gender: pick(GENDERS),
+          region: pick(REGIONS),
+        });
         book.apply(ev('member.profile_updated', { memberId, sealed: seal(changed), staffId: 's' }, at10(date)));
       }
       // First every event's rows are checked at once; later the changes pile up between filters.

@@ -11,6 +11,7 @@ import { BasketStats, repurchaseDue, usualItems } from '../../../hub/src/domain/
 import { StoreIntervals } from '../../../hub/src/domain/repurchase.ts';
 import type { MemberRecord, SkuHistory } from '../../../hub/src/domain/members.ts';
 import type { ProductData, SaleLineData } from '../../../hub/src/protocol/events.ts';
+import { memberRecord } from '../../support/member-record.ts';
 
 const TODAY = '2026-06-30';
 
@@ -28,38 +29,7 @@ function catalog(...products: ProductData[]) {
   return (sku: string) => map.get(sku);
 }
 
-function memberWith(skus: Record<string, SkuHistory>): MemberRecord {
-  return {
-    memberId: 'm1',
-    memberCode: 'AYI0000000001',
-    phoneHash: 'h',
-    sealed: null,
-    demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
-    since: '2025-01-01T00:00:00Z',
-    tier: 'regular',
-    points: 0,
-    lots: [],
-    ledger: [],
-    tags: [],
-    categories: {},
-    markdownPurchases: 0,
-    consent: {
-      sms: { granted: false, at: null },
-      line: { granted: false, at: null },
-      email: { granted: false, at: null },
-    },
-    consentHistory: [],
-    purchaseCount: 0,
-    lastPurchase: null,
-    cumulativeSpend: 0,
-    spendLog: [],
-    skus,
-    recentSales: [],
-    carrierHashes: [],
-    mergedInto: null,
-    erased: false,
-  };
-}
+const memberWith = (skus: Record<string, SkuHistory>): MemberRecord => memberRecord('m1', { skus });
 
 const history = (count: number, dates: string[]): SkuHistory => ({ count, qty: count, dates });
 

@@ -1,74 +1,36 @@
 /**
  * The members projection (MemberBook) fed hand-made events: points lots (oldest first), refunds
  * taking points back below zero, expiry, the ledger, merges, PDPA erasure and a snapshot round trip.
- * Personal data is "sealed" as the member id; `unseal` opens it from a fixed table, or to nothing
- * once the member's key is shredded.
+ * Personal data is "sealed" as JSON; `unseal` opens it, or to nothing once the member's key is
+ * shredded.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { businessDate } from '../../../hub/src/domain/time.ts';
-import { MemberBook, type MemberProfile, type Unseal, windowSpend } from '../../../hub/src/domain/members.ts';
+import { MemberBook, type Unseal, windowSpend } from '../../../hub/src/domain/members.ts';
+import type { HubEvent, SaleCompletedData } from '../../../hub/src/protocol/events.ts';
 import {
-  EVENT_SCHEMA,
-  type EventPayloads,
-  type EventType,
-  type HubEvent,
-  type SaleCompletedData,
-  type SaleLineData,
-} from '../../../hub/src/protocol/events.ts';
+  at10,
+  completedSale,
+  EventSequence,
+  memberProfile,
+  registration,
+  saleLine,
+  seal,
+  unseal as openSealed,
+} from '../../support/member-events.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made events
 
-let seq = 0;
+const events = new EventSequence();
+const { ev } = events;
 const shredded = new Set<string>();
 
-const unseal: Unseal = (memberId, sealed) => (shredded.has(memberId) ? null : (JSON.parse(sealed.data) as unknown));
-/** "Seals" a value the way the tests open it: as JSON in the data field. */
-const seal = (value: unknown) => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
-
-function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
-  seq += 1;
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `ev-${seq}`,
-    chainId: 'chain',
-    storeId: 'store',
-    epoch: 'e1',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
-}
-
-/** 10:00 in Taipei on a store date. */
-const at10 = (date: string) => `${date}T02:00:00.000Z`;
+const unseal: Unseal = (memberId, sealed) => (shredded.has(memberId) ? null : openSealed(memberId, sealed));
 
 function register(book: MemberBook, memberId: string, phone: string, date = '2026-01-01'): void {
-  const profile: MemberProfile = {
-    phone,
-    phoneHash: `hash-${phone}`,
-    name: null,
-    birthday: null,
-    gender: null,
-    region: null,
-    email: null,
-  };
-  book.apply(
-    ev(
-      'member.registered',
-      {
-        memberId,
-        memberCode: `AYI-${memberId}`,
-        sealed: seal(profile),
-        channel: 'store',
-        consent: { sms: true, line: false, email: false },
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-      },
-      at10(date),
-    ),
-  );
+  const profile = memberProfile(memberId, { phone, phoneHash: `hash-${phone}` });
+  book.apply(ev('member.registered', registration(memberId, profile, { sms: true }), at10(date)));
 }
 
 interface SaleSpec {
@@ -85,52 +47,20 @@ interface SaleSpec {
 type SaleRecordish = SaleCompletedData & { seq: number; at: string };
 const sales = new Map<string, SaleRecordish>();
 
-function line(lineNo: number, sku: string, amount: number): SaleLineData {
-  return {
-    lineNo,
-    sku,
-    name: sku,
-    category: 'x',
-    qty: 1,
-    unitPrice: amount,
-    lineDiscount: 0,
-    lineTotal: amount,
-    orderDiscountShare: 0,
-  };
-}
-
 function sell(book: MemberBook, spec: SaleSpec): void {
   const skus = spec.skus ?? ['SKU-A'];
   const redeemed = spec.redeemed ?? 0;
   // The lines carry the goods before points; the total is what was paid.
-  const lines = skus.map((sku, i) => line(i + 1, sku, i === 0 ? spec.total + redeemed : 0));
-  const data: SaleCompletedData = {
+  const lines = skus.map((sku, i) => saleLine(i + 1, sku, i === 0 ? spec.total + redeemed : 0));
+  const data = completedSale({
     saleId: spec.saleId,
-    idempotencyKey: `key-${spec.saleId}`,
-    requestHash: 'h',
     businessDate: spec.date,
-    deviceId: 'dev-1',
-    staffId: 'staff-1',
     memberId: spec.memberId,
     lines,
-    subtotal: spec.total + redeemed,
-    orderDiscount: 0,
-    memberDiscount: 0,
-    couponCode: null,
-    couponDiscount: 0,
     pointsRedeemed: redeemed,
     pointsDiscount: redeemed,
-    total: spec.total,
-    tenders: [{ type: 'cash', amount: spec.total }],
-    change: 0,
-    loyalty: {
-      tierBefore: 'regular',
-      tierAfter: spec.tierAfter ?? 'regular',
-      pointsEarned: spec.earned ?? 0,
-      pointsBalance: 0,
-      windowSpend: 0,
-    },
-  };
+    loyalty: { tierAfter: spec.tierAfter ?? 'regular', pointsEarned: spec.earned ?? 0 },
+  });
   const event = ev('sale.completed', data, at10(spec.date));
   sales.set(spec.saleId, { ...data, seq: event.seq, at: event.at });
   book.apply(event);
@@ -143,8 +73,8 @@ function refund(book: MemberBook, saleId: string, amount: number, reversed: numb
       'sale.refunded',
       {
         saleId,
-        refundId: `r-${seq}`,
-        idempotencyKey: `rk-${seq}`,
+        refundId: `r-${events.lastSeq}`,
+        idempotencyKey: `rk-${events.lastSeq}`,
         lines: [{ lineNo: 1, qty: 1, amount }],
         amount,
         reason: 'test',

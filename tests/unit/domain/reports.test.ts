@@ -23,43 +23,23 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StoreState } from '../../../hub/src/domain/store-state.ts';
 import { ReportBook, localDayStart, memberMetrics, productReport } from '../../../hub/src/domain/reports.ts';
-import type { MemberProfile, Unseal } from '../../../hub/src/domain/members.ts';
-import {
-  EVENT_SCHEMA,
-  type EventPayloads,
-  type EventType,
-  type HubEvent,
-  type ProductData,
-  type SaleCompletedData,
-  type SaleLineData,
-} from '../../../hub/src/protocol/events.ts';
+import type { ProductData, SaleLineData } from '../../../hub/src/protocol/events.ts';
 import type { Gender } from '../../../hub/src/protocol/members.ts';
+import {
+  at10,
+  completedSale,
+  EventSequence,
+  memberProfile,
+  registration,
+  unseal,
+} from '../../support/member-events.ts';
 
 const TZ = 'Asia/Taipei';
 const RANGE = { from: '2026-07-01', to: '2026-07-03' };
 const ACTIVITY = { activeDays: 30, churnedDays: 90, timeZone: TZ };
 
-const unseal: Unseal = (_memberId, sealed) => JSON.parse(sealed.data) as unknown;
-const seal = (value: unknown) => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
-
-let seq = 0;
-function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
-  seq += 1;
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `ev-${seq}`,
-    chainId: 'c',
-    storeId: 's',
-    epoch: 'e',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
-}
-
-/** 10:00 in Taipei on a store date. */
-const at10 = (date: string) => `${date}T02:00:00.000Z`;
+const events = new EventSequence();
+const { ev } = events;
 
 const product = (sku: string, name: string, category: string, price: number): ProductData => ({
   sku,
@@ -83,30 +63,7 @@ const NAMES: Record<string, [string, string]> = {
 };
 
 function register(state: StoreState, memberId: string, at: string, birthday: string | null, gender: Gender | null) {
-  const profile: MemberProfile = {
-    phone: `+88691234${memberId.padStart(4, '0')}`,
-    phoneHash: `hash-${memberId}`,
-    name: null,
-    birthday,
-    gender,
-    region: null,
-    email: null,
-  };
-  state.apply(
-    ev(
-      'member.registered',
-      {
-        memberId,
-        memberCode: `AYI-${memberId}`,
-        sealed: seal(profile),
-        channel: 'store',
-        consent: { sms: false, line: false, email: false },
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-      },
-      at,
-    ),
-  );
+  state.apply(ev('member.registered', registration(memberId, memberProfile(memberId, { birthday, gender })), at));
 }
 
 interface LineSpec {
@@ -129,32 +86,8 @@ function sell(state: StoreState, saleId: string, date: string, memberId: string 
     lineTotal: s.qty * s.unitPrice - (s.lineDiscount ?? 0),
     orderDiscountShare: s.share ?? 0,
   }));
-  const subtotal = lines.reduce((sum, l) => sum + l.lineTotal, 0);
   const memberDiscount = lines.reduce((sum, l) => sum + l.orderDiscountShare, 0);
-  const total = subtotal - memberDiscount;
-  const data: SaleCompletedData = {
-    saleId,
-    idempotencyKey: `key-${saleId}`,
-    requestHash: 'h',
-    businessDate: date,
-    deviceId: 'dev-1',
-    staffId: 'staff-1',
-    memberId,
-    lines,
-    subtotal,
-    orderDiscount: 0,
-    memberDiscount,
-    couponCode: null,
-    couponDiscount: 0,
-    pointsRedeemed: 0,
-    pointsDiscount: 0,
-    total,
-    tenders: [{ type: 'cash', amount: total }],
-    change: 0,
-    loyalty: memberId
-      ? { tierBefore: 'regular', tierAfter: 'regular', pointsEarned: 0, pointsBalance: 0, windowSpend: 0 }
-      : null,
-  };
+  const data = completedSale({ saleId, businessDate: date, memberId, lines, memberDiscount });
   state.apply(ev('sale.completed', data, at10(date)));
 }
 
@@ -246,7 +179,7 @@ function buildStore(): StoreState {
 
 let state: StoreState;
 beforeEach(() => {
-  seq = 0;
+  events.restart();
   state = buildStore();
 });
 

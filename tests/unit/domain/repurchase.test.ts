@@ -16,6 +16,7 @@ import {
   type RepurchaseContext,
 } from '../../../hub/src/domain/repurchase.ts';
 import type { ProductData } from '../../../hub/src/protocol/events.ts';
+import { memberRecord } from '../../support/member-record.ts';
 
 const TODAY = '2026-06-30';
 
@@ -30,42 +31,11 @@ const product = (sku: string, repurchaseDays: number | null = null): ProductData
 
 const history = (...dates: string[]): SkuHistory => ({ count: dates.length, qty: dates.length, dates });
 
-function member(
+const member = (
   memberId: string,
   skus: Record<string, SkuHistory>,
   categories: Record<string, SkuHistory> = {},
-): MemberRecord {
-  return {
-    memberId,
-    memberCode: `AYI${memberId}`,
-    phoneHash: memberId,
-    sealed: null,
-    demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
-    since: '2025-01-01T00:00:00Z',
-    tier: 'regular',
-    points: 0,
-    lots: [],
-    ledger: [],
-    tags: [],
-    consent: {
-      sms: { granted: false, at: null },
-      line: { granted: false, at: null },
-      email: { granted: false, at: null },
-    },
-    consentHistory: [],
-    purchaseCount: 0,
-    lastPurchase: null,
-    cumulativeSpend: 0,
-    spendLog: [],
-    skus,
-    categories,
-    markdownPurchases: 0,
-    recentSales: [],
-    carrierHashes: [],
-    mergedInto: null,
-    erased: false,
-  };
-}
+): MemberRecord => memberRecord(memberId, { skus, categories });
 
 function context(products: ProductData[], storeIntervals = StoreIntervals.empty()): RepurchaseContext {
   const map = new Map(products.map((p) => [p.sku, p]));

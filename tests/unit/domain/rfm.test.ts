@@ -23,42 +23,12 @@
 import { describe, expect, it } from 'vitest';
 import { rfmSegment, scoreRfm } from '../../../hub/src/domain/rfm.ts';
 import type { MemberRecord } from '../../../hub/src/domain/members.ts';
+import { memberRecord } from '../../support/member-record.ts';
 
 const TODAY = '2026-06-30';
 
-function member(memberId: string, lastPurchase: string | null, purchaseCount: number, cumulativeSpend: number) {
-  const record: MemberRecord = {
-    memberId,
-    memberCode: `AYI${memberId}`,
-    phoneHash: memberId,
-    sealed: null,
-    demographics: { ageBand: null, gender: null, region: null, birthMonth: null },
-    since: '2025-01-01T00:00:00Z',
-    tier: 'regular',
-    points: 0,
-    lots: [],
-    ledger: [],
-    tags: [],
-    consent: {
-      sms: { granted: false, at: null },
-      line: { granted: false, at: null },
-      email: { granted: false, at: null },
-    },
-    consentHistory: [],
-    purchaseCount,
-    lastPurchase,
-    cumulativeSpend,
-    spendLog: [],
-    skus: {},
-    categories: {},
-    markdownPurchases: 0,
-    recentSales: [],
-    carrierHashes: [],
-    mergedInto: null,
-    erased: false,
-  };
-  return record;
-}
+const member = (memberId: string, lastPurchase: string | null, purchaseCount: number, cumulativeSpend: number) =>
+  memberRecord(memberId, { lastPurchase, purchaseCount, cumulativeSpend });
 
 const store = (): MemberRecord[] => [
   member('m01', '2026-06-30', 10, 9000),

@@ -5,13 +5,7 @@
  * opened as is. Expected matches are worked out by hand in the comments.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  ageBand,
-  MemberBook,
-  type MemberProfile,
-  type MemberRecord,
-  type Unseal,
-} from '../../../hub/src/domain/members.ts';
+import { ageBand, MemberBook, type MemberProfile, type MemberRecord } from '../../../hub/src/domain/members.ts';
 import {
   birthdayRange,
   matchingMembers,
@@ -28,38 +22,21 @@ import {
   type SegmentNode,
 } from '../../../hub/src/protocol/crm.ts';
 import {
-  EVENT_SCHEMA,
-  type EventPayloads,
-  type EventType,
-  type HubEvent,
-  type SaleCompletedData,
-  type SaleLineData,
-} from '../../../hub/src/protocol/events.ts';
+  at10,
+  completedSale,
+  EventSequence,
+  memberProfile,
+  registration,
+  saleLine,
+  seal,
+  STORE_ID,
+  unseal,
+} from '../../support/member-events.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made events
 
-let seq = 0;
-const unseal: Unseal = (_memberId, sealed) => JSON.parse(sealed.data) as unknown;
-const seal = (value: unknown) => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
-
-function ev<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
-  seq += 1;
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `ev-${seq}`,
-    chainId: 'c',
-    storeId: 'store-1',
-    epoch: 'e1',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
-}
-
-/** 10:00 in Taipei on a store date. */
-const at10 = (date: string) => `${date}T02:00:00.000Z`;
+const { ev } = new EventSequence();
 
 interface Joining {
   at: string;
@@ -70,31 +47,8 @@ interface Joining {
 }
 
 function register(book: MemberBook, memberId: string, joining: Joining): void {
-  const profile: MemberProfile = {
-    phone: `+8869${memberId.padStart(8, '0')}`,
-    phoneHash: `hash-${memberId}`,
-    name: null,
-    birthday: joining.birthday ?? null,
-    gender: joining.gender ?? null,
-    region: joining.region ?? null,
-    email: null,
-  };
-  const consent = { sms: false, line: false, email: false, ...joining.consent };
-  book.apply(
-    ev(
-      'member.registered',
-      {
-        memberId,
-        memberCode: `AYI-${memberId}`,
-        sealed: seal(profile),
-        channel: 'store',
-        consent,
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-      },
-      joining.at,
-    ),
-  );
+  const profile = memberProfile(memberId, joining);
+  book.apply(ev('member.registered', registration(memberId, profile, joining.consent), joining.at));
 }
 
 interface Item {
@@ -112,41 +66,17 @@ function sell(
   items: Item[],
   tierAfter: string,
 ): void {
-  const lines: SaleLineData[] = items.map((item, i) => ({
-    lineNo: i + 1,
-    sku: item.sku,
-    name: item.sku,
-    category: item.category,
-    qty: 1,
-    unitPrice: item.amount + (item.markdown ? 50 : 0),
-    lineDiscount: item.markdown ? 50 : 0,
-    lineTotal: item.amount,
-    orderDiscountShare: 0,
-  }));
+  const lines = items.map((item, i) =>
+    saleLine(i + 1, item.sku, item.amount, {
+      category: item.category,
+      unitPrice: item.amount + (item.markdown ? 50 : 0),
+      lineDiscount: item.markdown ? 50 : 0,
+    }),
+  );
   const total = items.reduce((sum, item) => sum + item.amount, 0);
-  const data: SaleCompletedData = {
-    saleId,
-    idempotencyKey: `key-${saleId}`,
-    requestHash: 'h',
-    businessDate: date,
-    deviceId: 'dev-1',
-    staffId: 'staff-1',
-    memberId,
-    lines,
-    subtotal: total,
-    orderDiscount: 0,
-    memberDiscount: 0,
-    couponCode: null,
-    couponDiscount: 0,
-    pointsRedeemed: 0,
-    pointsDiscount: 0,
-    total,
-    tenders: [{ type: 'cash', amount: total }],
-    change: 0,
-    // One point per NT$100.
-    loyalty: { tierBefore: 'regular', tierAfter, pointsEarned: total / 100, pointsBalance: 0, windowSpend: 0 },
-  };
-  book.apply(ev('sale.completed', data, at10(date)));
+  // One point per NT$100.
+  const loyalty = { tierAfter, pointsEarned: total / 100 };
+  book.apply(ev('sale.completed', completedSale({ saleId, businessDate: date, memberId, lines, loyalty }), at10(date)));
 }
 
 function tag(book: MemberBook, memberId: string, text: string): void {
@@ -251,7 +181,7 @@ function envFor(book: MemberBook, now: string, extra: Partial<SegmentEnv> = {}):
   return {
     now: new Date(now),
     timeZone: 'Asia/Taipei',
-    storeId: 'store-1',
+    storeId: STORE_ID,
     profile: (id) => book.profile(id),
     rfmSegment: (id) => RFM[id] ?? null,
     isDue: (record, today, test) => {
