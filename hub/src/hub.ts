@@ -420,8 +420,9 @@ export class Hub {
       (err) => log.error({ err }, 'nightly CRM pass failed'),
     );
     this.stoppers.push(() => crmNightly.stop());
-    // Tag evaluations still queued write their events before the journal closes.
-    this.stoppers.push(() => tagRules.idle());
+    // Tag evaluations still queued write their events before the journal closes; later events are
+    // left to the next start-up run.
+    this.stoppers.push(() => tagRules.stop());
     this.members = members;
     const erasuresFinished = await members.finishErasures();
     if (erasuresFinished > 0)
@@ -431,7 +432,7 @@ export class Hub {
 
     messaging.start();
     // Tags a crash (or a night the box was off) left out of date are brought up to date now.
-    if (state.tagRules.size > 0) {
+    if (tagRules.needsRun()) {
       tagRules.runAll().then(
         (result) => log.info(result, 'automatic tags checked at start-up'),
         (err) => log.error({ err }, 'automatic tags failed at start-up'),

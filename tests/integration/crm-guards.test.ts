@@ -106,9 +106,23 @@ describe('export', () => {
     expect(sms.text).not.toContain('+886922000002');
     expect((await exportCsv({ purpose: 'sms', columns: ['memberCode', 'email'] })).code).toBe('column_not_for_channel');
     expect((await exportCsv({ purpose: 'email', columns: ['phone'] })).code).toBe('column_not_for_channel');
-    const mail = await exportCsv({ purpose: 'email', columns: ['email'] });
-    expect(mail.text).toContain('mail@example.com');
-    expect(mail.text).not.toContain('sms@example.com');
+    // A member who agreed to e-mail but left no address is left out of an e-mail list, and counted.
+    const noAddress = await cashier.request('POST', '/api/members', { phone: '0922000009', consent: { email: true } });
+    expect(noAddress.status).toBe(201);
+    const mail = await manager.request('POST', `/api/segments/${segment.segmentId}/export`, {
+      purpose: 'email',
+      columns: ['email'],
+    });
+    expect(String(mail.body)).toContain('mail@example.com');
+    expect(String(mail.body)).not.toContain('sms@example.com');
+    expect(String(mail.body).trim().split(/\r?\n/).length).toBe(3); // header, mail, gone
+    const leftOut = await fetch(`${hub.url}/api/segments/${segment.segmentId}/export`, {
+      method: 'POST',
+      headers: manager.headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ purpose: 'email', columns: ['email'] }),
+    });
+    expect(leftOut.headers.get('x-ayi-exported')).toBe('2');
+    expect(leftOut.headers.get('x-ayi-left-out')).toBe('2'); // sms (no consent), the one without an address
   });
 
   it('escapes a name that would run as a formula in Excel', async () => {
@@ -123,9 +137,9 @@ describe('export', () => {
     expect(erased.status).toBe(204);
     const sms = await exportCsv({ purpose: 'analysis', columns: ['memberCode'] });
     expect(sms.text).not.toContain(code);
-    expect(sms.text.trim().split(/\r?\n/).length).toBe(3);
+    expect(sms.text.trim().split(/\r?\n/).length).toBe(4); // header, sms, mail, the one without an address
     const rule = await manager.request('POST', '/api/tag-rules', { name: '全部', tag: '會員', definition: everyone });
-    expect((rule.body as unknown as TagRuleView).tagged).toBe(2);
+    expect((rule.body as unknown as TagRuleView).tagged).toBe(3);
     await manager.request('DELETE', `/api/tag-rules/${(rule.body as unknown as TagRuleView).ruleId}`);
   });
 });
@@ -202,6 +216,16 @@ describe('automatic tags', () => {
     const res = await manager.request('POST', '/api/tag-rules', { name: '自己', tag: '有養寵物', definition: own });
     expect(res.status).toBe(400);
     expect(res.body.error?.code).toBe('rule_reads_own_tag');
+  });
+
+  it('rules may not read the tags other rules set', async () => {
+    const first = await manager.request('POST', '/api/tag-rules', { name: 'A', tag: '甲', definition: everyone });
+    expect(first.status).toBe(201);
+    const readsA = { version: 1, root: { op: 'and', items: [{ field: 'tags', match: 'none', values: ['甲'] }] } };
+    const second = await manager.request('POST', '/api/tag-rules', { name: 'B', tag: '乙', definition: readsA });
+    expect(second.status).toBe(400);
+    expect(second.body.error?.code).toBe('rule_reads_rule_tag');
+    await manager.request('DELETE', `/api/tag-rules/${(first.body as unknown as TagRuleView).ruleId}`);
   });
 
   it('staff cannot take a rule tag off a member by hand: the answer names the rule', async () => {

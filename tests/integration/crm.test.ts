@@ -413,7 +413,7 @@ describe('due for repurchase (A6)', () => {
     const res = await manager.request('GET', '/api/analytics/repurchase-due');
     expect(res.status).toBe(200);
     const report = res.body as unknown as RepurchaseDueReport;
-    expect(report).toMatchObject({ asOf: '2026-12-15', from: '2026-12-15', to: '2026-12-21' });
+    expect(report).toMatchObject({ asOf: '2026-12-15', from: '2026-12-15', to: '2026-12-22' });
     const pet = report.entries.filter((e) => e.kind === 'sku' && e.key === 'PET-101');
     expect(pet.map((e) => e.memberId).sort()).toEqual([ids.A, ids.B, ids.D, ids.F].sort());
     for (const entry of pet) expect(entry).toMatchObject({ basis: 'product', intervalDays: 30, samples: 0 });

@@ -453,7 +453,12 @@ export class MemberBook {
     mergeHistories(into.categories, from.categories);
     into.markdownPurchases += from.markdownPurchases;
     into.recentSales = [...into.recentSales, ...from.recentSales].slice(-RECENT_SALES_KEPT);
-    for (const tag of from.tags) if (!into.tags.some((t) => t.tag === tag.tag)) into.tags.push(tag);
+    for (const tag of from.tags) {
+      const kept = into.tags.find((t) => t.tag === tag.tag);
+      if (!kept) into.tags.push(tag);
+      // Typed by staff on either record: it stays staff's, so no rule may take it away later.
+      else if (tag.source === 'staff') kept.source = 'staff';
+    }
     if (from.points !== 0) {
       into.points += from.points;
       into.lots = [...into.lots, ...from.lots].sort((a, b) => a.earnedOn.localeCompare(b.earnedOn));

@@ -273,7 +273,8 @@ export interface MemberAutoTagData {
   memberId: string;
   /**
    * `{tag, ruleId}` sealed under the member's key: which rule matched says what kind of customer
-   * this is (a rule may read birthdays, gender, region), so it is as personal as the tag.
+   * this is (a rule may read birthdays, gender, region), so it is as personal as the tag. (The run
+   * right after a rule is saved still shows, by its timing, whom that rule matched: see crm.md.)
    */
   sealed: SealedData;
 }

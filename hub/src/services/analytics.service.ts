@@ -42,8 +42,8 @@ export const DEFAULT_IDLE_DAYS = 30;
 export const MAX_REPORT_DAYS = 1100;
 /** How far back members' own purchase history is complete (see MemberRecord.spendLog). */
 const MEMBER_HISTORY_DAYS = 1095;
-/** "Due this week": today and the next 6 days. */
-const WEEK_AHEAD_DAYS = 6;
+/** "Due this week": within 7 days, as the counter card and the filter count it. */
+const WEEK_AHEAD_DAYS = 7;
 
 export class AnalyticsService {
   private rfmTable: RfmTable | null = null;
@@ -155,7 +155,7 @@ export class AnalyticsService {
    * A6: who is due to buy what. Without dates: due within the coming week (today and the next 6
    * days) or overdue by less than one interval, as the counter card shows them; with dates: due
    * between them. A number is shown only for members who consented to SMS (the list is for
-   * contacting them); cashiers see it masked.
+   * contacting them).
    */
   repurchaseDue(staff: StaffView, from?: string, to?: string, limit = 200): RepurchaseDueReport {
     const today = this.today();

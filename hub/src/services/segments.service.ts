@@ -192,8 +192,11 @@ export class SegmentsService {
   }
 
   async delete(segmentId: string, actor: Actor): Promise<void> {
-    this.require(segmentId);
-    await this.events.record('segment.deleted', { segmentId, staffId: actor.staff.id });
+    // Under the saves' lock, so a save racing the delete cannot bring the segment back.
+    await this.saves.run(['segments'], async () => {
+      this.require(segmentId);
+      await this.events.record('segment.deleted', { segmentId, staffId: actor.staff.id });
+    });
   }
 
   /**
@@ -223,8 +226,15 @@ export class SegmentsService {
     }
     const matches = matchingMembers(this.state.members, segment.definition, this.analytics.segmentEnv());
     const purpose = request.purpose;
+    // Left out: members without consent for the channel, or without its contact (no e-mail address).
     const consented =
-      purpose === 'analysis' ? matches : matches.filter((record) => record.consent[purpose].granted === true);
+      purpose === 'analysis'
+        ? matches
+        : matches.filter(
+            (record) =>
+              record.consent[purpose].granted === true &&
+              (purpose !== 'email' || Boolean(this.state.members.profile(record.memberId)?.email)),
+          );
     const today = this.analytics.today();
     const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today)));
     const headers = EXPORT_HEADERS[request.language ?? 'zh-TW'];

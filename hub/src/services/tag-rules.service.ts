@@ -42,6 +42,7 @@ export class TagRulesService {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Set<string>();
   private readonly saves = new KeyedLock();
+  private stopping = false;
 
   constructor(
     private readonly state: StoreState,
@@ -110,20 +111,39 @@ export class TagRulesService {
         400,
       );
     }
+    // Rules do not read each other's tags: two rules could undo each other at every sale, and a
+    // chain would settle only a pass later. Staff tags can be read freely.
+    const others = [...this.state.tagRules.values()].filter((rule) => rule.id !== id);
+    const read = others.find((rule) => readsTag(definition.root, rule.tag));
+    const reader = others.find((rule) => readsTag(rule.definition.root, tag));
+    if (read || reader) {
+      throw new DomainError(
+        'rule_reads_rule_tag',
+        read
+          ? `This rule tests the tag ${read.tag}, which the rule ${read.name} sets: test what that rule tests instead`
+          : `The rule ${reader!.name} tests the tag ${tag}: rules cannot depend on each other's tags`,
+        { ruleId: (read ?? reader)!.id },
+        400,
+      );
+    }
     await this.events.record('tag_rule.saved', { ruleId: id, name, tag, definition, staffId: actor.staff.id });
     saved(id);
   }
 
   /** Deletes a rule; the tags it set are taken away. */
   async delete(ruleId: string, actor: Actor): Promise<void> {
-    this.require(ruleId);
-    await this.events.record('tag_rule.deleted', { ruleId, staffId: actor.staff.id });
+    // Under the saves' lock, so a save racing the delete cannot bring the rule back.
+    await this.saves.run(['rules'], async () => {
+      this.require(ruleId);
+      await this.events.record('tag_rule.deleted', { ruleId, staffId: actor.staff.id });
+    });
     await this.runAll();
   }
 
   /** Re-evaluates every rule for every member (nightly, and on demand). */
   runAll(): Promise<TagRunResult> {
     return this.serially(async () => {
+      if (this.stopping) return { tagged: 0, untagged: 0 };
       const rules = this.compile();
       const ids = [...this.state.members.members.values()]
         .filter((r) => !r.erased && !r.mergedInto)
@@ -147,6 +167,7 @@ export class TagRulesService {
 
   /** Called for every committed event: re-evaluates the members it concerns (after it, in order). */
   noteCommitted(event: HubEvent): void {
+    if (this.stopping) return; // the start-up run catches up on what a shutdown leaves
     for (const memberId of membersToReevaluate(event)) {
       if (this.waiting.has(memberId)) continue;
       this.waiting.add(memberId);
@@ -158,9 +179,22 @@ export class TagRulesService {
     }
   }
 
-  /** Resolves when every evaluation queued so far has run (tests, shutdown). */
+  /** Resolves when every evaluation queued so far has run (tests). */
   async idle(): Promise<void> {
     await this.serially(async () => undefined);
+  }
+
+  /** Takes no more work from committed events and lets what is queued finish (before the journal closes). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.idle();
+  }
+
+  /** Whether a start-up run is needed: rules exist, or tags of a rule deleted just before a crash remain. */
+  needsRun(): boolean {
+    if (this.state.tagRules.size > 0) return true;
+    for (const record of this.state.members.members.values()) if (hasRuleTags(record)) return true;
+    return false;
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

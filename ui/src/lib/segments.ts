@@ -142,12 +142,16 @@ export const segmentsApi = {
   exportCsv: (segmentId: string, body: SegmentExportRequest) => downloadCsv(`${segment(segmentId)}/export`, body),
 };
 
+/** Saving, deleting or running a rule answers once every member is tagged: a big store takes a while. */
+const WHOLE_STORE_MS = 180_000;
+
 export const tagRulesApi = {
   list: () => api.get<{ rules: TagRuleView[] }>('/api/tag-rules'),
-  create: (body: TagRuleSaveRequest) => api.post<TagRuleView>('/api/tag-rules', body),
-  update: (ruleId: string, body: TagRuleSaveRequest) => request<TagRuleView>(rule(ruleId), { method: 'PUT', body }),
-  remove: (ruleId: string) => api.del<void>(rule(ruleId)),
-  run: () => api.post<{ tagged: number; untagged: number }>('/api/tag-rules/run', {}),
+  create: (body: TagRuleSaveRequest) => api.post<TagRuleView>('/api/tag-rules', body, { timeoutMs: WHOLE_STORE_MS }),
+  update: (ruleId: string, body: TagRuleSaveRequest) =>
+    request<TagRuleView>(rule(ruleId), { method: 'PUT', body, timeoutMs: WHOLE_STORE_MS }),
+  remove: (ruleId: string) => api.del<void>(rule(ruleId), { timeoutMs: WHOLE_STORE_MS }),
+  run: () => api.post<{ tagged: number; untagged: number }>('/api/tag-rules/run', {}, { timeoutMs: WHOLE_STORE_MS }),
 };
 
 /**
