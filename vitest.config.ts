@@ -1,9 +1,19 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
+      {
+        // The UI's pure helpers are tested here too; they import through SvelteKit's aliases.
+        resolve: {
+          alias: {
+            $lib: path.resolve(import.meta.dirname, 'ui/src/lib'),
+            $protocol: path.resolve(import.meta.dirname, 'hub/src/protocol'),
+          },
+        },
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] },
+      },
       {
         test: {
           name: 'integration',

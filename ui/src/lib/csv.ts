@@ -21,7 +21,8 @@ const BOM = '\uFEFF';
 export function toCsv<T>(columns: readonly CsvColumn<T>[], rows: readonly T[]): string {
   const body = Papa.unparse(
     { fields: columns.map((c) => c.label), data: rows.map((row) => columns.map((c) => c.csv(row))) },
-    { escapeFormulae: true, newline: '\r\n' },
+    // papaparse's own pattern (escapeFormulae: true) misses a formula followed by a line break.
+    { escapeFormulae: /^[=+\-@\t\r]/, newline: '\r\n' },
   );
   return BOM + body;
 }
