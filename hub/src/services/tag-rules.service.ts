@@ -81,17 +81,16 @@ export class TagRulesService {
   /** Saves a rule (new, or replacing `ruleId`) and applies it to every member before answering. */
   async save(ruleId: string | null, body: { name: string; tag: string; definition: unknown }, actor: Actor) {
     // One save at a time, so two saves cannot both pass the unique-name check.
-    await this.saves.run(['rules'], () => this.record(ruleId, body, actor, (id) => (ruleId = id)));
+    const id = await this.saves.run(['rules'], () => this.record(ruleId, body, actor));
     await this.runAll();
-    return this.list().find((rule) => rule.ruleId === ruleId)!;
+    return this.list().find((rule) => rule.ruleId === id)!;
   }
 
   private async record(
     ruleId: string | null,
     body: { name: string; tag: string; definition: unknown },
     actor: Actor,
-    saved: (ruleId: string) => void,
-  ): Promise<void> {
+  ): Promise<string> {
     const definition = this.segments.parse(body.definition);
     if (ruleId !== null) this.require(ruleId);
     const id = ruleId ?? uuidv7();
@@ -127,7 +126,7 @@ export class TagRulesService {
       );
     }
     await this.events.record('tag_rule.saved', { ruleId: id, name, tag, definition, staffId: actor.staff.id });
-    saved(id);
+    return id;
   }
 
   /** Deletes a rule; the tags it set are taken away. */
