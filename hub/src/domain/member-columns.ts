@@ -12,41 +12,14 @@
  * Pure: no clock, no I/O.
  */
 import { CONSENT_CHANNELS, type ConsentChannel } from '../protocol/members.js';
-import { type MemberRecord, type SkuHistory, SKU_DATES_KEPT } from './members.js';
+import { isLive, type MemberRecord, type SkuHistory, SKU_DATES_KEPT } from './members.js';
+import { dayNumber } from './time.js';
+
+// Day numbers are time.ts's; exported here too for the filter and the tests that read columns.
+export { dayNumber };
 
 /** The day number of "no date" (never bought, nothing logged): below every real day. */
 export const NO_DAY = -0x80000000;
-
-/**
- * Days from 1970-01-01 to a YYYY-MM-DD date (proleptic Gregorian calendar), so real dates compare
- * as their day numbers do. Worked out from the digits: this runs for every logged sale.
- */
-export function dayNumber(date: string): number {
-  const year = digits(date, 0, 4);
-  const month = digits(date, 5, 2);
-  const day = digits(date, 8, 2);
-  if (date.length !== 10 || year < 0 || month < 0 || day < 0) {
-    return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 86_400_000;
-  }
-  // Years counted from March, so the leap day ends a year (the "days from civil" method).
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
-
-/** The number written by `length` decimal digits at `at`; -1 if any is not a digit. */
-function digits(text: string, at: number, length: number): number {
-  let value = 0;
-  for (let i = at; i < at + length; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (!(digit >= 0 && digit <= 9)) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
 
 /** The bit of a consent channel in the consent column. */
 export const consentBit = (channel: ConsentChannel): number => 1 << CONSENT_CHANNELS.indexOf(channel);
@@ -361,7 +334,7 @@ export class MemberColumns {
   /** What is copied as it is (or nearly). */
   private writeFields(row: number, record: MemberRecord): void {
     this.records[row] = record;
-    this.live[row] = record.erased || record.mergedInto ? 0 : 1;
+    this.live[row] = isLive(record) ? 1 : 0;
     this.birthMonth[row] = record.demographics.birthMonth ?? 0;
     this.points[row] = record.points;
     this.purchaseCount[row] = record.purchaseCount;

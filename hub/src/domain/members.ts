@@ -155,7 +155,12 @@ export class MemberBook {
   resolve(memberId: string): MemberRecord | undefined {
     let record = this.members.get(memberId);
     for (let hops = 0; record?.mergedInto && hops < 16; hops++) record = this.members.get(record.mergedInto);
-    return record && !record.erased && !record.mergedInto ? record : undefined;
+    return record && isLive(record) ? record : undefined;
+  }
+
+  /** Members as the store knows them now (not erased, not merged into another), in sign-up order. */
+  *live(): Generator<MemberRecord> {
+    for (const record of this.members.values()) if (isLive(record)) yield record;
   }
 
   /**
@@ -650,4 +655,9 @@ function mergeHistories(into: Record<string, SkuHistory>, from: Record<string, S
  */
 export function keyedByText<T>(from: Record<string, T>): Record<string, T> {
   return Object.assign(Object.create(null) as Record<string, T>, from);
+}
+
+/** A record that is a member now: neither erased nor merged into another record. */
+export function isLive(record: MemberRecord): boolean {
+  return !record.erased && !record.mergedInto;
 }

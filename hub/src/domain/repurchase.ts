@@ -6,6 +6,7 @@
 import type { RepurchaseBasis, RepurchasePredictionView } from '../protocol/crm.js';
 import type { ProductData } from '../protocol/events.js';
 import type { MemberRecord, SkuHistory } from './members.js';
+import { dateOfDay, dayNumber } from './time.js';
 
 /** Intervals of the member's own needed before they beat the product's cycle or the store's habit. */
 export const OWN_INTERVALS_NEEDED = 2;
@@ -13,41 +14,6 @@ export const OWN_INTERVALS_NEEDED = 2;
 export const STORE_INTERVALS_NEEDED = 5;
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-const digits = (text: string, from: number, count: number) => {
-  let value = 0;
-  for (let i = from; i < from + count; i++) value = value * 10 + text.charCodeAt(i) - 48;
-  return value;
-};
-
-/**
- * Days since 1970-01-01 of a YYYY-MM-DD date, and back: plain arithmetic (the proleptic Gregorian
- * calendar), as building the store's intervals reads millions of dates.
- */
-function dayNumber(date: string): number {
-  const month = digits(date, 5, 2);
-  const year = digits(date, 0, 4) - (month <= 2 ? 1 : 0);
-  const era = Math.floor(year / 400);
-  const yearOfEra = year - era * 400;
-  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + digits(date, 8, 2) - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
-
-function dateOfDay(day: number): string {
-  const shifted = day + 719_468;
-  const era = Math.floor(shifted / 146_097);
-  const dayOfEra = shifted - era * 146_097;
-  const yearOfEra = Math.floor(
-    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
-  );
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153);
-  const dayOfMonth = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
-  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
-  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  return `${String(year).padStart(4, '0')}-${month < 10 ? '0' : ''}${month}-${dayOfMonth < 10 ? '0' : ''}${dayOfMonth}`;
-}
 
 /** The median, the mean of the middle two rounded for an even count. Sorts `values` in place. */
 function medianInPlace(values: number[]): number {

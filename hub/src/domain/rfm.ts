@@ -4,7 +4,7 @@
  * is passed in; recomputed nightly and on demand by the caller.
  */
 import { RFM_SEGMENTS, type RfmReport, type RfmScores, type RfmSegmentName } from '../protocol/crm.js';
-import type { MemberRecord } from './members.js';
+import { isLive, type MemberRecord } from './members.js';
 import { daysBetween } from './time.js';
 
 export interface RfmEntry extends RfmScores {
@@ -89,7 +89,7 @@ export class RfmTable {
     const scored: MemberRecord[] = [];
     let unscored = 0;
     for (const record of members) {
-      if (record.erased || record.mergedInto) continue;
+      if (!isLive(record)) continue;
       if (record.purchaseCount > 0 && record.lastPurchase) scored.push(record);
       else unscored += 1;
     }

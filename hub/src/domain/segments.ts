@@ -24,7 +24,7 @@ import {
 } from '../protocol/crm.js';
 import { ColumnGroup, consentBit, dayNumber, MemberColumns, NO_DAY } from './member-columns.js';
 import { type MemberBook, type MemberProfile, type MemberRecord, SKU_DATES_KEPT } from './members.js';
-import { businessDate, daysAfter, daysBefore, daysBetween, localDayStart } from './time.js';
+import { businessDate, daysAfter, daysBefore, daysBetween, isCalendarDate, localDayStart } from './time.js';
 
 /** Levels of nesting (the root is level 1): deeper trees are unreadable and likely a mistake. */
 export const MAX_DEPTH = 8;
@@ -390,7 +390,7 @@ class TreeCheck {
 
   /** The pattern lets 2026-02-30 through; the calendar does not. */
   private realDate(date: string, path: string): boolean {
-    if (daysAfter(date, 0) === date) return true;
+    if (isCalendarDate(date)) return true;
     this.problem(path, `${date} is not a date on the calendar`);
     return false;
   }

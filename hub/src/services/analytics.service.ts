@@ -134,7 +134,7 @@ export class AnalyticsService {
     // The filter's column index, and the prediction cache, filled now so the day's first filter is quick.
     this.state.members.columns();
     const today = this.today();
-    for (const record of liveMembers(this.state)) this.dueFacts(record, today);
+    for (const record of this.state.members.live()) this.dueFacts(record, today);
     const report = this.recomputeRfm();
     return { rfmMs: report.tookMs, scored: report.scored };
   }
@@ -164,7 +164,7 @@ export class AnalyticsService {
     checkRange(start, end, 366);
     const explicit = from !== undefined || to !== undefined;
     const entries: RepurchaseDueEntry[] = [];
-    for (const record of liveMembers(this.state)) {
+    for (const record of this.state.members.live()) {
       // The day's cached facts rule out most members without building their predictions.
       const facts = this.dueFacts(record, today);
       if (!explicit && !anyDue(facts, today, { withinDays: WEEK_AHEAD_DAYS })) continue;
@@ -255,11 +255,6 @@ export class AnalyticsService {
       baseTier: this.members.program.tiers[0]?.tier,
     };
   }
-}
-
-/** Members as the store knows them now: not erased, not merged into another record. */
-export function* liveMembers(state: StoreState): Generator<MemberRecord> {
-  for (const record of state.members.members.values()) if (!record.erased && !record.mergedInto) yield record;
 }
 
 function checkDays(name: string, days: number, max: number): void {

@@ -21,7 +21,7 @@ import {
 import { DomainError } from '../domain/errors.js';
 import { newPersonalCode } from '../domain/coupons.js';
 import { tierRule, nextTier, type LoyaltyProgram, tierForSpend } from '../domain/loyalty.js';
-import { windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
+import { isLive, windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
 import { StoreIntervals } from '../domain/repurchase.js';
@@ -312,7 +312,7 @@ export class MembersService {
     const records = [...this.state.members.members.values()];
     for (let i = records.length - 1; i >= 0; i--) {
       const record = records[i]!;
-      if (record.erased || record.mergedInto) continue;
+      if (!isLive(record)) continue;
       if (q) {
         const name = this.state.members.profile(record.memberId)?.name?.toLowerCase() ?? '';
         if (!name.includes(q) && !record.memberCode.toLowerCase().includes(q)) continue;
@@ -521,7 +521,7 @@ export class MembersService {
     let pointsExpired = 0;
     const work: Promise<unknown>[] = [];
     for (const candidate of this.state.members.members.values()) {
-      if (candidate.erased || candidate.mergedInto) continue;
+      if (!isLive(candidate)) continue;
       if (!falls(candidate) && expiring(candidate) === 0) continue;
       // Worked out again under the member's lock: a sale of theirs may be spending points right now.
       work.push(

@@ -11,7 +11,7 @@ import type { StaffView } from '../protocol/api.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MemberVault } from '../storage/member-vault.js';
 import type { StoreState, TagRuleRecord } from '../domain/store-state.js';
-import type { MemberRecord } from '../domain/members.js';
+import { isLive, type MemberRecord } from '../domain/members.js';
 import { DomainError } from '../domain/errors.js';
 import { compileSegment } from '../domain/segments.js';
 import type { MembersService } from './members.service.js';
@@ -57,7 +57,7 @@ export class TagRulesService {
   list(): TagRuleView[] {
     const tagged = new Map<string, number>();
     for (const record of this.state.members.members.values()) {
-      if (record.erased || record.mergedInto) continue;
+      if (!isLive(record)) continue;
       for (const { source } of record.tags) {
         if (source.startsWith(RULE_SOURCE)) {
           const id = source.slice(RULE_SOURCE.length);
@@ -144,9 +144,7 @@ export class TagRulesService {
     return this.serially(async () => {
       if (this.stopping) return { tagged: 0, untagged: 0 };
       const rules = this.compile();
-      const ids = [...this.state.members.members.values()]
-        .filter((r) => !r.erased && !r.mergedInto)
-        .map((r) => r.memberId);
+      const ids = [...this.state.members.live()].map((r) => r.memberId);
       const total: TagRunResult = { tagged: 0, untagged: 0 };
       for (let i = 0; i < ids.length; i += BATCH) {
         // One member's failure must not leave the rest of the store untagged.
