@@ -27,6 +27,7 @@
  * AYI_BENCH_STARTS (3: start-ups of each kind, the median is reported), AYI_BENCH_SEED,
  * AYI_BENCH_KEEP=1 keeps the temporary directory.
  */
+import { spawn } from 'node:child_process';
 import { promises as fs, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +87,34 @@ async function startTimed(dataDir: string): Promise<{ hub: HubProcess; ms: numbe
   return { hub, ms, startup };
 }
 
+interface FloorServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts tests/bench/durable-floor-server.ts as its own process, appending to `file`. */
+async function startFloorServer(file: string): Promise<FloorServer> {
+  const script = path.join(import.meta.dirname, 'durable-floor-server.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      const match = /listening (\d+)/.exec(output);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the floor server exited with code ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 /** One fdatasync'd append of `line` to an open file, the hub's journal primitive, `samples` times. */
 async function fsyncAppendLatencies(dir: string, line: string, samples: number): Promise<number[]> {
   const file = path.join(dir, 'fsync-baseline.jsonl');
@@ -120,6 +149,15 @@ async function timedQuote(tablet: HubTablet, body: { lines: unknown }): Promise<
   return ms;
 }
 
+/** The floor server's durable append of the same cart (tests/bench/durable-floor-server.ts). */
+async function timedFloorCommit(client: HubTablet, body: unknown): Promise<number> {
+  const t0 = performance.now();
+  const answer = await client.request('POST', '/commit', body);
+  const ms = performance.now() - t0;
+  if (answer.status !== 201) throw new Error(`floor commit failed: ${answer.status}`);
+  return ms;
+}
+
 async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> {
   const t0 = performance.now();
   const answer = await tablet.request<{ saleId?: string }>('POST', '/api/sales', body);
@@ -130,27 +168,38 @@ async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> 
   return ms;
 }
 
+/** One kind of request measured in the rounds: who sends it and how. */
+interface RoundStep {
+  tablets: HubTablet[];
+  timed: (tablet: HubTablet, body: ReturnType<typeof checkoutBody>) => Promise<number>;
+}
+
 /**
  * The measured load: rounds in which every tablet submits a sale at the same moment (the worst case
  * a store sees: four cashiers pressing "pay" together, so four commits share the disk), then a short
  * pause before the next round, as between customers (shortened from seconds to PAUSE_MS so the run
- * stays short). Latency is measured on each tablet from sending the request to the parsed answer.
+ * stays short). Each round's carts go to every step in turn (the hub's checkout, the floor
+ * server's commit, the hub's quote), a pause after each, so the peers are measured side by side
+ * under the same moment's noise. Latency is measured on each tablet from sending the request to
+ * the parsed answer. Returns the latencies of each step.
  */
 async function checkoutRounds(
-  tablets: HubTablet[],
   products: ProductView[],
   count: number,
   tag: string,
-  timed: (tablet: HubTablet, body: ReturnType<typeof checkoutBody>) => Promise<number> = timedCheckout,
-): Promise<number[]> {
+  steps: RoundStep[],
+): Promise<number[][]> {
   const rng = seededRng(SEED + count);
-  const latencies: number[] = [];
+  const latencies = steps.map((): number[] => []);
   let n = 0;
   while (n < count) {
-    const round = tablets.slice(0, Math.min(tablets.length, count - n));
-    const bodies = round.map(() => checkoutBody(products, rng, tag, ++n));
-    latencies.push(...(await Promise.all(round.map((tablet, i) => timed(tablet, bodies[i]!)))));
-    await sleep(PAUSE_MS[0] + rng() * (PAUSE_MS[1] - PAUSE_MS[0]));
+    const size = Math.min(TABLETS, count - n);
+    const bodies = Array.from({ length: size }, () => checkoutBody(products, rng, tag, ++n));
+    for (const [i, step] of steps.entries()) {
+      const answers = await Promise.all(bodies.map((body, t) => step.timed(step.tablets[t]!, body)));
+      latencies[i]!.push(...answers);
+      await sleep(PAUSE_MS[0] + rng() * (PAUSE_MS[1] - PAUSE_MS[0]));
+    }
   }
   return latencies;
 }
@@ -219,6 +268,7 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { mode: 0o700 });
   progress(`temporary directory ${root}`);
   let hub: HubProcess | null = null;
+  let floor: FloorServer | null = null;
   try {
     // 1. A fresh store (identity, demo staff, demo catalog), then 500 days of past sales.
     hub = await startHubProcess({ dataDir, env: HUB_ENV });
@@ -287,7 +337,11 @@ async function main(): Promise<void> {
         `p50 ${fsyncP50.toFixed(3)} ms, p99 ${fsyncP99.toFixed(3)} ms`,
     );
 
-    // 5. Checkouts: 4 tablets, warm-up, then the measured run.
+    // 5. The peer: a bare durable HTTP server on the same disk (see durable-floor-server.ts).
+    const peer = await startFloorServer(path.join(root, 'floor.jsonl'));
+    floor = peer;
+
+    // 6. Checkouts: 4 tablets, warm-up, then the measured run.
     const live = hub!;
     const tablets: HubTablet[] = [];
     for (let i = 0; i < TABLETS; i++) {
@@ -306,26 +360,27 @@ async function main(): Promise<void> {
     );
     progress(describe(`${TABLETS} tablets back to back (hub saturated)`, saturated, (performance.now() - t1) / 1000));
     t1 = performance.now();
-    const checkoutMs = await withSnapshots(dataDir, 'measured run', () =>
-      checkoutRounds(tablets, products, CHECKOUTS, 'run'),
+    const floorClients = Array.from({ length: TABLETS }, () => new HubTablet(peer.url));
+    const [checkoutMs = [], floorMs = [], quoteMs = []] = await withSnapshots(dataDir, 'measured run', () =>
+      checkoutRounds(products, CHECKOUTS, 'run', [
+        { tablets, timed: timedCheckout },
+        { tablets: floorClients, timed: timedFloorCommit },
+        { tablets, timed: timedQuote },
+      ]),
     );
-    progress(
-      describe(
-        `${TABLETS} tablets submitting together, ${PAUSE_MS.join('-')} ms between rounds`,
-        checkoutMs,
-        (performance.now() - t1) / 1000,
-      ),
-    );
-    // The peer: the same rounds of the same carts as quotes, so what durability adds is visible.
-    t1 = performance.now();
-    const quoteMs = await checkoutRounds(tablets, products, CHECKOUTS, 'quote', timedQuote);
-    progress(
-      describe(`${TABLETS} tablets quoting together (no journal write)`, quoteMs, (performance.now() - t1) / 1000),
-    );
+    const seconds = (performance.now() - t1) / 1000;
+    const rounds = `${PAUSE_MS.join('-')} ms between rounds`;
+    progress(describe(`${TABLETS} tablets submitting together, ${rounds}`, checkoutMs, seconds));
+    progress(describe(`floor server, the same carts committed together, ${rounds}`, floorMs, seconds));
+    progress(describe(`${TABLETS} tablets quoting together (no journal write), ${rounds}`, quoteMs, seconds));
+    for (const client of [...tablets, ...floorClients]) client.close();
     const quoteP99 = percentile(
       [...quoteMs].sort((a, b) => a - b),
       99,
     );
+    const floorSorted = [...floorMs].sort((a, b) => a - b);
+    const floorP50 = percentile(floorSorted, 50);
+    const floorP99 = percentile(floorSorted, 99);
     const sorted = [...checkoutMs].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
@@ -340,12 +395,17 @@ async function main(): Promise<void> {
     emit('checkout_commit_p50_ms', p50, 'ms', fsyncP50, p50 / fsyncP50);
     emit('checkout_commit_p99_ms', p99, 'ms', fsyncP99, p99 / fsyncP99);
     emit('checkout_commit_vs_quote_p99_ms', p99, 'ms', quoteP99, p99 / quoteP99);
+    emit('durable_http_floor_p50_ms', floorP50, 'ms', fsyncP50, floorP50 / fsyncP50);
+    emit('durable_http_floor_p99_ms', floorP99, 'ms', fsyncP99, floorP99 / fsyncP99);
+    emit('checkout_commit_vs_floor_p50_ms', p50, 'ms', floorP50, p50 / floorP50);
+    emit('checkout_commit_vs_floor_p99_ms', p99, 'ms', floorP99, p99 / floorP99);
     emit('checkout_commit_saturated_p50_ms', saturatedP50, 'ms', fsyncP50, saturatedP50 / fsyncP50);
     emit('checkout_commit_saturated_p99_ms', saturatedP99, 'ms', fsyncP99, saturatedP99 / fsyncP99);
     emit('hub_start_cold_ms', median(cold), 'ms', START_TARGET_MS, median(cold) / START_TARGET_MS);
     emit('hub_start_ms', median(warm), 'ms', START_TARGET_MS, median(warm) / START_TARGET_MS);
     progress(`done in ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
   } finally {
+    await floor?.stop();
     await hub?.kill('SIGKILL');
     if (env.AYI_BENCH_KEEP === '1') progress(`kept ${root}`);
     else rmSync(root, { recursive: true, force: true });

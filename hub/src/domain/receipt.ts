@@ -36,8 +36,21 @@ export interface ReceiptContext {
  * guarantees no character prints wider than this (see devices/escpos/receipt-encoder.ts).
  */
 export function displayWidth(text: string): number {
-  return stringWidth(text, { ambiguousIsNarrow: false });
+  // Measured for every line of every receipt, in the same event loop as the checkouts: printable
+  // ASCII is one column a character, and the rest (names, labels) repeats, so it is remembered.
+  if (PRINTABLE_ASCII.test(text)) return text.length;
+  let width = widthsSeen.get(text);
+  if (width === undefined) {
+    width = stringWidth(text, { ambiguousIsNarrow: false });
+    if (widthsSeen.size >= WIDTHS_KEPT) widthsSeen.clear();
+    widthsSeen.set(text, width);
+  }
+  return width;
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const WIDTHS_KEPT = 10_000;
+const widthsSeen = new Map<string, number>();
 
 /** Cuts text to at most `width` display columns (measured a character at a time, not the whole prefix). */
 function clip(text: string, width: number): string {

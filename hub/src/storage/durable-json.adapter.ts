@@ -11,7 +11,11 @@ import { fsyncDirectory } from './fsync.js';
 export class DurableJsonFile<T> implements Adapter<T> {
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(readonly filename: string) {}
+  /** `serialize` lets a caller that already holds the big part as JSON avoid a second stringify. */
+  constructor(
+    readonly filename: string,
+    private readonly serialize: (data: T) => string = (data) => JSON.stringify(data),
+  ) {}
 
   async read(): Promise<T | null> {
     let text: string;
@@ -26,7 +30,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
 
   /** Writes are serialised so two renames never race. */
   write(data: T): Promise<void> {
-    const text = JSON.stringify(data);
+    const text = this.serialize(data);
     const next = this.writing.then(() => this.writeNow(text));
     this.writing = next.catch(() => undefined);
     return next;

@@ -132,12 +132,17 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   private startFlush(): void {
-    this.flushing ??= this.flushLoop().finally(() => {
-      this.flushing = null;
-      // A write can arrive after the loop's last check but before this runs (a caller that awaits
-      // write() directly resumes first): it found a flush "running" and must not be left waiting.
-      if (!this.failure && this.waiters.length > 0) this.startFlush();
-    });
+    // The flush starts after the current turn of the event loop: the requests that arrived
+    // together (read in one poll of the sockets) have all appended their entries by then and share
+    // this flush's fdatasync, instead of the first taking one alone and the rest waiting for it.
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.flushLoop())
+      .finally(() => {
+        this.flushing = null;
+        // A write can arrive after the loop's last check but before this runs (a caller that awaits
+        // write() directly resumes first): it found a flush "running" and must not be left waiting.
+        if (!this.failure && this.waiters.length > 0) this.startFlush();
+      });
   }
 
   /** Number of entries known to be on disk. */
@@ -163,7 +168,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
         let text = '';
         for (const entry of batch) text += `${JSON.stringify(entry)}\n`;
         const handle = await this.openHandle();
-        await handle.appendFile(text, 'utf8');
+        await writeAll(handle, Buffer.from(text, 'utf8'));
         await handle.datasync();
         this.written += batch.length;
         const done = this.waiters.filter((w) => w.target <= this.written);
@@ -190,6 +195,15 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     this.handle = await fs.open(this.filename, 'a', 0o600);
     if (created) await fsyncDirectory(path.dirname(this.filename));
     return this.handle;
+  }
+}
+
+/** One write call for the whole batch (appendFile goes through writeFile's chunking and checks). */
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
   }
 }
 

@@ -45,8 +45,12 @@ export class SnapshotStore<S> {
    */
   async save(seq: number, journalDay: string, takenAt: Date, state: S): Promise<string> {
     const filename = path.join(this.dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
+    // The state is serialised once (it is most of the file, and stringifying it blocks the event
+    // loop): for its checksum and, spliced in after the header, for the file.
     const stateJson = JSON.stringify(state);
-    const db = new Low<SnapshotFile<S>>(new DurableJsonFile(filename), null as never);
+    const spliceState = ({ state: _state, ...header }: SnapshotFile<S>) =>
+      `${JSON.stringify(header).slice(0, -1)},"state":${stateJson}}`;
+    const db = new Low<SnapshotFile<S>>(new DurableJsonFile(filename, spliceState), null as never);
     db.data = {
       format: SNAPSHOT_FORMAT,
       seq,

@@ -139,3 +139,14 @@ describe('buildReceipt', () => {
     expect(saleIdFromQr('ayi:sale:')).toBeNull();
   });
 });
+
+describe('displayWidth', () => {
+  it('measures as string-width does with ambiguous characters wide, also for text it has seen before', () => {
+    const samples = ['NT$1,234', '', '  2 x 35', '統一 麥香紅茶 300ml', '×3 …', 'café', '🍵 熱茶', 'é', '\u0007bell'];
+    // Twice round, and past the number of widths it keeps, so remembered answers are checked too.
+    const many = Array.from({ length: 12_000 }, (_, i) => `${i % 2 ? '寵物' : 'pet'} ${i}`);
+    for (const text of [...samples, ...samples, ...many, ...samples]) {
+      expect(displayWidth(text), JSON.stringify(text)).toBe(stringWidth(text, { ambiguousIsNarrow: false }));
+    }
+  });
+});

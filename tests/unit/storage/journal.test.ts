@@ -147,10 +147,11 @@ describe('Journal across midnight: on-disk order is seq order', () => {
       const handle = await realOpen(...args);
       const file = path.basename(String(args[0]));
       if (!file.endsWith('.jsonl')) return handle;
-      const appendFile = handle.appendFile.bind(handle);
+      const write = handle.write.bind(handle);
       const datasync = handle.datasync.bind(handle);
-      handle.appendFile = (async (data: string | Uint8Array, options?: unknown) => {
-        const seqs = String(data)
+      handle.write = (async (data: Uint8Array, offset = 0, length = data.length - offset) => {
+        const seqs = Buffer.from(data.buffer, data.byteOffset + offset, length)
+          .toString('utf8')
           .split('\n')
           .filter(Boolean)
           .map((line) => (JSON.parse(line) as HubEvent).seq);
@@ -169,8 +170,8 @@ describe('Journal across midnight: on-disk order is seq order', () => {
         }
         appended.set(file, [...(appended.get(file) ?? []), ...seqs]);
         log.push(`append ${file} ${seqs.join(',')}`);
-        return appendFile(data, options as never);
-      }) as typeof handle.appendFile;
+        return write(data, offset, length);
+      }) as typeof handle.write;
       handle.datasync = async () => {
         const covered = [...(appended.get(file) ?? [])];
         await new Promise((resolve) => setTimeout(resolve, 5));

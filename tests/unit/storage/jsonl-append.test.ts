@@ -51,7 +51,7 @@ async function fileHandlePrototype() {
   const probe = await fs.open(process.execPath, 'r');
   const proto = Object.getPrototypeOf(probe) as {
     datasync: () => Promise<void>;
-    appendFile: (data: string | Uint8Array, encoding?: BufferEncoding) => Promise<void>;
+    write: (data: Uint8Array, offset?: number, length?: number) => Promise<{ bytesWritten: number }>;
   };
   await probe.close();
   return proto;
@@ -108,6 +108,55 @@ describe('JsonLinesAppendFile: writing', () => {
     expect(datasync).toHaveBeenCalledTimes(4);
   });
 
+  it('acknowledges an entry only after an fdatasync that began once its bytes were written', async () => {
+    const file = newFile();
+    const adapter = new JsonLinesAppendFile<Entry>(file, isEntry);
+    const db = new Low<Entry[]>(adapter, []);
+    const proto = await fileHandlePrototype();
+    // One timeline of what the adapter does to its file and when it tells a writer "done".
+    const timeline: (
+      { kind: 'written'; entries: number[] } | { kind: 'sync started' | 'sync done' | 'ack'; n?: number }
+    )[] = [];
+    const realWrite = proto.write;
+    const realDatasync = proto.datasync;
+    vi.spyOn(proto, 'write').mockImplementation(async function (this: typeof proto, ...args) {
+      const written = await realWrite.apply(this, args);
+      const text = Buffer.from(args[0]).toString('utf8');
+      const entries = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as Entry).n);
+      timeline.push({ kind: 'written', entries });
+      return written;
+    });
+    vi.spyOn(proto, 'datasync').mockImplementation(async function (this: typeof proto) {
+      timeline.push({ kind: 'sync started' });
+      await realDatasync.apply(this);
+      timeline.push({ kind: 'sync done' });
+    });
+    const writes: Promise<void>[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 4; i++) {
+        const n = db.data.length + 1;
+        db.data.push(entry(n));
+        writes.push(db.write().then(() => void timeline.push({ kind: 'ack', n })));
+      }
+      await new Promise((resolve) => setImmediate(resolve)); // the next group arrives mid-flush
+    }
+    await Promise.all(writes);
+    await adapter.close();
+
+    for (let n = 1; n <= 20; n++) {
+      const writtenAt = timeline.findIndex((step) => step.kind === 'written' && step.entries.includes(n));
+      const ackAt = timeline.findIndex((step) => step.kind === 'ack' && step.n === n);
+      const syncStarted = timeline.findIndex((step, i) => i > writtenAt && step.kind === 'sync started');
+      const syncDone = timeline.findIndex((step, i) => i > syncStarted && step.kind === 'sync done');
+      expect(writtenAt, `entry ${n} written`).toBeGreaterThanOrEqual(0);
+      expect(syncStarted, `an fdatasync after entry ${n} was written`).toBeGreaterThan(writtenAt);
+      expect(syncDone, `entry ${n} acknowledged after that fdatasync completed`).toBeLessThan(ackAt);
+    }
+  });
+
   it('flushes a write made right after the previous one was acknowledged (no write is left waiting)', async () => {
     const file = newFile();
     const adapter = new JsonLinesAppendFile<Entry>(file, isEntry);
@@ -133,7 +182,7 @@ describe('JsonLinesAppendFile: writing', () => {
     await adapter.write(data);
     const before = statSync(file).size;
 
-    const appendFile = vi.spyOn(await fileHandlePrototype(), 'appendFile');
+    const write = vi.spyOn(await fileHandlePrototype(), 'write');
     for (let i = 2001; i <= 2003; i++) {
       const sizeBefore = statSync(file).size;
       data.push(entry(i));
@@ -141,7 +190,9 @@ describe('JsonLinesAppendFile: writing', () => {
       expect(statSync(file).size - sizeBefore).toBe(Buffer.byteLength(lineOf(entry(i))));
     }
     // each write handed the file only its own line
-    expect(appendFile.mock.calls.map((call) => call[0])).toEqual([2001, 2002, 2003].map((n) => lineOf(entry(n))));
+    expect(write.mock.calls.map((call) => Buffer.from(call[0]).toString('utf8'))).toEqual(
+      [2001, 2002, 2003].map((n) => lineOf(entry(n))),
+    );
     expect(statSync(file).size).toBe(
       before + [2001, 2002, 2003].reduce((s, n) => s + Buffer.byteLength(lineOf(entry(n))), 0),
     );
