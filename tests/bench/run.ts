@@ -13,11 +13,19 @@
  *   checkout_commit_vs_quote_p99_ms            the same p99, beside the p99 of quoting the same carts in
  *                                              the same rounds (same HTTP path, no journal write): what
  *                                              durability costs over the rest of the request
+ *   durable_http_floor_p50_ms, _p99_ms         the floor: a bare node:http server committing the same
+ *                                              carts with a shared fdatasync (durable-floor-server.ts),
+ *                                              its rounds interleaved with the hub's; baseline = fsync
+ *                                              p50/p99 (what any Node HTTP service adds to the disk here)
+ *   checkout_commit_vs_floor_p50_ms, _p99_ms   the hub's checkout beside that floor: what the hub itself
+ *                                              adds (auth, validation, pricing, projections, answers)
  *   checkout_commit_saturated_p50_ms, _p99_ms  the same, but every tablet submits its next sale the
  *                                              moment the last is answered (the hub saturated); same
  *                                              baselines
  *   hub_start_cold_ms                          spawn to ready with no snapshot: replays every event
  *   hub_start_ms                               spawn to ready from the snapshot (target: under 3000 ms)
+ *
+ * The tablets are node:http clients with one keep-alive connection each (scripts/lib/hub-client.ts).
  *
  * Environment: AYI_BENCH_SALES (200000), AYI_BENCH_DAYS (500), AYI_BENCH_CHECKOUTS (2000),
  * AYI_BENCH_SATURATED (1000 back-to-back checkouts),
