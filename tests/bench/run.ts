@@ -17,6 +17,8 @@
  *                                              carts with a shared fdatasync (durable-floor-server.ts),
  *                                              its rounds interleaved with the hub's; baseline = fsync
  *                                              p50/p99 (what any Node HTTP service adds to the disk here)
+ *   http_floor_no_write_p99_ms                 the same server answering the same carts without writing
+ *                                              (an HTTP round and nothing else); baseline = fsync p99
  *   checkout_commit_vs_floor_p50_ms, _p99_ms   the hub's checkout beside that floor: what the hub itself
  *                                              adds (auth, validation, pricing, projections, answers)
  *   checkout_commit_saturated_p50_ms, _p99_ms  the same, but every tablet submits its next sale the
@@ -166,6 +168,15 @@ async function timedFloorCommit(client: HubTablet, body: unknown): Promise<numbe
   return ms;
 }
 
+/** The floor server's answer to the same cart without writing it: an HTTP round and nothing else. */
+async function timedFloorQuote(client: HubTablet, body: unknown): Promise<number> {
+  const t0 = performance.now();
+  const answer = await client.request('POST', '/quote', body);
+  const ms = performance.now() - t0;
+  if (answer.status !== 200) throw new Error(`floor quote failed: ${answer.status}`);
+  return ms;
+}
+
 async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> {
   const t0 = performance.now();
   const answer = await tablet.request<{ saleId?: string }>('POST', '/api/sales', body);
@@ -187,9 +198,9 @@ interface RoundStep {
  * a store sees: four cashiers pressing "pay" together, so four commits share the disk), then a short
  * pause before the next round, as between customers (shortened from seconds to PAUSE_MS so the run
  * stays short). Each round's carts go to every step in turn (the hub's checkout, the floor
- * server's commit, the hub's quote), a pause after each, so the peers are measured side by side
- * under the same moment's noise. Latency is measured on each tablet from sending the request to
- * the parsed answer. Returns the latencies of each step.
+ * server's commit, the hub's quote, the floor server's answer without a write), a pause after
+ * each, so the peers are measured side by side under the same moment's noise. Latency is measured
+ * on each tablet from sending the request to the parsed answer. Returns the latencies of each step.
  */
 async function checkoutRounds(
   products: ProductView[],
@@ -369,18 +380,23 @@ async function main(): Promise<void> {
     progress(describe(`${TABLETS} tablets back to back (hub saturated)`, saturated, (performance.now() - t1) / 1000));
     t1 = performance.now();
     const floorClients = Array.from({ length: TABLETS }, () => new HubTablet(peer.url));
-    const [checkoutMs = [], floorMs = [], quoteMs = []] = await withSnapshots(dataDir, 'measured run', () =>
-      checkoutRounds(products, CHECKOUTS, 'run', [
-        { tablets, timed: timedCheckout },
-        { tablets: floorClients, timed: timedFloorCommit },
-        { tablets, timed: timedQuote },
-      ]),
+    const [checkoutMs = [], floorMs = [], quoteMs = [], floorQuoteMs = []] = await withSnapshots(
+      dataDir,
+      'measured run',
+      () =>
+        checkoutRounds(products, CHECKOUTS, 'run', [
+          { tablets, timed: timedCheckout },
+          { tablets: floorClients, timed: timedFloorCommit },
+          { tablets, timed: timedQuote },
+          { tablets: floorClients, timed: timedFloorQuote },
+        ]),
     );
     const seconds = (performance.now() - t1) / 1000;
     const rounds = `${PAUSE_MS.join('-')} ms between rounds`;
     progress(describe(`${TABLETS} tablets submitting together, ${rounds}`, checkoutMs, seconds));
     progress(describe(`floor server, the same carts committed together, ${rounds}`, floorMs, seconds));
     progress(describe(`${TABLETS} tablets quoting together (no journal write), ${rounds}`, quoteMs, seconds));
+    progress(describe(`floor server, the same carts answered without a write, ${rounds}`, floorQuoteMs, seconds));
     for (const client of [...tablets, ...floorClients]) client.close();
     const quoteP99 = percentile(
       [...quoteMs].sort((a, b) => a - b),
@@ -389,6 +405,10 @@ async function main(): Promise<void> {
     const floorSorted = [...floorMs].sort((a, b) => a - b);
     const floorP50 = percentile(floorSorted, 50);
     const floorP99 = percentile(floorSorted, 99);
+    const floorQuoteP99 = percentile(
+      [...floorQuoteMs].sort((a, b) => a - b),
+      99,
+    );
     const sorted = [...checkoutMs].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
@@ -405,6 +425,7 @@ async function main(): Promise<void> {
     emit('checkout_commit_vs_quote_p99_ms', p99, 'ms', quoteP99, p99 / quoteP99);
     emit('durable_http_floor_p50_ms', floorP50, 'ms', fsyncP50, floorP50 / fsyncP50);
     emit('durable_http_floor_p99_ms', floorP99, 'ms', fsyncP99, floorP99 / fsyncP99);
+    emit('http_floor_no_write_p99_ms', floorQuoteP99, 'ms', fsyncP99, floorQuoteP99 / fsyncP99);
     emit('checkout_commit_vs_floor_p50_ms', p50, 'ms', floorP50, p50 / floorP50);
     emit('checkout_commit_vs_floor_p99_ms', p99, 'ms', floorP99, p99 / floorP99);
     emit('checkout_commit_saturated_p50_ms', saturatedP50, 'ms', fsyncP50, saturatedP50 / fsyncP50);
