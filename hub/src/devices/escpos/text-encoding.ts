@@ -39,7 +39,7 @@ export function encodePrinterText(text: string, encoding: PrinterEncoding): Uint
   let ascii = '';
   const flushAscii = () => {
     if (ascii === '') return;
-    const bytes = Uint8Array.from(ascii, (c) => c.charCodeAt(0));
+    const bytes = Buffer.from(ascii, 'latin1');
     parts.push(bytes);
     length += bytes.length;
     ascii = '';
@@ -70,7 +70,16 @@ export function encodePrinterText(text: string, encoding: PrinterEncoding): Uint
   return out;
 }
 
+const decoded: Record<PrinterEncoding, Map<number, string>> = { cp950: new Map(), gb18030: new Map() };
+
 /** Decodes one two-byte (or, for GB18030, four-byte) character the printer received. */
 export function decodePrinterChar(bytes: Uint8Array, encoding: PrinterEncoding): string {
-  return iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), encoding);
+  // Every receipt is decoded twice (its archived text, the virtual printer): remember characters.
+  const key = bytes.length === 2 ? (bytes[0]! << 8) | bytes[1]! : -1;
+  let char = key === -1 ? undefined : decoded[encoding].get(key);
+  if (char === undefined) {
+    char = iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), encoding);
+    if (key !== -1) decoded[encoding].set(key, char);
+  }
+  return char;
 }
