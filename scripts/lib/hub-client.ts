@@ -50,8 +50,8 @@ export class HubTablet {
   /**
    * Any answer of the hub (also 4xx); throws HubUnreachableError when there is none. Over one
    * keep-alive connection per tablet, as a tablet's browser keeps one, with node:http rather than
-   * fetch: fetch's streams cost the load generator about a millisecond of CPU a request, which on a
-   * small machine shared with the hub is time the hub is then measured for.
+   * fetch: fetch's streams cost the load generator CPU that, on a small machine shared with the
+   * hub, the hub is then measured for.
    */
   request<T = unknown>(method: string, urlPath: string, body?: unknown): Promise<HubAnswer<T>> {
     const headers: Record<string, string> = {};

@@ -14,9 +14,10 @@
  *                                              the same rounds (same HTTP path, no journal write): what
  *                                              durability costs over the rest of the request
  *   durable_http_floor_p50_ms, _p99_ms         the floor: a bare node:http server committing the same
- *                                              carts with a shared fdatasync (durable-floor-server.ts),
- *                                              its rounds interleaved with the hub's; baseline = fsync
- *                                              p50/p99 (what any Node HTTP service adds to the disk here)
+ *                                              carts in the same rounds with a shared fdatasync
+ *                                              (durable-floor-server.ts), measured once the hub has
+ *                                              stopped; baseline = fsync p50/p99 (what any Node HTTP
+ *                                              service adds to the disk here)
  *   http_floor_no_write_p99_ms                 the same server answering the same carts without writing
  *                                              (an HTTP round and nothing else); baseline = fsync p99
  *   checkout_commit_vs_floor_p50_ms, _p99_ms   the hub's checkout beside that floor: what the hub itself
@@ -106,23 +107,33 @@ interface FloorServer {
 async function startFloorServer(file: string): Promise<FloorServer> {
   const script = path.join(import.meta.dirname, 'durable-floor-server.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening (\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the floor server exited with code ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
   };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the floor server did not start within 30 s')), 30_000);
+      let output = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        const match = /listening (\d+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the floor server exited with code ${code}`)));
+    });
+    return { url: `http://127.0.0.1:${port}`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** One fdatasync'd append of `line` to an open file, the hub's journal primitive, `samples` times. */
@@ -197,10 +208,10 @@ interface RoundStep {
  * The measured load: rounds in which every tablet submits a sale at the same moment (the worst case
  * a store sees: four cashiers pressing "pay" together, so four commits share the disk), then a short
  * pause before the next round, as between customers (shortened from seconds to PAUSE_MS so the run
- * stays short). Each round's carts go to every step in turn (the hub's checkout, the floor
- * server's commit, the hub's quote, the floor server's answer without a write), a pause after
- * each, so the peers are measured side by side under the same moment's noise. Latency is measured
- * on each tablet from sending the request to the parsed answer. Returns the latencies of each step.
+ * stays short). Each round's carts go to every step in turn (the hub's checkout, then its quote of
+ * the same carts), a pause after each, so the peers are measured side by side under the same
+ * moment's noise. Latency is measured on each tablet from sending the request to the parsed answer.
+ * Returns the latencies of each step.
  */
 async function checkoutRounds(
   products: ProductView[],
@@ -271,10 +282,12 @@ async function withSnapshots<T>(dataDir: string, label: string, phase: () => Pro
   return result;
 }
 
-function describe(label: string, latencies: number[], seconds: number): string {
+/** A line for the progress log; the rate only for a phase that ran alone (`seconds` given). */
+function describe(label: string, latencies: number[], seconds?: number): string {
   const sorted = [...latencies].sort((a, b) => a - b);
+  const rate = seconds === undefined ? '' : ` in ${seconds.toFixed(2)} s (${Math.round(latencies.length / seconds)}/s)`;
   return (
-    `${label}: ${latencies.length} in ${seconds.toFixed(2)} s (${Math.round(latencies.length / seconds)}/s): ` +
+    `${label}: ${latencies.length}${rate}: ` +
     `p50 ${percentile(sorted, 50).toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, ` +
     `p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1)!.toFixed(2)} ms`
   );
@@ -356,11 +369,7 @@ async function main(): Promise<void> {
         `p50 ${fsyncP50.toFixed(3)} ms, p99 ${fsyncP99.toFixed(3)} ms`,
     );
 
-    // 5. The peer: a bare durable HTTP server on the same disk (see durable-floor-server.ts).
-    const peer = await startFloorServer(path.join(root, 'floor.jsonl'));
-    floor = peer;
-
-    // 6. Checkouts: 4 tablets, warm-up, then the measured run.
+    // 5. Checkouts: 4 tablets, warm-up, then the measured run.
     const live = hub!;
     const tablets: HubTablet[] = [];
     for (let i = 0; i < TABLETS; i++) {
@@ -379,34 +388,18 @@ async function main(): Promise<void> {
     );
     progress(describe(`${TABLETS} tablets back to back (hub saturated)`, saturated, (performance.now() - t1) / 1000));
     t1 = performance.now();
-    const floorClients = Array.from({ length: TABLETS }, () => new HubTablet(peer.url));
-    const [checkoutMs = [], floorMs = [], quoteMs = [], floorQuoteMs = []] = await withSnapshots(
-      dataDir,
-      'measured run',
-      () =>
-        checkoutRounds(products, CHECKOUTS, 'run', [
-          { tablets, timed: timedCheckout },
-          { tablets: floorClients, timed: timedFloorCommit },
-          { tablets, timed: timedQuote },
-          { tablets: floorClients, timed: timedFloorQuote },
-        ]),
+    const [checkoutMs = [], quoteMs = []] = await withSnapshots(dataDir, 'measured run', () =>
+      checkoutRounds(products, CHECKOUTS, 'run', [
+        { tablets, timed: timedCheckout },
+        { tablets, timed: timedQuote },
+      ]),
     );
-    const seconds = (performance.now() - t1) / 1000;
     const rounds = `${PAUSE_MS.join('-')} ms between rounds`;
-    progress(describe(`${TABLETS} tablets submitting together, ${rounds}`, checkoutMs, seconds));
-    progress(describe(`floor server, the same carts committed together, ${rounds}`, floorMs, seconds));
-    progress(describe(`${TABLETS} tablets quoting together (no journal write), ${rounds}`, quoteMs, seconds));
-    progress(describe(`floor server, the same carts answered without a write, ${rounds}`, floorQuoteMs, seconds));
-    for (const client of [...tablets, ...floorClients]) client.close();
+    progress(describe(`${TABLETS} tablets submitting together, ${rounds}`, checkoutMs));
+    progress(describe(`${TABLETS} tablets quoting the same carts together (no journal write), ${rounds}`, quoteMs));
+    for (const tablet of tablets) tablet.close();
     const quoteP99 = percentile(
       [...quoteMs].sort((a, b) => a - b),
-      99,
-    );
-    const floorSorted = [...floorMs].sort((a, b) => a - b);
-    const floorP50 = percentile(floorSorted, 50);
-    const floorP99 = percentile(floorSorted, 99);
-    const floorQuoteP99 = percentile(
-      [...floorQuoteMs].sort((a, b) => a - b),
       99,
     );
     const sorted = [...checkoutMs].sort((a, b) => a - b);
@@ -417,6 +410,31 @@ async function main(): Promise<void> {
     const saturatedP99 = percentile(saturatedSorted, 99);
     await live.stop();
     hub = null;
+
+    // 6. The floor: a bare durable HTTP server on the same disk (durable-floor-server.ts), the same
+    // carts in the same rounds, once the hub has stopped (its snapshots and receipts would otherwise
+    // load the disk and the CPU under the floor's samples), after a warm-up of its own.
+    const peer = await startFloorServer(path.join(root, 'floor.jsonl'));
+    floor = peer;
+    const floorClients = Array.from({ length: TABLETS }, () => new HubTablet(peer.url));
+    const floorSteps: RoundStep[] = [
+      { tablets: floorClients, timed: timedFloorCommit },
+      { tablets: floorClients, timed: timedFloorQuote },
+    ];
+    await checkoutRounds(products, WARMUP, 'floor-warmup', floorSteps);
+    const [floorMs = [], floorQuoteMs = []] = await checkoutRounds(products, CHECKOUTS, 'run', floorSteps);
+    progress(describe(`floor server, the same carts committed together, ${rounds}`, floorMs));
+    progress(describe(`floor server, the same carts answered without a write, ${rounds}`, floorQuoteMs));
+    for (const client of floorClients) client.close();
+    await peer.stop();
+    floor = null;
+    const floorSorted = [...floorMs].sort((a, b) => a - b);
+    const floorP50 = percentile(floorSorted, 50);
+    const floorP99 = percentile(floorSorted, 99);
+    const floorQuoteP99 = percentile(
+      [...floorQuoteMs].sort((a, b) => a - b),
+      99,
+    );
 
     emit('fsync_append_p50_ms', fsyncP50, 'ms', fsyncP50, 1);
     emit('fsync_append_p99_ms', fsyncP99, 'ms', fsyncP99, 1);

@@ -133,7 +133,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
 
   private startFlush(): void {
     // The flush starts after the current turn of the event loop: the requests that arrived
-    // together (read in one poll of the sockets) have all appended their entries by then and share
+    // together (read in one poll of the sockets) have usually appended their entries by then and share
     // this flush's fdatasync, instead of the first taking one alone and the rest waiting for it.
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.flushLoop())
@@ -198,11 +198,15 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 }
 
-/** One write call for the whole batch (appendFile goes through writeFile's chunking and checks). */
+/**
+ * The whole batch in one write call, repeated only after a short write (appendFile goes through
+ * writeFile's chunking and checks).
+ */
 async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    if (bytesWritten === 0) throw new Error(`the journal file took none of ${bytes.length - offset} bytes`);
     offset += bytesWritten;
   }
 }

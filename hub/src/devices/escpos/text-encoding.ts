@@ -39,7 +39,8 @@ export function encodePrinterText(text: string, encoding: PrinterEncoding): Uint
   let ascii = '';
   const flushAscii = () => {
     if (ascii === '') return;
-    const bytes = Buffer.from(ascii, 'latin1');
+    // A copy of its own: Buffer.from hands out a slice of a shared pool.
+    const bytes = new Uint8Array(Buffer.from(ascii, 'latin1'));
     parts.push(bytes);
     length += bytes.length;
     ascii = '';
