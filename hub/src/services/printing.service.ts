@@ -772,7 +772,9 @@ export class PrintingService {
     const byDay = new Map<string, SaleRecord[]>();
     for (const sale of this.state.sales.values()) {
       if (Date.parse(sale.at) < since) continue;
-      byDay.set(sale.businessDate, [...(byDay.get(sale.businessDate) ?? []), sale]);
+      const ofDay = byDay.get(sale.businessDate);
+      if (ofDay) ofDay.push(sale);
+      else byDay.set(sale.businessDate, [sale]);
     }
     const jobs: Promise<boolean>[] = [];
     for (const [day, sales] of byDay) {

@@ -1,0 +1,89 @@
+/**
+ * The projection's recent sales: a sale's record carries every field of its event and nothing of
+ * another sale's, and sales older than the retention window leave memory (with their idempotency
+ * keys) as newer days arrive, also across a snapshot, while the day totals keep them.
+ */
+import { describe, expect, it } from 'vitest';
+import { StoreState } from '../../../hub/src/domain/store-state.ts';
+import type { SaleCompletedData } from '../../../hub/src/protocol/events.ts';
+import { at10, completedSale, EventSequence, saleLine, unseal } from '../../support/member-events.ts';
+
+const RETENTION_DAYS = 35;
+
+function saleOn(day: string, n: number, fields: Partial<SaleCompletedData> = {}): SaleCompletedData {
+  return completedSale({
+    saleId: `${day.replaceAll('-', '')}-${String(n).padStart(6, '0')}`,
+    businessDate: day,
+    memberId: null,
+    lines: [saleLine(1, 'F1', 30)],
+    ...fields,
+  });
+}
+
+const dayAfter = (day: string, days: number) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
+describe('StoreState: recent sales', () => {
+  it("keeps every field of a completed sale's event, with nothing voided or refunded yet", () => {
+    const { ev } = new EventSequence();
+    const state = new StoreState(RETENTION_DAYS, unseal);
+    const data = saleOn('2026-11-20', 1, {
+      memberId: 'm1',
+      couponCode: 'WELCOME',
+      couponDiscount: 5,
+      pointsRedeemed: 10,
+      pointsDiscount: 1,
+      orderDiscount: 2,
+      change: 3,
+    });
+    const event = ev('sale.completed', data, at10('2026-11-20'));
+    state.apply(event);
+    const record = state.sales.get(data.saleId)!;
+    expect(record).toEqual({
+      ...data,
+      seq: event.seq,
+      at: event.at,
+      storeId: event.storeId,
+      voided: null,
+      refundedQty: {},
+      refundedAmount: 0,
+      refundKeys: [],
+    });
+    // The record is the projection's own: a later refund changes it, never the event it came from.
+    expect(record).not.toBe(data);
+    expect(state.saleKeys.get(data.idempotencyKey)).toBe(data.saleId);
+  });
+
+  it('lets sales older than the window go, with their idempotency keys, as new days arrive', () => {
+    const { ev } = new EventSequence();
+    const state = new StoreState(RETENTION_DAYS, unseal);
+    const first = '2026-09-01';
+    const sold: SaleCompletedData[] = [];
+    // Three sales a day for 60 days.
+    for (let d = 0; d < 60; d++) {
+      const day = dayAfter(first, d);
+      for (let n = 1; n <= 3; n++) {
+        const sale = saleOn(day, d * 3 + n);
+        sold.push(sale);
+        state.apply(ev('sale.completed', sale, at10(day)));
+      }
+    }
+    const lastDay = dayAfter(first, 59);
+    const oldestKept = dayAfter(lastDay, -RETENTION_DAYS);
+    const kept = sold.filter((sale) => sale.businessDate >= oldestKept);
+    expect([...state.sales.keys()]).toEqual(kept.map((sale) => sale.saleId));
+    expect(kept).toHaveLength(36 * 3);
+    for (const sale of sold) {
+      expect(state.saleKeys.has(sale.idempotencyKey), sale.saleId).toBe(sale.businessDate >= oldestKept);
+    }
+    expect(state.totals.salesCount).toBe(180);
+
+    // A snapshot of it keeps the same window, and the next day moves it on by one day.
+    const restored = StoreState.fromData(structuredClone(state.toData()), RETENTION_DAYS, unseal);
+    const next = dayAfter(lastDay, 1);
+    restored.apply(ev('sale.completed', saleOn(next, 181), at10(next)));
+    const nowOldest = dayAfter(next, -RETENTION_DAYS);
+    expect([...restored.sales.values()].every((sale) => sale.businessDate >= nowOldest)).toBe(true);
+    expect(restored.sales.size).toBe(35 * 3 + 1);
+  });
+});
