@@ -6,11 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { StoreState } from '../../../hub/src/domain/store-state.ts';
 import type { SaleCompletedData } from '../../../hub/src/protocol/events.ts';
-import { at10, completedSale, EventSequence, saleLine, unseal } from '../../support/member-events.ts';
+import { at10, completedSale, EventSequence, saleLine, unseal, type SaleSpec } from '../../support/member-events.ts';
 
 const RETENTION_DAYS = 35;
 
-function saleOn(day: string, n: number, fields: Partial<SaleCompletedData> = {}): SaleCompletedData {
+function saleOn(day: string, n: number, fields: Partial<SaleSpec> = {}): SaleCompletedData {
   return completedSale({
     saleId: `${day.replaceAll('-', '')}-${String(n).padStart(6, '0')}`,
     businessDate: day,
