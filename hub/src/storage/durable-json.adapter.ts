@@ -6,7 +6,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
-import { fsyncDirectory } from './fsync.js';
+import { fsyncDirectory, writeFully } from './fsync.js';
+
+/** A big document is made durable this many bytes at a time (see writeNow). */
+const FLUSH_EVERY_BYTES = 1 << 20;
 
 export class DurableJsonFile<T> implements Adapter<T> {
   private writing: Promise<void> = Promise.resolve();
@@ -40,7 +43,14 @@ export class DurableJsonFile<T> implements Adapter<T> {
     const tmp = `${this.filename}.${process.pid}.tmp`;
     const handle = await fs.open(tmp, 'w', 0o600);
     try {
-      await handle.writeFile(text, 'utf8');
+      const bytes = Buffer.from(text, 'utf8');
+      // A big document (a snapshot: tens of MB) goes to disk a piece at a time: one flush of all
+      // of it would hold up the journal's fdatasyncs, which tablets are waiting for, until it ends.
+      for (let offset = 0; offset < bytes.length; offset += FLUSH_EVERY_BYTES) {
+        const piece = bytes.subarray(offset, Math.min(bytes.length, offset + FLUSH_EVERY_BYTES));
+        await writeFully(handle, piece, offset);
+        if (offset + piece.length < bytes.length) await handle.datasync();
+      }
       await handle.sync();
     } finally {
       await handle.close();

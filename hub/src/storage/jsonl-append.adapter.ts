@@ -17,7 +17,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
-import { fsyncDirectory } from './fsync.js';
+import { fsyncDirectory, writeFully } from './fsync.js';
 
 export interface JsonLinesReadReport {
   file: string;
@@ -168,7 +168,8 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
         let text = '';
         for (const entry of batch) text += `${JSON.stringify(entry)}\n`;
         const handle = await this.openHandle();
-        await writeAll(handle, Buffer.from(text, 'utf8'));
+        // One write call for the batch (appendFile goes through writeFile's chunking and checks).
+        await writeFully(handle, Buffer.from(text, 'utf8'));
         await handle.datasync();
         this.written += batch.length;
         const done = this.waiters.filter((w) => w.target <= this.written);
@@ -195,19 +196,6 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     this.handle = await fs.open(this.filename, 'a', 0o600);
     if (created) await fsyncDirectory(path.dirname(this.filename));
     return this.handle;
-  }
-}
-
-/**
- * The whole batch in one write call, repeated only after a short write (appendFile goes through
- * writeFile's chunking and checks).
- */
-async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
-    if (bytesWritten === 0) throw new Error(`the journal file took none of ${bytes.length - offset} bytes`);
-    offset += bytesWritten;
   }
 }
 

@@ -2,9 +2,9 @@
  * Snapshots (start-up replays only what came after the newest good one) and the durable JSON files
  * they and the settings are written with. Real files.
  */
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fs, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SnapshotStore, type SnapshotFile } from '../../../hub/src/storage/snapshots.ts';
 import { DurableJsonFile } from '../../../hub/src/storage/durable-json.adapter.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
@@ -105,5 +105,31 @@ describe('DurableJsonFile', () => {
     expect(readdirSync(dir)).toEqual(['store.json']);
     expect(await adapter.read()).toEqual({ n: 19 });
     expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('makes a big document durable a megabyte at a time, and it reads back whole', async () => {
+    const file = path.join(temp.make('ayi-durable-'), 'big.json');
+    const adapter = new DurableJsonFile<{ rows: string[] }>(file);
+    // About 3.5 MB of JSON, mostly Chinese (3 bytes a character), so pieces split characters.
+    const big = { rows: Array.from({ length: 60_000 }, (_, i) => `第 ${i} 筆：統一麥香紅茶 300ml、寵物罐頭`) };
+    const probe = await fs.open(process.execPath, 'r');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void>; sync: () => Promise<void> };
+    await probe.close();
+    const datasync = vi.spyOn(proto, 'datasync');
+    const sync = vi.spyOn(proto, 'sync');
+    let calls: { datasync: number; sync: number };
+    try {
+      await adapter.write(big);
+      calls = { datasync: datasync.mock.calls.length, sync: sync.mock.calls.length };
+    } finally {
+      datasync.mockRestore();
+      sync.mockRestore();
+    }
+    const size = statSync(file).size;
+    expect(size).toBeGreaterThan(3 << 20);
+    // Every whole megabyte but the last piece is flushed on its own, then the file is fsync'd.
+    expect(calls.datasync).toBe(Math.ceil(size / (1 << 20)) - 1);
+    expect(calls.sync).toBeGreaterThanOrEqual(1);
+    expect(await adapter.read()).toEqual(big);
   });
 });
