@@ -159,49 +159,41 @@ function checkoutBody(products: ProductView[], rng: () => number, tag: string, n
   return { idempotencyKey: `bench-${tag}-${String(n).padStart(7, '0')}`, ...randomBasket(products, rng).basket };
 }
 
+type CheckoutBody = ReturnType<typeof checkoutBody>;
+
+/**
+ * A POST of each cart to `urlPath` (what is sent: `payload` of the cart), timed on the tablet from
+ * sending to the parsed answer; an answer that is not `status`, or lacks `field`, stops the bench.
+ */
+function timedPost(
+  urlPath: string,
+  status: number,
+  field: string | null,
+  payload: (body: CheckoutBody) => unknown = (body) => body,
+): (tablet: HubTablet, body: CheckoutBody) => Promise<number> {
+  return async (tablet, body) => {
+    const t0 = performance.now();
+    const answer = await tablet.request<Record<string, unknown> | null>('POST', urlPath, payload(body));
+    const ms = performance.now() - t0;
+    if (answer.status !== status || (field !== null && answer.body?.[field] === undefined)) {
+      throw new Error(`POST ${urlPath} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    return ms;
+  };
+}
+
+const timedCheckout = timedPost('/api/sales', 201, 'saleId');
 /** A quote of the same cart: the same HTTP round, auth, validation and pricing, no journal write. */
-async function timedQuote(tablet: HubTablet, body: { lines: unknown }): Promise<number> {
-  const t0 = performance.now();
-  const answer = await tablet.request<{ total?: number }>('POST', '/api/sales/quote', { lines: body.lines });
-  const ms = performance.now() - t0;
-  if (answer.status !== 200 || answer.body.total === undefined) {
-    throw new Error(`quote failed: ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-  return ms;
-}
-
+const timedQuote = timedPost('/api/sales/quote', 200, 'total', (body) => ({ lines: body.lines }));
 /** The floor server's durable append of the same cart (tests/bench/durable-floor-server.ts). */
-async function timedFloorCommit(client: HubTablet, body: unknown): Promise<number> {
-  const t0 = performance.now();
-  const answer = await client.request('POST', '/commit', body);
-  const ms = performance.now() - t0;
-  if (answer.status !== 201) throw new Error(`floor commit failed: ${answer.status}`);
-  return ms;
-}
-
+const timedFloorCommit = timedPost('/commit', 201, null);
 /** The floor server's answer to the same cart without writing it: an HTTP round and nothing else. */
-async function timedFloorQuote(client: HubTablet, body: unknown): Promise<number> {
-  const t0 = performance.now();
-  const answer = await client.request('POST', '/quote', body);
-  const ms = performance.now() - t0;
-  if (answer.status !== 200) throw new Error(`floor quote failed: ${answer.status}`);
-  return ms;
-}
-
-async function timedCheckout(tablet: HubTablet, body: unknown): Promise<number> {
-  const t0 = performance.now();
-  const answer = await tablet.request<{ saleId?: string }>('POST', '/api/sales', body);
-  const ms = performance.now() - t0;
-  if (answer.status !== 201 || !answer.body.saleId) {
-    throw new Error(`checkout failed: ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-  return ms;
-}
+const timedFloorQuote = timedPost('/quote', 200, null);
 
 /** One kind of request measured in the rounds: who sends it and how. */
 interface RoundStep {
   tablets: HubTablet[];
-  timed: (tablet: HubTablet, body: ReturnType<typeof checkoutBody>) => Promise<number>;
+  timed: (tablet: HubTablet, body: CheckoutBody) => Promise<number>;
 }
 
 /**
