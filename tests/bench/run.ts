@@ -21,7 +21,9 @@
  *   http_floor_no_write_p99_ms                 the same server answering the same carts without writing
  *                                              (an HTTP round and nothing else); baseline = fsync p99
  *   checkout_commit_vs_floor_p50_ms, _p99_ms   the hub's checkout beside that floor: what the hub itself
- *                                              adds (auth, validation, pricing, projections, answers)
+ *                                              adds (auth, validation, pricing, projections, answers,
+ *                                              and its periodic snapshots, which the floor has none of),
+ *                                              the two measured a minute or two apart
  *   checkout_commit_saturated_p50_ms, _p99_ms  the same, but every tablet submits its next sale the
  *                                              moment the last is answered (the hub saturated); same
  *                                              baselines
@@ -379,7 +381,6 @@ async function main(): Promise<void> {
       checkoutBackToBack(tablets, products, SATURATED, 'saturated'),
     );
     progress(describe(`${TABLETS} tablets back to back (hub saturated)`, saturated, (performance.now() - t1) / 1000));
-    t1 = performance.now();
     const [checkoutMs = [], quoteMs = []] = await withSnapshots(dataDir, 'measured run', () =>
       checkoutRounds(products, CHECKOUTS, 'run', [
         { tablets, timed: timedCheckout },

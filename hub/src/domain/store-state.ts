@@ -55,6 +55,9 @@ export interface StoreStateData {
 
 export class StoreState {
   lastSeq = 0;
+  /** The business day of the last sale the window was checked for, and the window's start then. */
+  private prunedForDay = '';
+  private prunedBefore = '';
   readonly products = new Map<string, ProductData>();
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
@@ -284,9 +287,6 @@ export class StoreState {
     this.pruneBefore(oldestKeptDate);
   }
 
-  private prunedForDay = '';
-  private prunedBefore = '';
-
   private pruneBefore(oldestKeptDate: string): void {
     for (const sale of this.sales.values()) {
       if (sale.businessDate >= oldestKeptDate) break;
@@ -331,7 +331,7 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>): SaleRecord {
     refundedAmount: 0,
     refundKeys: [],
   } satisfies SaleRecord;
-  // A field added to SaleCompletedData and not copied above fails to compile here.
+  // `satisfies` catches a required field left out; this catches an optional one added later.
   const everyFieldCopied: Exclude<keyof SaleCompletedData, keyof typeof record> extends never ? true : false = true;
   void everyFieldCopied;
   return record;

@@ -1,7 +1,8 @@
 /**
- * The projection's recent sales: a sale's record carries every field of its event and nothing of
- * another sale's, and sales older than the retention window leave memory (with their idempotency
- * keys) as newer days arrive, also across a snapshot, while the day totals keep them.
+ * The projection's recent sales: a sale's record carries every field of its event, and refunds
+ * change the record, not the event or another sale's record; sales older than the retention
+ * window leave memory (with their idempotency keys) as newer days arrive, also across a snapshot,
+ * while the day totals keep them.
  */
 import { describe, expect, it } from 'vitest';
 import { StoreState } from '../../../hub/src/domain/store-state.ts';
@@ -49,9 +50,33 @@ describe('StoreState: recent sales', () => {
       refundedAmount: 0,
       refundKeys: [],
     });
-    // The record is the projection's own: a later refund changes it, never the event it came from.
-    expect(record).not.toBe(data);
     expect(state.saleKeys.get(data.idempotencyKey)).toBe(data.saleId);
+
+    // The record is the projection's own: a refund and a second sale change it, never the event
+    // it came from (which the journal and the HQ outbox still hold), nor each other's.
+    const before = structuredClone(data);
+    const second = saleOn('2026-11-20', 2);
+    state.apply(ev('sale.completed', second, at10('2026-11-20')));
+    state.apply(
+      ev(
+        'sale.refunded',
+        {
+          saleId: data.saleId,
+          refundId: 'r-1',
+          idempotencyKey: 'refund-1',
+          lines: [{ lineNo: 1, qty: 1, amount: 30 }],
+          amount: 30,
+          reason: 'returned',
+          staffId: 'staff-1',
+          deviceId: 'dev-1',
+          loyalty: null,
+        },
+        at10('2026-11-20'),
+      ),
+    );
+    expect(event.data).toEqual(before);
+    expect(record).toMatchObject({ refundedQty: { 1: 1 }, refundedAmount: 30, refundKeys: ['refund-1'] });
+    expect(state.sales.get(second.saleId)).toMatchObject({ refundedQty: {}, refundedAmount: 0, refundKeys: [] });
   });
 
   it('lets sales older than the window go, with their idempotency keys, as new days arrive', () => {

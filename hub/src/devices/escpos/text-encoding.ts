@@ -39,8 +39,7 @@ export function encodePrinterText(text: string, encoding: PrinterEncoding): Uint
   let ascii = '';
   const flushAscii = () => {
     if (ascii === '') return;
-    // A copy of its own: Buffer.from hands out a slice of a shared pool.
-    const bytes = new Uint8Array(Buffer.from(ascii, 'latin1'));
+    const bytes = Buffer.from(ascii, 'latin1');
     parts.push(bytes);
     length += bytes.length;
     ascii = '';
@@ -61,7 +60,8 @@ export function encodePrinterText(text: string, encoding: PrinterEncoding): Uint
     length += bytes.length;
   }
   flushAscii();
-  if (parts.length === 1) return parts[0]!;
+  // A copy of its own: an ASCII part is a slice of Buffer's shared pool, a cached character is shared.
+  if (parts.length === 1) return new Uint8Array(parts[0]!);
   const out = new Uint8Array(length);
   let at = 0;
   for (const part of parts) {
