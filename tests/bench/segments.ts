@@ -46,6 +46,7 @@
  * AYI_BENCH_EXPLAIN=1 prints PostgreSQL's plans, AYI_BENCH_KEEP=1 keeps the schema and the CSV files.
  * Without a reachable PostgreSQL the hub's figures still print, with baseline and ratio null.
  */
+import { PET_HEALTH, SEEDS_EXAMPLE } from '../support/segment-examples.ts';
 import { chmodSync, closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -807,17 +808,7 @@ function questions(): Question[] {
     {
       name: 'seeds’ example',
       metric: 'segment_query_seed_example',
-      definition: {
-        version: 1,
-        root: {
-          op: 'and',
-          items: [
-            { field: 'birthMonth', relative: 'next_month' },
-            { field: 'spend', min: 5000 },
-            { field: 'bought', category: '寵物保健' },
-          ],
-        },
-      },
+      definition: SEEDS_EXAMPLE,
       sql: [
         {
           name: 'EXISTS',
@@ -825,7 +816,7 @@ function questions(): Question[] {
                  WHERE ${seedWhere}
                    AND EXISTS (SELECT 1 FROM ${SCHEMA}.sale_lines l WHERE l.member_id = m.member_id AND l.category = $3)
                  ${ORDER_AND_COUNT}`,
-          values: [nextMonth, 5000, '寵物保健'],
+          values: [nextMonth, 5000, PET_HEALTH],
         },
         {
           name: 'join',
@@ -833,7 +824,7 @@ function questions(): Question[] {
                  JOIN (SELECT DISTINCT member_id FROM ${SCHEMA}.sale_lines WHERE category = $3) b USING (member_id)
                  WHERE ${seedWhere}
                  ${ORDER_AND_COUNT}`,
-          values: [nextMonth, 5000, '寵物保健'],
+          values: [nextMonth, 5000, PET_HEALTH],
         },
       ],
     },

@@ -17,11 +17,11 @@ import type {
   RepurchaseDueReport,
   RfmReport,
   SavedSegmentView,
-  SegmentDefinition,
   SegmentPreviewResult,
   TagRuleView,
 } from '../../hub/src/protocol/crm.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
+import { SEEDS_EXAMPLE } from '../support/segment-examples.ts';
 import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { checkoutRequest, newKey, sell } from '../support/sales.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -35,18 +35,6 @@ let hub: Hub;
 let cashier: TabletClient;
 let manager: TabletClient;
 const ids: Record<string, string> = {};
-
-const SEED_EXAMPLE: SegmentDefinition = {
-  version: 1,
-  root: {
-    op: 'and',
-    items: [
-      { field: 'birthMonth', relative: 'next_month' },
-      { field: 'spend', min: 5000 },
-      { field: 'bought', category: '寵物保健' },
-    ],
-  },
-};
 
 async function moveTo(date: string): Promise<void> {
   clock.set(`${date}T02:00:00Z`);
@@ -101,7 +89,7 @@ describe('the member filter and saved segments (S3, S4)', () => {
   let saved: SavedSegmentView;
 
   it('counts the seeds example and lists the first matches, whole numbers for a manager', async () => {
-    const res = await manager.request('POST', '/api/segments/preview', { definition: SEED_EXAMPLE, limit: 10 });
+    const res = await manager.request('POST', '/api/segments/preview', { definition: SEEDS_EXAMPLE, limit: 10 });
     expect(res.status).toBe(200);
     const result = res.body as unknown as SegmentPreviewResult;
     expect(result.count).toBe(2);
@@ -137,21 +125,21 @@ describe('the member filter and saved segments (S3, S4)', () => {
   });
 
   it('is for managers: a cashier is refused', async () => {
-    const res = await cashier.request('POST', '/api/segments/preview', { definition: SEED_EXAMPLE });
+    const res = await cashier.request('POST', '/api/segments/preview', { definition: SEEDS_EXAMPLE });
     expect(res.status).toBe(403);
   });
 
   it('saves the segment under a name, refuses the same name twice, and lists it', async () => {
     const res = await manager.request('POST', '/api/segments', {
       name: '十二月壽星毛孩家長',
-      definition: SEED_EXAMPLE,
+      definition: SEEDS_EXAMPLE,
     });
     expect(res.status).toBe(201);
     saved = res.body as unknown as SavedSegmentView;
-    expect(saved).toMatchObject({ name: '十二月壽星毛孩家長', definition: SEED_EXAMPLE });
+    expect(saved).toMatchObject({ name: '十二月壽星毛孩家長', definition: SEEDS_EXAMPLE });
     const again = await manager.request('POST', '/api/segments', {
       name: '十二月壽星毛孩家長',
-      definition: SEED_EXAMPLE,
+      definition: SEEDS_EXAMPLE,
     });
     expect(again.status).toBe(409);
     const list = await manager.request('GET', '/api/segments');

@@ -8,6 +8,7 @@ import stringWidth from 'string-width';
 import type { TenderType } from '../protocol/api.js';
 import type { SaleRecord } from './store-state.js';
 import { nextTier, tierRule, type LoyaltyProgram } from './loyalty.js';
+import { localDateTime } from './time.js';
 
 export const TENDER_LABELS: Record<TenderType, string> = {
   cash: '現金',
@@ -80,29 +81,6 @@ export function center(text: string, columns: number): string {
 
 const money = (amount: number) => amount.toLocaleString('en-US');
 
-/** Building an Intl.DateTimeFormat costs more than printing the rest of a receipt: one per zone. */
-const timeFormats = new Map<string, Intl.DateTimeFormat>();
-
-export function formatLocalTime(iso: string, timeZone: string): string {
-  let format = timeFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    timeFormats.set(timeZone, format);
-  }
-  const parts = format.formatToParts(new Date(iso));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
-}
-
 /**
  * What the sale's QR code holds: `ayi:sale:<saleId>`. The prefix tells a scan of a receipt apart from
  * a product barcode, a member QR or an e-invoice carrier on the checkout page; the CODE128 barcode
@@ -153,7 +131,7 @@ export function buildReceipt(sale: SaleRecord, ctx: ReceiptContext): ReceiptDocu
   centered(ctx.storeId);
   left('');
   pair('交易序號', sale.saleId);
-  pair(formatLocalTime(sale.at, ctx.timeZone), `收銀 ${ctx.staffName}`);
+  pair(localDateTime(Date.parse(sale.at), ctx.timeZone), `收銀 ${ctx.staffName}`);
   rule();
   for (const line of sale.lines) {
     left(line.name);

@@ -72,6 +72,11 @@ function wallClock(instant: number, timeZone: string): number {
   return Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!, part.second!);
 }
 
+/** The store-local date and time of an instant, `YYYY-MM-DD HH:MM:SS` (what a receipt prints). */
+export function localDateTime(instant: number, timeZone: string): string {
+  return new Date(wallClock(instant, timeZone)).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 /** The instant (ms) a store-local date begins: 2026-07-01 in Asia/Taipei begins 2026-06-30T16:00Z. */
 export function localDayStart(date: string, timeZone: string): number {
   const midnight = Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));

@@ -21,6 +21,7 @@ import {
   type SegmentDefinition,
   type SegmentNode,
 } from '../../../hub/src/protocol/crm.ts';
+import { PET_HEALTH, SEEDS_EXAMPLE } from '../../support/segment-examples.ts';
 import {
   at10,
   completedSale,
@@ -82,8 +83,6 @@ function sell(
 function tag(book: MemberBook, memberId: string, text: string): void {
   book.apply(ev('member.tagged', { memberId, sealed: seal({ tag: text }), staffId: 'staff-1' }, at10('2026-07-01')));
 }
-
-const PET_HEALTH = '寵物保健';
 
 /**
  * Today is 2026-07-15 in Taipei. The live cast:
@@ -472,17 +471,7 @@ describe('groups', () => {
 
 describe("the seeds' example", () => {
   it('birthday next month AND cumulative spend >= 5000 AND ever bought 寵物保健', () => {
-    const definition: SegmentDefinition = {
-      version: 1,
-      root: {
-        op: 'and',
-        items: [
-          { field: 'birthMonth', relative: 'next_month' },
-          { field: 'spend', min: 5_000 },
-          { field: 'bought', category: PET_HEALTH },
-        ],
-      },
-    };
+    const definition = SEEDS_EXAMPLE;
     // In July: August birthdays are m1 (and the erased m5, who is left out); m1 spent 5,500 and
     // bought PET-101. m2 bought 寵物保健 too but was born in July and spent 800.
     const result = runSegment(book, definition, envFor(book, NOW), 10);

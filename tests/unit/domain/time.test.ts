@@ -1,6 +1,6 @@
 /** Which business day a sale belongs to: the store's (Asia/Taipei, UTC+8) calendar, not UTC's. */
 import { describe, expect, it } from 'vitest';
-import { businessDate, daysBefore } from '../../../hub/src/domain/time.ts';
+import { businessDate, daysBefore, localDateTime } from '../../../hub/src/domain/time.ts';
 
 describe('businessDate in Asia/Taipei', () => {
   it('changes day at local midnight (16:00 UTC)', () => {
@@ -27,5 +27,13 @@ describe('daysBefore', () => {
     expect(daysBefore('2026-03-01', 1)).toBe('2026-02-28');
     expect(daysBefore('2028-03-01', 1)).toBe('2028-02-29');
     expect(daysBefore('2027-01-10', 35)).toBe('2026-12-06');
+  });
+});
+
+describe('localDateTime', () => {
+  it('writes the store-local date and time of an instant, the day turning at local midnight', () => {
+    expect(localDateTime(Date.parse('2026-11-22T15:59:59.900Z'), 'Asia/Taipei')).toBe('2026-11-22 23:59:59');
+    expect(localDateTime(Date.parse('2026-11-22T16:00:00Z'), 'Asia/Taipei')).toBe('2026-11-23 00:00:00');
+    expect(localDateTime(Date.parse('2026-03-08T10:30:00Z'), 'America/New_York')).toBe('2026-03-08 06:30:00');
   });
 });
