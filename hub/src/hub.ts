@@ -23,7 +23,12 @@ import { SnapshotStore } from './storage/snapshots.js';
 import { openSettings } from './storage/settings.repo.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
-import { SecurityService, newSecurityData, type SecurityData } from './services/security.service.js';
+import {
+  MANAGER_PIN_MIN_DIGITS,
+  SecurityService,
+  newSecurityData,
+  type SecurityData,
+} from './services/security.service.js';
 import { SnapshotService } from './services/snapshot.service.js';
 import { MembersService } from './services/members.service.js';
 import { CouponsService } from './services/coupons.service.js';
@@ -42,7 +47,7 @@ import { buildHardware, type Hardware } from './hardware.js';
 import { discoverDevices } from './devices/discovery.js';
 import { sharedUsbBus } from './devices/usb-access.js';
 import { SerialPort } from 'serialport';
-import { buildHttpApp, hqHealth, type HealthView } from './transport/http/app.js';
+import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
@@ -55,10 +60,11 @@ export const HUB_VERSION: string = (
 /** Sales kept in memory for history, receipts, voids and refunds. */
 export const SALES_RETENTION_DAYS = 35;
 
+/** Managers' and owners' PINs are at least 6 digits (MANAGER_PIN_MIN_DIGITS), demo ones too. */
 export const DEMO_STAFF: { name: string; role: Role; pin: string }[] = [
   { name: '小美', role: 'cashier', pin: '1111' },
-  { name: '阿明', role: 'manager', pin: '2222' },
-  { name: '王老闆', role: 'owner', pin: '3333' },
+  { name: '阿明', role: 'manager', pin: '222222' },
+  { name: '王老闆', role: 'owner', pin: '333333' },
 ];
 
 interface StoreIdentityFile {
@@ -258,6 +264,7 @@ export class Hub {
       lastSeq: () => this.events.lastSeq,
       initialDeliveredSeq: identity.data.deliveredSeq,
       devices: () => (this.hardware ? this.hardware.registry.list() : []),
+      lockedTablets: () => (this.security ? this.security.lockedTablets() : []),
       // HQ links one person across stores by the keyed hash of their number (sealed in the journal).
       linkFor: (event) =>
         (event.type === 'member.registered' || event.type === 'member.profile_updated') && this.members
@@ -278,6 +285,7 @@ export class Hub {
         void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     });
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
+    this.security.onLockChanged(() => hqLink.refreshStatus());
 
     const catalog = new CatalogService(state, this.events);
     const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock(), () =>
@@ -530,13 +538,18 @@ export class Hub {
       case 'revoke':
         await this.security.revokeDevice(requireArg(args, 'deviceId'));
         return { revoked: args[0] };
-      case 'unlock':
-        await this.security.unlock(requireArg(args, 'deviceId'));
-        return { unlocked: args[0] };
+      case 'unlock': {
+        const deviceId = requireArg(args, 'deviceId (or all)');
+        if (deviceId === 'all') return this.security.unlockAll();
+        const { wasLocked } = await this.security.unlock(deviceId);
+        return { unlocked: deviceId, wasLocked };
+      }
       case 'add-staff': {
         const [name, role, pin] = args;
         if (!name || !pin || (role !== 'cashier' && role !== 'manager' && role !== 'owner')) {
-          throw new Error('usage: add-staff <name> <cashier|manager|owner> <pin>');
+          throw new Error(
+            `usage: add-staff <name> <cashier|manager|owner> <pin> (a cashier's PIN is 4 to 8 digits, a manager's or owner's ${MANAGER_PIN_MIN_DIGITS} to 8)`,
+          );
         }
         return this.security.addStaff(name, role, pin);
       }
@@ -554,6 +567,11 @@ export class Hub {
           `unknown command ${command}; try pair, devices, revoke, unlock, add-staff, snapshot, health, hardware, discover`,
         );
     }
+  }
+
+  /** Every HTTP API route with the role it needs (for tests and docs). */
+  apiRoutes(): ApiRoute[] {
+    return this.app ? apiRoutesOf(this.app) : [];
   }
 
   /** Stops taking requests, lets running ones finish, snapshots, closes files. */

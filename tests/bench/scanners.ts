@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     ]);
     hub = await startTestHub({ dataDir, logger: quiet });
     // A manager's tablet, which assigns the scanner to itself.
-    const tablet = await pairedTablet(hub, '2222', 'Bench tablet');
+    const tablet = await pairedTablet(hub, '222222', 'Bench tablet');
     const assigned = await tablet.request('PUT', '/api/hardware/scanners/bench/assignment', {
       deviceId: tablet.deviceId,
     });

@@ -18,7 +18,7 @@ const HEADER = 'sku,barcodes,name,category,price,repurchase_days';
 
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make() });
-  manager = await pairedTablet(hub, '2222', 'Back office');
+  manager = await pairedTablet(hub, '222222', 'Back office');
 });
 afterAll(async () => {
   await hub.stop();

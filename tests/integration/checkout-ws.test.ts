@@ -26,7 +26,7 @@ async function connect(tablet: TabletClient, headers: Record<string, string> = {
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make() });
   counter1 = await pairedTablet(hub, '1111', 'Counter 1');
-  counter2 = await pairedTablet(hub, '2222', 'Counter 2');
+  counter2 = await pairedTablet(hub, '222222', 'Counter 2');
 });
 afterEach(async () => {
   await Promise.all(sockets.splice(0).map((s) => s.close()));
@@ -201,7 +201,7 @@ describe('WebSocket broadcasts need a staff session, checked when they are sent'
       const earlySocket = await connect(early);
       await earlySocket.next('hello');
       clock.advance(SESSION_TTL_MS + 60_000);
-      const late = await pairedTablet(clockHub, '2222', 'Late shift');
+      const late = await pairedTablet(clockHub, '222222', 'Late shift');
       const lateSocket = await connect(late);
       await lateSocket.next('hello');
       const sale = await sell(late, oneDrink());

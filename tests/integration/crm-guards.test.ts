@@ -54,7 +54,7 @@ beforeAll(async () => {
   dataDir = temp.make();
   hub = await startTestHub({ dataDir, clock: clock.now });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Office');
+  manager = await pairedTablet(hub, '222222', 'Office');
   await signUp('sms', '0922000001', { sms: true }, '=HYPERLINK("http://x.example","點我")');
   await signUp('mail', '0922000002', { email: true }, '王小明');
   await signUp('gone', '0922000003', { sms: true, email: true }, '林大同');
@@ -202,7 +202,7 @@ describe('text that names things in JavaScript', () => {
     await hub.stop();
     hub = await startTestHub({ dataDir, clock: clock.now });
     cashier = await pairedTablet(hub, '1111', 'Counter');
-    manager = await pairedTablet(hub, '2222', 'Office');
+    manager = await pairedTablet(hub, '222222', 'Office');
     expect(await count()).toBe(1);
     expect(({} as Record<string, unknown>).qty).toBeUndefined();
   });
@@ -248,7 +248,7 @@ describe('automatic tags', () => {
     await hub.stop();
     hub = await startTestHub({ dataDir, clock: clock.now });
     cashier = await pairedTablet(hub, '1111', 'Counter');
-    manager = await pairedTablet(hub, '2222', 'Office');
+    manager = await pairedTablet(hub, '222222', 'Office');
     await hub.tagRules.idle();
     const rules = (await manager.request('GET', '/api/tag-rules')).body.rules as TagRuleView[];
     expect(rules.map((r) => [r.name, r.tagged])).toEqual([['半年內買寵物用品', 2]]);

@@ -40,7 +40,7 @@ async function moveTo(date: string): Promise<void> {
   clock.set(`${date}T02:00:00Z`);
   // Staff sessions last 12 hours: the next shift logs in again.
   await cashier.login('1111');
-  await manager.login('2222');
+  await manager.login('222222');
 }
 
 async function signUp(key: string, phone: string, birthday: string | null, sms: boolean): Promise<void> {
@@ -64,7 +64,7 @@ beforeAll(async () => {
   dataDir = temp.make();
   hub = await startTestHub({ dataDir, clock: clock.now, config: { storeId: 'taipei-001' } });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Office');
+  manager = await pairedTablet(hub, '222222', 'Office');
   await signUp('A', '0911000001', '1985-12-05', true);
   await signUp('B', '0911000002', '1990-12-20', false);
   await signUp('C', '0911000003', '1988-12-01', true);
@@ -200,7 +200,7 @@ describe('the member filter and saved segments (S3, S4)', () => {
     await hub.stop();
     hub = await startTestHub({ dataDir, clock: clock.now, config: { storeId: 'taipei-001' } });
     cashier = await pairedTablet(hub, '1111', 'Counter');
-    manager = await pairedTablet(hub, '2222', 'Office');
+    manager = await pairedTablet(hub, '222222', 'Office');
     const list = await manager.request('GET', '/api/segments');
     expect((list.body.segments as SavedSegmentView[]).map((s) => s.name)).toEqual(['十二月壽星毛孩家長']);
     const del = await manager.request('DELETE', `/api/segments/${saved.segmentId}`);

@@ -28,14 +28,14 @@ async function restart(): Promise<void> {
   await hub.stop();
   hub = await startTestHub({ dataDir, clock: clock.now });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Back office');
+  manager = await pairedTablet(hub, '222222', 'Back office');
 }
 
 beforeAll(async () => {
   dataDir = temp.make();
   hub = await startTestHub({ dataDir, clock: clock.now });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Back office');
+  manager = await pairedTablet(hub, '222222', 'Back office');
 });
 afterAll(async () => {
   await hub.stop();
@@ -368,7 +368,7 @@ describe('the auntie’s brain (C1) and the profile (M4)', () => {
       clock.advance(10 * 86_400_000);
       // Staff sessions last 12 hours: the next day's shift logs in again.
       await cashier.login('1111');
-      await manager.login('2222');
+      await manager.login('222222');
     }
     for (let i = 0; i < 6; i++) {
       await sell(

@@ -178,7 +178,7 @@ describe('the link to HQ', () => {
   });
 
   it('links a member across stores by the keyed hash of the number on the wire only, and not after an erasure', async () => {
-    const manager = await pairedTablet(hub, '2222', 'Office');
+    const manager = await pairedTablet(hub, '222222', 'Office');
     const signUp = await tablets[0]!.request('POST', '/api/members', { phone: '0912000777' });
     expect(signUp.status).toBe(201);
     const { memberId, memberCode } = (signUp.body as { member: { memberId: string; memberCode: string } }).member;

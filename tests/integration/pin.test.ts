@@ -1,16 +1,21 @@
 /**
- * Staff PINs are short, so the hub limits guessing per tablet: back-off after 5 wrong PINs, a
- * 15-minute lock-out after 10, lifted early only by the technician. Time is moved with a fake clock.
+ * Staff PINs are short, so the hub limits guessing: wrong PINs are counted over a sliding hour per
+ * tablet and for the whole store, and a right PIN does not wipe them. Back-off after 5 on a tablet,
+ * the tablet locked after 10 until a manager on another tablet or the technician unlocks it, and at
+ * most 20 a tablet and 60 a store in any hour whatever is unlocked. Time is moved with a fake clock.
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
-import { TabletClient, newPairingCode, startTestHub } from '../support/test-hub.ts';
+import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
-const WRONG = '9999'; // no demo staff has it (1111, 2222, 3333)
+const WRONG = '9999'; // no demo staff has it (1111, 222222, 333333)
+const CASHIER_PIN = '1111';
+const MANAGER_PIN = '222222';
+const HOUR_MS = 60 * 60_000;
 const temp = new TempDirs();
 let clock: FakeClock;
 let hub: Hub;
@@ -34,37 +39,51 @@ async function tryPin(pin: string, on: TabletClient = tablet) {
     body: JSON.stringify({ pin }),
   });
   const body = (await response.json()) as {
-    error?: { code: string; details?: Record<string, unknown> };
+    error?: { code: string; message: string; details?: Record<string, unknown> };
     token?: string;
-    staff?: { name: string };
+    staff?: { name: string; role: string };
   };
   return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
 }
 
-/** Five wrong PINs in a row, each answered 401 wrong_pin. */
-async function failFiveTimes() {
-  for (let i = 1; i <= 5; i++) {
+/** `n` wrong PINs in a row, each answered 401 wrong_pin. */
+async function failTimes(n: number) {
+  for (let i = 1; i <= n; i++) {
     const res = await tryPin(WRONG);
     expect(res.status, `failure ${i}`).toBe(401);
     expect(res.body.error?.code).toBe('wrong_pin');
   }
 }
 
+/** Ten wrong PINs, each after the wait the hub asks for: the tablet is locked by the tenth. */
+async function lockTablet() {
+  await failTimes(5);
+  const statuses: number[] = [];
+  for (const waitS of [1, 2, 4, 8, 16]) {
+    clock.advance(waitS * 1000);
+    statuses.push((await tryPin(WRONG)).status);
+  }
+  expect(statuses).toEqual([401, 401, 401, 401, 423]);
+}
+
+const socketPath = () => path.join(hub.config.dataDir, 'ayi.sock');
+
 describe('staff PIN', () => {
   it('logs in with a right PIN and refuses a wrong one with 401 wrong_pin', async () => {
     const wrong = await tryPin(WRONG);
     expect(wrong.status).toBe(401);
     expect(wrong.body.error?.code).toBe('wrong_pin');
-    const right = await tryPin('1111');
+    expect(wrong.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
+    const right = await tryPin(CASHIER_PIN);
     expect(right.status).toBe(200);
     expect(right.body.staff).toMatchObject({ name: '小美', role: 'cashier' });
     expect(right.body.token).toEqual(expect.any(String));
   });
 
   it('after 5 failures makes the tablet wait, doubling the wait (429 retry_later with Retry-After)', async () => {
-    await failFiveTimes();
+    await failTimes(5);
     // at once: wait 1 s - even the right PIN is not tried
-    for (const pin of [WRONG, '1111']) {
+    for (const pin of [WRONG, CASHIER_PIN]) {
       const res = await tryPin(pin);
       expect(res.status).toBe(429);
       expect(res.body.error?.code).toBe('retry_later');
@@ -83,62 +102,230 @@ describe('staff PIN', () => {
     expect((await tryPin(WRONG)).retryAfter).toBe('4');
   });
 
-  it('the right PIN after waiting logs in and starts the count again', async () => {
-    await failFiveTimes();
-    clock.advance(1000);
-    expect((await tryPin('1111')).status).toBe(200);
-    // the count starts from zero: four wrong PINs do not make anyone wait
-    for (let i = 0; i < 4; i++) expect((await tryPin(WRONG)).status).toBe(401);
-    expect((await tryPin('2222')).status).toBe(200);
+  it('counts wrong PINs sent all at once as if sent one by one', async () => {
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => tryPin(String(700_000 + i))));
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([...Array(5).fill(401), ...Array(25).fill(429)]);
   });
 
-  it('locks the tablet out after 10 failures (423), for 15 minutes', async () => {
-    await failFiveTimes();
-    // failures 6..10, each after its wait of 1, 2, 4, 8, 16 s
-    const statuses: number[] = [];
-    for (const waitS of [1, 2, 4, 8, 16]) {
-      clock.advance(waitS * 1000);
-      statuses.push((await tryPin(WRONG)).status);
-    }
-    expect(statuses).toEqual([401, 401, 401, 401, 423]);
+  it('a right PIN does not wipe the wrong ones: logging in between guesses gains nothing', async () => {
+    await failTimes(5);
+    clock.advance(1000);
+    expect((await tryPin(CASHIER_PIN)).status).toBe(200);
+    // still counted: the next wrong PIN is the 6th, and the wait after it is 2 s
+    const sixth = await tryPin(WRONG);
+    expect(sixth.body.error?.details).toEqual({ failures: 6, triesBeforeLock: 4 });
+    expect((await tryPin(CASHIER_PIN)).retryAfter).toBe('2');
+  });
 
-    const locked = await tryPin('1111');
+  it('forgets wrong PINs an hour after they were sent', async () => {
+    await failTimes(5);
+    clock.advance(HOUR_MS);
+    const res = await tryPin(WRONG);
+    expect(res.status).toBe(401);
+    expect(res.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
+  });
+
+  it('locks the tablet after 10 failures (423) until it is unlocked, however long one waits', async () => {
+    await lockTablet();
+    const locked = await tryPin(CASHIER_PIN);
     expect(locked.status).toBe(423);
     expect(locked.body.error?.code).toBe('locked_out');
+    expect(locked.body.error?.message).toMatch(/another tablet/);
 
     // other tablets are not locked
     const other = new TabletClient(hub.url);
     await other.pair(await newPairingCode(hub), 'Other counter');
-    expect((await tryPin('1111', other)).status).toBe(200);
+    expect((await tryPin(CASHIER_PIN, other)).status).toBe(200);
 
-    clock.advance(14 * 60_000);
-    expect((await tryPin('1111')).status).toBe(423);
-    clock.advance(60_000 + 1);
-    expect((await tryPin('1111')).status).toBe(200);
+    clock.advance(3 * HOUR_MS);
+    expect((await tryPin(CASHIER_PIN)).status).toBe(423);
   });
 
-  it('is unlocked early by the technician (admin socket unlock)', async () => {
-    await failFiveTimes();
-    for (const waitS of [1, 2, 4, 8, 16]) {
-      clock.advance(waitS * 1000);
-      await tryPin(WRONG);
-    }
-    expect((await tryPin('1111')).status).toBe(423);
+  it('a manager on another tablet unlocks it (POST /api/devices/:id/unlock)', async () => {
+    const manager = await pairedTablet(hub, MANAGER_PIN, 'Office');
+    await lockTablet();
 
-    const socket = path.join(hub.config.dataDir, 'ayi.sock');
-    expect(await adminRequest(socket, 'unlock', [tablet.deviceId!])).toEqual({ unlocked: tablet.deviceId });
-    const res = await tryPin('1111');
+    // the locked tablet is listed as such
+    const listed = (await manager.request('GET', '/api/hardware')).body.tablets as {
+      deviceId: string;
+      lockedAt: string | null;
+    }[];
+    expect(listed.find((t) => t.deviceId === tablet.deviceId)?.lockedAt).toBe(clock.now().toISOString());
+    expect(listed.find((t) => t.deviceId === manager.deviceId)?.lockedAt).toBeNull();
+
+    const unlocked = await manager.request('POST', `/api/devices/${tablet.deviceId}/unlock`);
+    expect(unlocked.status).toBe(200);
+    expect(unlocked.body).toEqual({ deviceId: tablet.deviceId, wasLocked: true });
+    const res = await tryPin(CASHIER_PIN);
+    expect(res.status).toBe(200);
+    expect(res.body.staff?.name).toBe('小美');
+    const after = (await manager.request('GET', '/api/hardware')).body.tablets as { deviceId: string; lockedAt: null }[];
+    expect(after.find((t) => t.deviceId === tablet.deviceId)?.lockedAt).toBeNull();
+  });
+
+  it('a tablet cannot unlock itself, and a cashier cannot unlock one', async () => {
+    // a manager's session opened on the tablet before it was locked stays open
+    await tablet.login(MANAGER_PIN);
+    const cashier = await pairedTablet(hub, CASHIER_PIN, 'Counter 2');
+    await lockTablet();
+
+    const self = await tablet.request('POST', `/api/devices/${tablet.deviceId}/unlock`);
+    expect(self.status).toBe(403);
+    expect(self.body.error?.code).toBe('unlock_from_another_tablet');
+    const byCashier = await cashier.request('POST', `/api/devices/${tablet.deviceId}/unlock`);
+    expect(byCashier.status).toBe(403);
+    expect(byCashier.body.error?.code).toBe('role_required');
+    expect((await tryPin(CASHIER_PIN)).status).toBe(423);
+  });
+
+  it('is unlocked by the technician (admin socket unlock)', async () => {
+    await lockTablet();
+    expect(await adminRequest(socketPath(), 'unlock', [tablet.deviceId!])).toEqual({
+      unlocked: tablet.deviceId,
+      wasLocked: true,
+    });
+    const res = await tryPin(CASHIER_PIN);
     expect(res.status).toBe(200);
     expect(res.body.staff?.name).toBe('小美');
   });
 
-  it('keeps counting failures across a hub restart', async () => {
-    await failFiveTimes();
+  it('is cleared entirely by the technician’s last resort (ayi unlock all)', async () => {
+    await lockTablet();
+    const cleared = await adminRequest<{ unlocked: string[] }>(socketPath(), 'unlock', ['all']);
+    expect(cleared.unlocked).toEqual([tablet.deviceId]);
+    const wrong = await tryPin(WRONG);
+    expect(wrong.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
+  });
+
+  it('keeps counting failures, and keeps a lock, across a hub restart', async () => {
+    await failTimes(5);
     const dataDir = hub.config.dataDir;
-    await hub.stop();
-    hub = await startTestHub({ dataDir, clock: clock.now });
-    tablet = Object.assign(new TabletClient(hub.url), { deviceToken: tablet.deviceToken, deviceId: tablet.deviceId });
-    expect((await tryPin('1111')).status).toBe(429);
+    const restart = async () => {
+      await hub.stop();
+      hub = await startTestHub({ dataDir, clock: clock.now });
+      tablet = Object.assign(new TabletClient(hub.url), { deviceToken: tablet.deviceToken, deviceId: tablet.deviceId });
+    };
+    await restart();
+    expect((await tryPin(CASHIER_PIN)).status).toBe(429);
+    for (const waitS of [1, 2, 4, 8]) {
+      clock.advance(waitS * 1000);
+      expect((await tryPin(WRONG)).status).toBe(401);
+    }
+    clock.advance(16_000);
+    expect((await tryPin(WRONG)).status).toBe(423);
+    await restart();
+    expect((await tryPin(CASHIER_PIN)).status).toBe(423);
+  });
+});
+
+/**
+ * A cashier who knows their own PIN goes through a list of guesses for the manager's PIN as fast
+ * as the hub lets them: waiting exactly as long as each 429 says, logging in with their own PIN
+ * between guesses, and - the worst case - a manager unlocking the tablet each time it locks.
+ */
+describe('a cashier guessing the manager’s PIN for an hour', () => {
+  interface Attack {
+    /** Guesses the hub answered (401, or the 423 of the lock it caused). */
+    guessesAnswered: number;
+    foundManager: boolean;
+    /** When the store's limit was first met: what a right PIN got on the manager's tablet. */
+    rightPinMeanwhile?: Awaited<ReturnType<typeof tryPin>>;
+  }
+
+  async function guessForAnHour(tablets: TabletClient[], guesses: string[], unlocker: TabletClient): Promise<Attack> {
+    const end = clock.now().getTime() + HOUR_MS - 1000;
+    const readyAt = new Map<TabletClient, number>(tablets.map((t) => [t, 0]));
+    let next = 0;
+    let answered = 0;
+    let rightPinMeanwhile: Attack['rightPinMeanwhile'];
+    for (let step = 0; step < 5000 && clock.now().getTime() < end && next < guesses.length; step++) {
+      const now = clock.now().getTime();
+      const ready = tablets.find((t) => readyAt.get(t)! <= now);
+      if (!ready) {
+        clock.set(new Date(Math.min(...readyAt.values())));
+        continue;
+      }
+      clock.advance(200); // a fast hand on the keypad
+      const res = await tryPin(guesses[next]!, ready);
+      if (res.status === 200) {
+        if (res.body.staff?.role !== 'cashier') {
+          return { guessesAnswered: answered + 1, foundManager: true, rightPinMeanwhile };
+        }
+        next += 1; // (the cashier's own PIN: no news)
+      } else if (res.status === 401) {
+        answered += 1;
+        next += 1;
+        // their own PIN between guesses (refused while the tablet must wait)
+        expect([200, 429]).toContain((await tryPin(CASHIER_PIN, ready)).status);
+      } else if (res.status === 423) {
+        answered += 1;
+        next += 1;
+        const unlock = await unlocker.request('POST', `/api/devices/${ready.deviceId}/unlock`);
+        expect(unlock.status).toBe(200);
+      } else if (res.status === 429) {
+        expect(['retry_later', 'store_pin_limit']).toContain(res.body.error?.code);
+        const waitMs = Number(res.retryAfter) * 1000;
+        if (res.body.error?.code === 'store_pin_limit') {
+          rightPinMeanwhile ??= await tryPin(CASHIER_PIN, unlocker);
+          for (const t of tablets) readyAt.set(t, now + waitMs);
+        } else readyAt.set(ready, now + waitMs);
+      } else {
+        throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+    }
+    return { guessesAnswered: answered, foundManager: false, rightPinMeanwhile };
+  }
+
+  /** Wrong guesses (none is a staff PIN), with the manager's PIN as guess number `at`. */
+  function guessList(at: number): string[] {
+    const wrong = Array.from({ length: 400 }, (_, i) => String(500_000 + i));
+    wrong.splice(at - 1, 0, MANAGER_PIN);
+    return wrong;
+  }
+
+  it('tries at most 20 PINs an hour from one tablet', async () => {
+    const manager = await pairedTablet(hub, MANAGER_PIN, 'Office');
+    const attack = await guessForAnHour([tablet], guessList(21), manager);
+    expect(attack.foundManager).toBe(false);
+    expect(attack.guessesAnswered).toBe(20);
+    // an hour later the 21st guess is tried: the count above is the hub's limit, not the test's
+    clock.advance(HOUR_MS);
+    await tablet.login(CASHIER_PIN);
+    expect((await tryPin(MANAGER_PIN)).body.staff?.role).toBe('manager');
+  });
+
+  it('tries at most 60 PINs an hour from all the store’s tablets together', async () => {
+    const manager = await pairedTablet(hub, MANAGER_PIN, 'Office');
+    const counters = [tablet];
+    for (let i = 2; i <= 8; i++) {
+      const counter = new TabletClient(hub.url);
+      await counter.pair(await newPairingCode(hub), `Counter ${i}`);
+      counters.push(counter);
+    }
+    const attack = await guessForAnHour(counters, guessList(61), manager);
+    expect(attack.foundManager).toBe(false);
+    expect(attack.guessesAnswered).toBe(60);
+    // meanwhile no tablet could even try its right PIN, and the answer said why and for how long
+    const blocked = attack.rightPinMeanwhile!;
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error?.code).toBe('store_pin_limit');
+    expect(Number(blocked.retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+describe('staff PINs when they are set', () => {
+  it('refuse a manager or owner PIN under 6 digits with a clear message (ayi add-staff)', async () => {
+    for (const role of ['manager', 'owner']) {
+      await expect(adminRequest(socketPath(), 'add-staff', ['阿華', role, '4321'])).rejects.toThrow(
+        `A ${role}'s PIN is at least 6 digits`,
+      );
+    }
+    const cashier = await adminRequest<{ role: string }>(socketPath(), 'add-staff', ['阿華', 'cashier', '4321']);
+    expect(cashier.role).toBe('cashier');
+    const manager = await adminRequest<{ role: string }>(socketPath(), 'add-staff', ['阿強', 'manager', '765432']);
+    expect(manager.role).toBe('manager');
+    expect((await tryPin('765432')).body.staff?.role).toBe('manager');
   });
 });
 
@@ -156,7 +343,7 @@ describe('pairing codes over time', () => {
 
 describe('staff sessions', () => {
   it('end at log-out', async () => {
-    await tablet.login('1111');
+    await tablet.login(CASHIER_PIN);
     expect((await tablet.request('GET', '/api/me')).body.staff).toMatchObject({ role: 'cashier' });
     expect((await tablet.request('DELETE', '/api/session')).status).toBe(204);
     expect((await tablet.request('GET', '/api/me')).body.staff).toBeNull();
@@ -166,7 +353,7 @@ describe('staff sessions', () => {
   });
 
   it('expire after 12 hours', async () => {
-    await tablet.login('1111');
+    await tablet.login(CASHIER_PIN);
     clock.advance(12 * 60 * 60_000 - 1000);
     expect((await tablet.request('GET', '/api/products')).status).toBe(200);
     clock.advance(2000);
@@ -174,7 +361,7 @@ describe('staff sessions', () => {
   });
 
   it('belong to the tablet they were opened on', async () => {
-    await tablet.login('1111');
+    await tablet.login(CASHIER_PIN);
     const other = new TabletClient(hub.url);
     await other.pair(await newPairingCode(hub), 'Other');
     other.sessionToken = tablet.sessionToken;

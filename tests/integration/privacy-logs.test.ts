@@ -25,7 +25,7 @@ beforeAll(async () => {
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
   hub = await startTestHub({ dataDir: temp.make(), logger, config: { logLevel: 'debug' } });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Office');
+  manager = await pairedTablet(hub, '222222', 'Office');
 });
 afterAll(async () => {
   await hub.stop();

@@ -52,7 +52,7 @@ const firstRequest = checkoutRequest(
 beforeAll(async () => {
   first = await start(dataDir);
   cashier = await pairedTablet(first, '1111', 'Counter 1');
-  manager = await pairedTablet(first, '2222', 'Back office');
+  manager = await pairedTablet(first, '222222', 'Back office');
   // FOD-001 399 + DRK-001 2 x 15 = 429, cash 500 -> 71 change
   sales.push(await sell(cashier, firstRequest));
   // PET-001 890, card

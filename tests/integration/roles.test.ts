@@ -22,8 +22,8 @@ beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make() });
   [cashier, manager, owner] = await Promise.all([
     pairedTablet(hub, '1111', 'Cashier tablet'),
-    pairedTablet(hub, '2222', 'Manager tablet'),
-    pairedTablet(hub, '3333', 'Owner tablet'),
+    pairedTablet(hub, '222222', 'Manager tablet'),
+    pairedTablet(hub, '333333', 'Owner tablet'),
   ]);
 });
 afterAll(async () => {

@@ -34,7 +34,7 @@ let hub: Hub;
 let counter: PtyScanner;
 let spare: PtyScanner;
 let tabletA: TabletClient;
-/** Logged in as a manager (PIN 2222): may reassign scanners. */
+/** Logged in as a manager (PIN 222222): may reassign scanners. */
 let tabletB: TabletClient;
 const sockets: TabletSocket[] = [];
 
@@ -81,7 +81,7 @@ describe.skipIf(!socatAvailable())('USB-COM scanners (pty)', () => {
     // technician's devices.json is written and the hub started again with it.
     hub = await start();
     tabletA = await pairedTablet(hub, '1111', 'Counter 1');
-    tabletB = await pairedTablet(hub, '2222', 'Counter 2');
+    tabletB = await pairedTablet(hub, '222222', 'Counter 2');
     await hub.stop();
     writeDevicesFile(dataDir, [
       {

@@ -15,7 +15,7 @@ let saleId: string;
 
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make() });
-  manager = await pairedTablet(hub, '2222', 'Manager');
+  manager = await pairedTablet(hub, '222222', 'Manager');
   const sale = await manager.request('POST', '/api/sales', {
     idempotencyKey: newKey(),
     lines: [{ sku: 'DRK-001', qty: 2 }],

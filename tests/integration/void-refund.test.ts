@@ -20,7 +20,7 @@ let manager: TabletClient;
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Back office');
+  manager = await pairedTablet(hub, '222222', 'Back office');
 });
 afterAll(async () => {
   await hub.stop();
@@ -164,7 +164,7 @@ describe('refund', () => {
 
 describe('two managers at once', () => {
   it('void a sale only once', async () => {
-    const other = await pairedTablet(hub, '3333', 'Owner');
+    const other = await pairedTablet(hub, '333333', 'Owner');
     const sale = await sell(cashier, checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 15 }]));
     const seq = await lastSeq(hub.url);
     const answers = await Promise.all(
@@ -175,7 +175,7 @@ describe('two managers at once', () => {
   });
 
   it('never refund more than was sold', async () => {
-    const other = await pairedTablet(hub, '3333', 'Owner 2');
+    const other = await pairedTablet(hub, '333333', 'Owner 2');
     // FOD-001 3 x 399; each manager tries to refund 2 of the 3 units at the same moment
     const sale = await sell(cashier, bigCart());
     const answers = await Promise.all(

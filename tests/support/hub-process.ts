@@ -82,7 +82,7 @@ export async function startHubProcess(
     port,
     dataDir,
     pairingCode,
-    demoPins: { cashier: '1111', manager: '2222', owner: '3333' },
+    demoPins: { cashier: '1111', manager: '222222', owner: '333333' },
     child,
     output: () => output,
     newPairingCode: async () => (await adminRequest<{ code: string }>(path.join(dataDir, 'ayi.sock'), 'pair')).code,

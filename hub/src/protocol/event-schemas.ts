@@ -482,6 +482,23 @@ export const LinkStatusSchema = Type.Object(
     at: UtcTime('When the hub wrote this status (for the last will: when it connected).'),
     reason: Type.Optional(Type.String({ description: 'Why it went offline (e.g. shutdown), when it says.' })),
     devices: Type.Optional(Type.Array(Type.Unknown(), { description: 'Printers and scanners with their state.' })),
+    lockedTablets: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            deviceId: Type.String({ description: 'The tablet (as in device.paired).' }),
+            name: Type.String({ description: 'The name it was paired with.' }),
+            lockedAt: UtcTime('When too many wrong PINs locked it.'),
+          },
+          { additionalProperties: true },
+        ),
+        {
+          description:
+            'Tablets locked by wrong staff PINs until a manager or the technician unlocks them (online status; ' +
+            'empty when none is). Published again whenever a tablet is locked or unlocked.',
+        },
+      ),
+    ),
   },
   {
     additionalProperties: true,

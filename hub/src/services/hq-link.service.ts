@@ -87,6 +87,8 @@ export interface HqLinkDeps {
   initialDeliveredSeq?: number;
   /** A summary of the store's devices for the online status. */
   devices?: () => unknown;
+  /** Tablets locked by wrong PINs, for the online status. */
+  lockedTablets?: () => unknown[];
   clock?: () => Date;
   /** For tests: how a client is made. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
@@ -572,6 +574,21 @@ export class HqLinkService {
 
   // ---- status and commands ----------------------------------------------------------------
 
+  /** Publishes the online status again (retained) when something it shows has changed. */
+  refreshStatus(): void {
+    const client = this.client;
+    if (!client || this.link !== 'connected') return;
+    const generation = this.generation;
+    client.publish(
+      this.topics.status,
+      JSON.stringify(this.statusPayload('online')),
+      { qos: 1, retain: true },
+      (err) => {
+        if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
+      },
+    );
+  }
+
   private statusPayload(state: 'online' | 'offline', reason?: string): Record<string, unknown> {
     const payload: Record<string, unknown> = {
       state,
@@ -591,6 +608,7 @@ export class HqLinkService {
         this.log.warn({ err }, 'HQ link: cannot list devices for the status');
       }
     }
+    if (state === 'online' && this.deps.lockedTablets) payload.lockedTablets = this.deps.lockedTablets();
     return payload;
   }
 

@@ -1,11 +1,15 @@
 /**
  * Paired tablets, staff PINs and staff sessions.
  *
- * - Pairing codes: 8 digits, 10 minutes, single use; 5 wrong codes in a row cancel all of them.
+ * - Pairing codes: 8 digits, 10 minutes, single use. Wrong codes are limited per client address
+ *   (10 in 10 minutes); they never cancel a code, so one LAN device cannot stop another's pairing.
  * - Device tokens: 256 random bits; only their SHA-256 is stored.
- * - PINs are short, so their safety is the on-line limit (backoff after 5 failures on a device,
- *   lock-out after 10), not the hash; they are kept as HMACs under a per-store secret so that a
- *   login by PIN alone is one lookup.
+ * - PINs are short, so their safety is the on-line limit, not the hash. Wrong PINs are counted over
+ *   a sliding hour, per tablet and for the whole store, and a right PIN does not wipe them (else a
+ *   cashier could log in with their own PIN between guesses): back-off after 5 on a tablet, the
+ *   tablet locked after 10 (until a manager on another tablet or the technician unlocks it), at
+ *   most 20 a tablet and 60 a store in any hour whatever is unlocked. PINs are kept as HMACs under
+ *   a per-store secret so that a login by PIN alone is one lookup.
  */
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Low } from 'lowdb';
@@ -13,10 +17,25 @@ import { ROLES, type Role, type StaffView } from '../protocol/api.js';
 import { DomainError } from '../domain/errors.js';
 
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
-export const PAIRING_MAX_FAILURES = 5;
+/** Wrong pairing codes one client address may send in PAIRING_WINDOW_MS. */
+export const PAIRING_FAILURES_PER_ADDRESS = 10;
+export const PAIRING_WINDOW_MS = 10 * 60_000;
+/** Addresses remembered at once: a flood of spoofed addresses cannot grow the hub's memory. */
+const PAIRING_ADDRESSES_KEPT = 10_000;
+
+/** The sliding window over which wrong PINs are counted. */
+export const PIN_WINDOW_MS = 60 * 60_000;
+/** Wrong PINs in the window after which a tablet waits 1 s, then 2, 4, 8 s… before the next try. */
 export const PIN_BACKOFF_AFTER = 5;
-export const PIN_LOCKOUT_AFTER = 10;
-export const PIN_LOCKOUT_MS = 15 * 60_000;
+export const PIN_BACKOFF_MAX_MS = 5 * 60_000;
+/** Wrong PINs on a tablet (in the window, since it was last unlocked) that lock it. */
+export const PIN_LOCK_AFTER = 10;
+/** Wrong PINs a tablet may send in the window, unlocks included. */
+export const PIN_FAILURES_PER_TABLET = 20;
+/** Wrong PINs all tablets together may send in the window. */
+export const PIN_FAILURES_PER_STORE = 60;
+/** Manager and owner PINs open voids, refunds and the store's settings: longer than a cashier's. */
+export const MANAGER_PIN_MIN_DIGITS = 6;
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
 
 export interface DeviceRecord {
@@ -41,10 +60,14 @@ interface SessionRecord {
   expiresAt: string;
 }
 
+/** Wrong PINs of one tablet. */
 interface PinGuard {
-  failures: number;
-  lastFailureAt: string;
-  lockedUntil: string | null;
+  /** When each wrong PIN of the last PIN_WINDOW_MS was sent, oldest first. */
+  failures: string[];
+  /** Locked since then, until a manager or the technician unlocks it. */
+  lockedAt: string | null;
+  /** The last unlock: failures before it do not count towards the next lock. */
+  unlockedAt: string | null;
 }
 
 export interface SecurityData {
@@ -53,10 +76,26 @@ export interface SecurityData {
   staff: StaffRecord[];
   sessions: SessionRecord[];
   pinGuards: Record<string, PinGuard>;
+  /** When each wrong PIN of the last PIN_WINDOW_MS was sent, on any tablet, oldest first. */
+  storePinFailures: string[];
 }
 
 export function newSecurityData(): SecurityData {
-  return { pinSecret: randomBytes(32).toString('base64'), devices: [], staff: [], sessions: [], pinGuards: {} };
+  return {
+    pinSecret: randomBytes(32).toString('base64'),
+    devices: [],
+    staff: [],
+    sessions: [],
+    pinGuards: {},
+    storePinFailures: [],
+  };
+}
+
+/** A tablet locked by wrong PINs (the devices page, the status to HQ). */
+export interface LockedTablet {
+  deviceId: string;
+  name: string;
+  lockedAt: string;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -79,10 +118,12 @@ export interface SecurityEvents {
 
 export class SecurityService {
   private readonly codes = new Map<string, number>();
-  private pairingFailures = 0;
+  /** Wrong pairing codes per client address: times (ms), oldest first, within PAIRING_WINDOW_MS. */
+  private readonly pairingFailures = new Map<string, number[]>();
   private readonly devicesByToken = new Map<string, DeviceRecord>();
   private readonly lastSeen = new Map<string, string>();
   private readonly revokeListeners: ((deviceId: string) => void)[] = [];
+  private readonly lockListeners: (() => void)[] = [];
 
   constructor(
     private readonly db: Low<SecurityData>,
@@ -90,10 +131,16 @@ export class SecurityService {
     private readonly events: SecurityEvents,
   ) {
     for (const device of db.data.devices) if (!device.revokedAt) this.devicesByToken.set(device.tokenHash, device);
+    upgradePinGuards(db.data);
   }
 
   onRevoked(listener: (deviceId: string) => void): void {
     this.revokeListeners.push(listener);
+  }
+
+  /** Called when a tablet is locked or unlocked. */
+  onLockChanged(listener: () => void): void {
+    this.lockListeners.push(listener);
   }
 
   // ---- pairing ----
@@ -108,25 +155,35 @@ export class SecurityService {
     return { code, expiresAt: new Date(now + PAIRING_CODE_TTL_MS).toISOString() };
   }
 
-  async pair(code: string, name: string): Promise<{ device: DeviceIdentity; token: string }> {
+  /**
+   * Pairs a tablet with a code. `clientAddress` (the caller's IP) is what wrong codes are counted
+   * against: a client over its limit is refused before its code is even looked at, and nobody
+   * else's code is touched.
+   */
+  async pair(code: string, name: string, clientAddress: string): Promise<{ device: DeviceIdentity; token: string }> {
     const now = this.clock().getTime();
+    const recent = this.recentPairingFailures(clientAddress, now);
+    if (recent.length >= PAIRING_FAILURES_PER_ADDRESS) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((recent[0]! + PAIRING_WINDOW_MS - now) / 1000));
+      throw new DomainError(
+        'pairing_retry_later',
+        `Too many wrong pairing codes from this device: wait ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+        429,
+      );
+    }
     const expires = this.codes.get(code);
     if (expires === undefined || expires <= now) {
-      this.pairingFailures += 1;
-      if (this.pairingFailures >= PAIRING_MAX_FAILURES) {
-        this.codes.clear();
-        this.pairingFailures = 0;
-        throw new DomainError(
-          'pairing_code_invalid',
-          'Wrong or expired pairing code. Too many wrong codes: every open code is cancelled, ask the technician for a new one',
-          { codesCancelled: true },
-          401,
-        );
+      recent.push(now);
+      this.pairingFailures.delete(clientAddress); // re-inserted last: the map stays oldest-first
+      this.pairingFailures.set(clientAddress, recent);
+      if (this.pairingFailures.size > PAIRING_ADDRESSES_KEPT) {
+        const oldest = this.pairingFailures.keys().next().value;
+        if (oldest !== undefined) this.pairingFailures.delete(oldest);
       }
       throw new DomainError('pairing_code_invalid', 'Wrong or expired pairing code', undefined, 401);
     }
     this.codes.delete(code);
-    this.pairingFailures = 0;
     const token = newToken();
     const device: DeviceRecord = {
       deviceId: `tab-${randomBytes(6).toString('hex')}`,
@@ -139,6 +196,14 @@ export class SecurityService {
     this.devicesByToken.set(device.tokenHash, device);
     await this.events.devicePaired({ deviceId: device.deviceId, name });
     return { device: { deviceId: device.deviceId, name }, token };
+  }
+
+  private recentPairingFailures(clientAddress: string, now: number): number[] {
+    const times = this.pairingFailures.get(clientAddress);
+    if (!times) return [];
+    const recent = times.filter((t) => t > now - PAIRING_WINDOW_MS);
+    if (recent.length === 0) this.pairingFailures.delete(clientAddress);
+    return recent;
   }
 
   authenticateDevice(token: string | undefined): DeviceIdentity | null {
@@ -155,6 +220,8 @@ export class SecurityService {
     pairedAt: string;
     revokedAt: string | null;
     lastSeenAt: string | null;
+    /** Locked by wrong PINs since then; null when it is not. */
+    lockedAt: string | null;
   }[] {
     return this.db.data.devices.map((d) => ({
       deviceId: d.deviceId,
@@ -162,7 +229,18 @@ export class SecurityService {
       pairedAt: d.pairedAt,
       revokedAt: d.revokedAt,
       lastSeenAt: this.lastSeen.get(d.deviceId) ?? null,
+      lockedAt: this.db.data.pinGuards[d.deviceId]?.lockedAt ?? null,
     }));
+  }
+
+  /** Paired tablets locked by wrong PINs. */
+  lockedTablets(): LockedTablet[] {
+    const locked: LockedTablet[] = [];
+    for (const device of this.db.data.devices) {
+      const lockedAt = this.db.data.pinGuards[device.deviceId]?.lockedAt;
+      if (lockedAt && !device.revokedAt) locked.push({ deviceId: device.deviceId, name: device.name, lockedAt });
+    }
+    return locked;
   }
 
   async revokeDevice(deviceId: string): Promise<void> {
@@ -186,6 +264,14 @@ export class SecurityService {
 
   async addStaff(name: string, role: Role, pin: string): Promise<StaffView> {
     if (!/^\d{4,8}$/.test(pin)) throw new DomainError('invalid_pin', 'A PIN is 4 to 8 digits', undefined, 400);
+    if (role !== 'cashier' && pin.length < MANAGER_PIN_MIN_DIGITS) {
+      throw new DomainError(
+        'pin_too_short',
+        `A ${role}'s PIN is at least ${MANAGER_PIN_MIN_DIGITS} digits (cashiers may keep 4 to 8)`,
+        { role, minDigits: MANAGER_PIN_MIN_DIGITS },
+        400,
+      );
+    }
     const pinHmac = this.pinHmac(pin);
     if (this.db.data.staff.some((s) => s.pinHmac === pinHmac)) {
       throw new DomainError('pin_taken', 'Another staff member already has this PIN', undefined, 409);
@@ -205,65 +291,139 @@ export class SecurityService {
     return this.db.data.staff.length > 0;
   }
 
+  /**
+   * Opens a staff session on a tablet. Every limit is checked, and a wrong PIN recorded, before the
+   * first await: requests sent in parallel cannot slip past a limit together.
+   */
   async login(deviceId: string, pin: string): Promise<{ staff: StaffView; token: string }> {
     const now = this.clock();
-    const guard = this.db.data.pinGuards[deviceId];
-    if (guard?.lockedUntil && Date.parse(guard.lockedUntil) > now.getTime()) {
+    const nowMs = now.getTime();
+    const data = this.db.data;
+    const windowStart = nowMs - PIN_WINDOW_MS;
+    data.storePinFailures = data.storePinFailures.filter((at) => Date.parse(at) > windowStart);
+    const guard = data.pinGuards[deviceId];
+    if (guard) guard.failures = guard.failures.filter((at) => Date.parse(at) > windowStart);
+
+    if (guard?.lockedAt) {
       throw new DomainError(
         'locked_out',
-        'Too many wrong PINs: this tablet is locked. Try again later or ask the technician to unlock it',
-        { lockedUntil: guard.lockedUntil },
+        'Too many wrong PINs: this tablet is locked. A manager can unlock it on the devices page of another tablet, or the technician with `ayi unlock`',
+        { lockedAt: guard.lockedAt },
         423,
       );
     }
-    if (guard && guard.failures >= PIN_BACKOFF_AFTER && !guard.lockedUntil) {
-      const waitMs = 1000 * 2 ** (guard.failures - PIN_BACKOFF_AFTER);
-      const retryAt = Date.parse(guard.lastFailureAt) + waitMs;
-      if (retryAt > now.getTime()) {
-        const retryAfterSeconds = Math.ceil((retryAt - now.getTime()) / 1000);
-        throw new DomainError(
-          'retry_later',
-          `Too many wrong PINs: wait ${retryAfterSeconds} s`,
-          { retryAfterSeconds },
-          429,
-        );
+    const retryAfter = (oldest: string) => Math.max(1, Math.ceil((Date.parse(oldest) + PIN_WINDOW_MS - nowMs) / 1000));
+    if (data.storePinFailures.length >= PIN_FAILURES_PER_STORE) {
+      const retryAfterSeconds = retryAfter(data.storePinFailures[0]!);
+      throw new DomainError(
+        'store_pin_limit',
+        `Too many wrong PINs on this store's tablets in the last hour: no PIN is tried for ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+        429,
+      );
+    }
+    if (guard && guard.failures.length >= PIN_FAILURES_PER_TABLET) {
+      const retryAfterSeconds = retryAfter(guard.failures[0]!);
+      throw new DomainError(
+        'retry_later',
+        `Too many wrong PINs on this tablet in the last hour: wait ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+        429,
+      );
+    }
+    // Failures before an unlock do not slow the next try: whoever unlocked vouched for the tablet.
+    const sinceUnlock = guard ? failuresSince(guard) : 0;
+    if (guard && sinceUnlock >= PIN_BACKOFF_AFTER) {
+      const waitMs = Math.min(PIN_BACKOFF_MAX_MS, 1000 * 2 ** (sinceUnlock - PIN_BACKOFF_AFTER));
+      const retryAt = Date.parse(guard.failures.at(-1)!) + waitMs;
+      if (retryAt > nowMs) {
+        const retryAfterSeconds = Math.ceil((retryAt - nowMs) / 1000);
+        throw new DomainError('retry_later', `Too many wrong PINs: wait ${retryAfterSeconds} s`, { retryAfterSeconds }, 429);
       }
     }
+
     const pinHmac = this.pinHmac(pin);
-    const staff = this.db.data.staff.find((s) =>
-      timingSafeEqual(Buffer.from(s.pinHmac, 'hex'), Buffer.from(pinHmac, 'hex')),
-    );
+    const staff = data.staff.find((s) => timingSafeEqual(Buffer.from(s.pinHmac, 'hex'), Buffer.from(pinHmac, 'hex')));
     if (!staff) {
-      const failures = (guard?.lockedUntil ? 0 : (guard?.failures ?? 0)) + 1;
-      const lockedUntil = failures >= PIN_LOCKOUT_AFTER ? new Date(now.getTime() + PIN_LOCKOUT_MS).toISOString() : null;
-      await this.db.update((data) => {
-        data.pinGuards[deviceId] = { failures, lastFailureAt: now.toISOString(), lockedUntil };
+      const nowIso = now.toISOString();
+      let lockedAt: string | null = null;
+      let failuresSinceUnlock = 0;
+      await this.db.update((d) => {
+        const record = (d.pinGuards[deviceId] ??= { failures: [], lockedAt: null, unlockedAt: null });
+        record.failures.push(nowIso);
+        d.storePinFailures.push(nowIso);
+        failuresSinceUnlock = failuresSince(record);
+        if (failuresSinceUnlock >= PIN_LOCK_AFTER) record.lockedAt = lockedAt = nowIso;
       });
-      if (lockedUntil) {
+      if (lockedAt) {
+        for (const listener of this.lockListeners) listener();
         throw new DomainError(
           'locked_out',
-          'Too many wrong PINs: this tablet is locked for 15 minutes',
-          { lockedUntil },
+          'Too many wrong PINs: this tablet is now locked. A manager can unlock it on the devices page of another tablet, or the technician with `ayi unlock`',
+          { lockedAt },
           423,
         );
       }
-      throw new DomainError('wrong_pin', 'Wrong PIN', { failures }, 401);
+      throw new DomainError(
+        'wrong_pin',
+        'Wrong PIN',
+        { failures: failuresSinceUnlock, triesBeforeLock: PIN_LOCK_AFTER - failuresSinceUnlock },
+        401,
+      );
     }
     const token = newToken();
-    const expiresAt = new Date(now.getTime() + SESSION_TTL_MS).toISOString();
-    await this.db.update((data) => {
-      delete data.pinGuards[deviceId];
+    const expiresAt = new Date(nowMs + SESSION_TTL_MS).toISOString();
+    // Wrong PINs stay counted: a right one (perhaps the guesser's own) does not wipe them.
+    await this.db.update((d) => {
       const nowIso = now.toISOString();
-      data.sessions = data.sessions.filter((s) => s.expiresAt > nowIso);
-      data.sessions.push({ tokenHash: hashToken(token), staffId: staff.staffId, deviceId, expiresAt });
+      d.sessions = d.sessions.filter((s) => s.expiresAt > nowIso);
+      d.sessions.push({ tokenHash: hashToken(token), staffId: staff.staffId, deviceId, expiresAt });
     });
     return { staff: toStaffView(staff), token };
   }
 
-  async unlock(deviceId: string): Promise<void> {
+  /**
+   * Lifts a PIN lock from a tablet. The wrong PINs stay counted in their hour: an unlocked tablet
+   * gets PIN_LOCK_AFTER tries again, never more than PIN_FAILURES_PER_TABLET in an hour.
+   * `byDeviceId` is the manager's tablet (null for the technician): a tablet cannot unlock itself.
+   */
+  async unlock(deviceId: string, byDeviceId: string | null = null): Promise<{ deviceId: string; wasLocked: boolean }> {
+    const device = this.db.data.devices.find((d) => d.deviceId === deviceId && !d.revokedAt);
+    if (!device) throw new DomainError('not_found', `No paired device ${deviceId}`, undefined, 404);
+    if (byDeviceId === deviceId) {
+      throw new DomainError(
+        'unlock_from_another_tablet',
+        'A tablet cannot unlock itself: unlock it from another tablet, or ask the technician',
+        undefined,
+        403,
+      );
+    }
+    const wasLocked = Boolean(this.db.data.pinGuards[deviceId]?.lockedAt);
+    if (wasLocked) {
+      await this.db.update((data) => {
+        const guard = data.pinGuards[deviceId];
+        if (guard) {
+          guard.lockedAt = null;
+          guard.unlockedAt = this.clock().toISOString();
+        }
+      });
+      for (const listener of this.lockListeners) listener();
+    }
+    return { deviceId, wasLocked };
+  }
+
+  /**
+   * The technician's last resort (`ayi unlock all`): every tablet unlocked and every wrong PIN
+   * forgotten, the store's count included.
+   */
+  async unlockAll(): Promise<{ unlocked: string[] }> {
+    const unlocked = this.lockedTablets().map((t) => t.deviceId);
     await this.db.update((data) => {
-      delete data.pinGuards[deviceId];
+      data.pinGuards = {};
+      data.storePinFailures = [];
     });
+    if (unlocked.length > 0) for (const listener of this.lockListeners) listener();
+    return { unlocked };
   }
 
   /** The staff member of a session, if it is valid on this device. */
@@ -286,6 +446,29 @@ export class SecurityService {
     await this.db.update((data) => {
       data.sessions = data.sessions.filter((s) => s.tokenHash !== tokenHash);
     });
+  }
+}
+
+/** The tablet's wrong PINs in the window since it was last unlocked. */
+function failuresSince(guard: PinGuard): number {
+  const unlockedAt = guard.unlockedAt;
+  return unlockedAt === null ? guard.failures.length : guard.failures.filter((at) => at > unlockedAt).length;
+}
+
+/**
+ * Guards written before failures were kept as times (`{failures: n, lastFailureAt, lockedUntil}`):
+ * their n failures are taken as sent at the last one, and a running lock-out stays a lock.
+ */
+function upgradePinGuards(data: SecurityData): void {
+  data.storePinFailures ??= [];
+  for (const [deviceId, guard] of Object.entries(data.pinGuards)) {
+    if (Array.isArray(guard.failures)) continue;
+    const old = guard as unknown as { failures: number; lastFailureAt: string; lockedUntil: string | null };
+    data.pinGuards[deviceId] = {
+      failures: Array.from({ length: Math.min(old.failures, PIN_FAILURES_PER_TABLET) }, () => old.lastFailureAt),
+      lockedAt: old.lockedUntil ? old.lastFailureAt : null,
+      unlockedAt: null,
+    };
   }
 }
 

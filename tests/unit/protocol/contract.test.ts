@@ -140,8 +140,8 @@ describe('events recorded by a real hub', () => {
     hub = await startTestHub({ dataDir, clock: clock.now });
     [cashier, manager, owner] = await Promise.all([
       pairedTablet(hub, '1111', 'Counter'),
-      pairedTablet(hub, '2222', 'Back office'),
-      pairedTablet(hub, '3333', 'Owner'),
+      pairedTablet(hub, '222222', 'Back office'),
+      pairedTablet(hub, '333333', 'Owner'),
     ]);
 
     // Members: sign-up (first-order coupon, welcome SMS), profile, carrier, consent, tags.

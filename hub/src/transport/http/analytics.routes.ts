@@ -53,12 +53,12 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: HttpContext): P
   const cashier = requireRole('cashier');
   const manager = requireRole('manager');
 
-  app.get('/api/analytics/rfm', { preHandler: manager }, async () => ctx.analytics.rfm());
-  app.post('/api/analytics/rfm/recompute', { preHandler: manager }, async () => ctx.analytics.recomputeRfm());
+  app.get('/api/analytics/rfm', { onRequest: manager }, async () => ctx.analytics.rfm());
+  app.post('/api/analytics/rfm/recompute', { onRequest: manager }, async () => ctx.analytics.recomputeRfm());
 
   app.get<{ Querystring: { from?: string; to?: string; limit?: string } }>(
     '/api/analytics/repurchase-due',
-    { preHandler: manager, schema: { querystring: DueQuery } },
+    { onRequest: manager, schema: { querystring: DueQuery } },
     async (request) =>
       ctx.analytics.repurchaseDue(
         actorOf(request).staff,
@@ -70,19 +70,19 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: HttpContext): P
 
   app.get<{ Params: { memberId: string } }>(
     '/api/members/:memberId/repurchase',
-    { preHandler: cashier, schema: { params: MemberIdParams } },
+    { onRequest: cashier, schema: { params: MemberIdParams } },
     async (request) => ({ predictions: ctx.analytics.memberPredictions(request.params.memberId) }),
   );
 
   app.get<{ Querystring: { sku?: string; limit?: string } }>(
     '/api/analytics/cross-sell',
-    { preHandler: manager, schema: { querystring: CrossSellQuery } },
+    { onRequest: manager, schema: { querystring: CrossSellQuery } },
     async (request) => ctx.analytics.crossSell(request.query.sku, capped(request.query.limit, 50, 500)),
   );
 
   app.get<{ Querystring: RangeQuery }>(
     '/api/reports/members',
-    { preHandler: manager, schema: { querystring: RangeQuery } },
+    { onRequest: manager, schema: { querystring: RangeQuery } },
     async (request) =>
       ctx.analytics.memberReport({
         from: request.query.from,
@@ -94,7 +94,7 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: HttpContext): P
 
   app.get<{ Querystring: RangeQuery }>(
     '/api/reports/products',
-    { preHandler: manager, schema: { querystring: RangeQuery } },
+    { onRequest: manager, schema: { querystring: RangeQuery } },
     async (request) =>
       ctx.analytics.productReport(
         {

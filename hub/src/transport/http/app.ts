@@ -17,7 +17,9 @@ import { hardwareRoutes, type HardwareContext } from './hardware.routes.js';
 import type { PrintingService } from '../../services/printing.service.js';
 import type { SecurityService } from '../../services/security.service.js';
 import { apiError, sendError } from './errors.js';
-import { authenticate } from './auth.js';
+import { authenticate, roleCheckedBy } from './auth.js';
+import { refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
+import type { Role } from '../../protocol/api.js';
 import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
 import { salesRoutes } from './sales.routes.js';
@@ -99,6 +101,20 @@ export interface HttpContext {
   health(): HealthView;
 }
 
+/** One API route and the role its onRequest hook checks (null: a paired device, or open). */
+export interface ApiRoute {
+  method: string;
+  url: string;
+  role: Role | null;
+}
+
+const apiRouteTables = new WeakMap<FastifyInstance, ApiRoute[]>();
+
+/** Every route of the app built by buildHttpApp, with its role. */
+export function apiRoutesOf(app: FastifyInstance): ApiRoute[] {
+  return apiRouteTables.get(app) ?? [];
+}
+
 export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
@@ -126,6 +142,24 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     );
   });
 
+  const uiDir = path.resolve(ctx.config.uiDir);
+  await registerSecurityHeaders(app, uiDir);
+  app.addHook('onRequest', refuseForeignOrigin(ctx.config.allowedOrigins));
+  const routes: ApiRoute[] = [];
+  apiRouteTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    // Hooks after onRequest run after the body is parsed and validated: a role checked there would
+    // answer a cashier's malformed request with the schema's details instead of 403.
+    for (const late of ['preParsing', 'preValidation', 'preHandler'] as const) {
+      if (roleCheckedBy(route[late])) {
+        throw new Error(`${route.method} ${route.url}: the role check goes in onRequest, not ${late}`);
+      }
+    }
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, role: roleCheckedBy(route.onRequest) });
+    }
+  });
+
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: JSON_BODY_LIMIT } });
 
@@ -148,7 +182,6 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     await tabletSocket(api, ctx);
   });
 
-  const uiDir = path.resolve(ctx.config.uiDir);
   const uiBuilt = existsSync(path.join(uiDir, 'index.html'));
   if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
   const authenticateApi = authenticate(ctx.security);

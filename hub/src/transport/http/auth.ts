@@ -46,14 +46,30 @@ export function authenticate(security: SecurityService) {
   };
 }
 
-export function requireRole(role: Role) {
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+/** A route's role check; it names the role so the app can list and check every route's. */
+export type RoleCheck = ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) & { requiredRole: Role };
+
+/**
+ * The check of a route's `onRequest`: it must run before the body is parsed and validated, so a
+ * cashier's malformed request to a manager's route gets 403, not the schema's details.
+ */
+export function requireRole(role: Role): RoleCheck {
+  const check = async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!request.staff)
       throw new DomainError('staff_login_required', 'Log in with your staff PIN first', undefined, 401);
     if (!roleAtLeast(request.staff.role, role)) {
       throw new DomainError('role_required', `This needs a ${role} (you are ${request.staff.role})`, { role }, 403);
     }
   };
+  return Object.assign(check, { requiredRole: role });
+}
+
+/** The role a hook (or list of hooks) checks, if any. */
+export function roleCheckedBy(hooks: unknown): Role | null {
+  for (const hook of Array.isArray(hooks) ? hooks : [hooks]) {
+    if (typeof hook === 'function' && 'requiredRole' in hook) return (hook as RoleCheck).requiredRole;
+  }
+  return null;
 }
 
 export function actorOf(request: FastifyRequest): { deviceId: string; staff: StaffView } {

@@ -12,17 +12,17 @@ const ImportQuery = Type.Object(
 );
 
 export async function catalogRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/api/products', { preHandler: requireRole('cashier') }, async () => ({ products: ctx.catalog.list() }));
+  app.get('/api/products', { onRequest: requireRole('cashier') }, async () => ({ products: ctx.catalog.list() }));
 
   app.get<{ Params: { code: string } }>(
     '/api/products/barcode/:code',
-    { preHandler: requireRole('cashier'), schema: { params: BarcodeParams } },
+    { onRequest: requireRole('cashier'), schema: { params: BarcodeParams } },
     async (request) => ctx.catalog.byBarcode(request.params.code),
   );
 
   app.post<{ Querystring: { dryRun?: 'true' | 'false' }; Body: unknown }>(
     '/api/catalog/import',
-    { preHandler: requireRole('manager'), schema: { querystring: ImportQuery } },
+    { onRequest: requireRole('manager'), schema: { querystring: ImportQuery } },
     async (request) => {
       if (typeof request.body !== 'string') {
         throw new DomainError('unsupported_media_type', 'Send the catalog as text/csv', undefined, 400);

@@ -26,25 +26,26 @@ export interface HardwareContext {
 type Params = { Params: { deviceId: string } };
 
 export async function hardwareRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/api/hardware', { preHandler: requireRole('cashier') }, async () => ({
+  app.get('/api/hardware', { onRequest: requireRole('cashier') }, async () => ({
     devices: ctx.hardware.devices(),
     defaultPrinterId: ctx.hardware.defaultPrinterId,
-    // For assigning scanners: which tablets there are (names only; tokens never leave the hub).
+    // For assigning scanners and unlocking: which tablets there are (names only; tokens never
+    // leave the hub), and which are locked by wrong PINs.
     tablets: ctx.security
       .listDevices()
       .filter((d) => d.revokedAt === null)
-      .map((d) => ({ deviceId: d.deviceId, name: d.name })),
+      .map((d) => ({ deviceId: d.deviceId, name: d.name, lockedAt: d.lockedAt })),
   }));
 
   app.post<Params>(
     '/api/hardware/printers/:deviceId/test-page',
-    { preHandler: requireRole('manager'), schema: { params: HardwareParams } },
+    { onRequest: requireRole('manager'), schema: { params: HardwareParams } },
     async (request) => ctx.hardware.printTestPage(request.params.deviceId),
   );
 
   app.put<Params & { Body: { deviceId: string | null } }>(
     '/api/hardware/scanners/:deviceId/assignment',
-    { preHandler: requireRole('manager'), schema: { params: HardwareParams, body: AssignmentRequest } },
+    { onRequest: requireRole('manager'), schema: { params: HardwareParams, body: AssignmentRequest } },
     async (request) =>
       ctx.hardware.assignScanner(request.params.deviceId, request.body.deviceId, actorOf(request).staff.id),
   );

@@ -42,7 +42,7 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.post<{ Body: SignUpRequest }>(
     '/api/members',
-    { preHandler: cashier, schema: { body: SignUpRequest } },
+    { onRequest: cashier, schema: { body: SignUpRequest } },
     async (request, reply) => {
       const result = await ctx.members.signUp(request.body, actorOf(request));
       return reply.code(result.existing ? 200 : 201).send(result);
@@ -51,20 +51,20 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.post<{ Body: LookupRequest }>(
     '/api/members/lookup',
-    { preHandler: cashier, schema: { body: LookupRequest } },
+    { onRequest: cashier, schema: { body: LookupRequest } },
     async (request) => ctx.members.lookup(request.body.query, actorOf(request)),
   );
 
   app.post<{ Body: { q: string; limit?: number; offset?: number } }>(
     '/api/members/search',
-    { preHandler: cashier, schema: { body: SearchRequest } },
+    { onRequest: cashier, schema: { body: SearchRequest } },
     async (request) =>
       ctx.members.search(request.body.q, request.body.limit ?? 50, request.body.offset ?? 0, actorOf(request).staff),
   );
 
   app.get<MemberParams & { Querystring: { cart?: string } }>(
     '/api/members/:memberId/card',
-    { preHandler: cashier, schema: { params: MemberIdParams, querystring: CardQuery } },
+    { onRequest: cashier, schema: { params: MemberIdParams, querystring: CardQuery } },
     async (request) =>
       ctx.members.card(
         request.params.memberId,
@@ -83,7 +83,7 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     app.route<MemberParams & { Body: Static<B> }>({
       method,
       url,
-      preHandler: cashier,
+      onRequest: cashier,
       schema: { params: MemberIdParams, body },
       handler: async (request) => {
         await change(request.params.memberId, request.body, actorOf(request));
@@ -108,27 +108,27 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.get<MemberParams>(
     '/api/members/:memberId/consent-history',
-    { preHandler: cashier, schema: { params: MemberIdParams } },
+    { onRequest: cashier, schema: { params: MemberIdParams } },
     async (request) => ({ history: ctx.members.consentHistory(request.params.memberId) }),
   );
 
-  app.get('/api/tags', { preHandler: cashier }, async () => ({ tags: ctx.members.tags() }));
+  app.get('/api/tags', { onRequest: cashier }, async () => ({ tags: ctx.members.tags() }));
 
   app.get<MemberParams>(
     '/api/members/:memberId/points',
-    { preHandler: cashier, schema: { params: MemberIdParams } },
+    { onRequest: cashier, schema: { params: MemberIdParams } },
     async (request) => ctx.members.points(request.params.memberId),
   );
 
   app.get<MemberParams>(
     '/api/members/:memberId/sales',
-    { preHandler: cashier, schema: { params: MemberIdParams } },
+    { onRequest: cashier, schema: { params: MemberIdParams } },
     async (request) => ({ sales: ctx.members.sales(request.params.memberId) }),
   );
 
   app.post<{ Body: MergeRequest }>(
     '/api/members/merge',
-    { preHandler: manager, schema: { body: MergeRequest } },
+    { onRequest: manager, schema: { body: MergeRequest } },
     async (request) => {
       const kept = await ctx.members.merge(request.body.fromMemberId, request.body.intoMemberId, actorOf(request));
       return ctx.members.card(kept, [], actorOf(request).staff);
@@ -137,20 +137,20 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.post<MemberParams & { Body: EraseRequest }>(
     '/api/members/:memberId/erase',
-    { preHandler: manager, schema: { params: MemberIdParams, body: EraseRequest } },
+    { onRequest: manager, schema: { params: MemberIdParams, body: EraseRequest } },
     async (request, reply) => {
       await ctx.members.erase(request.params.memberId, request.body.confirmMemberCode, actorOf(request));
       return reply.code(204).send();
     },
   );
 
-  app.get('/api/loyalty', { preHandler: cashier }, async () => ctx.members.program);
+  app.get('/api/loyalty', { onRequest: cashier }, async () => ctx.members.program);
 
-  app.get('/api/coupons', { preHandler: manager }, async () => ({ coupons: ctx.coupons.list() }));
+  app.get('/api/coupons', { onRequest: manager }, async () => ({ coupons: ctx.coupons.list() }));
 
   app.post<{ Body: CouponCreateRequest }>(
     '/api/coupons',
-    { preHandler: manager, schema: { body: CouponCreateRequest } },
+    { onRequest: manager, schema: { body: CouponCreateRequest } },
     async (request, reply) => reply.code(201).send(await ctx.coupons.create(request.body, actorOf(request))),
   );
 }

@@ -21,7 +21,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.get<{ Querystring: { status?: 'queued' | 'sent' | 'failed'; limit?: string } }>(
     '/api/messages',
-    { preHandler: manager, schema: { querystring: ListQuery } },
+    { onRequest: manager, schema: { querystring: ListQuery } },
     async (request) => ({
       messages: ctx.messaging.list(
         Number(request.query.limit ?? 100),
@@ -33,7 +33,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.post<{ Params: { messageId: string } }>(
     '/api/messages/:messageId/retry',
-    { preHandler: manager, schema: { params: MessageParams } },
+    { onRequest: manager, schema: { params: MessageParams } },
     async (request) => ctx.messaging.retry(request.params.messageId),
   );
 }

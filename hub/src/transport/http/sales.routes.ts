@@ -18,7 +18,7 @@ type SaleParams = { Params: { saleId: string } };
 export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.post<{ Body: CheckoutRequest }>(
     '/api/sales',
-    { preHandler: requireRole('cashier'), schema: { body: CheckoutRequest } },
+    { onRequest: requireRole('cashier'), schema: { body: CheckoutRequest } },
     async (request, reply) => {
       const { sale, replayed } = await ctx.checkout.checkout(request.body, actorOf(request));
       return reply.code(replayed ? 200 : 201).send(sale);
@@ -27,13 +27,13 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.post<{ Body: QuoteRequest }>(
     '/api/sales/quote',
-    { preHandler: requireRole('cashier'), schema: { body: QuoteRequest } },
+    { onRequest: requireRole('cashier'), schema: { body: QuoteRequest } },
     async (request) => ctx.checkout.quote(request.body),
   );
 
   app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(
     '/api/sales',
-    { preHandler: requireRole('cashier'), schema: { querystring: SalesQuery } },
+    { onRequest: requireRole('cashier'), schema: { querystring: SalesQuery } },
     async (request) => ({
       sales: ctx.checkout.list(
         Number(request.query.limit ?? 50),
@@ -44,31 +44,31 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.get<SaleParams>(
     '/api/sales/:saleId',
-    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    { onRequest: requireRole('cashier'), schema: { params: SaleIdParams } },
     async (request) => ctx.checkout.get(request.params.saleId),
   );
 
   app.get<SaleParams>(
     '/api/sales/:saleId/receipt',
-    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    { onRequest: requireRole('cashier'), schema: { params: SaleIdParams } },
     async (request) => ({ jobs: await ctx.printing.receipts(request.params.saleId) }),
   );
 
   app.post<SaleParams>(
     '/api/sales/:saleId/reprint',
-    { preHandler: requireRole('cashier'), schema: { params: SaleIdParams } },
+    { onRequest: requireRole('cashier'), schema: { params: SaleIdParams } },
     async (request) => ctx.printing.reprint(request.params.saleId),
   );
 
   app.post<SaleParams & { Body: VoidRequest }>(
     '/api/sales/:saleId/void',
-    { preHandler: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
+    { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
     async (request) => ctx.checkout.void(request.params.saleId, request.body.reason, actorOf(request)),
   );
 
   app.post<SaleParams & { Body: RefundRequest }>(
     '/api/sales/:saleId/refund',
-    { preHandler: requireRole('manager'), schema: { params: SaleIdParams, body: RefundRequest } },
+    { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: RefundRequest } },
     async (request) => ctx.checkout.refund(request.params.saleId, request.body, actorOf(request)),
   );
 }

@@ -33,34 +33,34 @@ export function attachment(filename: string): string {
 export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const manager = requireRole('manager');
 
-  app.get('/api/segments/options', { preHandler: manager }, async () => ctx.segments.options());
+  app.get('/api/segments/options', { onRequest: manager }, async () => ctx.segments.options());
 
   app.post<{ Body: SegmentPreviewRequest }>(
     '/api/segments/preview',
-    { preHandler: manager, schema: { body: SegmentPreviewRequest } },
+    { onRequest: manager, schema: { body: SegmentPreviewRequest } },
     async (request) =>
       ctx.segments.preview(request.body.definition, request.body.limit ?? DEFAULT_PREVIEW, actorOf(request).staff),
   );
 
-  app.get('/api/segments', { preHandler: manager }, async () => ({ segments: ctx.segments.list() }));
+  app.get('/api/segments', { onRequest: manager }, async () => ({ segments: ctx.segments.list() }));
 
   app.post<{ Body: SegmentSaveRequest }>(
     '/api/segments',
-    { preHandler: manager, schema: { body: SegmentSaveRequest } },
+    { onRequest: manager, schema: { body: SegmentSaveRequest } },
     async (request, reply) =>
       reply.code(201).send(await ctx.segments.save(null, request.body.name, request.body.definition, actorOf(request))),
   );
 
   app.put<SegmentParams & { Body: SegmentSaveRequest }>(
     '/api/segments/:segmentId',
-    { preHandler: manager, schema: { params: SegmentIdParams, body: SegmentSaveRequest } },
+    { onRequest: manager, schema: { params: SegmentIdParams, body: SegmentSaveRequest } },
     async (request) =>
       ctx.segments.save(request.params.segmentId, request.body.name, request.body.definition, actorOf(request)),
   );
 
   app.delete<SegmentParams>(
     '/api/segments/:segmentId',
-    { preHandler: manager, schema: { params: SegmentIdParams } },
+    { onRequest: manager, schema: { params: SegmentIdParams } },
     async (request, reply) => {
       await ctx.segments.delete(request.params.segmentId, actorOf(request));
       return reply.code(204).send();
@@ -69,7 +69,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.post<SegmentParams & { Body: { limit?: number } }>(
     '/api/segments/:segmentId/preview',
-    { preHandler: manager, schema: { params: SegmentIdParams, body: SavedPreviewRequest } },
+    { onRequest: manager, schema: { params: SegmentIdParams, body: SavedPreviewRequest } },
     async (request) =>
       ctx.segments.previewSaved(
         request.params.segmentId,
@@ -80,7 +80,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.post<SegmentParams & { Body: SegmentExportRequest }>(
     '/api/segments/:segmentId/export',
-    { preHandler: manager, schema: { params: SegmentIdParams, body: SegmentExportRequest } },
+    { onRequest: manager, schema: { params: SegmentIdParams, body: SegmentExportRequest } },
     async (request, reply) => {
       const result = ctx.segments.export(request.params.segmentId, request.body);
       // An audit line without personal data: who exported which segment, for what, how many.
@@ -105,28 +105,28 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     },
   );
 
-  app.get('/api/tag-rules', { preHandler: manager }, async () => ({ rules: ctx.tagRules.list() }));
+  app.get('/api/tag-rules', { onRequest: manager }, async () => ({ rules: ctx.tagRules.list() }));
 
   app.post<{ Body: TagRuleSaveRequest }>(
     '/api/tag-rules',
-    { preHandler: manager, schema: { body: TagRuleSaveRequest } },
+    { onRequest: manager, schema: { body: TagRuleSaveRequest } },
     async (request, reply) => reply.code(201).send(await ctx.tagRules.save(null, request.body, actorOf(request))),
   );
 
   app.put<RuleParams & { Body: TagRuleSaveRequest }>(
     '/api/tag-rules/:ruleId',
-    { preHandler: manager, schema: { params: TagRuleIdParams, body: TagRuleSaveRequest } },
+    { onRequest: manager, schema: { params: TagRuleIdParams, body: TagRuleSaveRequest } },
     async (request) => ctx.tagRules.save(request.params.ruleId, request.body, actorOf(request)),
   );
 
   app.delete<RuleParams>(
     '/api/tag-rules/:ruleId',
-    { preHandler: manager, schema: { params: TagRuleIdParams } },
+    { onRequest: manager, schema: { params: TagRuleIdParams } },
     async (request, reply) => {
       await ctx.tagRules.delete(request.params.ruleId, actorOf(request));
       return reply.code(204).send();
     },
   );
 
-  app.post('/api/tag-rules/run', { preHandler: manager }, async () => ctx.tagRules.runAll());
+  app.post('/api/tag-rules/run', { onRequest: manager }, async () => ctx.tagRules.runAll());
 }

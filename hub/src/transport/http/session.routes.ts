@@ -10,7 +10,7 @@ const cookieOptions = { httpOnly: true, sameSite: 'strict', path: '/' } as const
 export const sessionRoutes = {
   async pairing(app: FastifyInstance, ctx: HttpContext): Promise<void> {
     app.post<{ Body: PairRequest }>('/api/pair', { schema: { body: PairRequest } }, async (request, reply) => {
-      const { device, token } = await ctx.security.pair(request.body.code, request.body.name);
+      const { device, token } = await ctx.security.pair(request.body.code, request.body.name, request.ip);
       request.log.info({ deviceId: device.deviceId }, 'tablet paired');
       void reply.setCookie(DEVICE_COOKIE, token, { ...cookieOptions, maxAge: 10 * 365 * 86_400 });
       return reply.code(201).send({ ...device, token });

@@ -2,7 +2,7 @@
  * One WebSocket per tablet (`/api/ws`): live sales from every tablet, and checkout requests.
  * The handshake needs a paired device and, from a browser, the hub's own Origin.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from '@fastify/websocket';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ClientMessage, type ServerMessage, type StaffView } from '../../protocol/api.js';
@@ -12,6 +12,7 @@ import { roleAtLeast } from '../../services/security.service.js';
 import type { HttpContext } from '../http/app.js';
 import { sessionTokenOf } from '../http/auth.js';
 import { toApiError } from '../http/errors.js';
+import { isAllowedOrigin } from '../http/security-headers.js';
 
 const clientMessage = TypeCompiler.Compile(ClientMessage);
 
@@ -22,17 +23,6 @@ interface Connection {
   socket: WebSocket;
   deviceId: string;
   sessionToken: string | undefined;
-}
-
-export function isAllowedOrigin(request: FastifyRequest, allowed: string[]): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true; // not a browser: nothing cross-site to guard against
-  if (allowed.includes(origin)) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
 }
 
 export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Promise<void> {

@@ -1,0 +1,88 @@
+/**
+ * What a browser on the LAN may do with the hub: state-changing requests only from the hub's own
+ * pages (the Origin check the WebSocket handshake also makes), and security headers on every answer
+ * through @fastify/helmet.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyHelmet from '@fastify/helmet';
+import { DomainError } from '../../domain/errors.js';
+
+/** Methods that change something: the ones a foreign page must not send with the tablet's cookies. */
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A request without an Origin is not from a browser page (a CLI tool, a test): nothing cross-site
+ * to guard against. A browser's Origin must be the hub itself or one the technician allowed.
+ */
+export function isAllowedOrigin(request: FastifyRequest, allowed: string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** An onRequest hook refusing state-changing requests of another site's pages (403 origin_not_allowed). */
+export function refuseForeignOrigin(allowed: string[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!STATE_CHANGING.has(request.method)) return;
+    if (request.headers['sec-fetch-site'] === 'cross-site' || !isAllowedOrigin(request, allowed)) {
+      throw new DomainError(
+        'origin_not_allowed',
+        'Changes are only accepted from the hub’s own pages (the request came from another site)',
+        undefined,
+        403,
+      );
+    }
+  };
+}
+
+/**
+ * The `sha256-…` sources of the inline scripts of the UI's pages: SvelteKit's static build starts
+ * the app with one inline script, which a CSP without 'unsafe-inline' must name by its hash.
+ */
+export function inlineScriptHashes(uiDir: string): string[] {
+  const hashes = new Set<string>();
+  const page = path.join(uiDir, 'index.html');
+  if (!existsSync(page)) return [];
+  const html = readFileSync(page, 'utf8');
+  for (const match of html.matchAll(/<script(\s[^>]*)?>([\s\S]*?)<\/script>/gi)) {
+    if (/\ssrc\s*=/i.test(match[1] ?? '')) continue;
+    hashes.add(`'sha256-${createHash('sha256').update(match[2] ?? '').digest('base64')}'`);
+  }
+  return [...hashes];
+}
+
+/** CSP (no inline script but the UI's own, no framing), nosniff, no referrer, and helmet's other defaults. */
+export async function registerSecurityHeaders(app: FastifyInstance, uiDir: string): Promise<void> {
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      // helmet's defaults include upgrade-insecure-requests: the hub is plain HTTP on the LAN.
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'self'"],
+        scriptSrc: ["'self'", ...inlineScriptHashes(uiDir)],
+        scriptSrcAttr: ["'none'"],
+        // Svelte sets style attributes and transition keyframes; styles cannot run code.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // Plain HTTP on the store's LAN: a Strict-Transport-Security header would mean nothing.
+    strictTransportSecurity: false,
+  });
+}
