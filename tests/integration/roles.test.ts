@@ -152,6 +152,54 @@ describe('owner', () => {
   });
 });
 
+describe('a cashier at a manager’s or owner’s route', () => {
+  /** Every route that needs more than a cashier, with its path parameters filled in (badly). */
+  const guarded = () =>
+    hub
+      .apiRoutes()
+      .filter((route) => route.role === 'manager' || route.role === 'owner')
+      .map((route) => ({ ...route, path: route.url.replace(/:[A-Za-z]+/g, 'no such id!') }));
+
+  it('covers every such route of the API', () => {
+    const routes = guarded().map((r) => `${r.method} ${r.url}`);
+    for (const known of [
+      'POST /api/sales/:saleId/void',
+      'POST /api/sales/:saleId/refund',
+      'POST /api/catalog/import',
+      'GET /api/devices',
+      'DELETE /api/devices/:deviceId',
+      'POST /api/devices/:deviceId/unlock',
+      'POST /api/segments',
+      'POST /api/coupons',
+    ]) {
+      expect(routes).toContain(known);
+    }
+    expect(routes.length).toBeGreaterThan(25);
+  });
+
+  it.each([
+    ['a malformed JSON body', '{"lines": [', 'application/json'],
+    ['a body of the wrong shape', JSON.stringify({ surprise: true, reason: 7 }), 'application/json'],
+    ['a body of a type no route takes', '<xml/>', 'application/xml'],
+  ])('gets 403 role_required, not a validation error, for %s', async (_what, body, contentType) => {
+    for (const route of guarded()) {
+      const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
+      const url = encodeURI(route.path) + (hasBody ? '' : '?limit=many&surprise=1');
+      const response = await fetch(cashier.baseUrl + url, {
+        method: route.method,
+        headers: cashier.headers(hasBody ? { 'content-type': contentType } : {}),
+        ...(hasBody ? { body } : {}),
+      });
+      const answer = (await response.json()) as { error?: { code: string } };
+      expect({ route: `${route.method} ${route.url}`, status: response.status, code: answer.error?.code }).toEqual({
+        route: `${route.method} ${route.url}`,
+        status: 403,
+        code: 'role_required',
+      });
+    }
+  });
+});
+
 describe('without a staff session', () => {
   it('a paired tablet gets 401 staff_login_required for staff actions', async () => {
     const loggedOut = new TabletClient(hub.url);
