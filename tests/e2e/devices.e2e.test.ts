@@ -7,7 +7,7 @@
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
 import { describe, expect, it } from 'vitest';
-import { apiGet, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { apiGet, callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface HardwareAnswer {
   devices: { deviceId: string; kind: 'printer' | 'scanner'; name: string; connected: boolean }[];
@@ -83,5 +83,59 @@ describe('devices page (browser, built hub + UI)', () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('role_required');
       expect(pageErrors).toEqual([]);
     });
+  });
+
+  it('shows a tablet locked by wrong PINs, which a manager unlocks from another tablet', async () => {
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (manager) => {
+      await pairAndLogIn(manager, hub.url, await hub.newPairingCode(), '店長平板', hub.demoPins.manager);
+      await onAnotherTablet(session(), async (counter) => {
+        await pairAndLogIn(counter, hub.url, await hub.newPairingCode(), '櫃台 3', hub.demoPins.cashier);
+        // someone at 櫃台 3 guesses PINs: nine through the API (waiting as told), the tenth on the keypad
+        await counter.getByTestId('logout-button').click();
+        await counter.waitForURL('**/login');
+        for (let wrong = 0; wrong < 9;) {
+          const res = await callApi(counter, 'POST', '/api/session', { pin: String(900_000 + wrong) });
+          if (res.status === 401) wrong += 1;
+          else {
+            expect(res.status).toBe(429);
+            const seconds = (res.body as { error: { details: { retryAfterSeconds: number } } }).error.details
+              .retryAfterSeconds;
+            await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+          }
+        }
+        const locked = counter.getByTestId('login-locked');
+        const wait = counter.getByTestId('login-wait');
+        for (let attempt = 0; attempt < 5 && (await locked.count()) === 0; attempt++) {
+          for (const digit of '909090') await counter.getByTestId(`pin-${digit}`).click();
+          await counter.getByTestId('pin-enter').click();
+          await locked.or(wait).waitFor();
+          if ((await wait.count()) > 0) await wait.waitFor({ state: 'detached', timeout: 40_000 });
+        }
+        expect(await counter.getByTestId('login-locked').textContent()).toContain('另一台平板');
+
+        // the manager sees it locked on the devices page, and unlocks it
+        await manager.getByTestId('nav-devices').click();
+        await manager.waitForURL('**/admin/devices');
+        const row = manager.locator('[data-testid="tablet-row"]', { hasText: '櫃台 3' });
+        await expect.poll(() => row.getAttribute('data-locked')).toBe('true');
+        expect(await row.getByTestId('tablet-locked').textContent()).toContain('已鎖定');
+        expect(await manager.getByTestId('tablets-locked-count').textContent()).toContain('1');
+        // the manager's own tablet is not locked and offers nothing to unlock
+        const own = manager.locator('[data-testid="tablet-row"]', { hasText: '店長平板' });
+        expect(await own.getAttribute('data-locked')).toBe('false');
+        await shot(manager, 'devices-tablet-locked.png');
+        await row.getByTestId('tablet-unlock').click();
+        await expect.poll(() => row.getAttribute('data-locked')).toBe('false');
+        expect(await manager.getByTestId('tablets-locked-count').count()).toBe(0);
+
+        // back at 櫃台 3 the cashier logs in with their own PIN
+        await counter.getByTestId('pin-clear').click();
+        for (const digit of hub.demoPins.cashier) await counter.getByTestId(`pin-${digit}`).click();
+        await counter.getByTestId('pin-enter').click();
+        await counter.waitForURL('**/checkout');
+      });
+    });
+    expect(pageErrors).toEqual([]);
   });
 });

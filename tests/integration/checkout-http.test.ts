@@ -216,7 +216,9 @@ describe('idempotency keys', () => {
 
 describe('many tablets at once', () => {
   it('20 concurrent checkouts from 4 tablets all succeed with distinct sale ids and consecutive seqs', async () => {
-    const tablets = await Promise.all([1, 2, 3, 4].map((n) => pairedTablet(hub, n % 2 ? '1111' : '222222', `Rush ${n}`)));
+    const tablets = await Promise.all(
+      [1, 2, 3, 4].map((n) => pairedTablet(hub, n % 2 ? '1111' : '222222', `Rush ${n}`)),
+    );
     const before = await lastSeq(hub.url);
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -160,7 +160,10 @@ describe('staff PIN', () => {
     const res = await tryPin(CASHIER_PIN);
     expect(res.status).toBe(200);
     expect(res.body.staff?.name).toBe('小美');
-    const after = (await manager.request('GET', '/api/hardware')).body.tablets as { deviceId: string; lockedAt: null }[];
+    const after = (await manager.request('GET', '/api/hardware')).body.tablets as {
+      deviceId: string;
+      lockedAt: null;
+    }[];
     expect(after.find((t) => t.deviceId === tablet.deviceId)?.lockedAt).toBeNull();
   });
 

@@ -40,7 +40,10 @@ export interface BrowserSession {
   /** The first tablet: Taiwanese locale and time zone. */
   context: BrowserContext;
   page: Page;
-  /** Uncaught errors of every page opened through this session; tests expect it to stay empty. */
+  /**
+   * Uncaught errors and Content Security Policy violations of every page opened through this
+   * session; tests expect it to stay empty.
+   */
   pageErrors: string[];
   /** Another tablet (own cookies, so not paired yet): the tablet's screen size and locale. */
   newTabletContext(): Promise<BrowserContext>;
@@ -76,6 +79,12 @@ export async function startBrowserSession(
     const page = await ctx.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    // The hub's Content Security Policy: whatever it blocks is a fault of the page (or of the policy).
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+        pageErrors.push(message.text());
+      }
+    });
     return page;
   };
 

@@ -338,7 +338,12 @@ export class SecurityService {
       const retryAt = Date.parse(guard.failures.at(-1)!) + waitMs;
       if (retryAt > nowMs) {
         const retryAfterSeconds = Math.ceil((retryAt - nowMs) / 1000);
-        throw new DomainError('retry_later', `Too many wrong PINs: wait ${retryAfterSeconds} s`, { retryAfterSeconds }, 429);
+        throw new DomainError(
+          'retry_later',
+          `Too many wrong PINs: wait ${retryAfterSeconds} s`,
+          { retryAfterSeconds },
+          429,
+        );
       }
     }
 

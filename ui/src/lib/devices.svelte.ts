@@ -88,6 +88,14 @@ class DeviceStore {
     }
   }
 
+  /** Unlocks a tablet locked by wrong PINs (manager, from another tablet), then reads the list again. */
+  async unlockTablet(deviceId: string): Promise<void> {
+    await devicesApi.unlockTablet(deviceId);
+    const tablet = this.tablets.find((t) => t.deviceId === deviceId);
+    if (tablet) tablet.lockedAt = null;
+    await this.load();
+  }
+
   get(deviceId: string): DeviceStatusView | undefined {
     return this.devices.find((d) => d.deviceId === deviceId);
   }

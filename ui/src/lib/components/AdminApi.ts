@@ -131,6 +131,8 @@ export type DeviceStatusView = Extract<ServerMessage, { type: 'device.status' }>
 export interface TabletRef {
   deviceId: string;
   name: string;
+  /** Locked by wrong staff PINs since then (a manager on another tablet can unlock it). */
+  lockedAt?: string | null;
 }
 
 export interface HardwareView {
@@ -151,4 +153,7 @@ export const devicesApi = {
   /** Sends a scanner's scans to a paired tablet, or to none (manager). */
   assignScanner: (deviceId: string, tablet: string | null) =>
     request<DeviceStatusView>(`${scanner(deviceId)}/assignment`, { method: 'PUT', body: { deviceId: tablet } }),
+  /** Lifts a PIN lock from another tablet (manager). */
+  unlockTablet: (deviceId: string) =>
+    api.post<{ deviceId: string; wasLocked: boolean }>(`/api/devices/${encodeURIComponent(deviceId)}/unlock`, {}),
 };
