@@ -3,8 +3,10 @@
  *   npm run ayi -- pair                      a new pairing code for a tablet (10 minutes)
  *   npm run ayi -- devices                   paired tablets
  *   npm run ayi -- revoke <deviceId>         unpair a tablet (closes its connection)
- *   npm run ayi -- unlock <deviceId>         lift a PIN lock-out on a tablet
+ *   npm run ayi -- unlock <deviceId>         lift a PIN lock from a tablet (managers can, from another tablet)
+ *   npm run ayi -- unlock all                last resort: every tablet unlocked, every wrong PIN forgotten
  *   npm run ayi -- add-staff <name> <cashier|manager|owner> <pin>
+ *                                            a cashier's PIN has 4 to 8 digits, a manager's or owner's 6 to 8
  *   npm run ayi -- snapshot                  write a snapshot now
  *   npm run ayi -- health
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
@@ -18,7 +20,7 @@ import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|add-staff NAME ROLE PIN|snapshot|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|add-staff NAME ROLE PIN|snapshot|health|hardware|discover>\n',
   );
   process.exit(command ? 0 : 2);
 }
