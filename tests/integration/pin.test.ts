@@ -4,6 +4,7 @@
  * the tablet locked after 10 until a manager on another tablet or the technician unlocks it, and at
  * most 20 a tablet and 60 a store in any hour whatever is unlocked. Time is moved with a fake clock.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -227,6 +228,37 @@ describe('staff PIN', () => {
  * as the hub lets them: waiting exactly as long as each 429 says, logging in with their own PIN
  * between guesses, and - the worst case - a manager unlocking the tablet each time it locks.
  */
+describe('a data directory of an older version', () => {
+  it('keeps its lock-outs: a running one becomes a lock, its failures count for the hour', async () => {
+    const other = new TabletClient(hub.url);
+    await other.pair(await newPairingCode(hub), 'Other counter');
+    const dataDir = hub.config.dataDir;
+    await hub.stop();
+    // what the previous version wrote: a count, the last failure, a 15-minute lock-out
+    const file = path.join(dataDir, 'security.json');
+    const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const at = clock.now().toISOString();
+    data.pinGuards = {
+      [tablet.deviceId!]: {
+        failures: 10,
+        lastFailureAt: at,
+        lockedUntil: new Date(clock.now().getTime() + 900_000).toISOString(),
+      },
+      [other.deviceId!]: { failures: 5, lastFailureAt: at, lockedUntil: null },
+    };
+    delete data.storePinFailures;
+    writeFileSync(file, JSON.stringify(data));
+
+    hub = await startTestHub({ dataDir, clock: clock.now });
+    const again = (t: TabletClient) =>
+      Object.assign(new TabletClient(hub.url), { deviceToken: t.deviceToken, deviceId: t.deviceId });
+    expect((await tryPin(CASHIER_PIN, again(tablet))).status).toBe(423);
+    expect((await tryPin(CASHIER_PIN, again(other))).retryAfter).toBe('1');
+    clock.advance(1000);
+    expect((await tryPin(WRONG, again(other))).body.error?.details).toEqual({ failures: 6, triesBeforeLock: 4 });
+  });
+});
+
 describe('a cashier guessing the manager’s PIN for an hour', () => {
   interface Attack {
     /** Guesses the hub answered (401, or the 423 of the lock it caused). */

@@ -131,7 +131,7 @@ export class SecurityService {
     private readonly events: SecurityEvents,
   ) {
     for (const device of db.data.devices) if (!device.revokedAt) this.devicesByToken.set(device.tokenHash, device);
-    upgradePinGuards(db.data);
+    upgradePinGuards(db.data, clock());
   }
 
   onRevoked(listener: (deviceId: string) => void): void {
@@ -462,16 +462,21 @@ function failuresSince(guard: PinGuard): number {
 
 /**
  * Guards written before failures were kept as times (`{failures: n, lastFailureAt, lockedUntil}`):
- * their n failures are taken as sent at the last one, and a running lock-out stays a lock.
+ * their n failures are taken as sent at the last one, a lock-out still running becomes a lock, and
+ * one that has run out is forgotten (as that version did).
  */
-function upgradePinGuards(data: SecurityData): void {
+function upgradePinGuards(data: SecurityData, now: Date): void {
   data.storePinFailures ??= [];
   for (const [deviceId, guard] of Object.entries(data.pinGuards)) {
     if (Array.isArray(guard.failures)) continue;
     const old = guard as unknown as { failures: number; lastFailureAt: string; lockedUntil: string | null };
+    const lockRunning = old.lockedUntil !== null && Date.parse(old.lockedUntil) > now.getTime();
+    const ranOut = old.lockedUntil !== null && !lockRunning;
     data.pinGuards[deviceId] = {
-      failures: Array.from({ length: Math.min(old.failures, PIN_FAILURES_PER_TABLET) }, () => old.lastFailureAt),
-      lockedAt: old.lockedUntil ? old.lastFailureAt : null,
+      failures: ranOut
+        ? []
+        : Array.from({ length: Math.min(old.failures, PIN_FAILURES_PER_TABLET) }, () => old.lastFailureAt),
+      lockedAt: lockRunning ? old.lastFailureAt : null,
       unlockedAt: null,
     };
   }
