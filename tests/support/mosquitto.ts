@@ -243,10 +243,15 @@ export async function hqSubscriber(
   });
   // Listening before CONNACK: a session that comes back gets its queued messages right after it.
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', (err) => {
+    // Only a failure of this first connection ends the client; later ones it retries.
+    const failed = (err: Error) => {
       client.end(true);
       reject(err);
+    };
+    client.once('error', failed);
+    client.once('connect', () => {
+      client.off('error', failed);
+      resolve();
     });
   });
   await client.subscribeAsync(filter, { qos: 1 });
