@@ -57,6 +57,9 @@ const USAGE = `usage: npm run hq-tail -- --broker URL [options]
   --from-start       a stream first seen above seq 1 has a gap from seq 1
   --json             print JSON lines (invalid messages, gaps, summaries) instead of text
   --help             this text
+
+Ctrl-C (once), SIGTERM or --duration end it with a final summary; a second Ctrl-C stops it at once.
+Exit status 0: every message valid and no gap open; 1 otherwise; 2 bad arguments.
 `;
 
 interface Options {
@@ -298,6 +301,11 @@ export class Tally {
       this.stores.set(key, store);
     }
     return store;
+  }
+
+  /** How many stores were heard of so far (or named). */
+  get storeCount(): number {
+    return this.stores.size;
   }
 
   /** Every store heard of so far (or named), as chainId/storeId. */
@@ -652,10 +660,10 @@ async function tail(o: Options): Promise<number> {
   client.on('offline', () => note('broker connection lost'));
 
   client.on('message', (topic, payload) => {
-    const before = tally.knownStores().length;
+    const before = tally.storeCount;
     const outcome = tally.receive(topic, payload);
     // A store heard of for the first time is pinged at once, then on the interval.
-    if (tally.knownStores().length > before) {
+    if (tally.storeCount > before) {
       const match = TOPIC.exec(topic);
       if (match) ping(match[1]!, match[2]!);
     }

@@ -212,6 +212,9 @@ describe('hq-tail', () => {
     const store = runTail(['--broker', broker.url, '--store', 'store-001']);
     expect(await store.exited).toBe(2);
     expect(store.stderr()).toMatch(/--store needs --chain/);
+    const session = runTail(['--broker', broker.url, '--session', 'two words']);
+    expect(await session.exited).toBe(2);
+    expect(session.stderr()).toMatch(/--session "two words": letters, digits/);
   });
 });
 
