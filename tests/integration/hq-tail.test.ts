@@ -3,15 +3,25 @@
  * (valid ones, a duplicate, a gap later half filled by a late event, a new epoch, invalid ones: not
  * JSON, an unknown type, a phone number in clear, an event under another store's topic) and one chain
  * it was not asked to watch. Its JSON report and its text summary must say exactly that.
+ *
+ * Then with a real hub in this process publishing to the same broker: the status line carries the
+ * hub's live figures from `ping` (not those of its retained status, written when it connected); a
+ * persistent session (--session) gets, on its next run, every event published while it was not
+ * running; one Ctrl-C and --duration end it with a final summary and exit status 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TailSummary } from '../../scripts/hq-tail.ts';
+import type { Hub } from '../../hub/src/hub.ts';
+import type { HqHealthView } from '../../hub/src/transport/http/app.ts';
+import type { StoreSummary, TailSummary } from '../../scripts/hq-tail.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 import { type Mosquitto, startMosquitto } from '../support/mosquitto.ts';
+import { checkoutRequest, sell } from '../support/sales.ts';
+import { pairedTablet, startTestHub, type TabletClient } from '../support/test-hub.ts';
+import { TempDirs } from '../support/temp-dirs.ts';
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'hq-tail.ts');
 const EPOCH_A = uuidv7();
@@ -186,8 +196,9 @@ describe('hq-tail', () => {
   it('prints the same as text for people', () => {
     const text = textTail.lines.join('\n');
     expect(text).toContain('final');
+    // No hub answers pings here: the figures are the retained status's, and say so.
     expect(text).toMatch(
-      /demo\/store-001: online \(hub lastSeq 6, delivered 3, v0\.1\.0\); 5 events, 1 dup, 5 invalid/,
+      /demo\/store-001: online \(retained at 2026-01-10T02:00:00\.000Z: hub lastSeq 6, delivered 3, v0\.1\.0\), no answer to \d+ pings?; 5 events, 1 dup, 5 invalid/,
     );
     expect(text).toMatch(/seq 1\.\.6, GAPS 4 \(1 missing\), 1 late/);
     expect(text).toMatch(/GAP ayi\/v1\/demo\/store-001\/events: seq 4-5 missing \(got 6\)/);
@@ -201,5 +212,118 @@ describe('hq-tail', () => {
     const store = runTail(['--broker', broker.url, '--store', 'store-001']);
     expect(await store.exited).toBe(2);
     expect(store.stderr()).toMatch(/--store needs --chain/);
+    const session = runTail(['--broker', broker.url, '--session', 'two words']);
+    expect(await session.exited).toBe(2);
+    expect(session.stderr()).toMatch(/--session "two words": letters, digits/);
+  });
+});
+
+describe('hq-tail with a real hub', () => {
+  const temp = new TempDirs();
+  const CHAIN = 'live';
+  let hub: Hub;
+  let tablet: TabletClient;
+
+  const health = async () =>
+    (await (await fetch(`${hub.url}/api/health`)).json()) as { lastSeq: number; epoch: string; hq: HqHealthView };
+  /** Sells, then waits until the broker has acknowledged every event; returns the hub's lastSeq. */
+  const sellAndDeliver = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      await sell(tablet, checkoutRequest([{ sku: 'DRK-001', qty: 1 + i }], [{ type: 'cash', amount: 500 }]));
+    }
+    for (;;) {
+      const h = await health();
+      if (h.hq.link === 'connected' && h.hq.backlog === 0) return h.lastSeq;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  const summaries = (tail: Tail) => jsonLines(tail).filter((l) => l.kind === 'summary') as unknown as TailSummary[];
+  const store = (summary: TailSummary | undefined): StoreSummary | undefined =>
+    summary?.stores.find((s) => s.chainId === CHAIN && s.storeId === 'store-101');
+  const subscribed = (tail: Tail) => jsonLines(tail).some((l) => l.kind === 'subscribed');
+
+  beforeAll(async () => {
+    hub = await startTestHub({
+      dataDir: temp.make('ayi-hq-tail-'),
+      config: { chainId: CHAIN, storeId: 'store-101', mqttUrl: broker.url, mqttReconnectMaxMs: 1000 },
+    });
+    tablet = await pairedTablet(hub, '1111', 'Counter');
+    await sellAndDeliver(0);
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    temp.removeAll();
+  });
+
+  it("shows the hub's live figures from ping, not the retained status of connect time", async () => {
+    const tail = runTail(['--broker', broker.url, '--chain', CHAIN, '--json', '--interval', '0.2', '--ping', '0.2']);
+    await waitFor(() => subscribed(tail), 'hq-tail to subscribe');
+    const lastSeq = await sellAndDeliver(4);
+    await waitFor(() => store(summaries(tail).at(-1))?.live?.lastSeq === lastSeq, `live lastSeq ${lastSeq}`);
+    const seen = store(summaries(tail).at(-1))!;
+    expect(seen.live).toMatchObject({ lastSeq, deliveredSeq: lastSeq, backlog: 0, epoch: (await health()).epoch });
+    expect(seen.status!.state).toBe('online');
+    // The retained status was written when the hub connected, before the pairing and the sales.
+    expect(seen.status!.lastSeq).toBeLessThan(lastSeq);
+    expect(seen.pings.sent).toBeGreaterThan(0);
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+
+    // The same in text, ended by --duration.
+    const text = runTail([
+      '--broker',
+      broker.url,
+      '--chain',
+      CHAIN,
+      '--interval',
+      '0',
+      '--ping',
+      '0.2',
+      '--duration',
+      '2',
+    ]);
+    expect(await text.exited).toBe(0);
+    expect(text.lines.join('\n')).toMatch(
+      new RegExp(`live/store-101: online, live [\\d.]+ s ago: hub lastSeq ${lastSeq}, delivered ${lastSeq}, backlog 0`),
+    );
+  });
+
+  it('ends at one Ctrl-C with a final summary and exit 0, however long --duration still had to run', async () => {
+    const tail = runTail(['--broker', broker.url, '--chain', CHAIN, '--interval', '0', '--duration', '3600']);
+    await waitFor(() => tail.stderr().includes('subscribed to'), 'hq-tail to subscribe');
+    tail.child.kill('SIGINT');
+    let code: number | null | 'still running' = 'still running';
+    void tail.exited.then((c) => (code = c));
+    await waitFor(() => code !== 'still running', 'hq-tail to exit after one Ctrl-C', 10_000);
+    expect(code).toBe(0);
+    expect(tail.lines.join('\n')).toMatch(/^final \([\d.]+ s\): \d+ messages/m);
+  });
+
+  it('misses nothing between two runs of one --session, and ends with exit 0 on one Ctrl-C and on --duration', async () => {
+    const args = ['--broker', broker.url, '--chain', CHAIN, '--json', '--session', 'test-session', '--ping', '0'];
+    // A first run: stopped with one Ctrl-C while --duration is still far away.
+    const first = runTail([...args, '--interval', '0.2', '--duration', '600']);
+    await waitFor(() => subscribed(first), 'the first run to subscribe');
+    const firstSeq = await sellAndDeliver(2);
+    await waitFor(() => (store(summaries(first).at(-1))?.epochs[0]?.maxSeq ?? 0) === firstSeq, 'the first run');
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    const firstFinal = summaries(first).at(-1)!;
+    expect(firstFinal.final).toBe(true);
+
+    // Not running: the hub sells on and the broker acknowledges every event.
+    const lastSeq = await sellAndDeliver(3);
+
+    // The second run, ended by --duration, gets what was published in between, then nothing is missing.
+    const second = runTail([...args, '--interval', '0', '--duration', '2']);
+    expect(await second.exited).toBe(0);
+    expect(second.lines.join('\n')).toMatch(/session test-session: resumed/);
+    const final = store(summaries(second).at(-1))!;
+    expect(summaries(second).at(-1)!.final).toBe(true);
+    expect(final.epochs).toEqual([
+      expect.objectContaining({ firstSeq: firstSeq + 1, maxSeq: lastSeq, missing: 0, events: lastSeq - firstSeq }),
+    ]);
+    expect(final.types).toEqual({ 'sale.completed': 3 });
   });
 });

@@ -17,12 +17,14 @@ const USERS = {
   'demo/store-002': 'pw-store-002',
   'other/store-001': 'pw-other-001',
   hq: 'pw-hq',
+  'hq-monitor': 'pw-hq-monitor',
 };
 
 let broker: Mosquitto;
 let store1: MqttClient;
 let store2: MqttClient;
 let hq: MqttClient;
+let monitor: MqttClient;
 const received: { topic: string; payload: string }[] = [];
 const store1Commands: string[] = [];
 
@@ -75,14 +77,19 @@ beforeAll(async () => {
     // publish after a refused QoS 1 publish ("Bad socket read/write"); a limit, as in production, does not.
     extraConfig: [`acl_file ${ACL_FILE}`, 'max_queued_messages 1000'],
   });
-  [store1, store2, hq] = await Promise.all([connect('demo/store-001'), connect('demo/store-002'), connect('hq')]);
+  [store1, store2, hq, monitor] = await Promise.all([
+    connect('demo/store-001'),
+    connect('demo/store-002'),
+    connect('hq'),
+    connect('hq-monitor'),
+  ]);
   hq.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
   await hq.subscribeAsync('ayi/v1/#', { qos: 1 });
   store1.on('message', (topic, payload) => store1Commands.push(`${topic} ${payload.toString()}`));
 });
 
 afterAll(async () => {
-  await Promise.all([store1, store2, hq].map((c) => c?.endAsync(true)));
+  await Promise.all([store1, store2, hq, monitor].map((c) => c?.endAsync(true)));
   await broker?.kill();
 });
 
@@ -121,6 +128,18 @@ describe('the mosquitto ACL example', () => {
     await waitFor(() => store1Commands.length > 0, 'the ping');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(store1Commands).toEqual(['ayi/v1/demo/store-001/cmd/ping {"requestId":"r1"}']);
+  });
+
+  it('lets the monitoring user (hq-tail) ping a store, and nothing else: no resend, no forged events', async () => {
+    const before = store1Commands.length;
+    expect(await publish(monitor, 'ayi/v1/demo/store-001/cmd/ping', '{"requestId":"m1"}')).toBe(0);
+    await waitFor(() => store1Commands.length > before, 'the monitor ping');
+    expect(store1Commands.at(-1)).toBe('ayi/v1/demo/store-001/cmd/ping {"requestId":"m1"}');
+    const ping = 'ayi/v1/demo/store-001/cmd/ping';
+    expect(await expectRefused(monitor, 'ayi/v1/demo/store-001/cmd/resend', ping)).toBe(135);
+    await expectRefused(monitor, 'ayi/v1/demo/store-001/events', ping);
+    await expectRefused(monitor, 'ayi/v1/demo/store-001/status', ping);
+    expect(store1Commands.filter((c) => c.includes('/cmd/resend'))).toEqual([]);
   });
 
   it('refuses unknown users and wrong passwords', async () => {

@@ -1,14 +1,16 @@
 /**
  * A real mosquitto broker for tests: a free port, a temporary config (one listener, anonymous or a
- * password file, no persistence), started and waited for until it accepts connections. It can be
- * stopped and started again on the same port (broker outages) and is killed when the test ends.
+ * password file, no persistence, or a shipped configuration such as
+ * firmware-config/mosquitto/hq-broker.conf with this machine's port and paths), started and waited
+ * for until it accepts connections. It can be stopped and started again on the same port (broker
+ * outages) and is killed when the test ends.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { connectAsync, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import { freePort } from './free-port.ts';
 
@@ -26,6 +28,42 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** Lines added to the config (e.g. an acl_file). */
   extraConfig?: string[];
+  /**
+   * A configuration file to run as shipped (e.g. firmware-config/mosquitto/hq-broker.conf) or a
+   * fragment. Its lines are kept as they are, except those that name this machine's ports and paths
+   * (OWNED_DIRECTIVES): the helper sets those itself (a listener on 127.0.0.1 without TLS, files in
+   * its own directory). Where it sets persistence or a queue limit, the helper's defaults give way.
+   */
+  configFile?: string;
+}
+
+/** Directives of a shipped configuration that the helper replaces with its own port and paths. */
+export const OWNED_DIRECTIVES = new Set([
+  'listener',
+  'port',
+  'bind_address',
+  'certfile',
+  'keyfile',
+  'cafile',
+  'capath',
+  'require_certificate',
+  'tls_version',
+  'pid_file',
+  'log_dest',
+  'persistence_location',
+  'password_file',
+  'acl_file',
+  'include_dir',
+  'user',
+]);
+
+/** The directive of each setting line of a mosquitto configuration (comments and blanks skipped). */
+export function configDirectives(text: string): { directive: string; line: string }[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => ({ directive: line.split(/\s+/)[0]!, line }));
 }
 
 export interface Mosquitto {
@@ -45,17 +83,29 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   if (!MOSQUITTO_BIN) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const bin = MOSQUITTO_BIN;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ayi-mosquitto-'));
-  // Started as root, mosquitto drops to its own user: it must still read its files.
-  chmodSync(dir, options.persistence ? 0o777 : 0o755);
+  // options.persistence, when given, wins over the file's.
+  const owned = (directive: string) =>
+    OWNED_DIRECTIVES.has(directive) || (directive === 'persistence' && options.persistence !== undefined);
+  const shipped = options.configFile
+    ? configDirectives(readFileSync(options.configFile, 'utf8')).filter((d) => !owned(d.directive))
+    : [];
+  const sets = (directive: string) => shipped.some((d) => d.directive === directive);
+  const persistence =
+    options.persistence ?? shipped.findLast((d) => d.directive === 'persistence')?.line.endsWith(' true') ?? false;
+  // Started as root, mosquitto drops to its own user: it must still read its files (and write its
+  // database when persistence is on).
+  chmodSync(dir, persistence ? 0o777 : 0o755);
   const port = await freePort();
+  const defaults = (directive: string, ...lines: string[]) => (sets(directive) ? [] : lines);
   const lines = [
     `listener ${port} 127.0.0.1`,
-    ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false']),
+    ...(persistence ? [`persistence_location ${dir}/`] : []),
+    ...defaults('persistence', `persistence ${persistence}`),
     'log_dest stdout',
-    'log_type error',
-    'log_type warning',
-    'max_inflight_messages 0',
-    'max_queued_messages 0',
+    ...defaults('log_type', 'log_type error', 'log_type warning'),
+    ...defaults('max_inflight_messages', 'max_inflight_messages 0'),
+    ...defaults('max_queued_messages', 'max_queued_messages 0'),
+    ...shipped.map((d) => d.line),
   ];
   if (options.users) {
     const passwordFile = path.join(dir, 'passwords');
@@ -65,9 +115,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       if (result.status !== 0) throw new Error(`mosquitto_passwd failed: ${result.stderr || result.error?.message}`);
     }
     chmodSync(passwordFile, 0o644);
-    lines.push('allow_anonymous false', `password_file ${passwordFile}`);
+    lines.push(...defaults('allow_anonymous', 'allow_anonymous false'), `password_file ${passwordFile}`);
   } else {
-    lines.push('allow_anonymous true');
+    lines.push(...defaults('allow_anonymous', 'allow_anonymous true'));
   }
   lines.push(...(options.extraConfig ?? []));
   const configFile = path.join(dir, 'mosquitto.conf');
@@ -162,19 +212,27 @@ let subscribers = 0;
 
 /**
  * `persistent`: a session that outlives a disconnection (fixed client id, no clean start), so a
- * broker with persistence queues what is published while the subscriber reconnects.
+ * broker with persistence queues what is published while the subscriber reconnects. `connect`
+ * adds to or overrides the connection options (a username, the same client id again to come back
+ * to a session, MQTT 3.1.1).
  */
-export async function hqSubscriber(url: string, filter = 'ayi/v1/#', persistent = false): Promise<HqSubscriber> {
-  const client = await connectAsync(url, {
+export async function hqSubscriber(
+  url: string,
+  filter = 'ayi/v1/#',
+  persistent = false,
+  connect: IClientOptions = {},
+): Promise<HqSubscriber> {
+  const client = mqtt.connect(url, {
     protocolVersion: 5,
     reconnectPeriod: 200,
     ...(persistent
       ? {
           clean: false,
           clientId: `hq-test-${process.pid}-${++subscribers}`,
-          properties: { sessionExpiryInterval: 3600 },
+          ...(connect.protocolVersion === 4 ? {} : { properties: { sessionExpiryInterval: 3600 } }),
         }
       : { clean: true }),
+    ...connect,
   });
   const events: HubEvent[] = [];
   const messages: { topic: string; payload: string; retain: boolean }[] = [];
@@ -182,6 +240,19 @@ export async function hqSubscriber(url: string, filter = 'ayi/v1/#', persistent 
     const text = payload.toString('utf8');
     messages.push({ topic, payload: text, retain: packet.retain });
     if (topic.endsWith('/events')) events.push(JSON.parse(text) as HubEvent);
+  });
+  // Listening before CONNACK: a session that comes back gets its queued messages right after it.
+  await new Promise<void>((resolve, reject) => {
+    // Only a failure of this first connection ends the client; later ones it retries.
+    const failed = (err: Error) => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('error', failed);
+    client.once('connect', () => {
+      client.off('error', failed);
+      resolve();
+    });
   });
   await client.subscribeAsync(filter, { qos: 1 });
   const waitFor = async (check: () => boolean, timeoutMs = 20_000, what = 'condition') => {

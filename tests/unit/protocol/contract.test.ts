@@ -1,7 +1,7 @@
 /**
- * The MQTT contract for HQ: the JSON Schema files in hub/docs/contract/ are exactly what the TypeBox
- * schemas generate (run `npm run contract` after changing a schema), the AsyncAPI document names
- * every file, and every event a real hub journals validates against its schema. The hub runs in
+ * The MQTT contract for HQ: the JSON Schema files and the AsyncAPI document in hub/docs/contract/ are
+ * exactly what the TypeBox schemas generate (run `npm run contract` after changing a schema), the
+ * AsyncAPI document names every file (asyncapi.test.ts parses it with the AsyncAPI parser), and every event a real hub journals validates against its schema. The hub runs in
  * this process; a day at the counter is rung up through the HTTP API (members, coupons, refunds,
  * voids, merge, erasure, catalog import, a revoked tablet), then the loyalty review runs a year and
  * two years later (a tier downgrade, expired points). Every journal line is then validated, and
@@ -50,8 +50,8 @@ describe('the committed contract files', () => {
 
   it('are all named in asyncapi.yaml, which is an AsyncAPI 3.0 document', () => {
     const asyncapi = readFileSync(path.join(CONTRACT_DIR, 'asyncapi.yaml'), 'utf8');
-    expect(asyncapi).toMatch(/^asyncapi: 3\.0\.0$/m);
-    for (const name of contractSchemas().keys()) expect(asyncapi, name).toContain(`$ref: './${name}'`);
+    expect(asyncapi).toMatch(/^asyncapi: '3\.0\.0'$/m);
+    for (const name of contractSchemas().keys()) expect(asyncapi, name).toContain(`$ref: ./${name}\n`);
     for (const type of EVENT_TYPES) expect(asyncapi, type).toContain(`name: ${type}`);
   });
 });
