@@ -131,6 +131,31 @@ describe('refund', () => {
     expect(reused.body.error?.code).toBe('idempotency_key_reused');
   });
 
+  it('answers 409 when a refund key is reused for other lines of the same sale, and refunds nothing', async () => {
+    const sale = await sell(cashier, bigCart());
+    const key = newKey();
+    expect((await refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)).status).toBe(200);
+    const seq = await lastSeq(hub.url);
+    for (const lines of [
+      [{ lineNo: 2, qty: 1 }],
+      [{ lineNo: 1, qty: 2 }],
+      [
+        { lineNo: 1, qty: 1 },
+        { lineNo: 2, qty: 1 },
+      ],
+    ]) {
+      const reused = await refund(sale.saleId, lines, key);
+      expect(reused.status).toBe(409);
+      expect(reused.body.error?.code).toBe('idempotency_key_reused');
+    }
+    expect(await lastSeq(hub.url)).toBe(seq);
+    const after = (await cashier.request('GET', `/api/sales/${sale.saleId}`)).body as unknown as SaleView;
+    expect(after.refundedAmount).toBe(393);
+    expect(after.lines.map((l) => l.refundedQty)).toEqual([1, 0]);
+    // the same lines split differently are the same refund: a retry
+    expect((await refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)).status).toBe(200);
+  });
+
   it('refuses to refund more than was sold (422), in one go or several', async () => {
     const sale = await sell(cashier, bigCart());
     const seq = await lastSeq(hub.url);

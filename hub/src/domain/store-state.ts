@@ -6,6 +6,7 @@
 import type { Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
+import { refundLinesSignature } from './sale.js';
 import { MemberBook, type MemberBookData, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
@@ -34,6 +35,8 @@ export interface SaleRecord extends SaleCompletedData {
   refundedQty: Record<number, number>;
   refundedAmount: number;
   refundKeys: string[];
+  /** Refund key -> refundLinesSignature of what it refunded (absent in snapshots of older versions). */
+  refundLinesByKey?: Record<string, string>;
 }
 
 export interface StoreStateData {
@@ -184,6 +187,7 @@ export class StoreState {
         }
         sale.refundedAmount += event.data.amount;
         sale.refundKeys.push(event.data.idempotencyKey);
+        (sale.refundLinesByKey ??= {})[event.data.idempotencyKey] = refundLinesSignature(event.data.lines);
         this.refundKeys.set(event.data.idempotencyKey, sale.saleId);
         this.totals.revenue -= event.data.amount;
         break;

@@ -6,7 +6,14 @@ import { createHash } from 'node:crypto';
 import type { CheckoutRequest, QuoteRequest, QuoteView, RefundRequest, SaleView, StaffView } from '../protocol/api.js';
 import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
-import { computeRefund, priceCart, refundedFraction, settleTenders, type PricedCart } from '../domain/sale.js';
+import {
+  computeRefund,
+  priceCart,
+  refundLinesSignature,
+  refundedFraction,
+  settleTenders,
+  type PricedCart,
+} from '../domain/sale.js';
 import { type SaleRecord, type StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import { couponDiscount, normaliseCouponCode } from '../domain/coupons.js';
@@ -324,6 +331,15 @@ export class CheckoutService {
       if (refundedSale !== undefined) {
         if (refundedSale !== saleId) {
           throw new DomainError('idempotency_key_reused', 'This refund key belongs to another sale', undefined, 409);
+        }
+        const recorded = sale.refundLinesByKey?.[request.idempotencyKey];
+        if (recorded !== undefined && recorded !== refundLinesSignature(request.lines)) {
+          throw new DomainError(
+            'idempotency_key_reused',
+            'This refund key was already used for other lines; start a new refund',
+            undefined,
+            409,
+          );
         }
         return this.state.saleView(sale);
       }
