@@ -139,7 +139,7 @@ export class StoreState {
   }
 
   saleView(sale: SaleRecord): SaleView {
-    return toSaleView(sale, this.staffName(sale.staffId));
+    return toSaleView(sale, this.staffName(sale.staffId), sale.approvedBy ? this.staffName(sale.approvedBy) : null);
   }
 
   findByBarcode(code: string): ProductData | undefined {
@@ -327,6 +327,7 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>): SaleRecord {
     tenders: d.tenders,
     change: d.change,
     loyalty: d.loyalty,
+    approvedBy: d.approvedBy ?? null,
     seq: event.seq,
     at: event.at,
     storeId: event.storeId,
@@ -348,7 +349,7 @@ export function saleStatus(sale: SaleRecord): SaleView['status'] {
   return allBack ? 'refunded' : 'partially_refunded';
 }
 
-export function toSaleView(sale: SaleRecord, staffName: string): SaleView {
+export function toSaleView(sale: SaleRecord, staffName: string, approverName: string | null = null): SaleView {
   return {
     saleId: sale.saleId,
     seq: sale.seq,
@@ -383,5 +384,7 @@ export function toSaleView(sale: SaleRecord, staffName: string): SaleView {
     change: sale.change,
     status: saleStatus(sale),
     refundedAmount: sale.refundedAmount,
+    approvedBy: sale.approvedBy ?? null,
+    approvedByName: approverName,
   };
 }

@@ -3,7 +3,16 @@
  * answered only once that event is on disk.
  */
 import { createHash } from 'node:crypto';
-import type { CheckoutRequest, QuoteRequest, QuoteView, RefundRequest, SaleView, StaffView } from '../protocol/api.js';
+import type {
+  CheckoutRequest,
+  DiscountApprovalRequest,
+  DiscountApprovalView,
+  QuoteRequest,
+  QuoteView,
+  RefundRequest,
+  SaleView,
+  StaffView,
+} from '../protocol/api.js';
 import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
 import {
@@ -29,6 +38,9 @@ import { roundHalfUp } from '../domain/money.js';
 import type { MemberRecord } from '../domain/members.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MembersService } from './members.service.js';
+import type { DiscountApprovalService } from './discount-approval.service.js';
+import { discountsOverLimit } from '../domain/discount-policy.js';
+import { roleAtLeast } from './security.service.js';
 
 export interface Actor {
   deviceId: string;
@@ -54,6 +66,15 @@ export function cartHash(request: CheckoutRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** The staff discounts of a cart, which a manager's approval covers. */
+export function discountsHash(request: Pick<CheckoutRequest, 'lines' | 'orderDiscount'>): string {
+  const canonical = JSON.stringify({
+    lines: request.lines.map((l) => [l.sku, l.qty, l.discount?.kind ?? null, l.discount?.value ?? null]),
+    orderDiscount: request.orderDiscount ? [request.orderDiscount.kind, request.orderDiscount.value] : null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
 interface MemberPricing {
   priced: PricedCart;
   member: MemberRecord | null;
@@ -74,6 +95,7 @@ export class CheckoutService {
     private readonly members: MembersService,
     private readonly timeZone: string,
     private readonly clock: () => Date,
+    private readonly approvals: DiscountApprovalService,
   ) {}
 
   /** What the cart costs now, with the member's discount, the coupon and points; nothing is recorded. */
@@ -101,7 +123,42 @@ export class CheckoutService {
       maxRedeemablePoints: p.maxRedeemablePoints,
       total: p.priced.total,
       pointsToEarn: p.pointsToEarn,
+      discountsOverLimit: discountsOverLimit(p.priced, this.approvals.policy),
     };
+  }
+
+  /**
+   * A manager's PIN, typed on the cashier's tablet, approves this cart's staff discounts for the
+   * sale with this idempotency key. Refused when nothing needs approving.
+   */
+  async approveDiscounts(request: DiscountApprovalRequest, actor: Actor): Promise<DiscountApprovalView> {
+    const over = discountsOverLimit(
+      priceCart(request, (sku) => this.state.products.get(sku)),
+      this.approvals.policy,
+    );
+    if (over.length === 0) {
+      throw new DomainError('approval_not_needed', 'These discounts are within the limits; no approval is needed');
+    }
+    return this.approvals.approve(actor.deviceId, request.pin, request.idempotencyKey, discountsHash(request));
+  }
+
+  /**
+   * Who approved this sale's staff discounts: nobody when they are within the owner's limits, the
+   * seller when a manager sells, otherwise the manager whose approval token came with the request.
+   */
+  private approverOf(request: CheckoutRequest, priced: PricedCart, actor: Actor): string | null {
+    const over = discountsOverLimit(priced, this.approvals.policy);
+    if (over.length === 0) return null;
+    if (roleAtLeast(actor.staff.role, 'manager')) return actor.staff.id;
+    if (!request.approvalToken) {
+      throw new DomainError(
+        'discount_approval_required',
+        'Discounts over the limit set by the owner need a manager’s PIN on this tablet',
+        { discountsOverLimit: over },
+        403,
+      );
+    }
+    return this.approvals.check(request.approvalToken, actor.deviceId, request.idempotencyKey, discountsHash(request));
   }
 
   /**
@@ -215,6 +272,7 @@ export class CheckoutService {
     const sell = async (): Promise<CheckoutResult> => {
       const p = this.price(request, 'sale');
       const { change } = settleTenders(p.priced.total, request.tenders);
+      const approvedBy = this.approverOf(request, p.priced, actor);
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
       const event = await this.events.record('sale.completed', ({ seq, at }) => {
         const date = businessDate(at, this.timeZone);
@@ -238,8 +296,10 @@ export class CheckoutService {
           tenders: request.tenders,
           change,
           loyalty,
+          approvedBy,
         };
       });
+      if (request.approvalToken) this.approvals.consume(request.approvalToken);
       return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
     return request.memberId
