@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_STAFF, type Hub } from '../../hub/src/hub.ts';
 import type { DiscountApprovalView, QuoteView, Role, SaleView } from '../../hub/src/protocol/api.ts';
 import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
-import { checkoutRequest, lastSeq, newKey, sell } from '../support/sales.ts';
+import { checkoutRequest, lastSeq, sell } from '../support/sales.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
