@@ -254,6 +254,24 @@ export interface SaleView {
   approvedByName: string | null;
 }
 
+/** What voiding a sale would do to its member's points (GET /api/sales/:saleId/void-preview). */
+export interface VoidPreview {
+  saleId: string;
+  /** null: no member on the sale (or already voided). */
+  member: {
+    memberId: string;
+    /** Points the sale earned, taken back. */
+    pointsReversed: number;
+    /** Points the sale spent, given back. */
+    pointsReturned: number;
+    pointsBefore: number;
+    owedBefore: number;
+    pointsAfter: number;
+    /** Points owed (欠點) after the void: earned points already spent elsewhere. */
+    owedAfter: number;
+  } | null;
+}
+
 export interface QuoteView {
   lines: SaleLineView[];
   subtotal: number;

@@ -12,6 +12,7 @@ import type {
   RefundRequest,
   SaleView,
   StaffView,
+  VoidPreview,
 } from '../protocol/api.js';
 import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
@@ -27,7 +28,9 @@ import { type SaleRecord, type StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import { couponDiscount, normaliseCouponCode } from '../domain/coupons.js';
 import {
+  balanceAfterReversal,
   maxRedeemable,
+  pointsStanding,
   pointsEarned,
   pointsToReverse,
   redeemValue,
@@ -355,6 +358,31 @@ export class CheckoutService {
 
   get(saleId: string): SaleView {
     return this.state.saleView(this.requireSale(saleId));
+  }
+
+  /**
+   * What a void of this sale would do to its member's points, for the manager to see before they
+   * confirm: points taken back and given back, and the points owed it would leave.
+   */
+  voidPreview(saleId: string): VoidPreview {
+    const sale = this.requireSale(saleId);
+    const reversal = sale.voided ? null : this.pointsReversal(sale, 0, 1);
+    const member = reversal ? this.state.members.resolve(reversal.memberId) : undefined;
+    if (!reversal || !member) return { saleId, member: null };
+    const before = pointsStanding(member.points);
+    const after = pointsStanding(balanceAfterReversal(member.points, reversal.pointsReversed, reversal.pointsReturned));
+    return {
+      saleId,
+      member: {
+        memberId: member.memberId,
+        pointsReversed: reversal.pointsReversed,
+        pointsReturned: reversal.pointsReturned,
+        pointsBefore: before.available,
+        owedBefore: before.owed,
+        pointsAfter: after.available,
+        owedAfter: after.owed,
+      },
+    };
   }
 
   async void(saleId: string, reason: string, actor: Actor): Promise<SaleView> {

@@ -13,14 +13,14 @@ import {
   type LookupResult,
   type MemberCard,
   type MemberSummary,
-  type PointsLedgerEntry,
+  type PointsLedgerView,
   type ProfileUpdate,
   type SignUpRequest,
   type SignUpResult,
 } from '../protocol/members.js';
 import { DomainError } from '../domain/errors.js';
 import { newPersonalCode } from '../domain/coupons.js';
-import { tierRule, nextTier, type LoyaltyProgram, tierForSpend } from '../domain/loyalty.js';
+import { tierRule, nextTier, type LoyaltyProgram, tierForSpend, pointsStanding } from '../domain/loyalty.js';
 import { isLive, windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
@@ -208,7 +208,8 @@ export class MembersService {
       name: profile?.name ?? null,
       tier: rule.tier,
       tierName: rule.name,
-      points: record.points,
+      points: pointsStanding(record.points).available,
+      pointsOwed: pointsStanding(record.points).owed,
     };
   }
 
@@ -247,7 +248,8 @@ export class MembersService {
         source,
         ruleName: source.startsWith('rule:') ? (this.state.tagRules.get(source.slice(5))?.name ?? null) : null,
       })),
-      points: record.points,
+      points: pointsStanding(record.points).available,
+      pointsOwed: pointsStanding(record.points).owed,
       tier: {
         tier: rule.tier,
         tierName: rule.name,
@@ -441,9 +443,15 @@ export class MembersService {
     return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([tag]) => tag);
   }
 
-  points(memberId: string): { balance: number; entries: PointsLedgerEntry[] } {
+  /** The spendable balance, the points owed, and the ledger (newest first) with the points owed after each line. */
+  points(memberId: string): { balance: number; owed: number; entries: PointsLedgerView[] } {
     const record = this.require(memberId);
-    return { balance: record.points, entries: [...record.ledger].reverse() };
+    const { available, owed } = pointsStanding(record.points);
+    return {
+      balance: available,
+      owed,
+      entries: record.ledger.map((entry) => ({ ...entry, owed: pointsStanding(entry.balance).owed })).reverse(),
+    };
   }
 
   sales(memberId: string): SaleView[] {

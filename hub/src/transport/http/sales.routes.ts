@@ -83,6 +83,12 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     async (request) => ctx.printing.reprint(request.params.saleId),
   );
 
+  app.get<SaleParams>(
+    '/api/sales/:saleId/void-preview',
+    { preHandler: requireRole('manager'), schema: { params: SaleIdParams } },
+    async (request) => ctx.checkout.voidPreview(request.params.saleId),
+  );
+
   app.post<SaleParams & { Body: VoidRequest }>(
     '/api/sales/:saleId/void',
     { preHandler: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
