@@ -27,7 +27,7 @@ import { repurchaseDue, usualItems } from '../domain/member-insights.js';
 import { StoreIntervals } from '../domain/repurchase.js';
 import { displayPhone, looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
 import type { StoreState } from '../domain/store-state.js';
-import { businessDate, monthsBefore } from '../domain/time.js';
+import { assertCalendarDate, businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MemberVault } from '../storage/member-vault.js';
@@ -346,6 +346,7 @@ export class MembersService {
       const current = this.state.members.profile(record.memberId);
       if (!current)
         throw new DomainError('member_not_found', 'This member has no personal data any more', undefined, 404);
+      if (update.birthday) assertCalendarDate(update.birthday, 'birthday');
       if (update.birthday && update.birthday > this.today()) {
         throw new DomainError('invalid_birthday', 'The birthday is in the future');
       }
