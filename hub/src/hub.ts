@@ -51,7 +51,9 @@ import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } f
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
-import type { Role } from './protocol/api.js';
+import { DiscountPolicy, type Role } from './protocol/api.js';
+import { DEFAULT_DISCOUNT_POLICY } from './domain/discount-policy.js';
+import { DiscountApprovalService } from './services/discount-approval.service.js';
 
 export const HUB_VERSION: string = (
   JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }
@@ -305,7 +307,8 @@ export class Hub {
     bus.on('event.committed', (event) => {
       if (event.type === 'message.queued') messaging.kick();
     });
-    const checkout = new CheckoutService(state, this.events, members, config.tz, clock);
+    const approvals = new DiscountApprovalService(await this.loadDiscountPolicy(), this.security, clock);
+    const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     members.useStoreIntervals(() => analytics.storeIntervals());
     this.events.onCommitted((event) => analytics.noteCommitted(event));
@@ -386,6 +389,7 @@ export class Hub {
         security: this.security,
         catalog,
         checkout,
+        approvals,
         members,
         coupons,
         messaging,
@@ -486,6 +490,20 @@ export class Hub {
       );
     }
     return file.data;
+  }
+
+  /** The owner's discount limits: `discounts.json` of the data directory (20 % each when missing). */
+  private async loadDiscountPolicy(): Promise<Low<DiscountPolicy>> {
+    const file = await openSettings<DiscountPolicy>(this.config.dataDir, 'discounts', () => ({
+      ...DEFAULT_DISCOUNT_POLICY,
+    }));
+    const problems = [...Value.Errors(DiscountPolicy, file.data)].map((e) => `${e.path}: ${e.message}`);
+    if (problems.length > 0) {
+      throw new Error(
+        `The discount limits in ${path.join(this.config.dataDir, 'discounts.json')} are invalid:\n  - ${problems.join('\n  - ')}`,
+      );
+    }
+    return file;
   }
 
   private async seedDemo(catalog: CatalogService, coupons: CouponsService): Promise<void> {

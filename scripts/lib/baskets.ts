@@ -6,6 +6,7 @@
  * Used by scripts/simulate-store.ts, the crash test and the bench.
  */
 import type { CheckoutRequest, Discount, ProductView, Tender } from '../../hub/src/protocol/api.ts';
+import { DEFAULT_DISCOUNT_POLICY } from '../../hub/src/domain/discount-policy.ts';
 import { priceCart } from '../../hub/src/domain/sale.ts';
 
 export type Rng = () => number;
@@ -55,7 +56,8 @@ function randomDiscount(base: number, rng: Rng): Discount | undefined {
     return { kind: 'percent', value };
   }
   const value = pick([5, 10, 20, 50], rng);
-  return value < base ? { kind: 'amount', value } : undefined;
+  // Within a cashier's default limit (20 %): bigger discounts need a manager's approval.
+  return value * 100 <= base * DEFAULT_DISCOUNT_POLICY.maxLinePercent ? { kind: 'amount', value } : undefined;
 }
 
 /** A cash amount a customer would hand over: exact, or the next 100, 500 or 1000 note. */

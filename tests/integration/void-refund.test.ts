@@ -131,6 +131,31 @@ describe('refund', () => {
     expect(reused.body.error?.code).toBe('idempotency_key_reused');
   });
 
+  it('answers 409 when a refund key is reused for other lines of the same sale, and refunds nothing', async () => {
+    const sale = await sell(cashier, bigCart());
+    const key = newKey();
+    expect((await refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)).status).toBe(200);
+    const seq = await lastSeq(hub.url);
+    for (const lines of [
+      [{ lineNo: 2, qty: 1 }],
+      [{ lineNo: 1, qty: 2 }],
+      [
+        { lineNo: 1, qty: 1 },
+        { lineNo: 2, qty: 1 },
+      ],
+    ]) {
+      const reused = await refund(sale.saleId, lines, key);
+      expect(reused.status).toBe(409);
+      expect(reused.body.error?.code).toBe('idempotency_key_reused');
+    }
+    expect(await lastSeq(hub.url)).toBe(seq);
+    const after = (await cashier.request('GET', `/api/sales/${sale.saleId}`)).body as unknown as SaleView;
+    expect(after.refundedAmount).toBe(393);
+    expect(after.lines.map((l) => l.refundedQty)).toEqual([1, 0]);
+    // the same lines split differently are the same refund: a retry
+    expect((await refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)).status).toBe(200);
+  });
+
   it('refuses to refund more than was sold (422), in one go or several', async () => {
     const sale = await sell(cashier, bigCart());
     const seq = await lastSeq(hub.url);
@@ -207,9 +232,10 @@ describe('sale status', () => {
   });
 
   it('is refunded when every line is back even if a line was free', async () => {
-    // DRK-001 100% off (0) + SNK-001 25 -> total 25; refund only line 2 leaves line 1 (paid 0) outstanding
+    // DRK-001 100% off (0) + SNK-001 25 -> total 25; refund only line 2 leaves line 1 (paid 0) outstanding.
+    // A free line is over a cashier's discount limit: the manager rings it up.
     const sale = await sell(
-      cashier,
+      manager,
       checkoutRequest(
         [
           { sku: 'DRK-001', qty: 1, discount: { kind: 'percent', value: 100 } },

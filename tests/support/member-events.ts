@@ -155,6 +155,7 @@ export function completedSale(spec: SaleSpec): SaleCompletedData {
     pointsDiscount: 0,
     tenders: [{ type: 'cash', amount: total }],
     change: 0,
+    approvedBy: null,
     ...chosen,
     subtotal,
     total,

@@ -112,13 +112,37 @@ export function maxRedeemable(program: LoyaltyProgram, payable: number, balance:
   return Math.max(0, Math.min(balance, Math.floor(capNt / program.pointValue)));
 }
 
+/**
+ * A balance as staff and members see it: points that can be spent, and points owed (欠點): earned
+ * points a void or refund took back after they had been spent. Owed points are never spendable;
+ * later earnings pay them off first.
+ */
+export function pointsStanding(balance: number): { available: number; owed: number } {
+  return { available: Math.max(0, balance), owed: Math.max(0, -balance) };
+}
+
+/** How points coming in (earned, or given back by a refund) split between paying off owed points and the balance. */
+export function splitAgainstOwed(balance: number, points: number): { repaid: number; kept: number } {
+  const repaid = Math.min(points, pointsStanding(balance).owed);
+  return { repaid, kept: points - repaid };
+}
+
+/** The balance once a void or refund has taken back `reversed` earned points and given back `returned` redeemed ones. */
+export function balanceAfterReversal(balance: number, reversed: number, returned: number): number {
+  return balance - reversed + returned;
+}
+
 /** Checks a redemption and gives the NT$ it takes off. */
 export function redeemValue(program: LoyaltyProgram, points: number, payable: number, balance: number): number {
-  if (points > balance) {
-    throw new DomainError('points_insufficient', `The member has ${balance} points; ${points} asked for`, {
-      balance,
-      requested: points,
-    });
+  const { available, owed } = pointsStanding(balance);
+  if (points > available) {
+    throw new DomainError(
+      'points_insufficient',
+      owed > 0
+        ? `The member owes ${owed} points (taken back by a void or refund); nothing can be redeemed until later purchases pay them off`
+        : `The member has ${available} points; ${points} asked for`,
+      { balance: available, owed, requested: points },
+    );
   }
   const max = maxRedeemable(program, payable, balance);
   if (points > max) {

@@ -8,6 +8,7 @@ import type { HubEvent, PointsReversalData, SaleCompletedData, SaleLineData, Sea
 import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
 import { MemberColumns } from './member-columns.js';
 import { daysBefore } from './time.js';
+import { splitAgainstOwed } from './loyalty.js';
 
 /** What a member's sealed record holds. */
 export interface MemberProfile {
@@ -383,8 +384,8 @@ export class MemberBook {
     }
     if (data.loyalty) {
       if (data.loyalty.pointsEarned > 0) {
-        this.addPoints(record, data.loyalty.pointsEarned, data.businessDate);
-        this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, `NT$${data.total} paid`);
+        const repaid = this.addPoints(record, data.loyalty.pointsEarned, data.businessDate);
+        this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, `NT$${data.total} paid`, repaid);
       }
       record.tier = data.loyalty.tierAfter;
     }
@@ -404,17 +405,21 @@ export class MemberBook {
       this.ledger(record, seq, at, 'reversed', -loyalty.pointsReversed, saleId, `${why}: points earned taken back`);
     }
     if (loyalty.pointsReturned > 0) {
-      this.addPoints(record, loyalty.pointsReturned, loyalty.businessDate);
-      this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, `${why}: points redeemed given back`);
+      const repaid = this.addPoints(record, loyalty.pointsReturned, loyalty.businessDate);
+      const note = `${why}: points redeemed given back`;
+      this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, note, repaid);
     }
   }
 
-  /** Adds a lot of points; a negative balance (points taken back after being spent) is paid first. */
-  private addPoints(record: MemberRecord, points: number, earnedOn: string): void {
-    const debt = Math.max(0, -record.points);
+  /**
+   * Adds a lot of points; points owed (taken back after being spent) are paid off first. Answers
+   * how many went to the points owed.
+   */
+  private addPoints(record: MemberRecord, points: number, earnedOn: string): number {
+    const { repaid, kept } = splitAgainstOwed(record.points, points);
     record.points += points;
-    const lot = points - Math.min(points, debt);
-    if (lot > 0) record.lots.push({ earnedOn, points: lot });
+    if (kept > 0) record.lots.push({ earnedOn, points: kept });
+    return repaid;
   }
 
   /** Takes points oldest first; more than the balance leaves it negative. */
@@ -438,8 +443,11 @@ export class MemberBook {
     points: number,
     saleId: string | null,
     note: string,
+    owedRepaid = 0,
   ): void {
-    record.ledger.push({ at, seq, kind, points, balance: record.points, saleId, note });
+    const entry: PointsLedgerEntry = { at, seq, kind, points, balance: record.points, saleId, note };
+    if (owedRepaid > 0) entry.owedRepaid = owedRepaid;
+    record.ledger.push(entry);
     // The oldest lines go; the first kept line's balance still explains the rest.
     if (record.ledger.length > LEDGER_KEPT) record.ledger.shift();
   }

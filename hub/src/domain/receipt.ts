@@ -7,7 +7,7 @@
 import stringWidth from 'string-width';
 import type { TenderType } from '../protocol/api.js';
 import type { SaleRecord } from './store-state.js';
-import { nextTier, tierRule, type LoyaltyProgram } from './loyalty.js';
+import { nextTier, pointsStanding, tierRule, type LoyaltyProgram } from './loyalty.js';
 import { localDateTime } from './time.js';
 
 export const TENDER_LABELS: Record<TenderType, string> = {
@@ -159,7 +159,10 @@ export function buildReceipt(sale: SaleRecord, ctx: ReceiptContext): ReceiptDocu
   if (sale.loyalty) {
     if (ctx.member) pair('會員', `${ctx.member.memberCode} ${ctx.member.maskedPhone}`);
     pair('本次得點', `+${money(sale.loyalty.pointsEarned)}`);
-    pair('點數餘額', money(sale.loyalty.pointsBalance));
+    const { available, owed } = pointsStanding(sale.loyalty.pointsBalance);
+    // Points a void or refund took back after they were spent: owed, not a negative balance.
+    if (owed > 0) pair('欠點 POINTS OWED', money(owed));
+    else pair('點數餘額', money(available));
     pair('會員等級', tierName(sale.loyalty.tierAfter));
     const next = ctx.program ? nextTier(ctx.program, sale.loyalty.tierAfter, sale.loyalty.windowSpend) : null;
     if (next) left(`再消費 NT$${money(next.remaining)} 升級${next.tierName}`);

@@ -109,6 +109,19 @@ function netForQty(line: SaleLineData, qty: number): number {
   return qty === line.qty ? net : Math.round((net * qty) / line.qty);
 }
 
+/**
+ * The units a refund asks for, merged per line and in line order, so that a retried refund can be
+ * told apart from a different refund sent with the same idempotency key.
+ */
+export function refundLinesSignature(lines: readonly { lineNo: number; qty: number }[]): string {
+  const wanted = new Map<number, number>();
+  for (const { lineNo, qty } of lines) wanted.set(lineNo, (wanted.get(lineNo) ?? 0) + qty);
+  return [...wanted]
+    .sort((a, b) => a[0] - b[0])
+    .map(([lineNo, qty]) => `${lineNo}x${qty}`)
+    .join(',');
+}
+
 export interface RefundLine {
   lineNo: number;
   qty: number;

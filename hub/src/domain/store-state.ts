@@ -6,6 +6,7 @@
 import type { Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
+import { refundLinesSignature } from './sale.js';
 import { MemberBook, type MemberBookData, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
@@ -34,6 +35,8 @@ export interface SaleRecord extends SaleCompletedData {
   refundedQty: Record<number, number>;
   refundedAmount: number;
   refundKeys: string[];
+  /** Refund key -> refundLinesSignature of what it refunded (absent in snapshots of older versions). */
+  refundLinesByKey?: Record<string, string>;
 }
 
 export interface StoreStateData {
@@ -136,7 +139,7 @@ export class StoreState {
   }
 
   saleView(sale: SaleRecord): SaleView {
-    return toSaleView(sale, this.staffName(sale.staffId));
+    return toSaleView(sale, this.staffName(sale.staffId), sale.approvedBy ? this.staffName(sale.approvedBy) : null);
   }
 
   findByBarcode(code: string): ProductData | undefined {
@@ -184,6 +187,7 @@ export class StoreState {
         }
         sale.refundedAmount += event.data.amount;
         sale.refundKeys.push(event.data.idempotencyKey);
+        (sale.refundLinesByKey ??= {})[event.data.idempotencyKey] = refundLinesSignature(event.data.lines);
         this.refundKeys.set(event.data.idempotencyKey, sale.saleId);
         this.totals.revenue -= event.data.amount;
         break;
@@ -323,6 +327,7 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>): SaleRecord {
     tenders: d.tenders,
     change: d.change,
     loyalty: d.loyalty,
+    approvedBy: d.approvedBy ?? null,
     seq: event.seq,
     at: event.at,
     storeId: event.storeId,
@@ -344,7 +349,7 @@ export function saleStatus(sale: SaleRecord): SaleView['status'] {
   return allBack ? 'refunded' : 'partially_refunded';
 }
 
-export function toSaleView(sale: SaleRecord, staffName: string): SaleView {
+export function toSaleView(sale: SaleRecord, staffName: string, approverName: string | null = null): SaleView {
   return {
     saleId: sale.saleId,
     seq: sale.seq,
@@ -379,5 +384,7 @@ export function toSaleView(sale: SaleRecord, staffName: string): SaleView {
     change: sale.change,
     status: saleStatus(sale),
     refundedAmount: sale.refundedAmount,
+    approvedBy: sale.approvedBy ?? null,
+    approvedByName: approverName,
   };
 }

@@ -1,4 +1,5 @@
 /** Store-local calendar helpers. Pure: the instant is always passed in. */
+import { DomainError } from './errors.js';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -42,6 +43,21 @@ export function isCalendarDate(date: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return false;
   const t = new Date(`${date}T00:00:00Z`);
   return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === date;
+}
+
+/**
+ * Refuses a typed date that is not on the calendar (2026-02-31), naming the field: every date a
+ * person types goes through here (or isCalendarDate with its own error, as segment checks do).
+ */
+export function assertCalendarDate(date: string, field: string): void {
+  if (!isCalendarDate(date)) {
+    throw new DomainError(
+      'invalid_date',
+      `${field}: ${date} is not a date on the calendar`,
+      { field, value: date },
+      400,
+    );
+  }
 }
 
 /** The date `days` days after a YYYY-MM-DD date. */

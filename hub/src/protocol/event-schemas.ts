@@ -136,6 +136,14 @@ export const SaleCompletedDataSchema = Type.Object(
     tenders: Type.Array(Tender, { minItems: 1 }),
     change: Amount('Cash given back.'),
     loyalty: Nullable(SaleLoyaltyDataSchema),
+    approvedBy: Type.Optional(
+      Nullable(
+        Id(
+          "Staff id of the manager or owner who approved staff discounts over the owner's limit (null: none needed); " +
+            'their name is only in the staff.added event. Absent in sales recorded before approvals existed.',
+        ),
+      ),
+    ),
   },
   closed,
 );

@@ -85,7 +85,11 @@ export interface SaleCompletedData {
   tenders: Tender[];
   change: number;
   /** The member's loyalty after this sale (null without a member). */
-  loyalty: SaleLoyaltyData | null;
+  loyalty: SaleLoyaltyData | null; /**
+   * Staff id of the manager (or owner) who approved staff discounts over the owner's limit; null
+   * when none was needed. Absent in sales recorded before approvals existed.
+   */
+  approvedBy?: string | null;
 }
 
 export interface SaleLoyaltyData {

@@ -134,7 +134,10 @@ export interface MemberSummary {
   name: string | null;
   tier: string;
   tierName: string;
+  /** Points that can be spent (never below 0). */
   points: number;
+  /** Points owed (欠點): earned points a void or refund took back after they were spent. */
+  pointsOwed: number;
 }
 
 export interface LookupResult {
@@ -238,7 +241,10 @@ export interface MemberCard {
   channel: 'store';
   /** source: `staff`, or `rule:<ruleId>` for an automatic tag, with the rule's name (null once deleted). */
   tags: { tag: string; source: string; ruleName: string | null }[];
+  /** Points that can be spent (never below 0). */
   points: number;
+  /** Points owed (欠點): never redeemable, paid off first from later earnings. */
+  pointsOwed: number;
   tier: TierProgressView;
   stats: {
     purchaseCount: number;
@@ -260,9 +266,18 @@ export interface PointsLedgerEntry {
   seq: number;
   kind: 'earned' | 'redeemed' | 'reversed' | 'returned' | 'expired' | 'merged';
   points: number;
+  /** The balance after this line; below 0 it is points owed (欠點). */
   balance: number;
   saleId: string | null;
   note: string;
+  /** Of this line's points, how many paid off points owed (absent: none). */
+  owedRepaid?: number;
+}
+
+/** A ledger line as the API shows it: with the points owed after it. */
+export interface PointsLedgerView extends PointsLedgerEntry {
+  /** Points owed after this line (0: none). */
+  owed: number;
 }
 
 export interface MessageView {

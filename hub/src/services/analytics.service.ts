@@ -18,7 +18,7 @@ import type { StaffView } from '../protocol/api.js';
 import type { StoreState } from '../domain/store-state.js';
 import type { MemberRecord } from '../domain/members.js';
 import { DomainError } from '../domain/errors.js';
-import { businessDate, daysAfter, daysBefore, daysBetween, isCalendarDate } from '../domain/time.js';
+import { assertCalendarDate, businessDate, daysAfter, daysBefore, daysBetween } from '../domain/time.js';
 import { scoreRfm, type RfmTable } from '../domain/rfm.js';
 import {
   StoreIntervals,
@@ -264,9 +264,8 @@ function checkDays(name: string, days: number, max: number): void {
 }
 
 function checkRange(from: string, to: string, maxDays: number): void {
-  for (const date of [from, to]) {
-    if (!isCalendarDate(date)) throw new DomainError('invalid_date', `${date} is not a date`, undefined, 400);
-  }
+  assertCalendarDate(from, 'from');
+  assertCalendarDate(to, 'to');
   if (from > to) {
     throw new DomainError('invalid_range', `The range starts (${from}) after it ends (${to})`, undefined, 400);
   }

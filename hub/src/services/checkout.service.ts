@@ -3,15 +3,34 @@
  * answered only once that event is on disk.
  */
 import { createHash } from 'node:crypto';
-import type { CheckoutRequest, QuoteRequest, QuoteView, RefundRequest, SaleView, StaffView } from '../protocol/api.js';
+import type {
+  CheckoutRequest,
+  DiscountApprovalRequest,
+  DiscountApprovalView,
+  QuoteRequest,
+  QuoteView,
+  RefundRequest,
+  SaleView,
+  StaffView,
+  VoidPreview,
+} from '../protocol/api.js';
 import type { PointsReversalData, SaleLoyaltyData } from '../protocol/events.js';
 import { DomainError } from '../domain/errors.js';
-import { computeRefund, priceCart, refundedFraction, settleTenders, type PricedCart } from '../domain/sale.js';
+import {
+  computeRefund,
+  priceCart,
+  refundLinesSignature,
+  refundedFraction,
+  settleTenders,
+  type PricedCart,
+} from '../domain/sale.js';
 import { type SaleRecord, type StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import { couponDiscount, normaliseCouponCode } from '../domain/coupons.js';
 import {
+  balanceAfterReversal,
   maxRedeemable,
+  pointsStanding,
   pointsEarned,
   pointsToReverse,
   redeemValue,
@@ -22,6 +41,9 @@ import { roundHalfUp } from '../domain/money.js';
 import type { MemberRecord } from '../domain/members.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MembersService } from './members.service.js';
+import type { DiscountApprovalService } from './discount-approval.service.js';
+import { discountsOverLimit } from '../domain/discount-policy.js';
+import { roleAtLeast } from './security.service.js';
 
 export interface Actor {
   deviceId: string;
@@ -47,6 +69,15 @@ export function cartHash(request: CheckoutRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** The staff discounts of a cart, which a manager's approval covers. */
+export function discountsHash(request: Pick<CheckoutRequest, 'lines' | 'orderDiscount'>): string {
+  const canonical = JSON.stringify({
+    lines: request.lines.map((l) => [l.sku, l.qty, l.discount?.kind ?? null, l.discount?.value ?? null]),
+    orderDiscount: request.orderDiscount ? [request.orderDiscount.kind, request.orderDiscount.value] : null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
 interface MemberPricing {
   priced: PricedCart;
   member: MemberRecord | null;
@@ -67,6 +98,7 @@ export class CheckoutService {
     private readonly members: MembersService,
     private readonly timeZone: string,
     private readonly clock: () => Date,
+    private readonly approvals: DiscountApprovalService,
   ) {}
 
   /** What the cart costs now, with the member's discount, the coupon and points; nothing is recorded. */
@@ -94,7 +126,42 @@ export class CheckoutService {
       maxRedeemablePoints: p.maxRedeemablePoints,
       total: p.priced.total,
       pointsToEarn: p.pointsToEarn,
+      discountsOverLimit: discountsOverLimit(p.priced, this.approvals.policy),
     };
+  }
+
+  /**
+   * A manager's PIN, typed on the cashier's tablet, approves this cart's staff discounts for the
+   * sale with this idempotency key. Refused when nothing needs approving.
+   */
+  async approveDiscounts(request: DiscountApprovalRequest, actor: Actor): Promise<DiscountApprovalView> {
+    const over = discountsOverLimit(
+      priceCart(request, (sku) => this.state.products.get(sku)),
+      this.approvals.policy,
+    );
+    if (over.length === 0) {
+      throw new DomainError('approval_not_needed', 'These discounts are within the limits; no approval is needed');
+    }
+    return this.approvals.approve(actor.deviceId, request.pin, request.idempotencyKey, discountsHash(request));
+  }
+
+  /**
+   * Who approved this sale's staff discounts: nobody when they are within the owner's limits, the
+   * seller when a manager sells, otherwise the manager whose approval token came with the request.
+   */
+  private approverOf(request: CheckoutRequest, priced: PricedCart, actor: Actor): string | null {
+    const over = discountsOverLimit(priced, this.approvals.policy);
+    if (over.length === 0) return null;
+    if (roleAtLeast(actor.staff.role, 'manager')) return actor.staff.id;
+    if (!request.approvalToken) {
+      throw new DomainError(
+        'discount_approval_required',
+        'Discounts over the limit set by the owner need a manager’s PIN on this tablet',
+        { discountsOverLimit: over },
+        403,
+      );
+    }
+    return this.approvals.check(request.approvalToken, actor.deviceId, request.idempotencyKey, discountsHash(request));
   }
 
   /**
@@ -208,6 +275,7 @@ export class CheckoutService {
     const sell = async (): Promise<CheckoutResult> => {
       const p = this.price(request, 'sale');
       const { change } = settleTenders(p.priced.total, request.tenders);
+      const approvedBy = this.approverOf(request, p.priced, actor);
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
       const event = await this.events.record('sale.completed', ({ seq, at }) => {
         const date = businessDate(at, this.timeZone);
@@ -231,8 +299,10 @@ export class CheckoutService {
           tenders: request.tenders,
           change,
           loyalty,
+          approvedBy,
         };
       });
+      if (request.approvalToken) this.approvals.consume(request.approvalToken);
       return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
     return request.memberId
@@ -290,6 +360,31 @@ export class CheckoutService {
     return this.state.saleView(this.requireSale(saleId));
   }
 
+  /**
+   * What a void of this sale would do to its member's points, for the manager to see before they
+   * confirm: points taken back and given back, and the points owed it would leave.
+   */
+  voidPreview(saleId: string): VoidPreview {
+    const sale = this.requireSale(saleId);
+    const reversal = sale.voided ? null : this.pointsReversal(sale, 0, 1);
+    const member = reversal ? this.state.members.resolve(reversal.memberId) : undefined;
+    if (!reversal || !member) return { saleId, member: null };
+    const before = pointsStanding(member.points);
+    const after = pointsStanding(balanceAfterReversal(member.points, reversal.pointsReversed, reversal.pointsReturned));
+    return {
+      saleId,
+      member: {
+        memberId: member.memberId,
+        pointsReversed: reversal.pointsReversed,
+        pointsReturned: reversal.pointsReturned,
+        pointsBefore: before.available,
+        owedBefore: before.owed,
+        pointsAfter: after.available,
+        owedAfter: after.owed,
+      },
+    };
+  }
+
   async void(saleId: string, reason: string, actor: Actor): Promise<SaleView> {
     return this.exclusive(saleId, async () => {
       const sale = this.requireSale(saleId);
@@ -324,6 +419,15 @@ export class CheckoutService {
       if (refundedSale !== undefined) {
         if (refundedSale !== saleId) {
           throw new DomainError('idempotency_key_reused', 'This refund key belongs to another sale', undefined, 409);
+        }
+        const recorded = sale.refundLinesByKey?.[request.idempotencyKey];
+        if (recorded !== undefined && recorded !== refundLinesSignature(request.lines)) {
+          throw new DomainError(
+            'idempotency_key_reused',
+            'This refund key was already used for other lines; start a new refund',
+            undefined,
+            409,
+          );
         }
         return this.state.saleView(sale);
       }

@@ -1,4 +1,5 @@
 /** Coupons a manager defines (L3); the checkout applies them and the sign-up issues first-order ones. */
+import { assertCalendarDate } from '../domain/time.js';
 import { v7 as uuidv7 } from 'uuid';
 import type { CouponCreateRequest, CouponView } from '../protocol/members.js';
 import { DomainError } from '../domain/errors.js';
@@ -22,6 +23,8 @@ export class CouponsService {
     if (code && (this.state.couponCodes.has(code) || this.state.issuedCodes.has(code))) {
       throw new DomainError('coupon_code_taken', `Coupon code ${code} is already in use`, undefined, 409);
     }
+    assertCalendarDate(request.validFrom, 'validFrom');
+    if (request.validTo !== null) assertCalendarDate(request.validTo, 'validTo');
     if (request.validTo !== null && request.validTo < request.validFrom) {
       throw new DomainError('invalid_coupon', 'The coupon ends before it starts');
     }

@@ -13,21 +13,21 @@ import {
   type LookupResult,
   type MemberCard,
   type MemberSummary,
-  type PointsLedgerEntry,
+  type PointsLedgerView,
   type ProfileUpdate,
   type SignUpRequest,
   type SignUpResult,
 } from '../protocol/members.js';
 import { DomainError } from '../domain/errors.js';
 import { newPersonalCode } from '../domain/coupons.js';
-import { tierRule, nextTier, type LoyaltyProgram, tierForSpend } from '../domain/loyalty.js';
+import { tierRule, nextTier, type LoyaltyProgram, tierForSpend, pointsStanding } from '../domain/loyalty.js';
 import { isLive, windowSpend, type MemberProfile, type MemberRecord } from '../domain/members.js';
 import type { BasketStats } from '../domain/member-insights.js';
 import { repurchaseDue, usualItems } from '../domain/member-insights.js';
 import { StoreIntervals } from '../domain/repurchase.js';
 import { displayPhone, looksLikeWholeNumber, maskPhone, parseMobile } from '../domain/phone.js';
 import type { StoreState } from '../domain/store-state.js';
-import { businessDate, monthsBefore } from '../domain/time.js';
+import { assertCalendarDate, businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { MemberVault } from '../storage/member-vault.js';
@@ -208,7 +208,8 @@ export class MembersService {
       name: profile?.name ?? null,
       tier: rule.tier,
       tierName: rule.name,
-      points: record.points,
+      points: pointsStanding(record.points).available,
+      pointsOwed: pointsStanding(record.points).owed,
     };
   }
 
@@ -247,7 +248,8 @@ export class MembersService {
         source,
         ruleName: source.startsWith('rule:') ? (this.state.tagRules.get(source.slice(5))?.name ?? null) : null,
       })),
-      points: record.points,
+      points: pointsStanding(record.points).available,
+      pointsOwed: pointsStanding(record.points).owed,
       tier: {
         tier: rule.tier,
         tierName: rule.name,
@@ -344,6 +346,7 @@ export class MembersService {
       const current = this.state.members.profile(record.memberId);
       if (!current)
         throw new DomainError('member_not_found', 'This member has no personal data any more', undefined, 404);
+      if (update.birthday) assertCalendarDate(update.birthday, 'birthday');
       if (update.birthday && update.birthday > this.today()) {
         throw new DomainError('invalid_birthday', 'The birthday is in the future');
       }
@@ -441,9 +444,15 @@ export class MembersService {
     return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([tag]) => tag);
   }
 
-  points(memberId: string): { balance: number; entries: PointsLedgerEntry[] } {
+  /** The spendable balance, the points owed, and the ledger (newest first) with the points owed after each line. */
+  points(memberId: string): { balance: number; owed: number; entries: PointsLedgerView[] } {
     const record = this.require(memberId);
-    return { balance: record.points, entries: [...record.ledger].reverse() };
+    const { available, owed } = pointsStanding(record.points);
+    return {
+      balance: available,
+      owed,
+      entries: record.ledger.map((entry) => ({ ...entry, owed: pointsStanding(entry.balance).owed })).reverse(),
+    };
   }
 
   sales(memberId: string): SaleView[] {

@@ -10,8 +10,11 @@ import {
   checkProgram,
   maxRedeemable,
   nextTier,
+  balanceAfterReversal,
   pointsEarned,
+  pointsStanding,
   pointsToReverse,
+  splitAgainstOwed,
   redeemValue,
   tierAfterSale,
   tierForSpend,
@@ -163,7 +166,7 @@ describe('redeeming points', () => {
   it('refuses more points than the member has', () => {
     const err = domainError(() => redeemValue(P, 12, 30, 11));
     expect(err.code).toBe('points_insufficient');
-    expect(err.details).toEqual({ balance: 11, requested: 12 });
+    expect(err.details).toEqual({ balance: 11, owed: 0, requested: 12 });
   });
 
   it('refuses more than the cap, saying what the cap is', () => {
@@ -254,5 +257,38 @@ describe('checkProgram', () => {
       'tier regular: thresholds must ascend',
       'tier ids repeat',
     ]);
+  });
+});
+
+describe('points owed (欠點)', () => {
+  it('a balance below 0 is points owed, with nothing to spend', () => {
+    expect(pointsStanding(12)).toEqual({ available: 12, owed: 0 });
+    expect(pointsStanding(0)).toEqual({ available: 0, owed: 0 });
+    expect(pointsStanding(-8)).toEqual({ available: 0, owed: 8 });
+  });
+
+  it('points coming in pay off what is owed first', () => {
+    expect(splitAgainstOwed(-8, 3)).toEqual({ repaid: 3, kept: 0 });
+    expect(splitAgainstOwed(-8, 11)).toEqual({ repaid: 8, kept: 3 });
+    expect(splitAgainstOwed(5, 11)).toEqual({ repaid: 0, kept: 11 });
+  });
+
+  it('a void of a sale whose 11 points were spent, with 3 left, leaves 8 owed', () => {
+    expect(pointsStanding(balanceAfterReversal(3, 11, 0))).toEqual({ available: 0, owed: 8 });
+    // a void also gives back points the sale spent: they pay off owed points too
+    expect(pointsStanding(balanceAfterReversal(3, 11, 5))).toEqual({ available: 0, owed: 3 });
+  });
+
+  it('owed points can never be redeemed, and the refusal says they are owed', () => {
+    expect(maxRedeemable(DEFAULT_PROGRAM, 1_000, -8)).toBe(0);
+    try {
+      redeemValue(DEFAULT_PROGRAM, 1, 1_000, -8);
+      expect.unreachable('redeemed points that are owed');
+    } catch (err) {
+      expect(err).toBeInstanceOf(DomainError);
+      expect((err as DomainError).code).toBe('points_insufficient');
+      expect((err as DomainError).details).toEqual({ balance: 0, owed: 8, requested: 1 });
+      expect((err as DomainError).message).toContain('owes 8 points');
+    }
   });
 });

@@ -219,6 +219,24 @@ describe('points lots', () => {
     ]);
   });
 
+  it('says on each earning line how many of its points paid off points owed', () => {
+    register(book, 'm1', '+886912345678');
+    sell(book, { saleId: 'S1', date: '2026-01-10', memberId: 'm1', total: 4_000, earned: 40 });
+    sell(book, { saleId: 'S2', date: '2026-01-20', memberId: 'm1', total: 100, redeemed: 40 });
+    voidSale(book, 'S1', 40, 0, at10('2026-01-20'));
+    sell(book, { saleId: 'S3', date: '2026-02-01', memberId: 'm1', total: 2_500, earned: 25 });
+    sell(book, { saleId: 'S4', date: '2026-03-01', memberId: 'm1', total: 3_000, earned: 30 });
+    sell(book, { saleId: 'S5', date: '2026-03-02', memberId: 'm1', total: 1_000, earned: 10 });
+    expect(record(book, 'm1').ledger.map((e) => [e.kind, e.balance, e.owedRepaid ?? 0])).toEqual([
+      ['earned', 40, 0],
+      ['redeemed', 0, 0],
+      ['reversed', -40, 0],
+      ['earned', -15, 25],
+      ['earned', 15, 15],
+      ['earned', 25, 0],
+    ]);
+  });
+
   it('a partial refund takes back part of a lot, oldest first', () => {
     register(book, 'm1', '+886912345678');
     sell(book, { saleId: 'S1', date: '2026-01-10', memberId: 'm1', total: 1_100, earned: 11 });

@@ -222,6 +222,32 @@ class Cart {
     this.#save();
   }
 
+  /**
+   * A manager's approval of this cart's discounts (over the owner's limit), held in memory only:
+   * it is good for this key and exactly these discounts, once, for a few minutes.
+   */
+  approval = $state<{ token: string; approverName: string; discounts: string; key: string } | null>(null);
+
+  /** The lines and order discount an approval covers, as the hub compares them. */
+  discountsSignature(): string {
+    return JSON.stringify([this.#lines(), this.orderDiscount ?? null]);
+  }
+
+  /** Discounts approved by a manager for the cart as it is now (null once lines or discounts change). */
+  get approvedBy(): string | null {
+    const a = this.approval;
+    return a && a.key === this.key && a.discounts === this.discountsSignature() ? a.approverName : null;
+  }
+
+  setApproval(token: string, approverName: string): void {
+    this.approval = { token, approverName, discounts: this.discountsSignature(), key: this.key };
+  }
+
+  /** The lines and order discount, for asking a manager's approval. */
+  approvalCart(): { idempotencyKey: string; lines: CheckoutRequest['lines']; orderDiscount: Discount | undefined } {
+    return { idempotencyKey: this.key, lines: this.#lines(), orderDiscount: this.orderDiscount };
+  }
+
   /** The cart for POST /api/sales/quote, or null when there is nothing to quote. */
   quoteRequest(): QuoteRequest | null {
     if (this.items.length === 0) return null;
@@ -255,6 +281,7 @@ class Cart {
       tenders: tenders.map((t) => ({ type: t.type, amount: t.amount })),
     };
     this.#addExtras(req);
+    if (this.approvedBy !== null) req.approvalToken = this.approval!.token;
     this.attempted = true;
     this.#save();
     return req;
@@ -272,6 +299,7 @@ class Cart {
    */
   renewKey(): void {
     this.key = newIdempotencyKey();
+    this.approval = null;
     this.attempted = false;
     this.#save();
   }
@@ -300,6 +328,7 @@ class Cart {
     this.member = null;
     this.couponCode = null;
     this.redeemPoints = 0;
+    this.approval = null;
     this.#save();
   }
 }

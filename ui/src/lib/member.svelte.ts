@@ -86,6 +86,7 @@ export function toCartMember(m: MemberSummary | MemberCard): CartMember {
       tier: c.tier.tier,
       tierName: c.tier.tierName,
       points: c.points,
+      pointsOwed: c.pointsOwed,
     };
   }
   const s = m as MemberSummary;
@@ -96,6 +97,7 @@ export function toCartMember(m: MemberSummary | MemberCard): CartMember {
     tier: s.tier,
     tierName: s.tierName,
     points: s.points,
+    pointsOwed: s.pointsOwed,
   };
 }
 

@@ -10,6 +10,7 @@ import type { HubConfig } from '../../config/config.js';
 import type { Bus } from '../../bus/bus.js';
 import type { CatalogService } from '../../services/catalog.service.js';
 import type { CheckoutService } from '../../services/checkout.service.js';
+import type { DiscountApprovalService } from '../../services/discount-approval.service.js';
 import type { MembersService } from '../../services/members.service.js';
 import type { CouponsService } from '../../services/coupons.service.js';
 import type { MessagingService } from '../../services/messaging.service.js';
@@ -90,6 +91,7 @@ export interface HttpContext {
   security: SecurityService;
   catalog: CatalogService;
   checkout: CheckoutService;
+  approvals: DiscountApprovalService;
   members: MembersService;
   coupons: CouponsService;
   messaging: MessagingService;

@@ -1,7 +1,15 @@
 /** Checkout, sale history, receipts, voids and refunds. */
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { CheckoutRequest, QuoteRequest, RefundRequest, SaleIdParams, VoidRequest } from '../../protocol/api.js';
+import {
+  CheckoutRequest,
+  DiscountApprovalRequest,
+  DiscountPolicy,
+  QuoteRequest,
+  RefundRequest,
+  SaleIdParams,
+  VoidRequest,
+} from '../../protocol/api.js';
 import type { HttpContext } from './app.js';
 import { actorOf, requireRole } from './auth.js';
 
@@ -31,6 +39,21 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     async (request) => ctx.checkout.quote(request.body),
   );
 
+  // A manager types their PIN on the cashier's tablet: the cashier's session asks, the PIN approves.
+  app.post<{ Body: DiscountApprovalRequest }>(
+    '/api/sales/approvals',
+    { preHandler: requireRole('cashier'), schema: { body: DiscountApprovalRequest } },
+    async (request, reply) => reply.code(201).send(await ctx.checkout.approveDiscounts(request.body, actorOf(request))),
+  );
+
+  app.get('/api/settings/discounts', { preHandler: requireRole('cashier') }, async () => ctx.approvals.policy);
+
+  app.put<{ Body: DiscountPolicy }>(
+    '/api/settings/discounts',
+    { preHandler: requireRole('owner'), schema: { body: DiscountPolicy } },
+    async (request) => ctx.approvals.setPolicy(request.body),
+  );
+
   app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(
     '/api/sales',
     { onRequest: requireRole('cashier'), schema: { querystring: SalesQuery } },
@@ -58,6 +81,12 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     '/api/sales/:saleId/reprint',
     { onRequest: requireRole('cashier'), schema: { params: SaleIdParams } },
     async (request) => ctx.printing.reprint(request.params.saleId),
+  );
+
+  app.get<SaleParams>(
+    '/api/sales/:saleId/void-preview',
+    { preHandler: requireRole('manager'), schema: { params: SaleIdParams } },
+    async (request) => ctx.checkout.voidPreview(request.params.saleId),
   );
 
   app.post<SaleParams & { Body: VoidRequest }>(

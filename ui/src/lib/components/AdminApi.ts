@@ -12,7 +12,7 @@ import type {
   MemberCard,
   MemberSummary,
   MessageView,
-  PointsLedgerEntry,
+  PointsLedgerView,
   ProfileUpdate,
   SignUpResult,
 } from '$protocol/members';
@@ -46,7 +46,8 @@ export const adminApi = {
   addTag: (memberId: string, tag: string) => api.post<MemberCard>(`${m(memberId)}/tags`, { tag }),
   removeTag: (memberId: string, tag: string) => api.post<MemberCard>(`${m(memberId)}/untag`, { tag }),
   tags: () => api.get<{ tags: string[] }>('/api/tags'),
-  points: (memberId: string) => api.get<{ balance: number; entries: PointsLedgerEntry[] }>(`${m(memberId)}/points`),
+  points: (memberId: string) =>
+    api.get<{ balance: number; owed: number; entries: PointsLedgerView[] }>(`${m(memberId)}/points`),
   sales: (memberId: string) => api.get<{ sales: SaleView[] }>(`${m(memberId)}/sales`),
   merge: (fromMemberId: string, intoMemberId: string) =>
     api.post<MemberCard>('/api/members/merge', { fromMemberId, intoMemberId }),
