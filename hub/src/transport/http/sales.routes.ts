@@ -42,15 +42,15 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   // A manager types their PIN on the cashier's tablet: the cashier's session asks, the PIN approves.
   app.post<{ Body: DiscountApprovalRequest }>(
     '/api/sales/approvals',
-    { preHandler: requireRole('cashier'), schema: { body: DiscountApprovalRequest } },
+    { onRequest: requireRole('cashier'), schema: { body: DiscountApprovalRequest } },
     async (request, reply) => reply.code(201).send(await ctx.checkout.approveDiscounts(request.body, actorOf(request))),
   );
 
-  app.get('/api/settings/discounts', { preHandler: requireRole('cashier') }, async () => ctx.approvals.policy);
+  app.get('/api/settings/discounts', { onRequest: requireRole('cashier') }, async () => ctx.approvals.policy);
 
   app.put<{ Body: DiscountPolicy }>(
     '/api/settings/discounts',
-    { preHandler: requireRole('owner'), schema: { body: DiscountPolicy } },
+    { onRequest: requireRole('owner'), schema: { body: DiscountPolicy } },
     async (request) => ctx.approvals.setPolicy(request.body),
   );
 
@@ -85,7 +85,7 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.get<SaleParams>(
     '/api/sales/:saleId/void-preview',
-    { preHandler: requireRole('manager'), schema: { params: SaleIdParams } },
+    { onRequest: requireRole('manager'), schema: { params: SaleIdParams } },
     async (request) => ctx.checkout.voidPreview(request.params.saleId),
   );
 
