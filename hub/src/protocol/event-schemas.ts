@@ -482,6 +482,13 @@ export const LinkStatusSchema = Type.Object(
     at: UtcTime('When the hub wrote this status (for the last will: when it connected).'),
     reason: Type.Optional(Type.String({ description: 'Why it went offline (e.g. shutdown), when it says.' })),
     devices: Type.Optional(Type.Array(Type.Unknown(), { description: 'Printers and scanners with their state.' })),
+    problems: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'online: what makes the hub degraded (storage_full, storage_low, journal_damaged; empty when all is well). ' +
+          'Published again when it changes. More codes may be added.',
+      }),
+    ),
   },
   {
     additionalProperties: true,
@@ -528,6 +535,12 @@ export const CommandResultSchema = Type.Object(
     ),
     fromSeq: Type.Optional(Type.Integer({ minimum: 1, description: 'resend: publishing goes on from here.' })),
     toSeq: Type.Optional(Type.Integer({ minimum: 0, description: 'resend: the last seq at the time of the command.' })),
+    missingSeqs: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        description:
+          'resend: seqs of the range the journal lacks (damaged lines), which cannot be sent; ok is false, the others are sent again.',
+      }),
+    ),
   },
   {
     additionalProperties: true,
