@@ -162,7 +162,8 @@ export class Hub {
       },
       (view) => {
         const fields = { freeBytes: view.freeBytes, freePercent: view.freePercent, daysLeft: view.daysLeft };
-        if (view.state === 'full') log.error(fields, 'the data disk is full: sales and changes are refused until space is freed');
+        if (view.state === 'full')
+          log.error(fields, 'the data disk is full: sales and changes are refused until space is freed');
         else if (view.state === 'low') log.warn(fields, 'the data disk is running out of space');
         else log.info(fields, 'the data disk has room');
         bus.emit('storage.changed', view);

@@ -156,7 +156,11 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     const { storage } = await health(hub);
     writeSync(fd, Buffer.alloc(Math.ceil(storage.freeBytes - storage.totalBytes * 0.3), 0x61));
     closeSync(fd);
-    const low = await until('health under the threshold', () => health(hub), (h) => h.storage.state === 'low');
+    const low = await until(
+      'health under the threshold',
+      () => health(hub),
+      (h) => h.storage.state === 'low',
+    );
     expect(low).toMatchObject({ status: 'degraded', problems: ['storage_low'] });
     acknowledged.push(await sell(cashier, sale()));
 
@@ -204,7 +208,11 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     const signedUp = await signUp('0912000004');
     expect(signedUp.status).toBe(201);
     members.push('0912000004');
-    await until('health after space is back', () => health(hub), (h) => h.storage.state === 'ok');
+    await until(
+      'health after space is back',
+      () => health(hub),
+      (h) => h.storage.state === 'ok',
+    );
     expect(hub.child.exitCode).toBeNull();
 
     await hub.stop();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
+import type { SaleView } from '../../hub/src/protocol/api.ts';
 import { CommandResultSchema, LinkStatusSchema } from '../../hub/src/protocol/event-schemas.ts';
 import type { HealthView } from '../../hub/src/transport/http/app.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   root = storeTopics(CHAIN, STORE).root;
   hub = await start();
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  const sales = [];
+  const sales: SaleView[] = [];
   for (let i = 0; i < 3; i++) {
     sales.push(await sell(cashier, checkoutRequest([{ sku: 'DRK-001', qty: 1 + i }], [{ type: 'cash', amount: 100 }])));
   }
@@ -57,7 +58,12 @@ beforeAll(async () => {
   const lines = bytes.toString('utf8').split('\n');
   const index = lines.findIndex((line) => line.includes(`"saleId":"${sales[1]!.saleId}"`));
   damagedSeq = (JSON.parse(lines[index]!) as { seq: number }).seq;
-  const lineStart = Buffer.byteLength(lines.slice(0, index).map((line) => `${line}\n`).join(''));
+  const lineStart = Buffer.byteLength(
+    lines
+      .slice(0, index)
+      .map((line) => `${line}\n`)
+      .join(''),
+  );
   bytes.fill(0, lineStart + 200, lineStart + 208);
   writeFileSync(file, bytes);
 

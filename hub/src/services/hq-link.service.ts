@@ -631,7 +631,12 @@ export class HqLinkService {
     void this.answerCommand(client, topic, payload, packet);
   }
 
-  private async answerCommand(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  private async answerCommand(
+    client: MqttClient,
+    topic: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+  ): Promise<void> {
     const command = this.topics.commandName(topic);
     if (command === null) return;
     let request: Record<string, unknown> = {};

@@ -285,12 +285,17 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
  * computed on the raw bytes and the entry parsed from them in place: `{` is written over the `,`
  * that ends the checksum member (the buffer is the reader's own copy of the file).
  */
-function parseLine<T>(bytes: Buffer, start: number, end: number, isEntry: (value: unknown) => value is T): T | undefined {
+function parseLine<T>(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  isEntry: (value: unknown) => value is T,
+): T | undefined {
   if (end <= start) return undefined;
   let from = start;
   if (hasChecksumPrefix(bytes, start, end)) {
-    const stored = Number.parseInt(bytes.toString('latin1', start + CHECKSUM_PREFIX.length, start + PREFIX_BYTES - 2), 16);
-    if (Number.isNaN(stored) || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return undefined;
+    const stored = hexAt(bytes, start + CHECKSUM_PREFIX.length);
+    if (stored < 0 || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return undefined;
     from = start + PREFIX_BYTES - 1;
     bytes[from] = 0x7b;
   }
@@ -300,6 +305,18 @@ function parseLine<T>(bytes: Buffer, start: number, end: number, isEntry: (value
   } catch {
     return undefined;
   }
+}
+
+/** The 8 lowercase hex digits at `at` as an unsigned 32-bit number, or -1 if they are not that. */
+function hexAt(bytes: Buffer, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = bytes[i]!;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 function hasChecksumPrefix(bytes: Buffer, start: number, end: number): boolean {

@@ -143,9 +143,7 @@ export class StorageMonitor {
       freeBytes: this.freeBytes,
       totalBytes: this.totalBytes,
       freePercent:
-        this.freeBytes === null || !this.totalBytes
-          ? null
-          : Math.round((this.freeBytes / this.totalBytes) * 1000) / 10,
+        this.freeBytes === null || !this.totalBytes ? null : Math.round((this.freeBytes / this.totalBytes) * 1000) / 10,
       daysLeft: this.daysLeft(),
       minFreePercent: this.options.minFreePercent,
       minFreeBytes: this.options.minFreeBytes,
