@@ -149,6 +149,7 @@ export class Hub {
     await chmod(config.dataDir, 0o700);
 
     const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
+    let storageState: string | null = null;
     // Free space on the data disk. A full disk does not stop the start: the hub serves what it has
     // (read-only until space is back) instead of dying at the next sale.
     const storage = new StorageMonitor(
@@ -168,6 +169,13 @@ export class Hub {
         else log.info(fields, 'the data disk has room');
         bus.emit('storage.changed', view);
         this.hqLink?.refreshStatus();
+        // A receipt whose spool file the full disk refused is printed now that there is room.
+        if (storageState === 'full' && view.state !== 'full' && this.hardware) {
+          void this.hardware.printing
+            .printMissingOriginals()
+            .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
+        }
+        storageState = view.state;
       },
       (err) => log.warn({ err }, 'cannot measure free space on the data disk'),
     );
