@@ -23,7 +23,7 @@ export interface StorageView {
   /** The thresholds under which `low` is reported. */
   minFreePercent: number;
   minFreeBytes: number;
-  /** The latest write that failed for want of space, and when. */
+  /** The latest write that failed for want of space (`ENOSPC (write)`), and when. */
   lastFullError: string | null;
   lastFullAt: string | null;
 }
@@ -101,7 +101,9 @@ export class StorageMonitor {
   /** A write failed: if for want of space, the disk is full from now on until space is back. */
   noteWriteFailure(err: unknown): void {
     if (!isDiskFull(err)) return;
-    this.lastFullError = (err as Error).message;
+    // The code and the call only: the message names paths, and health is open to the LAN.
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    this.lastFullError = syscall ? `${code} (${syscall})` : (code ?? 'ENOSPC');
     this.lastFullAt = this.clock().toISOString();
     if (!this.full) {
       this.full = true;

@@ -64,10 +64,16 @@ describe('StorageMonitor', () => {
   it('is full after a write refused with ENOSPC until a measurement finds room, and tells each change once', async () => {
     const { m, changes, setFree } = monitor();
     await m.probe();
-    m.noteWriteFailure(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
-    m.noteWriteFailure(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    const refused = () =>
+      Object.assign(new Error("ENOSPC: no space left on device, open '/var/lib/ayi/security.json.tmp'"), {
+        code: 'ENOSPC',
+        syscall: 'open',
+      });
+    m.noteWriteFailure(refused());
+    m.noteWriteFailure(refused());
     expect(m.isFull).toBe(true);
-    expect(m.view()).toMatchObject({ state: 'full', lastFullError: 'ENOSPC: no space left on device, write' });
+    // Health is open to the LAN: the code and the call, not the path.
+    expect(m.view()).toMatchObject({ state: 'full', lastFullError: 'ENOSPC (open)' });
     // Another kind of failure is not a full disk.
     m.noteWriteFailure(Object.assign(new Error('EEXIST'), { code: 'EEXIST' }));
     setFree(0);
