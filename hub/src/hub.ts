@@ -18,7 +18,7 @@ import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
 import { EventStore } from './storage/event-store.js';
-import { Journal } from './storage/journal.js';
+import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
 import { StorageMonitor, isDiskFull } from './storage/storage-monitor.js';
 import { openSettings } from './storage/settings.repo.js';
@@ -223,10 +223,7 @@ export class Hub {
       }
     });
     this.stoppers.push(() => journal.close());
-    this.journalDamaged = () => {
-      const damage = journal.damage();
-      return damage.missingSeqs.length > 0 || damage.damagedLines.length > 0;
-    };
+    this.journalDamage = () => journal.damage();
 
     const snapshotStore = new SnapshotStore<StoreStateData>(path.join(config.dataDir, 'snapshots'), (file, reason) =>
       log.warn({ file, reason }, 'skipped a damaged snapshot'),
@@ -518,12 +515,13 @@ export class Hub {
     const storage = this.storage?.state();
     if (storage === 'full') problems.push('storage_full');
     if (storage === 'low') problems.push('storage_low');
-    if (this.journalDamaged?.()) problems.push('journal_damaged');
+    const damage = this.journalDamage?.();
+    if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
     return problems;
   }
 
-  private journalDamaged: (() => boolean) | null = null;
+  private journalDamage: (() => JournalDamage) | null = null;
 
   /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */
   private async loadDevices(): Promise<DevicesConfig> {
@@ -616,7 +614,14 @@ export class Hub {
         await this.snapshots.take();
         return { seq: this.state.lastSeq };
       case 'health':
-        return { lastSeq: this.events.lastSeq, startup: this.startup, hqLink: this.hqLink.state() };
+        return {
+          lastSeq: this.events.lastSeq,
+          problems: this.problems(),
+          storage: this.storage.view(),
+          journal: this.journalDamage?.() ?? null,
+          startup: this.startup,
+          hqLink: this.hqLink.state(),
+        };
       case 'hardware':
         return this.hardware.registry.list();
       case 'discover':
