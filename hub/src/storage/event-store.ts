@@ -27,7 +27,6 @@ export type CommittedListener = (event: HubEvent) => void;
 
 interface Pending {
   event: HubEvent;
-  generation: number;
   durable: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -85,7 +84,7 @@ export class EventStore {
 
     const generation = this.generation;
     const committed = new Promise<void>((resolve, reject) => {
-      this.pending.set(seq, { event: event as HubEvent, generation, durable: false, resolve, reject });
+      this.pending.set(seq, { event: event as HubEvent, durable: false, resolve, reject });
     });
     this.journal.append(event as HubEvent).then(
       () => this.markDurable(seq),

@@ -53,8 +53,6 @@ export interface JsonLinesReadReport {
   truncatedBytes: number;
   /** Line numbers in the middle of the file that failed their checksum (or could not be parsed) and were skipped. */
   corruptLines: number[];
-  /** Entries read in this file, in file order, with the line number of each (for the owner's own checks). */
-  lineNumbers: number[];
 }
 
 interface Waiter {
@@ -94,7 +92,6 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       throw err;
     }
     const entries: T[] = [];
-    const lineNumbers: number[] = [];
     const badLines: { lineNo: number; offset: number }[] = [];
     let goodEnd = 0;
     let start = 0;
@@ -108,7 +105,6 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
         badLines.push({ lineNo, offset: start });
       } else {
         entries.push(entry);
-        lineNumbers.push(lineNo);
         goodEnd = newline + 1;
       }
       start = newline + 1;
@@ -127,7 +123,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     }
     this.written = entries.length;
     this.durableBytes = null;
-    this.onRead({ file: this.filename, entries: entries.length, truncatedBytes, corruptLines, lineNumbers });
+    this.onRead({ file: this.filename, entries: entries.length, truncatedBytes, corruptLines });
     return entries;
   }
 
@@ -188,11 +184,6 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   /** Number of entries known to be on disk. */
   get durableCount(): number {
     return this.written;
-  }
-
-  /** The write that failed, while writes are refused (until reset()). */
-  get failed(): Error | null {
-    return this.failure;
   }
 
   /**
