@@ -3,8 +3,8 @@
  * takes the last byte, and the store carries on the way it expects to. Sales and sign-ups are
  * refused with 507 `storage_full` (nothing acknowledged), reads still work, health says why, every
  * tablet is told, the process stays up, and once the filler is gone the next sale and sign-up go
- * through without a restart. A restart with the disk still full starts read-only. Nothing
- * acknowledged is lost (counted after a restart).
+ * through without a restart. HQ sees the reason in the store's retained status. A restart with the
+ * disk still full starts read-only. Nothing acknowledged is lost (counted after a restart).
  *
  * Needs root (mount -t tmpfs); skipped with a message where mounting is not permitted.
  */
@@ -19,6 +19,8 @@ import { TabletClient } from '../support/test-hub.ts';
 import { checkoutRequest, listSales, sell } from '../support/sales.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { openTabletSocket } from '../support/ws-client.ts';
+import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
+import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
 
 const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'ayi-full-disk-'));
 const dataDir = path.join(mountPoint, 'data');
@@ -87,13 +89,19 @@ const hubEnv = {
 
 describe.skipIf(mountProblem !== null)('a full data disk', () => {
   let hub: HubProcess;
+  let broker: Mosquitto;
+  let hq: HqSubscriber;
+  const statusProblems = () => (hq.last('/status')?.problems as string[] | undefined) ?? null;
   let cashier: TabletClient;
   const acknowledged: SaleView[] = [];
   const members: string[] = [];
   const refusedPhones: string[] = [];
 
   const start = async () => {
-    hub = await startHubProcess({ dataDir, env: hubEnv });
+    hub = await startHubProcess({
+      dataDir,
+      env: { ...hubEnv, AYI_MQTT_URL: broker.url, AYI_MQTT_RECONNECT_MAX_MS: '1000' },
+    });
     const tablet = new TabletClient(hub.url);
     if (cashier) {
       tablet.deviceToken = cashier.deviceToken;
@@ -128,6 +136,8 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
   };
 
   beforeAll(async () => {
+    broker = await startMosquitto();
+    hq = await hqSubscriber(broker.url, `${storeTopics('demo', 'store-001').root}/#`);
     await start();
     await cashier.pair(hub.pairingCode, 'Counter');
     await cashier.login(hub.demoPins.cashier);
@@ -135,6 +145,8 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
 
   afterAll(async () => {
     await hub?.kill();
+    await hq?.close();
+    await broker?.kill();
     rmSync(filler, { force: true });
     try {
       execFileSync('umount', [mountPoint], { stdio: 'pipe' });
@@ -191,6 +203,8 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     expect(full.problems).toContain('storage_full');
     expect(full.storage.state).toBe('full');
     expect(full.lastSeq).toBe((await health(hub)).lastSeq);
+    // HQ sees why in the store's retained status.
+    await hq.waitFor(() => statusProblems()?.includes('storage_full') === true, 10_000, 'storage_full in the status');
     // Still the same process, still answering.
     expect(hub.child.exitCode).toBeNull();
     expect(hub.child.signalCode).toBeNull();
