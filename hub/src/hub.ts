@@ -18,8 +18,9 @@ import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
 import { EventStore } from './storage/event-store.js';
-import { Journal } from './storage/journal.js';
+import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
+import { StorageMonitor, isDiskFull } from './storage/storage-monitor.js';
 import { openSettings } from './storage/settings.repo.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
@@ -96,6 +97,9 @@ export interface HubOptions {
   logger?: Logger;
 }
 
+/** What makes the hub's health `degraded` (also in the status to HQ). */
+export type HealthProblem = 'storage_full' | 'storage_low' | 'journal_damaged' | 'hq_backlog';
+
 export interface StartupReport {
   snapshotSeq: number;
   replayedEvents: number;
@@ -123,6 +127,7 @@ export class Hub {
   tagRules!: TagRulesService;
   hardware!: Hardware;
   hqLink!: HqLinkService;
+  storage!: StorageMonitor;
 
   private constructor(
     readonly config: HubConfig,
@@ -150,6 +155,41 @@ export class Hub {
     await ensureDirectory(config.dataDir);
     // Members' keys and staff secrets live here: nobody but the hub's user may list or read it.
     await chmod(config.dataDir, 0o700);
+
+    const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
+    let storageState: string | null = null;
+    // Free space on the data disk. A full disk does not stop the start: the hub serves what it has
+    // (read-only until space is back) instead of dying at the next sale.
+    const storage = new StorageMonitor(
+      config.dataDir,
+      {
+        minFreePercent: config.diskMinFreePercent,
+        minFreeBytes: config.diskMinFreeMb * 1024 * 1024,
+        probeMs: config.diskProbeSeconds * 1000,
+        fullProbeMs: Math.min(5000, config.diskProbeSeconds * 1000),
+        clock,
+      },
+      (view) => {
+        const fields = { freeBytes: view.freeBytes, freePercent: view.freePercent, daysLeft: view.daysLeft };
+        if (view.state === 'full')
+          log.error(fields, 'the data disk is full: sales and changes are refused until space is freed');
+        else if (view.state === 'low') log.warn(fields, 'the data disk is running out of space');
+        else log.info(fields, 'the data disk has room');
+        bus.emit('storage.changed', view);
+        this.hqLink?.refreshStatus();
+        // A receipt whose spool file the full disk refused is printed now that there is room.
+        if (storageState === 'full' && view.state !== 'full' && this.hardware) {
+          void this.hardware.printing
+            .printMissingOriginals()
+            .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
+        }
+        storageState = view.state;
+      },
+      (err) => log.warn({ err }, 'cannot measure free space on the data disk'),
+    );
+    this.storage = storage;
+    await storage.start();
+    this.stoppers.push(() => storage.stop());
 
     const identity = await openSettings<StoreIdentityFile>(config.dataDir, 'store', () => ({
       chainId: config.chainId,
@@ -191,6 +231,7 @@ export class Hub {
       }
     });
     this.stoppers.push(() => journal.close());
+    this.journalDamage = () => journal.damage();
 
     const snapshotStore = new SnapshotStore<StoreStateData>(path.join(config.dataDir, 'snapshots'), (file, reason) =>
       log.warn({ file, reason }, 'skipped a damaged snapshot'),
@@ -237,21 +278,21 @@ export class Hub {
     this.stoppers.push(() => this.snapshots.stop());
     const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
 
-    const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
     this.events = new EventStore(
       journal,
       { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
       lastSeq,
       clock,
       (err) => {
-        // The disk refused a write or an fsync: nothing more can be promised. Exit so the
-        // service manager restarts the hub, which recovers from what is really on disk.
-        log.fatal({ err }, 'journal write failed; stopping');
-        process.exitCode = 70;
-        setImmediate(() => process.exit(70));
+        // The disk refused a write or an fsync (a full disk): the events not on disk were refused
+        // and their seqs given back; the next event is tried afresh, so sales resume by themselves.
+        storage.noteWriteFailure(err);
+        if (isDiskFull(err)) log.error({ code: 'storage_full' }, 'journal append refused: the data disk is full');
+        else log.error({ err }, 'journal append failed; the events were refused');
       },
       (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
     );
+    this.events.onCommitted(() => storage.noteWriteSuccess());
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
     this.events.onCommitted((event) => bus.emit('event.committed', event));
@@ -274,6 +315,8 @@ export class Hub {
           : null,
       log: log.child({ component: 'hq-link' }),
       clock,
+      // The backlog is HQ's own to see; the rest tells HQ why this store is degraded.
+      problems: () => this.problems().filter((problem) => problem !== 'hq_backlog'),
     });
     const hqLink = this.hqLink;
     this.events.onCommitted((event) => hqLink.noteCommitted(event));
@@ -356,21 +399,27 @@ export class Hub {
 
     if (config.demo) await this.seedDemo(catalog, coupons);
     // Staff added before staff were journalled: their names, for sale views and receipts.
+    // These writes can wait for the next start if the disk is full now: the hub starts read-only.
     await Promise.all(
       this.security
         .listStaff()
         .filter((staff) => !state.staff.has(staff.id))
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
-    );
-    if (replayed > 1000) await this.snapshots.take();
+    ).catch((err: unknown) => log.error({ err }, 'cannot record the staff added before staff were journalled'));
+    if (replayed > 1000)
+      await this.snapshots.take().catch((err: unknown) => log.error({ err }, 'start-up snapshot failed'));
     // Reads the TLS files (a clear error stops the start) and connects in the background.
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
 
     const health = (): HealthView => {
       const hq = hqLink.state();
+      const problems = this.problems();
       return {
-        status: hq.backlogAlert ? 'degraded' : 'ok',
+        status: problems.length > 0 ? 'degraded' : 'ok',
+        problems,
+        storage: storage.view(),
+        journal: journal.damage(),
         storeId: config.storeId,
         chainId: config.chainId,
         version: HUB_VERSION,
@@ -399,6 +448,7 @@ export class Hub {
         printing,
         hardware: hardware.routes,
         health,
+        onRequestError: (err) => storage.noteWriteFailure(err),
       },
       log,
     );
@@ -436,11 +486,17 @@ export class Hub {
     // left to the next start-up run.
     this.stoppers.push(() => tagRules.stop());
     this.members = members;
-    const erasuresFinished = await members.finishErasures();
-    if (erasuresFinished > 0)
-      log.warn({ members: erasuresFinished }, 'destroyed keys of members erased before a crash');
-    // The snapshot loaded may still hold the opened data of a member erased after it was taken.
-    if (erasedSinceSnapshot || erasuresFinished > 0) await this.snapshots.replaceAll();
+    try {
+      const erasuresFinished = await members.finishErasures();
+      if (erasuresFinished > 0)
+        log.warn({ members: erasuresFinished }, 'destroyed keys of members erased before a crash');
+      // The snapshot loaded may still hold the opened data of a member erased after it was taken.
+      if (erasedSinceSnapshot || erasuresFinished > 0) await this.snapshots.replaceAll();
+    } catch (err) {
+      // A full disk: the erasure is finished at the next start (its tombstone is in the journal).
+      if (!isDiskFull(err)) throw err;
+      log.error({ code: 'storage_full' }, 'cannot finish an erasure now: the data disk is full');
+    }
 
     messaging.start();
     // Tags a crash (or a night the box was off) left out of date are brought up to date now.
@@ -464,6 +520,20 @@ export class Hub {
     log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
   }
+
+  /** What is wrong now (empty: health `ok`), for health and the status to HQ. */
+  problems(): HealthProblem[] {
+    const problems: HealthProblem[] = [];
+    const storage = this.storage?.state();
+    if (storage === 'full') problems.push('storage_full');
+    if (storage === 'low') problems.push('storage_low');
+    const damage = this.journalDamage?.();
+    if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
+    if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
+    return problems;
+  }
+
+  private journalDamage: (() => JournalDamage) | null = null;
 
   /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */
   private async loadDevices(): Promise<DevicesConfig> {
@@ -575,7 +645,14 @@ export class Hub {
         await this.snapshots.take();
         return { seq: this.state.lastSeq };
       case 'health':
-        return { lastSeq: this.events.lastSeq, startup: this.startup, hqLink: this.hqLink.state() };
+        return {
+          lastSeq: this.events.lastSeq,
+          problems: this.problems(),
+          storage: this.storage.view(),
+          journal: this.journalDamage?.() ?? null,
+          startup: this.startup,
+          hqLink: this.hqLink.state(),
+        };
       case 'hardware':
         return this.hardware.registry.list();
       case 'discover':

@@ -23,6 +23,8 @@ import {
   type SaleCompletedData,
 } from '../../hub/src/protocol/events.ts';
 import { cartHash } from '../../hub/src/services/checkout.service.ts';
+import { formatLine } from '../../hub/src/storage/jsonl-append.adapter.ts';
+import { parseJournalLine } from '../support/journal-files.ts';
 import { randomBasket, type Rng } from '../../scripts/lib/baskets.ts';
 
 export interface SeedOptions {
@@ -82,7 +84,7 @@ export function seedPastSales(dataDir: string, options: SeedOptions): SeedReport
   const initial: HubEvent[] = [];
   for (const name of existingFiles.sort()) {
     for (const line of readFileSync(path.join(journalDir, name), 'utf8').split('\n')) {
-      if (line) initial.push(JSON.parse(line) as HubEvent);
+      if (line) initial.push(parseJournalLine(line));
     }
   }
   if (initial.some((e) => e.type === 'sale.completed'))
@@ -122,9 +124,9 @@ export function seedPastSales(dataDir: string, options: SeedOptions): SeedReport
   rmSync(path.join(dataDir, 'snapshots'), { recursive: true, force: true });
   mkdirSync(path.join(dataDir, 'snapshots'), { mode: 0o700 });
 
-  // Same fields, same order as the hub's EventStore writes them.
+  // Same fields, same order, same line format (with its checksum) as the hub's EventStore writes them.
   const eventLine = (seq: number, at: number, type: string, data: unknown) =>
-    `${JSON.stringify({
+    formatLine({
       schema: EVENT_SCHEMA,
       eventId: uuidv7({ msecs: at }),
       chainId: identity.chainId,
@@ -134,7 +136,7 @@ export function seedPastSales(dataDir: string, options: SeedOptions): SeedReport
       type,
       at: new Date(at).toISOString(),
       data,
-    })}\n`;
+    });
 
   let seq = 0;
   let bytes = 0;

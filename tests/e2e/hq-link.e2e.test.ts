@@ -116,6 +116,37 @@ describe('HQ link page (browser, built hub + UI)', () => {
     });
   });
 
+  it('shows a manager the seqs a damaged journal lacks (HQ cannot get them from this hub)', async () => {
+    // The hub's answer as it is after 8 zero bytes hit one sale's line (tests/integration/journal-damage.test.ts).
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (tablet) => {
+      await tablet.route('**/api/health', async (route) => {
+        const res = await route.fetch();
+        const body = (await res.json()) as HealthAnswer;
+        await route.fulfill({
+          response: res,
+          json: {
+            ...body,
+            status: 'degraded',
+            problems: ['journal_damaged'],
+            journal: { missingSeqs: [1234], damagedLines: [{ file: '2026-03-01.jsonl', lines: [57] }] },
+          },
+        });
+      });
+      await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 5', hub.demoPins.manager);
+      await tablet.goto(`${hub.url}/admin/hq`);
+      const notice = tablet.getByTestId('hq-missing-seqs');
+      await notice.waitFor();
+      expect(await notice.getAttribute('data-seqs')).toBe('1234');
+      expect(await notice.textContent()).toContain('日誌中有損壞的紀錄');
+      expect(await notice.textContent()).toContain('1234');
+      await tablet.getByTestId('lang-en').click();
+      await expect.poll(() => notice.textContent()).toContain('cannot be sent to HQ: 1234');
+      await tablet.getByTestId('lang-zh-TW').click();
+      expect(pageErrors).toEqual([]);
+    });
+  });
+
   it('shows the link as unknown, with the hub counts, when the hub does not report it', async () => {
     const { hub, pageErrors } = session();
     await onAnotherTablet(session(), async (tablet) => {

@@ -47,6 +47,7 @@ describe('WebSocket /api/ws', () => {
       deviceId: counter1.deviceId,
       staff: expect.objectContaining({ name: '小美', role: 'cashier' }),
       lastSeq: seq,
+      storage: expect.stringMatching(/^(ok|low)$/),
     });
   });
 

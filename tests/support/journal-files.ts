@@ -1,11 +1,27 @@
 /**
  * Reads a hub's data directory the way an auditor would, without the hub's own code: every
- * journal file line by line (strictly: each line must be a whole JSON event ending in a newline),
+ * journal file line by line (strictly: each line must be a whole JSON event ending in a newline,
+ * its CRC32C right),
  * and the snapshot files. For crash tests and the bench.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
 import type { HubEvent, SaleCompletedData } from '../../hub/src/protocol/events.ts';
+
+/** `{"crc32c":"<8 hex>",` then the rest of the event's JSON, whose bytes the checksum covers. */
+const CHECKSUMMED_LINE = /^\{"crc32c":"([0-9a-f]{8})",(.*)$/s;
+
+/** A line's event, the checksum checked (lines from before checksums have none); throws if damaged. */
+export function parseJournalLine(line: string): HubEvent {
+  const match = CHECKSUMMED_LINE.exec(line);
+  if (!match) return JSON.parse(line) as HubEvent;
+  const rest = match[2]!;
+  if (crc32c(Buffer.from(rest, 'utf8')) !== Number.parseInt(match[1]!, 16)) {
+    throw new Error('checksum mismatch');
+  }
+  return JSON.parse(`{${rest}`) as HubEvent;
+}
 
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
@@ -65,9 +81,9 @@ export function scanJournal(
     lines.forEach((line, index) => {
       let event: HubEvent;
       try {
-        event = JSON.parse(line) as HubEvent;
+        event = parseJournalLine(line);
       } catch (err) {
-        problems.push(`${day}.jsonl line ${index + 1}: not JSON (${(err as Error).message}): ${line.slice(0, 80)}`);
+        problems.push(`${day}.jsonl line ${index + 1}: damaged (${(err as Error).message}): ${line.slice(0, 80)}`);
         return;
       }
       if (event.schema !== 'ayi.event/1' || !Number.isInteger(event.seq) || typeof event.type !== 'string') {

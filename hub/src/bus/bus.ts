@@ -4,6 +4,7 @@
  */
 import type { HubEvent } from '../protocol/events.js';
 import type { DeviceStatusView, ScanEvent } from '../devices/device-types.js';
+import type { StorageView } from '../storage/storage-monitor.js';
 
 export interface BusTopics {
   /** An event is on disk and projected. */
@@ -14,6 +15,8 @@ export interface BusTopics {
   'scanner.scan': ScanEvent & { deviceId: string };
   /** A printer or scanner changed state. */
   'device.status': DeviceStatusView;
+  /** Free space on the data disk changed state (ok, low, full). */
+  'storage.changed': StorageView;
 }
 
 type Listener<T> = (payload: T) => void;

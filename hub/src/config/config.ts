@@ -67,6 +67,12 @@ export const HubConfigSchema = Type.Object(
     /** JSON body with {{to}} (E.164), {{text}} and optionally {{messageId}}, each inside quotes. */
     smsHttpBodyTemplate: Type.String({ minLength: 2, maxLength: 4000 }),
     smsHttpTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+    /** Health turns `degraded` (storage_low) under this share of the data disk free (0: off). */
+    diskMinFreePercent: Type.Number({ minimum: 0, maximum: 100 }),
+    /** ... or under this many MB free (0: off), whichever comes first. */
+    diskMinFreeMb: Type.Integer({ minimum: 0 }),
+    /** How often free space is measured (s); every 5 s while the disk is full. */
+    diskProbeSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
   },
   { additionalProperties: false },
 );
@@ -113,6 +119,9 @@ export function defaultConfig(): HubConfig {
     smsHttpAuthHeader: null,
     smsHttpBodyTemplate: DEFAULT_SMS_BODY_TEMPLATE,
     smsHttpTimeoutMs: DEFAULT_SMS_TIMEOUT_MS,
+    diskMinFreePercent: 10,
+    diskMinFreeMb: 500,
+    diskProbeSeconds: 60,
   };
 }
 
@@ -155,6 +164,9 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_SMS_HTTP_AUTH: ['smsHttpAuthHeader', (v) => (v === '' ? null : v)],
   AYI_SMS_HTTP_BODY: ['smsHttpBodyTemplate', String],
   AYI_SMS_HTTP_TIMEOUT_MS: ['smsHttpTimeoutMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_DISK_MIN_FREE_PERCENT: ['diskMinFreePercent', (v) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)],
+  AYI_DISK_MIN_FREE_MB: ['diskMinFreeMb', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_DISK_PROBE_S: ['diskProbeSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
 };
 
 /** Settings that may hold a secret (a token in a header or a URL): a problem never shows their value. */

@@ -115,18 +115,18 @@ export class VirtualPrinter implements ReceiptPrinter {
     await this.ensureDay(dayDir);
     const final = path.join(dayDir, `${job.jobId}.${job.kind}.txt`);
     const temp = path.join(dayDir, `${TEMP_PREFIX}${job.jobId}.${randomBytes(4).toString('hex')}.tmp`);
-    if (options.durable) {
-      const handle = await fs.open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(job.text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } else {
-      await fs.writeFile(temp, job.text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
-    }
     try {
+      if (options.durable) {
+        const handle = await fs.open(temp, 'wx', 0o600);
+        try {
+          await handle.writeFile(job.text, 'utf8');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } else {
+        await fs.writeFile(temp, job.text, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
+      }
       for (;;) {
         try {
           await fs.link(temp, final);

@@ -292,9 +292,22 @@ export interface QuoteView {
   discountsOverLimit: DiscountOverLimit[];
 }
 
+/** The hub's data disk: ok, low (health warns), full (writes refused, 507 storage_full). */
+export type StorageState = 'ok' | 'low' | 'full';
+
 /** Messages the hub sends over the WebSocket. */
 export type ServerMessage =
-  | { type: 'hello'; storeId: string; deviceId: string; staff: StaffView | null; lastSeq: number }
+  | {
+      type: 'hello';
+      storeId: string;
+      deviceId: string;
+      staff: StaffView | null;
+      lastSeq: number;
+      /** The data disk: `full` means sales and changes are refused until space is freed. */
+      storage: StorageState;
+    }
+  /** The data disk changed state: tablets show (or take down) the "storage is full" banner. */
+  | { type: 'storage'; state: StorageState }
   | { type: 'sale'; sale: SaleView }
   | { type: 'catalog.changed'; products: number }
   /** A member's record changed (sale, points, profile, tags, merge, erasure): refresh an open card. */

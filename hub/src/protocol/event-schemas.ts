@@ -507,6 +507,13 @@ export const LinkStatusSchema = Type.Object(
         },
       ),
     ),
+    problems: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'online: what makes the hub degraded (storage_full, storage_low, journal_damaged; empty when all is well). ' +
+          'Published again when it changes. More codes may be added.',
+      }),
+    ),
   },
   {
     additionalProperties: true,
@@ -553,6 +560,12 @@ export const CommandResultSchema = Type.Object(
     ),
     fromSeq: Type.Optional(Type.Integer({ minimum: 1, description: 'resend: publishing goes on from here.' })),
     toSeq: Type.Optional(Type.Integer({ minimum: 0, description: 'resend: the last seq at the time of the command.' })),
+    missingSeqs: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        description:
+          'resend: seqs of the range the journal lacks (damaged lines), which cannot be sent; ok is false, the others are sent again.',
+      }),
+    ),
   },
   {
     additionalProperties: true,

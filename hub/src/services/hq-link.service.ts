@@ -94,9 +94,13 @@ export interface HqLinkDeps {
   connect?: (url: string, options: IClientOptions) => MqttClient;
   /** What HQ is entitled to beyond the journal's event (the cross-store link of a member), if anything. */
   linkFor?: (event: HubEvent) => HqMemberLink | null;
+  /** What makes the hub's health degraded (e.g. `storage_full`), for the online status. */
+  problems?: () => string[];
 }
 
 export const DEFAULT_TAIL_SIZE = 4096;
+/** A resend's answer names at most this many missing seqs. */
+const MISSING_SEQS_NAMED = 1000;
 
 /** The link's settings from the hub configuration. */
 export function hqLinkSettings(config: HubConfig): HqLinkSettings {
@@ -531,6 +535,19 @@ export class HqLinkService {
     return null;
   }
 
+  /** Seqs from `fromSeq` to `toSeq` that are not in the journal (read the way a resend reads it). */
+  private async missingSeqs(fromSeq: number, toSeq: number): Promise<number[]> {
+    const missing: number[] = [];
+    let expected = fromSeq;
+    for await (const event of this.deps.journal.replay(fromSeq - 1, this.dayToReadFrom(fromSeq))) {
+      if (event.seq > toSeq) break;
+      for (let seq = expected; seq < event.seq && missing.length < MISSING_SEQS_NAMED; seq++) missing.push(seq);
+      expected = Math.max(expected, event.seq + 1);
+    }
+    for (let seq = expected; seq <= toSeq && missing.length < MISSING_SEQS_NAMED; seq++) missing.push(seq);
+    return missing;
+  }
+
   /** The first journal day that can hold `seq`: the day of the watermark's event, if it is before. */
   private dayToReadFrom(seq: number): string {
     const at = this.acks.deliveredAt;
@@ -574,7 +591,7 @@ export class HqLinkService {
 
   // ---- status and commands ----------------------------------------------------------------
 
-  /** Publishes the online status again (retained) when something it shows has changed. */
+  /** Publishes the online status again (retained) when something it shows has changed (a problem, a lock). */
   refreshStatus(): void {
     const client = this.client;
     if (!client || this.link !== 'connected') return;
@@ -601,6 +618,7 @@ export class HqLinkService {
       at: this.clock().toISOString(),
     };
     if (reason) payload.reason = reason;
+    if (state === 'online' && this.deps.problems) payload.problems = this.deps.problems();
     if (state === 'online' && this.deps.devices) {
       try {
         payload.devices = this.deps.devices();
@@ -613,6 +631,15 @@ export class HqLinkService {
   }
 
   private onCommand(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
+    void this.answerCommand(client, topic, payload, packet);
+  }
+
+  private async answerCommand(
+    client: MqttClient,
+    topic: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+  ): Promise<void> {
     const command = this.topics.commandName(topic);
     if (command === null) return;
     let request: Record<string, unknown> = {};
@@ -624,7 +651,7 @@ export class HqLinkService {
         throw new Error('the payload must be a JSON object');
       }
       request = parsed as Record<string, unknown>;
-      result = this.runCommand(command, request);
+      result = await this.runCommand(command, request);
     } catch (err) {
       result = { ok: false, error: (err as Error).message };
     }
@@ -650,7 +677,7 @@ export class HqLinkService {
     );
   }
 
-  private runCommand(command: string, request: Record<string, unknown>): CommandResult {
+  private async runCommand(command: string, request: Record<string, unknown>): Promise<CommandResult> {
     const lastSeq = this.deps.lastSeq();
     switch (command) {
       case 'ping':
@@ -673,6 +700,18 @@ export class HqLinkService {
         // Publishing goes on from fromSeq; the events after it come again, in order.
         if (fromSeq < this.nextSeq) this.nextSeq = fromSeq;
         this.schedulePump();
+        // Seqs the journal lacks (damaged or lost lines) cannot come again: HQ is told which.
+        const missingSeqs = await this.missingSeqs(fromSeq, lastSeq);
+        if (missingSeqs.length > 0) {
+          return {
+            ok: false,
+            fromSeq,
+            toSeq: lastSeq,
+            lastSeq,
+            missingSeqs,
+            error: `the journal lacks ${missingSeqs.length === 1 ? 'seq' : 'seqs'} ${missingSeqs.join(', ')} (damaged); the others are sent again`,
+          };
+        }
         return { ok: true, fromSeq, toSeq: lastSeq, lastSeq };
       }
       default:

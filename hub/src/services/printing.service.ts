@@ -824,17 +824,18 @@ async function writeDurably(file: string, content: string): Promise<void> {
   const dir = path.dirname(file);
   await ensureDirectory(dir);
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await fs.open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, file);
   } catch (err) {
-    await fs.rm(temp, { force: true });
+    // A full disk: no partial job is left to hold space or to be loaded as a damaged job.
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw err;
   }
   await fsyncDirectory(dir);

@@ -41,21 +41,28 @@ export class DurableJsonFile<T> implements Adapter<T> {
 
   private async writeNow(text: string): Promise<void> {
     const tmp = `${this.filename}.${process.pid}.tmp`;
-    const handle = await fs.open(tmp, 'w', 0o600);
     try {
-      const bytes = Buffer.from(text, 'utf8');
-      // A big document (a snapshot: tens of MB) goes to disk a piece at a time: one flush of all
-      // of it would hold up the journal's fdatasyncs, which tablets are waiting for, until it ends.
-      for (let offset = 0; offset < bytes.length; offset += FLUSH_EVERY_BYTES) {
-        const piece = bytes.subarray(offset, Math.min(bytes.length, offset + FLUSH_EVERY_BYTES));
-        await writeFully(handle, piece, offset);
-        if (offset + piece.length < bytes.length) await handle.datasync();
+      const handle = await fs.open(tmp, 'w', 0o600);
+      try {
+        const bytes = Buffer.from(text, 'utf8');
+        // A big document (a snapshot: tens of MB) goes to disk a piece at a time: one flush of all
+        // of it would hold up the journal's fdatasyncs, which tablets are waiting for, until it ends.
+        for (let offset = 0; offset < bytes.length; offset += FLUSH_EVERY_BYTES) {
+          const piece = bytes.subarray(offset, Math.min(bytes.length, offset + FLUSH_EVERY_BYTES));
+          await writeFully(handle, piece, offset);
+          if (offset + piece.length < bytes.length) await handle.datasync();
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await fs.rename(tmp, this.filename);
+    } catch (err) {
+      // A full disk: the old file is still whole; the partial copy would only hold the space the
+      // next write needs. Nothing is kept between writes, so the next one starts afresh.
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
     }
-    await fs.rename(tmp, this.filename);
     await fsyncDirectory(path.dirname(this.filename));
   }
 }

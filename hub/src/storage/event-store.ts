@@ -2,6 +2,10 @@
  * Records events: gives each its envelope (seq, UUIDv7, time), appends it to the journal and, once
  * it is on disk, hands it to the committed-event listeners strictly in seq order. A caller's promise
  * resolves only after that, so what a tablet is told is always durable and already projected.
+ *
+ * A failed append (a full disk) fails every event not yet committed, and the seqs they took are
+ * given out again: none of them reached the disk, so the journal keeps 1..N without a gap. The next
+ * event is simply tried (the disk may have room again); nothing needs a restart.
  */
 import { v7 as uuidv7 } from 'uuid';
 import {
@@ -33,6 +37,8 @@ export class EventStore {
   private lastCommitted: number;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners: CommittedListener[] = [];
+  /** Bumped by each failure: a rejection of an event of an earlier generation was already handled. */
+  private generation = 0;
 
   constructor(
     private readonly journal: Journal,
@@ -76,12 +82,13 @@ export class EventStore {
       data: payload,
     } as HubEventOf<K>;
 
+    const generation = this.generation;
     const committed = new Promise<void>((resolve, reject) => {
       this.pending.set(seq, { event: event as HubEvent, durable: false, resolve, reject });
     });
     this.journal.append(event as HubEvent).then(
       () => this.markDurable(seq),
-      (err: Error) => this.failAll(err),
+      (err: Error) => this.failAll(err, generation),
     );
     await committed;
     return event;
@@ -110,9 +117,13 @@ export class EventStore {
     }
   }
 
-  private failAll(err: Error): void {
+  private failAll(err: Error, generation: number): void {
+    if (generation !== this.generation) return;
+    this.generation += 1;
     for (const entry of this.pending.values()) entry.reject(err);
     this.pending.clear();
+    this.lastAllocated = this.lastCommitted;
+    this.journal.recover();
     this.onWriteFailure(err);
   }
 }

@@ -20,6 +20,17 @@ export function isHubEvent(value: unknown): value is HubEvent {
   return v.schema === EVENT_SCHEMA && Number.isInteger(v.seq) && typeof v.type === 'string' && typeof v.at === 'string';
 }
 
+/** What reading the journal found wrong with it so far (start-up, HQ resends). */
+export interface JournalDamage {
+  /** Seqs absent from the journal: a damaged line, or a line gone, between two good ones. */
+  missingSeqs: number[];
+  /** Lines that failed their checksum (or, written before checksums, did not parse), per day file. */
+  damagedLines: { file: string; lines: number[] }[];
+}
+
+/** Seqs named at most (a file damaged wholesale must not fill the memory with numbers). */
+const MISSING_SEQS_KEPT = 1000;
+
 interface DayFile {
   day: string;
   adapter: JsonLinesAppendFile<HubEvent>;
@@ -29,12 +40,21 @@ interface DayFile {
 export class Journal {
   private current: DayFile | null = null;
   private closing: Promise<void>[] = [];
+  private readonly missing = new Set<number>();
+  private readonly damagedLines = new Map<string, number[]>();
+  private readonly onRead: (report: JsonLinesReadReport) => void;
 
   private constructor(
     readonly dir: string,
     private readonly timeZone: string,
-    private readonly onRead: (report: JsonLinesReadReport) => void,
-  ) {}
+    onRead: (report: JsonLinesReadReport) => void,
+  ) {
+    this.onRead = (report) => {
+      const name = path.basename(report.file);
+      if (report.corruptLines.length > 0) this.damagedLines.set(name, report.corruptLines);
+      onRead(report);
+    };
+  }
 
   /** Opens the journal, repairs a torn tail of the newest file and finds the last seq on disk. */
   static async open(
@@ -48,6 +68,7 @@ export class Journal {
     let lastEvent: HubEvent | null = null;
     for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
       const file = await journal.openDay(days[i]!);
+      journal.noteGaps(file.db.data, null);
       if (i === days.length - 1) journal.current = file;
       lastEvent = file.db.data.at(-1) ?? null;
     }
@@ -90,14 +111,47 @@ export class Journal {
     return this.current.db.write();
   }
 
+  /**
+   * Accepts appends again after a failed one (a full disk). The adapters have already forgotten
+   * every event that did not reach the disk; the caller has rolled back its seqs.
+   */
+  recover(): void {
+    this.current?.adapter.reset();
+  }
+
+  /** What reading the journal found wrong with it so far. */
+  damage(): JournalDamage {
+    return {
+      missingSeqs: [...this.missing].sort((a, b) => a - b),
+      damagedLines: [...this.damagedLines].map(([file, lines]) => ({ file, lines })),
+    };
+  }
+
+  /** Seqs that should lie between consecutive events but are absent (checked on every read). */
+  private noteGaps(events: readonly HubEvent[], previousSeq: number | null): number | null {
+    let previous = previousSeq;
+    for (const event of events) {
+      if (previous !== null && event.seq > previous + 1) {
+        for (let seq = previous + 1; seq < event.seq && this.missing.size < MISSING_SEQS_KEPT; seq++) {
+          this.missing.add(seq);
+        }
+      }
+      previous = event.seq;
+    }
+    return previous;
+  }
+
   /** Events with seq greater than `afterSeq`, in order, starting at `fromDay` (inclusive). */
   async *replay(afterSeq: number, fromDay = ''): AsyncGenerator<HubEvent> {
+    let previous: number | null = null;
     for (const day of await this.days()) {
       if (day < fromDay) continue;
       const events =
         this.current?.day === day
           ? this.current.db.data
           : ((await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead).read()) ?? []);
+      // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
+      previous = this.noteGaps(events, previous);
       for (const event of events) if (event.seq > afterSeq) yield event;
     }
   }

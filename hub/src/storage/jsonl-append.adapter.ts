@@ -10,21 +10,48 @@
  * it at midnight, so the new day's first event never reaches the disk before the old day's last ones
  * (the on-disk order is always the seq order, even across files).
  *
+ * Every line carries a CRC32C of its own bytes (see `formatLine`), so a damaged line is detected, not
+ * guessed from whether it still parses; lines written before checksums existed are still read.
+ *
  * `read()` drops a torn tail (a crash in the middle of an append: a last line without its newline,
- * or garbage after the last good line) and truncates the file there, never more.
+ * or garbage after the last good line) and truncates the file there, never more. Damaged lines
+ * before a good one are reported (`corruptLines`), not dropped from the file.
+ *
+ * A failed write or fdatasync (a full disk) acknowledges nothing: every waiting write is rejected,
+ * the entries not on disk are forgotten, and the file is cut back to its last durable byte (so no
+ * partial line is left for the next append to glue onto). Later writes are refused until `reset()`
+ * (the owner decides when: the journal's event store first rolls back its seqs).
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
+import { crc32c } from '@node-rs/crc32';
 import { fsyncDirectory, writeFully } from './fsync.js';
+
+/**
+ * A line is the entry's JSON with its checksum as the first member: `{"crc32c":"1a2b3c4d",…}\n`, the
+ * CRC32C of the bytes after that prefix. The line stays one JSON object (jq and auditors read it);
+ * the reader checks the raw bytes and parses the entry without the checksum member.
+ */
+const CHECKSUM_PREFIX = '{"crc32c":"';
+const PREFIX_BYTES = CHECKSUM_PREFIX.length + 8 + 2; // prefix, 8 hex digits, `",`
+const PREFIX_CODES = Buffer.from(CHECKSUM_PREFIX, 'latin1');
+
+export function formatLine(entry: unknown): string {
+  const json = JSON.stringify(entry);
+  // Only a non-empty object can carry the checksum member.
+  if (json.length < 3 || json.charCodeAt(0) !== 0x7b) return `${json}\n`;
+  const rest = json.slice(1);
+  return `${CHECKSUM_PREFIX}${crc32c(rest).toString(16).padStart(8, '0')}",${rest}\n`;
+}
 
 export interface JsonLinesReadReport {
   file: string;
   entries: number;
   /** Bytes cut from the end of the file (a torn tail). */
   truncatedBytes: number;
-  /** Line numbers in the middle of the file that could not be parsed and were skipped. */
+  /** Line numbers in the middle of the file that failed their checksum (or could not be parsed) and were skipped. */
   corruptLines: number[];
 }
 
@@ -42,6 +69,10 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   private flushing: Promise<void> | null = null;
   private failure: Error | null = null;
   private barrier: Promise<unknown> | null = null;
+  /** Bytes of the file known to be on disk (the end of the last fdatasync'd write); null until opened. */
+  private durableBytes: number | null = null;
+  /** A failed write may have left bytes after `durableBytes`: they are cut before the next write. */
+  private cutPending = false;
 
   constructor(
     readonly filename: string,
@@ -69,7 +100,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       const newline = bytes.indexOf(0x0a, start);
       lineNo += 1;
       if (newline === -1) break; // an unterminated last line was never acknowledged: torn
-      const entry = parseLine(bytes.subarray(start, newline), this.isEntry);
+      const entry = parseLine(bytes, start, newline, this.isEntry);
       if (entry === undefined) {
         badLines.push({ lineNo, offset: start });
       } else {
@@ -91,6 +122,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       }
     }
     this.written = entries.length;
+    this.durableBytes = null;
     this.onRead({ file: this.filename, entries: entries.length, truncatedBytes, corruptLines });
     return entries;
   }
@@ -121,8 +153,12 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   write(data: T[]): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     this.latest = data;
+    if (this.failure) {
+      // Refused: the entry just added is forgotten like those of the write that failed.
+      this.latest.length = this.written;
+      return Promise.reject(this.failure);
+    }
     const target = data.length;
     if (target <= this.written) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -150,6 +186,16 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     return this.written;
   }
 
+  /**
+   * Accepts writes again after a failure. The entries that were not written are already forgotten;
+   * whatever a failed write left after the last durable byte is cut before the next write.
+   */
+  reset(): void {
+    if (!this.failure) return;
+    this.failure = null;
+    this.barrier = null;
+  }
+
   async close(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
     await this.handle?.close();
@@ -166,23 +212,41 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       while (this.written < this.latest.length) {
         const batch = this.latest.slice(this.written);
         let text = '';
-        for (const entry of batch) text += `${JSON.stringify(entry)}\n`;
+        for (const entry of batch) text += formatLine(entry);
         const handle = await this.openHandle();
+        if (this.cutPending) await this.cutToDurable(handle);
+        const bytes = Buffer.from(text, 'utf8');
         // One write call for the batch (appendFile goes through writeFile's chunking and checks).
-        await writeFully(handle, Buffer.from(text, 'utf8'));
+        await writeFully(handle, bytes);
         await handle.datasync();
         this.written += batch.length;
+        this.durableBytes! += bytes.length;
         const done = this.waiters.filter((w) => w.target <= this.written);
         this.waiters = this.waiters.filter((w) => w.target > this.written);
         for (const waiter of done) waiter.resolve();
       }
     } catch (err) {
-      // After a failed write or fsync nothing about the file can be trusted (the kernel may have
-      // dropped the dirty pages): fail every waiter and refuse further writes.
+      // A full disk (ENOSPC) or a failed fsync: none of this batch is acknowledged. What is not on
+      // disk is forgotten (the entries array is the owner's lowdb data: it keeps only what is
+      // durable), and a partial line is cut off now if the disk lets us, else before the next write.
       this.failure = err as Error;
+      this.latest.length = this.written;
+      if (this.handle && this.durableBytes !== null) {
+        this.cutPending = true;
+        await this.cutToDurable(this.handle).catch(() => undefined);
+      }
       for (const waiter of this.waiters) waiter.reject(this.failure);
       this.waiters = [];
     }
+  }
+
+  /** Cuts the file back to its last durable byte (truncating needs no free space). */
+  private async cutToDurable(handle: FileHandle): Promise<void> {
+    if ((await handle.stat()).size !== this.durableBytes) {
+      await handle.truncate(this.durableBytes!);
+      await handle.datasync();
+    }
+    this.cutPending = false;
   }
 
   private async openHandle(): Promise<FileHandle> {
@@ -193,18 +257,61 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     } catch {
       created = true;
     }
-    this.handle = await fs.open(this.filename, 'a', 0o600);
-    if (created) await fsyncDirectory(path.dirname(this.filename));
-    return this.handle;
+    const handle = await fs.open(this.filename, 'a', 0o600);
+    try {
+      if (created) await fsyncDirectory(path.dirname(this.filename));
+      this.durableBytes = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    this.handle = handle;
+    return handle;
   }
 }
 
-function parseLine<T>(line: Buffer, isEntry: (value: unknown) => value is T): T | undefined {
-  if (line.length === 0) return undefined;
+/**
+ * The entry of line `bytes[start, end)`, or undefined when the line is damaged: a checksum that does
+ * not match its bytes, or (a line from before checksums) JSON that does not parse. The checksum is
+ * computed on the raw bytes and the entry parsed from them in place: `{` is written over the `,`
+ * that ends the checksum member (the buffer is the reader's own copy of the file).
+ */
+function parseLine<T>(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  isEntry: (value: unknown) => value is T,
+): T | undefined {
+  if (end <= start) return undefined;
+  let from = start;
+  if (hasChecksumPrefix(bytes, start, end)) {
+    const stored = hexAt(bytes, start + CHECKSUM_PREFIX.length);
+    if (stored < 0 || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return undefined;
+    from = start + PREFIX_BYTES - 1;
+    bytes[from] = 0x7b;
+  }
   try {
-    const value: unknown = JSON.parse(line.toString('utf8'));
+    const value: unknown = JSON.parse(bytes.toString('utf8', from, end));
     return isEntry(value) ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The 8 lowercase hex digits at `at` as an unsigned 32-bit number, or -1 if they are not that. */
+function hexAt(bytes: Buffer, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = bytes[i]!;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+function hasChecksumPrefix(bytes: Buffer, start: number, end: number): boolean {
+  if (end - start < PREFIX_BYTES + 1) return false;
+  for (let i = 0; i < PREFIX_CODES.length; i++) if (bytes[start + i] !== PREFIX_CODES[i]) return false;
+  return bytes[start + PREFIX_BYTES - 2] === 0x22 && bytes[start + PREFIX_BYTES - 1] === 0x2c;
 }

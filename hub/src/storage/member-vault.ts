@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import type { SealedData } from '../protocol/events.js';
-import { JsonLinesAppendFile } from './jsonl-append.adapter.js';
+import { JsonLinesAppendFile, formatLine } from './jsonl-append.adapter.js';
 import { ensureDirectory, fsyncDirectory } from './fsync.js';
 
 interface KeyEntry {
@@ -64,7 +64,13 @@ export class MemberVault {
       if (this.keys.has(memberId)) return;
       const key = randomBytes(32);
       this.db.data.push({ memberId, key: key.toString('base64') });
-      await this.db.write();
+      try {
+        await this.db.write();
+      } catch (err) {
+        // A full disk: the key was not kept (the adapter forgot it); the next sign-up tries afresh.
+        (this.db.adapter as JsonLinesAppendFile<KeyEntry>).reset();
+        throw err;
+      }
       this.keys.set(memberId, key);
     });
   }
@@ -106,12 +112,17 @@ export class MemberVault {
       if (doomed.size === 0) return;
       const kept = this.db.data.filter((entry) => !doomed.has(entry.memberId));
       const tmp = `${this.file}.${process.pid}.tmp`;
-      const handle = await fs.open(tmp, 'w', 0o600);
       try {
-        await handle.writeFile(kept.map((entry) => `${JSON.stringify(entry)}\n`).join(''), 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await fs.open(tmp, 'w', 0o600);
+        try {
+          await handle.writeFile(kept.map(formatLine).join(''), 'utf8');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (err) {
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
       }
       await (this.db.adapter as JsonLinesAppendFile<KeyEntry>).close();
       await fs.rename(tmp, this.file);

@@ -226,4 +226,73 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     expect(await replayAll(reopened.journal, 0)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     await reopened.journal.close();
   });
+
+  it('names the seqs a damaged line takes away, across day files, but not a torn tail left by a crash', async () => {
+    const dir = path.join(temp.make('ayi-journal-'), 'journal');
+    const first = await Journal.open(dir, TZ);
+    for (let seq = 1; seq <= 6; seq++) {
+      await first.journal.append(event(seq, `2026-11-2${seq <= 3 ? 2 : 3}T02:00:00.000Z`));
+    }
+    await first.journal.close();
+    // Seq 2's line is damaged (a byte of it changed: it still parses); seq 4, the first line of the
+    // next day, too; and a crash left half a line at the end.
+    const older = path.join(dir, '2026-11-22.jsonl');
+    const newer = path.join(dir, '2026-11-23.jsonl');
+    await fs.writeFile(older, readFileSync(older, 'utf8').replace('Tablet 2', 'Tablet 7'));
+    await fs.writeFile(newer, `${readFileSync(newer, 'utf8').replace('Tablet 4', 'Tablet 9')}{"crc32c":"00`);
+
+    const { journal, lastEvent } = await Journal.open(dir, TZ);
+    expect(lastEvent?.seq).toBe(6);
+    // The torn tail is repaired; nothing in the newest file is missing between good lines yet.
+    expect(journal.damage()).toEqual({ missingSeqs: [], damagedLines: [{ file: '2026-11-23.jsonl', lines: [1] }] });
+    expect(await replayAll(journal, 0)).toEqual([1, 3, 5, 6]);
+    expect(journal.damage()).toEqual({
+      missingSeqs: [2, 4],
+      damagedLines: [
+        { file: '2026-11-23.jsonl', lines: [1] },
+        { file: '2026-11-22.jsonl', lines: [2] },
+      ],
+    });
+    await journal.close();
+  });
+
+  it("gives a refused append's seq out again and keeps the journal whole (a full disk, then room)", async () => {
+    const dir = path.join(temp.make('ayi-journal-'), 'journal');
+    const { journal } = await Journal.open(dir, TZ);
+    const clock = new FakeClock('2026-11-22T02:00:00.000Z');
+    const failures: Error[] = [];
+    const store = new EventStore(
+      journal,
+      { chainId: 'demo', storeId: 'store-001', epoch: 'epoch-1' },
+      0,
+      () => clock.now(),
+      (err) => failures.push(err),
+      () => undefined,
+    );
+    await store.record('device.paired', { deviceId: 'tab-1', name: 'Tablet 1' });
+
+    const probe = await fs.open(process.execPath, 'r');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const spy = vi
+      .spyOn(proto, 'datasync')
+      .mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    const refused = await Promise.allSettled([
+      store.record('device.paired', { deviceId: 'tab-2', name: 'Tablet 2' }),
+      store.record('device.paired', { deviceId: 'tab-3', name: 'Tablet 3' }),
+    ]);
+    spy.mockRestore();
+    expect(refused.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(failures).toHaveLength(1);
+    expect(store.lastSeq).toBe(1);
+
+    const next = await store.record('device.paired', { deviceId: 'tab-4', name: 'Tablet 4' });
+    expect(next.seq).toBe(2);
+    await journal.close();
+    const lines = readFileSync(path.join(dir, '2026-11-22.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line) as HubEvent).data)).toEqual([
+      { deviceId: 'tab-1', name: 'Tablet 1' },
+      { deviceId: 'tab-4', name: 'Tablet 4' },
+    ]);
+  });
 });

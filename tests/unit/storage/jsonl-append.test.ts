@@ -8,7 +8,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { JsonLinesAppendFile, type JsonLinesReadReport } from '../../../hub/src/storage/jsonl-append.adapter.ts';
+import {
+  JsonLinesAppendFile,
+  formatLine,
+  type JsonLinesReadReport,
+} from '../../../hub/src/storage/jsonl-append.adapter.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
 
 interface Entry {
@@ -18,7 +22,10 @@ interface Entry {
 const isEntry = (value: unknown): value is Entry =>
   typeof value === 'object' && value !== null && typeof (value as Entry).n === 'number';
 const entry = (n: number): Entry => ({ n, text: `銷售 ${n} ${'x'.repeat(n % 7)}` });
-const lineOf = (e: Entry) => `${JSON.stringify(e)}\n`;
+/** A line as the adapter writes it: the entry's JSON with its CRC32C as the first member. */
+const lineOf = (e: Entry) => formatLine(e);
+/** A line as written before lines had checksums. */
+const legacyLineOf = (e: Entry) => `${JSON.stringify(e)}\n`;
 
 const temp = new TempDirs();
 afterAll(() => temp.removeAll());
@@ -288,6 +295,44 @@ describe('JsonLinesAppendFile: recovery after a crash', () => {
     expect(report!.corruptLines).toEqual([2]);
   });
 
+  it('detects damage by checksum even where the damaged line still parses as an entry', async () => {
+    const file = newFile();
+    writeFileSync(file, [1, 2, 3].map((n) => lineOf(entry(n))).join(''));
+    // One digit changes (a bit flipped on the card): still valid JSON, still an entry, but not what was written.
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('"n":2,', '"n":7,'));
+    const { entries, report } = await readBack(file);
+    expect(entries!.map((e) => e.n)).toEqual([1, 3]);
+    expect(report).toMatchObject({ corruptLines: [2], truncatedBytes: 0 });
+  });
+
+  it('detects 8 zero bytes written into a line, and reads the entries around it unchanged', async () => {
+    const file = newFile();
+    const written = [1, 2, 3].map(entry);
+    writeFileSync(file, written.map(lineOf).join(''));
+    const bytes = readFileSync(file);
+    const second = bytes.indexOf(0x0a) + 1;
+    bytes.fill(0, second + 30, second + 38);
+    writeFileSync(file, bytes);
+    const { entries, report } = await readBack(file);
+    expect(entries).toEqual([written[0], written[2]]);
+    expect(report!.corruptLines).toEqual([2]);
+  });
+
+  it('still reads lines written before checksums, mixed with new ones, without the checksum member', async () => {
+    const file = newFile();
+    writeFileSync(file, [legacyLineOf(entry(1)), legacyLineOf(entry(2))].join(''));
+    const adapter = new JsonLinesAppendFile<Entry>(file, isEntry);
+    const db = new Low<Entry[]>(adapter, []);
+    await db.read();
+    db.data.push(entry(3));
+    await db.write();
+    await adapter.close();
+    const { entries, report } = await readBack(file);
+    expect(entries).toEqual([entry(1), entry(2), entry(3)]);
+    expect(report!.corruptLines).toEqual([]);
+  });
+
   it('reads a file that is nothing but a torn line as empty, keeping the file', async () => {
     const file = newFile();
     writeFileSync(file, '{"n":1,"te');
@@ -295,5 +340,50 @@ describe('JsonLinesAppendFile: recovery after a crash', () => {
     expect(entries).toEqual([]);
     expect(report!.truncatedBytes).toBe(10);
     expect(statSync(file).size).toBe(0);
+  });
+});
+
+describe('JsonLinesAppendFile: a write the disk refuses (ENOSPC)', () => {
+  /** The disk takes half of the next write's bytes, then refuses (what a filesystem filling up does). */
+  async function diskFullsOnNextWrite() {
+    const proto = await fileHandlePrototype();
+    const realWrite = proto.write;
+    let fired = false;
+    const spy = vi.spyOn(proto, 'write').mockImplementation(async function (this: unknown, data, offset = 0, length) {
+      const total = length ?? data.length - offset;
+      if (fired) return realWrite.call(this, data, offset, total);
+      fired = true;
+      await realWrite.call(this, data, offset, Math.floor(total / 2));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    return spy;
+  }
+
+  it('acknowledges nothing, leaves no partial line, forgets the refused entries and writes again after reset()', async () => {
+    const file = newFile();
+    const adapter = new JsonLinesAppendFile<Entry>(file, isEntry);
+    const db = new Low<Entry[]>(adapter, []);
+    db.data.push(entry(1));
+    await db.write();
+    const sizeBefore = statSync(file).size;
+
+    const spy = await diskFullsOnNextWrite();
+    db.data.push(entry(2), entry(3));
+    await expect(db.write()).rejects.toMatchObject({ code: 'ENOSPC' });
+    spy.mockRestore();
+    expect(statSync(file).size).toBe(sizeBefore);
+    expect(db.data).toEqual([entry(1)]);
+    // Refused until the owner says so (the journal's seqs are rolled back first).
+    db.data.push(entry(4));
+    await expect(db.write()).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(db.data).toEqual([entry(1)]);
+
+    adapter.reset();
+    db.data.push(entry(5));
+    await db.write();
+    await adapter.close();
+    const { entries, report } = await readBack(file);
+    expect(entries).toEqual([entry(1), entry(5)]);
+    expect(report).toMatchObject({ truncatedBytes: 0, corruptLines: [] });
   });
 });

@@ -38,6 +38,11 @@ export interface HealthWithHq {
   undeliveredEvents?: number;
   uptimeSeconds?: number;
   hq?: HqHealth | null;
+  /** Why the hub is degraded (storage_full, storage_low, journal_damaged, hq_backlog). */
+  problems?: string[];
+  storage?: { state: 'ok' | 'low' | 'full'; freePercent: number | null; daysLeft: number | null };
+  /** Seqs the journal lacks (damaged lines): HQ cannot get them from this hub. */
+  journal?: { missingSeqs: number[] };
 }
 
 const POLL_MS = 30_000;

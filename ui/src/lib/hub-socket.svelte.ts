@@ -12,7 +12,7 @@
  * - `onScan(fn)`: a hardware scanner assigned to this tablet read a code (the checkout page handles
  *   it like a keyboard-wedge scan).
  */
-import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView } from '$protocol/api';
+import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView, StorageState } from '$protocol/api';
 import { ApiError, NETWORK_ERROR, TIMEOUT, reportAuthFailure } from './api';
 import { deviceStore } from './devices.svelte';
 import { randomId } from './ids';
@@ -68,6 +68,8 @@ export class HubSocket {
   socketStaff = $state<StaffView | null | undefined>(undefined);
   storeId = $state<string | null>(null);
   lastSeq = $state(0);
+  /** The hub's data disk as it last said (`full`: sales and changes are refused; the banner shows). */
+  storage = $state<StorageState>('ok');
   /** When the next reconnect attempt is due (ms since epoch), for the status tooltip. */
   nextRetryAt = $state<number | null>(null);
   /** How many `hello`s this tablet has had (one per established connection). */
@@ -224,7 +226,11 @@ export class HubSocket {
         this.socketStaff = msg.staff;
         this.storeId = msg.storeId;
         this.lastSeq = msg.lastSeq;
+        this.storage = msg.storage ?? 'ok';
         this.connections += 1;
+        break;
+      case 'storage':
+        this.storage = msg.state;
         break;
       case 'sale':
         if (msg.sale.seq > this.lastSeq) this.lastSeq = msg.sale.seq;

@@ -21,6 +21,8 @@ import { apiError, sendError } from './errors.js';
 import { authenticate, roleCheckedBy } from './auth.js';
 import { refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
 import type { Role } from '../../protocol/api.js';
+import type { StorageView } from '../../storage/storage-monitor.js';
+import type { JournalDamage } from '../../storage/journal.js';
 import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
 import { salesRoutes } from './sales.routes.js';
@@ -74,6 +76,12 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
+  /** Why it is degraded: storage_full, storage_low, journal_damaged, hq_backlog (empty when ok). */
+  problems: string[];
+  /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
+  storage: StorageView;
+  /** Seqs the journal lacks and damaged lines found by reading it (start-up, HQ resends). */
+  journal: JournalDamage;
   storeId: string;
   chainId: string;
   version: string;
@@ -101,6 +109,8 @@ export interface HttpContext {
   hardware: HardwareContext;
   printing: PrintingService;
   health(): HealthView;
+  /** A request failed: lets the hub notice a full disk whichever write path met it. */
+  onRequestError?(err: unknown): void;
 }
 
 /** One API route and the role its onRequest hook checks (null: a paired device, or open). */
@@ -131,7 +141,10 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setErrorHandler((err, request, reply) => {
+    ctx.onRequestError?.(err);
+    return sendError(request, reply, err);
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {

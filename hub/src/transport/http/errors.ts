@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiError } from '../../protocol/api.js';
+import { isDiskFull } from '../../storage/storage-monitor.js';
 
 export function apiError(code: string, message: string, details?: unknown): ApiError {
   return { error: details === undefined ? { code, message } : { code, message, details } };
@@ -9,6 +10,19 @@ export function apiError(code: string, message: string, details?: unknown): ApiE
 
 export function toApiError(err: unknown): { status: number; body: ApiError } {
   if (err instanceof DomainError) return { status: err.status, body: apiError(err.code, err.message, err.details) };
+  // The disk refused the write: nothing was recorded, and the hub keeps serving what it has.
+  if (isDiskFull(err)) {
+    return {
+      status: 507,
+      body: apiError('storage_full', "The box's storage is full: nothing was saved. Call support to free space."),
+    };
+  }
+  if (['EIO', 'EROFS'].includes((err as NodeJS.ErrnoException | null)?.code ?? '')) {
+    return {
+      status: 503,
+      body: apiError('storage_error', "The box's storage cannot be written: nothing was saved. Call support."),
+    };
+  }
   const e = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: unknown }[] };
   if (e.validation) {
     const details = e.validation.map((v) => ({

@@ -8,12 +8,15 @@
  * dedupes by eventId.
  *
  * Writes are throttled: at most one every `intervalMs`, or sooner once `everyAcks` acknowledgements
- * are waiting; never two at once (the newest value wins).
+ * are waiting; never two at once (the newest value wins). A failed write (a full disk) is tried
+ * again, after a wait that doubles up to `MAX_RETRY_MS`, until the disk takes it.
  */
 import path from 'node:path';
 import { DurableJsonFile } from '../../storage/durable-json.adapter.js';
 
 export const WATERMARK_FILE = 'hq-link.json';
+/** Longest wait between two attempts while writes fail. */
+const MAX_RETRY_MS = 30_000;
 
 export interface WatermarkData {
   /** The epoch of the data directory the seqs belong to. */
@@ -33,6 +36,8 @@ export class WatermarkFile {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private lastWriteAt = 0;
+  /** Writes failed in a row (0 after a good one). */
+  private failures = 0;
 
   constructor(
     dataDir: string,
@@ -68,7 +73,12 @@ export class WatermarkFile {
     this.latest = data;
     this.pendingAcks += acks;
     if (this.writing) return; // written when the running write ends
-    const due = this.pendingAcks >= this.everyAcks ? 0 : Math.max(0, this.lastWriteAt + this.intervalMs - Date.now());
+    const interval =
+      this.failures > 0 ? Math.min(MAX_RETRY_MS, this.intervalMs * 2 ** Math.min(this.failures, 20)) : this.intervalMs;
+    const due =
+      this.pendingAcks >= this.everyAcks && this.failures === 0
+        ? 0
+        : Math.max(0, this.lastWriteAt + interval - Date.now());
     if (due === 0) {
       this.writeNow();
     } else {
@@ -76,6 +86,8 @@ export class WatermarkFile {
         this.timer = null;
         this.writeNow();
       }, due);
+      // flush() writes what is due when the link stops; a pending retry must not hold the process.
+      this.timer.unref();
     }
   }
 
@@ -103,8 +115,13 @@ export class WatermarkFile {
       .then(
         () => {
           this.written = data.deliveredSeq;
+          this.failures = 0;
         },
-        (err: unknown) => this.onError(err as Error),
+        (err: unknown) => {
+          // Told once per run of failures, not at every retry.
+          if (this.failures === 0) this.onError(err as Error);
+          this.failures += 1;
+        },
       )
       .finally(() => {
         this.writing = null;

@@ -118,7 +118,12 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       ctx.security.authenticateStaff(connection.deviceId, connection.sessionToken) !== null;
     broadcast({ type: 'device.status', device }, true, staffOf);
   });
+  /** A full disk is every tablet's business (logged in or not): the banner says to call support. */
+  const offStorage = ctx.bus.on('storage.changed', (view) => {
+    broadcast({ type: 'storage', state: view.state }, false, () => true);
+  });
   app.addHook('onClose', async () => {
+    offStorage();
     offCommitted();
     offRevoked();
     offScan();
@@ -148,12 +153,14 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
       };
       connections.add(connection);
       socket.on('close', () => connections.delete(connection));
+      const health = ctx.health();
       send(socket, {
         type: 'hello',
         storeId: ctx.config.storeId,
         deviceId: connection.deviceId,
         staff: request.staff,
-        lastSeq: ctx.health().lastSeq,
+        lastSeq: health.lastSeq,
+        storage: health.storage.state,
       });
       socket.on('message', (raw: Buffer) => {
         void handleMessage(connection, raw.toString('utf8')).catch((err: unknown) => {
