@@ -19,7 +19,7 @@ import type { PrintingService } from '../../services/printing.service.js';
 import type { SecurityService } from '../../services/security.service.js';
 import { apiError, sendError } from './errors.js';
 import { authenticate, roleCheckedBy } from './auth.js';
-import { refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
+import { refuseForeignHost, refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
 import type { Role } from '../../protocol/api.js';
 import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
@@ -146,6 +146,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
 
   const uiDir = path.resolve(ctx.config.uiDir);
   await registerSecurityHeaders(app, uiDir);
+  app.addHook('onRequest', refuseForeignHost(ctx.config.allowedHosts));
   app.addHook('onRequest', refuseForeignOrigin(ctx.config.allowedOrigins));
   const routes: ApiRoute[] = [];
   apiRouteTables.set(app, routes);
