@@ -474,7 +474,13 @@ export class SecurityService {
     const guard = data.pinGuards[deviceId];
     if (guard) {
       guard.failures = inWindow(guard.failures, now);
-      if (guard.unlockedAt !== null && Date.parse(guard.unlockedAt) > nowMs) guard.unlockedAt = nowIso;
+      if (guard.unlockedAt !== null && Date.parse(guard.unlockedAt) > nowMs) {
+        // The clock was set back past an unlock: it counts as just before now, with every failure
+        // it followed, so the next wrong PIN counts after it.
+        const justBefore = new Date(nowMs - 1).toISOString();
+        guard.unlockedAt = justBefore;
+        guard.failures = guard.failures.map((at) => (at > justBefore ? justBefore : at));
+      }
     }
 
     if (guard?.lockedAt) {

@@ -146,7 +146,6 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
 
   const uiDir = path.resolve(ctx.config.uiDir);
   await registerSecurityHeaders(app, uiDir);
-  app.addHook('onRequest', refuseForeignHost(ctx.config.allowedHosts));
   app.addHook('onRequest', refuseForeignOrigin(ctx.config.allowedOrigins));
   const routes: ApiRoute[] = [];
   apiRouteTables.set(app, routes);
@@ -165,6 +164,8 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
 
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: JSON_BODY_LIMIT } });
+  // After the WebSocket plugin's own onRequest hook: a refused upgrade's socket is then closed by it.
+  app.addHook('onRequest', refuseForeignHost(ctx.config.allowedHosts));
 
   // Open to all: health (nothing personal) and pairing (guarded by the one-time code).
   app.get('/api/health', async () => ctx.health());
