@@ -43,10 +43,16 @@ try {
   const pinAfter = PIN_AFTER[command];
   if (pinAfter !== undefined) {
     if (args.length > pinAfter) {
-      throw new Error(`${command} takes no PIN on the command line (it would stay in the shell's history): it asks for it`);
+      throw new Error(
+        `${command} takes no PIN on the command line (it would stay in the shell's history): it asks for it`,
+      );
     }
     if (args.length < pinAfter) {
-      throw new Error(command === 'add-staff' ? 'usage: add-staff <name> <cashier|manager|owner>' : 'usage: set-pin <staffId> (ayi staff lists the ids)');
+      throw new Error(
+        command === 'add-staff'
+          ? 'usage: add-staff <name> <cashier|manager|owner>'
+          : 'usage: set-pin <staffId> (ayi staff lists the ids)',
+      );
     }
     args.push(await readPin());
   }

@@ -291,8 +291,8 @@ export class Hub {
       clock,
       {
         devicePaired: async (device) => void (await events.record('device.paired', device)),
-      deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
-      staffAdded: async (staff) =>
+        deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
+        staffAdded: async (staff) =>
           void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
       },
       log.child({ component: 'pin-guard' }),

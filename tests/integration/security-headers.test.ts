@@ -31,7 +31,10 @@ beforeAll(async () => {
     `<!doctype html><html><head><script src="/_app/start.js"></script></head><body><script>${BOOT_SCRIPT}</script></body></html>`,
   );
   writeFileSync(path.join(uiDir, '_app', 'start.js'), 'export {};\n');
-  hub = await startTestHub({ dataDir: temp.make(), config: { uiDir, allowedOrigins: [ALLOWED], allowedHosts: [ALLOWED_HOST] } });
+  hub = await startTestHub({
+    dataDir: temp.make(),
+    config: { uiDir, allowedOrigins: [ALLOWED], allowedHosts: [ALLOWED_HOST] },
+  });
   cashier = await pairedTablet(hub, '1111', 'Counter');
 });
 afterAll(async () => {
@@ -96,7 +99,12 @@ describe('a state-changing request from another site', () => {
     const res = await send('POST', '/api/sales', { origin: ALLOWED, 'sec-fetch-site': 'cross-site' }, sale());
     expect(res.status).toBe(201);
     // and a foreign origin is refused whatever Sec-Fetch-Site claims
-    const foreign = await send('POST', '/api/sales', { origin: 'http://evil.example', 'sec-fetch-site': 'same-origin' }, sale());
+    const foreign = await send(
+      'POST',
+      '/api/sales',
+      { origin: 'http://evil.example', 'sec-fetch-site': 'same-origin' },
+      sale(),
+    );
     expect(foreign.body?.error?.code).toBe('origin_not_allowed');
   });
 
@@ -151,7 +159,12 @@ describe('security headers', () => {
 });
 
 /** A request with a Host header of the test's choosing (fetch does not let one set it). */
-function withHost(host: string, method: string, url: string, upgrade = false): Promise<{ status: number; body: string }> {
+function withHost(
+  host: string,
+  method: string,
+  url: string,
+  upgrade = false,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(hub.url + url, {
       method,
@@ -160,7 +173,12 @@ function withHost(host: string, method: string, url: string, upgrade = false): P
         ...cashier.headers(),
         host,
         ...(upgrade
-          ? { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' }
+          ? {
+              connection: 'Upgrade',
+              upgrade: 'websocket',
+              'sec-websocket-version': '13',
+              'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            }
           : {}),
       },
     });
