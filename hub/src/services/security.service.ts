@@ -57,7 +57,7 @@ export interface StaffRecord {
   pinHmac: string;
 }
 
-export interface SessionRecord {
+interface SessionRecord {
   tokenHash: string;
   staffId: string;
   deviceId: string;
