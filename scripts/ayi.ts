@@ -5,29 +5,57 @@
  *   npm run ayi -- revoke <deviceId>         unpair a tablet (closes its connection)
  *   npm run ayi -- unlock <deviceId>         lift a PIN lock from a tablet (managers can, from another tablet)
  *   npm run ayi -- unlock all                last resort: every tablet unlocked, every wrong PIN forgotten
- *   npm run ayi -- add-staff <name> <cashier|manager|owner> <pin>
- *                                            a cashier's PIN has 4 to 8 digits, a manager's or owner's 6 to 8
+ *   npm run ayi -- staff                     who can log in: id, name, role (never PINs)
+ *   npm run ayi -- add-staff <name> <cashier|manager|owner>
+ *                                            the PIN is asked for (a cashier's has 4 to 8 digits, a
+ *                                            manager's or owner's 6 to 8)
+ *   npm run ayi -- set-pin <staffId>         a new PIN (asked for); a manager's or owner's PIN under 6
+ *                                            digits from an older version no longer logs in until then
+ *   npm run ayi -- remove-staff <staffId>    that PIN no longer logs in (sales keep the name)
  *   npm run ayi -- snapshot                  write a snapshot now
  *   npm run ayi -- health
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
  * It talks to the hub through the socket in its data directory (AYI_DATA_DIR, default ./data).
+ * PINs are never arguments (they would stay in the shell's history and show in `ps`): they are typed
+ * at a prompt that does not echo them, twice, or read from the first line of stdin when it is not a
+ * terminal (`printf '583920\n' | npm run ayi -- set-pin stf-…`).
  */
 import path from 'node:path';
+import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|add-staff NAME ROLE PIN|snapshot|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|health|hardware|discover>\n',
   );
   process.exit(command ? 0 : 2);
 }
 const dataDir = path.resolve(process.env.AYI_DATA_DIR ?? './data');
 const socketPath = path.join(dataDir, 'ayi.sock');
 
+/** Commands that set a PIN, and how many arguments come before it. */
+const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };
+
 try {
+  const pinAfter = PIN_AFTER[command];
+  if (pinAfter !== undefined) {
+    if (args.length > pinAfter) {
+      throw new Error(
+        `${command} takes no PIN on the command line (it would stay in the shell's history): it asks for it`,
+      );
+    }
+    if (args.length < pinAfter) {
+      throw new Error(
+        command === 'add-staff'
+          ? 'usage: add-staff <name> <cashier|manager|owner>'
+          : 'usage: set-pin <staffId> (ayi staff lists the ids)',
+      );
+    }
+    args.push(await readPin());
+  }
   const result = await adminRequest(socketPath, command, args);
   if (command === 'pair') {
     const { code, expiresAt } = result as { code: string; expiresAt: string };

@@ -69,6 +69,11 @@ export const DEMO_STAFF: { name: string; role: Role; pin: string }[] = [
   { name: '阿明', role: 'manager', pin: '222222' },
   { name: '王老闆', role: 'owner', pin: '333333' },
 ];
+/** The demo manager's and owner's PINs before they had 6 digits. */
+const OLD_DEMO_PINS: { role: Role; oldPin: string }[] = [
+  { role: 'manager', oldPin: '2222' },
+  { role: 'owner', oldPin: '3333' },
+];
 
 interface StoreIdentityFile {
   chainId: string;
@@ -308,6 +313,7 @@ export class Hub {
       initialDeliveredSeq: identity.data.deliveredSeq,
       devices: () => (this.hardware ? this.hardware.registry.list() : []),
       lockedTablets: () => (this.security ? this.security.lockedTablets() : []),
+      storePinBlock: () => (this.security ? this.security.storePinBlock() : null),
       // HQ links one person across stores by the keyed hash of their number (sealed in the journal).
       linkFor: (event) =>
         (event.type === 'member.registered' || event.type === 'member.profile_updated') && this.members
@@ -323,12 +329,17 @@ export class Hub {
 
     const securityDb: Low<SecurityData> = await openSettings(config.dataDir, 'security', newSecurityData);
     const events = this.events;
-    this.security = new SecurityService(securityDb, clock, {
-      devicePaired: async (device) => void (await events.record('device.paired', device)),
-      deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
-      staffAdded: async (staff) =>
-        void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
-    });
+    this.security = new SecurityService(
+      securityDb,
+      clock,
+      {
+        devicePaired: async (device) => void (await events.record('device.paired', device)),
+        deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
+        staffAdded: async (staff) =>
+          void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
+      },
+      log.child({ component: 'pin-guard' }),
+    );
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
     this.security.onLockChanged(() => hqLink.refreshStatus());
 
@@ -615,11 +626,19 @@ export class Hub {
     if (!this.security.hasStaff()) {
       for (const staff of DEMO_STAFF) await this.security.addStaff(staff.name, staff.role, staff.pin);
     }
+    // A demo data directory of a version before 6-digit manager PINs: its demo manager and owner
+    // get the PINs the banner prints (found by the HMAC of the old demo PIN; nothing else changes).
+    for (const { role, oldPin } of OLD_DEMO_PINS) {
+      const newPin = DEMO_STAFF.find((s) => s.role === role)!.pin;
+      const upgraded = await this.security.replacePin(oldPin, newPin);
+      if (upgraded) this.log.info({ staffId: upgraded.id, role }, 'old demo PIN replaced by the current demo PIN');
+    }
   }
 
   private async adminCommand(command: string, args: string[]): Promise<unknown> {
     switch (command) {
       case 'pair':
+        this.security.resetPairingLimits();
         return this.security.issuePairingCode();
       case 'devices':
         return this.security.listDevices();
@@ -641,6 +660,19 @@ export class Hub {
         }
         return this.security.addStaff(name, role, pin);
       }
+      case 'staff':
+        return this.security.listStaff();
+      case 'set-pin': {
+        const [staffId, pin] = args;
+        if (!staffId || !pin) {
+          throw new Error(
+            `usage: set-pin <staffId> <pin> (a cashier's PIN is 4 to 8 digits, a manager's or owner's ${MANAGER_PIN_MIN_DIGITS} to 8; ayi staff lists the ids)`,
+          );
+        }
+        return this.security.setPin(staffId, pin);
+      }
+      case 'remove-staff':
+        return { removed: await this.security.removeStaff(requireArg(args, 'staffId')) };
       case 'snapshot':
         await this.snapshots.take();
         return { seq: this.state.lastSeq };
@@ -659,7 +691,7 @@ export class Hub {
         return discoverDevices(await sharedUsbBus(this.log), () => SerialPort.list());
       default:
         throw new Error(
-          `unknown command ${command}; try pair, devices, revoke, unlock, add-staff, snapshot, health, hardware, discover`,
+          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, health, hardware, discover`,
         );
     }
   }

@@ -121,6 +121,9 @@ describe('devices page (browser, built hub + UI)', () => {
         await expect.poll(() => row.getAttribute('data-locked')).toBe('true');
         expect(await row.getByTestId('tablet-locked').textContent()).toContain('已鎖定');
         expect(await manager.getByTestId('tablets-locked-count').textContent()).toContain('1');
+        // and how many wrong PINs it saw in the last hour
+        expect(await row.getByTestId('tablet-wrong-pins').getAttribute('data-count')).toBe('10');
+        expect(await row.getByTestId('tablet-wrong-pins').textContent()).toContain('密碼錯誤 10 次');
         // the manager's own tablet is not locked and offers nothing to unlock
         const own = manager.locator('[data-testid="tablet-row"]', { hasText: '店長平板' });
         expect(await own.getAttribute('data-locked')).toBe('false');
@@ -135,6 +138,49 @@ describe('devices page (browser, built hub + UI)', () => {
         await counter.getByTestId('pin-enter').click();
         await counter.waitForURL('**/checkout');
       });
+    });
+    expect(pageErrors).toEqual([]);
+  });
+
+  // Last: the block stops every PIN on this hub for the rest of the hour.
+  it('tells the manager when wrong PINs on all tablets together reach the store’s limit', async () => {
+    const { hub, pageErrors } = session();
+    await onAnotherTablet(session(), async (manager) => {
+      await pairAndLogIn(manager, hub.url, await hub.newPairingCode(), '店長平板 2', hub.demoPins.manager);
+      await manager.getByTestId('nav-devices').click();
+      await manager.waitForURL('**/admin/devices');
+      await manager.getByTestId('tablet-list').waitFor();
+      expect(await manager.getByTestId('store-pin-block').count()).toBe(0);
+
+      /** A tablet paired through the API that guesses until it is locked or the store's limit answers. */
+      const guesser = async (n: number) => {
+        const paired = await fetch(`${hub.url}/api/pair`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ code: await hub.newPairingCode(), name: `猜測 ${n}` }),
+        });
+        const { token } = (await paired.json()) as { token: string };
+        for (let i = 0; ; i++) {
+          const res = await fetch(`${hub.url}/api/session`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ pin: String(700_000 + n * 100 + i) }),
+          });
+          const body = (await res.json()) as { error: { code: string; details?: { retryAfterSeconds?: number } } };
+          if (res.status === 423 || body.error.code === 'store_pin_limit') return;
+          if (res.status === 429) {
+            const seconds = body.error.details?.retryAfterSeconds ?? 1;
+            await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+          }
+        }
+      };
+      await Promise.all([1, 2, 3, 4, 5, 6].map(guesser));
+
+      await manager.getByTestId('devices-refresh').click();
+      const block = manager.getByTestId('store-pin-block');
+      await block.waitFor();
+      expect(await block.textContent()).toContain('所有平板都無法輸入密碼');
+      await shot(manager, 'devices-store-pin-block.png');
     });
     expect(pageErrors).toEqual([]);
   });

@@ -37,7 +37,11 @@ afterAll(async () => {
   temp.removeAll();
 });
 
-type Status = { state: string; lockedTablets?: { deviceId: string; name: string; lockedAt: string }[] };
+type Status = {
+  state: string;
+  lockedTablets?: { deviceId: string; name: string; lockedAt: string }[];
+  storePinBlock?: { since: string; until: string } | null;
+};
 
 describe('the status to HQ', () => {
   it('names a tablet locked by wrong PINs, and no longer once it is unlocked', async () => {
@@ -68,5 +72,32 @@ describe('the status to HQ', () => {
 
     expect((await manager.request('POST', `/api/devices/${counter.deviceId}/unlock`)).status).toBe(200);
     await hq.waitFor(() => locked().length === 0, 10_000, 'the status without the locked tablet');
+  });
+
+  it('reports the store-wide block when the store’s 60 wrong PINs of the hour are reached', async () => {
+    expect((hq.last('/status') as Status).storePinBlock).toBeNull();
+    const owner = await pairedTablet(hub, '333333', 'Owner');
+    const blocked = async () => (await owner.request('GET', '/api/hardware')).body.storePinBlock;
+    expect(await blocked()).toBeNull();
+    // nine wrong PINs a tablet (no lock), tablet after tablet, until the store's limit answers
+    let reached = false;
+    for (let t = 1; !reached && t <= 12; t++) {
+      const counter = new TabletClient(hub.url);
+      await counter.pair(await newPairingCode(hub), `Guess ${t}`);
+      for (let i = 0; i < 9 && !reached; i++) {
+        clock.advance(10_000); // past the back-off (at most 8 s before the ninth)
+        const res = await counter.request('POST', '/api/session', { pin: String(800_000 + t * 10 + i) });
+        reached = res.body.error?.code === 'store_pin_limit';
+      }
+    }
+    expect(reached).toBe(true);
+    const block = () => (hq.last('/status') as Status).storePinBlock;
+    await hq.waitFor(() => Boolean(block()), 10_000, 'the store-wide block in the status');
+    expect(Value.Check(LinkStatusSchema, hq.last('/status'))).toBe(true);
+    const { since, until } = block()!;
+    expect(Date.parse(until)).toBeGreaterThan(clock.now().getTime());
+    expect(Date.parse(until) - Date.parse(since)).toBeLessThanOrEqual(60 * 60_000);
+    // and on the devices page's list
+    expect(await blocked()).toEqual({ since, until });
   });
 });

@@ -7,6 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Hub } from '../../hub/src/hub.ts';
 import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { Low, Memory } from 'lowdb';
+import { SecurityService, newSecurityData, type SecurityData } from '../../hub/src/services/security.service.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 const temp = new TempDirs();
@@ -172,7 +174,55 @@ describe('wrong pairing codes', () => {
     await new TabletClient(fresh.url).pair(code, 'Counter');
     // ten minutes after its last wrong code the client may try again
     clock.advance(10 * 60_000);
-    expect((await pairFrom(ATTACKER, fresh.url, await newPairingCode(fresh))).status).toBe(201);
+    expect((await pairFrom(ATTACKER, fresh.url, wrong)).status).toBe(401);
+  });
+
+  it('are forgotten when the technician issues a code (tablets behind one NAT share an address)', async () => {
+    const wrong = wrongCodeFor(fresh.pairingCode);
+    for (let i = 0; i < 10; i++) expect((await pairFrom(ATTACKER, fresh.url, wrong)).status).toBe(401);
+    expect((await pairFrom(ATTACKER, fresh.url, wrong)).status).toBe(429);
+    // `ayi pair`: a new code, and the address may pair with it at once
+    const code = await newPairingCode(fresh);
+    expect((await pairFrom(ATTACKER, fresh.url, code)).status).toBe(201);
+  });
+});
+
+describe('wrong pairing codes counted per client', () => {
+  /** A security service of its own (lowdb in memory), paired against from made-up addresses. */
+  async function service() {
+    const db = new Low<SecurityData>(new Memory<SecurityData>(), newSecurityData());
+    const security = new SecurityService(db, () => new Date('2026-11-22T02:00:00Z'), {
+      devicePaired: async () => undefined,
+      deviceRevoked: async () => undefined,
+      staffAdded: async () => undefined,
+    });
+    const wrong = wrongCodeFor(security.issuePairingCode().code);
+    const tryFrom = async (address: string) => {
+      try {
+        await security.pair(wrong, 'Guesser', address);
+        return 'paired';
+      } catch (err) {
+        return (err as { code: string }).code;
+      }
+    };
+    return { tryFrom };
+  }
+
+  it('take an IPv4 address and the same address mapped into IPv6 (::ffff:a.b.c.d) as one client', async () => {
+    const { tryFrom } = await service();
+    for (let i = 0; i < 5; i++) expect(await tryFrom('192.168.1.23')).toBe('pairing_code_invalid');
+    for (let i = 0; i < 5; i++) expect(await tryFrom('::ffff:192.168.1.23')).toBe('pairing_code_invalid');
+    expect(await tryFrom('192.168.1.23')).toBe('pairing_retry_later');
+    expect(await tryFrom('::FFFF:192.168.1.23')).toBe('pairing_retry_later');
+    expect(await tryFrom('192.168.1.24')).toBe('pairing_code_invalid');
+  });
+
+  it('count an IPv6 client by its /64 (it can pick any address in it)', async () => {
+    const { tryFrom } = await service();
+    for (let i = 1; i <= 10; i++) expect(await tryFrom(`2001:db8:0:7::${i.toString(16)}`)).toBe('pairing_code_invalid');
+    expect(await tryFrom('2001:db8:0:7:8a2e:370:7334:1')).toBe('pairing_retry_later');
+    expect(await tryFrom('2001:0db8:0000:0007::ffff')).toBe('pairing_retry_later');
+    expect(await tryFrom('2001:db8:0:8::1')).toBe('pairing_code_invalid');
   });
 });
 

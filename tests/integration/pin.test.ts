@@ -4,13 +4,18 @@
  * the tablet locked after 10 until a manager on another tablet or the technician unlocks it, and at
  * most 20 a tablet and 60 a store in any hour whatever is unlocked. Time is moved with a fake clock.
  */
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { REPO_ROOT } from '../support/hub-process.ts';
+import { newKey } from '../support/sales.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const WRONG = '9999'; // no demo staff has it (1111, 222222, 333333)
@@ -403,5 +408,226 @@ describe('staff sessions', () => {
     const res = await other.request('GET', '/api/products');
     expect(res.status).toBe(401);
     expect(res.body.error?.code).toBe('staff_login_required');
+  });
+});
+
+/** security.json of a stopped hub, to write what an older version left there. */
+function securityFile(dataDir: string) {
+  const file = path.join(dataDir, 'security.json');
+  const data = JSON.parse(readFileSync(file, 'utf8')) as {
+    pinSecret: string;
+    staff: { staffId: string; name: string; role: string; pinHmac: string }[];
+    sessions: { staffId: string; deviceId: string; tokenHash: string }[];
+  };
+  const hmac = (pin: string) => createHmac('sha256', data.pinSecret).update(pin).digest('hex');
+  return { data, hmac, save: () => writeFileSync(file, JSON.stringify(data)) };
+}
+
+/** The technician's `npm run ayi -- …` against the running hub, with `stdin` piped in. */
+function ayi(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, AYI_DATA_DIR: hub.config.dataDir },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('a manager’s or owner’s PIN of fewer than 6 digits (set by an older version)', () => {
+  const OLD_PIN = '4321';
+
+  /** The demo manager gets the 4-digit PIN an older version allowed. */
+  async function restartWithShortManagerPin(config: { demo?: boolean } = {}) {
+    const dataDir = hub.config.dataDir;
+    await hub.stop();
+    const file = securityFile(dataDir);
+    const manager = file.data.staff.find((s) => s.role === 'manager')!;
+    manager.pinHmac = file.hmac(OLD_PIN);
+    file.save();
+    hub = await startTestHub({ dataDir, clock: clock.now, config });
+    tablet = Object.assign(new TabletClient(hub.url), { deviceToken: tablet.deviceToken, deviceId: tablet.deviceId });
+    return manager.staffId;
+  }
+
+  it('no longer logs in nor approves a discount: 403 pin_change_required, asking for the technician', async () => {
+    await restartWithShortManagerPin();
+    const login = await tryPin(OLD_PIN);
+    expect(login.status).toBe(403);
+    expect(login.body.error?.code).toBe('pin_change_required');
+    expect(login.body.error?.message).toMatch(/technician/);
+    expect(login.body.token).toBeUndefined();
+
+    await tablet.login(CASHIER_PIN);
+    // a 100 % line discount, which needs a manager's PIN on the cashier's tablet
+    const approval = await tablet.request('POST', '/api/sales/approvals', {
+      idempotencyKey: newKey(),
+      pin: OLD_PIN,
+      lines: [{ sku: 'FOD-001', qty: 1, discount: { kind: 'percent', value: 100 } }],
+    });
+    expect(approval.status).toBe(403);
+    expect(approval.body.error?.code).toBe('pin_change_required');
+  });
+
+  it('works again once the technician sets a new one (ayi set-pin, the PIN read from stdin)', async () => {
+    const staffId = await restartWithShortManagerPin();
+    // a PIN on the command line is refused: it would stay in the shell's history
+    const inArgs = await ayi(['set-pin', staffId, '765432']);
+    expect(inArgs.code).toBe(1);
+    expect(inArgs.stderr).toMatch(/no PIN on the command line/);
+    // still too short
+    const short = await ayi(['set-pin', staffId], '54321\n');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/at least 6 digits/);
+
+    const set = await ayi(['set-pin', staffId], '765432\n');
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ id: staffId, role: 'manager' });
+    expect(set.stdout).not.toContain('765432');
+    expect((await tryPin('765432')).body.staff).toMatchObject({ id: staffId, role: 'manager' });
+    expect((await tryPin(OLD_PIN)).body.error?.code).toBe('wrong_pin');
+  });
+
+  it('of the demo manager (2222) and owner (3333) become the demo PINs printed at start-up', async () => {
+    const dataDir = hub.config.dataDir;
+    await hub.stop();
+    const file = securityFile(dataDir);
+    file.data.staff.find((s) => s.role === 'manager')!.pinHmac = file.hmac('2222');
+    file.data.staff.find((s) => s.role === 'owner')!.pinHmac = file.hmac('3333');
+    file.save();
+
+    hub = await startTestHub({ dataDir, clock: clock.now, config: { demo: true } });
+    tablet = Object.assign(new TabletClient(hub.url), { deviceToken: tablet.deviceToken, deviceId: tablet.deviceId });
+    expect((await tryPin('222222')).body.staff?.role).toBe('manager');
+    expect((await tryPin('333333')).body.staff?.role).toBe('owner');
+    expect((await tryPin('2222')).body.error?.code).toBe('wrong_pin');
+  });
+});
+
+describe('the technician’s staff commands', () => {
+  it('add-staff reads the PIN from stdin; remove-staff ends that PIN and its sessions', async () => {
+    const added = await ayi(['add-staff', '阿華', 'cashier'], '4321\n');
+    expect(added.code, added.stderr).toBe(0);
+    const staffId = (JSON.parse(added.stdout) as { id: string }).id;
+    expect(staffId).toMatch(/^stf-/);
+    await tablet.login('4321');
+    expect((await tablet.request('GET', '/api/me')).body.staff).toMatchObject({ id: staffId });
+
+    const listed = await ayi(['staff']);
+    expect(JSON.parse(listed.stdout)).toContainEqual({ id: staffId, name: '阿華', role: 'cashier' });
+
+    const removed = await ayi(['remove-staff', staffId]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await tablet.request('GET', '/api/me')).body.staff).toBeNull();
+    expect((await tryPin('4321')).body.error?.code).toBe('wrong_pin');
+    expect((await ayi(['remove-staff', staffId])).stderr).toMatch(/No staff member/);
+  });
+});
+
+describe('slow guessing is visible', () => {
+  const GUESS = '73915';
+
+  it('each wrong PIN and each lock is a warning with the tablet and the counts, never the PIN or a name', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const dataDir = hub.config.dataDir;
+    await hub.stop();
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    hub = await startTestHub({ dataDir, clock: clock.now, logger });
+    tablet = Object.assign(new TabletClient(hub.url), { deviceToken: tablet.deviceToken, deviceId: tablet.deviceId });
+
+    for (let i = 0; i < 10; i++) {
+      clock.advance(60_000); // past every back-off
+      await tryPin(GUESS);
+    }
+    const warnings = lines.filter((l) => l.level === 40);
+    const wrong = warnings.filter((l) => l.msg === 'wrong staff PIN');
+    expect(wrong).toHaveLength(10);
+    expect(wrong[2]).toMatchObject({
+      deviceId: tablet.deviceId,
+      failuresSinceUnlock: 3,
+      tabletFailuresLastHour: 3,
+      storeFailuresLastHour: 3,
+    });
+    const locks = warnings.filter((l) => l.msg === 'tablet locked by wrong PINs');
+    expect(locks).toEqual([expect.objectContaining({ deviceId: tablet.deviceId, failuresSinceUnlock: 10 })]);
+    const everything = lines.map((l) => JSON.stringify(l)).join('\n');
+    expect(everything).not.toContain(GUESS);
+    for (const name of ['小美', '阿明', '王老闆']) expect(everything).not.toContain(name);
+  });
+
+  it('the devices list counts each tablet’s wrong PINs of the last hour (API and ayi devices)', async () => {
+    const owner = await pairedTablet(hub, '333333', 'Office');
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      await tryPin(GUESS);
+    }
+    const counts = (list: { deviceId: string; wrongPinsLastHour: number }[]) =>
+      Object.fromEntries(list.map((d) => [d.deviceId, d.wrongPinsLastHour]));
+    const expected = { [tablet.deviceId!]: 3, [owner.deviceId!]: 0 };
+    const devices = (await owner.request('GET', '/api/devices')).body.devices as never;
+    expect(counts(devices)).toEqual(expected);
+    expect(counts((await owner.request('GET', '/api/hardware')).body.tablets as never)).toEqual(expected);
+    expect(counts(await adminRequest(socketPath(), 'devices'))).toEqual(expected);
+
+    clock.advance(HOUR_MS - 2 * 60_000); // the first has left the hour
+    expect(counts(await adminRequest(socketPath(), 'devices'))[tablet.deviceId!]).toBe(2);
+  });
+});
+
+describe('a clock set back', () => {
+  it('never makes a right PIN wait longer than the back-off (wrong PINs “in the future” count as now)', async () => {
+    await failTimes(5);
+    clock.advance(-8400 * 1000); // the system clock jumps back 2 h 20 min
+    const waiting = await tryPin(CASHIER_PIN);
+    expect(waiting.status).toBe(429);
+    expect(Number(waiting.retryAfter)).toBe(1);
+    clock.advance(1000);
+    expect((await tryPin(CASHIER_PIN)).status).toBe(200);
+  });
+
+  it('forgets wrong PINs an hour after the jump at the latest, and counts new ones towards the lock', async () => {
+    await lockTablet();
+    await adminRequest(socketPath(), 'unlock', [tablet.deviceId!]);
+    clock.advance(1000);
+    await failTimes(3);
+    clock.advance(-3 * HOUR_MS);
+    const first = await tryPin(WRONG);
+    expect(first.status).toBe(401);
+    expect(first.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
+    clock.advance(HOUR_MS);
+    const later = await tryPin(WRONG);
+    expect(later.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
+  });
+});
+
+describe('staff sessions, log-in after log-in', () => {
+  it('keep one session per staff member per tablet: a new log-in replaces the old one', async () => {
+    const other = await pairedTablet(hub, CASHIER_PIN, 'Other');
+    await tablet.login(MANAGER_PIN);
+    const managerOnTablet = tablet.sessionToken;
+    const tokens: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await tablet.login(CASHIER_PIN);
+      tokens.push(tablet.sessionToken!);
+    }
+    expect((await tablet.request('GET', '/api/me')).body.staff).toMatchObject({ role: 'cashier' });
+    // the replaced session is over
+    tablet.sessionToken = tokens[0]!;
+    expect((await tablet.request('GET', '/api/me')).body.staff).toBeNull();
+    // another staff member's session on this tablet, and this one's on another tablet, go on
+    tablet.sessionToken = managerOnTablet;
+    expect((await tablet.request('GET', '/api/me')).body.staff).toMatchObject({ role: 'manager' });
+    expect((await other.request('GET', '/api/me')).body.staff).toMatchObject({ role: 'cashier' });
+
+    const { sessions } = securityFile(hub.config.dataDir).data;
+    expect(sessions.filter((s) => s.deviceId === tablet.deviceId)).toHaveLength(2);
+    expect(sessions).toHaveLength(3);
   });
 });

@@ -152,6 +152,27 @@ describe('owner', () => {
   });
 });
 
+describe('API routes without a role check', () => {
+  it('are exactly these: health, pairing, who am I, log-in and log-out, and the WebSocket', () => {
+    // A route added without a role check, or one that lost its check, shows up here.
+    const open = hub
+      .apiRoutes()
+      .filter((route) => route.url.startsWith('/api') && route.role === null)
+      .map((route) => `${route.method} ${route.url}`)
+      .sort();
+    expect(open).toEqual(
+      [
+        'GET /api/health',
+        'POST /api/pair',
+        'GET /api/me',
+        'POST /api/session',
+        'DELETE /api/session',
+        'GET /api/ws',
+      ].sort(),
+    );
+  });
+});
+
 describe('a cashier at a manager’s or owner’s route', () => {
   /** Every route that needs more than a cashier, with its path parameters filled in (badly). */
   const guarded = () =>

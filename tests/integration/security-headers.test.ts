@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -15,6 +17,7 @@ import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
 const ALLOWED = 'http://kiosk.store.lan:8080';
+const ALLOWED_HOST = 'pos.store.lan';
 const BOOT_SCRIPT = '\n  window.started = true;\n';
 let hub: Hub;
 let cashier: TabletClient;
@@ -28,7 +31,10 @@ beforeAll(async () => {
     `<!doctype html><html><head><script src="/_app/start.js"></script></head><body><script>${BOOT_SCRIPT}</script></body></html>`,
   );
   writeFileSync(path.join(uiDir, '_app', 'start.js'), 'export {};\n');
-  hub = await startTestHub({ dataDir: temp.make(), config: { uiDir, allowedOrigins: [ALLOWED] } });
+  hub = await startTestHub({
+    dataDir: temp.make(),
+    config: { uiDir, allowedOrigins: [ALLOWED], allowedHosts: [ALLOWED_HOST] },
+  });
   cashier = await pairedTablet(hub, '1111', 'Counter');
 });
 afterAll(async () => {
@@ -89,6 +95,19 @@ describe('a state-changing request from another site', () => {
     }
   });
 
+  it('is accepted from an allowed origin even though the browser says cross-site (a real browser sends both)', async () => {
+    const res = await send('POST', '/api/sales', { origin: ALLOWED, 'sec-fetch-site': 'cross-site' }, sale());
+    expect(res.status).toBe(201);
+    // and a foreign origin is refused whatever Sec-Fetch-Site claims
+    const foreign = await send(
+      'POST',
+      '/api/sales',
+      { origin: 'http://evil.example', 'sec-fetch-site': 'same-origin' },
+      sale(),
+    );
+    expect(foreign.body?.error?.code).toBe('origin_not_allowed');
+  });
+
   it('may still read (GET is not refused; without CORS headers a foreign page cannot see the answer)', async () => {
     const res = await send('GET', '/api/me', { origin: 'http://evil.example' });
     expect(res.status).toBe(200);
@@ -136,5 +155,84 @@ describe('security headers', () => {
     const hello = await socket.next('hello');
     expect(hello.deviceId).toBe(cashier.deviceId);
     await socket.close();
+  });
+});
+
+/** A request with a Host header of the test's choosing (fetch does not let one set it). */
+function withHost(
+  host: string,
+  method: string,
+  url: string,
+  upgrade = false,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(hub.url + url, {
+      method,
+      agent: false,
+      headers: {
+        ...cashier.headers(),
+        host,
+        ...(upgrade
+          ? {
+              connection: 'Upgrade',
+              upgrade: 'websocket',
+              'sec-websocket-version': '13',
+              'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            }
+          : {}),
+      },
+    });
+    request.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolve({ status: response.statusCode ?? 0, body: '' });
+    });
+    request.on('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('the Host a request names (DNS rebinding)', () => {
+  const port = () => new URL(hub.url).port;
+
+  it('is refused with 403 host_not_allowed when it is a name the hub does not answer to, WebSocket included', async () => {
+    for (const host of ['evil.example', `evil.example:${port()}`, 'attacker.lan', `${hostname()}.evil.example`]) {
+      for (const [method, url] of [
+        ['GET', '/api/me'],
+        ['GET', '/api/health'],
+        ['GET', '/'],
+        ['DELETE', '/api/session'],
+      ] as const) {
+        const res = await withHost(host, method, url);
+        expect({ host, url, status: res.status }).toEqual({ host, url, status: 403 });
+        expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'host_not_allowed' } });
+      }
+      const ws = await withHost(host, 'GET', '/api/ws', true);
+      expect({ host, status: ws.status }).toEqual({ host, status: 403 });
+    }
+    // the session was not ended
+    expect((await cashier.request('GET', '/api/me')).body.staff).toMatchObject({ role: 'cashier' });
+  });
+
+  it('is accepted for IP addresses, localhost, the machine’s name (also .local) and AYI_ALLOWED_HOSTS', async () => {
+    const machine = hostname().replace(/\.local$/i, '');
+    for (const host of [
+      `127.0.0.1:${port()}`,
+      '192.168.1.20',
+      `[::1]:${port()}`,
+      `localhost:${port()}`,
+      machine,
+      `${machine}.local:${port()}`,
+      `${ALLOWED_HOST}:${port()}`,
+      ALLOWED_HOST.toUpperCase(),
+    ]) {
+      expect({ host, status: (await withHost(host, 'GET', '/api/me')).status }).toEqual({ host, status: 200 });
+    }
+    expect((await withHost(`${machine}.local`, 'GET', '/api/ws', true)).status).toBe(101);
   });
 });

@@ -45,6 +45,11 @@ export const HubConfigSchema = Type.Object(
     /** Seed demo catalog and demo staff into a new data directory. */
     demo: Type.Boolean(),
     allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' })),
+    /**
+     * Host names the hub answers to besides IP addresses, localhost and the machine's own name (with
+     * and without .local): any other Host is refused (DNS rebinding).
+     */
+    allowedHosts: Type.Array(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$' })),
     /** Take a snapshot after this many events (besides nightly and at shutdown). */
     snapshotEveryEvents: Type.Integer({ minimum: 100 }),
     /** A due periodic snapshot waits for this long without events (ms), so it never delays a sale. */
@@ -108,6 +113,7 @@ export function defaultConfig(): HubConfig {
     mqttBacklogAlertSeconds: 900,
     demo: true,
     allowedOrigins: [],
+    allowedHosts: [],
     snapshotEveryEvents: 5000,
     snapshotQuietMs: 2000,
     snapshotCron: '30 3 * * *',
@@ -147,6 +153,14 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_DEMO: ['demo', (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v)],
   AYI_ALLOWED_ORIGINS: [
     'allowedOrigins',
+    (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  ],
+  AYI_ALLOWED_HOSTS: [
+    'allowedHosts',
     (v) =>
       v
         .split(',')

@@ -514,6 +514,27 @@ export const LinkStatusSchema = Type.Object(
           'Published again when it changes. More codes may be added.',
       }),
     ),
+    storePinBlock: Type.Optional(
+      Type.Union(
+        [
+          Type.Null(),
+          Type.Object(
+            {
+              since: UtcTime("When the wrong PIN that reached the store's hourly limit was typed."),
+              until: UtcTime('When PINs are tried again (the oldest wrong PIN counted leaves the hour).'),
+            },
+            { additionalProperties: true },
+          ),
+        ],
+        {
+          description:
+            "The store's limit of wrong staff PINs in an hour (60, all tablets together) is reached: no PIN is tried " +
+            'on any tablet until `until` (staff already logged in carry on). null when it is not (online status). ' +
+            'Published when the limit is reached; a block whose `until` has passed is over even if no newer status ' +
+            'says so yet.',
+        },
+      ),
+    ),
   },
   {
     additionalProperties: true,

@@ -37,7 +37,7 @@ export class DiscountApprovalService {
 
   constructor(
     private readonly policyFile: Low<DiscountPolicy>,
-    private readonly security: Pick<SecurityService, 'login' | 'logout'>,
+    private readonly security: Pick<SecurityService, 'verifyPin'>,
     private readonly clock: () => Date,
   ) {}
 
@@ -53,12 +53,11 @@ export class DiscountApprovalService {
 
   /**
    * Checks an approver's PIN typed on `deviceId` and grants one approval. The PIN goes through the
-   * login guard (backoff and lock-out count wrong PINs here too); the session that check opens is
-   * closed at once, so the approver is not left logged in on the cashier's tablet.
+   * login guard (backoff and lock-out count wrong PINs here too, a short manager's PIN is refused)
+   * without opening a session, so the approver is not logged in on the cashier's tablet.
    */
   async approve(deviceId: string, pin: string, idempotencyKey: string, discountsHash: string): Promise<ApprovalGrant> {
-    const { staff, token } = await this.security.login(deviceId, pin);
-    await this.security.logout(token);
+    const staff = await this.security.verifyPin(deviceId, pin);
     if (!roleAtLeast(staff.role, 'manager')) {
       throw new DomainError(
         'approver_not_manager',

@@ -89,6 +89,8 @@ export interface HqLinkDeps {
   devices?: () => unknown;
   /** Tablets locked by wrong PINs, for the online status. */
   lockedTablets?: () => unknown[];
+  /** The store-wide block of PIN tries (null when there is none), for the online status. */
+  storePinBlock?: () => unknown;
   clock?: () => Date;
   /** For tests: how a client is made. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
@@ -627,6 +629,7 @@ export class HqLinkService {
       }
     }
     if (state === 'online' && this.deps.lockedTablets) payload.lockedTablets = this.deps.lockedTablets();
+    if (state === 'online' && this.deps.storePinBlock) payload.storePinBlock = this.deps.storePinBlock();
     return payload;
   }
 

@@ -5,7 +5,7 @@
  * down are not sent again. Anyone logged in may read it: the top bar warns every cashier when the
  * receipt printer is disconnected or out of paper.
  */
-import { devicesApi, type DeviceStatusView, type TabletRef } from './components/AdminApi';
+import { devicesApi, type DeviceStatusView, type StorePinBlock, type TabletRef } from './components/AdminApi';
 
 /** What is wrong with the receipt printer, for the top bar; null when it can print. */
 export type PrinterProblem = 'disconnected' | 'paper_out';
@@ -26,6 +26,8 @@ function byKindAndName(a: DeviceStatusView, b: DeviceStatusView): number {
 class DeviceStore {
   devices = $state<DeviceStatusView[]>([]);
   tablets = $state<TabletRef[]>([]);
+  /** The store-wide block of PIN tries, while there is one. */
+  storePinBlock = $state<StorePinBlock | null>(null);
   /** The printer receipts go to, when the hub says so. */
   defaultPrinterId = $state<string | null>(null);
   loaded = $state(false);
@@ -66,6 +68,7 @@ class DeviceStore {
       this.devices = fetched;
       this.tablets = [...res.tablets].sort((a, b) => a.name.localeCompare(b.name, 'zh-Hant'));
       this.defaultPrinterId = res.defaultPrinterId ?? null;
+      this.storePinBlock = res.storePinBlock ?? null;
       this.error = null;
       this.loaded = true;
     } catch (e) {
@@ -105,6 +108,7 @@ class DeviceStore {
     this.#generation += 1;
     this.devices = [];
     this.tablets = [];
+    this.storePinBlock = null;
     this.defaultPrinterId = null;
     this.loaded = false;
     this.loading = false;

@@ -19,7 +19,7 @@ import type { PrintingService } from '../../services/printing.service.js';
 import type { SecurityService } from '../../services/security.service.js';
 import { apiError, sendError } from './errors.js';
 import { authenticate, roleCheckedBy } from './auth.js';
-import { refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
+import { refuseForeignHost, refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
 import type { Role } from '../../protocol/api.js';
 import type { StorageView } from '../../storage/storage-monitor.js';
 import type { JournalDamage } from '../../storage/journal.js';
@@ -177,6 +177,8 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
 
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: JSON_BODY_LIMIT } });
+  // After the WebSocket plugin's own onRequest hook: a refused upgrade's socket is then closed by it.
+  app.addHook('onRequest', refuseForeignHost(ctx.config.allowedHosts));
 
   // Open to all: health (nothing personal) and pairing (guarded by the one-time code).
   app.get('/api/health', async () => ctx.health());

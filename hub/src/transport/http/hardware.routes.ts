@@ -30,11 +30,13 @@ export async function hardwareRoutes(app: FastifyInstance, ctx: HttpContext): Pr
     devices: ctx.hardware.devices(),
     defaultPrinterId: ctx.hardware.defaultPrinterId,
     // For assigning scanners and unlocking: which tablets there are (names only; tokens never
-    // leave the hub), and which are locked by wrong PINs.
+    // leave the hub), which are locked by wrong PINs and how many wrong PINs each saw in the hour.
     tablets: ctx.security
       .listDevices()
       .filter((d) => d.revokedAt === null)
-      .map((d) => ({ deviceId: d.deviceId, name: d.name, lockedAt: d.lockedAt })),
+      .map((d) => ({ deviceId: d.deviceId, name: d.name, lockedAt: d.lockedAt, wrongPinsLastHour: d.wrongPinsLastHour })),
+    // Set while the store's limit of wrong PINs in an hour stops every tablet from trying a PIN.
+    storePinBlock: ctx.security.storePinBlock(),
   }));
 
   app.post<Params>(

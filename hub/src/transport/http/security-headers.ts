@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyHelmet from '@fastify/helmet';
@@ -28,11 +30,20 @@ export function isAllowedOrigin(request: FastifyRequest, allowed: string[]): boo
   }
 }
 
-/** An onRequest hook refusing state-changing requests of another site's pages (403 origin_not_allowed). */
+/**
+ * An onRequest hook refusing state-changing requests of another site's pages (403 origin_not_allowed).
+ * The Origin decides when there is one: a page on an allowed origin (AYI_ALLOWED_ORIGINS, e.g. a
+ * kiosk page served elsewhere) is cross-site by nature and still allowed. Sec-Fetch-Site only
+ * decides for requests without an Origin.
+ */
 export function refuseForeignOrigin(allowed: string[]) {
   return async (request: FastifyRequest): Promise<void> => {
     if (!STATE_CHANGING.has(request.method)) return;
-    if (request.headers['sec-fetch-site'] === 'cross-site' || !isAllowedOrigin(request, allowed)) {
+    const foreign =
+      request.headers.origin === undefined
+        ? request.headers['sec-fetch-site'] === 'cross-site'
+        : !isAllowedOrigin(request, allowed);
+    if (foreign) {
       throw new DomainError(
         'origin_not_allowed',
         'Changes are only accepted from the hub’s own pages (the request came from another site)',
@@ -40,6 +51,45 @@ export function refuseForeignOrigin(allowed: string[]) {
         403,
       );
     }
+  };
+}
+
+/** The host name of a Host header: no port, no brackets around an IPv6 literal, no trailing dot, lower case. */
+export function hostNameOf(hostHeader: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
+  const name = bracketed ? bracketed[1]! : isIP(hostHeader) === 6 ? hostHeader : hostHeader.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '').toLowerCase();
+}
+
+/**
+ * The names the hub answers to: an IP literal, localhost, this machine's host name (with and
+ * without `.local`, as mDNS names it) and the technician's AYI_ALLOWED_HOSTS. Anything else is a
+ * name that points at the hub without being its own: DNS rebinding, where a foreign page's own
+ * host name is made to resolve to the hub so the browser lets that page read the answers.
+ */
+export function allowedHostNames(extra: string[], machineName = hostname()): Set<string> {
+  const machine = machineName.toLowerCase().replace(/\.local$/, '');
+  return new Set(['localhost', machine, `${machine}.local`, ...extra.map((h) => h.toLowerCase().replace(/\.$/, ''))]);
+}
+
+export function isAllowedHost(hostHeader: string | undefined, allowed: Set<string>): boolean {
+  // HTTP/1.0 without a Host: no browser sends that, so it cannot be a rebound page.
+  if (hostHeader === undefined) return true;
+  const name = hostNameOf(hostHeader);
+  return isIP(name) !== 0 || allowed.has(name);
+}
+
+/** An onRequest hook refusing a Host the hub does not answer to (403 host_not_allowed), WebSocket included. */
+export function refuseForeignHost(extraHosts: string[]) {
+  const allowed = allowedHostNames(extraHosts);
+  return async (request: FastifyRequest): Promise<void> => {
+    if (isAllowedHost(request.headers.host, allowed)) return;
+    throw new DomainError(
+      'host_not_allowed',
+      'The hub does not answer to this host name: use its IP address or its own name, or ask the technician to add the name to AYI_ALLOWED_HOSTS',
+      undefined,
+      403,
+    );
   };
 }
 

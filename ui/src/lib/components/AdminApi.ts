@@ -134,11 +134,21 @@ export interface TabletRef {
   name: string;
   /** Locked by wrong staff PINs since then (a manager on another tablet can unlock it). */
   lockedAt?: string | null;
+  /** Wrong staff PINs typed on it in the last hour (slow guessing shows before any lock). */
+  wrongPinsLastHour?: number;
+}
+
+/** The store's limit of wrong PINs in an hour is reached: no PIN is tried on any tablet until `until`. */
+export interface StorePinBlock {
+  since: string;
+  until: string;
 }
 
 export interface HardwareView {
   devices: DeviceStatusView[];
   tablets: TabletRef[];
+  /** Set while the store-wide limit of wrong PINs stops every tablet from trying a PIN. */
+  storePinBlock?: StorePinBlock | null;
   /** The printer receipts go to, when the hub says which one it is. */
   defaultPrinterId?: string | null;
 }
