@@ -218,6 +218,7 @@ export class Hub {
     this.snapshots = new SnapshotService(
       state,
       snapshotStore,
+      vault.seal.bind(vault),
       config.tz,
       config.snapshotEveryEvents,
       clock,

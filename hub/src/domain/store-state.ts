@@ -6,7 +6,7 @@
 import type { Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
-import { MemberBook, type MemberBookData, type Unseal } from './members.js';
+import { MemberBook, type MemberBookData, type Seal, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
 import { MessageOutbox, type MessageOutboxData } from './message-outbox.js';
@@ -112,13 +112,14 @@ export class StoreState {
     return state;
   }
 
-  toData(): StoreStateData {
+  /** The projection for a snapshot; members' personal traits are sealed with `seal` (their own keys). */
+  toData(seal: Seal): StoreStateData {
     return {
       lastSeq: this.lastSeq,
       products: [...this.products.values()],
       sales: [...this.sales.values()],
       totals: { ...this.totals },
-      members: this.members.toData(),
+      members: this.members.toData(seal),
       baskets: this.baskets.toData(),
       coupons: [...this.coupons.values()],
       issuedCodes: [...this.issuedCodes.values()],

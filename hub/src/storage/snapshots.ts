@@ -11,7 +11,7 @@ import { DurableJsonFile } from './durable-json.adapter.js';
 import { ensureDirectory, fsyncDirectory } from './fsync.js';
 
 /** Bumped when the projections change shape: an older snapshot is skipped and the journal replayed. */
-export const SNAPSHOT_FORMAT = 'ayi.snapshot/3';
+export const SNAPSHOT_FORMAT = 'ayi.snapshot/4';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
 const KEEP = 3;
 
