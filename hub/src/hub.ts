@@ -339,10 +339,6 @@ export class Hub {
     // Stoppers run after the HTTP server has closed: no new sale can start another print by then.
     this.stoppers.push(() => hardware.stop());
     await hardware.start();
-    // A crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now.
-    void printing
-      .printMissingOriginals()
-      .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
 
     if (config.demo) await this.seedDemo(catalog, coupons);
     // Staff added before staff were journalled: their names, for sale views and receipts.
@@ -352,7 +348,6 @@ export class Hub {
         .filter((staff) => !state.staff.has(staff.id))
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     );
-    if (replayed > 1000) await this.snapshots.take();
     // Reads the TLS files (a clear error stops the start) and connects in the background.
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
@@ -452,6 +447,16 @@ export class Hub {
     };
     log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
+
+    // What a start leaves to run once the hub answers, so the tablets can sell sooner:
+    // a crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now;
+    void printing
+      .printMissingOriginals()
+      .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
+    // and a long replay is written down in a snapshot, so the next start does not replay it again.
+    if (replayed > 1000) {
+      void this.snapshots.take().catch((err: unknown) => log.error({ err }, 'snapshot after the replay failed'));
+    }
   }
 
   /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */

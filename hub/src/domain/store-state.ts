@@ -62,6 +62,12 @@ export class StoreState {
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
   readonly sales = new Map<string, SaleRecord>();
+  /**
+   * The same sales in seq order, from `saleQueueHead` on, for pruning: walking the map from its
+   * start at every new day would step over every slot its deletions left (a replay does it daily).
+   */
+  private saleQueue: SaleRecord[] = [];
+  private saleQueueHead = 0;
   readonly saleKeys = new Map<string, string>();
   readonly refundKeys = new Map<string, string>();
   totals = { salesCount: 0, revenue: 0 };
@@ -270,6 +276,7 @@ export class StoreState {
 
   private putSale(sale: SaleRecord): void {
     this.sales.set(sale.saleId, sale);
+    this.saleQueue.push(sale);
     this.saleKeys.set(sale.idempotencyKey, sale.saleId);
     for (const key of sale.refundKeys) this.refundKeys.set(key, sale.saleId);
   }
@@ -289,12 +296,21 @@ export class StoreState {
   }
 
   private pruneBefore(oldestKeptDate: string): void {
-    for (const sale of this.sales.values()) {
-      if (sale.businessDate >= oldestKeptDate) break;
+    const queue = this.saleQueue;
+    let head = this.saleQueueHead;
+    while (head < queue.length && queue[head]!.businessDate < oldestKeptDate) {
+      const sale = queue[head]!;
+      queue[head++] = undefined as never;
       this.sales.delete(sale.saleId);
       this.saleKeys.delete(sale.idempotencyKey);
       for (const key of sale.refundKeys) this.refundKeys.delete(key);
     }
+    // The pruned front is cut off once it is most of the array, so it costs O(1) a sale.
+    if (head > 1024 && head * 2 > queue.length) {
+      this.saleQueue = queue.slice(head);
+      head = 0;
+    }
+    this.saleQueueHead = head;
   }
 }
 
