@@ -448,15 +448,19 @@ export class Hub {
     log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
 
-    // What a start leaves to run once the hub answers, so the tablets can sell sooner:
-    // a crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now;
-    void printing
-      .printMissingOriginals()
-      .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
-    // and a long replay is written down in a snapshot, so the next start does not replay it again.
-    if (replayed > 1000) {
-      void this.snapshots.take().catch((err: unknown) => log.error({ err }, 'snapshot after the replay failed'));
-    }
+    // What a start leaves to run once the hub answers (on a later turn of the event loop, after
+    // the caller has the hub; not at all if it is already stopping), so the tablets can sell sooner:
+    // sales a crash left without a receipt get their original, and a long replay is written down
+    // in a snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    setImmediate(() => {
+      if (this.stopping) return;
+      void printing
+        .printMissingOriginals()
+        .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
+      if (replayed > 1000) {
+        void this.snapshots.take().catch((err: unknown) => log.error({ err }, 'snapshot after the replay failed'));
+      }
+    });
   }
 
   /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */
