@@ -6,10 +6,13 @@
  *
  *   hub_rss_mb        resident memory of the hub process (VmRSS) once it has replayed a journal of
  *                     500,000 past sales with no snapshot, written the snapshot that follows and
- *                     settled; baseline = the target, 300 MB (a Pi 4 with 2 GB serves other things too)
+ *                     settled; run with Node's options of the store's systemd unit
+ *                     (firmware-config/ayi-hub.service: its heap limit); baseline = the target,
+ *                     300 MB (a Pi 4 with 2 GB serves other things too)
  *   journal_disk_mb   the size on disk of that journal, beside it; baseline = hub_rss_mb
  *
- * The peak (VmHWM) and the RSS of the same hub with an empty past go to the progress log.
+ * The peak (VmHWM), the RSS of the same hub with an empty past and of the same replay without the
+ * unit's options (Node's defaults on this machine) go to the progress log.
  *
  * Environment: AYI_BENCH_MEMORY_SALES (500000), AYI_BENCH_DAYS (500), AYI_BENCH_SEED,
  * AYI_BENCH_KEEP=1 keeps the temporary directory.
@@ -20,7 +23,7 @@ import path from 'node:path';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
 import { round } from '../../scripts/lib/stats.ts';
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { startHubProcess, unitNodeArgs, type HubProcess } from '../support/hub-process.ts';
 import { seedPastSales } from './seed-journal.ts';
 
 const env = process.env;
@@ -85,22 +88,29 @@ async function main(): Promise<void> {
         `in ${Math.round(performance.now() - t0)} ms`,
     );
 
-    hub = await startHubProcess({ dataDir, env: HUB_ENV, readyTimeoutMs: 300_000 });
-    const { startup } = await adminRequest<{ startup: { replayedEvents: number; startupMs: number } }>(
-      path.join(dataDir, 'ayi.sock'),
-      'health',
-    );
-    if (startup.replayedEvents !== seed.lastSeq) {
-      throw new Error(`the hub replayed ${startup.replayedEvents} of ${seed.lastSeq} seeded events`);
-    }
-    await settled(dataDir, seed.lastSeq);
-    const full = memoryOf(hub.child.pid!);
-    progress(
-      `after replaying ${startup.replayedEvents} events in ${startup.startupMs} ms: ` +
-        `RSS ${full.rssMb.toFixed(1)} MB, peak ${full.peakMb.toFixed(1)} MB`,
-    );
-    await hub.stop();
-    hub = null;
+    /** A start with no snapshot (every event replayed), settled: its memory. */
+    const replayed = async (nodeArgs: string[]) => {
+      rmSync(path.join(dataDir, 'snapshots'), { recursive: true, force: true });
+      hub = await startHubProcess({ dataDir, env: HUB_ENV, readyTimeoutMs: 300_000, nodeArgs });
+      const { startup } = await adminRequest<{ startup: { replayedEvents: number; startupMs: number } }>(
+        path.join(dataDir, 'ayi.sock'),
+        'health',
+      );
+      if (startup.replayedEvents !== seed.lastSeq) {
+        throw new Error(`the hub replayed ${startup.replayedEvents} of ${seed.lastSeq} seeded events`);
+      }
+      await settled(dataDir, seed.lastSeq);
+      const memory = memoryOf(hub.child.pid!);
+      progress(
+        `node ${nodeArgs.join(' ') || '(no options)'}: after replaying ${startup.replayedEvents} events in ` +
+          `${startup.startupMs} ms: RSS ${memory.rssMb.toFixed(1)} MB, peak ${memory.peakMb.toFixed(1)} MB`,
+      );
+      await hub.stop();
+      hub = null;
+      return memory;
+    };
+    await replayed([]);
+    const full = await replayed(unitNodeArgs());
 
     emit('hub_rss_mb', full.rssMb, 'MB', RSS_TARGET_MB, full.rssMb / RSS_TARGET_MB);
     emit('journal_disk_mb', journalMb, 'MB', full.rssMb, journalMb / full.rssMb);
