@@ -154,11 +154,11 @@ export class MemberBook {
   /** The member filter's columns: built on first use, never serialised. */
   private memberColumns: MemberColumns | null = null;
   /**
-   * Each member's traits as last sealed for a snapshot, with the text they were sealed from: a
-   * snapshot seals again only the members whose tags or demographics changed (sealing every member
-   * each time would cost one AES-GCM round per member). Never serialised as such.
+   * Each member's traits as last sealed for a snapshot: a snapshot seals again only the members
+   * changed since (sealing every member each time would cost one AES-GCM round per member).
+   * changed() forgets a member's. Never serialised as such.
    */
-  private readonly sealedTraits = new Map<string, { plain: string; sealed: SealedData }>();
+  private readonly sealedTraits = new Map<string, SealedData>();
   constructor(private readonly unseal: Unseal) {}
 
   static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
@@ -173,7 +173,7 @@ export class MemberBook {
       };
       record.skus = keyedByText(record.skus);
       record.categories = keyedByText(record.categories);
-      if (traits && sealed) book.sealedTraits.set(record.memberId, { plain: JSON.stringify(traits), sealed });
+      if (traits && sealed) book.sealedTraits.set(record.memberId, sealed);
       book.members.set(record.memberId, record);
       book.index(record);
     }
@@ -202,18 +202,16 @@ export class MemberBook {
       this.sealedTraits.delete(record.memberId);
       return null;
     }
-    const plain = JSON.stringify({ tags, demographics } satisfies MemberTraits);
     const cached = this.sealedTraits.get(record.memberId);
-    if (cached?.plain === plain) return cached.sealed;
+    if (cached) return cached;
     let sealed: SealedData;
     try {
-      sealed = seal(record.memberId, JSON.parse(plain));
+      sealed = seal(record.memberId, { tags, demographics } satisfies MemberTraits);
     } catch {
       // No key for this member any more: nothing readable of theirs may be written.
-      this.sealedTraits.delete(record.memberId);
       return null;
     }
-    this.sealedTraits.set(record.memberId, { plain, sealed });
+    this.sealedTraits.set(record.memberId, sealed);
     return sealed;
   }
 
@@ -250,6 +248,7 @@ export class MemberBook {
   /** Every change to a record goes through here, so the columns know which rows to rewrite. */
   private changed(record: MemberRecord): void {
     this.memberColumns?.markDirty(record.memberId);
+    this.sealedTraits.delete(record.memberId);
   }
 
   profile(memberId: string): MemberProfile | undefined {
