@@ -272,6 +272,7 @@ export class Hub {
     this.snapshots = new SnapshotService(
       state,
       snapshotStore,
+      vault.seal.bind(vault),
       config.tz,
       config.snapshotEveryEvents,
       clock,
@@ -403,10 +404,6 @@ export class Hub {
     // Stoppers run after the HTTP server has closed: no new sale can start another print by then.
     this.stoppers.push(() => hardware.stop());
     await hardware.start();
-    // A crash between a sale's acknowledgement and its receipt leaves it unprinted: print it now.
-    void printing
-      .printMissingOriginals()
-      .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
 
     if (config.demo) await this.seedDemo(catalog, coupons);
     // Staff added before staff were journalled: their names, for sale views and receipts.
@@ -417,8 +414,6 @@ export class Hub {
         .filter((staff) => !state.staff.has(staff.id))
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     ).catch((err: unknown) => log.error({ err }, 'cannot record the staff added before staff were journalled'));
-    if (replayed > 1000)
-      await this.snapshots.take().catch((err: unknown) => log.error({ err }, 'start-up snapshot failed'));
     // Reads the TLS files (a clear error stops the start) and connects in the background.
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
@@ -530,6 +525,20 @@ export class Hub {
     };
     log.info({ ...this.startup, url: this.url, version: HUB_VERSION }, 'hub started');
     log.info({ pairingCode: this.pairingCode, validMinutes: 10 }, 'pairing code for a new tablet');
+
+    // What a start leaves to run once the hub answers (on a later turn of the event loop, after
+    // the caller has the hub; not at all if it is already stopping), so the tablets can sell sooner:
+    // sales a crash left without a receipt get their original, and a long replay is written down
+    // in a snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    setImmediate(() => {
+      if (this.stopping) return;
+      void printing
+        .printMissingOriginals()
+        .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
+      if (replayed > 1000) {
+        void this.snapshots.take().catch((err: unknown) => log.error({ err }, 'snapshot after the replay failed'));
+      }
+    });
   }
 
   /** What is wrong now (empty: health `ok`), for health and the status to HQ. */

@@ -94,6 +94,7 @@ async function barePublisher(url: string, topic: string, dataDir: string, count:
   if (payloads.length !== count) throw new Error(`the journal holds ${payloads.length} events, not ${count}`);
   const client = await connectAsync(url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
   process.stdout.write('connected\n');
+  const cpuAtStart = process.cpuUsage();
   await new Promise<void>((resolve, reject) => {
     let next = 0;
     let acked = 0;
@@ -116,8 +117,9 @@ async function barePublisher(url: string, topic: string, dataDir: string, count:
     };
     pump();
   });
+  const cpu = process.cpuUsage(cpuAtStart);
   await client.endAsync();
-  process.stdout.write('done\n');
+  process.stdout.write(`done cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms\n`);
 }
 
 // ---- the HQ subscriber ---------------------------------------------------------------------------
@@ -245,7 +247,16 @@ async function bareDrain(
     throw new Error(`the bare publisher failed (${code}):\n${output}`);
   }
   const result = await drain.done;
+  const cpuMs = Number(/done cpu (\d+) ms/.exec(output)?.[1] ?? NaN);
+  progress(`  bare publisher: ${((cpuMs / count) * 1000).toFixed(0)} ms of CPU per 1000 events`);
   return (count / result.ms) * 1000;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Starts the hub on a data directory with nothing delivered; the subscriber measures the drain. */
@@ -266,7 +277,11 @@ async function hubDrain(
     throw err;
   }
   setHub(hub);
+  // The hub's CPU from the moment it is ready (it starts publishing then) to the last event.
+  const cpuAtReady = cpuMsOf(hub.child.pid!);
   const { ms, received } = await drain.done;
+  const cpuMs = cpuMsOf(hub.child.pid!) - cpuAtReady;
+  progress(`  hub: ${((cpuMs / count) * 1000).toFixed(0)} ms of CPU per 1000 events (from ready to the last)`);
   // The hub's own view agrees: everything acknowledged.
   const deadline = Date.now() + 10_000;
   let view = await health(hub);

@@ -3,7 +3,7 @@
  * directory, the way a technician or the quick start does; for end-to-end and crash tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
@@ -28,16 +28,31 @@ export interface HubProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Node's options in the systemd unit a store's box runs the hub with (firmware-config/ayi-hub.service). */
+export function unitNodeArgs(): string[] {
+  const unit = readFileSync(path.join(REPO_ROOT, 'firmware-config', 'ayi-hub.service'), 'utf8');
+  const execStart = /^ExecStart=(\S+)\s+(.*)$/m.exec(unit);
+  if (!execStart) throw new Error('ayi-hub.service has no ExecStart');
+  return execStart[2]!.split(/\s+/).filter((arg) => arg.startsWith('--'));
+}
+
 export function tempDataDir(prefix = 'ayi-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 export async function startHubProcess(
-  opts: { env?: Record<string, string>; dataDir?: string; port?: number; readyTimeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    port?: number;
+    readyTimeoutMs?: number;
+    /** Node's own options, before the hub's entry point (e.g. the systemd unit's). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<HubProcess> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, [HUB_ENTRY], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), HUB_ENTRY], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -147,7 +147,7 @@ export interface SnapshotScan {
   problems: string[];
 }
 
-/** Every snapshot file must be whole JSON in the ayi.snapshot/3 format, named by its seq. */
+/** Every snapshot file must be whole JSON in the ayi.snapshot/4 format, named by its seq. */
 export function scanSnapshots(dataDir: string): SnapshotScan {
   const dir = path.join(dataDir, 'snapshots');
   const snapshots: SnapshotScan['snapshots'] = [];
@@ -168,7 +168,7 @@ export function scanSnapshots(dataDir: string): SnapshotScan {
     const text = readFileSync(path.join(dir, name), 'utf8');
     try {
       const parsed = JSON.parse(text) as { format?: string; seq?: number; state?: { lastSeq?: number } };
-      if (parsed.format !== 'ayi.snapshot/3') problems.push(`${name}: format ${String(parsed.format)}`);
+      if (parsed.format !== 'ayi.snapshot/4') problems.push(`${name}: format ${String(parsed.format)}`);
       if (parsed.seq !== Number(match[1]) || parsed.state?.lastSeq !== parsed.seq) {
         problems.push(
           `${name}: seq ${String(parsed.seq)} / state.lastSeq ${String(parsed.state?.lastSeq)} do not match its name`,

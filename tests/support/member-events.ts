@@ -3,7 +3,7 @@
  * as the journal numbers them, personal data "sealed" as plain JSON (so no keys are needed to open
  * it), a member's profile and registration, and a completed cash sale.
  */
-import type { MemberProfile, Unseal } from '../../hub/src/domain/members.ts';
+import type { MemberProfile, Seal, Unseal } from '../../hub/src/domain/members.ts';
 import {
   EVENT_SCHEMA,
   type EventPayloads,
@@ -24,6 +24,9 @@ export const STORE_ID = 'store-1';
 export const seal = (value: unknown): SealedData => ({ iv: 'iv', tag: 'tag', data: JSON.stringify(value) });
 
 export const unseal: Unseal = (_memberId, sealed) => JSON.parse(sealed.data) as unknown;
+
+/** `seal` with the projection's signature (a member's id first), for snapshots made in tests. */
+export const sealFor: Seal = (_memberId, value) => seal(value);
 
 /** 10:00 in Taipei on a store date. */
 export const at10 = (date: string): string => `${date}T02:00:00.000Z`;

@@ -96,7 +96,9 @@ export class BasketStats {
 
   /** Adds (+1) or removes (-1, a void) one basket. */
   count(lines: SaleLineData[], delta: 1 | -1): void {
-    const skus = [...new Set(lines.map((l) => l.sku))];
+    // Distinct SKUs without a Set: a basket has a few lines, and a replay counts every sale.
+    const skus: string[] = [];
+    for (const line of lines) if (!skus.includes(line.sku)) skus.push(line.sku);
     this.baskets += delta;
     for (const sku of skus) this.skuBaskets.set(sku, (this.skuBaskets.get(sku) ?? 0) + delta);
     // Big baskets say little about pairs and cost quadratically: count pairs in baskets up to 20 SKUs.

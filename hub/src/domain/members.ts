@@ -74,9 +74,10 @@ export interface SpendEntry {
 }
 
 /**
- * One member in the projection. The journal holds their personal data sealed; the projection (and
- * so the snapshots) holds the lookup hashes, tags and demographics opened, which is why an erasure
- * is followed at once by a fresh snapshot and the removal of the older ones.
+ * One member in the projection. The journal holds their personal data sealed; the projection holds
+ * the lookup hashes, tags and demographics opened in memory. Snapshots seal the tags and
+ * demographics again under the member's key (see MemberSnapshotRecord), and an erasure is still
+ * followed at once by a fresh snapshot and the removal of the older ones.
  */
 export interface MemberRecord {
   memberId: string;
@@ -108,8 +109,24 @@ export interface MemberRecord {
   erased: boolean;
 }
 
+/** What a snapshot's record seals under the member's key: everything the journal seals, opened. */
+interface MemberTraits {
+  tags: MemberRecord['tags'];
+  demographics: MemberDemographics;
+}
+
+/**
+ * A member as a snapshot holds them: tags, region, gender, age band and birth month are sealed
+ * under the member's own key, as the journal holds them, so nothing it seals sits in clear in the
+ * data directory and destroying the key (erasure) makes the snapshot's copy unreadable too.
+ */
+export interface MemberSnapshotRecord extends Omit<MemberRecord, 'tags' | 'demographics'> {
+  /** The sealed MemberTraits; null when there are none (an erased record, no tags or profile). */
+  traits: SealedData | null;
+}
+
 export interface MemberBookData {
-  members: MemberRecord[];
+  members: MemberSnapshotRecord[];
 }
 
 export const LEDGER_KEPT = 200;
@@ -121,6 +138,8 @@ const SPEND_LOG_DAYS = 1100;
 
 /** Opens what was sealed under a member's key; null once the key is destroyed (or the data is damaged). */
 export type Unseal = (memberId: string, sealed: SealedData) => unknown;
+/** Seals a value under a member's key (throws when the member has no key). */
+export type Seal = (memberId: string, value: unknown) => SealedData;
 
 export class MemberBook {
   readonly members = new Map<string, MemberRecord>();
@@ -135,21 +154,74 @@ export class MemberBook {
   private readonly mergedFrom = new Map<string, string[]>();
   /** The member filter's columns: built on first use, never serialised. */
   private memberColumns: MemberColumns | null = null;
+  /**
+   * Each member's traits as last sealed for a snapshot: a snapshot seals again only the members
+   * changed since (sealing every member each time would cost one AES-GCM round per member).
+   * changed() forgets a member's. Never serialised as such.
+   */
+  private readonly sealedTraits = new Map<string, SealedData>();
   constructor(private readonly unseal: Unseal) {}
 
   static fromData(data: MemberBookData, unseal: Unseal): MemberBook {
     const book = new MemberBook(unseal);
-    for (const record of data.members) {
+    for (const stored of data.members) {
+      const { traits: sealed, ...rest } = stored;
+      const traits = sealed ? book.openTraits(rest.memberId, sealed) : null;
+      const record: MemberRecord = {
+        ...rest,
+        tags: traits?.tags ?? [],
+        demographics: traits?.demographics ?? NO_DEMOGRAPHICS,
+      };
       record.skus = keyedByText(record.skus);
       record.categories = keyedByText(record.categories);
+      if (traits && sealed) book.sealedTraits.set(record.memberId, sealed);
       book.members.set(record.memberId, record);
       book.index(record);
     }
     return book;
   }
 
-  toData(): MemberBookData {
-    return { members: [...this.members.values()] };
+  /** The book for a snapshot, each member's tags and demographics sealed under their own key. */
+  toData(seal: Seal): MemberBookData {
+    const members: MemberSnapshotRecord[] = [];
+    for (const record of this.members.values()) {
+      const { tags: _tags, demographics: _demographics, ...rest } = record;
+      members.push({ ...rest, traits: this.sealTraits(record, seal) });
+    }
+    return { members };
+  }
+
+  private sealTraits(record: MemberRecord, seal: Seal): SealedData | null {
+    const { tags, demographics } = record;
+    const none =
+      tags.length === 0 &&
+      demographics.ageBand === null &&
+      demographics.gender === null &&
+      demographics.region === null &&
+      demographics.birthMonth === null;
+    if (record.erased || none) {
+      this.sealedTraits.delete(record.memberId);
+      return null;
+    }
+    const cached = this.sealedTraits.get(record.memberId);
+    if (cached) return cached;
+    let sealed: SealedData;
+    try {
+      sealed = seal(record.memberId, { tags, demographics } satisfies MemberTraits);
+    } catch {
+      // No key for this member any more: nothing readable of theirs may be written.
+      return null;
+    }
+    this.sealedTraits.set(record.memberId, sealed);
+    return sealed;
+  }
+
+  private openTraits(memberId: string, sealed: SealedData): MemberTraits | null {
+    const opened = this.unseal(memberId, sealed) as Partial<MemberTraits> | null;
+    if (!opened || !Array.isArray(opened.tags) || typeof opened.demographics !== 'object' || !opened.demographics) {
+      return null;
+    }
+    return { tags: opened.tags, demographics: opened.demographics };
   }
 
   /** The member a record now lives in (following merges); undefined if unknown or erased. */
@@ -177,6 +249,7 @@ export class MemberBook {
   /** Every change to a record goes through here, so the columns know which rows to rewrite. */
   private changed(record: MemberRecord): void {
     this.memberColumns?.markDirty(record.memberId);
+    this.sealedTraits.delete(record.memberId);
   }
 
   profile(memberId: string): MemberProfile | undefined {

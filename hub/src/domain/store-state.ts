@@ -7,7 +7,7 @@ import type { Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
 import { refundLinesSignature } from './sale.js';
-import { MemberBook, type MemberBookData, type Unseal } from './members.js';
+import { MemberBook, type MemberBookData, type Seal, type Unseal } from './members.js';
 import { BasketStats, type BasketStatsData } from './member-insights.js';
 import type { CouponRecord, IssuedCode } from './coupons.js';
 import { MessageOutbox, type MessageOutboxData } from './message-outbox.js';
@@ -65,6 +65,14 @@ export class StoreState {
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
   readonly sales = new Map<string, SaleRecord>();
+  /**
+   * The same sales in seq order, from `saleQueueHead` on, for pruning: walking the map from its
+   * start at every new day would step over every slot its deletions left (a replay does it daily).
+   */
+  private saleQueue: SaleRecord[] = [];
+  /** One copy of each product name, category, device and staff id the kept sales repeat. */
+  private readonly texts = new TextPool();
+  private saleQueueHead = 0;
   readonly saleKeys = new Map<string, string>();
   readonly refundKeys = new Map<string, string>();
   totals = { salesCount: 0, revenue: 0 };
@@ -115,13 +123,14 @@ export class StoreState {
     return state;
   }
 
-  toData(): StoreStateData {
+  /** The projection for a snapshot; members' personal traits are sealed with `seal` (their own keys). */
+  toData(seal: Seal): StoreStateData {
     return {
       lastSeq: this.lastSeq,
       products: [...this.products.values()],
       sales: [...this.sales.values()],
       totals: { ...this.totals },
-      members: this.members.toData(),
+      members: this.members.toData(seal),
       baskets: this.baskets.toData(),
       coupons: [...this.coupons.values()],
       issuedCodes: [...this.issuedCodes.values()],
@@ -155,7 +164,7 @@ export class StoreState {
         for (const product of event.data.products) this.putProduct(product);
         break;
       case 'sale.completed': {
-        this.putSale(saleRecordOf(event));
+        this.putSale(saleRecordOf(event, this.texts));
         this.totals.salesCount += 1;
         this.totals.revenue += event.data.total;
         this.baskets.count(event.data.lines, 1);
@@ -273,6 +282,7 @@ export class StoreState {
 
   private putSale(sale: SaleRecord): void {
     this.sales.set(sale.saleId, sale);
+    this.saleQueue.push(sale);
     this.saleKeys.set(sale.idempotencyKey, sale.saleId);
     for (const key of sale.refundKeys) this.refundKeys.set(key, sale.saleId);
   }
@@ -292,12 +302,21 @@ export class StoreState {
   }
 
   private pruneBefore(oldestKeptDate: string): void {
-    for (const sale of this.sales.values()) {
-      if (sale.businessDate >= oldestKeptDate) break;
+    const queue = this.saleQueue;
+    let head = this.saleQueueHead;
+    while (head < queue.length && queue[head]!.businessDate < oldestKeptDate) {
+      const sale = queue[head]!;
+      queue[head++] = undefined as never;
       this.sales.delete(sale.saleId);
       this.saleKeys.delete(sale.idempotencyKey);
       for (const key of sale.refundKeys) this.refundKeys.delete(key);
     }
+    // The pruned front is cut off once it is most of the array, so it costs O(1) a sale.
+    if (head > 1024 && head * 2 > queue.length) {
+      this.saleQueue = queue.slice(head);
+      head = 0;
+    }
+    this.saleQueueHead = head;
   }
 }
 
@@ -305,15 +324,19 @@ export class StoreState {
  * A new sale's record, field by field: spreading the event's data (objects of many shapes, fresh
  * from JSON.parse) takes V8's slow path, about 30 times slower, and a replay does it for every sale.
  */
-function saleRecordOf(event: HubEventOf<'sale.completed'>): SaleRecord {
+function saleRecordOf(event: HubEventOf<'sale.completed'>, texts: TextPool): SaleRecord {
   const d = event.data;
+  // Every sale parsed from the journal brings its own copy of these strings: a month of kept
+  // sales would hold tens of thousands of copies of the same few hundred names. (JSON.parse
+  // already shares strings of up to 10 characters, such as SKUs and most categories.)
+  for (const line of d.lines) line.name = texts.one(line.name);
   const record = {
     saleId: d.saleId,
     idempotencyKey: d.idempotencyKey,
     requestHash: d.requestHash,
     businessDate: d.businessDate,
-    deviceId: d.deviceId,
-    staffId: d.staffId,
+    deviceId: texts.one(d.deviceId),
+    staffId: texts.one(d.staffId),
     memberId: d.memberId,
     lines: d.lines,
     subtotal: d.subtotal,
@@ -340,6 +363,20 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>): SaleRecord {
   const everyFieldCopied: Exclude<keyof SaleCompletedData, keyof typeof record> extends never ? true : false = true;
   void everyFieldCopied;
   return record;
+}
+
+/** Equal strings shared as one, up to a bound (a catalog's names, a store's tablets and staff). */
+class TextPool {
+  private readonly pool = new Map<string, string>();
+
+  constructor(private readonly limit = 20_000) {}
+
+  one(text: string): string {
+    const kept = this.pool.get(text);
+    if (kept !== undefined) return kept;
+    if (this.pool.size < this.limit) this.pool.set(text, text);
+    return text;
+  }
 }
 
 export function saleStatus(sale: SaleRecord): SaleView['status'] {

@@ -70,6 +70,8 @@ export interface HqLinkSettings extends Omit<MqttLinkSettings, 'url'> {
 /** The part of the journal the link reads. */
 export interface JournalReader {
   replay(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent>;
+  /** The same events a day at a time (never an empty array). */
+  replayDays(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent[]>;
 }
 
 export interface HqLinkDeps {
@@ -123,7 +125,11 @@ export function hqLinkSettings(config: HubConfig): HqLinkSettings {
 }
 
 interface Reader {
-  iterator: AsyncGenerator<HubEvent>;
+  /** A day file at a time: the events of one are taken without an await each. */
+  iterator: AsyncGenerator<HubEvent[]>;
+  /** The day's events read and not yet taken, from `index` on. */
+  events: HubEvent[];
+  index: number;
   /** The seq the next event read should have. */
   nextSeq: number;
 }
@@ -412,7 +418,7 @@ export class HqLinkService {
           this.nextSeq <= this.deps.lastSeq()
         ) {
           const seq = this.nextSeq;
-          const event = this.fromTail(seq) ?? (await this.fromJournal(seq));
+          const event = this.fromTail(seq) ?? this.fromDayRead(seq) ?? (await this.fromJournal(seq));
           if (event === null || generation !== this.generation || this.link !== 'connected') break;
           // A resend moved the cursor while the journal was being read: read from there.
           if (this.nextSeq !== seq) continue;
@@ -500,39 +506,47 @@ export class HqLinkService {
     }
   }
 
+  /** Event `seq` from the day the journal reader holds, without an await; null when it needs one. */
+  private fromDayRead(seq: number): HubEvent | null {
+    const reader = this.reader;
+    if (!reader || reader.nextSeq !== seq || reader.index >= reader.events.length) return null;
+    const event = reader.events[reader.index]!;
+    return event.seq > this.deps.lastSeq() ? null : this.take(reader, seq, event);
+  }
+
   /** Reads event `seq` from the journal (null when it is not there yet: it will come by the tail). */
   private async fromJournal(seq: number): Promise<HubEvent | null> {
     for (let attempt = 0; attempt < 2; attempt++) {
       let fresh = false;
       if (!this.reader || this.reader.nextSeq !== seq) {
         await this.closeReader();
-        this.reader = { iterator: this.deps.journal.replay(seq - 1, this.dayToReadFrom(seq)), nextSeq: seq };
+        this.reader = {
+          iterator: this.deps.journal.replayDays(seq - 1, this.dayToReadFrom(seq)),
+          events: [],
+          index: 0,
+          nextSeq: seq,
+        };
         fresh = true;
       }
       const reader = this.reader;
-      const next = await reader.iterator.next();
-      if (next.done) {
-        // A reader ends at the day files it saw when it began: after midnight, begin again once.
-        this.reader = null;
-        if (fresh) return null;
-        continue;
+      if (reader.index >= reader.events.length) {
+        const next = await reader.iterator.next();
+        if (next.done) {
+          // A reader ends at the day files it saw when it began: after midnight, begin again once.
+          this.reader = null;
+          if (fresh) return null;
+          continue;
+        }
+        reader.events = next.value;
+        reader.index = 0;
       }
-      const event = next.value;
+      const event = reader.events[reader.index]!;
       if (event.seq > this.deps.lastSeq()) {
         // Appended but not yet on disk: the committed-event listener brings it to the tail.
         await this.closeReader();
         return null;
       }
-      if (event.seq > seq) {
-        this.log.error(
-          { from: seq, to: event.seq - 1 },
-          'HQ link: the journal lacks these seqs (corrupt lines); HQ will see a gap',
-        );
-        const moved = this.acks.skip(seq, event.seq - 1);
-        if (moved > 0) this.watermarkMoved(moved);
-      }
-      reader.nextSeq = event.seq + 1;
-      return event;
+      return this.take(reader, seq, event);
     }
     return null;
   }
@@ -548,6 +562,21 @@ export class HqLinkService {
     }
     for (let seq = expected; seq <= toSeq && missing.length < MISSING_SEQS_NAMED; seq++) missing.push(seq);
     return missing;
+  }
+
+  /** Takes the reader's next event, which should be `seq`: seqs the journal lacks are skipped. */
+  private take(reader: Reader, seq: number, event: HubEvent): HubEvent {
+    if (event.seq > seq) {
+      this.log.error(
+        { from: seq, to: event.seq - 1 },
+        'HQ link: the journal lacks these seqs (corrupt lines); HQ will see a gap',
+      );
+      const moved = this.acks.skip(seq, event.seq - 1);
+      if (moved > 0) this.watermarkMoved(moved);
+    }
+    reader.index += 1;
+    reader.nextSeq = event.seq + 1;
+    return event;
   }
 
   /** The first journal day that can hold `seq`: the day of the watermark's event, if it is before. */

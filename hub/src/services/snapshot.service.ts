@@ -9,6 +9,7 @@
  * `forceFactor` times that many have piled up, so a store that is never quiet still gets one.
  * The nightly job and the shutdown call take() directly.
  */
+import type { Seal } from '../domain/members.js';
 import type { StoreState, StoreStateData } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import type { HubEvent } from '../protocol/events.js';
@@ -50,6 +51,8 @@ export class SnapshotService {
   constructor(
     private readonly state: StoreState,
     private readonly store: SnapshotStore<StoreStateData>,
+    /** Seals members' personal traits under their own keys (the member vault's seal). */
+    private readonly seal: Seal,
     private readonly timeZone: string,
     private readonly everyEvents: number,
     private readonly clock: () => Date,
@@ -109,7 +112,7 @@ export class SnapshotService {
     const counted = this.eventsSince;
     let saved: Promise<string>;
     try {
-      saved = this.store.save(seq, this.lastEventDay, this.clock(), this.state.toData());
+      saved = this.store.save(seq, this.lastEventDay, this.clock(), this.state.toData(this.seal));
     } catch (err) {
       saved = Promise.reject(err as Error);
     }

@@ -6,12 +6,11 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-json.adapter.js';
 import { ensureDirectory, fsyncDirectory } from './fsync.js';
 
 /** Bumped when the projections change shape: an older snapshot is skipped and the journal replayed. */
-export const SNAPSHOT_FORMAT = 'ayi.snapshot/3';
+export const SNAPSHOT_FORMAT = 'ayi.snapshot/4';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
 const KEEP = 3;
 
@@ -25,8 +24,66 @@ export interface SnapshotFile<S> {
   state: S;
 }
 
-function checksumOf(stateJson: string): string {
-  return createHash('sha256').update(stateJson).digest('hex');
+/** Between a snapshot's header and its state: the state's JSON runs from here to the last byte but one. */
+const STATE_MARKER = Buffer.from(',"state":', 'utf8');
+/** The state's JSON is encoded to UTF-8 this many characters at a time. */
+const PIECE_CHARS = 1 << 18;
+/** Levels of the state walked into before the rest of a value is stringified whole. */
+const WALK_DEPTH = 3;
+
+/**
+ * JSON text of `value`, the same as JSON.stringify(value) gives, in pieces: the top `depth` levels
+ * of objects and arrays are walked, and what is below them is stringified one value at a time.
+ * (Plain data only: no toJSON, which the state does not use.)
+ */
+function* jsonPieces(value: unknown, depth: number): Generator<string> {
+  if (depth === 0 || value === null || typeof value !== 'object') {
+    yield JSON.stringify(value) ?? 'null';
+    return;
+  }
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      yield* jsonPieces(value[i], depth - 1);
+    }
+    yield ']';
+    return;
+  }
+  let separator = '{';
+  for (const [key, item] of Object.entries(value)) {
+    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+    yield `${separator}${JSON.stringify(key)}:`;
+    separator = ',';
+    yield* jsonPieces(item, depth - 1);
+  }
+  yield separator === '{' ? '{}' : '}';
+}
+
+/**
+ * The state as UTF-8 pieces of about a quarter of a megabyte, and the SHA-256 of all of them: a
+ * snapshot never holds its whole JSON as one string (tens of MB in a big store, twice that as
+ * UTF-16, and a second copy to write it), which would grow the hub's memory for good.
+ */
+function encodeState(state: unknown): { pieces: Buffer[]; checksum: string } {
+  const hash = createHash('sha256');
+  const pieces: Buffer[] = [];
+  let pending: string[] = [];
+  let pendingChars = 0;
+  const flush = () => {
+    const piece = Buffer.from(pending.join(''), 'utf8');
+    hash.update(piece);
+    pieces.push(piece);
+    pending = [];
+    pendingChars = 0;
+  };
+  for (const text of jsonPieces(state, WALK_DEPTH)) {
+    pending.push(text);
+    pendingChars += text.length;
+    if (pendingChars >= PIECE_CHARS) flush();
+  }
+  if (pendingChars > 0) flush();
+  return { pieces, checksum: hash.digest('hex') };
 }
 
 export class SnapshotStore<S> {
@@ -45,21 +102,17 @@ export class SnapshotStore<S> {
    */
   async save(seq: number, journalDay: string, takenAt: Date, state: S): Promise<string> {
     const filename = path.join(this.dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
-    // The state is serialised once (it is most of the file, and stringifying it blocks the event
-    // loop): for its checksum and, spliced in after the header, for the file.
-    const stateJson = JSON.stringify(state);
-    const spliceState = ({ state: _state, ...header }: SnapshotFile<S>) =>
-      `${JSON.stringify(header).slice(0, -1)},"state":${stateJson}}`;
-    const db = new Low<SnapshotFile<S>>(new DurableJsonFile(filename, spliceState), null as never);
-    db.data = {
+    const { pieces, checksum } = encodeState(state);
+    const header: Omit<SnapshotFile<S>, 'state'> = {
       format: SNAPSHOT_FORMAT,
       seq,
       journalDay,
       takenAt: takenAt.toISOString(),
-      checksum: checksumOf(stateJson),
-      state,
+      checksum,
     };
-    await db.write();
+    // The header, then the state spliced in after it: the file is JSON of a SnapshotFile.
+    const head = Buffer.from(JSON.stringify(header).slice(0, -1), 'utf8');
+    await new DurableJsonFile(filename).writeBytes([head, STATE_MARKER, ...pieces, Buffer.from('}')]);
     await this.prune();
     return filename;
   }
@@ -69,15 +122,29 @@ export class SnapshotStore<S> {
     for (const name of (await this.files()).reverse()) {
       const filename = path.join(this.dir, name);
       try {
-        const snapshot = await new DurableJsonFile<SnapshotFile<S>>(filename).read();
-        if (!snapshot || snapshot.format !== SNAPSHOT_FORMAT) throw new Error('unknown format');
-        if (checksumOf(JSON.stringify(snapshot.state)) !== snapshot.checksum) throw new Error('checksum mismatch');
-        return snapshot;
+        return await this.load(filename);
       } catch (err) {
         this.onSkip(filename, (err as Error).message);
       }
     }
     return null;
+  }
+
+  /**
+   * Reads one snapshot, checking the state's bytes against the checksum before parsing them (a
+   * second stringify of the parsed state, to check it, would cost as much memory as the file).
+   */
+  private async load(filename: string): Promise<SnapshotFile<S>> {
+    const bytes = await fs.readFile(filename);
+    const marker = bytes.indexOf(STATE_MARKER);
+    if (marker < 0 || bytes.at(-1) !== 0x7d) throw new Error('unknown format or truncated');
+    const header = JSON.parse(`${bytes.toString('utf8', 0, marker)}}`) as Omit<SnapshotFile<S>, 'state'>;
+    if (header.format !== SNAPSHOT_FORMAT) throw new Error('unknown format');
+    const stateBytes = bytes.subarray(marker + STATE_MARKER.length, bytes.length - 1);
+    if (createHash('sha256').update(stateBytes).digest('hex') !== header.checksum) {
+      throw new Error('checksum mismatch');
+    }
+    return { ...header, state: JSON.parse(stateBytes.toString('utf8')) as S };
   }
 
   private async files(): Promise<string[]> {

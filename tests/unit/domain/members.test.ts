@@ -17,6 +17,7 @@ import {
   saleLine,
   seal,
   unseal as openSealed,
+  sealFor,
 } from '../../support/member-events.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -575,7 +576,7 @@ describe('snapshot round trip (toData / fromData)', () => {
       carrier: b.byCarrier.get('carrier-1') ?? null,
     };
   }
-  const roundTrip = (b: MemberBook) => MemberBook.fromData(JSON.parse(JSON.stringify(b.toData())), unseal);
+  const roundTrip = (b: MemberBook) => MemberBook.fromData(JSON.parse(JSON.stringify(b.toData(sealFor))), unseal);
 
   it('gives the same answers for plain and erased members', () => {
     register(book, 'm1', '+886912345678');
@@ -599,6 +600,31 @@ describe('snapshot round trip (toData / fromData)', () => {
     const before = answers(book, ids, phones, codes);
     expect(before.points).toEqual([100, 0, null]);
     expect(answers(roundTrip(book), ids, phones, codes)).toEqual(before);
+  });
+
+  it('seals tags and demographics in a snapshot, and a later snapshot has what changed since', () => {
+    register(book, 'm1', '+886912345678');
+    book.apply(
+      ev('member.tagged', { memberId: 'm1', sealed: seal({ tag: '孕婦' }), staffId: 's' }, at10('2026-01-02')),
+    );
+    const first = book.toData(sealFor);
+    // (the tests' seal is plain JSON; the hub's is AES-GCM under the member's key)
+    expect(first.members[0]).not.toHaveProperty('tags');
+    expect(first.members[0]).not.toHaveProperty('demographics');
+    expect(first.members[0]?.traits).not.toBeNull();
+    expect(roundTrip(book).resolve('m1')?.tags).toEqual([{ tag: '孕婦', source: 'staff' }]);
+    book.apply(
+      ev('member.tagged', { memberId: 'm1', sealed: seal({ tag: '常客' }), staffId: 's' }, at10('2026-01-03')),
+    );
+    const restored = roundTrip(book);
+    expect(restored.resolve('m1')?.tags.map((t) => t.tag)).toEqual(['孕婦', '常客']);
+    expect(restored.resolve('m1')?.demographics).toEqual(book.resolve('m1')?.demographics);
+    // ...and a snapshot of the restored book still carries them
+    expect(
+      roundTrip(restored)
+        .resolve('m1')
+        ?.tags.map((t) => t.tag),
+    ).toEqual(['孕婦', '常客']);
   });
 
   it('keeps applying events the same way after a round trip', () => {

@@ -32,6 +32,7 @@ import {
   memberProfile,
   registration,
   unseal,
+  sealFor,
 } from '../../support/member-events.ts';
 
 const TZ = 'Asia/Taipei';
@@ -435,7 +436,7 @@ describe('snapshots', () => {
   });
 
   it('comes back with the store state and keeps taking sales', () => {
-    const restored = StoreState.fromData(JSON.parse(JSON.stringify(state.toData())), 400, unseal);
+    const restored = StoreState.fromData(JSON.parse(JSON.stringify(state.toData(sealFor))), 400, unseal);
     const before = memberMetrics(state.reports, state.members, { ...RANGE, ...ACTIVITY });
     expect(memberMetrics(restored.reports, restored.members, { ...RANGE, ...ACTIVITY })).toEqual(before);
     sell(restored, 'S10', '2026-07-03', null, [{ sku: 'F2', qty: 2, unitPrice: 20 }]);

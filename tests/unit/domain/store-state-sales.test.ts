@@ -7,7 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { StoreState } from '../../../hub/src/domain/store-state.ts';
 import type { SaleCompletedData } from '../../../hub/src/protocol/events.ts';
-import { at10, completedSale, EventSequence, saleLine, unseal, type SaleSpec } from '../../support/member-events.ts';
+import {
+  at10,
+  completedSale,
+  EventSequence,
+  saleLine,
+  sealFor,
+  unseal,
+  type SaleSpec,
+} from '../../support/member-events.ts';
 
 const RETENTION_DAYS = 35;
 
@@ -104,7 +112,7 @@ describe('StoreState: recent sales', () => {
     expect(state.totals.salesCount).toBe(180);
 
     // A snapshot of it keeps the same window, and the next day moves it on by one day.
-    const restored = StoreState.fromData(structuredClone(state.toData()), RETENTION_DAYS, unseal);
+    const restored = StoreState.fromData(structuredClone(state.toData(sealFor)), RETENTION_DAYS, unseal);
     const next = dayAfter(lastDay, 1);
     restored.apply(ev('sale.completed', saleOn(next, 181), at10(next)));
     const nowOldest = dayAfter(next, -RETENTION_DAYS);

@@ -30,6 +30,7 @@ function setup(options: { failSaves?: number } = {}) {
   const service = new SnapshotService(
     state as unknown as StoreState,
     store as unknown as SnapshotStore<StoreStateData>,
+    () => ({ iv: '', tag: '', data: '' }),
     'Asia/Taipei',
     EVERY,
     () => new Date(),

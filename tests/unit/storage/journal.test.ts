@@ -77,6 +77,18 @@ describe('Journal', () => {
     // starting at a snapshot's day skips the files before it
     expect(await replayAll(journal, 7, '2026-11-22')).toEqual([8, 9]);
 
+    // a day at a time (the HQ link's reader): the same events, no empty day, today's copied as it is
+    const byDay: number[][] = [];
+    for await (const events of journal.replayDays(4)) byDay.push(events.map((e) => e.seq));
+    expect(byDay).toEqual([
+      [5, 6],
+      [7, 8, 9],
+    ]);
+    // a reader stopped early leaves nothing behind (the next day was being read ahead)
+    const stopped = journal.replayDays(0);
+    expect((await stopped.next()).value?.map((e: HubEvent) => e.seq)).toEqual([1, 2, 3]);
+    await stopped.return(undefined);
+
     // the next event continues the newest file
     await journal.append(event(10, '2026-11-22T09:00:00.000Z'));
     await journal.close();

@@ -76,6 +76,26 @@ describe('SnapshotStore', () => {
     expect(readdirSync(dir).sort()).toEqual([30, 40, 50].map((seq) => path.basename(fileOf(dir, seq))));
   });
 
+  it('writes the state as JSON.stringify would, in pieces, so a big state is never one string', async () => {
+    const dir = path.join(temp.make('ayi-snap-'), 'snapshots');
+    const store = new SnapshotStore<Record<string, unknown>>(dir);
+    await store.ensureDirectory();
+    const noPrototype = Object.assign(Object.create(null) as Record<string, unknown>, { constructor: { n: 1 } });
+    // About 2 MB of mostly Chinese text, so pieces end inside rows and inside characters' bytes.
+    const state = {
+      lastSeq: 7,
+      skipped: undefined,
+      empty: {},
+      none: [],
+      rows: Array.from({ length: 30_000 }, (_, i) => ({ i, name: `統一麥香紅茶 ${i}`, gone: undefined, tags: [null] })),
+      members: { members: [{ skus: noPrototype, note: 'a "quoted" \\ line\n' }] },
+    };
+    await store.save(7, '2026-11-22', new Date('2026-11-22T10:00:00Z'), state);
+    const text = readFileSync(fileOf(dir, 7), 'utf8');
+    expect(text.slice(text.indexOf(',"state":') + ',"state":'.length, -1)).toBe(JSON.stringify(state));
+    expect((await store.loadNewest())?.state).toEqual(JSON.parse(JSON.stringify(state)));
+  });
+
   it('is not affected by changes to the live state after save() was called', async () => {
     const { store } = await storeWith([]);
     const live: State = { lastSeq: 5, note: 'before' };
