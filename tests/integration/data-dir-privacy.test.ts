@@ -14,7 +14,7 @@ import type { MemberCard, SignUpResult } from '../../hub/src/protocol/members.ts
 import { FakeClock } from '../support/fake-clock.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
-import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { type TabletClient, demoPin, pairedTablet, startTestHub } from '../support/test-hub.ts';
 
 interface Person {
   phone: string;
@@ -151,8 +151,8 @@ async function countByTraits(person: Person): Promise<number> {
 beforeAll(async () => {
   dataDir = temp.make();
   hub = await startTestHub({ dataDir, clock: clock.now });
-  cashier = await pairedTablet(hub, '1111', 'Counter');
-  manager = await pairedTablet(hub, '2222', 'Back office');
+  cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
+  manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
   for (const person of PEOPLE) members.push(await signUpWithProfile(person));
   // A member's sale prints a receipt into the data directory too.
   await sell(
@@ -196,8 +196,8 @@ describe('members’ personal data in the data directory', () => {
     await hub.stop();
     hub = await startTestHub({ dataDir, clock: clock.now });
     expect(hub.startup).toMatchObject({ snapshotSeq, replayedEvents: 0 });
-    cashier = await pairedTablet(hub, '1111', 'Counter');
-    manager = await pairedTablet(hub, '2222', 'Back office');
+    cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
+    manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
 
     const kept = PEOPLE[0]!;
     expect(await card(members[0]!.memberId)).toMatchObject({

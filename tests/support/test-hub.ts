@@ -7,7 +7,8 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type HubConfig } from '../../hub/src/config/config.ts';
 import { DEFAULT_DEVICES, type DevicesConfig, type ScannerConfig } from '../../hub/src/devices/device-config.ts';
-import { Hub } from '../../hub/src/hub.ts';
+import { DEMO_STAFF, Hub } from '../../hub/src/hub.ts';
+import type { Role } from '../../hub/src/protocol/api.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { tempDataDir } from './hub-process.ts';
 
@@ -104,3 +105,6 @@ export async function pairedTablet(hub: Hub, pin = '1111', name = 'Tablet'): Pro
   await tablet.login(pin);
   return tablet;
 }
+
+/** The PIN the demo store gives the staff member of this role. */
+export const demoPin = (role: Role): string => DEMO_STAFF.find((staff) => staff.role === role)!.pin;
