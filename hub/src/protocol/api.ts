@@ -110,8 +110,12 @@ export type DiscountPolicy = Static<typeof DiscountPolicy>;
 
 /** A staff discount above the owner's limit. */
 export interface DiscountOverLimit {
-  /** `line` (with its lineNo) or `order`. */
-  scope: 'line' | 'order';
+  /**
+   * `line` (with its lineNo): that line's own discount; `order`: the order discount; `total`: all
+   * line discounts plus the order discount, against the goods' gross price (sum of price × qty)
+   * and the order limit.
+   */
+  scope: 'line' | 'order' | 'total';
   lineNo: number | null;
   /** NT$ off. */
   amount: number;

@@ -126,7 +126,7 @@ export class CheckoutService {
       maxRedeemablePoints: p.maxRedeemablePoints,
       total: p.priced.total,
       pointsToEarn: p.pointsToEarn,
-      discountsOverLimit: discountsOverLimit(p.priced, this.approvals.policy),
+      discountsOverLimit: discountsOverLimit(request, p.priced, this.approvals.policy),
     };
   }
 
@@ -136,6 +136,7 @@ export class CheckoutService {
    */
   async approveDiscounts(request: DiscountApprovalRequest, actor: Actor): Promise<DiscountApprovalView> {
     const over = discountsOverLimit(
+      request,
       priceCart(request, (sku) => this.state.products.get(sku)),
       this.approvals.policy,
     );
@@ -150,7 +151,7 @@ export class CheckoutService {
    * seller when a manager sells, otherwise the manager whose approval token came with the request.
    */
   private approverOf(request: CheckoutRequest, priced: PricedCart, actor: Actor): string | null {
-    const over = discountsOverLimit(priced, this.approvals.policy);
+    const over = discountsOverLimit(request, priced, this.approvals.policy);
     if (over.length === 0) return null;
     if (roleAtLeast(actor.staff.role, 'manager')) return actor.staff.id;
     if (!request.approvalToken) {
