@@ -3,7 +3,9 @@
  * the cashier's tablet; one approval covers one sale, and the sale's event says who approved.
  * Demo prices: DRK-001 NT$15, SNK-001 NT$25, FOD-001 NT$399.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { DEMO_STAFF, type Hub } from '../../hub/src/hub.ts';
 import type { DiscountApprovalView, QuoteView, Role, SaleView } from '../../hub/src/protocol/api.ts';
 import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
@@ -64,7 +66,10 @@ describe('discounts over the limit', () => {
     expect(res.status).toBe(403);
     expect(res.body.error?.code).toBe('discount_approval_required');
     expect((res.body.error as { details?: unknown }).details).toEqual({
-      discountsOverLimit: [{ scope: 'line', lineNo: 1, amount: 399, base: 399, limitPercent: 20 }],
+      discountsOverLimit: [
+        { scope: 'line', lineNo: 1, amount: 399, base: 399, limitPercent: 20 },
+        { scope: 'total', lineNo: null, amount: 399, base: 414, limitPercent: 20 },
+      ],
     });
     expect(await lastSeq(hub.url)).toBe(seq);
   });
@@ -82,27 +87,69 @@ describe('discounts over the limit', () => {
   });
 
   it('takes discounts up to the limit from a cashier, with no approver', async () => {
-    // 20 % of 399 = 79.8 -> 80 off the line; 20 % of the rest (319 + 15 = 334) is 66.8 -> 67
+    // 10 % of 399 = 39.9 -> 40 off the line; NT$37 off the rest (359 + 15 = 374); 77 of 414 in all
     const sale = await sell(
       cashier,
       checkoutRequest(
         [
-          { sku: 'FOD-001', qty: 1, discount: { kind: 'percent', value: 20 } },
+          { sku: 'FOD-001', qty: 1, discount: { kind: 'percent', value: 10 } },
           { sku: 'DRK-001', qty: 1 },
         ],
-        [{ type: 'cash', amount: 267 }],
-        { orderDiscount: { kind: 'amount', value: 67 } },
+        [{ type: 'cash', amount: 337 }],
+        { orderDiscount: { kind: 'amount', value: 37 } },
       ),
     );
-    expect(sale.total).toBe(267);
+    expect(sale.total).toBe(337);
     expect(sale.approvedBy).toBeNull();
     expect(journalledSale(sale.saleId)?.data.approvedBy).toBeNull();
+  });
+
+  it('stacked discounts: 20 % off every line plus 20 % off the order (36 % in all) needs approval', async () => {
+    const stacked = checkoutRequest(
+      [
+        { sku: 'FOD-001', qty: 1, discount: { kind: 'percent', value: 20 } },
+        { sku: 'SNK-001', qty: 1, discount: { kind: 'percent', value: 20 } },
+      ],
+      [{ type: 'cash', amount: 271 }],
+      { orderDiscount: { kind: 'percent', value: 20 } },
+    );
+    const seq = await lastSeq(hub.url);
+    const res = await cashier.request('POST', '/api/sales', stacked);
+    expect(res.status).toBe(403);
+    expect(res.body.error?.code).toBe('discount_approval_required');
+    // 80 + 5 off the lines, 20 % of 339 = 68 off the order: NT$153 off NT$424
+    expect((res.body.error as { details?: unknown }).details).toEqual({
+      discountsOverLimit: [{ scope: 'total', lineNo: null, amount: 153, base: 424, limitPercent: 20 }],
+    });
+    expect(await lastSeq(hub.url)).toBe(seq);
+  });
+
+  it('an amount just over the limit needs approval: limits are not rounded up to the dollar', async () => {
+    // 20 % of FOD-001 (NT$399) is NT$79.80: NT$79 off is within, NT$80 off (20.05 %) is not
+    const within = checkoutRequest(
+      [{ sku: 'FOD-001', qty: 1, discount: { kind: 'amount', value: 79 } }],
+      [{ type: 'cash', amount: 320 }],
+    );
+    expect((await sell(cashier, within)).approvedBy).toBeNull();
+    const over = await cashier.request(
+      'POST',
+      '/api/sales',
+      checkoutRequest(
+        [{ sku: 'FOD-001', qty: 1, discount: { kind: 'amount', value: 80 } }],
+        [{ type: 'cash', amount: 319 }],
+      ),
+    );
+    expect(over.status).toBe(403);
+    expect(over.body.error?.code).toBe('discount_approval_required');
   });
 
   it('the quote tells the tablet which discounts need approval', async () => {
     const { idempotencyKey: _key, tenders: _tenders, ...cart } = giveaway();
     const quote = (await cashier.request('POST', '/api/sales/quote', cart)).body as unknown as QuoteView;
-    expect(quote.discountsOverLimit).toEqual([{ scope: 'line', lineNo: 1, amount: 399, base: 399, limitPercent: 20 }]);
+    expect(quote.discountsOverLimit).toEqual([
+      { scope: 'line', lineNo: 1, amount: 399, base: 399, limitPercent: 20 },
+      { scope: 'total', lineNo: null, amount: 399, base: 414, limitPercent: 20 },
+    ]);
   });
 
   it('accepts the sale with a manager’s approval typed on the cashier’s tablet; the event records who approved', async () => {
@@ -154,6 +201,36 @@ describe('discounts over the limit', () => {
     expect(more.body.error?.code).toBe('discount_approval_invalid');
     // still good for what it approved
     expect((await sell(cashier, { ...request, approvalToken: grant.approvalToken })).approvedBy).toBe(managerId);
+  });
+
+  it('an approval is for its sale: the same cart under a new idempotency key is refused', async () => {
+    const request = giveaway();
+    const grant = (await approve(cashier, request, pinOf('manager'))).body as unknown as DiscountApprovalView;
+    const seq = await lastSeq(hub.url);
+    const newKey = await cashier.request('POST', '/api/sales', {
+      ...giveaway(),
+      approvalToken: grant.approvalToken,
+    });
+    expect(newKey.status).toBe(403);
+    expect(newKey.body.error?.code).toBe('discount_approval_invalid');
+    expect(await lastSeq(hub.url)).toBe(seq);
+    // unused, so still good for the sale it was asked for
+    expect((await sell(cashier, { ...request, approvalToken: grant.approvalToken })).approvedBy).toBe(managerId);
+  });
+
+  it('an approval is for the cashier who asked for it, not the next one logged in on that tablet', async () => {
+    await adminRequest(path.join(hub.config.dataDir, 'ayi.sock'), 'add-staff', ['阿華', 'cashier', '4321']);
+    const tablet = await pairedTablet(hub, pinOf('cashier'), 'Shared counter');
+    const request = giveaway();
+    const grant = (await approve(tablet, request, pinOf('manager'))).body as unknown as DiscountApprovalView;
+    await tablet.login('4321');
+    const seq = await lastSeq(hub.url);
+    const res = await tablet.request('POST', '/api/sales', { ...request, approvalToken: grant.approvalToken });
+    expect(res.status).toBe(403);
+    expect(res.body.error?.code).toBe('discount_approval_invalid');
+    expect(await lastSeq(hub.url)).toBe(seq);
+    await tablet.login(pinOf('cashier'));
+    expect((await sell(tablet, { ...request, approvalToken: grant.approvalToken })).approvedBy).toBe(managerId);
   });
 
   it('a cashier’s own PIN does not approve', async () => {
@@ -208,9 +285,9 @@ describe('the owner’s discount limits', () => {
     const missing = await owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 50 });
     expect(missing.status).toBe(400);
 
-    const set = await owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 100, maxOrderPercent: 20 });
+    const set = await owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 100, maxOrderPercent: 100 });
     expect(set.status).toBe(200);
-    expect(set.body).toEqual({ maxLinePercent: 100, maxOrderPercent: 20 });
+    expect(set.body).toEqual({ maxLinePercent: 100, maxOrderPercent: 100 });
     try {
       const sale = await sell(cashier, giveaway());
       expect(sale).toMatchObject({ total: 15, approvedBy: null });

@@ -143,12 +143,22 @@ export class CheckoutService {
     if (over.length === 0) {
       throw new DomainError('approval_not_needed', 'These discounts are within the limits; no approval is needed');
     }
-    return this.approvals.approve(actor.deviceId, request.pin, request.idempotencyKey, discountsHash(request));
+    return this.approvals.approve(this.approvalUse(request, actor), request.pin);
+  }
+
+  private approvalUse(request: Pick<CheckoutRequest, 'idempotencyKey' | 'lines' | 'orderDiscount'>, actor: Actor) {
+    return {
+      deviceId: actor.deviceId,
+      staffId: actor.staff.id,
+      idempotencyKey: request.idempotencyKey,
+      discountsHash: discountsHash(request),
+    };
   }
 
   /**
    * Who approved this sale's staff discounts: nobody when they are within the owner's limits, the
-   * seller when a manager sells, otherwise the manager whose approval token came with the request.
+   * seller when a manager sells, otherwise the manager whose approval token came with the request
+   * (reserved for this sale: the caller consumes or releases it).
    */
   private approverOf(request: CheckoutRequest, priced: PricedCart, actor: Actor): string | null {
     const over = discountsOverLimit(request, priced, this.approvals.policy);
@@ -162,7 +172,7 @@ export class CheckoutService {
         403,
       );
     }
-    return this.approvals.check(request.approvalToken, actor.deviceId, request.idempotencyKey, discountsHash(request));
+    return this.approvals.reserve(request.approvalToken, this.approvalUse(request, actor));
   }
 
   /**
@@ -276,8 +286,9 @@ export class CheckoutService {
     const sell = async (): Promise<CheckoutResult> => {
       const p = this.price(request, 'sale');
       const { change } = settleTenders(p.priced.total, request.tenders);
-      const approvedBy = this.approverOf(request, p.priced, actor);
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
+      const approvedBy = this.approverOf(request, p.priced, actor);
+      const reserved = approvedBy !== null && approvedBy !== actor.staff.id ? request.approvalToken : undefined;
       const event = await this.events.record('sale.completed', ({ seq, at }) => {
         const date = businessDate(at, this.timeZone);
         return {
@@ -302,8 +313,11 @@ export class CheckoutService {
           loyalty,
           approvedBy,
         };
+      }).catch((err: unknown) => {
+        if (reserved) this.approvals.release(reserved);
+        throw err;
       });
-      if (request.approvalToken) this.approvals.consume(request.approvalToken);
+      if (reserved) this.approvals.consume(reserved);
       return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
     return request.memberId
