@@ -3,6 +3,7 @@
  * the cashier's tablet; one approval covers one sale, and the sale's event says who approved.
  * Demo prices: DRK-001 NT$15, SNK-001 NT$25, FOD-001 NT$399.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
@@ -295,5 +296,59 @@ describe('the owner’s discount limits', () => {
       await owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 20, maxOrderPercent: 20 });
     }
     expect((await cashier.request('POST', '/api/sales', giveaway())).status).toBe(403);
+  });
+});
+
+describe('the owner’s discount limits are journal events', () => {
+  it('a change is recorded with who made it, old and new limits, and survives a snapshot and a restart', async () => {
+    const dataDir = temp.make();
+    let store = await startTestHub({ dataDir });
+    try {
+      const office = await pairedTablet(store, pinOf('owner'), 'Office');
+      const set = await office.request('PUT', '/api/settings/discounts', { maxLinePercent: 30, maxOrderPercent: 25 });
+      expect(set.status).toBe(200);
+      const ownerId = ((await office.request('GET', '/api/me')).body.staff as { id: string }).id;
+      const changes = scanJournal(dataDir).events.filter((e) => e.type === 'settings.discount_policy_changed');
+      expect(changes.map((e) => e.data)).toEqual([
+        {
+          staffId: ownerId,
+          deviceId: office.deviceId,
+          previous: { maxLinePercent: 20, maxOrderPercent: 20 },
+          limits: { maxLinePercent: 30, maxOrderPercent: 25 },
+        },
+      ]);
+      await adminRequest(path.join(dataDir, 'ayi.sock'), 'snapshot', []);
+      await store.stop();
+      store = await startTestHub({ dataDir });
+      const counter = await pairedTablet(store, pinOf('cashier'), 'Counter');
+      expect((await counter.request('GET', '/api/settings/discounts')).body).toEqual({
+        maxLinePercent: 30,
+        maxOrderPercent: 25,
+      });
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a data directory with discounts.json from an older version keeps its limits until the owner changes them', async () => {
+    const dataDir = temp.make();
+    writeFileSync(path.join(dataDir, 'discounts.json'), JSON.stringify({ maxLinePercent: 50, maxOrderPercent: 40 }));
+    const store = await startTestHub({ dataDir });
+    try {
+      const office = await pairedTablet(store, pinOf('owner'), 'Office');
+      expect((await office.request('GET', '/api/settings/discounts')).body).toEqual({
+        maxLinePercent: 50,
+        maxOrderPercent: 40,
+      });
+      await office.request('PUT', '/api/settings/discounts', { maxLinePercent: 10, maxOrderPercent: 10 });
+      const change = scanJournal(dataDir).events.find((e) => e.type === 'settings.discount_policy_changed');
+      expect(change?.data).toMatchObject({ previous: { maxLinePercent: 50, maxOrderPercent: 40 } });
+      expect((await office.request('GET', '/api/settings/discounts')).body).toEqual({
+        maxLinePercent: 10,
+        maxOrderPercent: 10,
+      });
+    } finally {
+      await store.stop();
+    }
   });
 });

@@ -10,10 +10,11 @@
  * Tokens live in memory only (a restart asks for the PIN again); the hub keeps only their hash.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Low } from 'lowdb';
 import type { StaffView } from '../protocol/api.js';
 import type { DiscountPolicy } from '../domain/discount-policy.js';
 import { DomainError } from '../domain/errors.js';
+import type { EventStore } from '../storage/event-store.js';
+import type { StoreState } from '../domain/store-state.js';
 import { roleAtLeast, type SecurityService } from './security.service.js';
 
 export const APPROVAL_TTL_MS = 10 * 60_000;
@@ -49,19 +50,35 @@ const hashOf = (token: string) => createHash('sha256').update(token).digest('hex
 export class DiscountApprovalService {
   private readonly pending = new Map<string, PendingApproval>();
 
+  /**
+   * @param initialPolicy the limits before the first recorded change: `discounts.json` of data
+   *   directories from before the limits were journalled, else the defaults.
+   */
   constructor(
-    private readonly policyFile: Low<DiscountPolicy>,
+    private readonly state: Pick<StoreState, 'discountPolicy'>,
+    private readonly events: Pick<EventStore, 'record'>,
+    private readonly initialPolicy: DiscountPolicy,
     private readonly security: Pick<SecurityService, 'login' | 'logout'>,
     private readonly clock: () => Date,
   ) {}
 
+  /** The limits in force: the last `settings.discount_policy_changed` event's, else the initial ones. */
   get policy(): DiscountPolicy {
-    return this.policyFile.data;
+    return this.state.discountPolicy ?? this.initialPolicy;
   }
 
-  /** Written (fsync'd) before it is answered; the schema has been checked by the route. */
-  async setPolicy(policy: DiscountPolicy): Promise<DiscountPolicy> {
-    await this.policyFile.update((data) => Object.assign(data, policy));
+  /**
+   * Records the owner's new limits as a journal event; they apply only once it is on disk (a failed
+   * write leaves the old limits in force). The schema has been checked by the route.
+   */
+  async setPolicy(policy: DiscountPolicy, by: { staffId: string; deviceId: string }): Promise<DiscountPolicy> {
+    const limits = { maxLinePercent: policy.maxLinePercent, maxOrderPercent: policy.maxOrderPercent };
+    await this.events.record('settings.discount_policy_changed', {
+      staffId: by.staffId,
+      deviceId: by.deviceId,
+      previous: { ...this.policy },
+      limits,
+    });
     return this.policy;
   }
 

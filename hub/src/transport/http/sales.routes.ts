@@ -51,7 +51,10 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   app.put<{ Body: DiscountPolicy }>(
     '/api/settings/discounts',
     { onRequest: requireRole('owner'), schema: { body: DiscountPolicy } },
-    async (request) => ctx.approvals.setPolicy(request.body),
+    async (request) => {
+      const { staff, deviceId } = actorOf(request);
+      return ctx.approvals.setPolicy(request.body, { staffId: staff.id, deviceId });
+    },
   );
 
   app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(
