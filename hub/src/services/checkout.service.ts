@@ -91,6 +91,8 @@ interface MemberPricing {
 export class CheckoutService {
   private readonly inFlight = new Map<string, { hash: string; result: Promise<CheckoutResult> }>();
   private readonly busySales = new Set<string>();
+  /** Refunds being written, by idempotency key: a retry joins the first instead of finding the sale busy. */
+  private readonly refundsInFlight = new Map<string, { saleId: string; lines: string; result: Promise<SaleView> }>();
 
   constructor(
     private readonly state: StoreState,
@@ -427,7 +429,35 @@ export class CheckoutService {
     });
   }
 
+  /**
+   * Refunds lines of a sale. A retry with the same key and lines while the first is still being
+   * written gets the first one's answer; with other lines (or for another sale) it is refused.
+   */
   async refund(saleId: string, request: RefundRequest, actor: Actor): Promise<SaleView> {
+    const key = request.idempotencyKey;
+    const lines = refundLinesSignature(request.lines);
+    const running = this.refundsInFlight.get(key);
+    if (running) {
+      if (running.saleId !== saleId || running.lines !== lines) {
+        throw new DomainError(
+          'idempotency_key_reused',
+          'This refund key is already being used for other lines; start a new refund',
+          undefined,
+          409,
+        );
+      }
+      return running.result;
+    }
+    const result = this.recordRefund(saleId, request, actor);
+    this.refundsInFlight.set(key, { saleId, lines, result });
+    try {
+      return await result;
+    } finally {
+      this.refundsInFlight.delete(key);
+    }
+  }
+
+  private async recordRefund(saleId: string, request: RefundRequest, actor: Actor): Promise<SaleView> {
     return this.exclusive(saleId, async () => {
       const sale = this.requireSale(saleId);
       const refundedSale = this.state.refundKeys.get(request.idempotencyKey);
