@@ -7,8 +7,11 @@ import type {
   CheckoutRequest,
   DiscountApprovalRequest,
   DiscountApprovalView,
+  PointsReversalPreview,
   QuoteRequest,
   QuoteView,
+  RefundPreview,
+  RefundPreviewRequest,
   RefundRequest,
   SaleView,
   StaffView,
@@ -383,22 +386,48 @@ export class CheckoutService {
    */
   voidPreview(saleId: string): VoidPreview {
     const sale = this.requireSale(saleId);
-    const reversal = sale.voided ? null : this.pointsReversal(sale, 0, 1);
+    return { saleId, member: sale.voided ? null : this.reversalPreview(this.pointsReversal(sale, 0, 1)) };
+  }
+
+  /**
+   * What refunding these lines would give back and do to the member's points, for the manager to
+   * see before they confirm (refused like the refund would be: too many units, a voided sale).
+   */
+  refundPreview(saleId: string, request: RefundPreviewRequest): RefundPreview {
+    const sale = this.requireSale(saleId);
+    if (sale.voided) {
+      throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
+    }
+    const { refund, loyalty } = this.refundOf(sale, request.lines);
+    return { saleId, amount: refund.amount, member: this.reversalPreview(loyalty) };
+  }
+
+  /** The refund of these lines and the points it takes back and gives back. */
+  private refundOf(sale: SaleRecord, lines: RefundRequest['lines']) {
+    const refund = computeRefund(sale.lines, sale.refundedQty, lines);
+    const after = { ...sale.refundedQty };
+    for (const line of refund.lines) after[line.lineNo] = (after[line.lineNo] ?? 0) + line.qty;
+    const loyalty = this.pointsReversal(
+      sale,
+      refundedFraction(sale.lines, sale.refundedQty),
+      refundedFraction(sale.lines, after),
+    );
+    return { refund, loyalty };
+  }
+
+  private reversalPreview(reversal: PointsReversalData | null): PointsReversalPreview | null {
     const member = reversal ? this.state.members.resolve(reversal.memberId) : undefined;
-    if (!reversal || !member) return { saleId, member: null };
+    if (!reversal || !member) return null;
     const before = pointsStanding(member.points);
     const after = pointsStanding(balanceAfterReversal(member.points, reversal.pointsReversed, reversal.pointsReturned));
     return {
-      saleId,
-      member: {
-        memberId: member.memberId,
-        pointsReversed: reversal.pointsReversed,
-        pointsReturned: reversal.pointsReturned,
-        pointsBefore: before.available,
-        owedBefore: before.owed,
-        pointsAfter: after.available,
-        owedAfter: after.owed,
-      },
+      memberId: member.memberId,
+      pointsReversed: reversal.pointsReversed,
+      pointsReturned: reversal.pointsReturned,
+      pointsBefore: before.available,
+      owedBefore: before.owed,
+      pointsAfter: after.available,
+      owedAfter: after.owed,
     };
   }
 
@@ -478,14 +507,7 @@ export class CheckoutService {
       }
       if (sale.voided)
         throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
-      const refund = computeRefund(sale.lines, sale.refundedQty, request.lines);
-      const after = { ...sale.refundedQty };
-      for (const line of refund.lines) after[line.lineNo] = (after[line.lineNo] ?? 0) + line.qty;
-      const loyalty = this.pointsReversal(
-        sale,
-        refundedFraction(sale.lines, sale.refundedQty),
-        refundedFraction(sale.lines, after),
-      );
+      const { refund, loyalty } = this.refundOf(sale, request.lines);
       await this.members.lock.run(this.memberKeys(sale), () =>
         this.events.record('sale.refunded', ({ seq }) => ({
           saleId,

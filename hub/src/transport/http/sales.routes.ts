@@ -6,6 +6,7 @@ import {
   DiscountApprovalRequest,
   DiscountPolicy,
   QuoteRequest,
+  RefundPreviewRequest,
   RefundRequest,
   SaleIdParams,
   VoidRequest,
@@ -96,6 +97,12 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     '/api/sales/:saleId/void',
     { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
     async (request) => ctx.checkout.void(request.params.saleId, request.body.reason, actorOf(request)),
+  );
+
+  app.post<SaleParams & { Body: RefundPreviewRequest }>(
+    '/api/sales/:saleId/refund-preview',
+    { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: RefundPreviewRequest } },
+    async (request) => ctx.checkout.refundPreview(request.params.saleId, request.body),
   );
 
   app.post<SaleParams & { Body: RefundRequest }>(
