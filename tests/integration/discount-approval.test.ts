@@ -164,6 +164,11 @@ describe('discounts over the limit', () => {
 
     const sale = await sell(cashier, { ...request, approvalToken: grant.approvalToken });
     expect(sale).toMatchObject({ total: 15, approvedBy: managerId, approvedByName: grant.approvedBy.name });
+    // the printed receipt says who approved
+    const receipt = async () =>
+      ((await cashier.request('GET', `/api/sales/${sale.saleId}/receipt`)).body as { jobs: { text: string }[] }).jobs[0]
+        ?.text ?? '';
+    await expect.poll(receipt).toMatch(new RegExp(`折扣核准 APPROVED\\s+${grant.approvedBy.name}`));
     const event = journalledSale(sale.saleId);
     expect(event?.data.approvedBy).toBe(managerId);
     expect(JSON.stringify(event)).not.toContain(grant.approvedBy.name);
