@@ -204,3 +204,39 @@ describe('points owed after a refund', () => {
     expect(await refundeeCard()).toMatchObject({ points: 0, pointsOwed: 4 });
   });
 });
+
+describe('points owed and a merge', () => {
+  it('points a merged record brings pay off what the kept member owed, and its ledger line says so', async () => {
+    const phoneOf = async (phone: string) =>
+      ((await cashier.request('POST', '/api/members', { phone })).body as unknown as SignUpResult).member.memberId;
+    const kept = await phoneOf('0955123791');
+    const other = await phoneOf('0955123792');
+    // kept: 11 earned, spent, sale voided -> owes 8
+    const earning = await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: kept }),
+    );
+    await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
+        memberId: kept,
+        redeemPoints: 11,
+      }),
+    );
+    await manager.request('POST', `/api/sales/${earning.saleId}/void`, { reason: 'wrong member' });
+    // other: 11 points
+    await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: other }),
+    );
+    const merged = await manager.request('POST', '/api/members/merge', { fromMemberId: other, intoMemberId: kept });
+    expect(merged.status).toBe(200);
+    const points = (await cashier.request('GET', `/api/members/${kept}/points`)).body as unknown as {
+      balance: number;
+      owed: number;
+      entries: PointsLedgerView[];
+    };
+    expect(points).toMatchObject({ balance: 3, owed: 0 });
+    expect(points.entries[0]).toMatchObject({ kind: 'merged', points: 11, balance: 3, owedRepaid: 8, owed: 0 });
+  });
+});
