@@ -9,7 +9,6 @@
 import type { LookupResult, MemberCard, MemberSummary, SignUpResult } from '$protocol/members';
 import { api, isApiError } from './api';
 import { cart, type CartMember } from './cart.svelte';
-import type { Message } from './errors';
 import { hubSocket } from './hub-socket.svelte';
 
 export interface LoyaltyTier {
