@@ -94,6 +94,21 @@ describe('dates people type are calendar dates', () => {
     expect((await manager.request('POST', '/api/coupons', coupon('2028-02-29', null))).status).toBe(201);
   });
 
+  it.each(['0000-01-01', '9999-12-31', '1899-12-31', '2100-01-01'])(
+    'a coupon valid from or to %s (outside 1900-2099, like every other date) is refused',
+    async (date) => {
+      const seq = await lastSeq(hub.url);
+      for (const body of [coupon(date, null), coupon('2026-01-01', date)]) {
+        const res = await manager.request('POST', '/api/coupons', body);
+        expect(res.status, JSON.stringify(res.body)).toBe(400);
+        expect(res.body.error?.code).toBe('invalid_request');
+        expect(JSON.stringify(res.body.error)).toMatch(/validFrom|validTo/);
+      }
+      const written = scanJournal(hub.config.dataDir).events.filter((event) => event.seq > seq);
+      expect(written.map((event) => event.type)).not.toContain('coupon.created');
+    },
+  );
+
   it.each(NOT_DATES)('report and repurchase ranges with %s are refused', async (date) => {
     for (const url of [
       `/api/reports/members?from=${date}&to=2026-11-01`,
