@@ -294,34 +294,36 @@ export class CheckoutService {
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
       const approvedBy = this.approverOf(request, p.priced, actor);
       const reserved = approvedBy !== null && approvedBy !== actor.staff.id ? request.approvalToken : undefined;
-      const event = await this.events.record('sale.completed', ({ seq, at }) => {
-        const date = businessDate(at, this.timeZone);
-        return {
-          saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
-          idempotencyKey: request.idempotencyKey,
-          requestHash: hash,
-          businessDate: date,
-          deviceId: actor.deviceId,
-          staffId: actor.staff.id,
-          memberId: p.member?.memberId ?? null,
-          lines: p.priced.lines,
-          subtotal: p.priced.subtotal,
-          orderDiscount: p.priced.orderDiscount,
-          memberDiscount: p.priced.memberDiscount,
-          couponCode: p.couponCode,
-          couponDiscount: p.priced.couponDiscount,
-          pointsRedeemed: p.pointsRedeemed,
-          pointsDiscount: p.priced.pointsDiscount,
-          total: p.priced.total,
-          tenders: request.tenders,
-          change,
-          loyalty,
-          approvedBy,
-        };
-      }).catch((err: unknown) => {
-        if (reserved) this.approvals.release(reserved);
-        throw err;
-      });
+      const event = await this.events
+        .record('sale.completed', ({ seq, at }) => {
+          const date = businessDate(at, this.timeZone);
+          return {
+            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
+            idempotencyKey: request.idempotencyKey,
+            requestHash: hash,
+            businessDate: date,
+            deviceId: actor.deviceId,
+            staffId: actor.staff.id,
+            memberId: p.member?.memberId ?? null,
+            lines: p.priced.lines,
+            subtotal: p.priced.subtotal,
+            orderDiscount: p.priced.orderDiscount,
+            memberDiscount: p.priced.memberDiscount,
+            couponCode: p.couponCode,
+            couponDiscount: p.priced.couponDiscount,
+            pointsRedeemed: p.pointsRedeemed,
+            pointsDiscount: p.priced.pointsDiscount,
+            total: p.priced.total,
+            tenders: request.tenders,
+            change,
+            loyalty,
+            approvedBy,
+          };
+        })
+        .catch((err: unknown) => {
+          if (reserved) this.approvals.release(reserved);
+          throw err;
+        });
       if (reserved) this.approvals.consume(reserved);
       return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
