@@ -22,6 +22,7 @@ import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
 import { StorageMonitor, isDiskFull } from './storage/storage-monitor.js';
 import { openSettings } from './storage/settings.repo.js';
+import { DurableJsonFile } from './storage/durable-json.adapter.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
 import {
@@ -362,7 +363,13 @@ export class Hub {
     bus.on('event.committed', (event) => {
       if (event.type === 'message.queued') messaging.kick();
     });
-    const approvals = new DiscountApprovalService(await this.loadDiscountPolicy(), this.security, clock);
+    const approvals = new DiscountApprovalService(
+      state,
+      this.events,
+      await this.loadDiscountPolicy(),
+      this.security,
+      clock,
+    );
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     members.useStoreIntervals(() => analytics.storeIntervals());
@@ -582,18 +589,19 @@ export class Hub {
     return file.data;
   }
 
-  /** The owner's discount limits: `discounts.json` of the data directory (20 % each when missing). */
-  private async loadDiscountPolicy(): Promise<Low<DiscountPolicy>> {
-    const file = await openSettings<DiscountPolicy>(this.config.dataDir, 'discounts', () => ({
-      ...DEFAULT_DISCOUNT_POLICY,
-    }));
-    const problems = [...Value.Errors(DiscountPolicy, file.data)].map((e) => `${e.path}: ${e.message}`);
+  /**
+   * The owner's discount limits before their first recorded change (later ones are journal
+   * events): `discounts.json` of a data directory from an older version, else 20 % each.
+   */
+  private async loadDiscountPolicy(): Promise<DiscountPolicy> {
+    const file = path.join(this.config.dataDir, 'discounts.json');
+    const stored = await new DurableJsonFile<DiscountPolicy>(file).read();
+    if (stored === null) return { ...DEFAULT_DISCOUNT_POLICY };
+    const problems = [...Value.Errors(DiscountPolicy, stored)].map((e) => `${e.path}: ${e.message}`);
     if (problems.length > 0) {
-      throw new Error(
-        `The discount limits in ${path.join(this.config.dataDir, 'discounts.json')} are invalid:\n  - ${problems.join('\n  - ')}`,
-      );
+      throw new Error(`The discount limits in ${file} are invalid:\n  - ${problems.join('\n  - ')}`);
     }
-    return file;
+    return stored;
   }
 
   private async seedDemo(catalog: CatalogService, coupons: CouponsService): Promise<void> {

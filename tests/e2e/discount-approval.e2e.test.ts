@@ -1,7 +1,7 @@
 /**
  * End to end: a cashier gives a discount over the owner's limit; paying opens the manager-PIN
  * dialog on the same tablet, a cashier's PIN is refused there, the manager's PIN approves and the
- * sale goes through with the approver shown and recorded.
+ * sale goes through with the approver shown and recorded, in the sale history too.
  *
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  */
@@ -58,6 +58,14 @@ describe('discount approval (browser, built hub + UI)', () => {
     expect(sale!.approvedBy).toMatch(/^stf-/);
     // The cashier is still the one logged in on this tablet.
     await expect.poll(() => page.getByTestId('staff-info').textContent()).toContain('收銀員');
+
+    // The sale history and the sale's detail say who approved the discount.
+    await page.getByRole('link', { name: '銷售紀錄' }).click();
+    await page.waitForURL('**/sales');
+    const row = page.locator(`[data-testid="sale-row"][data-sale-id="${sale!.saleId}"]`);
+    await expect.poll(() => row.getByTestId('sale-row-approved-by').textContent()).toContain(managerName);
+    await row.click();
+    expect(await page.getByTestId('sale-approved-by').textContent()).toContain(`折扣已由 ${managerName} 核准`);
     expect(pageErrors).toEqual([]);
   });
 });

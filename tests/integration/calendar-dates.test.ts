@@ -4,10 +4,9 @@
  * nothing is recorded. A real date (2024-02-29, a leap day) goes through.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_STAFF, type Hub } from '../../hub/src/hub.ts';
-import type { Role } from '../../hub/src/protocol/api.ts';
+import type { Hub } from '../../hub/src/hub.ts';
 import type { MemberCard, SignUpResult } from '../../hub/src/protocol/members.ts';
-import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { type TabletClient, pairedTablet, startTestHub, demoPin } from '../support/test-hub.ts';
 import { lastSeq } from '../support/sales.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -15,7 +14,6 @@ import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
 const clock = new FakeClock('2026-11-22T04:00:00Z');
-const pinOf = (role: Role) => DEMO_STAFF.find((staff) => staff.role === role)!.pin;
 const NOT_DATES = ['2026-02-31', '2025-02-29', '2026-04-31'];
 let hub: Hub;
 let cashier: TabletClient;
@@ -24,8 +22,8 @@ let memberId: string;
 
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
-  cashier = await pairedTablet(hub, pinOf('cashier'), 'Counter');
-  manager = await pairedTablet(hub, pinOf('manager'), 'Back office');
+  cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
+  manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
   const res = await cashier.request('POST', '/api/members', { phone: '0955111222' });
   memberId = (res.body as unknown as SignUpResult).member.memberId;
 });
@@ -93,6 +91,21 @@ describe('dates people type are calendar dates', () => {
     await expectRefused(() => manager.request('POST', '/api/coupons', coupon('2026-01-01', date)), date);
     expect((await manager.request('POST', '/api/coupons', coupon('2028-02-29', null))).status).toBe(201);
   });
+
+  it.each(['0000-01-01', '9999-12-31', '1899-12-31', '2100-01-01'])(
+    'a coupon valid from or to %s (outside 1900-2099, like every other date) is refused',
+    async (date) => {
+      const seq = await lastSeq(hub.url);
+      for (const body of [coupon(date, null), coupon('2026-01-01', date)]) {
+        const res = await manager.request('POST', '/api/coupons', body);
+        expect(res.status, JSON.stringify(res.body)).toBe(400);
+        expect(res.body.error?.code).toBe('invalid_request');
+        expect(JSON.stringify(res.body.error)).toMatch(/validFrom|validTo/);
+      }
+      const written = scanJournal(hub.config.dataDir).events.filter((event) => event.seq > seq);
+      expect(written.map((event) => event.type)).not.toContain('coupon.created');
+    },
+  );
 
   it.each(NOT_DATES)('report and repurchase ranges with %s are refused', async (date) => {
     for (const url of [

@@ -112,6 +112,49 @@ describe('WebSocket /api/ws', () => {
     expect(await lastSeq(hub.url)).toBe(before);
   });
 
+  it('sells a discount over the limit with a manager’s approval over the socket, once', async () => {
+    const socket = await connect(counter1);
+    await socket.next('hello');
+    const request = checkoutRequest(
+      [
+        { sku: 'FOD-001', qty: 1, discount: { kind: 'percent', value: 100 } },
+        { sku: 'DRK-001', qty: 1 },
+      ],
+      [{ type: 'cash', amount: 15 }],
+    );
+    const before = await lastSeq(hub.url);
+    socket.send({ type: 'checkout', requestId: 'no-approval', sale: request });
+    expect(await socket.next('error')).toMatchObject({
+      requestId: 'no-approval',
+      error: { code: 'discount_approval_required', details: { discountsOverLimit: expect.any(Array) } },
+    });
+    expect(await lastSeq(hub.url)).toBe(before);
+
+    // the manager (222222) types their PIN on this tablet, over HTTP like the tablet does
+    const approval = await counter1.request('POST', '/api/sales/approvals', {
+      idempotencyKey: request.idempotencyKey,
+      pin: '222222',
+      lines: request.lines,
+    });
+    expect(approval.status).toBe(201);
+    const { approvalToken, approvedBy } = approval.body as { approvalToken: string; approvedBy: { id: string } };
+    socket.send({ type: 'checkout', requestId: 'approved', sale: { ...request, approvalToken } });
+    const result = await socket.next('checkout.result', (m) => m.requestId === 'approved');
+    expect(result).toMatchObject({ replayed: false, sale: { total: 15, approvedBy: approvedBy.id } });
+    expect(await lastSeq(hub.url)).toBe(before + 1);
+
+    // used up: the same approval on a new sale is refused
+    socket.send({
+      type: 'checkout',
+      requestId: 'again',
+      sale: { ...checkoutRequest(request.lines, request.tenders), approvalToken },
+    });
+    expect(await socket.next('error', (m) => m.requestId === 'again')).toMatchObject({
+      error: { code: 'discount_approval_invalid' },
+    });
+    expect(await lastSeq(hub.url)).toBe(before + 1);
+  });
+
   it('answers an invalid message with error invalid_request and keeps the socket open', async () => {
     const socket = await connect(counter1);
     const before = await lastSeq(hub.url);

@@ -5,18 +5,17 @@
  * Demo program: 1 point per NT$100 at 一般; FOD-001 NT$399, DRK-001 NT$15.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_STAFF, type Hub } from '../../hub/src/hub.ts';
-import type { QuoteView, Role, SaleView, VoidPreview } from '../../hub/src/protocol/api.ts';
+import type { Hub } from '../../hub/src/hub.ts';
+import type { QuoteView, RefundPreview, SaleView, VoidPreview } from '../../hub/src/protocol/api.ts';
 import type { MemberCard, PointsLedgerView, SignUpResult } from '../../hub/src/protocol/members.ts';
-import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
-import { checkoutRequest, sell } from '../support/sales.ts';
+import { type TabletClient, pairedTablet, startTestHub, demoPin } from '../support/test-hub.ts';
+import { checkoutRequest, newKey, sell } from '../support/sales.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
 // 20:00 in Taipei: every sale and the void fall on the same business day
 const clock = new FakeClock('2026-11-22T12:00:00Z');
-const pinOf = (role: Role) => DEMO_STAFF.find((staff) => staff.role === role)!.pin;
 let hub: Hub;
 let cashier: TabletClient;
 let manager: TabletClient;
@@ -24,8 +23,8 @@ let memberId: string;
 
 beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
-  cashier = await pairedTablet(hub, pinOf('cashier'), 'Counter');
-  manager = await pairedTablet(hub, pinOf('manager'), 'Back office');
+  cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
+  manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
   const res = await cashier.request('POST', '/api/members', { phone: '0955123789' });
   expect(res.status).toBe(201);
   memberId = (res.body as unknown as SignUpResult).member.memberId;
@@ -146,5 +145,97 @@ describe('points owed after a void', () => {
     const sale = await sell(cashier, checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 15 }]));
     const preview = await manager.request('GET', `/api/sales/${sale.saleId}/void-preview`);
     expect(preview.body).toEqual({ saleId: sale.saleId, member: null });
+  });
+});
+
+describe('points owed after a refund', () => {
+  it('the refund preview tells the manager what the member will owe before they confirm', async () => {
+    const signUp = await cashier.request('POST', '/api/members', { phone: '0955123790' });
+    const refundee = (signUp.body as unknown as SignUpResult).member.memberId;
+    const refundeeCard = async () =>
+      (await cashier.request('GET', `/api/members/${refundee}/card`)).body as unknown as MemberCard;
+    // 3 x 399 = 1197: 11 points, then all 11 spent on one more FOD-001 (3 earned -> balance 3)
+    const earning = await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: refundee }),
+    );
+    await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
+        memberId: refundee,
+        redeemPoints: 11,
+      }),
+    );
+    expect(await refundeeCard()).toMatchObject({ points: 3, pointsOwed: 0 });
+
+    const lines = [{ lineNo: 1, qty: 2 }];
+    const preview = await manager.request('POST', `/api/sales/${earning.saleId}/refund-preview`, { lines });
+    expect(preview.status).toBe(200);
+    const { amount, member } = preview.body as unknown as RefundPreview;
+    // two of three units back: 2/3 of 11 points taken back (7), 3 available, so 4 owed
+    expect(member).toEqual({
+      memberId: refundee,
+      pointsReversed: 7,
+      pointsReturned: 0,
+      pointsBefore: 3,
+      owedBefore: 0,
+      pointsAfter: 0,
+      owedAfter: 4,
+    });
+    expect(amount).toBe(798);
+    // a preview records nothing, is for managers only and refuses what the refund would refuse
+    expect(await refundeeCard()).toMatchObject({ points: 3, pointsOwed: 0 });
+    expect((await cashier.request('POST', `/api/sales/${earning.saleId}/refund-preview`, { lines })).status).toBe(403);
+    const tooMany = await manager.request('POST', `/api/sales/${earning.saleId}/refund-preview`, {
+      lines: [{ lineNo: 1, qty: 4 }],
+    });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.error?.code).toBe('refund_exceeds_sale');
+
+    // the refund does what the preview said
+    const refunded = await manager.request('POST', `/api/sales/${earning.saleId}/refund`, {
+      idempotencyKey: newKey(),
+      lines,
+      reason: 'returned',
+    });
+    expect(refunded.status).toBe(200);
+    expect((refunded.body as unknown as SaleView).refundedAmount).toBe(amount);
+    expect(await refundeeCard()).toMatchObject({ points: 0, pointsOwed: 4 });
+  });
+});
+
+describe('points owed and a merge', () => {
+  it('points a merged record brings pay off what the kept member owed, and its ledger line says so', async () => {
+    const phoneOf = async (phone: string) =>
+      ((await cashier.request('POST', '/api/members', { phone })).body as unknown as SignUpResult).member.memberId;
+    const kept = await phoneOf('0955123791');
+    const other = await phoneOf('0955123792');
+    // kept: 11 earned, spent, sale voided -> owes 8
+    const earning = await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: kept }),
+    );
+    await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
+        memberId: kept,
+        redeemPoints: 11,
+      }),
+    );
+    await manager.request('POST', `/api/sales/${earning.saleId}/void`, { reason: 'wrong member' });
+    // other: 11 points
+    await sell(
+      cashier,
+      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: other }),
+    );
+    const merged = await manager.request('POST', '/api/members/merge', { fromMemberId: other, intoMemberId: kept });
+    expect(merged.status).toBe(200);
+    const points = (await cashier.request('GET', `/api/members/${kept}/points`)).body as unknown as {
+      balance: number;
+      owed: number;
+      entries: PointsLedgerView[];
+    };
+    expect(points).toMatchObject({ balance: 3, owed: 0 });
+    expect(points.entries[0]).toMatchObject({ kind: 'merged', points: 11, balance: 3, owedRepaid: 8, owed: 0 });
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
-import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { checkoutRequest, lastSeq, newKey, sell } from '../support/sales.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
@@ -156,6 +156,82 @@ describe('refund', () => {
     expect((await refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)).status).toBe(200);
   });
 
+  it('counts lines split in two as the same refund: [{line 1, 1}, {line 1, 1}] is [{line 1, 2}]', async () => {
+    const sale = await sell(cashier, bigCart());
+    const key = newKey();
+    const first = await refund(sale.saleId, [{ lineNo: 1, qty: 2 }], key);
+    expect(first.status).toBe(200);
+    const seq = await lastSeq(hub.url);
+    const split = await refund(
+      sale.saleId,
+      [
+        { lineNo: 1, qty: 1 },
+        { lineNo: 1, qty: 1 },
+      ],
+      key,
+    );
+    expect(split.status).toBe(200);
+    expect(split.body).toMatchObject({ refundedAmount: first.body.refundedAmount });
+    expect(await lastSeq(hub.url)).toBe(seq);
+    // and the other way round, with a new key
+    const other = newKey();
+    expect(
+      (
+        await refund(
+          sale.saleId,
+          [
+            { lineNo: 2, qty: 1 },
+            { lineNo: 1, qty: 1 },
+          ],
+          other,
+        )
+      ).status,
+    ).toBe(200);
+    const seq2 = await lastSeq(hub.url);
+    const merged = await refund(
+      sale.saleId,
+      [
+        { lineNo: 1, qty: 1 },
+        { lineNo: 2, qty: 1 },
+      ],
+      other,
+    );
+    expect(merged.status).toBe(200);
+    expect(await lastSeq(hub.url)).toBe(seq2);
+  });
+
+  it('remembers refund keys across a restart: a retry answers the sale, other lines are 409', async () => {
+    const dataDir = temp.make();
+    let store = await startTestHub({ dataDir, clock: clock.now });
+    try {
+      const counter = await pairedTablet(store, '1111', 'Counter');
+      const office = await pairedTablet(store, '222222', 'Back office');
+      const sale = await sell(counter, bigCart());
+      const key = newKey();
+      const body = (lines: { lineNo: number; qty: number }[]) => ({ idempotencyKey: key, lines, reason: 'returned' });
+      const first = await office.request('POST', `/api/sales/${sale.saleId}/refund`, body([{ lineNo: 1, qty: 1 }]));
+      expect(first.status).toBe(200);
+      await store.stop();
+      store = await startTestHub({ dataDir, clock: clock.now });
+      const again = new TabletClient(store.url);
+      Object.assign(again, {
+        deviceToken: office.deviceToken,
+        deviceId: office.deviceId,
+        sessionToken: office.sessionToken,
+      });
+      const seq = await lastSeq(store.url);
+      const retry = await again.request('POST', `/api/sales/${sale.saleId}/refund`, body([{ lineNo: 1, qty: 1 }]));
+      expect(retry.status).toBe(200);
+      expect(retry.body).toMatchObject({ refundedAmount: first.body.refundedAmount });
+      const reused = await again.request('POST', `/api/sales/${sale.saleId}/refund`, body([{ lineNo: 2, qty: 1 }]));
+      expect(reused.status).toBe(409);
+      expect(reused.body.error?.code).toBe('idempotency_key_reused');
+      expect(await lastSeq(store.url)).toBe(seq);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('refuses to refund more than was sold (422), in one go or several', async () => {
     const sale = await sell(cashier, bigCart());
     const seq = await lastSeq(hub.url);
@@ -197,6 +273,24 @@ describe('two managers at once', () => {
     );
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     expect(await lastSeq(hub.url)).toBe(seq + 1);
+  });
+
+  it('a refund sent three times at once (same key, same lines) gets the same answer three times', async () => {
+    const sale = await sell(cashier, bigCart());
+    const seq = await lastSeq(hub.url);
+    const key = newKey();
+    const answers = await Promise.all([1, 2, 3].map(() => refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers.map((a) => a.body.refundedAmount)).toEqual([393, 393, 393]);
+    expect(await lastSeq(hub.url)).toBe(seq + 1);
+    // the same key with other lines while one is in flight is refused, not joined
+    const key2 = newKey();
+    const mixed = await Promise.all([
+      refund(sale.saleId, [{ lineNo: 1, qty: 1 }], key2),
+      refund(sale.saleId, [{ lineNo: 2, qty: 1 }], key2),
+    ]);
+    expect(mixed.map((a) => a.status)).toEqual([200, 409]);
+    expect(mixed[1]!.body.error?.code).toBe('idempotency_key_reused');
   });
 
   it('never refund more than was sold', async () => {

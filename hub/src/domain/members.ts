@@ -546,6 +546,8 @@ export class MemberBook {
       else if (tag.source === 'staff') kept.source = 'staff';
     }
     if (from.points !== 0) {
+      // Points the merged record brings pay off what the kept one owed first, as an earning does.
+      const owedRepaid = from.points > 0 ? Math.min(from.points, Math.max(0, -into.points)) : 0;
       into.points += from.points;
       into.lots = [...into.lots, ...from.lots].sort((a, b) => a.earnedOn.localeCompare(b.earnedOn));
       // One side's debt (a negative balance) is paid from the other's lots, oldest first.
@@ -557,7 +559,7 @@ export class MemberBook {
         excess -= used;
         if (lot.points === 0) into.lots.shift();
       }
-      this.ledger(into, seq, at, 'merged', from.points, null, `merged from member ${from.memberCode}`);
+      this.ledger(into, seq, at, 'merged', from.points, null, `merged from member ${from.memberCode}`, owedRepaid);
     }
     if (from.since < into.since) into.since = from.since;
     from.points = 0;

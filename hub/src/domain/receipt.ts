@@ -25,6 +25,8 @@ export interface ReceiptContext {
   copy: boolean;
   /** Who rang the sale up. */
   staffName: string;
+  /** Who approved staff discounts over the owner's limit (absent or null: none needed). */
+  approvedByName?: string | null;
   /** For a member's sale: their code and masked number (never the whole number or the name). */
   member?: { memberCode: string; maskedPhone: string } | null;
   program?: LoyaltyProgram;
@@ -141,6 +143,7 @@ export function buildReceipt(sale: SaleRecord, ctx: ReceiptContext): ReceiptDocu
   rule();
   pair('小計', money(sale.subtotal));
   if (sale.orderDiscount > 0) pair('整單折扣', `-${money(sale.orderDiscount)}`);
+  if (ctx.approvedByName) pair('折扣核准 APPROVED', ctx.approvedByName);
   const tierName = (tier: string) => (ctx.program ? tierRule(ctx.program, tier).name : tier);
   if (sale.memberDiscount > 0 && sale.loyalty) {
     pair(`會員折扣 ${tierName(sale.loyalty.tierBefore)}`, `-${money(sale.memberDiscount)}`);

@@ -3,7 +3,7 @@
  * keys. Built only by applying committed events in seq order; serialisable for snapshots.
  * Sales older than the retention window are dropped from memory (they stay in the journal).
  */
-import type { Role, SaleView } from '../protocol/api.js';
+import type { DiscountPolicy, Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
 import { daysBefore } from './time.js';
 import { refundLinesSignature } from './sale.js';
@@ -54,6 +54,8 @@ export interface StoreStateData {
   segments: SavedFilterRecord[];
   tagRules: TagRuleRecord[];
   reports: ReportBookData;
+  /** The owner's last recorded discount limits (absent in snapshots of older versions). */
+  discountPolicy?: DiscountPolicy | null;
 }
 
 export class StoreState {
@@ -96,6 +98,8 @@ export class StoreState {
   readonly tagRules = new Map<string, TagRuleRecord>();
   /** Day totals for the reports (A2-A5): kept for every day, unlike `sales`. */
   reports = new ReportBook();
+  /** The owner's discount limits as last changed (null: never changed through the hub). */
+  discountPolicy: DiscountPolicy | null = null;
 
   constructor(
     readonly retentionDays: number,
@@ -120,6 +124,7 @@ export class StoreState {
     for (const segment of data.segments) state.segments.set(segment.id, segment);
     for (const rule of data.tagRules) state.tagRules.set(rule.id, rule);
     state.reports = ReportBook.fromData(data.reports);
+    state.discountPolicy = data.discountPolicy ?? null;
     return state;
   }
 
@@ -140,6 +145,7 @@ export class StoreState {
       segments: [...this.segments.values()],
       tagRules: [...this.tagRules.values()],
       reports: this.reports.toData(),
+      discountPolicy: this.discountPolicy,
     };
   }
 
@@ -210,6 +216,9 @@ export class StoreState {
         this.putIssued({ ...event.data, usedBySale: null });
         break;
       }
+      case 'settings.discount_policy_changed':
+        this.discountPolicy = { ...event.data.limits };
+        break;
       case 'scanner.assigned':
         this.scannerAssignments.set(event.data.scannerId, event.data.deviceId);
         break;

@@ -110,8 +110,12 @@ export type DiscountPolicy = Static<typeof DiscountPolicy>;
 
 /** A staff discount above the owner's limit. */
 export interface DiscountOverLimit {
-  /** `line` (with its lineNo) or `order`. */
-  scope: 'line' | 'order';
+  /**
+   * `line` (with its lineNo): that line's own discount; `order`: the order discount; `total`: all
+   * line discounts plus the order discount, against the goods' gross price (sum of price × qty)
+   * and the order limit.
+   */
+  scope: 'line' | 'order' | 'total';
   lineNo: number | null;
   /** NT$ off. */
   amount: number;
@@ -254,22 +258,37 @@ export interface SaleView {
   approvedByName: string | null;
 }
 
+/** What a void or refund would do to the sale's member's points. */
+export interface PointsReversalPreview {
+  memberId: string;
+  /** Points the sale earned, taken back (for a refund: the refunded share). */
+  pointsReversed: number;
+  /** Points the sale spent, given back (for a refund: the refunded share). */
+  pointsReturned: number;
+  pointsBefore: number;
+  owedBefore: number;
+  pointsAfter: number;
+  /** Points owed (欠點) afterwards: earned points already spent elsewhere. */
+  owedAfter: number;
+}
+
 /** What voiding a sale would do to its member's points (GET /api/sales/:saleId/void-preview). */
 export interface VoidPreview {
   saleId: string;
   /** null: no member on the sale (or already voided). */
-  member: {
-    memberId: string;
-    /** Points the sale earned, taken back. */
-    pointsReversed: number;
-    /** Points the sale spent, given back. */
-    pointsReturned: number;
-    pointsBefore: number;
-    owedBefore: number;
-    pointsAfter: number;
-    /** Points owed (欠點) after the void: earned points already spent elsewhere. */
-    owedAfter: number;
-  } | null;
+  member: PointsReversalPreview | null;
+}
+
+export const RefundPreviewRequest = Type.Pick(RefundRequest, ['lines'], { additionalProperties: false });
+export type RefundPreviewRequest = Static<typeof RefundPreviewRequest>;
+
+/** What refunding these lines would give back and do to the member's points (POST .../refund-preview). */
+export interface RefundPreview {
+  saleId: string;
+  /** NT$ the refund would give back. */
+  amount: number;
+  /** null: no member on the sale. */
+  member: PointsReversalPreview | null;
 }
 
 export interface QuoteView {

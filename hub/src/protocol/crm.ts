@@ -10,11 +10,12 @@
  */
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { CONSENT_CHANNELS, GENDERS } from './members.js';
+import { DAY_PATTERN } from './dates.js';
+
+export { DAY_PATTERN };
 
 export const SEGMENT_LANGUAGE_VERSION = 1;
 
-/** A store-local date, years 1900-2099 (date arithmetic beyond 9999 would leave the YYYY form). */
-export const DAY_PATTERN = '^(19|20)\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$';
 const Day = Type.String({ pattern: DAY_PATTERN, description: 'YYYY-MM-DD' });
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const Sku = Type.String({ minLength: 1, maxLength: 64 });

@@ -86,7 +86,8 @@ export const SaleLoyaltyDataSchema = Type.Object(
     tierAfter: Type.String(),
     pointsEarned: Points('Points this sale earned.'),
     pointsBalance: Type.Integer({
-      description: "The member's balance after this sale (may be negative after a merge).",
+      description:
+        "The member's balance after this sale; negative means points owed (欠點) after a void or refund took back points already spent, or after a merge.",
     }),
     windowSpend: Type.Integer({ description: 'Net spend in the tier window, this sale included.' }),
   },
@@ -197,6 +198,29 @@ export const DeviceRevokedDataSchema = Type.Object({ deviceId: Id() }, closed);
 
 export const ScannerAssignedDataSchema = Type.Object(
   { scannerId: Id(), deviceId: Nullable(Id()), staffId: StaffId() },
+  closed,
+);
+
+const DiscountLimits = (description: string) =>
+  Type.Object(
+    {
+      maxLinePercent: Type.Integer({ minimum: 0, maximum: 100, description: "Most % off a line's own amount." }),
+      maxOrderPercent: Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        description: 'Most % off the order, and of all staff discounts together off the gross.',
+      }),
+    },
+    { ...closed, description },
+  );
+
+export const DiscountPolicyChangedDataSchema = Type.Object(
+  {
+    staffId: StaffId(),
+    deviceId: DeviceId(),
+    previous: DiscountLimits('The limits in force before.'),
+    limits: DiscountLimits('The limits in force from this event on.'),
+  },
   closed,
 );
 
@@ -344,6 +368,7 @@ export const EventDataSchemas = {
   'device.revoked': DeviceRevokedDataSchema,
   'staff.added': StaffAddedDataSchema,
   'scanner.assigned': ScannerAssignedDataSchema,
+  'settings.discount_policy_changed': DiscountPolicyChangedDataSchema,
   'member.registered': MemberRegisteredDataSchema,
   'member.profile_updated': MemberProfileUpdatedDataSchema,
   'member.carrier_bound': MemberCarrierBoundDataSchema,
@@ -379,6 +404,8 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   'device.revoked': "A tablet's pairing was revoked.",
   'staff.added': 'A staff member was added: the only event that names a staff member.',
   'scanner.assigned': "A manager sent a barcode scanner's scans to another tablet (or to none).",
+  'settings.discount_policy_changed':
+    "The owner changed the discount limits cashiers may give without a manager's approval; old and new limits.",
   'member.registered': 'A member signed up at the counter. Personal data is sealed; consent flags are in clear.',
   'member.profile_updated': "A member's profile changed; the whole profile, sealed.",
   'member.carrier_bound': 'An e-invoice carrier barcode was bound to a member; its keyed hash, sealed.',

@@ -2,7 +2,7 @@
  * The event envelope and event payloads. Events are what the journal stores, what tablets are told
  * and what HQ receives, so they carry no raw personal data (no phone numbers, names or birthdays).
  */
-import type { Role, Tender } from './api.js';
+import type { DiscountPolicy, Role, Tender } from './api.js';
 import type { ConsentChannel, CouponCreateRequest } from './members.js';
 import type { SegmentDefinition } from './crm.js';
 
@@ -151,6 +151,16 @@ export interface ScannerAssignedData {
   /** The paired tablet, or null: the scanner's scans go nowhere. */
   deviceId: string | null;
   staffId: string;
+}
+
+/** The owner changed the discount limits cashiers may give without a manager's approval. */
+export interface DiscountPolicyChangedData {
+  staffId: string;
+  deviceId: string;
+  /** The limits in force before (the defaults or discounts.json when never changed). */
+  previous: DiscountPolicy;
+  /** The limits in force from this event on. */
+  limits: DiscountPolicy;
 }
 
 export interface StaffAddedData {
@@ -319,6 +329,7 @@ export interface EventPayloads {
   'device.revoked': DeviceRevokedData;
   'staff.added': StaffAddedData;
   'scanner.assigned': ScannerAssignedData;
+  'settings.discount_policy_changed': DiscountPolicyChangedData;
   'member.registered': MemberRegisteredData;
   'member.profile_updated': MemberProfileUpdatedData;
   'member.carrier_bound': MemberCarrierBoundData;

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { RepurchaseBasis } from './crm.js';
+import { DAY_PATTERN } from './dates.js';
 
 const MemberId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
 
@@ -48,9 +49,7 @@ export const ProfileUpdate = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Null()])),
     /** YYYY-MM-DD */
-    birthday: Type.Optional(
-      Type.Union([Type.String({ pattern: '^(19|20)\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' }), Type.Null()]),
-    ),
+    birthday: Type.Optional(Type.Union([Type.String({ pattern: DAY_PATTERN }), Type.Null()])),
     gender: Type.Optional(Type.Union([...GENDERS.map((g) => Type.Literal(g)), Type.Null()])),
     /** City or county, e.g. 臺北市. */
     region: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 20 }), Type.Null()])),
@@ -111,9 +110,9 @@ export const CouponCreateRequest = Type.Object(
     code: Type.Optional(Type.String({ minLength: 3, maxLength: 20, pattern: '^[A-Z0-9-]+$' })),
     discount: CouponDiscount,
     minSpend: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
-    validFrom: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+    validFrom: Type.String({ pattern: DAY_PATTERN }),
     /** Inclusive, store-local date; null: no end. */
-    validTo: Type.Union([Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), Type.Null()]),
+    validTo: Type.Union([Type.String({ pattern: DAY_PATTERN }), Type.Null()]),
     /** For a shared code: how many sales may use it in all (null: no limit). */
     maxUses: Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()]),
     /** first_order: given to each new member, usable on their first purchase; birthday: in the birthday month. */

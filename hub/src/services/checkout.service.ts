@@ -7,8 +7,11 @@ import type {
   CheckoutRequest,
   DiscountApprovalRequest,
   DiscountApprovalView,
+  PointsReversalPreview,
   QuoteRequest,
   QuoteView,
+  RefundPreview,
+  RefundPreviewRequest,
   RefundRequest,
   SaleView,
   StaffView,
@@ -91,6 +94,8 @@ interface MemberPricing {
 export class CheckoutService {
   private readonly inFlight = new Map<string, { hash: string; result: Promise<CheckoutResult> }>();
   private readonly busySales = new Set<string>();
+  /** Refunds being written, by idempotency key: a retry joins the first instead of finding the sale busy. */
+  private readonly refundsInFlight = new Map<string, { saleId: string; lines: string; result: Promise<SaleView> }>();
 
   constructor(
     private readonly state: StoreState,
@@ -126,7 +131,7 @@ export class CheckoutService {
       maxRedeemablePoints: p.maxRedeemablePoints,
       total: p.priced.total,
       pointsToEarn: p.pointsToEarn,
-      discountsOverLimit: discountsOverLimit(p.priced, this.approvals.policy),
+      discountsOverLimit: discountsOverLimit(request, p.priced, this.approvals.policy),
     };
   }
 
@@ -136,21 +141,32 @@ export class CheckoutService {
    */
   async approveDiscounts(request: DiscountApprovalRequest, actor: Actor): Promise<DiscountApprovalView> {
     const over = discountsOverLimit(
+      request,
       priceCart(request, (sku) => this.state.products.get(sku)),
       this.approvals.policy,
     );
     if (over.length === 0) {
       throw new DomainError('approval_not_needed', 'These discounts are within the limits; no approval is needed');
     }
-    return this.approvals.approve(actor.deviceId, request.pin, request.idempotencyKey, discountsHash(request));
+    return this.approvals.approve(this.approvalUse(request, actor), request.pin);
+  }
+
+  private approvalUse(request: Pick<CheckoutRequest, 'idempotencyKey' | 'lines' | 'orderDiscount'>, actor: Actor) {
+    return {
+      deviceId: actor.deviceId,
+      staffId: actor.staff.id,
+      idempotencyKey: request.idempotencyKey,
+      discountsHash: discountsHash(request),
+    };
   }
 
   /**
    * Who approved this sale's staff discounts: nobody when they are within the owner's limits, the
-   * seller when a manager sells, otherwise the manager whose approval token came with the request.
+   * seller when a manager sells, otherwise the manager whose approval token came with the request
+   * (reserved for this sale: the caller consumes or releases it).
    */
   private approverOf(request: CheckoutRequest, priced: PricedCart, actor: Actor): string | null {
-    const over = discountsOverLimit(priced, this.approvals.policy);
+    const over = discountsOverLimit(request, priced, this.approvals.policy);
     if (over.length === 0) return null;
     if (roleAtLeast(actor.staff.role, 'manager')) return actor.staff.id;
     if (!request.approvalToken) {
@@ -161,7 +177,7 @@ export class CheckoutService {
         403,
       );
     }
-    return this.approvals.check(request.approvalToken, actor.deviceId, request.idempotencyKey, discountsHash(request));
+    return this.approvals.reserve(request.approvalToken, this.approvalUse(request, actor));
   }
 
   /**
@@ -275,34 +291,40 @@ export class CheckoutService {
     const sell = async (): Promise<CheckoutResult> => {
       const p = this.price(request, 'sale');
       const { change } = settleTenders(p.priced.total, request.tenders);
-      const approvedBy = this.approverOf(request, p.priced, actor);
       const loyalty = p.member ? this.loyaltyAfter(p.member, p) : null;
-      const event = await this.events.record('sale.completed', ({ seq, at }) => {
-        const date = businessDate(at, this.timeZone);
-        return {
-          saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
-          idempotencyKey: request.idempotencyKey,
-          requestHash: hash,
-          businessDate: date,
-          deviceId: actor.deviceId,
-          staffId: actor.staff.id,
-          memberId: p.member?.memberId ?? null,
-          lines: p.priced.lines,
-          subtotal: p.priced.subtotal,
-          orderDiscount: p.priced.orderDiscount,
-          memberDiscount: p.priced.memberDiscount,
-          couponCode: p.couponCode,
-          couponDiscount: p.priced.couponDiscount,
-          pointsRedeemed: p.pointsRedeemed,
-          pointsDiscount: p.priced.pointsDiscount,
-          total: p.priced.total,
-          tenders: request.tenders,
-          change,
-          loyalty,
-          approvedBy,
-        };
-      });
-      if (request.approvalToken) this.approvals.consume(request.approvalToken);
+      const approvedBy = this.approverOf(request, p.priced, actor);
+      const reserved = approvedBy !== null && approvedBy !== actor.staff.id ? request.approvalToken : undefined;
+      const event = await this.events
+        .record('sale.completed', ({ seq, at }) => {
+          const date = businessDate(at, this.timeZone);
+          return {
+            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
+            idempotencyKey: request.idempotencyKey,
+            requestHash: hash,
+            businessDate: date,
+            deviceId: actor.deviceId,
+            staffId: actor.staff.id,
+            memberId: p.member?.memberId ?? null,
+            lines: p.priced.lines,
+            subtotal: p.priced.subtotal,
+            orderDiscount: p.priced.orderDiscount,
+            memberDiscount: p.priced.memberDiscount,
+            couponCode: p.couponCode,
+            couponDiscount: p.priced.couponDiscount,
+            pointsRedeemed: p.pointsRedeemed,
+            pointsDiscount: p.priced.pointsDiscount,
+            total: p.priced.total,
+            tenders: request.tenders,
+            change,
+            loyalty,
+            approvedBy,
+          };
+        })
+        .catch((err: unknown) => {
+          if (reserved) this.approvals.release(reserved);
+          throw err;
+        });
+      if (reserved) this.approvals.consume(reserved);
       return { sale: this.state.saleView(this.requireSale(event.data.saleId)), replayed: false };
     };
     return request.memberId
@@ -366,22 +388,48 @@ export class CheckoutService {
    */
   voidPreview(saleId: string): VoidPreview {
     const sale = this.requireSale(saleId);
-    const reversal = sale.voided ? null : this.pointsReversal(sale, 0, 1);
+    return { saleId, member: sale.voided ? null : this.reversalPreview(this.pointsReversal(sale, 0, 1)) };
+  }
+
+  /**
+   * What refunding these lines would give back and do to the member's points, for the manager to
+   * see before they confirm (refused like the refund would be: too many units, a voided sale).
+   */
+  refundPreview(saleId: string, request: RefundPreviewRequest): RefundPreview {
+    const sale = this.requireSale(saleId);
+    if (sale.voided) {
+      throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
+    }
+    const { refund, loyalty } = this.refundOf(sale, request.lines);
+    return { saleId, amount: refund.amount, member: this.reversalPreview(loyalty) };
+  }
+
+  /** The refund of these lines and the points it takes back and gives back. */
+  private refundOf(sale: SaleRecord, lines: RefundRequest['lines']) {
+    const refund = computeRefund(sale.lines, sale.refundedQty, lines);
+    const after = { ...sale.refundedQty };
+    for (const line of refund.lines) after[line.lineNo] = (after[line.lineNo] ?? 0) + line.qty;
+    const loyalty = this.pointsReversal(
+      sale,
+      refundedFraction(sale.lines, sale.refundedQty),
+      refundedFraction(sale.lines, after),
+    );
+    return { refund, loyalty };
+  }
+
+  private reversalPreview(reversal: PointsReversalData | null): PointsReversalPreview | null {
     const member = reversal ? this.state.members.resolve(reversal.memberId) : undefined;
-    if (!reversal || !member) return { saleId, member: null };
+    if (!reversal || !member) return null;
     const before = pointsStanding(member.points);
     const after = pointsStanding(balanceAfterReversal(member.points, reversal.pointsReversed, reversal.pointsReturned));
     return {
-      saleId,
-      member: {
-        memberId: member.memberId,
-        pointsReversed: reversal.pointsReversed,
-        pointsReturned: reversal.pointsReturned,
-        pointsBefore: before.available,
-        owedBefore: before.owed,
-        pointsAfter: after.available,
-        owedAfter: after.owed,
-      },
+      memberId: member.memberId,
+      pointsReversed: reversal.pointsReversed,
+      pointsReturned: reversal.pointsReturned,
+      pointsBefore: before.available,
+      owedBefore: before.owed,
+      pointsAfter: after.available,
+      owedAfter: after.owed,
     };
   }
 
@@ -412,7 +460,35 @@ export class CheckoutService {
     });
   }
 
+  /**
+   * Refunds lines of a sale. A retry with the same key and lines while the first is still being
+   * written gets the first one's answer; with other lines (or for another sale) it is refused.
+   */
   async refund(saleId: string, request: RefundRequest, actor: Actor): Promise<SaleView> {
+    const key = request.idempotencyKey;
+    const lines = refundLinesSignature(request.lines);
+    const running = this.refundsInFlight.get(key);
+    if (running) {
+      if (running.saleId !== saleId || running.lines !== lines) {
+        throw new DomainError(
+          'idempotency_key_reused',
+          'This refund key is already being used for other lines; start a new refund',
+          undefined,
+          409,
+        );
+      }
+      return running.result;
+    }
+    const result = this.recordRefund(saleId, request, actor);
+    this.refundsInFlight.set(key, { saleId, lines, result });
+    try {
+      return await result;
+    } finally {
+      this.refundsInFlight.delete(key);
+    }
+  }
+
+  private async recordRefund(saleId: string, request: RefundRequest, actor: Actor): Promise<SaleView> {
     return this.exclusive(saleId, async () => {
       const sale = this.requireSale(saleId);
       const refundedSale = this.state.refundKeys.get(request.idempotencyKey);
@@ -433,14 +509,7 @@ export class CheckoutService {
       }
       if (sale.voided)
         throw new DomainError('already_voided', `Sale ${saleId} is voided; nothing to refund`, undefined, 409);
-      const refund = computeRefund(sale.lines, sale.refundedQty, request.lines);
-      const after = { ...sale.refundedQty };
-      for (const line of refund.lines) after[line.lineNo] = (after[line.lineNo] ?? 0) + line.qty;
-      const loyalty = this.pointsReversal(
-        sale,
-        refundedFraction(sale.lines, sale.refundedQty),
-        refundedFraction(sale.lines, after),
-      );
+      const { refund, loyalty } = this.refundOf(sale, request.lines);
       await this.members.lock.run(this.memberKeys(sale), () =>
         this.events.record('sale.refunded', ({ seq }) => ({
           saleId,

@@ -407,6 +407,7 @@ export class PrintingService {
       ...store,
       member,
       staffName: this.state.staffName(sale.staffId),
+      approvedByName: sale.approvedBy ? this.state.staffName(sale.approvedBy) : null,
       columns: PAPER_COLUMNS[queue.config.paperWidth],
       copy: kind === 'copy',
     });

@@ -75,6 +75,16 @@ describe('renderReceipt', () => {
     expect(text).toContain('2026-11-22 23:59:59');
   });
 
+  it('names the manager who approved discounts over the limit, within the paper width', () => {
+    for (const columns of [42, 32]) {
+      const lines = renderReceipt(sale({ approvedBy: 'staff-2' }), { ...ctx(columns), approvedByName: '阿明' });
+      const approved = lineWith(lines, '折扣核准');
+      expect(approved).toMatch(/阿明$/);
+      expect(stringWidth(approved)).toBe(columns);
+    }
+    expect(renderReceipt(sale(), ctx(42)).some((l) => l.includes('核准'))).toBe(false);
+  });
+
   it('leaves out discount lines when there is no discount', () => {
     const plain = sale({
       lines: [{ ...sale().lines[1]!, orderDiscountShare: 0 }],

@@ -251,6 +251,10 @@ describe('events recorded by a real hub', () => {
     const doomed = await pairedTablet(hub, '1111', 'Spare');
     await ok(owner.request('DELETE', `/api/devices/${doomed.deviceId}`), 204);
 
+    // The owner changes the discount limits (and back).
+    await ok(owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 30, maxOrderPercent: 25 }));
+    await ok(owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 20, maxOrderPercent: 20 }));
+
     // The welcome SMS goes out through the console provider: wait for its message.attempted.
     for (let i = 0; i < 100 && !scanJournal(dataDir).events.some((e) => e.type === 'message.attempted'); i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));

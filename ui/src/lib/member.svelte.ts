@@ -9,7 +9,6 @@
 import type { LookupResult, MemberCard, MemberSummary, SignUpResult } from '$protocol/members';
 import { api, isApiError } from './api';
 import { cart, type CartMember } from './cart.svelte';
-import type { Message } from './errors';
 import { hubSocket } from './hub-socket.svelte';
 
 export interface LoyaltyTier {
@@ -29,52 +28,7 @@ export interface LoyaltyProgram {
   windowMonths: number;
 }
 
-/** Coupon refusal reasons the hub gives (details.reason / coupon.reason). */
-export const COUPON_REASONS = [
-  'unknown',
-  'not_started',
-  'expired',
-  'used',
-  'used_up',
-  'min_spend',
-  'member_required',
-  'not_your_coupon',
-  'not_first_order',
-  'not_birthday_month',
-  'existing_buyer',
-] as const;
-
-/** Error codes of the member and loyalty API that have their own text under `member.errors`. */
-const MEMBER_ERROR_CODES = new Set([
-  'invalid_phone',
-  'carrier_taken',
-  'points_insufficient',
-  'points_over_cap',
-  'member_not_found',
-  'unknown_member',
-]);
-
-/** A message for a failed member call: our own words for known codes, else the generic ones. */
-export function memberErrorMessage(e: unknown): Message {
-  if (isApiError(e)) {
-    if (e.code === 'coupon_invalid') return couponReasonMessage(detailsReason(e.details));
-    if (MEMBER_ERROR_CODES.has(e.code)) return { key: `member.errors.${e.code}` };
-  }
-  return { error: e };
-}
-
-export function detailsReason(details: unknown): string {
-  if (details && typeof details === 'object' && 'reason' in details) {
-    return String((details as { reason: unknown }).reason);
-  }
-  return 'unknown';
-}
-
-/** Why a coupon was refused, in plain words. */
-export function couponReasonMessage(reason: string, code?: string): Message {
-  const known = (COUPON_REASONS as readonly string[]).includes(reason);
-  return { key: `member.couponReason.${known ? reason : 'other'}`, values: { code: code ?? '' } };
-}
+export { COUPON_REASONS, couponReasonMessage, detailsReason, memberErrorMessage } from './member-errors';
 
 export function toCartMember(m: MemberSummary | MemberCard): CartMember {
   if ('tier' in m && typeof m.tier === 'object') {

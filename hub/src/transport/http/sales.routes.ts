@@ -6,6 +6,7 @@ import {
   DiscountApprovalRequest,
   DiscountPolicy,
   QuoteRequest,
+  RefundPreviewRequest,
   RefundRequest,
   SaleIdParams,
   VoidRequest,
@@ -51,7 +52,10 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   app.put<{ Body: DiscountPolicy }>(
     '/api/settings/discounts',
     { onRequest: requireRole('owner'), schema: { body: DiscountPolicy } },
-    async (request) => ctx.approvals.setPolicy(request.body),
+    async (request) => {
+      const { staff, deviceId } = actorOf(request);
+      return ctx.approvals.setPolicy(request.body, { staffId: staff.id, deviceId });
+    },
   );
 
   app.get<{ Querystring: { limit?: string; beforeSeq?: string } }>(
@@ -93,6 +97,12 @@ export async function salesRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     '/api/sales/:saleId/void',
     { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: VoidRequest } },
     async (request) => ctx.checkout.void(request.params.saleId, request.body.reason, actorOf(request)),
+  );
+
+  app.post<SaleParams & { Body: RefundPreviewRequest }>(
+    '/api/sales/:saleId/refund-preview',
+    { onRequest: requireRole('manager'), schema: { params: SaleIdParams, body: RefundPreviewRequest } },
+    async (request) => ctx.checkout.refundPreview(request.params.saleId, request.body),
   );
 
   app.post<SaleParams & { Body: RefundRequest }>(
