@@ -56,7 +56,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
         // A big document (a snapshot: tens of MB) goes to disk a megabyte at a time: one flush of all
         // of it would hold up the journal's fdatasyncs, which tablets are waiting for, until it ends.
         for (const piece of pieces) {
-          for (let offset = 0; offset < piece.length; ) {
+          for (let offset = 0; offset < piece.length;) {
             const room = FLUSH_EVERY_BYTES - (position % FLUSH_EVERY_BYTES);
             const part = piece.subarray(offset, offset + room);
             await writeFully(handle, part, position);

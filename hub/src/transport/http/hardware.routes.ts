@@ -34,7 +34,12 @@ export async function hardwareRoutes(app: FastifyInstance, ctx: HttpContext): Pr
     tablets: ctx.security
       .listDevices()
       .filter((d) => d.revokedAt === null)
-      .map((d) => ({ deviceId: d.deviceId, name: d.name, lockedAt: d.lockedAt, wrongPinsLastHour: d.wrongPinsLastHour })),
+      .map((d) => ({
+        deviceId: d.deviceId,
+        name: d.name,
+        lockedAt: d.lockedAt,
+        wrongPinsLastHour: d.wrongPinsLastHour,
+      })),
     // Set while the store's limit of wrong PINs in an hour stops every tablet from trying a PIN.
     storePinBlock: ctx.security.storePinBlock(),
   }));
