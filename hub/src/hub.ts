@@ -20,7 +20,7 @@ import { ensureDirectory } from './storage/fsync.js';
 import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
-import { StorageMonitor, isDiskFull } from './storage/storage-monitor.js';
+import { StorageMonitor, isDiskFull, isStorageError } from './storage/storage-monitor.js';
 import { openSettings } from './storage/settings.repo.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
@@ -98,7 +98,7 @@ export interface HubOptions {
 }
 
 /** What makes the hub's health `degraded` (also in the status to HQ). */
-export type HealthProblem = 'storage_full' | 'storage_low' | 'journal_damaged' | 'hq_backlog';
+export type HealthProblem = 'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -173,6 +173,11 @@ export class Hub {
         const fields = { freeBytes: view.freeBytes, freePercent: view.freePercent, daysLeft: view.daysLeft };
         if (view.state === 'full')
           log.error(fields, 'the data disk is full: sales and changes are refused until space is freed');
+        else if (view.state === 'error')
+          log.error(
+            { ...fields, error: view.storageError },
+            'the data disk refuses writes (I/O error or read-only): call support',
+          );
         else if (view.state === 'low') log.warn(fields, 'the data disk is running out of space');
         else log.info(fields, 'the data disk has room');
         bus.emit('storage.changed', view);
@@ -288,6 +293,8 @@ export class Hub {
         // and their seqs given back; the next event is tried afresh, so sales resume by themselves.
         storage.noteWriteFailure(err);
         if (isDiskFull(err)) log.error({ code: 'storage_full' }, 'journal append refused: the data disk is full');
+        else if (isStorageError(err))
+          log.error({ code: 'storage_error', err }, 'journal append refused: the disk cannot be written');
         else log.error({ err }, 'journal append failed; the events were refused');
       },
       (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
@@ -527,6 +534,7 @@ export class Hub {
     const storage = this.storage?.state();
     if (storage === 'full') problems.push('storage_full');
     if (storage === 'low') problems.push('storage_low');
+    if (storage === 'error') problems.push('storage_error');
     const damage = this.journalDamage?.();
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');

@@ -112,11 +112,12 @@ export class Journal {
   }
 
   /**
-   * Accepts appends again after a failed one (a full disk). The adapters have already forgotten
-   * every event that did not reach the disk; the caller has rolled back its seqs.
+   * Accepts appends again after a failed one (a full disk), once the failed write has been cut back
+   * (appends until then are refused with the same error). The adapters forget every event that
+   * did not reach the disk; the caller has rolled back its seqs.
    */
-  recover(): void {
-    this.current?.adapter.reset();
+  recover(): Promise<void> {
+    return this.current?.adapter.reset() ?? Promise.resolve();
   }
 
   /** What reading the journal found wrong with it so far. */

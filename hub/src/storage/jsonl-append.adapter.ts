@@ -187,11 +187,20 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   /**
-   * Accepts writes again after a failure. The entries that were not written are already forgotten;
-   * whatever a failed write left after the last durable byte is cut before the next write.
+   * Accepts writes again after a failure, once the failed flush has finished cutting the file back
+   * (writes stay refused until then). The entries that were not written are forgotten; whatever a
+   * failed write left after the last durable byte is cut before the next write.
    */
-  reset(): void {
-    if (!this.failure) return;
+  async reset(): Promise<void> {
+    // A failed flush may still be cutting the file back: until it has, writes stay refused.
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    const failure = this.failure;
+    if (!failure) return;
+    // Nothing that was not written may be written later: the owner has been told it was refused.
+    this.latest.length = this.written;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiting) waiter.reject(failure);
     this.failure = null;
     this.barrier = null;
   }
@@ -229,13 +238,16 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       // A full disk (ENOSPC) or a failed fsync: none of this batch is acknowledged. What is not on
       // disk is forgotten (the entries array is the owner's lowdb data: it keeps only what is
       // durable), and a partial line is cut off now if the disk lets us, else before the next write.
-      this.failure = err as Error;
+      // Writes arriving during the cut-back are refused with this same error (reset() waits for it).
+      const failure = (err ?? new Error('write failed')) as Error;
+      this.failure = failure;
       this.latest.length = this.written;
       if (this.handle && this.durableBytes !== null) {
         this.cutPending = true;
         await this.cutToDurable(this.handle).catch(() => undefined);
       }
-      for (const waiter of this.waiters) waiter.reject(this.failure);
+      this.latest.length = this.written;
+      for (const waiter of this.waiters) waiter.reject(failure);
       this.waiters = [];
     }
   }

@@ -378,7 +378,7 @@ describe('JsonLinesAppendFile: a write the disk refuses (ENOSPC)', () => {
     await expect(db.write()).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(db.data).toEqual([entry(1)]);
 
-    adapter.reset();
+    await adapter.reset();
     db.data.push(entry(5));
     await db.write();
     await adapter.close();
