@@ -225,14 +225,17 @@ export class Hub {
     // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
     let tornBytesDropped = 0;
     let corruptLines = 0;
-    const { journal, lastEvent } = await Journal.open(path.join(config.dataDir, 'journal'), config.tz, (report) => {
+    const { journal, lastEvent, lastSeqSeen } = await Journal.open(path.join(config.dataDir, 'journal'), config.tz, (report) => {
       tornBytesDropped += report.truncatedBytes;
       corruptLines += report.corruptLines.length;
       if (report.truncatedBytes > 0) {
         log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
       }
       if (report.corruptLines.length > 0) {
-        log.error({ file: report.file, lines: report.corruptLines }, 'skipped corrupt journal lines');
+        log.error(
+          { file: report.file, lines: report.corruptLines, seqs: report.corruptSeqHints },
+          'skipped damaged journal lines (kept in the file)',
+        );
       }
     });
     this.stoppers.push(() => journal.close());
@@ -281,7 +284,16 @@ export class Hub {
       { quietMs: config.snapshotQuietMs },
     );
     this.stoppers.push(() => this.snapshots.stop());
-    const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
+    // A seq is never given out twice: not one a damaged line at the journal's end took, nor one HQ
+    // already acknowledged (the card may have lost it), nor one the snapshot holds.
+    const lastSeq = Math.max(state.lastSeq, lastSeqSeen, identity.data.deliveredSeq);
+    journal.noteMissingThrough(lastEvent?.seq ?? 0, lastSeq);
+    if (lastSeq > (lastEvent?.seq ?? 0)) {
+      log.error(
+        { lastGoodSeq: lastEvent?.seq ?? 0, lastSeq },
+        'the journal ends before the last seq given out: the seqs after its last good line are missing',
+      );
+    }
 
     this.events = new EventStore(
       journal,

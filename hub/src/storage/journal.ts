@@ -35,6 +35,20 @@ interface DayFile {
   day: string;
   adapter: JsonLinesAppendFile<HubEvent>;
   db: Low<HubEvent[]>;
+  /** What reading it found (null until read). */
+  report: JsonLinesReadReport | null;
+}
+
+/** What opening the journal found at its end. */
+export interface JournalEnd {
+  /** The last event that reads back whole. */
+  lastEvent: HubEvent | null;
+  /**
+   * The highest seq the journal may have given out: the last good event's, plus one for each
+   * damaged line after it (each line is one event), or the seq still legible in such a line. A seq
+   * up to this one is never given out again.
+   */
+  lastSeqSeen: number;
 }
 
 export class Journal {
@@ -56,23 +70,47 @@ export class Journal {
     };
   }
 
-  /** Opens the journal, repairs a torn tail of the newest file and finds the last seq on disk. */
+  /**
+   * Opens the journal, repairs a torn tail of the newest file (only that file: older ones are read
+   * read-only) and finds the last seq on disk. Damaged lines at the end are kept and named, and
+   * their seqs counted in `lastSeqSeen`, never given out again.
+   */
   static async open(
     dir: string,
     timeZone: string,
     onRead: (report: JsonLinesReadReport) => void = () => {},
-  ): Promise<{ journal: Journal; lastEvent: HubEvent | null }> {
+  ): Promise<{ journal: Journal } & JournalEnd> {
     await ensureDirectory(dir);
     const journal = new Journal(dir, timeZone, onRead);
     const days = await journal.days();
     let lastEvent: HubEvent | null = null;
+    let damagedAfter = 0;
+    let seqHint = 0;
     for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
-      const file = await journal.openDay(days[i]!);
+      const newest = i === days.length - 1;
+      const file = await journal.openDay(days[i]!, newest);
       journal.noteGaps(file.db.data, null);
-      if (i === days.length - 1) journal.current = file;
+      if (newest) journal.current = file;
       lastEvent = file.db.data.at(-1) ?? null;
+      damagedAfter += file.report?.trailingCorruptLines ?? 0;
+      for (const hint of file.report?.corruptSeqHints ?? []) seqHint = Math.max(seqHint, hint);
     }
-    return { journal, lastEvent };
+    const lastGood = lastEvent?.seq ?? 0;
+    const counted = lastGood + damagedAfter;
+    // A seq still legible in a damaged line counts too, unless it is implausibly far (damaged digits).
+    const lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
+    journal.noteMissingThrough(lastGood, lastSeqSeen);
+    return { journal, lastEvent, lastSeqSeen };
+  }
+
+  /**
+   * Seqs after the last good event up to `lastSeq` are not in the journal (damaged lines at its end,
+   * or events HQ acknowledged that the card lost): they are named missing, and never given out again.
+   */
+  noteMissingThrough(lastGoodSeq: number, lastSeq: number): void {
+    for (let seq = lastGoodSeq + 1; seq <= lastSeq && this.missing.size < MISSING_SEQS_KEPT; seq++) {
+      this.missing.add(seq);
+    }
   }
 
   /** Days that have a journal file, oldest first. */
@@ -147,10 +185,13 @@ export class Journal {
     let previous: number | null = null;
     for (const day of await this.days()) {
       if (day < fromDay) continue;
+      // Only the newest file is ever repaired (at open); replay never changes a file.
       const events =
         this.current?.day === day
           ? this.current.db.data
-          : ((await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead).read()) ?? []);
+          : ((await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead, {
+              repairTail: false,
+            }).read()) ?? []);
       // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
       previous = this.noteGaps(events, previous);
       for (const event of events) if (event.seq > afterSeq) yield event;
@@ -166,13 +207,23 @@ export class Journal {
     return path.join(this.dir, `${day}.jsonl`);
   }
 
-  private newDay(day: string): DayFile {
-    const adapter = new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead);
-    return { day, adapter, db: new Low<HubEvent[]>(adapter, []) };
+  private newDay(day: string, repairTail = true): DayFile {
+    const file: DayFile = { day, adapter: null as never, db: null as never, report: null };
+    file.adapter = new JsonLinesAppendFile<HubEvent>(
+      this.pathOf(day),
+      isHubEvent,
+      (report) => {
+        file.report = report;
+        this.onRead(report);
+      },
+      { repairTail },
+    );
+    file.db = new Low<HubEvent[]>(file.adapter, []);
+    return file;
   }
 
-  private async openDay(day: string): Promise<DayFile> {
-    const file = this.newDay(day);
+  private async openDay(day: string, repairTail: boolean): Promise<DayFile> {
+    const file = this.newDay(day, repairTail);
     await file.db.read();
     return file;
   }
