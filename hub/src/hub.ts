@@ -225,24 +225,31 @@ export class Hub {
     // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
     let tornBytesDropped = 0;
     let corruptLines = 0;
-    const { journal, lastEvent, lastSeqSeen } = await Journal.open(path.join(config.dataDir, 'journal'), config.tz, (report) => {
-      tornBytesDropped += report.truncatedBytes;
-      corruptLines += report.corruptLines.length;
-      if (report.truncatedBytes > 0) {
-        log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
-      }
-      if (report.corruptLines.length > 0) {
-        log.error(
-          { file: report.file, lines: report.corruptLines, seqs: report.corruptSeqHints },
-          'skipped damaged journal lines (kept in the file)',
-        );
-      }
-    });
+    const { journal, lastEvent, lastSeqSeen } = await Journal.open(
+      path.join(config.dataDir, 'journal'),
+      config.tz,
+      (report) => {
+        tornBytesDropped += report.truncatedBytes;
+        corruptLines += report.corruptLines.length;
+        if (report.truncatedBytes > 0) {
+          log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
+        }
+        if (report.corruptLines.length > 0) {
+          log.error(
+            { file: report.file, lines: report.corruptLines, seqs: report.corruptSeqHints },
+            'skipped damaged journal lines (kept in the file)',
+          );
+        }
+      },
+    );
     this.stoppers.push(() => journal.close());
     this.journalDamage = () => journal.damage();
 
-    const snapshotStore = new SnapshotStore<StoreStateData>(path.join(config.dataDir, 'snapshots'), (file, reason) =>
-      log.warn({ file, reason }, 'skipped a damaged snapshot'),
+    const snapshotStore = new SnapshotStore<StoreStateData>(
+      path.join(config.dataDir, 'snapshots'),
+      (file, reason) => log.warn({ file, reason }, 'skipped a damaged snapshot'),
+      // On a disk short of space a snapshot never takes the journal's last room.
+      { short: () => storage.state() === 'low' || storage.state() === 'full' },
     );
     await snapshotStore.ensureDirectory();
     let snapshot = await snapshotStore.loadNewest();
