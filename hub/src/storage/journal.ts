@@ -31,6 +31,12 @@ export interface JournalDamage {
 /** Seqs named at most (a file damaged wholesale must not fill the memory with numbers). */
 const MISSING_SEQS_KEPT = 1000;
 
+function boundsOf(events: readonly HubEvent[]): { first: number; last: number } | null {
+  const first = events[0];
+  const last = events.at(-1);
+  return first && last ? { first: first.seq, last: last.seq } : null;
+}
+
 interface DayFile {
   day: string;
   adapter: JsonLinesAppendFile<HubEvent>;
@@ -56,6 +62,8 @@ export class Journal {
   private closing: Promise<void>[] = [];
   private readonly missing = new Set<number>();
   private readonly damagedLines = new Map<string, number[]>();
+  /** First and last good seq of each day file read so far (null: none), but the current one. */
+  private readonly dayBounds = new Map<string, { first: number; last: number } | null>();
   private readonly onRead: (report: JsonLinesReadReport) => void;
 
   private constructor(
@@ -90,6 +98,7 @@ export class Journal {
       const newest = i === days.length - 1;
       const file = await journal.openDay(days[i]!, newest);
       journal.noteGaps(file.db.data, null);
+      if (!newest) journal.dayBounds.set(days[i]!, boundsOf(file.db.data));
       if (newest) journal.current = file;
       lastEvent = file.db.data.at(-1) ?? null;
       damagedAfter += file.report?.trailingCorruptLines ?? 0;
@@ -194,8 +203,46 @@ export class Journal {
             }).read()) ?? []);
       // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
       previous = this.noteGaps(events, previous);
+      if (this.current?.day !== day) this.dayBounds.set(day, boundsOf(events));
       for (const event of events) if (event.seq > afterSeq) yield event;
     }
+  }
+
+  /**
+   * Seqs from `fromSeq` to `toSeq` that are not in the journal (at most `limit`), from `fromDay` on:
+   * the damage already noted, and the gaps between day files. Only a day file never read before
+   * (by the start-up, a replay, HQ's link) is read, so a resend does not read the journal twice.
+   */
+  async missingSeqs(fromSeq: number, toSeq: number, fromDay = '', limit = MISSING_SEQS_KEPT): Promise<number[]> {
+    const missing = new Set<number>();
+    const add = (from: number, to: number) => {
+      for (let seq = Math.max(from, fromSeq); seq <= Math.min(to, toSeq) && missing.size < limit; seq++) {
+        missing.add(seq);
+      }
+    };
+    let previous: number | null = null;
+    for (const day of await this.days()) {
+      if (day < fromDay) continue;
+      let bounds: { first: number; last: number } | null;
+      if (this.current?.day === day) bounds = boundsOf(this.current.db.data);
+      else if (this.dayBounds.has(day)) bounds = this.dayBounds.get(day)!;
+      else {
+        const events =
+          (await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead, {
+            repairTail: false,
+          }).read()) ?? [];
+        this.noteGaps(events, null);
+        bounds = boundsOf(events);
+        this.dayBounds.set(day, bounds);
+      }
+      if (!bounds) continue;
+      add(previous === null ? fromSeq : previous + 1, bounds.first - 1);
+      previous = bounds.last;
+      if (previous >= toSeq) break;
+    }
+    add(previous === null ? fromSeq : previous + 1, toSeq);
+    for (const seq of this.missing) if (seq >= fromSeq && seq <= toSeq && missing.size < limit) missing.add(seq);
+    return [...missing].sort((a, b) => a - b);
   }
 
   async close(): Promise<void> {

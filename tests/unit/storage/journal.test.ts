@@ -292,7 +292,7 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     expect(readFileSync(file).subarray(0, size).equals(damagedBytes)).toBe(true);
   });
 
-  it('counts every damaged line of the newest day after the older day\'s last event', async () => {
+  it("counts every damaged line of the newest day after the older day's last event", async () => {
     const dir = await journalOf(['2026-11-22T02:00:00.000Z', '2026-11-23T02:00:00.000Z']);
     const newest = path.join(dir, '2026-11-23.jsonl');
     for (let i = 0; i < 3; i++) await damageLine(newest, i);
@@ -321,6 +321,31 @@ describe('Journal across midnight: on-disk order is seq order', () => {
       damagedLines: [{ file: '2026-11-22.jsonl', lines: [3, 4] }],
     });
     await journal.close();
+  });
+
+  it('names the missing seqs of a range without reading again a day file already read (a resend after the replay)', async () => {
+    const dir = await journalOf(['2026-11-22T02:00:00.000Z', '2026-11-23T02:00:00.000Z', '2026-11-24T02:00:00.000Z']);
+    await damageLine(path.join(dir, '2026-11-22.jsonl'), 1); // seq 2
+    await damageLine(path.join(dir, '2026-11-23.jsonl'), 2); // seq 6, the last of its day
+    const reads: string[] = [];
+    const { journal } = await Journal.open(dir, TZ, (report) => reads.push(path.basename(report.file)));
+    expect(reads).toEqual(['2026-11-24.jsonl']);
+    expect(await replayAll(journal, 0)).toEqual([1, 3, 4, 5, 7, 8, 9]);
+    expect(reads.filter((file) => file !== '2026-11-24.jsonl')).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl']);
+    expect(await journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(await journal.missingSeqs(3, 9)).toEqual([6]);
+    expect(await journal.missingSeqs(7, 9)).toEqual([]);
+    expect(await journal.missingSeqs(1, 12)).toEqual([2, 6, 10, 11, 12]);
+    // Nothing read again: the replay's reading is what the answers come from.
+    expect(reads.filter((file) => file !== '2026-11-24.jsonl')).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl']);
+    await journal.close();
+
+    // Without a replay first, a day file is read once, however many resends ask.
+    const reopened = await Journal.open(dir, TZ, (report) => reads.push(`again ${path.basename(report.file)}`));
+    expect(await reopened.journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(await reopened.journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(reads.filter((file) => file === 'again 2026-11-22.jsonl')).toHaveLength(1);
+    await reopened.journal.close();
   });
 
   it("gives a refused append's seq out again and keeps the journal whole (a full disk, then room)", async () => {
