@@ -254,7 +254,12 @@ describe('JsonLinesAppendFile: recovery after a crash', () => {
 
     const { entries, report } = await readBack(file);
     expect(entries).toEqual(data);
-    expect(report).toMatchObject({ truncatedBytes: 0, corruptLines: [3], trailingCorruptLines: 1, corruptSeqHints: [3] });
+    expect(report).toMatchObject({
+      truncatedBytes: 0,
+      corruptLines: [3],
+      trailingCorruptLines: 1,
+      corruptSeqHints: [3],
+    });
     expect(statSync(file).size).toBe(size);
   });
 
