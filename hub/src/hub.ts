@@ -52,6 +52,7 @@ import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } f
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
+import { WatermarkFile } from './transport/mqtt/watermark-file.js';
 import { DiscountPolicy, type Role } from './protocol/api.js';
 import { DEFAULT_DISCOUNT_POLICY } from './domain/discount-policy.js';
 import { DiscountApprovalService } from './services/discount-approval.service.js';
@@ -293,7 +294,9 @@ export class Hub {
     this.stoppers.push(() => this.snapshots.stop());
     // A seq is never given out twice: not one a damaged line at the journal's end took, nor one HQ
     // already acknowledged (the card may have lost it), nor one the snapshot holds.
-    const lastSeq = Math.max(state.lastSeq, lastSeqSeen, identity.data.deliveredSeq);
+    const watermark = await new WatermarkFile(config.dataDir, () => undefined).load();
+    const hqDeliveredSeq = watermark?.epoch === identity.data.epoch ? watermark.deliveredSeq : 0;
+    const lastSeq = Math.max(state.lastSeq, lastSeqSeen, identity.data.deliveredSeq, hqDeliveredSeq);
     journal.noteMissingThrough(lastEvent?.seq ?? 0, lastSeq);
     if (lastSeq > (lastEvent?.seq ?? 0)) {
       log.error(

@@ -169,9 +169,11 @@ describe('a damaged last journal line, with no snapshot after it (a crash)', () 
 
     // HQ had acknowledged 5 seqs more than the journal holds (the card lost them): none is reused.
     rmSync(path.join(lastDir, 'snapshots'), { recursive: true, force: true });
-    const storeFile = path.join(lastDir, 'store.json');
-    const identity = JSON.parse(readFileSync(storeFile, 'utf8')) as { deliveredSeq: number };
-    writeFileSync(storeFile, JSON.stringify({ ...identity, deliveredSeq: lastSeq + 6 }));
+    const { epoch } = JSON.parse(readFileSync(path.join(lastDir, 'store.json'), 'utf8')) as { epoch: string };
+    writeFileSync(
+      path.join(lastDir, 'hq-link.json'),
+      JSON.stringify({ epoch, deliveredSeq: lastSeq + 6, deliveredAt: null, updatedAt: new Date().toISOString() }),
+    );
     last = await startLast();
     expect(last.events.lastSeq).toBe(lastSeq + 6);
     const health2 = (await (await fetch(`${last.url}/api/health`)).json()) as HealthView;
