@@ -20,7 +20,7 @@ import { ensureDirectory } from './storage/fsync.js';
 import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
-import { StorageMonitor, isDiskFull } from './storage/storage-monitor.js';
+import { StorageMonitor, isDiskFull, isStorageError } from './storage/storage-monitor.js';
 import { openSettings } from './storage/settings.repo.js';
 import { DurableJsonFile } from './storage/durable-json.adapter.js';
 import { CatalogService } from './services/catalog.service.js';
@@ -53,6 +53,7 @@ import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } f
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
+import { WatermarkFile } from './transport/mqtt/watermark-file.js';
 import { DiscountPolicy, type Role } from './protocol/api.js';
 import { DEFAULT_DISCOUNT_POLICY } from './domain/discount-policy.js';
 import { DiscountApprovalService } from './services/discount-approval.service.js';
@@ -104,7 +105,7 @@ export interface HubOptions {
 }
 
 /** What makes the hub's health `degraded` (also in the status to HQ). */
-export type HealthProblem = 'storage_full' | 'storage_low' | 'journal_damaged' | 'hq_backlog';
+export type HealthProblem = 'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -179,6 +180,11 @@ export class Hub {
         const fields = { freeBytes: view.freeBytes, freePercent: view.freePercent, daysLeft: view.daysLeft };
         if (view.state === 'full')
           log.error(fields, 'the data disk is full: sales and changes are refused until space is freed');
+        else if (view.state === 'error')
+          log.error(
+            { ...fields, error: view.storageError },
+            'the data disk refuses writes (I/O error or read-only): call support',
+          );
         else if (view.state === 'low') log.warn(fields, 'the data disk is running out of space');
         else log.info(fields, 'the data disk has room');
         bus.emit('storage.changed', view);
@@ -226,21 +232,31 @@ export class Hub {
     // 1. Journal (repairs a torn tail), 2. newest good snapshot, 3. replay after it.
     let tornBytesDropped = 0;
     let corruptLines = 0;
-    const { journal, lastEvent } = await Journal.open(path.join(config.dataDir, 'journal'), config.tz, (report) => {
-      tornBytesDropped += report.truncatedBytes;
-      corruptLines += report.corruptLines.length;
-      if (report.truncatedBytes > 0) {
-        log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
-      }
-      if (report.corruptLines.length > 0) {
-        log.error({ file: report.file, lines: report.corruptLines }, 'skipped corrupt journal lines');
-      }
-    });
+    const { journal, lastEvent, lastSeqSeen } = await Journal.open(
+      path.join(config.dataDir, 'journal'),
+      config.tz,
+      (report) => {
+        tornBytesDropped += report.truncatedBytes;
+        corruptLines += report.corruptLines.length;
+        if (report.truncatedBytes > 0) {
+          log.warn({ file: report.file, bytes: report.truncatedBytes }, 'dropped a torn tail left by a crash');
+        }
+        if (report.corruptLines.length > 0) {
+          log.error(
+            { file: report.file, lines: report.corruptLines, seqs: report.corruptSeqHints },
+            'skipped damaged journal lines (kept in the file)',
+          );
+        }
+      },
+    );
     this.stoppers.push(() => journal.close());
     this.journalDamage = () => journal.damage();
 
-    const snapshotStore = new SnapshotStore<StoreStateData>(path.join(config.dataDir, 'snapshots'), (file, reason) =>
-      log.warn({ file, reason }, 'skipped a damaged snapshot'),
+    const snapshotStore = new SnapshotStore<StoreStateData>(
+      path.join(config.dataDir, 'snapshots'),
+      (file, reason) => log.warn({ file, reason }, 'skipped a damaged snapshot'),
+      // On a disk short of space a snapshot never takes the journal's last room.
+      { short: () => storage.state() === 'low' || storage.state() === 'full' },
     );
     await snapshotStore.ensureDirectory();
     let snapshot = await snapshotStore.loadNewest();
@@ -283,7 +299,18 @@ export class Hub {
       { quietMs: config.snapshotQuietMs },
     );
     this.stoppers.push(() => this.snapshots.stop());
-    const lastSeq = Math.max(state.lastSeq, lastEvent?.seq ?? 0);
+    // A seq is never given out twice: not one a damaged line at the journal's end took, nor one HQ
+    // already acknowledged (the card may have lost it), nor one the snapshot holds.
+    const watermark = await new WatermarkFile(config.dataDir, () => undefined).load();
+    const hqDeliveredSeq = watermark?.epoch === identity.data.epoch ? watermark.deliveredSeq : 0;
+    const lastSeq = Math.max(state.lastSeq, lastSeqSeen, identity.data.deliveredSeq, hqDeliveredSeq);
+    journal.noteMissingThrough(lastEvent?.seq ?? 0, lastSeq);
+    if (lastSeq > (lastEvent?.seq ?? 0)) {
+      log.error(
+        { lastGoodSeq: lastEvent?.seq ?? 0, lastSeq },
+        'the journal ends before the last seq given out: the seqs after its last good line are missing',
+      );
+    }
 
     this.events = new EventStore(
       journal,
@@ -295,6 +322,8 @@ export class Hub {
         // and their seqs given back; the next event is tried afresh, so sales resume by themselves.
         storage.noteWriteFailure(err);
         if (isDiskFull(err)) log.error({ code: 'storage_full' }, 'journal append refused: the data disk is full');
+        else if (isStorageError(err))
+          log.error({ code: 'storage_error', err }, 'journal append refused: the disk cannot be written');
         else log.error({ err }, 'journal append failed; the events were refused');
       },
       (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
@@ -554,6 +583,7 @@ export class Hub {
     const storage = this.storage?.state();
     if (storage === 'full') problems.push('storage_full');
     if (storage === 'low') problems.push('storage_low');
+    if (storage === 'error') problems.push('storage_error');
     const damage = this.journalDamage?.();
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');

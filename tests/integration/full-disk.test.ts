@@ -210,6 +210,41 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     expect(hub.child.signalCode).toBeNull();
   });
 
+  it('refuses every one of many concurrent checkouts with 507 storage_full while a refused write is cut back', async () => {
+    // Checkouts from several tablets at once, arriving while the hub cuts back a refused write; space
+    // comes back in the middle of the storm. Each answer is a sale (201) or 507, never a 500.
+    const answers: { status: number; code?: string; saleId?: string }[] = [];
+    let freed = false;
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          await new Promise((resolve) => setTimeout(resolve, i / 4));
+          const res = await cashier.request('POST', '/api/sales', sale());
+          return res;
+        }),
+      );
+      for (const res of results) {
+        answers.push({
+          status: res.status,
+          code: res.body.error?.code,
+          saleId: (res.body as { saleId?: string }).saleId,
+        });
+        if (res.status === 201) acknowledged.push(res.body as unknown as SaleView);
+      }
+      if (round === 1 && !freed) {
+        rmSync(filler);
+        freed = true;
+      }
+    }
+    expect(answers.filter((a) => a.status !== 201 && a.status !== 507)).toEqual([]);
+    expect(answers.filter((a) => a.status === 507).every((a) => a.code === 'storage_full')).toBe(true);
+    expect(answers.filter((a) => a.status === 507).length).toBeGreaterThan(0);
+    // The disk is full again for the next steps.
+    fillDisk();
+    const refused = await sellUntilRefused();
+    expect(refused.status).toBe(507);
+  });
+
   it('takes sales and sign-ups again by itself once space is freed, and loses nothing acknowledged', async () => {
     // A second refused attempt of each kind first: nothing may be left poisoned by them.
     expect((await cashier.request('POST', '/api/sales', sale())).status).toBe(507);
@@ -240,8 +275,15 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
       const res = await cashier.request('POST', '/api/members/lookup', { query: phone });
       expect((res.body.matches as unknown[]).length, phone).toBe(0);
     }
-    // No partial line, no gap, no refused event in the journal: seqs 1..N, each line whole.
-    expect(scanJournal(dataDir).problems).toEqual([]);
+    // No partial line, no gap, no refused event in the journal: seqs 1..N, each line whole, each
+    // sale once and each one acknowledged.
+    const scan = scanJournal(dataDir);
+    expect(scan.problems).toEqual([]);
+    const saleIds = scan.events
+      .filter((event) => event.type === 'sale.completed')
+      .map((event) => (event.data as { saleId: string }).saleId);
+    expect(new Set(saleIds).size).toBe(saleIds.length);
+    expect(saleIds.sort()).toEqual(acknowledged.map((s) => s.saleId).sort());
   });
 
   it('starts read-only when restarted on a full disk, and sells again once space is back', async () => {

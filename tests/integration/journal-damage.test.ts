@@ -5,7 +5,7 @@
  * `journal_damaged`, and HQ's `resend` from an earlier seq answers with the seq it cannot send
  * instead of `ok: true`. A real mosquitto, the real hub, real files.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +124,67 @@ describe('a damaged journal line', () => {
   it('answers ok: true for a resend after the damage', async () => {
     const answer = await hq.command(root, 'resend', { fromSeq: damagedSeq + 1 });
     expect(answer).toMatchObject({ command: 'resend', ok: true });
+  });
+});
+
+describe('a damaged last journal line, with no snapshot after it (a crash)', () => {
+  const lastDir = temp.make('ayi-journal-last-');
+  const startLast = () =>
+    startTestHub({ dataDir: lastDir, config: { chainId: CHAIN, storeId: 'store-last', mqttUrl: null } });
+
+  it('is kept and named, and its seq (and any seq HQ acknowledged) is never given to a new sale', async () => {
+    let last = await startLast();
+    let tablet = await pairedTablet(last, '1111', 'Counter');
+    const sales: SaleView[] = [];
+    for (let i = 0; i < 3; i++) {
+      sales.push(await sell(tablet, checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 100 }])));
+    }
+    const lastSeq = last.events.lastSeq;
+    await last.stop();
+    rmSync(path.join(lastDir, 'snapshots'), { recursive: true, force: true });
+    const file = path.join(journalDir(lastDir), `${journalDays(lastDir).at(-1)}.jsonl`);
+    const bytes = readFileSync(file);
+    const lastLineStart = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+    bytes.fill(0, lastLineStart + 200, lastLineStart + 208);
+    writeFileSync(file, bytes);
+
+    last = await startLast();
+    const view = (await (await fetch(`${last.url}/api/health`)).json()) as HealthView;
+    expect(view.status).toBe('degraded');
+    expect(view.problems).toContain('journal_damaged');
+    expect(view.journal.missingSeqs).toEqual([lastSeq]);
+    expect(view.lastSeq).toBe(lastSeq);
+    // The damaged line is still in the file, byte for byte.
+    expect(readFileSync(file).subarray(0, bytes.length).equals(bytes)).toBe(true);
+
+    tablet = Object.assign(new TabletClient(last.url), {
+      deviceToken: tablet.deviceToken,
+      deviceId: tablet.deviceId,
+      sessionToken: tablet.sessionToken,
+    });
+    const next = await sell(tablet, checkoutRequest([{ sku: 'DRK-001', qty: 1 }], [{ type: 'cash', amount: 100 }]));
+    expect(last.events.lastSeq).toBe(lastSeq + 1);
+    expect(next.saleId).not.toBe(sales[2]!.saleId);
+    await last.stop();
+
+    // HQ had acknowledged 5 seqs more than the journal holds (the card lost them): none is reused.
+    rmSync(path.join(lastDir, 'snapshots'), { recursive: true, force: true });
+    const { epoch } = JSON.parse(readFileSync(path.join(lastDir, 'store.json'), 'utf8')) as { epoch: string };
+    writeFileSync(
+      path.join(lastDir, 'hq-link.json'),
+      JSON.stringify({ epoch, deliveredSeq: lastSeq + 6, deliveredAt: null, updatedAt: new Date().toISOString() }),
+    );
+    last = await startLast();
+    expect(last.events.lastSeq).toBe(lastSeq + 6);
+    const health2 = (await (await fetch(`${last.url}/api/health`)).json()) as HealthView;
+    expect(health2.journal.missingSeqs).toEqual([
+      lastSeq,
+      lastSeq + 2,
+      lastSeq + 3,
+      lastSeq + 4,
+      lastSeq + 5,
+      lastSeq + 6,
+    ]);
+    await last.stop();
   });
 });

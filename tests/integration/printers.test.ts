@@ -393,6 +393,35 @@ describe('what the tablets learn without printing, and a printed job stays print
   });
 });
 
+describe('receipts when the disk refuses their text copy (full) and then has room again', () => {
+  it('prints nothing twice and opens no drawer for an original printed late', async () => {
+    const { hub: own, tablet: counter } = await ownHub();
+    const printer = await startPrinter();
+    const dataDir = temp.make('ayi-printers-late-');
+    const printing = spooler(dataDir, [network(networkConfig(printer))], new DeviceRegistry(), own);
+    const sale = await sell(counter, chineseCart());
+    // Every save of a copy for the day fails (as on a full disk), while the printer prints.
+    mkdirSync(path.join(dataDir, 'printer', 'counter'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'printer', 'counter', sale.businessDate), 'not a directory');
+    printing.printOriginal(sale.saleId);
+    await until(() => cutsIn(printer.printed) === 1, 3000, 'the receipt');
+    await until(() => spoolFiles(dataDir, 'counter').length === 0, 2000, 'the job done');
+    expect(decode(printer.printed, 42).drawerKicks).toBe(1);
+
+    // A cash sale whose receipt never printed (its spool file was refused); then space is back and
+    // the hub prints the originals that are missing: that one, once, and no drawer.
+    const late = await sell(counter, chineseCart());
+    expect(await printing.printMissingOriginals()).toBe(1);
+    await until(() => cutsIn(printer.printed) === 2, 3000, 'the late receipt');
+    expect(await printing.printMissingOriginals()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const printed = decode(printer.printed, 42);
+    expect(printed.cuts).toBe(2);
+    expect(printed.drawerKicks).toBe(1);
+    expect(printed.lines.join('\n')).toContain(late.saleId);
+  });
+});
+
 describe('the hub with a network printer (devices.json)', () => {
   it('answers a sale while the printer is off, and prints it when the printer is back', async () => {
     const printer = await startPrinter();

@@ -311,8 +311,11 @@ export interface QuoteView {
   discountsOverLimit: DiscountOverLimit[];
 }
 
-/** The hub's data disk: ok, low (health warns), full (writes refused, 507 storage_full). */
-export type StorageState = 'ok' | 'low' | 'full';
+/**
+ * The hub's data disk: ok, low (health warns), full (writes refused, 507 storage_full), error (the
+ * disk refuses writes for another reason: a failing card or a read-only remount; 503 storage_error).
+ */
+export type StorageState = 'ok' | 'low' | 'full' | 'error';
 
 /** Messages the hub sends over the WebSocket. */
 export type ServerMessage =

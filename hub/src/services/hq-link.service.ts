@@ -72,6 +72,8 @@ export interface JournalReader {
   replay(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent>;
   /** The same events a day at a time (never an empty array). */
   replayDays(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent[]>;
+  /** Seqs in the range the journal lacks (the damage noted, plus only the day files never read). */
+  missingSeqs(fromSeq: number, toSeq: number, fromDay?: string, limit?: number): Promise<number[]>;
 }
 
 export interface HqLinkDeps {
@@ -551,17 +553,9 @@ export class HqLinkService {
     return null;
   }
 
-  /** Seqs from `fromSeq` to `toSeq` that are not in the journal (read the way a resend reads it). */
-  private async missingSeqs(fromSeq: number, toSeq: number): Promise<number[]> {
-    const missing: number[] = [];
-    let expected = fromSeq;
-    for await (const event of this.deps.journal.replay(fromSeq - 1, this.dayToReadFrom(fromSeq))) {
-      if (event.seq > toSeq) break;
-      for (let seq = expected; seq < event.seq && missing.length < MISSING_SEQS_NAMED; seq++) missing.push(seq);
-      expected = Math.max(expected, event.seq + 1);
-    }
-    for (let seq = expected; seq <= toSeq && missing.length < MISSING_SEQS_NAMED; seq++) missing.push(seq);
-    return missing;
+  /** Seqs from `fromSeq` to `toSeq` that are not in the journal (without reading it again where it was read). */
+  private missingSeqs(fromSeq: number, toSeq: number): Promise<number[]> {
+    return this.deps.journal.missingSeqs(fromSeq, toSeq, this.dayToReadFrom(fromSeq), MISSING_SEQS_NAMED);
   }
 
   /** Takes the reader's next event, which should be `seq`: seqs the journal lacks are skipped. */

@@ -200,6 +200,11 @@ export class PrintingService {
   private loading: Promise<void> | null = null;
   private seq = 0;
   private stopped = false;
+  /**
+   * Jobs the printer took whose text copy the disk refused (full, failing): printed all the same.
+   * Kept so that nothing prints them again (printMissingOriginals when space is back) until restart.
+   */
+  private readonly printedUnsaved = new Map<string, ReceiptKind>();
 
   constructor(
     private readonly state: StoreState,
@@ -245,7 +250,9 @@ export class PrintingService {
 
   /** Prints the original receipt in the background (once: a second call prints nothing). */
   printOriginal(saleId: string): void {
-    void this.enqueue(saleId, () => this.submit(saleId, 'original')).catch((err: unknown) => this.onError(saleId, err));
+    void this.enqueue(saleId, () => this.submit(saleId, 'original', { kickDrawer: true })).catch((err: unknown) =>
+      this.onError(saleId, err),
+    );
   }
 
   /** Queues a copy (the next job number) and waits a little for it to print. */
@@ -386,9 +393,17 @@ export class PrintingService {
   }
 
   /** The original (job p1, or null if it is printed or queued already) or a copy (the next job number). */
-  private async submit(saleId: string, kind: 'original'): Promise<QueuedJob | null>;
+  /**
+   * `kickDrawer`: only for the original printed right after the sale; a late one (after a crash, or
+   * once the disk has room again) never opens the drawer, the customer is long gone.
+   */
+  private async submit(saleId: string, kind: 'original', options: { kickDrawer: boolean }): Promise<QueuedJob | null>;
   private async submit(saleId: string, kind: 'copy'): Promise<QueuedJob>;
-  private async submit(saleId: string, kind: ReceiptKind): Promise<QueuedJob | null> {
+  private async submit(
+    saleId: string,
+    kind: ReceiptKind,
+    options: { kickDrawer: boolean } = { kickDrawer: false },
+  ): Promise<QueuedJob | null> {
     await this.start();
     const sale = this.requireSale(saleId);
     const queue = this.defaultQueue();
@@ -412,13 +427,17 @@ export class PrintingService {
       copy: kind === 'copy',
     });
     const kickDrawer =
-      kind === 'original' && queue.config.cashDrawer && sale.tenders.some((tender) => tender.type === 'cash');
+      options.kickDrawer &&
+      kind === 'original' &&
+      queue.config.cashDrawer &&
+      sale.tenders.some((tender) => tender.type === 'cash');
     const bytes = this.codec.encode(doc, { encoding: queue.config.encoding, kickDrawer });
     return this.accept(queue, { jobId, saleId, kind, day: sale.businessDate, bytes });
   }
 
   /** Whether a job is printed; an archive that cannot be read (a failing disk) does not stop a receipt. */
   private async isPrinted(day: string, jobId: string): Promise<boolean> {
+    if (this.printedUnsaved.has(jobId)) return true;
     for (const archive of await this.allArchives()) {
       try {
         if (await archive.isPrinted(day, jobId)) return true;
@@ -437,6 +456,7 @@ export class PrintingService {
       for (const id of (await archive.printedOn(sale.businessDate)).keys()) if (id.startsWith(prefix)) ids.add(id);
     }
     for (const id of this.queued.keys()) if (id.startsWith(prefix)) ids.add(id);
+    for (const id of this.printedUnsaved.keys()) if (id.startsWith(prefix)) ids.add(id);
     return ids;
   }
 
@@ -573,6 +593,7 @@ export class PrintingService {
         { durable: queue.durable },
       );
     } catch (err) {
+      this.printedUnsaved.set(job.jobId, job.kind);
       this.log.error(
         { printerId: queue.config.id, jobId: job.jobId, err },
         'receipt printed, but its text copy could not be saved',
@@ -779,16 +800,20 @@ export class PrintingService {
     }
     const jobs: Promise<boolean>[] = [];
     for (const [day, sales] of byDay) {
-      const printed = new Map<string, ReceiptKind>();
+      const printed = new Map<string, ReceiptKind>(this.printedUnsaved);
       for (const archive of this.archives) {
-        await archive.removeLeftovers(day);
-        for (const [id, kind] of await archive.printedOn(day)) printed.set(id, kind);
+        try {
+          await archive.removeLeftovers(day);
+          for (const [id, kind] of await archive.printedOn(day)) printed.set(id, kind);
+        } catch (err) {
+          this.log.error({ err, day }, 'cannot read the receipt copies of a day');
+        }
       }
       for (const sale of sales) {
         const original = `${sale.saleId}-p1`;
         if (printed.get(original) === 'original' || this.queued.has(original)) continue;
         jobs.push(
-          this.enqueue(sale.saleId, () => this.submit(sale.saleId, 'original')).then(
+          this.enqueue(sale.saleId, () => this.submit(sale.saleId, 'original', { kickDrawer: false })).then(
             (job) => job !== null,
             (err: unknown) => {
               this.onError(sale.saleId, err);

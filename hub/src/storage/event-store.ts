@@ -39,6 +39,8 @@ export class EventStore {
   private readonly listeners: CommittedListener[] = [];
   /** Bumped by each failure: a rejection of an event of an earlier generation was already handled. */
   private generation = 0;
+  /** Set while the journal cuts back a failed write. */
+  private recovering: Promise<void> | null = null;
 
   constructor(
     private readonly journal: Journal,
@@ -68,6 +70,9 @@ export class EventStore {
     type: K,
     data: EventPayloads[K] | ((ctx: { seq: number; at: Date }) => EventPayloads[K]),
   ): Promise<HubEventOf<K>> {
+    // After a failed append the journal first cuts the file back; events wait for that (a few ms)
+    // and are then tried on the disk afresh, so none is refused for a failure that has passed.
+    while (this.recovering) await this.recovering;
     const at = this.clock();
     const seq = this.lastAllocated + 1;
     const payload = typeof data === 'function' ? data({ seq, at }) : data;
@@ -123,7 +128,12 @@ export class EventStore {
     for (const entry of this.pending.values()) entry.reject(err);
     this.pending.clear();
     this.lastAllocated = this.lastCommitted;
-    this.journal.recover();
+    // Until the journal has settled, new events wait (see record()): none of them can reach the
+    // disk behind a refused one, nor with a seq given out twice.
+    const recovering: Promise<void> = this.journal.recover().finally(() => {
+      if (this.recovering === recovering) this.recovering = null;
+    });
+    this.recovering = recovering;
     this.onWriteFailure(err);
   }
 }

@@ -31,10 +31,30 @@ export interface JournalDamage {
 /** Seqs named at most (a file damaged wholesale must not fill the memory with numbers). */
 const MISSING_SEQS_KEPT = 1000;
 
+function boundsOf(events: readonly HubEvent[]): { first: number; last: number } | null {
+  const first = events[0];
+  const last = events.at(-1);
+  return first && last ? { first: first.seq, last: last.seq } : null;
+}
+
 interface DayFile {
   day: string;
   adapter: JsonLinesAppendFile<HubEvent>;
   db: Low<HubEvent[]>;
+  /** What reading it found (null until read). */
+  report: JsonLinesReadReport | null;
+}
+
+/** What opening the journal found at its end. */
+export interface JournalEnd {
+  /** The last event that reads back whole. */
+  lastEvent: HubEvent | null;
+  /**
+   * The highest seq the journal may have given out: the last good event's, plus one for each
+   * damaged line after it (each line is one event), or the seq still legible in such a line. A seq
+   * up to this one is never given out again.
+   */
+  lastSeqSeen: number;
 }
 
 export class Journal {
@@ -42,6 +62,8 @@ export class Journal {
   private closing: Promise<void>[] = [];
   private readonly missing = new Set<number>();
   private readonly damagedLines = new Map<string, number[]>();
+  /** First and last good seq of each day file read so far (null: none), but the current one. */
+  private readonly dayBounds = new Map<string, { first: number; last: number } | null>();
   private readonly onRead: (report: JsonLinesReadReport) => void;
 
   private constructor(
@@ -56,23 +78,48 @@ export class Journal {
     };
   }
 
-  /** Opens the journal, repairs a torn tail of the newest file and finds the last seq on disk. */
+  /**
+   * Opens the journal, repairs a torn tail of the newest file (only that file: older ones are read
+   * read-only) and finds the last seq on disk. Damaged lines at the end are kept and named, and
+   * their seqs counted in `lastSeqSeen`, never given out again.
+   */
   static async open(
     dir: string,
     timeZone: string,
     onRead: (report: JsonLinesReadReport) => void = () => {},
-  ): Promise<{ journal: Journal; lastEvent: HubEvent | null }> {
+  ): Promise<{ journal: Journal } & JournalEnd> {
     await ensureDirectory(dir);
     const journal = new Journal(dir, timeZone, onRead);
     const days = await journal.days();
     let lastEvent: HubEvent | null = null;
+    let damagedAfter = 0;
+    let seqHint = 0;
     for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
-      const file = await journal.openDay(days[i]!);
+      const newest = i === days.length - 1;
+      const file = await journal.openDay(days[i]!, newest);
       journal.noteGaps(file.db.data, null);
-      if (i === days.length - 1) journal.current = file;
+      if (!newest) journal.dayBounds.set(days[i]!, boundsOf(file.db.data));
+      if (newest) journal.current = file;
       lastEvent = file.db.data.at(-1) ?? null;
+      damagedAfter += file.report?.trailingCorruptLines ?? 0;
+      for (const hint of file.report?.corruptSeqHints ?? []) seqHint = Math.max(seqHint, hint);
     }
-    return { journal, lastEvent };
+    const lastGood = lastEvent?.seq ?? 0;
+    const counted = lastGood + damagedAfter;
+    // A seq still legible in a damaged line counts too, unless it is implausibly far (damaged digits).
+    const lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
+    journal.noteMissingThrough(lastGood, lastSeqSeen);
+    return { journal, lastEvent, lastSeqSeen };
+  }
+
+  /**
+   * Seqs after the last good event up to `lastSeq` are not in the journal (damaged lines at its end,
+   * or events HQ acknowledged that the card lost): they are named missing, and never given out again.
+   */
+  noteMissingThrough(lastGoodSeq: number, lastSeq: number): void {
+    for (let seq = lastGoodSeq + 1; seq <= lastSeq && this.missing.size < MISSING_SEQS_KEPT; seq++) {
+      this.missing.add(seq);
+    }
   }
 
   /** Days that have a journal file, oldest first. */
@@ -112,11 +159,12 @@ export class Journal {
   }
 
   /**
-   * Accepts appends again after a failed one (a full disk). The adapters have already forgotten
-   * every event that did not reach the disk; the caller has rolled back its seqs.
+   * Accepts appends again after a failed one (a full disk), once the failed write has been cut back
+   * (appends until then are refused with the same error). The adapters forget every event that
+   * did not reach the disk; the caller has rolled back its seqs.
    */
-  recover(): void {
-    this.current?.adapter.reset();
+  recover(): Promise<void> {
+    return this.current?.adapter.reset() ?? Promise.resolve();
   }
 
   /** What reading the journal found wrong with it so far. */
@@ -172,7 +220,46 @@ export class Journal {
 
   private async eventsOf(day: string): Promise<HubEvent[]> {
     if (this.current?.day === day) return this.current.db.data;
-    return (await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead).read()) ?? [];
+    // Only the newest file is ever repaired (at open); replay never changes a file.
+    const events =
+      (await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead, {
+        repairTail: false,
+      }).read()) ?? [];
+    this.dayBounds.set(day, boundsOf(events));
+    return events;
+  }
+
+  /**
+   * Seqs from `fromSeq` to `toSeq` that are not in the journal (at most `limit`), from `fromDay` on:
+   * the damage already noted, and the gaps between day files. Only a day file never read before
+   * (by the start-up, a replay, HQ's link) is read, so a resend does not read the journal twice.
+   */
+  async missingSeqs(fromSeq: number, toSeq: number, fromDay = '', limit = MISSING_SEQS_KEPT): Promise<number[]> {
+    const missing = new Set<number>();
+    const add = (from: number, to: number) => {
+      for (let seq = Math.max(from, fromSeq); seq <= Math.min(to, toSeq) && missing.size < limit; seq++) {
+        missing.add(seq);
+      }
+    };
+    let previous: number | null = null;
+    for (const day of await this.days()) {
+      if (day < fromDay) continue;
+      let bounds: { first: number; last: number } | null;
+      if (this.current?.day === day) bounds = boundsOf(this.current.db.data);
+      else if (this.dayBounds.has(day)) bounds = this.dayBounds.get(day)!;
+      else {
+        const events = await this.eventsOf(day);
+        this.noteGaps(events, null);
+        bounds = boundsOf(events);
+      }
+      if (!bounds) continue;
+      add(previous === null ? fromSeq : previous + 1, bounds.first - 1);
+      previous = bounds.last;
+      if (previous >= toSeq) break;
+    }
+    add(previous === null ? fromSeq : previous + 1, toSeq);
+    for (const seq of this.missing) if (seq >= fromSeq && seq <= toSeq && missing.size < limit) missing.add(seq);
+    return [...missing].sort((a, b) => a - b);
   }
 
   async close(): Promise<void> {
@@ -184,13 +271,23 @@ export class Journal {
     return path.join(this.dir, `${day}.jsonl`);
   }
 
-  private newDay(day: string): DayFile {
-    const adapter = new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead);
-    return { day, adapter, db: new Low<HubEvent[]>(adapter, []) };
+  private newDay(day: string, repairTail = true): DayFile {
+    const file: DayFile = { day, adapter: null as never, db: null as never, report: null };
+    file.adapter = new JsonLinesAppendFile<HubEvent>(
+      this.pathOf(day),
+      isHubEvent,
+      (report) => {
+        file.report = report;
+        this.onRead(report);
+      },
+      { repairTail },
+    );
+    file.db = new Low<HubEvent[]>(file.adapter, []);
+    return file;
   }
 
-  private async openDay(day: string): Promise<DayFile> {
-    const file = this.newDay(day);
+  private async openDay(day: string, repairTail: boolean): Promise<DayFile> {
+    const file = this.newDay(day, repairTail);
     await file.db.read();
     return file;
   }

@@ -13,9 +13,17 @@
  * Every line carries a CRC32C of its own bytes (see `formatLine`), so a damaged line is detected, not
  * guessed from whether it still parses; lines written before checksums existed are still read.
  *
- * `read()` drops a torn tail (a crash in the middle of an append: a last line without its newline,
- * or garbage after the last good line) and truncates the file there, never more. Damaged lines
- * before a good one are reported (`corruptLines`), not dropped from the file.
+ * `read()` drops a torn tail and truncates the file there, never more. Only an unterminated last
+ * line counts as torn (a crash in the middle of an append: the line's newline never reached the
+ * disk; a zero-filled extension has no newline either). A complete, newline-terminated line that
+ * fails its checksum is damage, wherever it is, even last: it is kept in the file as it is and
+ * reported (`corruptLines`), since it may be an event that was acknowledged. A reader opened
+ * read-only (`repairTail: false`: every day file but the newest) never truncates; an unterminated
+ * last line there is reported as damage too.
+ *
+ * Once a checksummed line has been seen in a file, a line without a valid checksum prefix is damage
+ * (the prefix itself was hit), as is any line starting `{"crc`; only a file's leading lines written
+ * before checksums existed are read as unchecked legacy lines.
  *
  * A failed write or fdatasync (a full disk) acknowledges nothing: every waiting write is rejected,
  * the entries not on disk are forgotten, and the file is cut back to its last durable byte (so no
@@ -51,8 +59,17 @@ export interface JsonLinesReadReport {
   entries: number;
   /** Bytes cut from the end of the file (a torn tail). */
   truncatedBytes: number;
-  /** Line numbers in the middle of the file that failed their checksum (or could not be parsed) and were skipped. */
+  /** Line numbers that failed their checksum (or could not be parsed) and were skipped; kept in the file. */
   corruptLines: number[];
+  /** How many of those come after the file's last good line (all of them when none is good). */
+  trailingCorruptLines: number;
+  /** Best effort: `"seq":N` as it still reads in the damaged lines (the digits may be damaged too). */
+  corruptSeqHints: number[];
+}
+
+export interface JsonLinesAppendOptions {
+  /** Cut a torn tail off the file when reading it (false: read-only, report it as damage). Default true. */
+  repairTail?: boolean;
 }
 
 interface Waiter {
@@ -74,11 +91,18 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   /** A failed write may have left bytes after `durableBytes`: they are cut before the next write. */
   private cutPending = false;
 
+  private readonly repairTail: boolean;
+  /** The open handle's directory entry is fsync'd (a failed directory fsync is retried on the next write). */
+  private entryDurable = false;
+
   constructor(
     readonly filename: string,
     private readonly isEntry: (value: unknown) => value is T,
     private readonly onRead: (report: JsonLinesReadReport) => void = () => {},
-  ) {}
+    options: JsonLinesAppendOptions = {},
+  ) {
+    this.repairTail = options.repairTail ?? true;
+  }
 
   async read(): Promise<T[] | null> {
     let bytes: Buffer;
@@ -93,37 +117,59 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
     }
     const entries: T[] = [];
     const badLines: { lineNo: number; offset: number }[] = [];
-    let goodEnd = 0;
+    const corruptSeqHints: number[] = [];
     let start = 0;
     let lineNo = 0;
+    let lastGoodLine = 0;
+    let sawChecksum = false;
+    let tornAt = -1;
     while (start < bytes.length) {
       const newline = bytes.indexOf(0x0a, start);
       lineNo += 1;
-      if (newline === -1) break; // an unterminated last line was never acknowledged: torn
-      const entry = parseLine(bytes, start, newline, this.isEntry);
-      if (entry === undefined) {
+      if (newline === -1) {
+        // An unterminated last line: the crash came before its newline was written, so it was never
+        // acknowledged. Read-only, it is reported as damage instead of cut.
+        if (this.repairTail) tornAt = start;
+        else {
+          badLines.push({ lineNo, offset: start });
+          const hint = seqHintOf(bytes, start, bytes.length);
+          if (hint !== null) corruptSeqHints.push(hint);
+        }
+        break;
+      }
+      const line = parseLine(bytes, start, newline, this.isEntry, sawChecksum);
+      if (line === undefined) {
         badLines.push({ lineNo, offset: start });
+        const hint = seqHintOf(bytes, start, newline);
+        if (hint !== null) corruptSeqHints.push(hint);
       } else {
-        entries.push(entry);
-        goodEnd = newline + 1;
+        entries.push(line.entry);
+        lastGoodLine = lineNo;
+        if (line.checksummed) sawChecksum = true;
       }
       start = newline + 1;
     }
-    // Bad lines after the last good one are the torn tail; earlier ones are corruption.
-    const corruptLines = badLines.filter((bad) => bad.offset < goodEnd).map((bad) => bad.lineNo);
-    const truncatedBytes = bytes.length - goodEnd;
+    const truncatedBytes = tornAt < 0 ? 0 : bytes.length - tornAt;
     if (truncatedBytes > 0) {
       const handle = await fs.open(this.filename, 'r+');
       try {
-        await handle.truncate(goodEnd);
+        await handle.truncate(tornAt);
         await handle.sync();
       } finally {
         await handle.close();
       }
     }
+    const corruptLines = badLines.map((bad) => bad.lineNo);
     this.written = entries.length;
     this.durableBytes = null;
-    this.onRead({ file: this.filename, entries: entries.length, truncatedBytes, corruptLines });
+    this.onRead({
+      file: this.filename,
+      entries: entries.length,
+      truncatedBytes,
+      corruptLines,
+      trailingCorruptLines: corruptLines.filter((line) => line > lastGoodLine).length,
+      corruptSeqHints,
+    });
     return entries;
   }
 
@@ -187,11 +233,20 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   /**
-   * Accepts writes again after a failure. The entries that were not written are already forgotten;
-   * whatever a failed write left after the last durable byte is cut before the next write.
+   * Accepts writes again after a failure, once the failed flush has finished cutting the file back
+   * (writes stay refused until then). The entries that were not written are forgotten; whatever a
+   * failed write left after the last durable byte is cut before the next write.
    */
-  reset(): void {
-    if (!this.failure) return;
+  async reset(): Promise<void> {
+    // A failed flush may still be cutting the file back: until it has, writes stay refused.
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    const failure = this.failure;
+    if (!failure) return;
+    // Nothing that was not written may be written later: the owner has been told it was refused.
+    this.latest.length = this.written;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiting) waiter.reject(failure);
     this.failure = null;
     this.barrier = null;
   }
@@ -229,13 +284,16 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       // A full disk (ENOSPC) or a failed fsync: none of this batch is acknowledged. What is not on
       // disk is forgotten (the entries array is the owner's lowdb data: it keeps only what is
       // durable), and a partial line is cut off now if the disk lets us, else before the next write.
-      this.failure = err as Error;
+      // Writes arriving during the cut-back are refused with this same error (reset() waits for it).
+      const failure = (err ?? new Error('write failed')) as Error;
+      this.failure = failure;
       this.latest.length = this.written;
       if (this.handle && this.durableBytes !== null) {
         this.cutPending = true;
         await this.cutToDurable(this.handle).catch(() => undefined);
       }
-      for (const waiter of this.waiters) waiter.reject(this.failure);
+      this.latest.length = this.written;
+      for (const waiter of this.waiters) waiter.reject(failure);
       this.waiters = [];
     }
   }
@@ -250,23 +308,24 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   private async openHandle(): Promise<FileHandle> {
-    if (this.handle) return this.handle;
-    let created = false;
-    try {
-      await fs.access(this.filename);
-    } catch {
-      created = true;
+    if (!this.handle) {
+      const handle = await fs.open(this.filename, 'a', 0o600);
+      try {
+        this.durableBytes = (await handle.stat()).size;
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      this.handle = handle;
     }
-    const handle = await fs.open(this.filename, 'a', 0o600);
-    try {
-      if (created) await fsyncDirectory(path.dirname(this.filename));
-      this.durableBytes = (await handle.stat()).size;
-    } catch (err) {
-      await handle.close();
-      throw err;
+    // The file's directory entry is made durable before anything in it is acknowledged; a failed
+    // directory fsync (a full disk) is tried again on the next write, not taken as done because the
+    // file now exists.
+    if (!this.entryDurable) {
+      await fsyncDirectory(path.dirname(this.filename));
+      this.entryDurable = true;
     }
-    this.handle = handle;
-    return handle;
+    return this.handle;
   }
 }
 
@@ -281,21 +340,41 @@ function parseLine<T>(
   start: number,
   end: number,
   isEntry: (value: unknown) => value is T,
-): T | undefined {
+  checksumRequired: boolean,
+): { entry: T; checksummed: boolean } | undefined {
   if (end <= start) return undefined;
   let from = start;
-  if (hasChecksumPrefix(bytes, start, end)) {
+  const checksummed = hasChecksumPrefix(bytes, start, end);
+  if (checksummed) {
     const stored = hexAt(bytes, start + CHECKSUM_PREFIX.length);
     if (stored < 0 || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return undefined;
     from = start + PREFIX_BYTES - 1;
     bytes[from] = 0x7b;
+  } else if (checksumRequired || startsWith(bytes, start, end, DAMAGED_PREFIX_CODES)) {
+    // A damaged prefix must not turn a line into an unchecked legacy one.
+    return undefined;
   }
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8', from, end));
-    return isEntry(value) ? value : undefined;
+    return isEntry(value) ? { entry: value, checksummed } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A line starting like this meant to carry a checksum, whatever became of the rest of the prefix. */
+const DAMAGED_PREFIX_CODES = Buffer.from('{"crc', 'latin1');
+
+function startsWith(bytes: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  if (end - start < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[start + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** `"seq":N` as it still reads in a damaged line, or null (best effort: the digits may be damaged too). */
+function seqHintOf(bytes: Buffer, start: number, end: number): number | null {
+  const match = /"seq":(\d{1,15})[,}]/.exec(bytes.toString('latin1', start, end));
+  return match ? Number(match[1]) : null;
 }
 
 /** The 8 lowercase hex digits at `at` as an unsigned 32-bit number, or -1 if they are not that. */

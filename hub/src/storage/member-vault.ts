@@ -68,7 +68,7 @@ export class MemberVault {
         await this.db.write();
       } catch (err) {
         // A full disk: the key was not kept (the adapter forgot it); the next sign-up tries afresh.
-        (this.db.adapter as JsonLinesAppendFile<KeyEntry>).reset();
+        await (this.db.adapter as JsonLinesAppendFile<KeyEntry>).reset();
         throw err;
       }
       this.keys.set(memberId, key);

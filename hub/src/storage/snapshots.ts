@@ -2,6 +2,11 @@
  * Snapshots of the in-memory projections, so start-up replays only the journal written after the
  * newest good one. Each is a durable JSON file named by its seq, with a checksum of its state; the
  * newest few are kept, and a damaged one is skipped in favour of the one before it.
+ *
+ * While the disk is low or full a snapshot must not take the journal's last space (a snapshot is
+ * tens of MB, written to a temporary file until the disk refuses): the older snapshots are removed
+ * first (the newest is kept), and the snapshot is skipped unless the free space exceeds its size
+ * plus a reserve left to the journal. Start-up then replays a little more journal; nothing is lost.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -13,6 +18,21 @@ import { ensureDirectory, fsyncDirectory } from './fsync.js';
 export const SNAPSHOT_FORMAT = 'ayi.snapshot/4';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
 const KEEP = 3;
+/** Free space a snapshot leaves to the journal while the disk is low or full. */
+export const SNAPSHOT_RESERVE_BYTES = 16 * 1024 * 1024;
+
+export interface SnapshotSpace {
+  /** Whether the disk is short of space now (the storage monitor's `low` or `full`). */
+  short: () => boolean;
+  /** Free bytes on the snapshots' filesystem (fs.statfs by default). */
+  freeBytes?: (dir: string) => Promise<number>;
+  reserveBytes?: number;
+}
+
+async function statfsFree(dir: string): Promise<number> {
+  const stats = await fs.statfs(dir);
+  return stats.bavail * stats.bsize;
+}
 
 export interface SnapshotFile<S> {
   format: typeof SNAPSHOT_FORMAT;
@@ -90,6 +110,7 @@ export class SnapshotStore<S> {
   constructor(
     readonly dir: string,
     private readonly onSkip: (file: string, reason: string) => void = () => {},
+    private readonly space: SnapshotSpace | null = null,
   ) {}
 
   async ensureDirectory(): Promise<void> {
@@ -103,6 +124,7 @@ export class SnapshotStore<S> {
   async save(seq: number, journalDay: string, takenAt: Date, state: S): Promise<string> {
     const filename = path.join(this.dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
     const { pieces, checksum } = encodeState(state);
+    await this.makeRoom(pieces.reduce((sum, piece) => sum + piece.length, 0) + 1024);
     const header: Omit<SnapshotFile<S>, 'state'> = {
       format: SNAPSHOT_FORMAT,
       seq,
@@ -164,10 +186,28 @@ export class SnapshotStore<S> {
     return Math.max(0, files.length - 1);
   }
 
-  private async prune(): Promise<void> {
+  private async prune(keep = KEEP): Promise<void> {
     const files = await this.files();
-    for (const name of files.slice(0, Math.max(0, files.length - KEEP))) {
+    for (const name of files.slice(0, Math.max(0, files.length - keep))) {
       await fs.rm(path.join(this.dir, name), { force: true });
     }
+  }
+
+  /**
+   * While the disk is short of space: removes every snapshot but the newest, then refuses (ENOSPC,
+   * nothing written) unless the free space exceeds `bytes` plus the journal's reserve.
+   */
+  private async makeRoom(bytes: number): Promise<void> {
+    if (!this.space?.short()) return;
+    const { freeBytes = statfsFree, reserveBytes = SNAPSHOT_RESERVE_BYTES } = this.space;
+    await this.prune(1);
+    const free = await freeBytes(this.dir);
+    if (free >= bytes + reserveBytes) return;
+    throw Object.assign(
+      new Error(
+        `snapshot skipped: the disk is short of space (${free} bytes free, the snapshot needs ${bytes} plus ${reserveBytes} left to the journal)`,
+      ),
+      { code: 'ENOSPC', syscall: 'snapshot' },
+    );
   }
 }

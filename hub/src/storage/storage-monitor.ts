@@ -4,9 +4,15 @@
  *
  * `low`: free space is under the warning threshold (a share of the disk or a size, whichever comes
  * first), days before it runs out. `full`: a write failed for want of space (ENOSPC), or free space
- * is down to the last few megabytes. While full the hub stays up: reads are served, writes are
- * still tried (each one is the probe that notices space came back) and answered 507 while they
- * fail. A periodic probe (fs.statfs) lifts the state once space is back even without a write.
+ * (or free inodes) is down to the last few. While full the hub stays up: reads are served, writes
+ * are still tried (each one is the probe that notices space came back) and answered 507 while they
+ * fail. A full state that a failed write set is lifted only by a write that succeeds (statfs can
+ * show room a write still cannot use: reserved blocks, no inodes); one the probe set is lifted by
+ * the probe. `error`: the disk refused a write for another reason (EIO: a failing card, EROFS: the
+ * kernel remounted it read-only), until a write succeeds again.
+ *
+ * The rate is measured on a monotonic clock (performance.now()): a clock set by NTP or by hand
+ * does not change how fast the disk fills.
  */
 import { promises as fs } from 'node:fs';
 import type { StorageState } from '../protocol/api.js';
@@ -26,6 +32,9 @@ export interface StorageView {
   /** The latest write that failed for want of space (`ENOSPC (write)`), and when. */
   lastFullError: string | null;
   lastFullAt: string | null;
+  /** The write error (`EIO (write)`, `EROFS (open)`) that holds the `error` state, and when; null once a write succeeds. */
+  storageError: string | null;
+  storageErrorAt: string | null;
 }
 
 export interface StorageMonitorOptions {
@@ -37,8 +46,17 @@ export interface StorageMonitorOptions {
   probeMs: number;
   fullProbeMs: number;
   clock?: () => Date;
-  /** Free and total bytes of the filesystem (fs.statfs by default). */
-  measure?: (dir: string) => Promise<{ freeBytes: number; totalBytes: number }>;
+  /** Milliseconds on a clock that never jumps, for the rate (performance.now() by default). */
+  monotonicMs?: () => number;
+  /** Free and total bytes of the filesystem, and free inodes when known (fs.statfs by default). */
+  measure?: (dir: string) => Promise<FilesystemSpace>;
+}
+
+export interface FilesystemSpace {
+  freeBytes: number;
+  totalBytes: number;
+  /** Files that can still be created (statfs f_ffree); null where the filesystem does not say. */
+  freeInodes?: number | null;
 }
 
 /** Under this much free space the disk counts as full even before a write fails. */
@@ -53,15 +71,31 @@ export function isDiskFull(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-async function statfsOf(dir: string): Promise<{ freeBytes: number; totalBytes: number }> {
+/** The disk cannot be written for a reason other than space: a failing card (EIO), read-only (EROFS). */
+export function isStorageError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EIO' || code === 'EROFS';
+}
+
+async function statfsOf(dir: string): Promise<FilesystemSpace> {
   const stats = await fs.statfs(dir);
-  return { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
+  return {
+    freeBytes: stats.bavail * stats.bsize,
+    totalBytes: stats.blocks * stats.bsize,
+    // A filesystem that does not count inodes (some FUSE, btrfs) reports 0 files in total.
+    freeInodes: stats.files > 0 ? stats.ffree : null,
+  };
 }
 
 export class StorageMonitor {
   private freeBytes: number | null = null;
   private totalBytes: number | null = null;
-  private full = false;
+  /** Full as measured (free bytes or inodes): lifted by a measurement with room. */
+  private measuredFull = false;
+  /** Full because a write failed for want of space: lifted only by a write that succeeds. */
+  private writeFull = false;
+  private storageError: string | null = null;
+  private storageErrorAt: string | null = null;
   private lastFullError: string | null = null;
   private lastFullAt: string | null = null;
   private readonly samples: { at: number; freeBytes: number }[] = [];
@@ -70,7 +104,8 @@ export class StorageMonitor {
   private stopped = false;
   private reported: StorageState | null = null;
   private readonly clock: () => Date;
-  private readonly measure: (dir: string) => Promise<{ freeBytes: number; totalBytes: number }>;
+  private readonly measure: (dir: string) => Promise<FilesystemSpace>;
+  private readonly monotonicMs: () => number;
 
   constructor(
     readonly dir: string,
@@ -80,6 +115,7 @@ export class StorageMonitor {
   ) {
     this.clock = options.clock ?? (() => new Date());
     this.measure = options.measure ?? statfsOf;
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
   }
 
   /** Measures now, then every `probeMs` (`fullProbeMs` while full). */
@@ -98,22 +134,50 @@ export class StorageMonitor {
     return this.full;
   }
 
-  /** A write failed: if for want of space, the disk is full from now on until space is back. */
-  noteWriteFailure(err: unknown): void {
-    if (!isDiskFull(err)) return;
-    // The code and the call only: the message names paths, and health is open to the LAN.
-    const { code, syscall } = err as NodeJS.ErrnoException;
-    this.lastFullError = syscall ? `${code} (${syscall})` : (code ?? 'ENOSPC');
-    this.lastFullAt = this.clock().toISOString();
-    if (!this.full) {
-      this.full = true;
-      this.changed();
-      this.schedule();
-    }
+  private get full(): boolean {
+    return this.writeFull || this.measuredFull;
   }
 
-  /** A write went through: while full, look at once whether space is back. */
+  /**
+   * A write failed: for want of space, the disk is full until a write succeeds; for an I/O error or
+   * a read-only remount, the storage is in error until a write succeeds. Free space is measured at
+   * once, so health and the log show what is left now.
+   */
+  noteWriteFailure(err: unknown): void {
+    if (!isDiskFull(err) && !isStorageError(err)) return;
+    // The code and the call only: the message names paths, and health is open to the LAN.
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    const described = syscall ? `${code} (${syscall})` : (code ?? 'unknown');
+    const at = this.clock().toISOString();
+    if (isDiskFull(err)) {
+      this.lastFullError = described;
+      this.lastFullAt = at;
+      if (!this.writeFull) {
+        const wasFull = this.full;
+        this.writeFull = true;
+        if (!wasFull) this.schedule();
+      }
+    } else {
+      this.storageError = described;
+      this.storageErrorAt = at;
+    }
+    this.changed();
+    void this.probe();
+  }
+
+  /** A write went through: the disk takes writes again (and while full, free space is measured at once). */
   noteWriteSuccess(): void {
+    const wasFull = this.full;
+    const hadError = this.storageError !== null;
+    if (!this.writeFull && !hadError) {
+      if (this.measuredFull) void this.probe();
+      return;
+    }
+    this.writeFull = false;
+    this.storageError = null;
+    this.storageErrorAt = null;
+    if (wasFull !== this.full) this.schedule();
+    this.changed();
     if (this.full) void this.probe();
   }
 
@@ -121,13 +185,14 @@ export class StorageMonitor {
   probe(): Promise<void> {
     this.probing ??= (async () => {
       try {
-        const { freeBytes, totalBytes } = await this.measure(this.dir);
+        const { freeBytes, totalBytes, freeInodes } = await this.measure(this.dir);
         this.freeBytes = freeBytes;
         this.totalBytes = totalBytes;
-        this.samples.push({ at: this.clock().getTime(), freeBytes });
+        this.samples.push({ at: this.monotonicMs(), freeBytes });
         if (this.samples.length > SAMPLES_KEPT) this.samples.splice(0, this.samples.length - SAMPLES_KEPT);
         const wasFull = this.full;
-        this.full = freeBytes < FULL_BELOW_BYTES;
+        // No inode left: no file can be created (a snapshot, a receipt, a new day's journal).
+        this.measuredFull = freeBytes < FULL_BELOW_BYTES || freeInodes === 0;
         if (wasFull !== this.full) this.schedule();
         this.changed();
       } catch (err) {
@@ -151,11 +216,14 @@ export class StorageMonitor {
       minFreeBytes: this.options.minFreeBytes,
       lastFullError: this.lastFullError,
       lastFullAt: this.lastFullAt,
+      storageError: this.storageError,
+      storageErrorAt: this.storageErrorAt,
     };
   }
 
   state(): StorageState {
     if (this.full) return 'full';
+    if (this.storageError !== null) return 'error';
     if (this.freeBytes === null || this.totalBytes === null) return 'ok';
     const { minFreePercent, minFreeBytes } = this.options;
     const underPercent = minFreePercent > 0 && this.freeBytes < (this.totalBytes * minFreePercent) / 100;

@@ -2,7 +2,7 @@
  * The journal: one file per store-local (Asia/Taipei) day, replay after a seq across days, and no
  * write ever goes back to an earlier day's file when the clock jumps back. Real files.
  */
-import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
@@ -266,6 +266,98 @@ describe('Journal across midnight: on-disk order is seq order', () => {
       ],
     });
     await journal.close();
+  });
+
+  /** Writes 8 zero bytes into line `index` (0-based) of a file: a bad SD card. */
+  async function damageLine(file: string, index: number): Promise<void> {
+    const bytes = readFileSync(file);
+    let start = 0;
+    for (let i = 0; i < index; i++) start = bytes.indexOf(0x0a, start) + 1;
+    bytes.fill(0, start + 40, start + 48);
+    await fs.writeFile(file, bytes);
+  }
+
+  async function journalOf(days: string[], perDay = 3): Promise<string> {
+    const dir = path.join(temp.make('ayi-journal-'), 'journal');
+    const { journal } = await Journal.open(dir, TZ);
+    let seq = 0;
+    for (const at of days) for (let i = 0; i < perDay; i++) await journal.append(event(++seq, at));
+    await journal.close();
+    return dir;
+  }
+
+  it('keeps a damaged last line of the newest file, names its seq and never gives the seq out again', async () => {
+    const dir = await journalOf(['2026-11-22T02:00:00.000Z']);
+    const file = path.join(dir, '2026-11-22.jsonl');
+    await damageLine(file, 2);
+    const damagedBytes = readFileSync(file);
+    const size = damagedBytes.length;
+    const { journal, lastEvent, lastSeqSeen } = await Journal.open(dir, TZ);
+    expect(lastEvent?.seq).toBe(2);
+    expect(lastSeqSeen).toBe(3);
+    expect(journal.damage()).toEqual({ missingSeqs: [3], damagedLines: [{ file: '2026-11-22.jsonl', lines: [3] }] });
+    expect(statSync(file).size).toBe(size);
+    // The next event goes after the damaged line; the damaged line stays where it was.
+    await journal.append(event(4, '2026-11-22T03:00:00.000Z'));
+    expect(await replayAll(journal, 0)).toEqual([1, 2, 4]);
+    await journal.close();
+    expect(readFileSync(file).subarray(0, size).equals(damagedBytes)).toBe(true);
+  });
+
+  it("counts every damaged line of the newest day after the older day's last event", async () => {
+    const dir = await journalOf(['2026-11-22T02:00:00.000Z', '2026-11-23T02:00:00.000Z']);
+    const newest = path.join(dir, '2026-11-23.jsonl');
+    for (let i = 0; i < 3; i++) await damageLine(newest, i);
+    const size = statSync(newest).size;
+    const { journal, lastEvent, lastSeqSeen } = await Journal.open(dir, TZ);
+    expect(lastEvent?.seq).toBe(3);
+    expect(lastSeqSeen).toBe(6);
+    expect(journal.damage().missingSeqs).toEqual([4, 5, 6]);
+    expect(statSync(newest).size).toBe(size);
+    await journal.close();
+  });
+
+  it('never truncates an older day file, on open or on replay, when its last line is damaged', async () => {
+    const dir = await journalOf(['2026-11-22T02:00:00.000Z', '2026-11-23T02:00:00.000Z']);
+    const older = path.join(dir, '2026-11-22.jsonl');
+    await damageLine(older, 2);
+    // And a half line, as if torn, at its end: in an older day that is damage too, not a crash's tail.
+    await fs.appendFile(older, '{"crc32c":"00');
+    const size = statSync(older).size;
+    const { journal, lastEvent } = await Journal.open(dir, TZ);
+    expect(lastEvent?.seq).toBe(6);
+    expect(await replayAll(journal, 0)).toEqual([1, 2, 4, 5, 6]);
+    expect(statSync(older).size).toBe(size);
+    expect(journal.damage()).toEqual({
+      missingSeqs: [3],
+      damagedLines: [{ file: '2026-11-22.jsonl', lines: [3, 4] }],
+    });
+    await journal.close();
+  });
+
+  it('names the missing seqs of a range without reading again a day file already read (a resend after the replay)', async () => {
+    const dir = await journalOf(['2026-11-22T02:00:00.000Z', '2026-11-23T02:00:00.000Z', '2026-11-24T02:00:00.000Z']);
+    await damageLine(path.join(dir, '2026-11-22.jsonl'), 1); // seq 2
+    await damageLine(path.join(dir, '2026-11-23.jsonl'), 2); // seq 6, the last of its day
+    const reads: string[] = [];
+    const { journal } = await Journal.open(dir, TZ, (report) => reads.push(path.basename(report.file)));
+    expect(reads).toEqual(['2026-11-24.jsonl']);
+    expect(await replayAll(journal, 0)).toEqual([1, 3, 4, 5, 7, 8, 9]);
+    expect(reads.filter((file) => file !== '2026-11-24.jsonl')).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl']);
+    expect(await journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(await journal.missingSeqs(3, 9)).toEqual([6]);
+    expect(await journal.missingSeqs(7, 9)).toEqual([]);
+    expect(await journal.missingSeqs(1, 12)).toEqual([2, 6, 10, 11, 12]);
+    // Nothing read again: the replay's reading is what the answers come from.
+    expect(reads.filter((file) => file !== '2026-11-24.jsonl')).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl']);
+    await journal.close();
+
+    // Without a replay first, a day file is read once, however many resends ask.
+    const reopened = await Journal.open(dir, TZ, (report) => reads.push(`again ${path.basename(report.file)}`));
+    expect(await reopened.journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(await reopened.journal.missingSeqs(1, 9)).toEqual([2, 6]);
+    expect(reads.filter((file) => file === 'again 2026-11-22.jsonl')).toHaveLength(1);
+    await reopened.journal.close();
   });
 
   it("gives a refused append's seq out again and keeps the journal whole (a full disk, then room)", async () => {

@@ -245,16 +245,49 @@ describe('JsonLinesAppendFile: recovery after a crash', () => {
     expect(statSync(file).size).toBe(goodSize);
   });
 
-  it('drops a complete but garbled last line', async () => {
+  it('keeps and reports a complete but damaged last line: only an unterminated line is a torn tail', async () => {
     const file = newFile();
     const data = await writeEntries(file, 2);
-    const goodSize = statSync(file).size;
-    appendFileSync(file, '{"n":3,"text":"\u0000\u0000\n');
+    const damaged = lineOf({ n: 3, text: 'seq 3' }).replace('seq 3', 'seq 8');
+    appendFileSync(file, damaged.replace('"n":3', '"seq":3,"n":3'));
+    const size = statSync(file).size;
 
     const { entries, report } = await readBack(file);
     expect(entries).toEqual(data);
-    expect(report!.truncatedBytes).toBeGreaterThan(0);
-    expect(statSync(file).size).toBe(goodSize);
+    expect(report).toMatchObject({
+      truncatedBytes: 0,
+      corruptLines: [3],
+      trailingCorruptLines: 1,
+      corruptSeqHints: [3],
+    });
+    expect(statSync(file).size).toBe(size);
+  });
+
+  it('never truncates a file read read-only: an unterminated last line there is reported as damage', async () => {
+    const file = newFile();
+    await writeEntries(file, 2);
+    appendFileSync(file, '{"crc32c":"00');
+    const size = statSync(file).size;
+    const reports: JsonLinesReadReport[] = [];
+    const entries = await new JsonLinesAppendFile<Entry>(file, isEntry, (r) => reports.push(r), {
+      repairTail: false,
+    }).read();
+    expect(entries!.map((e) => e.n)).toEqual([1, 2]);
+    expect(reports[0]).toMatchObject({ truncatedBytes: 0, corruptLines: [3], trailingCorruptLines: 1 });
+    expect(statSync(file).size).toBe(size);
+  });
+
+  it('reads a line whose checksum prefix was damaged as damage, not as an unchecked legacy line', async () => {
+    const file = newFile();
+    writeFileSync(file, [1, 2, 3, 4].map((n) => lineOf(entry(n))).join(''));
+    const lines = readFileSync(file, 'utf8').split('\n');
+    // Line 2: the member's name hit (and its value changed); line 3: the whole prefix gone.
+    lines[1] = lines[1]!.replace('{"crc32c"', '{"crc32b"').replace('"n":2', '"n":9');
+    lines[2] = `{${lines[2]!.slice(lines[2]!.indexOf('",') + 2)}`.replace('"n":3', '"n":7');
+    writeFileSync(file, lines.join('\n'));
+    const { entries, report } = await readBack(file);
+    expect(entries!.map((e) => e.n)).toEqual([1, 4]);
+    expect(report).toMatchObject({ corruptLines: [2, 3], truncatedBytes: 0 });
   });
 
   it('after a repair, new entries go on a fresh line and read back', async () => {
@@ -378,7 +411,7 @@ describe('JsonLinesAppendFile: a write the disk refuses (ENOSPC)', () => {
     await expect(db.write()).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(db.data).toEqual([entry(1)]);
 
-    adapter.reset();
+    await adapter.reset();
     db.data.push(entry(5));
     await db.write();
     await adapter.close();

@@ -153,3 +153,39 @@ describe('DurableJsonFile', () => {
     expect(await adapter.read()).toEqual(big);
   });
 });
+
+describe('SnapshotStore on a disk short of space', () => {
+  const MB = 1024 * 1024;
+
+  async function shortStore(freeBytes: number) {
+    const dir = path.join(temp.make('ayi-snap-short-'), 'snapshots');
+    let short = false;
+    const store = new SnapshotStore<State>(dir, () => undefined, {
+      short: () => short,
+      freeBytes: async () => freeBytes,
+      reserveBytes: 4 * MB,
+    });
+    await store.ensureDirectory();
+    for (const seq of [10, 20, 30]) {
+      await store.save(seq, '2026-11-22', new Date('2026-11-22T10:00:00Z'), { lastSeq: seq, note: 'x'.repeat(1000) });
+    }
+    short = true;
+    return { dir, store };
+  }
+
+  it('removes the older snapshots first and skips the new one when it would eat into the journal reserve', async () => {
+    const { dir, store } = await shortStore(4 * MB + 100);
+    await expect(
+      store.save(40, '2026-11-22', new Date('2026-11-22T11:00:00Z'), { lastSeq: 40, note: 'x'.repeat(1000) }),
+    ).rejects.toMatchObject({ code: 'ENOSPC' });
+    // Nothing half-written; the newest good snapshot is kept for the next start.
+    expect(readdirSync(dir)).toEqual([path.basename(fileOf(dir, 30))]);
+    expect((await store.loadNewest())?.seq).toBe(30);
+  });
+
+  it('still takes the snapshot when the free space exceeds its size plus the reserve', async () => {
+    const { dir, store } = await shortStore(64 * MB);
+    await store.save(40, '2026-11-22', new Date('2026-11-22T11:00:00Z'), { lastSeq: 40, note: 'x'.repeat(1000) });
+    expect(readdirSync(dir).sort()).toEqual([path.basename(fileOf(dir, 30)), path.basename(fileOf(dir, 40))]);
+  });
+});

@@ -23,6 +23,7 @@ function monitor(options: { minFreePercent?: number; minFreeBytes?: number } = {
       probeMs: 60_000,
       fullProbeMs: 5000,
       clock: () => new Date(now),
+      monotonicMs: () => now,
       measure: async () => ({ freeBytes: free, totalBytes: total }),
     },
     (view) => changes.push(view),
@@ -61,7 +62,7 @@ describe('StorageMonitor', () => {
     m.stop();
   });
 
-  it('is full after a write refused with ENOSPC until a measurement finds room, and tells each change once', async () => {
+  it('is full after a write refused with ENOSPC until a write succeeds, not merely a measurement with room', async () => {
     const { m, changes, setFree } = monitor();
     await m.probe();
     const refused = () =>
@@ -79,10 +80,93 @@ describe('StorageMonitor', () => {
     setFree(0);
     await m.probe();
     expect(m.state()).toBe('full');
+    // statfs shows room (reserved blocks, a filesystem out of inodes): still full until a write goes through.
     setFree(8 * GB);
+    await m.probe();
+    expect(m.state()).toBe('full');
+    m.noteWriteSuccess();
     await m.probe();
     expect(m.state()).toBe('ok');
     expect(changes.map((c) => c.state)).toEqual(['ok', 'full', 'ok']);
+    m.stop();
+  });
+
+  it('is full while no inode is left, even with free bytes', async () => {
+    let inodes = 0;
+    const m = new StorageMonitor('/unused', {
+      minFreePercent: 10,
+      minFreeBytes: 0,
+      probeMs: 60_000,
+      fullProbeMs: 5000,
+      measure: async () => ({ freeBytes: 8 * GB, totalBytes: 32 * GB, freeInodes: inodes }),
+    });
+    await m.probe();
+    expect(m.state()).toBe('full');
+    inodes = 1000;
+    await m.probe();
+    expect(m.state()).toBe('ok');
+    m.stop();
+  });
+
+  it('measures free space at once when a write is refused, so health shows what is left now', async () => {
+    const { m, setFree } = monitor();
+    await m.probe();
+    setFree(0);
+    m.noteWriteFailure(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC', syscall: 'write' }));
+    await m.probe();
+    expect(m.view().freeBytes).toBe(0);
+    m.stop();
+  });
+
+  it('reports storage_error state after EIO or EROFS (not a full disk), until a write succeeds', async () => {
+    const { m, changes } = monitor();
+    await m.probe();
+    m.noteWriteFailure(
+      Object.assign(new Error("EIO: i/o error, write '/var/lib/ayi/journal/x.jsonl'"), {
+        code: 'EIO',
+        syscall: 'write',
+      }),
+    );
+    expect(m.isFull).toBe(false);
+    expect(m.view()).toMatchObject({ state: 'error', storageError: 'EIO (write)' });
+    m.noteWriteFailure(Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS', syscall: 'open' }));
+    expect(m.view()).toMatchObject({ state: 'error', storageError: 'EROFS (open)' });
+    await m.probe();
+    expect(m.state()).toBe('error');
+    m.noteWriteSuccess();
+    expect(m.view()).toMatchObject({ state: 'ok', storageError: null });
+    expect(changes.map((c) => c.state)).toEqual(['ok', 'error', 'ok']);
+    m.stop();
+  });
+
+  it('keeps the days-left estimate when the wall clock jumps (NTP, set by hand): the rate uses a monotonic clock', async () => {
+    let wall = Date.parse('2026-03-01T00:00:00Z');
+    let mono = 1000;
+    let free = 10 * GB;
+    const m = new StorageMonitor('/unused', {
+      minFreePercent: 10,
+      minFreeBytes: 0,
+      probeMs: 60_000,
+      fullProbeMs: 5000,
+      clock: () => new Date(wall),
+      monotonicMs: () => mono,
+      measure: async () => ({ freeBytes: free, totalBytes: 32 * GB }),
+    });
+    const minute = async () => {
+      await m.probe();
+      wall += 60_000;
+      mono += 60_000;
+      free -= GB / 1440; // 1 GB a day
+    };
+    for (let i = 0; i < 60; i++) await minute();
+    const steady = m.view().daysLeft!;
+    expect(steady).toBeCloseTo(10, 0);
+    wall += 7 * 86_400_000; // NTP puts the clock a week forward
+    for (let i = 0; i < 60; i++) await minute();
+    expect(m.view().daysLeft).toBeCloseTo(steady - 1 / 24, 0);
+    wall -= 2 * 86_400_000; // and someone sets it two days back
+    for (let i = 0; i < 60; i++) await minute();
+    expect(m.view().daysLeft).toBeCloseTo(steady - 2 / 24, 0);
     m.stop();
   });
 });

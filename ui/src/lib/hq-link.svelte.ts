@@ -38,9 +38,9 @@ export interface HealthWithHq {
   undeliveredEvents?: number;
   uptimeSeconds?: number;
   hq?: HqHealth | null;
-  /** Why the hub is degraded (storage_full, storage_low, journal_damaged, hq_backlog). */
+  /** Why the hub is degraded (storage_full, storage_low, storage_error, journal_damaged, hq_backlog). */
   problems?: string[];
-  storage?: { state: 'ok' | 'low' | 'full'; freePercent: number | null; daysLeft: number | null };
+  storage?: { state: 'ok' | 'low' | 'full' | 'error'; freePercent: number | null; daysLeft: number | null };
   /** Seqs the journal lacks (damaged lines): HQ cannot get them from this hub. */
   journal?: { missingSeqs: number[] };
 }

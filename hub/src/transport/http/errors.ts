@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiError } from '../../protocol/api.js';
-import { isDiskFull } from '../../storage/storage-monitor.js';
+import { isDiskFull, isStorageError } from '../../storage/storage-monitor.js';
 
 export function apiError(code: string, message: string, details?: unknown): ApiError {
   return { error: details === undefined ? { code, message } : { code, message, details } };
@@ -10,6 +10,8 @@ export function apiError(code: string, message: string, details?: unknown): ApiE
 
 export function toApiError(err: unknown): { status: number; body: ApiError } {
   if (err instanceof DomainError) return { status: err.status, body: apiError(err.code, err.message, err.details) };
+  // Something rejected with no error at all (null, a string): still one clear answer, never a crash here.
+  if (typeof err !== 'object' || err === null) return internalError();
   // The disk refused the write: nothing was recorded, and the hub keeps serving what it has.
   if (isDiskFull(err)) {
     return {
@@ -17,7 +19,7 @@ export function toApiError(err: unknown): { status: number; body: ApiError } {
       body: apiError('storage_full', "The box's storage is full: nothing was saved. Call support to free space."),
     };
   }
-  if (['EIO', 'EROFS'].includes((err as NodeJS.ErrnoException | null)?.code ?? '')) {
+  if (isStorageError(err)) {
     return {
       status: 503,
       body: apiError('storage_error', "The box's storage cannot be written: nothing was saved. Call support."),
@@ -57,6 +59,10 @@ export function toApiError(err: unknown): { status: number; body: ApiError } {
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, body: apiError('bad_request', e.message) };
   }
+  return internalError();
+}
+
+function internalError(): { status: number; body: ApiError } {
   return {
     status: 500,
     body: apiError('internal_error', 'Something went wrong in the hub; the request was not completed'),
