@@ -19,6 +19,7 @@ import { isIPv6 } from 'node:net';
 import type { Low } from 'lowdb';
 import { ROLES, type Role, type StaffView } from '../protocol/api.js';
 import { DomainError } from '../domain/errors.js';
+import { updateSettings, updateSettingsAtOnce } from '../storage/settings.repo.js';
 
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
 /** Wrong pairing codes one client address may send in PAIRING_WINDOW_MS. */
@@ -261,7 +262,9 @@ export class SecurityService {
       pairedAt: new Date(now).toISOString(),
       revokedAt: null,
     };
-    await this.db.update((data) => data.devices.push(device));
+    await updateSettings(this.db, (data) => {
+      data.devices.push(device);
+    });
     this.devicesByToken.set(device.tokenHash, device);
     await this.events.devicePaired({ deviceId: device.deviceId, name });
     return { device: { deviceId: device.deviceId, name }, token };
@@ -332,9 +335,10 @@ export class SecurityService {
   async revokeDevice(deviceId: string): Promise<void> {
     const device = this.db.data.devices.find((d) => d.deviceId === deviceId && !d.revokedAt);
     if (!device) throw new DomainError('not_found', `No paired device ${deviceId}`, undefined, 404);
-    await this.db.update((data) => {
+    const revokedAt = this.clock().toISOString();
+    await updateSettings(this.db, (data) => {
       const record = data.devices.find((d) => d.deviceId === deviceId);
-      if (record) record.revokedAt = this.clock().toISOString();
+      if (record) record.revokedAt = revokedAt;
       data.sessions = data.sessions.filter((s) => s.deviceId !== deviceId);
     });
     this.indexSessions();
@@ -370,7 +374,9 @@ export class SecurityService {
   async addStaff(name: string, role: Role, pin: string): Promise<StaffView> {
     const pinHmac = this.newPinHmac(role, pin, null);
     const staff: StaffRecord = { staffId: `stf-${randomBytes(4).toString('hex')}`, name, role, pinHmac };
-    await this.db.update((data) => data.staff.push(staff));
+    await updateSettings(this.db, (data) => {
+      data.staff.push(staff);
+    });
     await this.events.staffAdded(toStaffView(staff));
     return toStaffView(staff);
   }
@@ -388,7 +394,7 @@ export class SecurityService {
   async setPin(staffId: string, pin: string): Promise<StaffView> {
     const staff = this.staffRecord(staffId);
     const pinHmac = this.newPinHmac(staff.role, pin, staffId);
-    await this.db.update((data) => {
+    await updateSettings(this.db, (data) => {
       const record = data.staff.find((s) => s.staffId === staffId);
       if (record) record.pinHmac = pinHmac;
       data.sessions = data.sessions.filter((s) => s.staffId !== staffId);
@@ -400,7 +406,7 @@ export class SecurityService {
   /** The technician's `ayi remove-staff`: the PIN no longer logs in and open sessions end. Sales keep the name. */
   async removeStaff(staffId: string): Promise<StaffView> {
     const staff = this.staffRecord(staffId);
-    await this.db.update((data) => {
+    await updateSettings(this.db, (data) => {
       data.staff = data.staff.filter((s) => s.staffId !== staffId);
       data.sessions = data.sessions.filter((s) => s.staffId !== staffId);
     });
@@ -417,7 +423,7 @@ export class SecurityService {
     const newHmac = this.pinHmac(newPin);
     const staff = this.db.data.staff.find((s) => s.pinHmac === oldHmac);
     if (!staff || this.db.data.staff.some((s) => s.pinHmac === newHmac)) return null;
-    await this.db.update((data) => {
+    await updateSettings(this.db, (data) => {
       const record = data.staff.find((s) => s.staffId === staff.staffId);
       if (record) record.pinHmac = newHmac;
     });
@@ -443,7 +449,7 @@ export class SecurityService {
     const now = this.clock();
     const nowIso = now.toISOString();
     const expiresAt = new Date(now.getTime() + SESSION_TTL_MS).toISOString();
-    await this.db.update((d) => {
+    await updateSettings(this.db, (d) => {
       d.sessions = d.sessions.filter(
         (s) => s.expiresAt > nowIso && !(s.staffId === staff.staffId && s.deviceId === deviceId),
       );
@@ -533,7 +539,7 @@ export class SecurityService {
       let failuresSinceUnlock = 0;
       let tabletFailures = 0;
       let storeFailures = 0;
-      await this.db.update((d) => {
+      await updateSettingsAtOnce(this.db, (d) => {
         const record = (d.pinGuards[deviceId] ??= { failures: [], lockedAt: null, unlockedAt: null });
         record.failures.push(nowIso);
         d.storePinFailures.push(nowIso);
@@ -605,11 +611,12 @@ export class SecurityService {
     }
     const wasLocked = Boolean(this.db.data.pinGuards[deviceId]?.lockedAt);
     if (wasLocked) {
-      await this.db.update((data) => {
+      const unlockedAt = this.clock().toISOString();
+      await updateSettings(this.db, (data) => {
         const guard = data.pinGuards[deviceId];
         if (guard) {
           guard.lockedAt = null;
-          guard.unlockedAt = this.clock().toISOString();
+          guard.unlockedAt = unlockedAt;
         }
       });
       for (const listener of this.lockListeners) listener();
@@ -623,7 +630,7 @@ export class SecurityService {
    */
   async unlockAll(): Promise<{ unlocked: string[] }> {
     const unlocked = this.lockedTablets().map((t) => t.deviceId);
-    await this.db.update((data) => {
+    await updateSettings(this.db, (data) => {
       data.pinGuards = {};
       data.storePinFailures = [];
     });
@@ -644,7 +651,7 @@ export class SecurityService {
     if (!token) return;
     const tokenHash = hashToken(token);
     if (!this.sessionsByToken.has(tokenHash)) return;
-    await this.db.update((data) => {
+    await updateSettings(this.db, (data) => {
       data.sessions = data.sessions.filter((s) => s.tokenHash !== tokenHash);
     });
     this.indexSessions();

@@ -24,7 +24,8 @@ export async function openSettings<T>(dataDir: string, name: string, initial: ()
  * Applies `change` to a copy of the document (it may change the copy in place, or return a new
  * document), writes the copy durably and only then puts it in `db.data`. If the write fails the
  * document in memory is the one on disk, unchanged, and the error is thrown. Resolves with the
- * document as written. Changes made one after another are written in that order.
+ * document as written. Changes made one after another are written in that order. `change` may run
+ * twice (on the copy, then on the live document), so it must not read the clock or draw randoms.
  */
 export function updateSettings<T>(db: Low<T>, change: (draft: T) => T | void): Promise<T> {
   // One change at a time per document: each starts from what the one before it left (no lost update).
@@ -33,7 +34,9 @@ export function updateSettings<T>(db: Low<T>, change: (draft: T) => T | void): P
     const draft = structuredClone(db.data);
     const next = (change(draft) ?? draft) as T;
     await db.adapter.write(next);
-    db.data = next;
+    // Made again on the live document rather than swapping the copy in: what was changed in memory
+    // meanwhile, on purpose before its own write (a wrong PIN is counted at once), stays.
+    db.data = db.data === null ? next : ((change(db.data) ?? db.data) as T);
     return next;
   });
   queues.set(
@@ -44,6 +47,16 @@ export function updateSettings<T>(db: Low<T>, change: (draft: T) => T | void): P
     ),
   );
   return result;
+}
+
+/**
+ * Changes the live document at once, before any await (so a check made by a request that comes in
+ * meanwhile already sees it), then writes it after the changes queued before it. For a change that
+ * must hold even if the disk refuses it, in the safe direction: a wrong PIN counted, never forgotten.
+ */
+export function updateSettingsAtOnce<T>(db: Low<T>, change: (live: T) => void): Promise<T> {
+  change(db.data);
+  return updateSettings<T>(db, () => {});
 }
 
 const queues = new WeakMap<object, Promise<void>>();
