@@ -7,7 +7,15 @@
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
 import { describe, expect, it } from 'vitest';
-import { apiGet, callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import {
+  apiGet,
+  callApi,
+  onAnotherTablet,
+  pairAndLogIn,
+  shot,
+  TABLET_VIEWPORT,
+  useBrowserSession,
+} from '../support/browser.ts';
 
 interface HardwareAnswer {
   devices: { deviceId: string; kind: 'printer' | 'scanner'; name: string; connected: boolean }[];
@@ -62,6 +70,18 @@ describe('devices page (browser, built hub + UI)', () => {
     await expect.poll(() => card.getByTestId('device-test-page').textContent()).toContain('Print test page');
     await shot(page, 'devices-en.png');
     await page.getByTestId('lang-zh-TW').click();
+
+    // On a phone the page fits the screen: no card or notice runs off its right edge.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await expect
+        .poll(() => page.locator('main').evaluate((main) => main.scrollWidth - main.clientWidth))
+        .toBeLessThanOrEqual(0);
+      const box = await card.boundingBox();
+      expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    } finally {
+      await page.setViewportSize(TABLET_VIEWPORT);
+    }
 
     expect(pageErrors).toEqual([]);
   });

@@ -32,11 +32,21 @@ describe('discount approval (browser, built hub + UI)', () => {
     await milk.locator('[data-testid$="-apply"]').click();
     await expect.poll(() => page.getByTestId('cart-total').getAttribute('data-amount')).toBe(String(RED_TEA.price));
 
+    // On a 1024×768 tablet the pay button stays in sight at the bottom of the payment panel.
+    await page.setViewportSize({ width: 1024, height: 768 });
+    await page
+      .locator('aside')
+      .filter({ has: page.getByTestId('pay-button') })
+      .evaluate((panel) => panel.scrollTo(0, 0));
+    const payBox = await page.getByTestId('pay-button').boundingBox();
+    expect(payBox!.y + payBox!.height).toBeLessThanOrEqual(768);
+
     await page.getByTestId('pay-button').click();
     const dialog = page.getByTestId('manager-approval');
     await dialog.waitFor();
     expect(await dialog.textContent()).toContain('需要主管核准折扣');
-    expect(await page.getByTestId('approval-over-limit').textContent()).toMatch(/第 \d 項/);
+    // the line by its number and its product: the cart shows no line numbers
+    expect(await page.getByTestId('approval-over-limit').textContent()).toContain('第 1 項「光泉全脂鮮乳');
     await shot(page, 'discount-approval.png');
 
     // A cashier's own PIN does not approve.
@@ -64,8 +74,17 @@ describe('discount approval (browser, built hub + UI)', () => {
     await page.waitForURL('**/sales');
     const row = page.locator(`[data-testid="sale-row"][data-sale-id="${sale!.saleId}"]`);
     await expect.poll(() => row.getByTestId('sale-row-approved-by').textContent()).toContain(managerName);
+    // on the row's second line, beside the item count, not squeezed next to the cashier's name
+    expect(await row.getByTestId('sale-row-approved-by').textContent()).toBe(`${managerName} 核准折扣`);
     await row.click();
     expect(await page.getByTestId('sale-approved-by').textContent()).toContain(`折扣已由 ${managerName} 核准`);
+
+    // On a phone the sale's lines fit its card: the amount column is not cut off.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const amountHeader = page.locator('table.lines th').last();
+    const amountBox = await amountHeader.boundingBox();
+    const cardBox = await page.locator('section.detail').boundingBox();
+    expect(amountBox!.x + amountBox!.width).toBeLessThanOrEqual(cardBox!.x + cardBox!.width);
     expect(pageErrors).toEqual([]);
   });
 });

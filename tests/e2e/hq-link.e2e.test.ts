@@ -129,7 +129,10 @@ describe('HQ link page (browser, built hub + UI)', () => {
             ...body,
             status: 'degraded',
             problems: ['journal_damaged'],
-            journal: { missingSeqs: [1234], damagedLines: [{ file: '2026-03-01.jsonl', lines: [57] }] },
+            journal: {
+              missingSeqs: [1234, 1235, 1236, 1240],
+              damagedLines: [{ file: '2026-03-01.jsonl', lines: [57, 58, 59, 63] }],
+            },
           },
         });
       });
@@ -137,11 +140,12 @@ describe('HQ link page (browser, built hub + UI)', () => {
       await tablet.goto(`${hub.url}/admin/hq`);
       const notice = tablet.getByTestId('hq-missing-seqs');
       await notice.waitFor();
-      expect(await notice.getAttribute('data-seqs')).toBe('1234');
+      expect(await notice.getAttribute('data-seqs')).toBe('1234,1235,1236,1240');
       expect(await notice.textContent()).toContain('日誌中有損壞的紀錄');
-      expect(await notice.textContent()).toContain('1234');
+      // seqs in a row as one range: a damaged file can lack hundreds of them
+      expect(await notice.textContent()).toContain('1234–1236, 1240');
       await tablet.getByTestId('lang-en').click();
-      await expect.poll(() => notice.textContent()).toContain('cannot be sent to HQ: 1234');
+      await expect.poll(() => notice.textContent()).toContain('cannot be sent to HQ: 1234–1236, 1240');
       await tablet.getByTestId('lang-zh-TW').click();
       expect(pageErrors).toEqual([]);
     });
