@@ -6,7 +6,7 @@
  * Used by scripts/simulate-store.ts, the crash test and the bench.
  */
 import type { CheckoutRequest, Discount, ProductView, Tender } from '../../hub/src/protocol/api.ts';
-import { DEFAULT_DISCOUNT_POLICY } from '../../hub/src/domain/discount-policy.ts';
+import { DEFAULT_DISCOUNT_POLICY, discountsOverLimit } from '../../hub/src/domain/discount-policy.ts';
 import { priceCart } from '../../hub/src/domain/sale.ts';
 
 export type Rng = () => number;
@@ -124,6 +124,9 @@ export function randomBasket(products: ProductView[], rng: Rng = Math.random): B
   if (rng() < 0.05) {
     const discount = randomDiscount(subtotal, rng);
     if (discount) basket.orderDiscount = discount;
+    // Line and order discounts together also stay within the limit (the hub checks the sum).
+    const priced = priceCart(basket, (sku) => bySku.get(sku));
+    if (discountsOverLimit(basket, priced, DEFAULT_DISCOUNT_POLICY).length > 0) delete basket.orderDiscount;
   }
   const { total } = priceCart(basket, (sku) => bySku.get(sku));
   const payment = weighted<BasketWithTotal['payment']>(
