@@ -48,8 +48,15 @@ import { DEFAULT_DEVICES, DevicesConfig, checkDevices } from './devices/device-c
 import { buildHardware, type Hardware } from './hardware.js';
 import { discoverDevices } from './devices/discovery.js';
 import { sharedUsbBus } from './devices/usb-access.js';
-import { SerialPort } from 'serialport';
-import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } from './transport/http/app.js';
+import { loadSerialPort } from './devices/serial-scanner.driver.js';
+import {
+  apiRoutesOf,
+  buildHttpApp,
+  compileRouteSchemas,
+  hqHealth,
+  type ApiRoute,
+  type HealthView,
+} from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
@@ -535,10 +542,14 @@ export class Hub {
 
     // What a start leaves to run once the hub answers (on a later turn of the event loop, after
     // the caller has the hub; not at all if it is already stopping), so the tablets can sell sooner:
-    // sales a crash left without a receipt get their original, and a long replay is written down
-    // in a snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    // the receipt encoder and the route schemas not needed yet are loaded and compiled, sales a
+    // crash left without a receipt get their original, and a long replay is written down in a
+    // snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    const app = this.app;
     setImmediate(() => {
       if (this.stopping) return;
+      hardware.loadReceiptEncoder();
+      void compileRouteSchemas(app).catch((err: unknown) => log.error({ err }, 'compiling route schemas failed'));
       void printing
         .printMissingOriginals()
         .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
@@ -705,7 +716,7 @@ export class Hub {
       case 'hardware':
         return this.hardware.registry.list();
       case 'discover':
-        return discoverDevices(await sharedUsbBus(this.log), () => SerialPort.list());
+        return discoverDevices(await sharedUsbBus(this.log), () => loadSerialPort().list());
       default:
         throw new Error(
           `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, health, hardware, discover`,
