@@ -32,6 +32,8 @@ export interface LazyValidators {
   buildValidator: BuildRouteCompiler;
   /** Compiles every schema not compiled yet, `perTurn` at a time; resolves when none is left. */
   compileAll(perTurn?: number): Promise<void>;
+  /** How many schemas are still to be compiled. */
+  pending(): number;
 }
 
 export function lazyValidators(): LazyValidators {
@@ -70,5 +72,6 @@ export function lazyValidators(): LazyValidators {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     },
+    pending: () => pending.size,
   };
 }
