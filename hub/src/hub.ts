@@ -70,6 +70,8 @@ export const HUB_VERSION: string = (
 
 /** Sales kept in memory for history, receipts, voids and refunds. */
 export const SALES_RETENTION_DAYS = 35;
+/** The longest the start's warm-up (receipt encoder, route schemas) waits for the backlog to HQ. */
+const WARM_UP_WAIT_MS = 60_000;
 
 /** Managers' and owners' PINs are at least 6 digits (MANAGER_PIN_MIN_DIGITS), demo ones too. */
 export const DEMO_STAFF: { name: string; role: Role; pin: string }[] = [
@@ -545,14 +547,26 @@ export class Hub {
 
     // What a start leaves to run once the hub answers (on a later turn of the event loop, after
     // the caller has the hub; not at all if it is already stopping), so the tablets can sell sooner:
-    // the receipt encoder and the route schemas not needed yet are loaded and compiled, sales a
-    // crash left without a receipt get their original, and a long replay is written down in a
-    // snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    // sales a crash left without a receipt get their original, and a long replay is written down
+    // in a snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    // The receipt encoder and the route schemas no request has needed yet (half a second of CPU)
+    // wait until the backlog to HQ is sent (at most a minute): each loads anyway when first needed.
     const app = this.app;
-    setImmediate(() => {
+    const warmUpBy = Date.now() + WARM_UP_WAIT_MS;
+    const warmUp = () => {
       if (this.stopping) return;
+      const hq = hqLink.state();
+      if (hq.link !== 'disabled' && hq.backlog > 0 && Date.now() < warmUpBy) {
+        warmUpTimer = setTimeout(warmUp, 1000).unref();
+        return;
+      }
       hardware.loadReceiptEncoder();
       void compileRouteSchemas(app).catch((err: unknown) => log.error({ err }, 'compiling route schemas failed'));
+    };
+    let warmUpTimer = setTimeout(warmUp, 0).unref();
+    this.stoppers.push(() => clearTimeout(warmUpTimer));
+    setImmediate(() => {
+      if (this.stopping) return;
       void printing
         .printMissingOriginals()
         .catch((err: unknown) => log.error({ err }, 'printing missing receipts failed'));
