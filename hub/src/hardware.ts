@@ -40,6 +40,8 @@ export interface Hardware {
   routes: HardwareContext;
   /** Queues the jobs left in the spool, opens the scanners. */
   start(): Promise<void>;
+  /** Loads what rendering a receipt needs (slow to load), ahead of the first receipt. */
+  loadReceiptEncoder(): void;
   stop(): Promise<void>;
 }
 
@@ -123,10 +125,13 @@ export async function buildHardware(deps: HardwareDeps): Promise<Hardware> {
     scanning,
     routes,
     async start() {
-      // Loading `escpos` takes ~150 ms of synchronous work: now, not in the middle of the first sale.
-      escposPrinterClass();
       await printing.start();
       scanning.start();
+    },
+    loadReceiptEncoder() {
+      // Loading `escpos` takes ~150 ms of synchronous work: once the hub answers (not while it
+      // starts), and not in the middle of the first sale.
+      escposPrinterClass();
     },
     async stop() {
       await scanning.stop();

@@ -48,8 +48,15 @@ import { DEFAULT_DEVICES, DevicesConfig, checkDevices } from './devices/device-c
 import { buildHardware, type Hardware } from './hardware.js';
 import { discoverDevices } from './devices/discovery.js';
 import { sharedUsbBus } from './devices/usb-access.js';
-import { SerialPort } from 'serialport';
-import { apiRoutesOf, buildHttpApp, hqHealth, type ApiRoute, type HealthView } from './transport/http/app.js';
+import { loadSerialPort } from './devices/serial-scanner.driver.js';
+import {
+  apiRoutesOf,
+  buildHttpApp,
+  compileRouteSchemas,
+  hqHealth,
+  type ApiRoute,
+  type HealthView,
+} from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
@@ -64,6 +71,8 @@ export const HUB_VERSION: string = (
 
 /** Sales kept in memory for history, receipts, voids and refunds. */
 export const SALES_RETENTION_DAYS = 35;
+/** The longest the start's warm-up (receipt encoder, route schemas) waits for the backlog to HQ. */
+const WARM_UP_WAIT_MS = 60_000;
 
 /** Managers' and owners' PINs are at least 6 digits (MANAGER_PIN_MIN_DIGITS), demo ones too. */
 export const DEMO_STAFF: { name: string; role: Role; pin: string }[] = [
@@ -277,14 +286,17 @@ export class Hub {
     let replayed = 0;
     let lastReplayedAt: string | null = null;
     let erasedSinceSnapshot = false;
-    for await (const event of journal.replay(state.lastSeq, snapshot?.journalDay ?? '')) {
-      if (event.seq !== state.lastSeq + 1) {
-        log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
+    // A day's events at a time: one await per day file, not one per event (200,000 of them).
+    for await (const events of journal.replayDays(state.lastSeq, snapshot?.journalDay ?? '')) {
+      for (const event of events) {
+        if (event.seq !== state.lastSeq + 1) {
+          log.error({ expected: state.lastSeq + 1, found: event.seq }, 'gap in the journal');
+        }
+        state.apply(event);
+        lastReplayedAt = event.at;
+        replayed += 1;
+        if (event.type === 'member.erased') erasedSinceSnapshot = true;
       }
-      state.apply(event);
-      lastReplayedAt = event.at;
-      replayed += 1;
-      if (event.type === 'member.erased') erasedSinceSnapshot = true;
     }
     this.snapshots = new SnapshotService(
       state,
@@ -566,6 +578,22 @@ export class Hub {
     // the caller has the hub; not at all if it is already stopping), so the tablets can sell sooner:
     // sales a crash left without a receipt get their original, and a long replay is written down
     // in a snapshot (serialising it takes the CPU for a while), so the next start does not repeat it.
+    // The receipt encoder and the route schemas no request has needed yet (half a second of CPU)
+    // wait until the backlog to HQ is sent (at most a minute): each loads anyway when first needed.
+    const app = this.app;
+    const warmUpBy = Date.now() + WARM_UP_WAIT_MS;
+    const warmUp = () => {
+      if (this.stopping) return;
+      const hq = hqLink.state();
+      if (hq.link !== 'disabled' && hq.backlog > 0 && Date.now() < warmUpBy) {
+        warmUpTimer = setTimeout(warmUp, 1000).unref();
+        return;
+      }
+      hardware.loadReceiptEncoder();
+      void compileRouteSchemas(app).catch((err: unknown) => log.error({ err }, 'compiling route schemas failed'));
+    };
+    let warmUpTimer = setTimeout(warmUp, 0).unref();
+    this.stoppers.push(() => clearTimeout(warmUpTimer));
     setImmediate(() => {
       if (this.stopping) return;
       void printing
@@ -735,7 +763,7 @@ export class Hub {
       case 'hardware':
         return this.hardware.registry.list();
       case 'discover':
-        return discoverDevices(await sharedUsbBus(this.log), () => SerialPort.list());
+        return discoverDevices(await sharedUsbBus(this.log), () => loadSerialPort().list());
       default:
         throw new Error(
           `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, health, hardware, discover`,

@@ -5,7 +5,8 @@
  * The port may vanish at any moment (unplugged, USB reset): the driver reports it to the registry
  * (connected false, the reason as lastError) and opens it again with a backoff until it is back.
  */
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort } from 'serialport';
 import type { Logger } from 'pino';
 import type { ScannerConfig } from './device-config.js';
 import type { DeviceRegistry } from './device-registry.js';
@@ -34,7 +35,15 @@ export interface ScannerDriver {
 export type SerialPortLike = Pick<SerialPort, 'open' | 'close' | 'on' | 'removeAllListeners' | 'isOpen'>;
 export type OpenSerialPort = (path: string, baudRate: number) => SerialPortLike;
 
-export const openSerialPort: OpenSerialPort = (path, baudRate) => new SerialPort({ path, baudRate, autoOpen: false });
+let serialPortClass: typeof SerialPort | null = null;
+/** `serialport` (about 40 modules and a native binding), loaded when a serial port is first needed. */
+export function loadSerialPort(): typeof SerialPort {
+  serialPortClass ??= (createRequire(import.meta.url)('serialport') as { SerialPort: typeof SerialPort }).SerialPort;
+  return serialPortClass;
+}
+
+export const openSerialPort: OpenSerialPort = (path, baudRate) =>
+  new (loadSerialPort())({ path, baudRate, autoOpen: false });
 
 export const DEFAULT_BACKOFF = { minMs: 250, maxMs: 5_000 };
 

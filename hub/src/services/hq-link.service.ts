@@ -14,7 +14,7 @@
  * Nothing here runs on the commit path: a committed event is pushed onto the tail and publishing
  * happens on a later turn of the event loop.
  */
-import { connect as mqttConnect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../config/config.js';
 import { businessDate } from '../domain/time.js';
@@ -151,6 +151,7 @@ export class HqLinkService {
   private tls: TlsMaterial = {};
   private link: LinkState;
   private client: MqttClient | null = null;
+  private mqttConnect: ((url: string, options: IClientOptions) => MqttClient) | null = null;
   /** Bumped for every connection: callbacks of an older one are ignored. */
   private generation = 0;
   private started = false;
@@ -225,6 +226,8 @@ export class HqLinkService {
     await this.lookUpOldest();
     if (this.settings.url === null) return;
     this.tls = readTlsMaterial({ ...this.settings, url: this.settings.url });
+    // mqtt.js (about 130 modules) is loaded only by a hub that has a broker to talk to.
+    this.mqttConnect = this.deps.connect ?? (await import('mqtt')).connect;
     this.log.info(
       { broker: redactUrl(this.settings.url), deliveredSeq: delivered, backlog: lastSeq - delivered },
       'HQ link starting',
@@ -313,7 +316,7 @@ export class HqLinkService {
       topic: this.topics.status,
       payload: JSON.stringify(this.statusPayload('offline', 'connection-lost')),
     });
-    const client = (this.deps.connect ?? mqttConnect)(this.settings.url, options);
+    const client = this.mqttConnect!(this.settings.url, options);
     this.client = client;
     client.on('connect', () => {
       if (generation === this.generation) this.onConnected(client, generation);

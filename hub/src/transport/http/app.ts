@@ -2,7 +2,12 @@
 import type { HqLinkState } from '../../services/hq-link.service.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
@@ -32,6 +37,7 @@ import { messageRoutes } from './messages.routes.js';
 import { segmentRoutes } from './segments.routes.js';
 import { analyticsRoutes } from './analytics.routes.js';
 import { tabletSocket } from '../ws/tablet.socket.js';
+import { lazyValidators } from './lazy-validators.js';
 import type { AnalyticsService } from '../../services/analytics.service.js';
 import type { SegmentsService } from '../../services/segments.service.js';
 import type { TagRulesService } from '../../services/tag-rules.service.js';
@@ -127,15 +133,36 @@ export function apiRoutesOf(app: FastifyInstance): ApiRoute[] {
   return apiRouteTables.get(app) ?? [];
 }
 
+type ValidatorFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>['buildValidator'];
+
+const pendingValidators = new WeakMap<FastifyInstance, () => Promise<void>>();
+
+/**
+ * Compiles the route schemas of an app built by buildHttpApp that no request has needed yet, a few
+ * at a time (they are compiled on first use otherwise): once the hub answers, not during its start.
+ */
+export function compileRouteSchemas(app: FastifyInstance): Promise<void> {
+  return pendingValidators.get(app)?.() ?? Promise.resolve();
+}
+
 export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const validators = lazyValidators();
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: JSON_BODY_LIMIT,
     // Fastify's own request lines log full URLs and headers; ours (onResponse) keep to the route.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // Fastify's typings describe the factory with ajv's compile signature; at run time it is handed
+    // the route's schema definition (which is what lazy-validators declares).
+    schemaController: {
+      compilersFactory: { buildValidator: validators.buildValidator as unknown as ValidatorFactory },
+    },
     forceCloseConnections: true,
   });
+  pendingValidators.set(app, () => validators.compileAll());
   app.decorateRequest('device', null);
   app.decorateRequest('staff', null);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) =>
