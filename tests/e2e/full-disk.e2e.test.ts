@@ -7,58 +7,21 @@
  * Needs root (mount -t tmpfs), `npm run build` and Debian's Chromium; skipped with a message where
  * mounting is not permitted.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pairAndLogIn, scan, shot, useBrowserSession } from '../support/browser.ts';
+import { mountSmallDisk } from '../support/small-disk.ts';
 
 const RED_TEA = { barcode: '4710000010003' };
 
-const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'ayi-full-disk-e2e-'));
-const filler = path.join(mountPoint, 'filler.bin');
-let mountProblem: string | null = null;
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0700', 'tmpfs', mountPoint], { stdio: 'pipe' });
-} catch (err) {
-  mountProblem = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-  console.warn(`full-disk e2e skipped: cannot mount a tmpfs here (${mountProblem})`);
-}
+const disk = mountSmallDisk({ prefix: 'ayi-full-disk-e2e-', label: 'full-disk e2e' });
 
-/** Takes every free byte of the tmpfs, then a few more sales' worth of room left in open files' pages. */
-function fillDisk(): void {
-  const fd = openSync(filler, 'a');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
-      const chunk = Buffer.alloc(size, 0x61);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
+afterAll(() => disk.remove());
 
-afterAll(() => {
-  rmSync(filler, { force: true });
-  try {
-    execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
-  } catch {
-    // not mounted
-  }
-  rmSync(mountPoint, { recursive: true, force: true });
-});
-
-describe.skipIf(mountProblem !== null)('a full data disk at the counter (browser, built hub + UI)', () => {
+describe.skipIf(disk.problem !== null)('a full data disk at the counter (browser, built hub + UI)', () => {
   const session = useBrowserSession({
-    dataDir: path.join(mountPoint, 'data'),
+    dataDir: path.join(disk.mountPoint, 'data'),
     env: { AYI_DISK_PROBE_S: '1', AYI_DISK_MIN_FREE_PERCENT: '0', AYI_DISK_MIN_FREE_MB: '0' },
   });
 
@@ -67,7 +30,7 @@ describe.skipIf(mountProblem !== null)('a full data disk at the counter (browser
     await pairAndLogIn(page, hub.url, hub.pairingCode, '櫃台 1', hub.demoPins.cashier);
     expect(await page.getByTestId('storage-full-banner').count()).toBe(0);
 
-    fillDisk();
+    disk.fill();
     // Sells until the disk refuses (a journal page may still hold a line or two), at the counter.
     let refused = false;
     for (let attempt = 0; attempt < 20 && !refused; attempt++) {
@@ -103,7 +66,7 @@ describe.skipIf(mountProblem !== null)('a full data disk at the counter (browser
     await expect.poll(() => banner.textContent()).toContain("The box's storage is full — call support");
     await page.getByTestId('lang-zh-TW').click();
 
-    rmSync(filler);
+    rmSync(disk.filler);
     await page.getByTestId('pay-button').click();
     await page.getByTestId('change-due').waitFor();
     await expect.poll(() => page.getByTestId('storage-full-banner').count(), { timeout: 10_000 }).toBe(0);

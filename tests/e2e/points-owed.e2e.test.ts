@@ -9,7 +9,35 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckoutRequest, SaleView } from '../../hub/src/protocol/api.ts';
 import type { SignUpResult } from '../../hub/src/protocol/members.ts';
+import type { Page } from 'playwright-core';
 import { callApi, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+
+/**
+ * Signs a member up and sells them 3 x NT$399 (11 points), then spends all 11 on one more (NT$388
+ * paid, 3 points earned): 3 left. Returns the member and the sale that earned the points.
+ */
+async function memberWhoSpentTheirPoints(page: Page, phone: string): Promise<{ memberId: string; earning: SaleView }> {
+  const signUp = await callApi(page, 'POST', '/api/members', { phone });
+  expect(signUp.status).toBe(201);
+  const memberId = (signUp.body as SignUpResult).member.memberId;
+  const sell = async (request: Omit<CheckoutRequest, 'idempotencyKey'>) => {
+    const res = await callApi(page, 'POST', '/api/sales', { idempotencyKey: crypto.randomUUID(), ...request });
+    expect(res.status).toBe(201);
+    return res.body as SaleView;
+  };
+  const earning = await sell({
+    lines: [{ sku: 'FOD-001', qty: 3 }],
+    tenders: [{ type: 'cash', amount: 1197 }],
+    memberId,
+  });
+  await sell({
+    lines: [{ sku: 'FOD-001', qty: 1 }],
+    tenders: [{ type: 'cash', amount: 388 }],
+    memberId,
+    redeemPoints: 11,
+  });
+  return { memberId, earning };
+}
 
 describe('points owed after a void (browser, built hub + UI)', () => {
   const session = useBrowserSession();
@@ -18,26 +46,7 @@ describe('points owed after a void (browser, built hub + UI)', () => {
     const { hub, page, pageErrors } = session();
     await pairAndLogIn(page, hub.url, hub.pairingCode, '辦公室', hub.demoPins.manager);
 
-    const signUp = await callApi(page, 'POST', '/api/members', { phone: '0933555777' });
-    expect(signUp.status).toBe(201);
-    const memberId = (signUp.body as SignUpResult).member.memberId;
-    const sell = async (request: Omit<CheckoutRequest, 'idempotencyKey'>) => {
-      const res = await callApi(page, 'POST', '/api/sales', { idempotencyKey: crypto.randomUUID(), ...request });
-      expect(res.status).toBe(201);
-      return res.body as SaleView;
-    };
-    // 3 x NT$399: 11 points; then all 11 spent on one more (NT$388 paid, 3 points earned): 3 left
-    const earning = await sell({
-      lines: [{ sku: 'FOD-001', qty: 3 }],
-      tenders: [{ type: 'cash', amount: 1197 }],
-      memberId,
-    });
-    await sell({
-      lines: [{ sku: 'FOD-001', qty: 1 }],
-      tenders: [{ type: 'cash', amount: 388 }],
-      memberId,
-      redeemPoints: 11,
-    });
+    const { memberId, earning } = await memberWhoSpentTheirPoints(page, '0933555777');
 
     await page.getByRole('link', { name: '銷售紀錄' }).click();
     await page.waitForURL('**/sales');
@@ -67,26 +76,8 @@ describe('points owed after a void (browser, built hub + UI)', () => {
     // the same tablet, still paired with the manager logged in
     const { hub, page, pageErrors } = session();
     await page.goto(`${hub.url}/checkout`);
-    const signUp = await callApi(page, 'POST', '/api/members', { phone: '0933555778' });
-    expect(signUp.status).toBe(201);
-    const memberId = (signUp.body as SignUpResult).member.memberId;
-    const sell = async (request: Omit<CheckoutRequest, 'idempotencyKey'>) => {
-      const res = await callApi(page, 'POST', '/api/sales', { idempotencyKey: crypto.randomUUID(), ...request });
-      expect(res.status).toBe(201);
-      return res.body as SaleView;
-    };
     // 11 points earned, then spent: 3 left; refunding 2 of the 3 units (NT$798) takes 7 back, so 4 owed
-    const earning = await sell({
-      lines: [{ sku: 'FOD-001', qty: 3 }],
-      tenders: [{ type: 'cash', amount: 1197 }],
-      memberId,
-    });
-    await sell({
-      lines: [{ sku: 'FOD-001', qty: 1 }],
-      tenders: [{ type: 'cash', amount: 388 }],
-      memberId,
-      redeemPoints: 11,
-    });
+    const { earning } = await memberWhoSpentTheirPoints(page, '0933555778');
 
     await page.getByRole('link', { name: '銷售紀錄' }).click();
     await page.waitForURL('**/sales');

@@ -8,9 +8,7 @@
  *
  * Needs root (mount -t tmpfs); skipped with a message where mounting is not permitted.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
@@ -21,42 +19,15 @@ import { scanJournal } from '../support/journal-files.ts';
 import { openTabletSocket } from '../support/ws-client.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
+import { mountSmallDisk } from '../support/small-disk.ts';
 
-const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'ayi-full-disk-'));
-const dataDir = path.join(mountPoint, 'data');
-const filler = path.join(mountPoint, 'filler.bin');
-
-function tryMount(): string | null {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0700', 'tmpfs', mountPoint], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-  }
-}
-
-const mountProblem = existsSync(HUB_ENTRY) ? tryMount() : `${HUB_ENTRY} is missing: run npm run build -w hub`;
-if (mountProblem) console.warn(`full-disk tests skipped: cannot mount a tmpfs here (${mountProblem})`);
-
-/** Fills the filesystem to the last byte (the way a runaway log or a copied video does). */
-function fillDisk(): void {
-  const fd = openSync(filler, 'a');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
-      const chunk = Buffer.alloc(size, 0x61);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
+const disk = mountSmallDisk({
+  prefix: 'ayi-full-disk-',
+  label: 'full-disk tests',
+  skipBecause: existsSync(HUB_ENTRY) ? null : `${HUB_ENTRY} is missing: run npm run build -w hub`,
+});
+const dataDir = path.join(disk.mountPoint, 'data');
+const filler = disk.filler;
 
 interface Health {
   status: string;
@@ -87,7 +58,7 @@ const hubEnv = {
   AYI_LOG_LEVEL: 'error',
 };
 
-describe.skipIf(mountProblem !== null)('a full data disk', () => {
+describe.skipIf(disk.problem !== null)('a full data disk', () => {
   let hub: HubProcess;
   let broker: Mosquitto;
   let hq: HqSubscriber;
@@ -147,13 +118,7 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     await hub?.kill();
     await hq?.close();
     await broker?.kill();
-    rmSync(filler, { force: true });
-    try {
-      execFileSync('umount', [mountPoint], { stdio: 'pipe' });
-    } catch {
-      // not mounted
-    }
-    rmSync(mountPoint, { recursive: true, force: true });
+    disk.remove();
   });
 
   it('warns in health while space is merely low, then refuses writes with 507 storage_full and keeps serving', async () => {
@@ -178,7 +143,7 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
 
     const socket = await openTabletSocket(cashier);
     expect((await socket.next('hello')).storage).toBe('low');
-    fillDisk();
+    disk.fill();
 
     const refused = await sellUntilRefused();
     expect(refused.status).toBe(507);
@@ -240,7 +205,7 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
     expect(answers.filter((a) => a.status === 507).every((a) => a.code === 'storage_full')).toBe(true);
     expect(answers.filter((a) => a.status === 507).length).toBeGreaterThan(0);
     // The disk is full again for the next steps.
-    fillDisk();
+    disk.fill();
     const refused = await sellUntilRefused();
     expect(refused.status).toBe(507);
   });
@@ -288,7 +253,7 @@ describe.skipIf(mountProblem !== null)('a full data disk', () => {
 
   it('starts read-only when restarted on a full disk, and sells again once space is back', async () => {
     await hub.stop();
-    fillDisk();
+    disk.fill();
     await start();
     const started = await health(hub);
     expect(started.problems).toContain('storage_full');

@@ -5,9 +5,7 @@
  *
  * Needs root (mount -t tmpfs); skipped with a message where mounting is not permitted.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
@@ -15,44 +13,12 @@ import type { DiscountApprovalView, SaleView } from '../../hub/src/protocol/api.
 import { type TabletClient, pairedTablet, startTestHub, demoPin } from '../support/test-hub.ts';
 import { checkoutRequest } from '../support/sales.ts';
 import { scanJournal } from '../support/journal-files.ts';
+import { mountSmallDisk } from '../support/small-disk.ts';
 
-const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'ayi-money-disk-'));
-const dataDir = path.join(mountPoint, 'data');
-const filler = path.join(mountPoint, 'filler.bin');
+const disk = mountSmallDisk({ prefix: 'ayi-money-disk-', label: 'money full-disk tests' });
+const dataDir = path.join(disk.mountPoint, 'data');
 
-function tryMount(): string | null {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0700', 'tmpfs', mountPoint], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-  }
-}
-
-const mountProblem = tryMount();
-if (mountProblem) console.warn(`money full-disk tests skipped: cannot mount a tmpfs here (${mountProblem})`);
-
-/** Fills the filesystem to the last byte. */
-function fillDisk(): void {
-  const fd = openSync(filler, 'a');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
-      const chunk = Buffer.alloc(size, 0x61);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-describe.skipIf(mountProblem !== null)('discount limits and approvals on a full disk', () => {
+describe.skipIf(disk.problem !== null)('discount limits and approvals on a full disk', () => {
   let hub: Hub;
   let cashier: TabletClient;
   let owner: TabletClient;
@@ -64,13 +30,12 @@ describe.skipIf(mountProblem !== null)('discount limits and approvals on a full 
   });
   afterAll(async () => {
     await hub?.stop();
-    if (mountProblem === null) execFileSync('umount', [mountPoint]);
-    rmSync(mountPoint, { recursive: true, force: true });
+    disk.remove();
   });
 
   /** Fills the disk and uses up what a file's last page still holds, until a write is refused. */
   const fillUntilRefused = async () => {
-    fillDisk();
+    disk.fill();
     for (let attempt = 0; attempt < 50; attempt++) {
       const res = await cashier.request(
         'POST',
@@ -104,7 +69,7 @@ describe.skipIf(mountProblem !== null)('discount limits and approvals on a full 
     const quote = await cashier.request('POST', '/api/sales/quote', cart);
     expect((quote.body.discountsOverLimit as unknown[]).length).toBeGreaterThan(0);
 
-    rmSync(filler);
+    rmSync(disk.filler);
     const set = await owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 30, maxOrderPercent: 25 });
     expect(set.status).toBe(200);
     expect(set.body).toEqual({ maxLinePercent: 30, maxOrderPercent: 25 });
@@ -140,7 +105,7 @@ describe.skipIf(mountProblem !== null)('discount limits and approvals on a full 
     const failed = await cashier.request('POST', '/api/sales', { ...request, approvalToken: grant.approvalToken });
     expect(failed.status).toBe(507);
 
-    rmSync(filler);
+    rmSync(disk.filler);
     const retried = await cashier.request('POST', '/api/sales', { ...request, approvalToken: grant.approvalToken });
     expect(retried.status).toBe(201);
     expect((retried.body as unknown as SaleView).approvedBy).toBe(grant.approvedBy.id);

@@ -353,14 +353,7 @@ export class HqLinkService {
       { deliveredSeq: this.acks.deliveredSeq, backlog: this.deps.lastSeq() - this.acks.deliveredSeq },
       'HQ link connected',
     );
-    client.publish(
-      this.topics.status,
-      JSON.stringify(this.statusPayload('online')),
-      { qos: 1, retain: true },
-      (err) => {
-        if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
-      },
-    );
+    this.publishOnlineStatus(client, generation);
     client.subscribe(this.topics.commands, { qos: 1 }, (err) => {
       if (err && generation === this.generation) {
         this.lastError = `cannot subscribe to HQ commands: ${err.message}`;
@@ -623,12 +616,17 @@ export class HqLinkService {
   refreshStatus(): void {
     const client = this.client;
     if (!client || this.link !== 'connected') return;
-    const generation = this.generation;
+    this.publishOnlineStatus(client, this.generation);
+  }
+
+  /** Retained, so HQ sees the store's current state even when it subscribes later. */
+  private publishOnlineStatus(client: MqttClient, generation: number): void {
     client.publish(
       this.topics.status,
       JSON.stringify(this.statusPayload('online')),
       { qos: 1, retain: true },
       (err) => {
+        // A failure of an older connection's publish is not this connection's error.
         if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
       },
     );

@@ -12,32 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
 import { EventStore } from '../../../hub/src/storage/event-store.ts';
 import type { HubEvent } from '../../../hub/src/protocol/events.ts';
-import { TempDirs } from '../../support/temp-dirs.ts';
+import { mountSmallDisk } from '../../support/small-disk.ts';
 
-const temp = new TempDirs();
-const mountPoint = temp.make('ayi-race-');
+const disk = mountSmallDisk({ prefix: 'ayi-race-', label: 'full-disk race test', size: '1m' });
+const { mountPoint } = disk;
 
-function tryMount(): string | null {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint], { stdio: 'pipe' });
-    return null;
-  } catch (err) {
-    return (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-  }
-}
-const mountProblem = tryMount();
-if (mountProblem) console.warn(`full-disk race test skipped: cannot mount a tmpfs here (${mountProblem})`);
+afterAll(() => disk.remove());
 
-afterAll(() => {
-  try {
-    execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
-  } catch {
-    // not mounted
-  }
-  temp.removeAll();
-});
-
-describe.skipIf(mountProblem !== null)('events recorded while a refused write is cut back', () => {
+describe.skipIf(disk.problem !== null)('events recorded while a refused write is cut back', () => {
   it('are all refused with the disk error, never written later, and no seq is written twice', async () => {
     const dir = path.join(mountPoint, 'journal');
     const { journal } = await Journal.open(dir, 'Asia/Taipei');
