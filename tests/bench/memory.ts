@@ -22,9 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
-import { round } from '../../scripts/lib/stats.ts';
 import { startHubProcess, unitNodeArgs, type HubProcess } from '../support/hub-process.ts';
 import { seedPastSales } from './seed-journal.ts';
+import { emit, progress, removeUnlessKept, runBench } from './report.ts';
 
 const env = process.env;
 const PAST_SALES = Number(env.AYI_BENCH_MEMORY_SALES ?? 500_000);
@@ -35,14 +35,6 @@ const RSS_TARGET_MB = 300;
 /** After start-up (and the snapshot a long replay ends with), the hub is left alone this long. */
 const SETTLE_MS = 3000;
 const HUB_ENV = { AYI_TZ: TZ };
-
-const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-
-function emit(metric: string, value: number, unit: string, baseline: number, ratio: number): void {
-  process.stdout.write(
-    `${JSON.stringify({ metric, value: round(value, 3), unit, baseline: round(baseline, 3), ratio: round(ratio, 3) })}\n`,
-  );
-}
 
 /** VmRSS and VmHWM (peak) of a process, in MB. */
 function memoryOf(pid: number): { rssMb: number; peakMb: number } {
@@ -116,12 +108,8 @@ async function main(): Promise<void> {
     emit('journal_disk_mb', journalMb, 'MB', full.rssMb, journalMb / full.rssMb);
   } finally {
     await hub?.kill('SIGKILL');
-    if (env.AYI_BENCH_KEEP === '1') progress(`kept ${root}`);
-    else rmSync(root, { recursive: true, force: true });
+    removeUnlessKept(root);
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

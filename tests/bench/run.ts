@@ -48,10 +48,11 @@ import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import type { ProductView } from '../../hub/src/protocol/api.ts';
 import { randomBasket, seededRng } from '../../scripts/lib/baskets.ts';
 import { HubTablet } from '../../scripts/lib/hub-client.ts';
-import { percentile, round } from '../../scripts/lib/stats.ts';
+import { percentile } from '../../scripts/lib/stats.ts';
 import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { scanSnapshots } from '../support/journal-files.ts';
 import { seedPastSales } from './seed-journal.ts';
+import { emit, progress, removeUnlessKept, runBench } from './report.ts';
 
 const env = process.env;
 const PAST_SALES = Number(env.AYI_BENCH_SALES ?? 200_000);
@@ -70,14 +71,6 @@ const TZ = env.AYI_TZ ?? 'Asia/Taipei';
 const SNAPSHOT_EVERY = Number(env.AYI_BENCH_SNAPSHOT_EVERY ?? 250);
 /** The bench hub's environment. */
 const HUB_ENV = { AYI_TZ: TZ, AYI_SNAPSHOT_EVERY_EVENTS: String(SNAPSHOT_EVERY) };
-
-const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-
-function emit(metric: string, value: number, unit: string, baseline: number, ratio: number): void {
-  process.stdout.write(
-    `${JSON.stringify({ metric, value: round(value, 3), unit, baseline: round(baseline, 3), ratio: round(ratio, 3) })}\n`,
-  );
-}
 
 const median = (values: number[]) =>
   percentile(
@@ -447,12 +440,8 @@ async function main(): Promise<void> {
   } finally {
     await floor?.stop();
     await hub?.kill('SIGKILL');
-    if (env.AYI_BENCH_KEEP === '1') progress(`kept ${root}`);
-    else rmSync(root, { recursive: true, force: true });
+    removeUnlessKept(root);
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -45,6 +45,25 @@ const receiptText = async (saleId: string) =>
   ((await cashier.request('GET', `/api/sales/${saleId}/receipt`)).body as unknown as { jobs: { text: string }[] })
     .jobs[0]?.text ?? '';
 
+/**
+ * 3 x 399 = 1197 earns the member 11 points, then all 11 are spent on one more FOD-001 (388 paid, 3
+ * earned): balance 3. Returns the sale that earned the 11.
+ */
+async function earnThenSpendAll(member: string): Promise<SaleView> {
+  const earning = await sell(
+    cashier,
+    checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: member }),
+  );
+  await sell(
+    cashier,
+    checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
+      memberId: member,
+      redeemPoints: 11,
+    }),
+  );
+  return earning;
+}
+
 describe('points owed after a void', () => {
   let earning: SaleView;
 
@@ -155,17 +174,7 @@ describe('points owed after a refund', () => {
     const refundeeCard = async () =>
       (await cashier.request('GET', `/api/members/${refundee}/card`)).body as unknown as MemberCard;
     // 3 x 399 = 1197: 11 points, then all 11 spent on one more FOD-001 (3 earned -> balance 3)
-    const earning = await sell(
-      cashier,
-      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: refundee }),
-    );
-    await sell(
-      cashier,
-      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
-        memberId: refundee,
-        redeemPoints: 11,
-      }),
-    );
+    const earning = await earnThenSpendAll(refundee);
     expect(await refundeeCard()).toMatchObject({ points: 3, pointsOwed: 0 });
 
     const lines = [{ lineNo: 1, qty: 2 }];
@@ -211,17 +220,7 @@ describe('points owed and a merge', () => {
     const kept = await phoneOf('0955123791');
     const other = await phoneOf('0955123792');
     // kept: 11 earned, spent, sale voided -> owes 8
-    const earning = await sell(
-      cashier,
-      checkoutRequest([{ sku: 'FOD-001', qty: 3 }], [{ type: 'cash', amount: 1197 }], { memberId: kept }),
-    );
-    await sell(
-      cashier,
-      checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 388 }], {
-        memberId: kept,
-        redeemPoints: 11,
-      }),
-    );
+    const earning = await earnThenSpendAll(kept);
     await manager.request('POST', `/api/sales/${earning.saleId}/void`, { reason: 'wrong member' });
     // other: 11 points
     await sell(
