@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
-import type { MemberCard, SignUpResult } from '../../hub/src/protocol/members.ts';
-import { type TabletClient, pairedTablet, startTestHub, demoPin } from '../support/test-hub.ts';
+import type { MemberCard } from '../../hub/src/protocol/members.ts';
+import { type TabletClient, pairedTablet, startTestHub, demoPin, signUpMember } from '../support/test-hub.ts';
 import { lastSeq } from '../support/sales.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -24,8 +24,7 @@ beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
   cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
   manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
-  const res = await cashier.request('POST', '/api/members', { phone: '0955111222' });
-  memberId = (res.body as unknown as SignUpResult).member.memberId;
+  memberId = await signUpMember(cashier, '0955111222');
 });
 afterAll(async () => {
   await hub.stop();

@@ -8,9 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
-import type { MemberCard, PointsLedgerEntry, SignUpResult } from '../../hub/src/protocol/members.ts';
+import type { MemberCard, PointsLedgerEntry } from '../../hub/src/protocol/members.ts';
 import type { MemberTierChangedData, PointsExpiredData } from '../../hub/src/protocol/events.ts';
-import { type TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { type TabletClient, pairedTablet, startTestHub, signUpMember } from '../support/test-hub.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
@@ -57,9 +57,7 @@ beforeAll(async () => {
   dataDir = temp.make();
   hub = await startTestHub({ dataDir, clock: clock.now });
   cashier = await pairedTablet(hub, '1111', 'Counter');
-  const res = await cashier.request('POST', '/api/members', { phone: '0955123456' });
-  expect(res.status).toBe(201);
-  memberId = (res.body as unknown as SignUpResult).member.memberId;
+  memberId = await signUpMember(cashier, '0955123456');
 });
 afterAll(async () => {
   await hub.stop();

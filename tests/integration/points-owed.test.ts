@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import type { QuoteView, RefundPreview, SaleView, VoidPreview } from '../../hub/src/protocol/api.ts';
-import type { MemberCard, PointsLedgerView, SignUpResult } from '../../hub/src/protocol/members.ts';
-import { type TabletClient, pairedTablet, startTestHub, demoPin } from '../support/test-hub.ts';
+import type { MemberCard, PointsLedgerView } from '../../hub/src/protocol/members.ts';
+import { type TabletClient, pairedTablet, startTestHub, demoPin, signUpMember } from '../support/test-hub.ts';
 import { checkoutRequest, newKey, sell } from '../support/sales.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
@@ -25,9 +25,7 @@ beforeAll(async () => {
   hub = await startTestHub({ dataDir: temp.make(), clock: clock.now });
   cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
   manager = await pairedTablet(hub, demoPin('manager'), 'Back office');
-  const res = await cashier.request('POST', '/api/members', { phone: '0955123789' });
-  expect(res.status).toBe(201);
-  memberId = (res.body as unknown as SignUpResult).member.memberId;
+  memberId = await signUpMember(cashier, '0955123789');
 });
 afterAll(async () => {
   await hub.stop();
@@ -169,8 +167,7 @@ describe('points owed after a void', () => {
 
 describe('points owed after a refund', () => {
   it('the refund preview tells the manager what the member will owe before they confirm', async () => {
-    const signUp = await cashier.request('POST', '/api/members', { phone: '0955123790' });
-    const refundee = (signUp.body as unknown as SignUpResult).member.memberId;
+    const refundee = await signUpMember(cashier, '0955123790');
     const refundeeCard = async () =>
       (await cashier.request('GET', `/api/members/${refundee}/card`)).body as unknown as MemberCard;
     // 3 x 399 = 1197: 11 points, then all 11 spent on one more FOD-001 (3 earned -> balance 3)
@@ -215,10 +212,8 @@ describe('points owed after a refund', () => {
 
 describe('points owed and a merge', () => {
   it('points a merged record brings pay off what the kept member owed, and its ledger line says so', async () => {
-    const phoneOf = async (phone: string) =>
-      ((await cashier.request('POST', '/api/members', { phone })).body as unknown as SignUpResult).member.memberId;
-    const kept = await phoneOf('0955123791');
-    const other = await phoneOf('0955123792');
+    const kept = await signUpMember(cashier, '0955123791');
+    const other = await signUpMember(cashier, '0955123792');
     // kept: 11 earned, spent, sale voided -> owes 8
     const earning = await earnThenSpendAll(kept);
     await manager.request('POST', `/api/sales/${earning.saleId}/void`, { reason: 'wrong member' });

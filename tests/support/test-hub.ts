@@ -9,6 +9,7 @@ import { loadConfig, type HubConfig } from '../../hub/src/config/config.ts';
 import { DEFAULT_DEVICES, type DevicesConfig, type ScannerConfig } from '../../hub/src/devices/device-config.ts';
 import { DEMO_STAFF, Hub } from '../../hub/src/hub.ts';
 import type { Role } from '../../hub/src/protocol/api.ts';
+import type { SignUpResult } from '../../hub/src/protocol/members.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import { tempDataDir } from './hub-process.ts';
 
@@ -104,6 +105,13 @@ export async function pairedTablet(hub: Hub, pin = '1111', name = 'Tablet'): Pro
   await tablet.pair(await newPairingCode(hub), name);
   await tablet.login(pin);
   return tablet;
+}
+
+/** Signs a member up from `tablet` with a phone number alone; returns the new member's id. */
+export async function signUpMember(tablet: TabletClient, phone: string): Promise<string> {
+  const res = await tablet.request('POST', '/api/members', { phone });
+  if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as unknown as SignUpResult).member.memberId;
 }
 
 /** The PIN the demo store gives the staff member of this role. */
