@@ -17,6 +17,7 @@ import { ensureDirectory, fsyncDirectory } from './fsync.js';
 /** Bumped when the projections change shape: an older snapshot is skipped and the journal replayed. */
 export const SNAPSHOT_FORMAT = 'ayi.snapshot/4';
 const SNAPSHOT_FILE = /^snapshot-(\d{12})\.json$/;
+const INTERRUPTED_SNAPSHOT_FILE = /^snapshot-\d{12}\.json\.\d+\.tmp$/;
 const KEEP = 3;
 /** Free space a snapshot leaves to the journal while the disk is low or full. */
 export const SNAPSHOT_RESERVE_BYTES = 16 * 1024 * 1024;
@@ -113,8 +114,15 @@ export class SnapshotStore<S> {
     private readonly space: SnapshotSpace | null = null,
   ) {}
 
+  /**
+   * Creates the directory, and removes the temporary files of snapshots a crash or power cut
+   * interrupted (`snapshot-….json.<pid>.tmp`): each is as big as a snapshot, and nothing else would
+   * ever remove them. Call once at start, before the first save.
+   */
   async ensureDirectory(): Promise<void> {
     await ensureDirectory(this.dir);
+    const interrupted = (await fs.readdir(this.dir)).filter((name) => INTERRUPTED_SNAPSHOT_FILE.test(name));
+    for (const name of interrupted) await fs.rm(path.join(this.dir, name), { force: true });
   }
 
   /**

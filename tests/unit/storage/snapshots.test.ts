@@ -31,6 +31,16 @@ async function storeWith(seqs: number[]) {
 }
 
 describe('SnapshotStore', () => {
+  it('removes at start the temporary files of snapshots a crash interrupted, and nothing else', async () => {
+    const { dir } = await storeWith([5]);
+    writeFileSync(`${fileOf(dir, 9)}.4242.tmp`, '{"format":"ayi.snapshot/4","seq":9,"jou');
+    writeFileSync(path.join(dir, 'notes.tmp'), 'not a snapshot');
+    const restarted = new SnapshotStore<State>(dir);
+    await restarted.ensureDirectory();
+    expect(readdirSync(dir).sort()).toEqual(['notes.tmp', path.basename(fileOf(dir, 5))]);
+    expect((await restarted.loadNewest())?.seq).toBe(5);
+  });
+
   it('loads the newest snapshot', async () => {
     const { store } = await storeWith([10, 20]);
     const newest = await store.loadNewest();
