@@ -579,6 +579,22 @@ describe('slow guessing is visible', () => {
     clock.advance(HOUR_MS - 2 * 60_000); // the first has left the hour
     expect(counts(await adminRequest(socketPath(), 'devices'))[tablet.deviceId!]).toBe(2);
   });
+
+  it('a cashier sees the tablets but not how many wrong PINs they or the store have left', async () => {
+    await tryPin(GUESS);
+    const cashier = await pairedTablet(hub, CASHIER_PIN, 'Counter 2');
+    const seen = (await cashier.request('GET', '/api/hardware')).body as Record<string, unknown> & {
+      tablets: Record<string, unknown>[];
+    };
+    expect(seen.tablets.map((t) => t.deviceId)).toContain(tablet.deviceId);
+    for (const listed of seen.tablets) expect(listed).not.toHaveProperty('wrongPinsLastHour');
+    expect(seen).not.toHaveProperty('storePinBlock');
+
+    const manager = await pairedTablet(hub, MANAGER_PIN, 'Office');
+    const managerSees = (await manager.request('GET', '/api/hardware')).body as typeof seen;
+    expect(managerSees.tablets.find((t) => t.deviceId === tablet.deviceId)?.wrongPinsLastHour).toBe(1);
+    expect(managerSees).toHaveProperty('storePinBlock', null);
+  });
 });
 
 describe('a clock set back', () => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { DeviceStatusView } from '../../devices/device-types.js';
 import type { HttpContext } from './app.js';
+import { roleAtLeast } from '../../services/security.service.js';
 import { actorOf, requireRole } from './auth.js';
 
 const HardwareParams = Type.Object(
@@ -26,23 +27,28 @@ export interface HardwareContext {
 type Params = { Params: { deviceId: string } };
 
 export async function hardwareRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/api/hardware', { onRequest: requireRole('cashier') }, async () => ({
-    devices: ctx.hardware.devices(),
-    defaultPrinterId: ctx.hardware.defaultPrinterId,
-    // For assigning scanners and unlocking: which tablets there are (names only; tokens never
-    // leave the hub), which are locked by wrong PINs and how many wrong PINs each saw in the hour.
-    tablets: ctx.security
-      .listDevices()
-      .filter((d) => d.revokedAt === null)
-      .map((d) => ({
-        deviceId: d.deviceId,
-        name: d.name,
-        lockedAt: d.lockedAt,
-        wrongPinsLastHour: d.wrongPinsLastHour,
-      })),
-    // Set while the store's limit of wrong PINs in an hour stops every tablet from trying a PIN.
-    storePinBlock: ctx.security.storePinBlock(),
-  }));
+  app.get('/api/hardware', { onRequest: requireRole('cashier') }, async (request) => {
+    // A cashier sees the devices and which tablets there are; how many wrong PINs each tablet and
+    // the store have left is for managers: it would tell a guessing cashier their remaining budget.
+    const forManager = roleAtLeast(actorOf(request).staff.role, 'manager');
+    return {
+      devices: ctx.hardware.devices(),
+      defaultPrinterId: ctx.hardware.defaultPrinterId,
+      // For assigning scanners and unlocking: which tablets there are (names only; tokens never
+      // leave the hub) and which are locked by wrong PINs.
+      tablets: ctx.security
+        .listDevices()
+        .filter((d) => d.revokedAt === null)
+        .map((d) => ({
+          deviceId: d.deviceId,
+          name: d.name,
+          lockedAt: d.lockedAt,
+          ...(forManager ? { wrongPinsLastHour: d.wrongPinsLastHour } : {}),
+        })),
+      // Set while the store's limit of wrong PINs in an hour stops every tablet from trying a PIN.
+      ...(forManager ? { storePinBlock: ctx.security.storePinBlock() } : {}),
+    };
+  });
 
   app.post<Params>(
     '/api/hardware/printers/:deviceId/test-page',
