@@ -380,6 +380,14 @@ export class Hub {
         deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
         staffAdded: async (staff) =>
           void (await events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
+        staffRemoved: async (staffId) => void (await events.record('staff.removed', { staffId })),
+        staffPinChanged: async (staffId) => void (await events.record('staff.pin_changed', { staffId })),
+        deviceUnlocked: async (deviceId, by) =>
+          void (await events.record('device.unlocked', {
+            deviceId,
+            byStaffId: by?.staffId ?? null,
+            byDeviceId: by?.deviceId ?? null,
+          })),
       },
       log.child({ component: 'pin-guard' }),
     );

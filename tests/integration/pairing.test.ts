@@ -195,6 +195,9 @@ describe('wrong pairing codes counted per client', () => {
       devicePaired: async () => undefined,
       deviceRevoked: async () => undefined,
       staffAdded: async () => undefined,
+      staffRemoved: async () => undefined,
+      staffPinChanged: async () => undefined,
+      deviceUnlocked: async () => undefined,
     });
     const wrong = wrongCodeFor(security.issuePairingCode().code);
     const tryFrom = async (address: string) => {

@@ -17,6 +17,9 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 import { newKey } from '../support/sales.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { scanJournal } from '../support/journal-files.ts';
+
+const journalOf = (type: string) => scanJournal(hub.config.dataDir).events.filter((e) => e.type === type);
 
 const WRONG = '9999'; // no demo staff has it (1111, 222222, 333333)
 const CASHIER_PIN = '1111';
@@ -171,6 +174,10 @@ describe('staff PIN', () => {
       lockedAt: null;
     }[];
     expect(after.find((t) => t.deviceId === tablet.deviceId)?.lockedAt).toBeNull();
+    // the journal (and so HQ) keeps who unlocked it, from which tablet
+    expect(journalOf('device.unlocked').map((e) => e.data)).toEqual([
+      { deviceId: tablet.deviceId, byStaffId: expect.stringMatching(/^stf-/), byDeviceId: manager.deviceId },
+    ]);
   });
 
   it('a tablet cannot unlock itself, and a cashier cannot unlock one', async () => {
@@ -197,12 +204,18 @@ describe('staff PIN', () => {
     const res = await tryPin(CASHIER_PIN);
     expect(res.status).toBe(200);
     expect(res.body.staff?.name).toBe('小美');
+    expect(journalOf('device.unlocked').map((e) => e.data)).toEqual([
+      { deviceId: tablet.deviceId, byStaffId: null, byDeviceId: null },
+    ]);
   });
 
   it('is cleared entirely by the technician’s last resort (ayi unlock all)', async () => {
     await lockTablet();
     const cleared = await adminRequest<{ unlocked: string[] }>(socketPath(), 'unlock', ['all']);
     expect(cleared.unlocked).toEqual([tablet.deviceId]);
+    expect(journalOf('device.unlocked').map((e) => e.data)).toEqual([
+      { deviceId: tablet.deviceId, byStaffId: null, byDeviceId: null },
+    ]);
     const wrong = await tryPin(WRONG);
     expect(wrong.body.error?.details).toEqual({ failures: 1, triesBeforeLock: 9 });
   });
@@ -493,6 +506,9 @@ describe('a manager’s or owner’s PIN of fewer than 6 digits (set by an older
     expect(set.stdout).not.toContain('765432');
     expect((await tryPin('765432')).body.staff).toMatchObject({ id: staffId, role: 'manager' });
     expect((await tryPin(OLD_PIN)).body.error?.code).toBe('wrong_pin');
+    const changed = journalOf('staff.pin_changed');
+    expect(changed.map((e) => e.data)).toEqual([{ staffId }]);
+    expect(JSON.stringify(changed)).not.toContain('765432');
   });
 
   it('of the demo manager (2222) and owner (3333) become the demo PINs printed at start-up', async () => {
@@ -528,6 +544,7 @@ describe('the technician’s staff commands', () => {
     expect((await tablet.request('GET', '/api/me')).body.staff).toBeNull();
     expect((await tryPin('4321')).body.error?.code).toBe('wrong_pin');
     expect((await ayi(['remove-staff', staffId])).stderr).toMatch(/No staff member/);
+    expect(journalOf('staff.removed').map((e) => e.data)).toEqual([{ staffId }]);
   });
 });
 

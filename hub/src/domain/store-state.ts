@@ -225,6 +225,10 @@ export class StoreState {
       case 'staff.added':
         this.staff.set(event.data.staffId, { name: event.data.name, role: event.data.role });
         break;
+      case 'staff.removed': // past sales keep the name; logging in is security.json's business
+      case 'staff.pin_changed':
+      case 'device.unlocked':
+        break;
       case 'message.queued':
       case 'message.attempted':
         this.messages.apply(event);

@@ -196,6 +196,15 @@ export const DevicePairedDataSchema = Type.Object(
 
 export const DeviceRevokedDataSchema = Type.Object({ deviceId: Id() }, closed);
 
+export const DeviceUnlockedDataSchema = Type.Object(
+  {
+    deviceId: Id(),
+    byStaffId: Nullable(Id('The manager who unlocked it; null: the technician (`ayi unlock`).')),
+    byDeviceId: Nullable(Id('The tablet the manager unlocked it from; null: the technician.')),
+  },
+  closed,
+);
+
 export const ScannerAssignedDataSchema = Type.Object(
   { scannerId: Id(), deviceId: Nullable(Id()), staffId: StaffId() },
   closed,
@@ -223,6 +232,10 @@ export const DiscountPolicyChangedDataSchema = Type.Object(
   },
   closed,
 );
+
+export const StaffRemovedDataSchema = Type.Object({ staffId: Id() }, closed);
+
+export const StaffPinChangedDataSchema = Type.Object({ staffId: Id() }, closed);
 
 export const StaffAddedDataSchema = Type.Object(
   {
@@ -366,7 +379,10 @@ export const EventDataSchemas = {
   'catalog.imported': CatalogImportedDataSchema,
   'device.paired': DevicePairedDataSchema,
   'device.revoked': DeviceRevokedDataSchema,
+  'device.unlocked': DeviceUnlockedDataSchema,
   'staff.added': StaffAddedDataSchema,
+  'staff.removed': StaffRemovedDataSchema,
+  'staff.pin_changed': StaffPinChangedDataSchema,
   'scanner.assigned': ScannerAssignedDataSchema,
   'settings.discount_policy_changed': DiscountPolicyChangedDataSchema,
   'member.registered': MemberRegisteredDataSchema,
@@ -402,7 +418,11 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   'catalog.imported': 'The catalog was replaced (CSV import or the demo catalog): every product with its price.',
   'device.paired': 'A tablet was paired with the hub.',
   'device.revoked': "A tablet's pairing was revoked.",
+  'device.unlocked': 'A tablet locked by wrong PINs was unlocked, by a manager on another tablet or by the technician.',
   'staff.added': 'A staff member was added: the only event that names a staff member.',
+  'staff.removed': 'The technician removed a staff member: their PIN no longer logs in; past sales keep the name.',
+  'staff.pin_changed':
+    'The technician gave a staff member a new PIN (the PIN is never in an event); their sessions ended.',
   'scanner.assigned': "A manager sent a barcode scanner's scans to another tablet (or to none).",
   'settings.discount_policy_changed':
     "The owner changed the discount limits cashiers may give without a manager's approval; old and new limits.",

@@ -163,6 +163,22 @@ export interface DiscountPolicyChangedData {
   limits: DiscountPolicy;
 }
 
+/** A tablet locked by wrong PINs was unlocked. */
+export interface DeviceUnlockedData {
+  deviceId: string;
+  /** The manager who unlocked it from another tablet; null: the technician (`ayi unlock`). */
+  byStaffId: string | null;
+  byDeviceId: string | null;
+}
+
+export interface StaffRemovedData {
+  staffId: string;
+}
+
+export interface StaffPinChangedData {
+  staffId: string;
+}
+
 export interface StaffAddedData {
   staffId: string;
   name: string;
@@ -327,7 +343,10 @@ export interface EventPayloads {
   'catalog.imported': CatalogImportedData;
   'device.paired': DevicePairedData;
   'device.revoked': DeviceRevokedData;
+  'device.unlocked': DeviceUnlockedData;
   'staff.added': StaffAddedData;
+  'staff.removed': StaffRemovedData;
+  'staff.pin_changed': StaffPinChangedData;
   'scanner.assigned': ScannerAssignedData;
   'settings.discount_policy_changed': DiscountPolicyChangedData;
   'member.registered': MemberRegisteredData;

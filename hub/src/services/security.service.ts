@@ -164,6 +164,10 @@ export interface SecurityEvents {
   devicePaired(device: DeviceIdentity): Promise<void>;
   deviceRevoked(deviceId: string): Promise<void>;
   staffAdded(staff: StaffView): Promise<void>;
+  staffRemoved(staffId: string): Promise<void>;
+  staffPinChanged(staffId: string): Promise<void>;
+  /** `by` is null when the technician unlocked it. */
+  deviceUnlocked(deviceId: string, by: { staffId: string; deviceId: string } | null): Promise<void>;
 }
 
 export class SecurityService {
@@ -400,6 +404,7 @@ export class SecurityService {
       data.sessions = data.sessions.filter((s) => s.staffId !== staffId);
     });
     this.indexSessions();
+    await this.events.staffPinChanged(staffId);
     return toStaffView(staff);
   }
 
@@ -411,6 +416,7 @@ export class SecurityService {
       data.sessions = data.sessions.filter((s) => s.staffId !== staffId);
     });
     this.indexSessions();
+    await this.events.staffRemoved(staffId);
     return toStaffView(staff);
   }
 
@@ -598,7 +604,11 @@ export class SecurityService {
    * gets PIN_LOCK_AFTER tries again, never more than PIN_FAILURES_PER_TABLET in an hour.
    * `byDeviceId` is the manager's tablet (null for the technician): a tablet cannot unlock itself.
    */
-  async unlock(deviceId: string, byDeviceId: string | null = null): Promise<{ deviceId: string; wasLocked: boolean }> {
+  async unlock(
+    deviceId: string,
+    by: { staffId: string; deviceId: string } | null = null,
+  ): Promise<{ deviceId: string; wasLocked: boolean }> {
+    const byDeviceId = by?.deviceId ?? null;
     const device = this.db.data.devices.find((d) => d.deviceId === deviceId && !d.revokedAt);
     if (!device) throw new DomainError('not_found', `No paired device ${deviceId}`, undefined, 404);
     if (byDeviceId === deviceId) {
@@ -620,6 +630,7 @@ export class SecurityService {
         }
       });
       for (const listener of this.lockListeners) listener();
+      await this.events.deviceUnlocked(deviceId, by);
     }
     return { deviceId, wasLocked };
   }
@@ -635,6 +646,7 @@ export class SecurityService {
       data.storePinFailures = [];
     });
     if (unlocked.length > 0) for (const listener of this.lockListeners) listener();
+    for (const deviceId of unlocked) await this.events.deviceUnlocked(deviceId, null);
     return { unlocked };
   }
 

@@ -249,7 +249,19 @@ describe('events recorded by a real hub', () => {
       ),
     );
     const doomed = await pairedTablet(hub, '1111', 'Spare');
+    // Ten wrong PINs (each after the back-off) lock it; the owner unlocks it from their tablet.
+    await doomed.request('DELETE', '/api/session');
+    for (let i = 0; i < 10; i += 1) {
+      clock.advance(20_000);
+      await doomed.request('POST', '/api/session', { pin: '9876' });
+    }
+    await ok(owner.request('POST', `/api/devices/${doomed.deviceId}/unlock`));
     await ok(owner.request('DELETE', `/api/devices/${doomed.deviceId}`), 204);
+
+    // The technician adds a cashier, gives them a new PIN, then removes them.
+    const extra = await hub.security.addStaff('阿華', 'cashier', '4321');
+    await hub.security.setPin(extra.id, '5678');
+    await hub.security.removeStaff(extra.id);
 
     // The owner changes the discount limits (and back).
     await ok(owner.request('PUT', '/api/settings/discounts', { maxLinePercent: 30, maxOrderPercent: 25 }));

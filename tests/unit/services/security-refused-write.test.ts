@@ -21,6 +21,9 @@ async function securityOnDisk() {
     devicePaired: async () => undefined,
     deviceRevoked: async () => undefined,
     staffAdded: async () => undefined,
+    staffRemoved: async () => undefined,
+    staffPinChanged: async () => undefined,
+    deviceUnlocked: async () => undefined,
   });
   const file = path.join(dir, 'security.json');
   const blocker = `${file}.${process.pid}.tmp`;

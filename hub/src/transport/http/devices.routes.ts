@@ -23,7 +23,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     { onRequest: requireRole('manager'), schema: { params: DeviceIdParams } },
     async (request) => {
       const { deviceId, staff } = actorOf(request);
-      const result = await ctx.security.unlock(request.params.deviceId, deviceId);
+      const result = await ctx.security.unlock(request.params.deviceId, { staffId: staff.id, deviceId });
       request.log.info(
         { deviceId: result.deviceId, byDeviceId: deviceId, staffId: staff.id, wasLocked: result.wasLocked },
         'tablet unlocked',
