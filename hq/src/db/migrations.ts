@@ -1,0 +1,57 @@
+/**
+ * Schema migrations: numbered SQL files in hq/migrations, each applied once, in order, in its own
+ * transaction, and recorded in schema_migrations. The same files run on PGlite and on a server.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Database } from './database.js';
+
+// hq/src/db → hq/migrations; the build copies the folder beside the compiled code the same way.
+export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '..', '..', 'migrations');
+
+const MIGRATION_FILE = /^(\d{3})_[a-z0-9_]+\.sql$/;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((name) => MIGRATION_FILE.test(name))
+    .sort()
+    .map((name) => ({
+      version: Number(MIGRATION_FILE.exec(name)![1]),
+      name,
+      sql: readFileSync(path.join(dir, name), 'utf8'),
+    }));
+}
+
+/** Applies what is missing; returns the names applied now. */
+export async function migrate(db: Database, migrations = readMigrations()): Promise<string[]> {
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (
+       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  const applied = new Set(
+    (await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+  );
+  const done: string[] = [];
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue;
+    await db.transaction(async (tx) => {
+      // Two HQ processes starting together: the second waits here, then finds the version applied.
+      await tx.query('LOCK TABLE schema_migrations IN EXCLUSIVE MODE');
+      const again = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (again.length > 0) return;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+      done.push(migration.name);
+    });
+  }
+  return done;
+}

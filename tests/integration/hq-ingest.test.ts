@@ -1,0 +1,256 @@
+/**
+ * HQ's ingest: every event once, whatever order or how many times it arrives, refused messages
+ * kept with a reason. Runs on the embedded PGlite always and on the PostgreSQL server at
+ * 127.0.0.1:5432 where one answers (the same SQL, the same migrations).
+ */
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import { migrate } from '../../hq/src/db/migrations.ts';
+import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
+import { quarantine, storeEvent } from '../../hq/src/ingest/store-event.ts';
+import type { EventType, HubEvent } from '../../hub/src/protocol/events.ts';
+import { completedSale, saleLine } from '../support/member-events.ts';
+import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+
+const CHAIN = 'test-chain';
+const topicOf = (storeId: string) => `ayi/v1/${CHAIN}/${storeId}/events`;
+let stores = 0;
+
+/** A store's event stream as its hub would publish it. */
+class StoreStream {
+  readonly epoch = randomUUID();
+  private seq = 0;
+  /** Each stream is a store of its own: the tests share one database without touching each other. */
+  readonly storeId = `store-${++stores}`;
+
+  next(type: EventType | string, data: unknown, at = '2026-12-01T02:00:00.000Z'): HubEvent {
+    this.seq += 1;
+    return {
+      schema: 'ayi.event/1',
+      eventId: uuidv7(),
+      chainId: CHAIN,
+      storeId: this.storeId,
+      epoch: this.epoch,
+      seq: this.seq,
+      type,
+      at,
+      data,
+    } as HubEvent;
+  }
+}
+
+const sale = (saleId: string, total: number) =>
+  completedSale({
+    saleId,
+    businessDate: '2026-12-01',
+    memberId: null,
+    lines: [saleLine(1, 'DRK-001', total - 20), saleLine(2, 'FOD-001', 20)],
+  });
+const voided = (saleId: string) => ({ saleId, reason: '打錯', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null });
+const refunded = (saleId: string, amount: number) => ({
+  saleId,
+  refundId: `r-${saleId}`,
+  idempotencyKey: `k-${saleId}`,
+  lines: [{ lineNo: 2, qty: 1, amount }],
+  amount,
+  reason: '退貨',
+  staffId: 'staff-1',
+  deviceId: 'dev-1',
+  loyalty: null,
+});
+
+async function ingest(db: Database, event: HubEvent) {
+  const verdict = readEventMessage(topicOf(event.storeId), Buffer.from(JSON.stringify(event)));
+  if (!verdict.ok) throw new Error(`refused: ${verdict.reason} ${verdict.detail}`);
+  return storeEvent(db, verdict.event, verdict.knownType);
+}
+
+async function streamRow(db: Database, stream: StoreStream) {
+  const [row] = await db.query<{
+    contiguous_seq: string;
+    max_seq: string;
+    event_count: string;
+    gap_since: Date | null;
+  }>('SELECT contiguous_seq, max_seq, event_count, gap_since FROM store_streams WHERE store_id = $1 AND epoch = $2', [
+    stream.storeId,
+    stream.epoch,
+  ]);
+  return (
+    row && {
+      contiguous: Number(row.contiguous_seq),
+      max: Number(row.max_seq),
+      count: Number(row.event_count),
+      gap: row.gap_since !== null,
+    }
+  );
+}
+
+async function salesRows(db: Database, storeId: string) {
+  return (
+    await db.query<Record<string, unknown>>(
+      `SELECT sale_id, completed, voided, total::int AS total, refunded::int AS refunded, line_count
+       FROM sales WHERE store_id = $1 ORDER BY sale_id`,
+      [storeId],
+    )
+  ).map((r) => ({ ...r }));
+}
+
+let server: ServerDatabase | null = null;
+beforeAll(async () => {
+  server = await postgresServer();
+});
+afterAll(async () => {
+  await server?.dropAll();
+});
+
+const eventCount = async (db: Database, storeId: string) =>
+  Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE store_id = $1', [storeId]))[0]!.n);
+
+const backends: { name: string; open: () => Promise<Database | null> }[] = [
+  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
+  {
+    name: 'PostgreSQL server',
+    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
+  },
+];
+
+describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
+  let database: Database | null = null;
+  beforeAll(async () => {
+    database = await open();
+    if (database) await migrate(database);
+    else console.warn(`${name}: no server at 127.0.0.1:5432; these tests ran on PGlite only`);
+  }, 60_000);
+  afterAll(async () => {
+    await database?.close();
+  });
+  const fresh = async (): Promise<Database | null> => database;
+
+  it('applies each migration once', async () => {
+    const db = await fresh();
+    if (!db) return;
+    expect(await migrate(db)).toEqual([]);
+    const tables = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+    expect(tables.map((t) => Number(t.version))).toEqual([1]);
+  });
+
+  it('stores a second copy of an event as nothing: one row, a refund counted once', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const sold = stream.next('sale.completed', sale('20261201-000001', 120));
+    const refund = stream.next('sale.refunded', refunded('20261201-000001', 20));
+    expect(await ingest(db, sold)).toBe('stored');
+    expect(await ingest(db, refund)).toBe('stored');
+    expect(await ingest(db, sold)).toBe('duplicate');
+    expect(await ingest(db, refund)).toBe('duplicate');
+    expect(await eventCount(db, stream.storeId)).toBe(2);
+    expect(await salesRows(db, stream.storeId)).toEqual([
+      { sale_id: '20261201-000001', completed: true, voided: false, total: 120, refunded: 20, line_count: 2 },
+    ]);
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 2, max: 2, count: 2, gap: false });
+  });
+
+  it('keeps the contiguous seq: a hole stays open until the late event fills it', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const events = Array.from({ length: 6 }, (_, i) => stream.next('sale.completed', sale(`S-${i + 1}`, 100)));
+    const late = events[2]!;
+    for (const event of events) if (event !== late) await ingest(db, event);
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 2, max: 6, count: 5, gap: true });
+    await ingest(db, late);
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 6, max: 6, count: 6, gap: false });
+  });
+
+  it('gives the same sales whatever order a sale, its refund and its void arrive in', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
+    const results: unknown[] = [];
+    for (const order of orders) {
+      // The same sale at a store of its own for each order.
+      const stream = new StoreStream();
+      const events = [
+        stream.next('sale.completed', sale('20261201-000007', 300)),
+        stream.next('sale.refunded', refunded('20261201-000007', 20)),
+        stream.next('sale.voided', voided('20261201-000007')),
+      ];
+      for (const i of order) await ingest(db, events[i]!);
+      results.push({ sales: await salesRows(db, stream.storeId), stream: await streamRow(db, stream) });
+    }
+    expect(results[0]).toEqual({
+      sales: [{ sale_id: '20261201-000007', completed: true, voided: true, total: 300, refunded: 20, line_count: 2 }],
+      stream: { contiguous: 3, max: 3, count: 3, gap: false },
+    });
+    for (const result of results) expect(result).toEqual(results[0]);
+  });
+
+  it('keeps both events of one seq (a store restored without a new epoch), flags them, counts one', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const first = stream.next('sale.completed', sale('20261201-000001', 100));
+    const other = { ...first, eventId: uuidv7(), data: sale('20261201-000001', 999) } as HubEvent;
+    expect(await ingest(db, first)).toBe('stored');
+    expect(await ingest(db, other)).toBe('conflict');
+    const conflicts = await db.query<{ seq: string; event_id: string; other_event_id: string }>(
+      'SELECT seq, event_id, other_event_id FROM seq_conflicts WHERE store_id = $1',
+      [stream.storeId],
+    );
+    expect(conflicts.map((c) => ({ ...c, seq: Number(c.seq) }))).toEqual([
+      { seq: 1, event_id: other.eventId, other_event_id: first.eventId },
+    ]);
+    expect(await eventCount(db, stream.storeId)).toBe(2);
+    expect((await salesRows(db, stream.storeId)).map((s) => s.total)).toEqual([100]);
+  });
+
+  it('stores an event type it does not know yet (a newer hub): the seq stays contiguous', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    await ingest(db, stream.next('sale.completed', sale('S-1', 100)));
+    expect(await ingest(db, stream.next('loyalty.something_new', { any: 'shape' }))).toBe('stored');
+    await ingest(db, stream.next('sale.completed', sale('S-2', 100)));
+    expect(await streamRow(db, stream)).toMatchObject({ contiguous: 3, count: 3 });
+  });
+
+  it('keeps what it refuses in quarantine, with the reason', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const good = stream.next('sale.completed', sale('S-1', 100));
+    const own = topicOf(stream.storeId);
+    const elsewhere = `ayi/v1/${CHAIN}/${stream.storeId}-b/events`;
+    const cases: [string, string, string][] = [
+      [own.replace(/events$/, 'status'), JSON.stringify(good), 'bad_topic'],
+      [own, '{"schema":"ayi.event/1",', 'not_json'],
+      [own, JSON.stringify({ ...good, seq: 0 }), 'bad_envelope'],
+      [elsewhere, JSON.stringify(good), 'topic_mismatch'],
+      [own, JSON.stringify({ ...good, data: { ...(good.data as object), total: -5 } }), 'bad_payload'],
+      [own, JSON.stringify({ ...good, extra: 1 }), 'bad_envelope'],
+    ];
+    for (const [topic, payload, reason] of cases) {
+      const verdict = readEventMessage(topic, payload);
+      expect(verdict.ok ? 'accepted' : verdict.reason, `${reason}: ${String(payload).slice(0, 40)}`).toBe(reason);
+      if (!verdict.ok) await quarantine(db, topic, verdict.storeId, verdict.reason, verdict.detail, payload);
+    }
+    const kept = await db.query<{ reason: string; store_id: string | null; payload: string }>(
+      `SELECT reason, store_id, payload FROM quarantine WHERE topic LIKE $1 ORDER BY id`,
+      [`ayi/v1/${CHAIN}/${stream.storeId}%`],
+    );
+    expect(kept.map((k) => k.reason)).toEqual(cases.map((c) => c[2]));
+    expect(kept[3]).toMatchObject({ store_id: `${stream.storeId}-b`, payload: JSON.stringify(good) });
+    expect(kept[0]!.store_id).toBeNull(); // a topic that is not an events topic names nobody for sure
+    expect(await eventCount(db, stream.storeId)).toBe(0);
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * The PostgreSQL server at 127.0.0.1:5432, where one answers: a fresh database per test, dropped
+ * afterwards. On a machine without one, `postgresServer()` is null and the tests run on PGlite only.
+ */
+import pg from 'pg';
+
+export const POSTGRES_ADMIN_URL = process.env.AYI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface ServerDatabase {
+  /** A new, empty database; its URL. */
+  createDatabase(): Promise<string>;
+  /** Drops every database this made. */
+  dropAll(): Promise<void>;
+}
+
+export async function postgresServer(): Promise<ServerDatabase | null> {
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await admin.connect();
+  } catch {
+    return null;
+  }
+  const made: string[] = [];
+  const base = new URL(POSTGRES_ADMIN_URL);
+  return {
+    async createDatabase() {
+      const name = `ayi_hq_test_${process.pid}_${made.length + 1}_${Math.random().toString(36).slice(2, 8)}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      made.push(name);
+      const url = new URL(base);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async dropAll() {
+      for (const name of made.splice(0)) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
