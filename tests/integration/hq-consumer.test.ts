@@ -1,0 +1,157 @@
+/**
+ * HQ's consumer end to end: a real hub selling, a real mosquitto with persistence, and HQ's
+ * consumer storing into PGlite. HQ's database must hold exactly the store's journal, whatever the
+ * consumer misses while it is away and whatever the hub sends twice.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import { migrate } from '../../hq/src/db/migrations.ts';
+import { EventConsumer } from '../../hq/src/ingest/consumer.ts';
+import type { Hub } from '../../hub/src/hub.ts';
+import type { SaleCompletedData, SaleRefundedData } from '../../hub/src/protocol/events.ts';
+import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
+import { scanJournal } from '../support/journal-files.ts';
+import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
+import { checkoutRequest, sell } from '../support/sales.ts';
+import { demoPin, pairedTablet, startTestHub, type TabletClient } from '../support/test-hub.ts';
+import { TempDirs } from '../support/temp-dirs.ts';
+
+const temp = new TempDirs();
+const CHAIN = 'test-chain';
+const STORE = 'store-hq';
+const quiet = pino({ level: 'silent' });
+
+let broker: Mosquitto;
+let db: Database;
+let hub: Hub;
+let cashier: TabletClient;
+let manager: TabletClient;
+let consumer: EventConsumer;
+let hqCommands: HqSubscriber;
+
+const newConsumer = () =>
+  new EventConsumer(db, { brokerUrl: broker.url, clientId: 'hq-ingest-test', chainId: CHAIN }, quiet);
+
+async function sellSome(count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sale = await sell(
+      cashier,
+      checkoutRequest([{ sku: i % 2 ? 'DRK-001' : 'FOD-001', qty: 1 + (i % 3) }], [{ type: 'cash', amount: 5000 }]),
+    );
+    ids.push(sale.saleId);
+  }
+  return ids;
+}
+
+async function contiguousSeq(): Promise<number> {
+  const rows = await db.query<{ contiguous_seq: string }>(
+    'SELECT contiguous_seq FROM store_streams WHERE store_id = $1',
+    [STORE],
+  );
+  return rows.length === 0 ? 0 : Number(rows[0]!.contiguous_seq);
+}
+
+async function waitForHq(seq: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await contiguousSeq()) < seq) {
+    if (Date.now() > deadline) throw new Error(`HQ holds up to seq ${await contiguousSeq()}, not ${seq}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** HQ's events table equals the store's journal, event for event; the sales add up the same. */
+async function expectHqHoldsTheJournal(): Promise<void> {
+  const journal = scanJournal(hub.config.dataDir).events;
+  const held = await db.query<{ event_id: string; seq: string; type: string }>(
+    'SELECT event_id, seq, type FROM events WHERE store_id = $1 ORDER BY seq',
+    [STORE],
+  );
+  expect(held.map((e) => ({ eventId: e.event_id, seq: Number(e.seq), type: e.type }))).toEqual(
+    journal.map((e) => ({ eventId: e.eventId, seq: e.seq, type: e.type })),
+  );
+
+  // A count made from the events themselves, against HQ's sales table.
+  const voided = new Set(
+    journal.filter((e) => e.type === 'sale.voided').map((e) => (e.data as { saleId: string }).saleId),
+  );
+  const completed = journal.filter((e) => e.type === 'sale.completed').map((e) => e.data as SaleCompletedData);
+  const refunds = journal.filter((e) => e.type === 'sale.refunded').map((e) => e.data as SaleRefundedData);
+  const kept = completed.filter((s) => !voided.has(s.saleId));
+  const expected = {
+    sales: kept.length,
+    revenue:
+      kept.reduce((sum, s) => sum + s.total, 0) -
+      refunds.filter((r) => !voided.has(r.saleId)).reduce((sum, r) => sum + r.amount, 0),
+  };
+  const [figures] = await db.query<{ sales: string; revenue: string }>(
+    `SELECT count(*) AS sales, COALESCE(sum(total - refunded), 0) AS revenue
+     FROM sales WHERE store_id = $1 AND completed AND NOT voided`,
+    [STORE],
+  );
+  expect({ sales: Number(figures!.sales), revenue: Number(figures!.revenue) }).toEqual(expected);
+}
+
+beforeAll(async () => {
+  broker = await startMosquitto({ persistence: true });
+  db = await openDatabase({ dataDir: 'memory://' });
+  await migrate(db);
+  consumer = newConsumer();
+  await consumer.start();
+  hub = await startTestHub({
+    dataDir: temp.make('ayi-hq-consumer-'),
+    config: { chainId: CHAIN, storeId: STORE, mqttUrl: broker.url, mqttReconnectMaxMs: 1000 },
+  });
+  cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter 1');
+  manager = await pairedTablet(hub, demoPin('manager'), 'Office');
+  hqCommands = await hqSubscriber(broker.url, `${storeTopics(CHAIN, STORE).root}/cmd-result`);
+}, 60_000);
+
+afterAll(async () => {
+  await hqCommands?.close();
+  await consumer?.stop();
+  await hub?.stop();
+  await db?.close();
+  await broker?.kill();
+  temp.removeAll();
+});
+
+describe('HQ consumer', () => {
+  it('stores every event of a selling store once, with sales, a refund and a void that add up', async () => {
+    const ids = await sellSome(12);
+    const refund = await manager.request('POST', `/api/sales/${ids[3]}/refund`, {
+      idempotencyKey: 'hq-refund-0001',
+      lines: [{ lineNo: 1, qty: 1 }],
+      reason: '退貨',
+    });
+    expect(refund.status).toBe(200);
+    const voided = await manager.request('POST', `/api/sales/${ids[5]}/void`, { reason: '打錯' });
+    expect(voided.status).toBe(200);
+    await waitForHq(hub.events.lastSeq);
+    await expectHqHoldsTheJournal();
+    expect(consumer.counts.quarantined).toBe(0);
+  });
+
+  it('misses nothing sold while it was away: the broker kept its session', async () => {
+    await consumer.stop();
+    await sellSome(15);
+    consumer = newConsumer();
+    await consumer.start();
+    await waitForHq(hub.events.lastSeq);
+    await expectHqHoldsTheJournal();
+  });
+
+  it('changes nothing when the store sends everything again (resend from seq 1)', async () => {
+    const before = consumer.counts.duplicates;
+    const answer = await hqCommands.command(storeTopics(CHAIN, STORE).root, 'resend', { fromSeq: 1 }, 20_000);
+    expect(answer).toMatchObject({ ok: true, fromSeq: 1 });
+    const lastSeq = hub.events.lastSeq;
+    const deadline = Date.now() + 30_000;
+    while (consumer.counts.duplicates - before < lastSeq && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(consumer.counts.duplicates - before).toBe(lastSeq);
+    await expectHqHoldsTheJournal();
+  });
+});
