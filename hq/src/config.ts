@@ -1,0 +1,39 @@
+/** HQ's settings, from the environment (see hq/README.md). */
+import path from 'node:path';
+
+export interface HqConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  mqttUrl: string;
+  mqttUsername: string | undefined;
+  mqttPassword: string | undefined;
+  chainId: string | undefined;
+  workerId: string;
+  shareGroup: string | undefined;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): HqConfig {
+  const problems: string[] = [];
+  const mqttUrl = env.AYI_HQ_MQTT_URL ?? '';
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(mqttUrl))
+    problems.push('AYI_HQ_MQTT_URL: the broker, e.g. mqtt://broker:1883');
+  const slug = (name: string, fallback?: string): string | undefined => {
+    const value = env[name] ?? fallback;
+    if (value !== undefined && !SLUG.test(value)) problems.push(`${name}: lower-case letters, digits and -`);
+    return value;
+  };
+  const config: HqConfig = {
+    databaseUrl: env.AYI_HQ_DATABASE_URL || undefined,
+    dataDir: path.resolve(env.AYI_HQ_DATA_DIR ?? path.join('data', 'hq')),
+    mqttUrl,
+    mqttUsername: env.AYI_HQ_MQTT_USERNAME || undefined,
+    mqttPassword: env.AYI_HQ_MQTT_PASSWORD || undefined,
+    chainId: slug('AYI_HQ_CHAIN'),
+    workerId: slug('AYI_HQ_WORKER', 'hq-ingest-1')!,
+    shareGroup: slug('AYI_HQ_SHARE_GROUP'),
+  };
+  if (problems.length > 0) throw new Error(`HQ cannot start:\n  ${problems.join('\n  ')}`);
+  return config;
+}

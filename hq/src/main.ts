@@ -1,0 +1,44 @@
+/** HQ's ingest worker: stores every store's events into PostgreSQL until stopped (SIGTERM / Ctrl-C). */
+import { pino } from 'pino';
+import { loadConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrations.js';
+import { EventConsumer, eventsFilter } from './ingest/consumer.js';
+
+const log = pino({ name: 'ayi-hq' });
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const applied = await migrate(db);
+  const consumer = new EventConsumer(
+    db,
+    {
+      brokerUrl: config.mqttUrl,
+      clientId: config.workerId,
+      chainId: config.chainId,
+      shareGroup: config.shareGroup,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+    },
+    log.child({ component: 'ingest' }),
+  );
+  await consumer.start();
+  log.info(
+    { database: db.kind, migrations: applied, filter: eventsFilter(config), worker: config.workerId },
+    'HQ ingest running',
+  );
+  const stop = async () => {
+    await consumer.stop();
+    await db.close();
+    log.info(consumer.counts, 'HQ ingest stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
