@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
 import { EventConsumer } from '../../hq/src/ingest/consumer.ts';
+import { GapHealer } from '../../hq/src/ingest/gap-healer.ts';
 import type { Hub } from '../../hub/src/hub.ts';
 import type { SaleCompletedData, SaleRefundedData } from '../../hub/src/protocol/events.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
@@ -25,7 +26,7 @@ const quiet = pino({ level: 'silent' });
 let broker: Mosquitto;
 let db: Database;
 let hub: Hub;
-let cashier: TabletClient;
+let counter: TabletClient;
 let manager: TabletClient;
 let consumer: EventConsumer;
 let hqCommands: HqSubscriber;
@@ -33,7 +34,7 @@ let hqCommands: HqSubscriber;
 const newConsumer = () =>
   new EventConsumer(db, { brokerUrl: broker.url, clientId: 'hq-ingest-test', chainId: CHAIN }, quiet);
 
-async function sellSome(count: number): Promise<string[]> {
+async function sellSome(count: number, cashier: TabletClient = counter): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const sale = await sell(
@@ -45,7 +46,7 @@ async function sellSome(count: number): Promise<string[]> {
   return ids;
 }
 
-async function contiguousSeq(): Promise<number> {
+async function contiguousSeq(db: Database): Promise<number> {
   const rows = await db.query<{ contiguous_seq: string }>(
     'SELECT contiguous_seq FROM store_streams WHERE store_id = $1',
     [STORE],
@@ -53,16 +54,16 @@ async function contiguousSeq(): Promise<number> {
   return rows.length === 0 ? 0 : Number(rows[0]!.contiguous_seq);
 }
 
-async function waitForHq(seq: number, timeoutMs = 30_000): Promise<void> {
+async function waitForHq(db: Database, seq: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await contiguousSeq()) < seq) {
-    if (Date.now() > deadline) throw new Error(`HQ holds up to seq ${await contiguousSeq()}, not ${seq}`);
+  while ((await contiguousSeq(db)) < seq) {
+    if (Date.now() > deadline) throw new Error(`HQ holds up to seq ${await contiguousSeq(db)}, not ${seq}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 /** HQ's events table equals the store's journal, event for event; the sales add up the same. */
-async function expectHqHoldsTheJournal(): Promise<void> {
+async function expectHqHoldsTheJournal(db: Database, hub: Hub): Promise<void> {
   const journal = scanJournal(hub.config.dataDir).events;
   const held = await db.query<{ event_id: string; seq: string; type: string }>(
     'SELECT event_id, seq, type FROM events WHERE store_id = $1 ORDER BY seq',
@@ -103,7 +104,7 @@ beforeAll(async () => {
     dataDir: temp.make('ayi-hq-consumer-'),
     config: { chainId: CHAIN, storeId: STORE, mqttUrl: broker.url, mqttReconnectMaxMs: 1000 },
   });
-  cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter 1');
+  counter = await pairedTablet(hub, demoPin('cashier'), 'Counter 1');
   manager = await pairedTablet(hub, demoPin('manager'), 'Office');
   hqCommands = await hqSubscriber(broker.url, `${storeTopics(CHAIN, STORE).root}/cmd-result`);
 }, 60_000);
@@ -128,8 +129,8 @@ describe('HQ consumer', () => {
     expect(refund.status).toBe(200);
     const voided = await manager.request('POST', `/api/sales/${ids[5]}/void`, { reason: '打錯' });
     expect(voided.status).toBe(200);
-    await waitForHq(hub.events.lastSeq);
-    await expectHqHoldsTheJournal();
+    await waitForHq(db, hub.events.lastSeq);
+    await expectHqHoldsTheJournal(db, hub);
     expect(consumer.counts.quarantined).toBe(0);
   });
 
@@ -138,8 +139,8 @@ describe('HQ consumer', () => {
     await sellSome(15);
     consumer = newConsumer();
     await consumer.start();
-    await waitForHq(hub.events.lastSeq);
-    await expectHqHoldsTheJournal();
+    await waitForHq(db, hub.events.lastSeq);
+    await expectHqHoldsTheJournal(db, hub);
   });
 
   it('changes nothing when the store sends everything again (resend from seq 1)', async () => {
@@ -152,6 +153,75 @@ describe('HQ consumer', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(consumer.counts.duplicates - before).toBe(lastSeq);
-    await expectHqHoldsTheJournal();
+    await expectHqHoldsTheJournal(db, hub);
+  });
+});
+
+describe('HQ heals a hole by itself', () => {
+  // A broker without persistence: restarted, it forgets what it queued for HQ's session while the
+  // hub already counts those events as delivered. Only HQ can see the hole.
+  let forgetful: Mosquitto;
+  let healDb: Database;
+  let store: Hub;
+  let till: TabletClient;
+  let worker: EventConsumer;
+  let healer: GapHealer;
+  const GRACE_MS = 1000;
+  const startWorker = async () => {
+    worker = new EventConsumer(healDb, { brokerUrl: forgetful.url, clientId: 'hq-heal-test', chainId: CHAIN }, quiet);
+    await worker.start();
+  };
+
+  beforeAll(async () => {
+    forgetful = await startMosquitto({ persistence: false });
+    healDb = await openDatabase({ dataDir: 'memory://' });
+    await migrate(healDb);
+    await startWorker();
+    healer = new GapHealer(healDb, (topic, payload) => worker.publish(topic, payload), quiet, {
+      graceMs: GRACE_MS,
+      checkEveryMs: 200,
+    });
+    healer.start();
+    store = await startTestHub({
+      dataDir: temp.make('ayi-hq-heal-'),
+      config: { chainId: CHAIN, storeId: STORE, mqttUrl: forgetful.url, mqttReconnectMaxMs: 500 },
+    });
+    till = await pairedTablet(store, demoPin('cashier'), 'Counter 1');
+  }, 60_000);
+
+  afterAll(async () => {
+    healer?.stop();
+    await worker?.stop();
+    await store?.stop();
+    await healDb?.close();
+    await forgetful?.kill();
+  });
+
+  it('asks the store to resend what a forgetful broker lost, and then holds exactly the journal', async () => {
+    await sellSome(3, till);
+    await waitForHq(healDb, store.events.lastSeq);
+    const firstLost = store.events.lastSeq + 1;
+
+    await worker.stop();
+    await sellSome(4, till);
+    // The hub hands these to the broker (PUBACK), which queues them for HQ's session...
+    const delivered = async () =>
+      ((await (await fetch(`${store.url}/api/health`)).json()) as { hq?: { deliveredSeq?: number } }).hq
+        ?.deliveredSeq ?? 0;
+    for (let i = 0; i < 200 && (await delivered()) < store.events.lastSeq; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await delivered()).toBe(store.events.lastSeq);
+    // ...and forgets them in a restart.
+    await forgetful.stop();
+    await forgetful.start();
+    await startWorker();
+    await sellSome(2, till);
+
+    const holeSeenAt = Date.now();
+    await waitForHq(healDb, store.events.lastSeq, GRACE_MS + 10_000);
+    expect(Date.now() - holeSeenAt).toBeLessThan(GRACE_MS + 10_000);
+    expect(healer.sent.map((s) => s.fromSeq)).toContain(firstLost);
+    await expectHqHoldsTheJournal(healDb, store);
   });
 });

@@ -91,6 +91,12 @@ export class EventConsumer {
     await client.subscribeAsync(eventsFilter(this.options), { qos: 1 });
   }
 
+  /** Publishes a command to a store (QoS 1) over this worker's connection. */
+  async publish(topic: string, payload: string): Promise<void> {
+    if (!this.client) throw new Error('the consumer is not connected');
+    await this.client.publishAsync(topic, payload, { qos: 1 });
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const client = this.client;
