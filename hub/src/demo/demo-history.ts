@@ -149,9 +149,41 @@ const REGIONS: [string, number][] = [
 
 /** Prefixes of Taiwan's mobile networks (not every 09xx is a mobile number). */
 const MOBILE_PREFIXES = [
-  '0910', '0911', '0912', '0915', '0916', '0918', '0919', '0920', '0921', '0922', '0928', '0930', '0932',
-  '0933', '0935', '0936', '0937', '0938', '0952', '0953', '0955', '0958', '0960', '0963', '0965', '0966',
-  '0968', '0970', '0972', '0975', '0978', '0980', '0982', '0985', '0988',
+  '0910',
+  '0911',
+  '0912',
+  '0915',
+  '0916',
+  '0918',
+  '0919',
+  '0920',
+  '0921',
+  '0922',
+  '0928',
+  '0930',
+  '0932',
+  '0933',
+  '0935',
+  '0936',
+  '0937',
+  '0938',
+  '0952',
+  '0953',
+  '0955',
+  '0958',
+  '0960',
+  '0963',
+  '0965',
+  '0966',
+  '0968',
+  '0970',
+  '0972',
+  '0975',
+  '0978',
+  '0980',
+  '0982',
+  '0985',
+  '0988',
 ];
 
 interface PlannedMember {
@@ -216,7 +248,9 @@ export async function seedDemoHistory(
       member.nextVisit = nextVisitOf(faker, member, day);
     }
     const weekday = new Date(`${date}T12:00:00Z`).getUTCDay();
-    const walkIns = Math.round(WALK_INS_PER_DAY * (weekday === 0 || weekday === 6 ? 1.3 : 1) * (0.8 + random.float() * 0.4));
+    const walkIns = Math.round(
+      WALK_INS_PER_DAY * (weekday === 0 || weekday === 6 ? 1.3 : 1) * (0.8 + random.float() * 0.4),
+    );
     for (let i = 0; i < walkIns; i++) visits.push({ member: null, lines: [], redeem: false });
     for (const visit of visits) fillBasket(faker, visit, byCategory, categoryOf);
     faker.helpers.shuffle(visits, { inplace: true });
@@ -225,7 +259,12 @@ export async function seedDemoHistory(
     // Who joins today is on record before their first sale is rung up.
     await Promise.all(
       joining.map((m) =>
-        services.members.registerImported(m.memberId, m.details, m.consent, random.int(9) < 7 ? services.cashier : services.manager),
+        services.members.registerImported(
+          m.memberId,
+          m.details,
+          m.consent,
+          random.int(9) < 7 ? services.cashier : services.manager,
+        ),
       ),
     );
     // A day's sales at once: they share the journal's fdatasyncs; nobody comes twice a day.
@@ -243,7 +282,10 @@ export async function seedDemoHistory(
 
 function planMembers(faker: Faker, services: HistoryServices, days: number, thisYear: number): PlannedMember[] {
   const phones = new Set<string>();
-  const personas = Object.entries(PERSONAS).map(([persona, shape]) => ({ value: persona as Persona, weight: shape.weight }));
+  const personas = Object.entries(PERSONAS).map(([persona, shape]) => ({
+    value: persona as Persona,
+    weight: shape.weight,
+  }));
   const members: PlannedMember[] = [];
   for (let i = 0; i < DEMO_MEMBERS; i++) {
     const persona = faker.helpers.weightedArrayElement(personas);
@@ -267,7 +309,8 @@ function planMembers(faker: Faker, services: HistoryServices, days: number, this
     const given = faker.person.firstName(gender === 'male' ? 'male' : 'female');
     const surname = faker.helpers.weightedArrayElement(SURNAMES.map(([value, weight]) => ({ value, weight })));
     // Young parents are 25-40; others 18-80, more of them in the middle.
-    const age = persona === 'baby' ? faker.number.int({ min: 25, max: 40 }) : 18 + Math.round(faker.number.float() ** 1.3 * 62);
+    const age =
+      persona === 'baby' ? faker.number.int({ min: 25, max: 40 }) : 18 + Math.round(faker.number.float() ** 1.3 * 62);
     const birthday = `${thisYear - age}-${pad(faker.number.int({ min: 1, max: 12 }))}-${pad(faker.number.int({ min: 1, max: 28 }))}`;
     const email = faker.number.int(9) < 4 ? faker.internet.email().toLowerCase() : null;
     const staples = PERSONAS[persona].staples.filter(([sku]) => services.skus.has(sku));
@@ -283,7 +326,10 @@ function planMembers(faker: Faker, services: HistoryServices, days: number, this
         name: `${surname}${given}`,
         birthday: faker.number.int(9) < 8 ? birthday : null,
         gender,
-        region: faker.number.int(9) < 7 ? faker.helpers.weightedArrayElement(REGIONS.map(([value, weight]) => ({ value, weight }))) : null,
+        region:
+          faker.number.int(9) < 7
+            ? faker.helpers.weightedArrayElement(REGIONS.map(([value, weight]) => ({ value, weight })))
+            : null,
         email,
       },
       consent: {
