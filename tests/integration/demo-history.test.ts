@@ -92,6 +92,10 @@ describe('the demo store a newcomer starts', () => {
     const memberId = due.entries[0]!.memberId;
     const card = await get<MemberCard>(tablet, `/api/members/${memberId}/card`);
     expect(card.usualItems.length).toBeGreaterThan(0);
+    // A member of months' standing, dated by when they joined, not by when the history was written.
+    expect(card.memberSince.slice(0, 10) < daysBefore(today, 2)).toBe(true);
+    expect(card.stats.purchaseCount).toBeGreaterThan(1);
+    expect(card.stats.lastPurchase! <= daysBefore(today, 2)).toBe(true);
     expect(card.repurchaseDue.length).toBeGreaterThan(0);
     expect(card.name).toMatch(/^\p{Script=Han}{2,4}$/u);
     expect(card.phone).toMatch(/^09\d{8}$|^09\d{2}-?\d{3}-?\d{3}$/);
