@@ -21,7 +21,7 @@ export const DEMO_HISTORY_SEED = 20_240_101;
 export const DEMO_HISTORY_DAYS = 365;
 export const DEMO_MEMBERS = 2000;
 /** Walk-in sales (no member) on an ordinary weekday. */
-const WALK_INS_PER_DAY = 28;
+const WALK_INS_PER_DAY = 24;
 /** The store is open 09:00-22:00; the day's events are spread evenly over it. */
 const OPENS_HOUR = 9;
 const OPEN_HOURS = 13;
