@@ -36,6 +36,12 @@ describe('loadConfig', () => {
     expect(loadConfig({}).tz).toBe('Asia/Taipei');
   });
 
+  it('seeds the demo history unless AYI_DEMO_HISTORY is off', () => {
+    expect(loadConfig({}).demoHistory).toBe(true);
+    expect(loadConfig({ AYI_DEMO_HISTORY: 'off' }).demoHistory).toBe(false);
+    expect(loadConfig({ AYI_DEMO_HISTORY: 'on' }).demoHistory).toBe(true);
+  });
+
   it.each([
     ['AYI_PORT', 'eighty'],
     ['AYI_PORT', '70000'],
@@ -45,6 +51,7 @@ describe('loadConfig', () => {
     ['AYI_STORE_ID', 'Store 1'],
     ['AYI_STORE_ID', ''],
     ['AYI_STORE_ID', '../other-store'],
+    ['AYI_DEMO_HISTORY', 'maybe'],
   ])('names %s when it is %j', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.problems.length).toBeGreaterThanOrEqual(1);

@@ -93,6 +93,7 @@ async function crashDuringStartup(dataDir: string, env: Record<string, string>):
       AYI_HOST: '127.0.0.1',
       AYI_DATA_DIR: dataDir,
       AYI_LOG_LEVEL: 'warn',
+      AYI_DEMO_HISTORY: 'off',
       ...env,
     },
     stdio: 'ignore',

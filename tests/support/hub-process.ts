@@ -60,6 +60,8 @@ export async function startHubProcess(
       AYI_HOST: '127.0.0.1',
       AYI_DATA_DIR: dataDir,
       AYI_LOG_LEVEL: 'warn',
+      // The small demo store (no seeded year of history) unless a test asks for it.
+      AYI_DEMO_HISTORY: 'off',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

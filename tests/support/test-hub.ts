@@ -29,6 +29,8 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
       host: '127.0.0.1',
       dataDir: options.dataDir ?? tempDataDir(),
       logLevel: 'silent',
+      // The small demo store (no seeded year of history) unless a test asks for it.
+      demoHistory: false,
       ...options.config,
     },
   );

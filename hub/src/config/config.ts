@@ -44,6 +44,11 @@ export const HubConfigSchema = Type.Object(
     mqttBacklogAlertSeconds: Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 }),
     /** Seed demo catalog and demo staff into a new data directory. */
     demo: Type.Boolean(),
+    /**
+     * With demo: a new data directory also gets a year of history (members, sales) so the reports
+     * have something to show. Tests turn it off (AYI_DEMO_HISTORY=off) for the small demo store.
+     */
+    demoHistory: Type.Boolean(),
     allowedOrigins: Type.Array(Type.String({ pattern: '^https?://' })),
     /**
      * Host names the hub answers to besides IP addresses, localhost and the machine's own name (with
@@ -112,6 +117,7 @@ export function defaultConfig(): HubConfig {
     mqttReconnectMaxMs: 30_000,
     mqttBacklogAlertSeconds: 900,
     demo: true,
+    demoHistory: true,
     allowedOrigins: [],
     allowedHosts: [],
     snapshotEveryEvents: 5000,
@@ -151,6 +157,10 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_MQTT_RECONNECT_MAX_MS: ['mqttReconnectMaxMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_MQTT_BACKLOG_ALERT_S: ['mqttBacklogAlertSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_DEMO: ['demo', (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v)],
+  AYI_DEMO_HISTORY: [
+    'demoHistory',
+    (v) => (['on', 'true', '1'].includes(v) ? true : ['off', 'false', '0'].includes(v) ? false : v),
+  ],
   AYI_ALLOWED_ORIGINS: [
     'allowedOrigins',
     (v) =>

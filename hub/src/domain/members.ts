@@ -5,6 +5,7 @@
  * an erased member's key is gone, so their sealed data opens to nothing).
  */
 import type { HubEvent, PointsReversalData, SaleCompletedData, SaleLineData, SealedData } from '../protocol/events.js';
+import { occurredAtOf } from '../protocol/events.js';
 import { CONSENT_CHANNELS, type ConsentChannel, type Gender, type PointsLedgerEntry } from '../protocol/members.js';
 import { MemberColumns } from './member-columns.js';
 import { daysBefore } from './time.js';
@@ -263,20 +264,22 @@ export class MemberBook {
   }
 
   apply(event: HubEvent, sale?: SaleCompletedData & { seq: number; at: string }): void {
+    // Imported history happened before it was recorded: it dates by when it happened.
+    const at = occurredAtOf(event);
     switch (event.type) {
       case 'member.registered': {
         const d = event.data;
         const profile = this.openProfile(d.memberId, d.sealed);
         const consent = Object.fromEntries(
-          CONSENT_CHANNELS.map((c) => [c, { granted: d.consent[c], at: d.consent[c] ? event.at : null }]),
+          CONSENT_CHANNELS.map((c) => [c, { granted: d.consent[c], at: d.consent[c] ? at : null }]),
         ) as MemberRecord['consent'];
         const record: MemberRecord = {
           memberId: d.memberId,
           memberCode: d.memberCode,
           phoneHash: profile?.phoneHash ?? '',
           sealed: d.sealed,
-          demographics: demographicsOf(profile, event.at.slice(0, 10)),
-          since: event.at,
+          demographics: demographicsOf(profile, at.slice(0, 10)),
+          since: at,
           tier: '',
           points: 0,
           lots: [],
@@ -286,7 +289,7 @@ export class MemberBook {
           consentHistory: CONSENT_CHANNELS.filter((c) => d.consent[c]).map((c) => ({
             channel: c,
             granted: true,
-            at: event.at,
+            at: at,
             staffId: d.staffId,
           })),
           purchaseCount: 0,
@@ -313,7 +316,7 @@ export class MemberBook {
         if (!profile) break;
         this.unindexPhone(record);
         record.sealed = event.data.sealed;
-        record.demographics = demographicsOf(profile, event.at.slice(0, 10));
+        record.demographics = demographicsOf(profile, at.slice(0, 10));
         this.index(record);
         this.changed(record);
         break;
@@ -331,8 +334,8 @@ export class MemberBook {
         const record = this.resolve(event.data.memberId);
         if (!record) break;
         const { channel, granted, staffId } = event.data;
-        record.consent[channel] = { granted, at: event.at };
-        record.consentHistory.push({ channel, granted, at: event.at, staffId });
+        record.consent[channel] = { granted, at: at };
+        record.consentHistory.push({ channel, granted, at: at, staffId });
         if (record.consentHistory.length > CONSENT_HISTORY_KEPT) record.consentHistory.shift();
         this.changed(record);
         break;
@@ -372,7 +375,7 @@ export class MemberBook {
         break;
       }
       case 'member.merged':
-        this.merge(event.data.fromMemberId, event.data.intoMemberId, event.seq, event.at);
+        this.merge(event.data.fromMemberId, event.data.intoMemberId, event.seq, at);
         break;
       case 'member.erased':
         this.erase(event.data.memberId);
@@ -392,7 +395,7 @@ export class MemberBook {
         this.ledger(
           record,
           event.seq,
-          event.at,
+          at,
           'expired',
           -event.data.points,
           null,
@@ -402,7 +405,7 @@ export class MemberBook {
         break;
       }
       case 'sale.completed':
-        if (event.data.memberId) this.applySale(event.data.memberId, event.data, event.seq, event.at);
+        if (event.data.memberId) this.applySale(event.data.memberId, event.data, event.seq, at);
         break;
       case 'sale.voided': {
         if (!sale?.memberId || !event.data.loyalty) break;
@@ -417,7 +420,7 @@ export class MemberBook {
           record.markdownPurchases = Math.max(0, record.markdownPurchases - 1);
         }
         record.lastPurchase = record.spendLog.at(-1)?.date ?? (record.purchaseCount > 0 ? record.lastPurchase : null);
-        this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'void');
+        this.reversePoints(record, event.data.loyalty, event.seq, at, sale.saleId, 'void');
         this.changed(record);
         break;
       }
@@ -428,7 +431,7 @@ export class MemberBook {
         record.cumulativeSpend -= event.data.amount;
         const entry = record.spendLog.find((s) => s.saleId === sale.saleId);
         if (entry) entry.amount -= event.data.amount;
-        this.reversePoints(record, event.data.loyalty, event.seq, event.at, sale.saleId, 'refund');
+        this.reversePoints(record, event.data.loyalty, event.seq, at, sale.saleId, 'refund');
         this.changed(record);
         break;
       }

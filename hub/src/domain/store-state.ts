@@ -5,6 +5,7 @@
  */
 import type { DiscountPolicy, Role, SaleView } from '../protocol/api.js';
 import type { HubEvent, HubEventOf, ProductData, SaleCompletedData } from '../protocol/events.js';
+import { occurredAtOf } from '../protocol/events.js';
 import { daysBefore } from './time.js';
 import { refundLinesSignature } from './sale.js';
 import { MemberBook, type MemberBookData, type Seal, type Unseal } from './members.js';
@@ -183,7 +184,7 @@ export class StoreState {
       case 'sale.voided': {
         const sale = this.sales.get(event.data.saleId);
         if (!sale) break;
-        sale.voided = { reason: event.data.reason, staffId: event.data.staffId, at: event.at };
+        sale.voided = { reason: event.data.reason, staffId: event.data.staffId, at: occurredAtOf(event) };
         this.totals.salesCount -= 1;
         this.totals.revenue -= sale.total;
         this.baskets.count(sale.lines, -1);
@@ -365,7 +366,7 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>, texts: TextPool): Sal
     loyalty: d.loyalty,
     approvedBy: d.approvedBy ?? null,
     seq: event.seq,
-    at: event.at,
+    at: occurredAtOf(event),
     storeId: event.storeId,
     voided: null,
     refundedQty: {},

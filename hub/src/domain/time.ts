@@ -12,9 +12,25 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
+/** Per time zone, the last store-local day worked out and the instants it spans [from, to). */
+const lastDays = new Map<string, { date: string; from: number; to: number }>();
+
 /** The store-local date (YYYY-MM-DD) of an instant: a sale at 00:30 in Taipei belongs to that day. */
 export function businessDate(at: Date, timeZone: string): string {
-  return formatterFor(timeZone).format(at);
+  // Asked several times for every sale (and every replayed one), nearly always of the same day:
+  // the day's span is worked out once, instead of formatting each instant.
+  const t = at.getTime();
+  const last = lastDays.get(timeZone);
+  if (last && t >= last.from && t < last.to) return last.date;
+  const formatter = formatterFor(timeZone);
+  const date = formatter.format(at);
+  const from = localDayStart(date, timeZone);
+  const to = localDayStart(daysAfter(date, 1), timeZone);
+  // Kept only when the span checks out (a zone whose midnight is skipped is simply not cached).
+  if (from <= t && t < to && formatter.format(from) === date && formatter.format(to - 1) === date) {
+    lastDays.set(timeZone, { date, from, to });
+  }
+  return date;
 }
 
 /** The date `days` days before a YYYY-MM-DD date. */

@@ -463,6 +463,11 @@ const envelopeFields = {
   ),
   seq: Type.Integer({ minimum: 1, description: 'Per store and epoch: starts at 1, never repeats, no gaps.' }),
   at: UtcTime('ISO 8601 UTC time the hub recorded the event.'),
+  occurredAt: Type.Optional(
+    UtcTime(
+      'Only on imported history (a demo store seeds a year of it at its first start): when the event happened in the store, earlier than at. Reports go by this time when present.',
+    ),
+  ),
   link: Type.Optional(
     Type.Object(
       {
@@ -483,7 +488,7 @@ const envelopeFields = {
 
 /** The envelope of one event type, its payload included. */
 export function eventSchema<K extends EventType>(type: K) {
-  const { schema, eventId, chainId, storeId, epoch, seq, at, link } = envelopeFields;
+  const { schema, eventId, chainId, storeId, epoch, seq, at, occurredAt, link } = envelopeFields;
   return Type.Object(
     {
       schema,
@@ -494,6 +499,7 @@ export function eventSchema<K extends EventType>(type: K) {
       seq,
       type: Type.Literal(type),
       at,
+      occurredAt,
       data: EventDataSchemas[type],
       link,
     },

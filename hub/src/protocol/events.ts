@@ -21,12 +21,22 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
   type: TType;
   /** ISO 8601 UTC time the hub recorded the event. */
   at: string;
+  /**
+   * Only on history imported in one go (a demo store's seeded year): when it happened in the
+   * store, earlier than `at`. Projections and reports go by this time when it is there.
+   */
+  occurredAt?: string;
   data: TData;
   /**
    * Only on the wire to HQ, never in the journal: set by the publisher on member.registered and
    * member.profile_updated while the member exists (a re-publish after an erasure has none).
    */
   link?: HqMemberLink;
+}
+
+/** When an event happened in the store: its business time if it was imported, else when recorded. */
+export function occurredAtOf(event: Pick<EventEnvelope, 'at' | 'occurredAt'>): string {
+  return event.occurredAt ?? event.at;
 }
 
 /** How HQ links one person across the chain's stores without their number. */

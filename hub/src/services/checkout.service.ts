@@ -42,7 +42,7 @@ import {
 } from '../domain/loyalty.js';
 import { roundHalfUp } from '../domain/money.js';
 import type { MemberRecord } from '../domain/members.js';
-import type { EventStore } from '../storage/event-store.js';
+import type { EventRecorder } from '../storage/event-store.js';
 import type { MembersService } from './members.service.js';
 import type { DiscountApprovalService } from './discount-approval.service.js';
 import { discountsOverLimit } from '../domain/discount-policy.js';
@@ -99,7 +99,7 @@ export class CheckoutService {
 
   constructor(
     private readonly state: StoreState,
-    private readonly events: EventStore,
+    private readonly events: EventRecorder,
     private readonly members: MembersService,
     private readonly timeZone: string,
     private readonly clock: () => Date,

@@ -29,7 +29,7 @@ import { displayPhone, looksLikeWholeNumber, maskPhone, parseMobile } from '../d
 import type { StoreState } from '../domain/store-state.js';
 import { assertCalendarDate, businessDate, monthsBefore } from '../domain/time.js';
 import { roleAtLeast } from './security.service.js';
-import type { EventStore } from '../storage/event-store.js';
+import type { EventRecorder } from '../storage/event-store.js';
 import type { MemberVault } from '../storage/member-vault.js';
 import type { KeyedLock } from './keyed-lock.js';
 import type { Actor } from './checkout.service.js';
@@ -45,7 +45,7 @@ export class MembersService {
 
   constructor(
     private readonly state: StoreState,
-    private readonly events: EventStore,
+    private readonly events: EventRecorder,
     private readonly vault: MemberVault,
     readonly program: LoyaltyProgram,
     private readonly timeZone: string,
@@ -154,6 +154,33 @@ export class MembersService {
         existing: false,
         firstOrderCoupon: couponCode,
       };
+    });
+  }
+
+  /**
+   * History import (a demo store's seeded year): a member recorded as a sign-up records them, with
+   * the whole profile sealed under the key of their own (made beforehand, MemberVault.createKeys),
+   * but without a welcome SMS or a first-order coupon: they joined before this hub.
+   */
+  async registerImported(
+    memberId: string,
+    details: Omit<MemberProfile, 'phone' | 'phoneHash'> & { phone: string },
+    consent: Record<ConsentChannel, boolean>,
+    actor: Actor,
+  ): Promise<void> {
+    const phone = parseMobile(details.phone).e164;
+    const profile: MemberProfile = { ...details, phone, phoneHash: this.vault.hashPhone(phone) };
+    if (this.state.members.byPhoneHash.has(profile.phoneHash)) {
+      throw new DomainError('member_exists', 'An imported member has the number of another member', undefined, 409);
+    }
+    await this.events.record('member.registered', {
+      memberId,
+      memberCode: this.newMemberCode(),
+      sealed: this.vault.seal(memberId, profile),
+      channel: 'store',
+      consent,
+      staffId: actor.staff.id,
+      deviceId: actor.deviceId,
     });
   }
 

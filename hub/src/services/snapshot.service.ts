@@ -46,6 +46,8 @@ export class SnapshotService {
   private timerAt = 0;
   private failedAt: number | null = null;
   private stopped = false;
+  /** Set while a history import runs (see during()). */
+  private held = false;
   private readonly policy: SnapshotPolicy;
 
   constructor(
@@ -128,6 +130,20 @@ export class SnapshotService {
     return this.running;
   }
 
+  /**
+   * Runs a bulk import (a demo store's seeded history) without periodic snapshots in its midst,
+   * each of which would serialise the growing projection again, then takes one snapshot of it all.
+   */
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    this.held = true;
+    this.clearTimer();
+    try {
+      return await work();
+    } finally {
+      this.held = false;
+    }
+  }
+
   /** Cancels a waiting periodic snapshot; nightly and shutdown snapshots still work via take(). */
   stop(): void {
     this.stopped = true;
@@ -136,7 +152,7 @@ export class SnapshotService {
 
   /** Arms (or brings forward) the timer for a due periodic snapshot. */
   private plan(): void {
-    if (this.stopped || this.eventsSince < this.everyEvents) return;
+    if (this.stopped || this.held || this.eventsSince < this.everyEvents) return;
     const now = this.policy.now();
     let at: number;
     if (this.failedAt !== null) at = this.failedAt + this.policy.retryMs;
@@ -153,7 +169,7 @@ export class SnapshotService {
 
   private fire(): void {
     this.timer = null;
-    if (this.stopped || this.eventsSince < this.everyEvents) return;
+    if (this.stopped || this.held || this.eventsSince < this.everyEvents) return;
     if (this.running) {
       void this.running.catch(() => undefined).then(() => this.plan());
       return;

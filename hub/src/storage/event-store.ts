@@ -25,6 +25,14 @@ export interface StoreIdentity {
 
 export type CommittedListener = (event: HubEvent) => void;
 
+/** What services record events through: the store itself, or its back-dated view for history. */
+export interface EventRecorder {
+  record<K extends EventType>(
+    type: K,
+    data: EventPayloads[K] | ((ctx: { seq: number; at: Date }) => EventPayloads[K]),
+  ): Promise<HubEventOf<K>>;
+}
+
 interface Pending {
   event: HubEvent;
   durable: boolean;
@@ -32,7 +40,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-export class EventStore {
+export class EventStore implements EventRecorder {
   private lastAllocated: number;
   private lastCommitted: number;
   private readonly pending = new Map<number, Pending>();
@@ -65,17 +73,21 @@ export class EventStore {
   /**
    * Appends one event. `data` may be a function of the allocated seq and time, for ids that must be
    * unique (a sale number); it runs synchronously, so no other event can take the same seq.
+   * `occurredAt` is only for imported history (see `backdated`).
    */
   async record<K extends EventType>(
     type: K,
     data: EventPayloads[K] | ((ctx: { seq: number; at: Date }) => EventPayloads[K]),
+    occurredAt?: () => Date,
   ): Promise<HubEventOf<K>> {
     // After a failed append the journal first cuts the file back; events wait for that (a few ms)
     // and are then tried on the disk afresh, so none is refused for a failure that has passed.
     while (this.recovering) await this.recovering;
     const at = this.clock();
+    // Taken after the wait, so history events keep their business times in seq order.
+    const businessAt = occurredAt?.();
     const seq = this.lastAllocated + 1;
-    const payload = typeof data === 'function' ? data({ seq, at }) : data;
+    const payload = typeof data === 'function' ? data({ seq, at: businessAt ?? at }) : data;
     this.lastAllocated = seq;
     const event = {
       schema: EVENT_SCHEMA,
@@ -84,6 +96,7 @@ export class EventStore {
       seq,
       type,
       at: at.toISOString(),
+      ...(businessAt ? { occurredAt: businessAt.toISOString() } : {}),
       data: payload,
     } as HubEventOf<K>;
 
@@ -97,6 +110,15 @@ export class EventStore {
     );
     await committed;
     return event;
+  }
+
+  /**
+   * History imported in one go (a demo store's seeded year): each event is recorded now, in the
+   * journal like any other, and carries `occurredAt` from `businessClock`, the time it happened in
+   * the store. Services given this view price, date and number their events by that time.
+   */
+  backdated(businessClock: () => Date): EventRecorder {
+    return { record: (type, data) => this.record(type, data, businessClock) };
   }
 
   private markDurable(seq: number): void {

@@ -75,6 +75,21 @@ export class MemberVault {
     });
   }
 
+  /** Keys for many members at once, with one fdatasync (a history import); resolves once durable. */
+  createKeys(memberIds: string[]): Promise<void> {
+    return this.serially(async () => {
+      const made = memberIds.filter((id) => !this.keys.has(id)).map((memberId) => ({ memberId, key: randomBytes(32) }));
+      for (const { memberId, key } of made) this.db.data.push({ memberId, key: key.toString('base64') });
+      try {
+        await this.db.write();
+      } catch (err) {
+        await (this.db.adapter as JsonLinesAppendFile<KeyEntry>).reset();
+        throw err;
+      }
+      for (const { memberId, key } of made) this.keys.set(memberId, key);
+    });
+  }
+
   /** Seals any JSON value (a profile, a tag, a carrier's hash) under the member's key. */
   seal(memberId: string, value: unknown): SealedData {
     const key = this.keys.get(memberId);

@@ -37,3 +37,26 @@ describe('localDateTime', () => {
     expect(localDateTime(Date.parse('2026-03-08T10:30:00Z'), 'America/New_York')).toBe('2026-03-08 06:30:00');
   });
 });
+
+describe('businessDate called again and again (every sale, every replayed event)', () => {
+  it.each(['Asia/Taipei', 'America/New_York', 'America/Santiago', 'Australia/Lord_Howe'])(
+    'gives the same day as the calendar in %s, at every hour and either side of it, all year',
+    (timeZone) => {
+      const calendar = new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      });
+      const start = Date.UTC(2026, 0, 1);
+      for (let hour = 0; hour < 366 * 24; hour++) {
+        for (const t of [start + hour * 3_600_000 - 1, start + hour * 3_600_000, start + hour * 3_600_000 + 1]) {
+          const at = new Date(t);
+          if (businessDate(at, timeZone) !== calendar.format(at)) {
+            expect(businessDate(at, timeZone), at.toISOString()).toBe(calendar.format(at));
+          }
+        }
+      }
+    },
+  );
+});
