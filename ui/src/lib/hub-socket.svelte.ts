@@ -209,6 +209,7 @@ export class HubSocket {
     this.#connectTimer = setTimeout(() => {
       this.#connectTimer = null;
       if (this.#ws !== ws || ws.readyState !== WebSocket.CONNECTING) return;
+      this.#linkLost = true;
       this.#teardown('connect timeout');
       this.#scheduleRetry();
     }, CONNECT_TIMEOUT_MS);
