@@ -74,7 +74,9 @@ describe('a hub outage at the counter (browser, built hub + UI)', () => {
     await pairAndLogIn(page, hub().url, hub().pairingCode, '櫃台 1', hub().demoPins.manager);
     await waitForConnection(page, 'online');
     // The service worker has cached the app and taken this page over.
-    await page.waitForFunction('navigator.serviceWorker.controller !== null');
+    await expect
+      .poll(() => page.evaluate('navigator.serviceWorker.controller !== null'), { timeout: 15_000 })
+      .toBe(true);
 
     // Another tablet, paired before the outage, sells while this one is reconnecting.
     const other = await session().newTabletContext();
