@@ -26,6 +26,10 @@ class Catalog {
     hubSocket.subscribe((msg) => {
       if (msg.type === 'catalog.changed' && this.loaded) void this.reload();
     });
+    // A change announced while the link was down was missed; a load tried then failed.
+    hubSocket.onReconnect(() => {
+      if (this.loaded || this.error) void this.reload().catch(() => undefined);
+    });
   }
 
   /** Loads the catalog once; later calls wait for the same load. */

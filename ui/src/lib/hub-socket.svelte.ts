@@ -1,13 +1,16 @@
 /**
  * The tablet's one WebSocket to the hub (`/api/ws` on the page's own host).
  *
- * - reconnects by itself: 1 s, doubling to 30 s, reset after a good connection;
+ * - reconnects by itself: 250 ms, doubling to 1 s and no more, so the tablet is back within about a
+ *   second of the hub (a store's hub is on the LAN: a refused attempt a second costs it nothing);
+ *   an attempt that neither opens nor fails (a hub that is off) is given up after 2 s;
  * - exposes reactive `online` (socket open) for the connection indicator;
  * - hands every ServerMessage to its subscribers;
  * - request/response for checkout, matched by requestId, with a timeout;
  * - `reconnect()` after login/logout, because the hub binds the staff session at the handshake;
- * - counts `hello`s (`connections`): a second one means the link came back, and whatever happened
- *   meanwhile (sales on other tablets) has to be fetched again;
+ * - counts `hello`s (`connections`), and separately the ones after the link was lost
+ *   (`reconnections`, `onReconnect(fn)`): whatever happened meanwhile (sales on other tablets) has to
+ *   be fetched again. A reconnect on purpose (login, logout) is not one;
  * - `onMemberChanged(fn)`: a member's record changed on the hub, refresh an open member card;
  * - `onScan(fn)`: a hardware scanner assigned to this tablet read a code (the checkout page handles
  *   it like a keyboard-wedge scan).
@@ -35,8 +38,10 @@ interface Pending {
 
 /** Close code the hub uses when this device's pairing is revoked. */
 const CLOSE_REVOKED = 4401;
-const MIN_BACKOFF_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 1_000;
+/** An attempt that has neither opened nor failed by then is dropped for a fresh one. */
+const CONNECT_TIMEOUT_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
 /** No message at all for this long (pings included) means the link is dead. */
 const SILENCE_LIMIT_MS = 40_000;
@@ -74,11 +79,16 @@ export class HubSocket {
   nextRetryAt = $state<number | null>(null);
   /** How many `hello`s this tablet has had (one per established connection). */
   connections = $state(0);
+  /** How many times the link came back after being lost (a `hello` after a drop). */
+  reconnections = $state(0);
 
   #ws: WebSocket | null = null;
   #active = false;
   #backoff = MIN_BACKOFF_MS;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #connectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The link dropped (not closed on purpose) since the last `hello`. */
+  #linkLost = false;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
   #lastHeard = 0;
   // Plumbing, not UI state: plain collections on purpose.
@@ -88,6 +98,8 @@ export class HubSocket {
   #memberListeners = new Set<MemberChangedListener>();
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #scanListeners = new Set<ScanListener>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  #reconnectListeners = new Set<() => void>();
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   #pending = new Map<string, Pending>();
   #windowHooked = false;
@@ -104,6 +116,7 @@ export class HubSocket {
   /** Closes the socket and stops reconnecting (e.g. the tablet is not paired). */
   stop(): void {
     this.#active = false;
+    this.#linkLost = false;
     this.#clearRetry();
     this.#teardown('stopped');
   }
@@ -127,6 +140,15 @@ export class HubSocket {
   onMemberChanged(fn: MemberChangedListener): () => void {
     this.#memberListeners.add(fn);
     return () => this.#memberListeners.delete(fn);
+  }
+
+  /**
+   * Called each time the link comes back after being lost, once the hub has said `hello`: what the
+   * screen shows may be out of date (pages use `reloadOnReconnect`).
+   */
+  onReconnect(fn: () => void): () => void {
+    this.#reconnectListeners.add(fn);
+    return () => this.#reconnectListeners.delete(fn);
   }
 
   /** Called with every `scan` message (a hub-attached scanner assigned to this tablet). */
@@ -184,9 +206,17 @@ export class HubSocket {
       return;
     }
     this.#ws = ws;
+    this.#connectTimer = setTimeout(() => {
+      this.#connectTimer = null;
+      if (this.#ws !== ws || ws.readyState !== WebSocket.CONNECTING) return;
+      this.#linkLost = true;
+      this.#teardown('connect timeout');
+      this.#scheduleRetry();
+    }, CONNECT_TIMEOUT_MS);
 
     ws.onopen = () => {
       if (this.#ws !== ws) return;
+      this.#clearConnectTimer();
       this.online = true;
       this.#backoff = MIN_BACKOFF_MS;
       this.#lastHeard = Date.now();
@@ -206,6 +236,8 @@ export class HubSocket {
     ws.onclose = (ev: CloseEvent) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
+      this.#clearConnectTimer();
+      this.#linkLost = true;
       this.#markOffline('closed');
       if (ev.code === CLOSE_REVOKED) {
         // The owner revoked this tablet: it has to be paired again.
@@ -228,6 +260,17 @@ export class HubSocket {
         this.lastSeq = msg.lastSeq;
         this.storage = msg.storage ?? 'ok';
         this.connections += 1;
+        if (this.#linkLost) {
+          this.#linkLost = false;
+          this.reconnections += 1;
+          for (const fn of this.#reconnectListeners) {
+            try {
+              fn();
+            } catch (e) {
+              console.error('reconnect listener failed', e);
+            }
+          }
+        }
         break;
       case 'storage':
         this.storage = msg.state;
@@ -296,6 +339,7 @@ export class HubSocket {
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
       if (Date.now() - this.#lastHeard > SILENCE_LIMIT_MS) {
         // Half-open link (Wi-Fi dropped without a close): give up on it and reconnect.
+        this.#linkLost = true;
         this.#teardown('silent');
         this.#scheduleRetry();
         return;
@@ -313,7 +357,13 @@ export class HubSocket {
     this.#heartbeat = null;
   }
 
+  #clearConnectTimer(): void {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+  }
+
   #teardown(reason: string): void {
+    this.#clearConnectTimer();
     const ws = this.#ws;
     this.#ws = null;
     if (ws) {

@@ -10,6 +10,7 @@
 import type { QuoteRequest, QuoteView } from '$protocol/api';
 import { api, isApiError } from './api';
 import { cart } from './cart.svelte';
+import { hubSocket } from './hub-socket.svelte';
 
 const DEBOUNCE_MS = 200;
 
@@ -30,6 +31,13 @@ class MemberQuote {
 
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor() {
+    // A quote the hub could not be asked for while it was down: ask now.
+    hubSocket.onReconnect(() => {
+      if (this.error) this.retry();
+    });
+  }
 
   /** The cart changed: quote it (soon), or forget the quote when no quote is needed. */
   update(req: QuoteRequest | null, needed: boolean): void {

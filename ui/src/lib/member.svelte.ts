@@ -88,6 +88,11 @@ class MemberDesk {
     hubSocket.onMemberChanged((memberId) => {
       if (cart.member?.memberId === memberId) this.scheduleCard(0);
     });
+    // Changes while the link was down were not announced; a card or program asked for then failed.
+    hubSocket.onReconnect(() => {
+      if (cart.member) this.scheduleCard(0);
+      if (!this.loyalty) void this.loadLoyalty();
+    });
   }
 
   /** Asks the hub what a query at the member box (or a scan) is. */

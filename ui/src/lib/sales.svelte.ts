@@ -1,8 +1,8 @@
 /**
  * Sale history (GET /api/sales, newest first), kept live: every `{type: "sale"}` message from the
  * hub (a sale completed, voided or refunded on any tablet) is inserted or replaces its row.
- * Messages sent while the socket was down are lost, so every new `hello` (the socket is back)
- * fetches the newest page again and merges it in.
+ * Messages sent while the socket was down are lost, so every reconnection fetches the newest page
+ * again and merges it in.
  */
 import type { SaleView } from '$protocol/api';
 import { api } from './api';
@@ -31,7 +31,9 @@ class SalesStore {
   constructor() {
     hubSocket.subscribe((msg) => {
       if (msg.type === 'sale') this.upsert(msg.sale);
-      else if (msg.type === 'hello' && this.loaded) void this.refreshNewest();
+    });
+    hubSocket.onReconnect(() => {
+      if (this.loaded) void this.refreshNewest();
     });
   }
 

@@ -38,6 +38,7 @@ import { segmentRoutes } from './segments.routes.js';
 import { analyticsRoutes } from './analytics.routes.js';
 import { tabletSocket } from '../ws/tablet.socket.js';
 import { lazyValidators } from './lazy-validators.js';
+import { serveServiceWorkerUncached } from './service-worker.js';
 import type { AnalyticsService } from '../../services/analytics.service.js';
 import type { SegmentsService } from '../../services/segments.service.js';
 import type { TagRulesService } from '../../services/tag-rules.service.js';
@@ -227,6 +228,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
   });
 
   const uiBuilt = existsSync(path.join(uiDir, 'index.html'));
+  serveServiceWorkerUncached(app);
   if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
   const authenticateApi = authenticate(ctx.security);
   app.setNotFoundHandler(async (request, reply) => {

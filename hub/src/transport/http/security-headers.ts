@@ -129,6 +129,8 @@ export async function registerSecurityHeaders(app: FastifyInstance, uiDir: strin
         imgSrc: ["'self'", 'data:', 'blob:'],
         fontSrc: ["'self'", 'data:'],
         connectSrc: ["'self'"],
+        // The UI's service worker (/service-worker.js), and no other worker.
+        workerSrc: ["'self'"],
         objectSrc: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
