@@ -10,6 +10,8 @@ CREATE TABLE events (
   seq         bigint      NOT NULL,
   type        text        NOT NULL,
   at          timestamptz NOT NULL,
+  -- When it happened in the store, where that is not when the hub recorded it (imported history).
+  occurred_at timestamptz,
   data        jsonb       NOT NULL,
   link        jsonb,
   received_at timestamptz NOT NULL DEFAULT now(),

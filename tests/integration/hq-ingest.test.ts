@@ -214,6 +214,16 @@ describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
     expect((await salesRows(db, stream.storeId)).map((s) => s.total)).toEqual([100]);
   });
 
+  it('dates imported history (a seeded demo store) by when it happened, not when it was recorded', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const old = { ...stream.next('sale.completed', sale('S-1', 100)), occurredAt: '2025-12-24T03:00:00.000Z' };
+    await ingest(db, old as HubEvent);
+    const [row] = await db.query<{ at: Date }>('SELECT at FROM sales WHERE store_id = $1', [stream.storeId]);
+    expect(row!.at.toISOString()).toBe('2025-12-24T03:00:00.000Z');
+  });
+
   it('stores an event type it does not know yet (a newer hub): the seq stays contiguous', async () => {
     const db = await fresh();
     if (!db) return;

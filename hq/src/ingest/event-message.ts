@@ -18,6 +18,8 @@ export interface IncomingEvent {
   seq: number;
   type: string;
   at: string;
+  /** When it happened in the store, for events recorded later than that (imported history). */
+  occurredAt: string | null;
   data: Record<string, unknown>;
   link: Record<string, unknown> | null;
 }
@@ -66,7 +68,7 @@ export function readEventMessage(topic: string, payload: Buffer | string): Messa
   if (!anyEnvelope.Check(message)) {
     return { ok: false, reason: 'bad_envelope', detail: firstError(anyEnvelope, message), storeId };
   }
-  const envelope = message as unknown as IncomingEvent & { link?: Record<string, unknown> };
+  const envelope = message as unknown as IncomingEvent & { link?: Record<string, unknown>; occurredAt?: string };
   // The broker's ACL lets a store publish only under its own topic: the topic is the truth.
   if (envelope.chainId !== chainId || envelope.storeId !== storeId) {
     return {
@@ -94,6 +96,7 @@ export function readEventMessage(topic: string, payload: Buffer | string): Messa
       seq: envelope.seq,
       type: envelope.type,
       at: envelope.at,
+      occurredAt: envelope.occurredAt ?? null,
       data: envelope.data,
       link: envelope.link ?? null,
     },

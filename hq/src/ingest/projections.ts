@@ -17,7 +17,15 @@ const saleCompleted: Projection = async (tx, event) => {
      ON CONFLICT (store_id, sale_id) DO UPDATE SET
        completed = true, business_date = EXCLUDED.business_date, at = EXCLUDED.at,
        member_id = EXCLUDED.member_id, total = EXCLUDED.total, line_count = EXCLUDED.line_count`,
-    [event.storeId, sale.saleId, sale.businessDate, event.at, sale.memberId, sale.total, sale.lines.length],
+    [
+      event.storeId,
+      sale.saleId,
+      sale.businessDate,
+      event.occurredAt ?? event.at,
+      sale.memberId,
+      sale.total,
+      sale.lines.length,
+    ],
   );
   for (const line of sale.lines) {
     await tx.query(

@@ -25,8 +25,8 @@ export async function storeEvent(db: Database, event: IncomingEvent, knownType: 
       [event.storeId, event.epoch],
     );
     const inserted = await tx.query(
-      `INSERT INTO events (store_id, event_id, chain_id, epoch, seq, type, at, data, link)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO events (store_id, event_id, chain_id, epoch, seq, type, at, occurred_at, data, link)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (store_id, event_id) DO NOTHING RETURNING event_id`,
       [
         event.storeId,
@@ -36,6 +36,7 @@ export async function storeEvent(db: Database, event: IncomingEvent, knownType: 
         event.seq,
         event.type,
         event.at,
+        event.occurredAt,
         JSON.stringify(event.data),
         event.link === null ? null : JSON.stringify(event.link),
       ],
