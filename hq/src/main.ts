@@ -9,7 +9,11 @@ const log = pino({ name: 'ayi-hq' });
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    onIdleError: (err) => log.warn({ err: err.message }, 'the database dropped an idle connection'),
+  });
   const applied = await migrate(db);
   const consumer = new EventConsumer(
     db,

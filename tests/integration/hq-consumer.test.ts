@@ -15,7 +15,7 @@ import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
-import { demoPin, pairedTablet, startTestHub, type TabletClient } from '../support/test-hub.ts';
+import { demoPin, pairedTablet, signUpMember, startTestHub, type TabletClient } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
@@ -154,6 +154,72 @@ describe('HQ consumer', () => {
     }
     expect(consumer.counts.duplicates - before).toBe(lastSeq);
     await expectHqHoldsTheJournal(db, hub);
+  });
+});
+
+/** Every row of every table HQ has, as text. */
+async function everythingHqHolds(db: Database): Promise<string> {
+  const tables = await db.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+  );
+  const dump: string[] = [];
+  for (const { table_name: table } of tables) {
+    const rows = await db.query(`SELECT * FROM ${table}`);
+    dump.push(`${table}: ${JSON.stringify(rows)}`);
+  }
+  return dump.join('\n');
+}
+
+describe('HQ and a PDPA erasure', () => {
+  it('keeps no trace of an erased member or a record merged into them; their sales still add up', async () => {
+    const signUp = await counter.request('POST', '/api/members', { phone: '0912000111' });
+    const { memberId: kept, memberCode } = (signUp.body as { member: { memberId: string; memberCode: string } }).member;
+    const merged = await signUpMember(counter, '0912000222');
+    const other = await signUpMember(counter, '0912000333');
+    for (const memberId of [kept, merged, other]) {
+      await sell(
+        counter,
+        checkoutRequest([{ sku: 'FOD-001', qty: 2 }], [{ type: 'cash', amount: 5000 }], { memberId }),
+      );
+    }
+    await manager.request('POST', '/api/members/merge', { fromMemberId: merged, intoMemberId: kept });
+    await waitForHq(db, hub.events.lastSeq);
+
+    // What HQ held about the two records before: ids, card codes, sealed profiles, cross-store hashes.
+    const traces = new Set<string>([kept, merged]);
+    const theirEvents = await db.query<{ data: Record<string, unknown>; link: { phoneHash?: string } | null }>(
+      `SELECT data, link FROM events WHERE data->>'memberId' = ANY($1)`,
+      [[kept, merged]],
+    );
+    for (const { data, link } of theirEvents) {
+      if (typeof data.memberCode === 'string') traces.add(data.memberCode);
+      const sealed = data.sealed as { data?: string } | undefined;
+      if (sealed?.data) traces.add(sealed.data);
+      if (link?.phoneHash) traces.add(link.phoneHash);
+    }
+    expect(traces.size).toBeGreaterThan(5);
+    const before = await everythingHqHolds(db);
+    for (const trace of traces) expect(before).toContain(trace);
+
+    const erased = await manager.request('POST', `/api/members/${kept}/erase`, { confirmMemberCode: memberCode });
+    expect(erased.status).toBe(204);
+    await waitForHq(db, hub.events.lastSeq);
+
+    const after = await everythingHqHolds(db);
+    for (const trace of traces) expect(after, `HQ still holds ${trace.slice(0, 16)}…`).not.toContain(trace);
+    expect(after).toContain(other); // nobody else is touched
+    await expectHqHoldsTheJournal(db, hub);
+
+    // The store sends everything again (a resend after the erasure): still no trace.
+    const resentUpTo = consumer.counts.duplicates + hub.events.lastSeq;
+    const answer = await hqCommands.command(storeTopics(CHAIN, STORE).root, 'resend', { fromSeq: 1 }, 20_000);
+    expect(answer).toMatchObject({ ok: true });
+    for (let i = 0; i < 400 && consumer.counts.duplicates < resentUpTo; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(consumer.counts.duplicates).toBe(resentUpTo);
+    const afterResend = await everythingHqHolds(db);
+    for (const trace of traces) expect(afterResend).not.toContain(trace);
   });
 });
 

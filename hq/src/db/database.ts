@@ -87,6 +87,8 @@ export interface DatabaseOptions {
   url?: string | undefined;
   /** Otherwise PGlite keeps its files here; `memory://` for a database that lives in memory only. */
   dataDir?: string | undefined;
+  /** Told when the server drops an idle connection (it is replaced at the next query). */
+  onIdleError?: (err: Error) => void;
 }
 
 /** Opens the database; the heavy drivers are loaded only for the one in use. */
@@ -95,6 +97,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const { default: pg } = await import('pg');
     // Timestamps and big integers stay strings: exact, and the same as PGlite gives them.
     const pool = new pg.Pool({ connectionString: options.url, max: 8 });
+    // An idle connection the server drops (a restart, an administrator) is only replaced; without
+    // a listener the pool's error would end the process.
+    pool.on('error', (err) => options.onIdleError?.(err));
     await pool.query('SELECT 1');
     return new ServerDatabase(pool);
   }

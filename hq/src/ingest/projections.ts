@@ -3,8 +3,14 @@
  * Each handler gives the same rows whatever order a store's events arrive in: a void or a refund
  * that lands before its sale waits in the sale's row for it.
  */
-import type { SaleCompletedData, SaleRefundedData, SaleVoidedData } from '../../../hub/src/protocol/events.js';
+import type {
+  MemberErasedData,
+  SaleCompletedData,
+  SaleRefundedData,
+  SaleVoidedData,
+} from '../../../hub/src/protocol/events.js';
 import type { Queryable } from '../db/database.js';
+import { applyErasure } from './erasure.js';
 import type { IncomingEvent } from './event-message.js';
 
 type Projection = (tx: Queryable, event: IncomingEvent) => Promise<void>;
@@ -60,7 +66,15 @@ const saleRefunded: Projection = async (tx, event) => {
   );
 };
 
+const memberErased: Projection = async (tx, event) => {
+  const { memberId } = event.data as unknown as MemberErasedData;
+  // Already anonymised on arrival: the member was erased before (an erasure sent again).
+  if (memberId.startsWith('erased-')) return;
+  await applyErasure(tx, memberId);
+};
+
 const PROJECTIONS: Partial<Record<string, Projection>> = {
+  'member.erased': memberErased,
   'sale.completed': saleCompleted,
   'sale.voided': saleVoided,
   'sale.refunded': saleRefunded,

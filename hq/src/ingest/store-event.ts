@@ -4,6 +4,7 @@
  */
 import type { Database, Queryable } from '../db/database.js';
 import type { IncomingEvent, QuarantineReason } from './event-message.js';
+import { anonymiseIfErased } from './erasure.js';
 import { project } from './projections.js';
 
 export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
@@ -11,8 +12,10 @@ export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
 /** How far the next contiguous run is read at once when a late event closes a hole. */
 const RUN_PAGE = 5000;
 
-export async function storeEvent(db: Database, event: IncomingEvent, knownType: boolean): Promise<StoreOutcome> {
+export async function storeEvent(db: Database, received: IncomingEvent, knownType: boolean): Promise<StoreOutcome> {
   return db.transaction(async (tx) => {
+    // An event of a member erased earlier is kept only anonymised.
+    const event = await anonymiseIfErased(tx, received);
     // The stream's row is the lock: one store's events are stored one at a time whichever worker
     // received them, so its contiguous seq is never computed from two views at once.
     await tx.query(`INSERT INTO store_streams (store_id, epoch, chain_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
