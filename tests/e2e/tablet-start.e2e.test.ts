@@ -19,6 +19,7 @@ const dictionary = (name: string): Messages =>
 const en = dictionary('en') as { connection: { hubUnreachableHint: string } };
 const segmentsEn = dictionary('segments.en') as { segments: { lead: string } };
 const reportsEn = dictionary('reports.en') as { reports: { hint: string } };
+const reportsZhTW = dictionary('reports.zh-TW') as { reports: { hint: string } };
 
 /** Text only each dictionary file has (ASCII, so it reads the same in the minified bundle). */
 const MARKERS = {
@@ -66,12 +67,12 @@ describe('tablet start (browser, built hub + UI)', () => {
 
     // The report page brings its words, and they switch with the language.
     await page.getByTestId('nav-reports').click();
-    await page.getByText(dictionary('reports.zh-TW').reports!.hint as string).waitFor();
+    await page.getByText(reportsZhTW.reports.hint).waitFor();
     await page.getByTestId('lang-en').click();
     await page.getByText(reportsEn.reports.hint).waitFor();
     await expect.poll(() => page.getByTestId('nav-members').textContent()).toMatch(/[A-Za-z]/);
     await page.getByTestId('lang-zh-TW').click();
-    await page.getByText(dictionary('reports.zh-TW').reports!.hint as string).waitFor();
+    await page.getByText(reportsZhTW.reports.hint).waitFor();
     expect(pageErrors).toEqual([]);
   });
 
