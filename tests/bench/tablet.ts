@@ -23,7 +23,7 @@
  */
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { percentile } from '../../scripts/lib/stats.ts';
-import { CHROMIUM, TABLET_VIEWPORT } from '../support/browser.ts';
+import { CHROMIUM, TABLET_VIEWPORT, pairAndLogIn } from '../support/browser.ts';
 import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { emit, progress, runBench } from './report.ts';
 
@@ -36,8 +36,8 @@ const CPU_SLOWDOWN = 4;
 const STORE_WIFI = {
   offline: false,
   latency: 20,
-  downloadThroughput: (20_000_000 / 8) * 1,
-  uploadThroughput: (20_000_000 / 8) * 1,
+  downloadThroughput: 20_000_000 / 8,
+  uploadThroughput: 20_000_000 / 8,
 };
 /** Clears the cart after this many lines, so every run scans into carts of the same sizes. */
 const LINES_PER_CART = 10;
@@ -66,19 +66,6 @@ async function slowDown(cdp: CDPSession, on: boolean): Promise<void> {
     'Network.emulateNetworkConditions',
     on ? STORE_WIFI : { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 },
   );
-}
-
-/** Pairs the context's tablet and logs in as the manager; the page ends on the checkout. */
-async function pairAndLogIn(page: Page, hub: HubProcess): Promise<void> {
-  await page.goto(`${hub.url}/`);
-  await page.waitForURL('**/pair');
-  await page.getByTestId('pair-code').fill(hub.pairingCode);
-  await page.getByTestId('pair-name').fill('Bench tablet');
-  await page.getByTestId('pair-submit').click();
-  await page.waitForURL('**/login');
-  for (const digit of hub.demoPins.manager) await page.getByTestId(`pin-${digit}`).click();
-  await page.getByTestId('pin-enter').click();
-  await page.waitForURL('**/checkout');
 }
 
 /**
@@ -173,7 +160,7 @@ async function main(): Promise<void> {
     const context = await browser.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW', timezoneId: 'Asia/Taipei' });
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
-    await pairAndLogIn(page, hub);
+    await pairAndLogIn(page, hub.url, hub.pairingCode, 'Bench tablet', hub.demoPins.manager);
 
     const { csv, barcodes } = benchCatalog();
     const imported = await page.request.post(`${hub.url}/api/catalog/import`, {
