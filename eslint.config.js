@@ -7,7 +7,7 @@ import svelteConfig from './ui/svelte.config.js';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/', '**/dist/', 'ui/build/', 'ui/.svelte-kit/', 'data/', 'coverage/'],
+    ignores: ['**/node_modules/', '**/dist/', 'ui/build/', 'ui/build-test/', 'ui/.svelte-kit/', 'data/', 'coverage/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

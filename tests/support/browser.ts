@@ -3,17 +3,17 @@
  * UI, and headless Chromium sized and set up like the store's tablet, plus the steps every e2e test
  * takes (pair and log in, scan, screenshots, API calls).
  *
- * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
+ * Needs `npm run build:test` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from './hub-process.ts';
+import { HUB_ENTRY, TEST_UI_DIR, startHubProcess, type HubProcess } from './hub-process.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
+export const UI_INDEX = path.join(TEST_UI_DIR, 'index.html');
 export const SCREENSHOT_DIR = process.env.AYI_E2E_SCREENSHOT_DIR;
 
 /** A 10" tablet in landscape. */
@@ -61,8 +61,8 @@ export interface BrowserSession {
 export async function startBrowserSession(
   hubOptions: Parameters<typeof startHubProcess>[0] = {},
 ): Promise<BrowserSession> {
-  expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build`).toBe(true);
-  expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build`).toBe(true);
+  expect(existsSync(HUB_ENTRY), `${HUB_ENTRY} is missing: run npm run build:test`).toBe(true);
+  expect(existsSync(UI_INDEX), `${UI_INDEX} is missing: run npm run build:test`).toBe(true);
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
 
   const pageErrors: string[] = [];

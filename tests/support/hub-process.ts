@@ -11,6 +11,11 @@ import { freePort } from './free-port.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const HUB_ENTRY = path.join(REPO_ROOT, 'hub', 'dist', 'main.js');
+/**
+ * The tablet UI the test hubs serve: built by `npm run build:test`, apart from `ui/build`, so a
+ * test run never changes the files a hub started with `npm start` is serving.
+ */
+export const TEST_UI_DIR = path.join(REPO_ROOT, 'ui', 'build-test');
 
 export interface HubProcess {
   url: string;
@@ -62,6 +67,7 @@ export async function startHubProcess(
       AYI_LOG_LEVEL: 'warn',
       // The small demo store (no seeded year of history) unless a test asks for it.
       AYI_DEMO_HISTORY: 'off',
+      AYI_UI_DIR: TEST_UI_DIR,
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

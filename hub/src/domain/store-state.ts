@@ -65,6 +65,8 @@ export class StoreState {
   private prunedForDay = '';
   private prunedBefore = '';
   readonly products = new Map<string, ProductData>();
+  /** Goes up with every product written: lets the catalog's answer be kept until it changes. */
+  catalogRevision = 0;
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
   readonly sales = new Map<string, SaleRecord>();
@@ -291,6 +293,7 @@ export class StoreState {
     const previous = this.products.get(product.sku);
     for (const code of previous?.barcodes ?? []) this.barcodes.delete(code);
     this.products.set(product.sku, product);
+    this.catalogRevision++;
     for (const code of product.barcodes) this.barcodes.set(code, product.sku);
   }
 

@@ -1,4 +1,5 @@
 /** The store's product catalog: CSV import with a report of bad rows, lookups for the counter. */
+import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { ProductView } from '../protocol/api.js';
 import type { ProductData } from '../protocol/events.js';
@@ -14,7 +15,15 @@ export interface ImportReport {
   rejected: RejectedRow[];
 }
 
+/** The whole catalog as the API sends it, and the ETag that names that exact text. */
+export interface CatalogAnswer {
+  json: string;
+  etag: string;
+}
+
 export class CatalogService {
+  #answer: { revision: number; answer: CatalogAnswer } | null = null;
+
   constructor(
     private readonly state: StoreState,
     private readonly events: EventStore,
@@ -22,6 +31,21 @@ export class CatalogService {
 
   list(): ProductView[] {
     return [...this.state.products.values()];
+  }
+
+  /**
+   * `{products}` serialised once per catalog change: tablets fetch it at every app start, and with
+   * the ETag an unchanged catalog costs them a 304 instead of the whole list.
+   */
+  listAnswer(): CatalogAnswer {
+    const revision = this.state.catalogRevision;
+    if (this.#answer?.revision !== revision) {
+      const json = JSON.stringify({ products: this.list() });
+      const hash = createHash('sha256').update(json).digest('base64url').slice(0, 27);
+      // Weak: the same list is sent gzipped, brotli'd or plain, which are different bytes.
+      this.#answer = { revision, answer: { json, etag: `W/"${hash}"` } };
+    }
+    return this.#answer.answer;
   }
 
   byBarcode(code: string): ProductView {

@@ -65,6 +65,11 @@ export interface RequestOptions {
   /** Leave 401s to the caller (pairing and PIN screens show them instead of redirecting). */
   noAuthRedirect?: boolean;
   signal?: AbortSignal;
+  /**
+   * The browser cache's part: `no-store` (the default) keeps nothing; `no-cache` keeps the answer
+   * and asks the hub with its ETag before each use (a 304 reuses it), for big answers that rarely change.
+   */
+  cache?: 'no-store' | 'no-cache';
   /** The `fetch` to use (SvelteKit's, inside a load function). */
   fetch?: typeof fetch;
 }
@@ -111,7 +116,7 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
       headers,
       body,
       credentials: 'same-origin',
-      cache: 'no-store',
+      cache: opts.cache ?? 'no-store',
       signal: controller.signal,
     });
   } catch (e) {

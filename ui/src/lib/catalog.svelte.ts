@@ -44,7 +44,8 @@ class Catalog {
   async reload(): Promise<void> {
     this.loading = true;
     try {
-      const res = await api.get<{ products: ProductView[] }>('/api/products', { timeoutMs: 20_000 });
+      // An unchanged catalog comes back as 304 and is read from the browser's cache.
+      const res = await api.get<{ products: ProductView[] }>('/api/products', { timeoutMs: 20_000, cache: 'no-cache' });
       this.#index(res.products);
       this.products = res.products;
       this.loaded = true;

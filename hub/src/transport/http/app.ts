@@ -39,6 +39,7 @@ import { analyticsRoutes } from './analytics.routes.js';
 import { tabletSocket } from '../ws/tablet.socket.js';
 import { lazyValidators } from './lazy-validators.js';
 import { serveServiceWorkerUncached } from './service-worker.js';
+import { registerCompression, uiFileOptions } from './ui-files.js';
 import type { AnalyticsService } from '../../services/analytics.service.js';
 import type { SegmentsService } from '../../services/segments.service.js';
 import type { TagRulesService } from '../../services/tag-rules.service.js';
@@ -204,6 +205,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
   });
 
   await app.register(fastifyCookie);
+  await registerCompression(app);
   await app.register(fastifyWebsocket, { options: { maxPayload: JSON_BODY_LIMIT } });
   // After the WebSocket plugin's own onRequest hook: a refused upgrade's socket is then closed by it.
   app.addHook('onRequest', refuseForeignHost(ctx.config.allowedHosts));
@@ -229,7 +231,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
 
   const uiBuilt = existsSync(path.join(uiDir, 'index.html'));
   serveServiceWorkerUncached(app);
-  if (uiBuilt) await app.register(fastifyStatic, { root: uiDir, wildcard: false });
+  if (uiBuilt) await app.register(fastifyStatic, uiFileOptions(uiDir));
   const authenticateApi = authenticate(ctx.security);
   app.setNotFoundHandler(async (request, reply) => {
     if (request.url.startsWith('/api')) {

@@ -11,8 +11,21 @@ const ImportQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** If-None-Match names `etag` (weak comparison, as RFC 9110 asks for GET), or is `*`. */
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag));
+}
+
 export async function catalogRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/api/products', { onRequest: requireRole('cashier') }, async () => ({ products: ctx.catalog.list() }));
+  app.get('/api/products', { onRequest: requireRole('cashier') }, async (request, reply) => {
+    const { json, etag } = ctx.catalog.listAnswer();
+    // private: only the tablet that asked keeps it; no-cache: kept, but checked with the ETag each time.
+    void reply.header('cache-control', 'private, no-cache').header('etag', etag);
+    if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
 
   app.get<{ Params: { code: string } }>(
     '/api/products/barcode/:code',
