@@ -16,6 +16,8 @@ export interface MeResponse {
   staff: StaffView | null;
   storeId: string;
   storeName?: string;
+  /** The store's IANA time zone: every date on screen is the store's, not the tablet's. */
+  timeZone?: string;
 }
 
 export interface HealthResponse {
@@ -27,6 +29,9 @@ export interface HealthResponse {
 
 export type SessionState = 'unpaired' | 'login' | 'ready';
 
+/** The hub's default zone, until GET /api/me says the store's. */
+export const DEFAULT_STORE_TIME_ZONE = 'Asia/Taipei';
+
 const MANAGER_ROLES: readonly Role[] = ['manager', 'owner'];
 
 class Session {
@@ -37,6 +42,7 @@ class Session {
   staff = $state<StaffView | null>(null);
   storeId = $state<string | null>(null);
   storeName = $state<string | null>(null);
+  timeZone = $state(DEFAULT_STORE_TIME_ZONE);
   /** Last failure to reach the hub at all (not 401s). */
   loadError = $state<ApiError | null>(null);
 
@@ -61,6 +67,7 @@ class Session {
       this.staff = me.staff;
       this.storeId = me.storeId;
       this.storeName = me.storeName ?? null;
+      this.timeZone = me.timeZone ?? DEFAULT_STORE_TIME_ZONE;
       this.loadError = null;
     } catch (e) {
       if (isApiError(e) && e.status === 401) {
