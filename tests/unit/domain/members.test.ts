@@ -608,7 +608,7 @@ describe('snapshot round trip (toData / fromData)', () => {
       { ...stored.ledger[1]!, cause: undefined, note: 'refund: points earned taken back' },
       { ...stored.ledger[1]!, kind: 'expired', cause: undefined, note: 'earned on or before 2024-02-10' },
       { ...stored.ledger[1]!, kind: 'merged', cause: undefined, note: 'merged from member AYI-x' },
-    ] as typeof stored.ledger;
+    ] as unknown as typeof stored.ledger;
     const ledger = MemberBook.fromData(data, unseal).resolve('m1')!.ledger;
     expect(
       ledger.map(({ cause, amount, earnedOnOrBefore, mergedFrom }) => ({
