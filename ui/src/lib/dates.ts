@@ -3,7 +3,7 @@
  * tablet is set to) and in the UI's language, one format each across every page.
  * zh-TW: 2026/01/10 14:05; English: 10 Jan 2026, 14:05.
  */
-import { session } from './session.svelte';
+import { storeTimeZone } from './store-zone';
 
 type Loc = string | null | undefined;
 
@@ -43,19 +43,19 @@ function parse(iso: string): Date | null {
 export function formatDateTime(iso: string | null | undefined, loc: Loc): string {
   if (!iso) return '—';
   const d = parse(iso);
-  return d ? formatter(loc, session.timeZone, 'dateTime').format(d) : iso;
+  return d ? formatter(loc, storeTimeZone(), 'dateTime').format(d) : iso;
 }
 
 /** As formatDateTime, with seconds (a sale's detail). */
 export function formatFullDateTime(iso: string, loc: Loc): string {
   const d = parse(iso);
-  return d ? formatter(loc, session.timeZone, 'full').format(d) : iso;
+  return d ? formatter(loc, storeTimeZone(), 'full').format(d) : iso;
 }
 
 /** Day and time without the year (a list of today's and recent sales): 03/04 14:05 or 4 Mar, 14:05. */
 export function formatDayTime(iso: string, loc: Loc): string {
   const d = parse(iso);
-  return d ? formatter(loc, session.timeZone, 'dayTime').format(d) : iso;
+  return d ? formatter(loc, storeTimeZone(), 'dayTime').format(d) : iso;
 }
 
 /**
@@ -69,13 +69,13 @@ export function formatDate(value: string | null | undefined, loc: Loc): string {
     return day ? formatter(loc, 'UTC', 'date').format(day) : value;
   }
   const d = parse(value);
-  return d ? formatter(loc, session.timeZone, 'date').format(d) : value;
+  return d ? formatter(loc, storeTimeZone(), 'date').format(d) : value;
 }
 
 /** Today's date in the store's zone, YYYY-MM-DD. */
 export function todayInStore(now = new Date()): string {
   return new Intl.DateTimeFormat('en-CA', {
-    timeZone: session.timeZone,
+    timeZone: storeTimeZone(),
     year: 'numeric',
     month: '2-digit',
     day: '2-digit',

@@ -18,7 +18,7 @@ import type {
 import type { ServerMessage } from '$protocol/api';
 import { api, isApiError } from '$lib/api';
 import { adminError } from '$lib/components/AdminApi';
-import { session } from '$lib/session.svelte';
+import { storeTimeZone } from '$lib/store-zone';
 
 export type Translate = (
   id: string,
@@ -263,7 +263,7 @@ export function round2(n: number): number {
 /** The time of day in the store's zone, 24 h: "14:05:09". */
 export function formatClock(at: Date): string {
   return new Intl.DateTimeFormat('en-GB', {
-    timeZone: session.timeZone,
+    timeZone: storeTimeZone(),
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',

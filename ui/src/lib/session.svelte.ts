@@ -5,6 +5,7 @@
 import type { Role, StaffView } from '$protocol/api';
 import { ApiError, api, isApiError } from './api';
 import { hubSocket } from './hub-socket.svelte';
+import { setStoreTimeZone } from './store-zone';
 
 export interface DeviceInfo {
   deviceId: string;
@@ -29,9 +30,6 @@ export interface HealthResponse {
 
 export type SessionState = 'unpaired' | 'login' | 'ready';
 
-/** The hub's default zone, until GET /api/me says the store's. */
-export const DEFAULT_STORE_TIME_ZONE = 'Asia/Taipei';
-
 const MANAGER_ROLES: readonly Role[] = ['manager', 'owner'];
 
 class Session {
@@ -42,7 +40,6 @@ class Session {
   staff = $state<StaffView | null>(null);
   storeId = $state<string | null>(null);
   storeName = $state<string | null>(null);
-  timeZone = $state(DEFAULT_STORE_TIME_ZONE);
   /** Last failure to reach the hub at all (not 401s). */
   loadError = $state<ApiError | null>(null);
 
@@ -67,7 +64,7 @@ class Session {
       this.staff = me.staff;
       this.storeId = me.storeId;
       this.storeName = me.storeName ?? null;
-      this.timeZone = me.timeZone ?? DEFAULT_STORE_TIME_ZONE;
+      setStoreTimeZone(me.timeZone);
       this.loadError = null;
     } catch (e) {
       if (isApiError(e) && e.status === 401) {
