@@ -51,7 +51,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     await page.getByTestId('profile-save').click();
     await page.getByTestId('profile-saved').waitFor();
     await expect.poll(() => page.getByTestId('profile-name').textContent()).toContain('林美華');
-    await expect.poll(() => page.getByTestId('profile-birthday').textContent()).toContain('1985-03-14');
+    await expect.poll(() => page.getByTestId('profile-birthday').textContent()).toContain('1985/03/14');
     await expect.poll(() => page.getByTestId('profile-title').textContent()).toContain('林美華');
 
     // SMS consent on, and the change in the timestamped history.

@@ -185,6 +185,15 @@ describe('the member filter and saved segments (S3, S4)', () => {
     expect(rows[0]).toBe('Member code,Tier,Total spend');
     // Analysis needs no consent: B (no SMS consent) is in it too.
     expect(rows.length).toBe(4);
+    // The values are in the header's language too: the tier by its English name, no codes.
+    const values = await manager.request('POST', `/api/segments/${saved.segmentId}/export`, {
+      purpose: 'analysis',
+      columns: ['tier', 'gender', 'rfmSegment'],
+      language: 'en',
+    });
+    const cells = String(values.body).trim().split(/\r?\n/).slice(1).join('\n');
+    expect(cells).toContain('Regular');
+    expect(cells).not.toMatch(/[\u3400-\u9fff]|\b[a-z]+_[a-z]+\b|\b(female|male)\b/u);
   });
 
   it('refuses contact columns for an analysis export', async () => {

@@ -153,7 +153,7 @@ describe('nightly loyalty review', () => {
       ['earned', 3, 109],
       ['earned', 106, 106],
     ]);
-    expect(ledger.entries[0]).toMatchObject({ saleId: null, note: 'earned on or before 2026-02-10' });
+    expect(ledger.entries[0]).toMatchObject({ saleId: null, earnedOnOrBefore: '2026-02-10' });
     expect(journalOf<PointsExpiredData>('points.expired')).toEqual([
       { memberId, points: 106, earnedOnOrBefore: '2026-02-10' },
     ]);

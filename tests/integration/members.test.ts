@@ -536,6 +536,21 @@ describe('what the audit asked for', () => {
     expect((await cashier.request('GET', '/api/members?q=%E5%A4%A7%E6%96%87')).status).toBe(404);
   });
 
+  it('searches the member list as the counter looks up: whole number, last digits, member code', async () => {
+    const { member } = await signUp('0920777888');
+    const ids = async (q: string) => {
+      const res = await manager.request('POST', '/api/members/search', { q });
+      expect(res.status).toBe(200);
+      return (res.body.members as { memberId: string }[]).map((m) => m.memberId);
+    };
+    expect(await ids('0920777888')).toEqual([member.memberId]);
+    expect(await ids('0920-777-888')).toEqual([member.memberId]);
+    expect(await ids('7888')).toContain(member.memberId);
+    expect(await ids('888')).toContain(member.memberId);
+    expect(await ids(member.memberCode)).toEqual([member.memberId]);
+    expect(await ids('0920777000')).toEqual([]);
+  });
+
   it('removes a tag named in the body, and keeps tags sealed in the journal', async () => {
     const { member } = await signUp('0920444666');
     await cashier.request('POST', `/api/members/${member.memberId}/tags`, { tag: '糖尿病' });

@@ -129,6 +129,8 @@ describe('restart on the same data directory', () => {
     // no gap, no repeat
     expect(next.seq).toBe(seqAtStop + 1);
     expect(sales.map((s) => s.saleId)).not.toContain(next.saleId);
+    // The day's sale number carries on after the restart: the refund took no number of its own.
+    expect(next.saleNo).toBe(sales.filter((s) => s.businessDate === next.businessDate).length + 1);
   });
 
   it('shows the printed receipt marked original, and a reprint adds a copy marked COPY', async () => {
@@ -226,6 +228,8 @@ describe('restart after a crash (no final snapshot)', () => {
     expect(recovered.startup!.tornBytesDropped).toBeGreaterThan(0);
     const list = await listSales(sameTablet(tablet, recovered));
     expect(list.map((s) => s.saleId)).toEqual(after.map((s) => s.saleId).reverse());
+    // After the crash the replayed sales have the numbers the tablets and receipts showed.
+    expect(list.map((s) => s.saleNo)).toEqual(after.map((s) => s.saleNo).reverse());
     expect(existsSync(path.join(crashed, 'snapshots'))).toBe(true);
   });
 });

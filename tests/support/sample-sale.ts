@@ -56,6 +56,7 @@ export function sampleSale(overrides: Partial<SaleRecord> = {}): SaleRecord {
     ],
     change: 400,
     seq: 42,
+    saleNo: 7,
     // 23:59:59 in Taipei
     at: '2026-11-22T15:59:59.000Z',
     storeId: 'store-001',

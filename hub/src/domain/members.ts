@@ -74,6 +74,29 @@ export interface SpendEntry {
   amount: number;
 }
 
+/** What a ledger line tells besides its kind and points (see PointsLedgerEntry). */
+type LedgerDetail = Pick<PointsLedgerEntry, 'cause' | 'amount' | 'earnedOnOrBefore' | 'mergedFrom'>;
+
+/**
+ * A ledger line from a snapshot written before lines were told by structured fields: its English
+ * note ("void: points earned taken back", "NT$504 paid", ...) becomes those fields.
+ */
+function ledgerLineOfOlderSnapshot(line: PointsLedgerEntry & { note?: string }): PointsLedgerEntry {
+  const { note, ...entry } = line;
+  if (note === undefined) return line;
+  const cause = /^(void|refund):/.exec(note)?.[1] as 'void' | 'refund' | undefined;
+  const amount = /^NT\$(\d+) /.exec(note)?.[1];
+  const day = /on or before (\d{4}-\d{2}-\d{2})$/.exec(note)?.[1];
+  const code = /^merged from member (\S+)$/.exec(note)?.[1];
+  return {
+    ...entry,
+    ...(cause ? { cause } : {}),
+    ...(amount ? { amount: Number(amount) } : {}),
+    ...(day ? { earnedOnOrBefore: day } : {}),
+    ...(code ? { mergedFrom: code } : {}),
+  };
+}
+
 /**
  * One member in the projection. The journal holds their personal data sealed; the projection holds
  * the lookup hashes, tags and demographics opened in memory. Snapshots seal the tags and
@@ -173,6 +196,7 @@ export class MemberBook {
         tags: traits?.tags ?? [],
         demographics: traits?.demographics ?? NO_DEMOGRAPHICS,
       };
+      record.ledger = record.ledger.map(ledgerLineOfOlderSnapshot);
       record.skus = keyedByText(record.skus);
       record.categories = keyedByText(record.categories);
       if (traits && sealed) book.sealedTraits.set(record.memberId, sealed);
@@ -392,15 +416,9 @@ export class MemberBook {
         if (!record) break;
         record.lots = record.lots.filter((lot) => lot.earnedOn > event.data.earnedOnOrBefore);
         record.points -= event.data.points;
-        this.ledger(
-          record,
-          event.seq,
-          at,
-          'expired',
-          -event.data.points,
-          null,
-          `earned on or before ${event.data.earnedOnOrBefore}`,
-        );
+        this.ledger(record, event.seq, at, 'expired', -event.data.points, null, {
+          earnedOnOrBefore: event.data.earnedOnOrBefore,
+        });
         this.changed(record);
         break;
       }
@@ -456,12 +474,13 @@ export class MemberBook {
     if (record.recentSales.length > RECENT_SALES_KEPT) record.recentSales.shift();
     if (data.pointsRedeemed > 0) {
       this.takePoints(record, data.pointsRedeemed);
-      this.ledger(record, seq, at, 'redeemed', -data.pointsRedeemed, data.saleId, `NT$${data.pointsDiscount} off`);
+      this.ledger(record, seq, at, 'redeemed', -data.pointsRedeemed, data.saleId, { amount: data.pointsDiscount });
     }
     if (data.loyalty) {
       if (data.loyalty.pointsEarned > 0) {
         const repaid = this.addPoints(record, data.loyalty.pointsEarned, data.businessDate);
-        this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, `NT$${data.total} paid`, repaid);
+        const paid = { amount: data.total };
+        this.ledger(record, seq, at, 'earned', data.loyalty.pointsEarned, data.saleId, paid, repaid);
       }
       record.tier = data.loyalty.tierAfter;
     }
@@ -478,12 +497,11 @@ export class MemberBook {
   ): void {
     if (loyalty.pointsReversed > 0) {
       this.takePoints(record, loyalty.pointsReversed);
-      this.ledger(record, seq, at, 'reversed', -loyalty.pointsReversed, saleId, `${why}: points earned taken back`);
+      this.ledger(record, seq, at, 'reversed', -loyalty.pointsReversed, saleId, { cause: why });
     }
     if (loyalty.pointsReturned > 0) {
       const repaid = this.addPoints(record, loyalty.pointsReturned, loyalty.businessDate);
-      const note = `${why}: points redeemed given back`;
-      this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, note, repaid);
+      this.ledger(record, seq, at, 'returned', loyalty.pointsReturned, saleId, { cause: why }, repaid);
     }
   }
 
@@ -518,10 +536,10 @@ export class MemberBook {
     kind: PointsLedgerEntry['kind'],
     points: number,
     saleId: string | null,
-    note: string,
+    detail: LedgerDetail,
     owedRepaid = 0,
   ): void {
-    const entry: PointsLedgerEntry = { at, seq, kind, points, balance: record.points, saleId, note };
+    const entry: PointsLedgerEntry = { at, seq, kind, points, balance: record.points, saleId, ...detail };
     if (owedRepaid > 0) entry.owedRepaid = owedRepaid;
     record.ledger.push(entry);
     // The oldest lines go; the first kept line's balance still explains the rest.
@@ -562,7 +580,7 @@ export class MemberBook {
         excess -= used;
         if (lot.points === 0) into.lots.shift();
       }
-      this.ledger(into, seq, at, 'merged', from.points, null, `merged from member ${from.memberCode}`, owedRepaid);
+      this.ledger(into, seq, at, 'merged', from.points, null, { mergedFrom: from.memberCode }, owedRepaid);
     }
     if (from.since < into.since) into.since = from.since;
     from.points = 0;

@@ -132,7 +132,10 @@ export function buildReceipt(sale: SaleRecord, ctx: ReceiptContext): ReceiptDocu
   centered(ctx.storeName, true);
   centered(ctx.storeId);
   left('');
-  pair('交易序號', sale.saleId);
+  // The day's sale number is what staff and auditors count by (no gaps); the sale id, also in the
+  // barcode, finds the sale again.
+  if (sale.saleNo) pair('銷售編號 SALE NO.', `${sale.businessDate} #${sale.saleNo}`);
+  pair('查詢碼 REF', sale.saleId);
   pair(localDateTime(Date.parse(sale.at), ctx.timeZone), `收銀 ${ctx.staffName}`);
   rule();
   for (const line of sale.lines) {

@@ -30,6 +30,12 @@ export interface TagRuleRecord extends SavedFilterRecord {
 
 export interface SaleRecord extends SaleCompletedData {
   seq: number;
+  /**
+   * The sale's number in its business day at this store, 1, 2, 3... with no gaps: the day's
+   * sale.completed events counted in journal order (a voided sale keeps its number). Derived, so a
+   * replay or a restart numbers every sale the same; absent in snapshots of older versions.
+   */
+  saleNo?: number;
   at: string;
   storeId: string;
   voided: { reason: string; staffId: string; at: string } | null;
@@ -70,6 +76,8 @@ export class StoreState {
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
   readonly sales = new Map<string, SaleRecord>();
+  /** Business day -> the last sale number given that day (the days of the kept sales). */
+  private readonly lastSaleNo = new Map<string, number>();
   /**
    * The same sales in seq order, from `saleQueueHead` on, for pruning: walking the map from its
    * start at every new day would step over every slot its deletions left (a replay does it daily).
@@ -173,7 +181,7 @@ export class StoreState {
         for (const product of event.data.products) this.putProduct(product);
         break;
       case 'sale.completed': {
-        this.putSale(saleRecordOf(event, this.texts));
+        this.putSale(saleRecordOf(event, this.texts, this.nextSaleNo(event.data.businessDate)));
         this.totals.salesCount += 1;
         this.totals.revenue += event.data.total;
         this.baskets.count(event.data.lines, 1);
@@ -297,7 +305,15 @@ export class StoreState {
     for (const code of product.barcodes) this.barcodes.set(code, product.sku);
   }
 
+  /** The number the next sale of `businessDate` gets. */
+  private nextSaleNo(businessDate: string): number {
+    return (this.lastSaleNo.get(businessDate) ?? 0) + 1;
+  }
+
   private putSale(sale: SaleRecord): void {
+    // A snapshot keeps whole days of sales, in seq order: its older sales are numbered here alike.
+    sale.saleNo ??= this.nextSaleNo(sale.businessDate);
+    this.lastSaleNo.set(sale.businessDate, Math.max(sale.saleNo, this.lastSaleNo.get(sale.businessDate) ?? 0));
     this.sales.set(sale.saleId, sale);
     this.saleQueue.push(sale);
     this.saleKeys.set(sale.idempotencyKey, sale.saleId);
@@ -328,6 +344,7 @@ export class StoreState {
       this.saleKeys.delete(sale.idempotencyKey);
       for (const key of sale.refundKeys) this.refundKeys.delete(key);
     }
+    for (const day of this.lastSaleNo.keys()) if (day < oldestKeptDate) this.lastSaleNo.delete(day);
     // The pruned front is cut off once it is most of the array, so it costs O(1) a sale.
     if (head > 1024 && head * 2 > queue.length) {
       this.saleQueue = queue.slice(head);
@@ -341,7 +358,7 @@ export class StoreState {
  * A new sale's record, field by field: spreading the event's data (objects of many shapes, fresh
  * from JSON.parse) takes V8's slow path, about 30 times slower, and a replay does it for every sale.
  */
-function saleRecordOf(event: HubEventOf<'sale.completed'>, texts: TextPool): SaleRecord {
+function saleRecordOf(event: HubEventOf<'sale.completed'>, texts: TextPool, saleNo: number): SaleRecord {
   const d = event.data;
   // Every sale parsed from the journal brings its own copy of these strings: a month of kept
   // sales would hold tens of thousands of copies of the same few hundred names. (JSON.parse
@@ -369,6 +386,7 @@ function saleRecordOf(event: HubEventOf<'sale.completed'>, texts: TextPool): Sal
     loyalty: d.loyalty,
     approvedBy: d.approvedBy ?? null,
     seq: event.seq,
+    saleNo,
     at: occurredAtOf(event),
     storeId: event.storeId,
     voided: null,
@@ -407,6 +425,7 @@ export function toSaleView(sale: SaleRecord, staffName: string, approverName: st
   return {
     saleId: sale.saleId,
     seq: sale.seq,
+    saleNo: sale.saleNo ?? 0,
     at: sale.at,
     businessDate: sale.businessDate,
     storeId: sale.storeId,

@@ -224,7 +224,10 @@ export interface SaleLineView {
 
 export interface SaleView {
   saleId: string;
+  /** The journal's sequence number: internal (it counts every event, not just sales). */
   seq: number;
+  /** What receipts and the sales list show: the sale's number in its business day, from 1, no gaps. */
+  saleNo: number;
   at: string;
   businessDate: string;
   storeId: string;

@@ -257,6 +257,45 @@ export const EXPORT_HEADERS: Record<'zh-TW' | 'en', Record<ExportColumn, string>
   },
 };
 
+/**
+ * The values of an export written in the header row's language: the RFM group and the gender by
+ * name (not `new_customers`, `female`), and the default tiers (a store's own tier names stay as
+ * the store wrote them). The same words as the reports page.
+ */
+export const EXPORT_VALUES: Record<
+  'zh-TW' | 'en',
+  { rfmSegment: Record<string, string>; gender: Record<string, string>; tier: Record<string, string> }
+> = {
+  'zh-TW': {
+    rfmSegment: {
+      champions: '冠軍顧客',
+      loyal: '忠誠顧客',
+      promising: '潛力顧客',
+      new_customers: '新顧客',
+      needs_attention: '需要關注',
+      at_risk: '流失風險',
+      hibernating: '沉睡顧客',
+      one_time: '一次性顧客',
+    },
+    gender: { female: '女', male: '男', other: '其他' },
+    tier: {},
+  },
+  en: {
+    rfmSegment: {
+      champions: 'Champions',
+      loyal: 'Loyal',
+      promising: 'Promising',
+      new_customers: 'New customers',
+      needs_attention: 'Needs attention',
+      at_risk: 'At risk',
+      hibernating: 'Hibernating',
+      one_time: 'One-time buyers',
+    },
+    gender: { female: 'Female', male: 'Male', other: 'Other' },
+    tier: { 一般: 'Regular', 銀卡: 'Silver', 金卡: 'Gold' },
+  },
+};
+
 /** Contact columns: only exported for a channel the member consented to. */
 export const CONTACT_COLUMNS: readonly ExportColumn[] = ['phone', 'name', 'email'];
 

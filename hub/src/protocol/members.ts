@@ -260,15 +260,27 @@ export interface MemberCard {
   birthdayThisMonth: boolean;
 }
 
+/**
+ * One line of a member's points, told by what happened (the UI words it in its own language):
+ * earned on a sale, redeemed on a sale, earned points taken back or redeemed points given back
+ * (`cause`: the sale was voided or refunded), expired, or merged in from another record.
+ */
 export interface PointsLedgerEntry {
   at: string;
   seq: number;
   kind: 'earned' | 'redeemed' | 'reversed' | 'returned' | 'expired' | 'merged';
+  /** reversed and returned lines: the sale was voided or (partly) refunded. */
+  cause?: 'void' | 'refund';
   points: number;
   /** The balance after this line; below 0 it is points owed (欠點). */
   balance: number;
   saleId: string | null;
-  note: string;
+  /** earned: NT$ paid on the sale; redeemed: NT$ the points took off. */
+  amount?: number;
+  /** expired: the points earned on or before this day (YYYY-MM-DD) went. */
+  earnedOnOrBefore?: string;
+  /** merged: the member code of the record merged into this one. */
+  mergedFrom?: string;
   /** Of this line's points, how many paid off points owed (absent: none). */
   owedRepaid?: number;
 }

@@ -327,10 +327,16 @@ export class MembersService {
   }
 
   /**
-   * Members by name or member code, newest first (never by number: that is lookup's job). Listing
-   * everyone, with no query, is for managers: a cashier only finds the member in front of them.
+   * Members as the counter finds them (a whole mobile number, its last 3-4 digits, a member code or
+   * a carrier: see lookup), else by part of a name or member code, newest first. Listing everyone,
+   * with no query, is for managers: a cashier only finds the member in front of them.
    */
-  search(query: string, limit: number, offset: number, staff: StaffView): { members: MemberSummary[]; total: number } {
+  search(query: string, limit: number, offset: number, actor: Actor): { members: MemberSummary[]; total: number } {
+    const staff = actor.staff;
+    const found = this.lookup(query, actor);
+    if (found.kind !== 'unknown') {
+      return { members: found.matches.slice(offset, offset + limit), total: found.matches.length };
+    }
     const q = query.trim().toLowerCase();
     if (q.length < 2 && !roleAtLeast(staff.role, 'manager')) {
       throw new DomainError('query_too_short', 'Type at least 2 characters of a name or member code');

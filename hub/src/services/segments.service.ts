@@ -8,6 +8,7 @@ import { stringify } from 'csv-stringify/sync';
 import {
   CONTACT_COLUMNS,
   EXPORT_HEADERS,
+  EXPORT_VALUES,
   RFM_SEGMENTS,
   type ExportColumn,
   type SavedSegmentView,
@@ -236,8 +237,10 @@ export class SegmentsService {
               (purpose !== 'email' || Boolean(this.state.members.profile(record.memberId)?.email)),
           );
     const today = this.analytics.today();
-    const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today)));
-    const headers = EXPORT_HEADERS[request.language ?? 'zh-TW'];
+    const language = request.language ?? 'zh-TW';
+    const words = EXPORT_VALUES[language];
+    const rows = consented.map((record) => request.columns.map((column) => this.cell(record, column, today, words)));
+    const headers = EXPORT_HEADERS[language];
     const csv = stringify([request.columns.map((column) => headers[column]), ...rows], { bom: true });
     return {
       csv,
@@ -247,7 +250,12 @@ export class SegmentsService {
     };
   }
 
-  private cell(record: MemberRecord, column: ExportColumn, today: string): string | number {
+  private cell(
+    record: MemberRecord,
+    column: ExportColumn,
+    today: string,
+    words: (typeof EXPORT_VALUES)['en'],
+  ): string | number {
     const profile = this.state.members.profile(record.memberId);
     switch (column) {
       case 'memberCode':
@@ -259,8 +267,10 @@ export class SegmentsService {
         return asText(profile?.name ?? '');
       case 'email':
         return asText(profile?.email ?? '');
-      case 'tier':
-        return tierRule(this.members.program, record.tier).name;
+      case 'tier': {
+        const name = tierRule(this.members.program, record.tier).name;
+        return words.tier[name] ?? name;
+      }
       case 'points':
         return record.points;
       case 'tags':
@@ -273,14 +283,18 @@ export class SegmentsService {
         return record.cumulativeSpend;
       case 'lastPurchase':
         return record.lastPurchase ?? '';
-      case 'rfmSegment':
-        return this.analytics.rfmSegmentOf(record.memberId) ?? '';
+      case 'rfmSegment': {
+        const group = this.analytics.rfmSegmentOf(record.memberId);
+        return group ? (words.rfmSegment[group] ?? group) : '';
+      }
       case 'birthMonth':
         return record.demographics.birthMonth ?? '';
       case 'ageBand':
         return (profile ? ageBand(profile.birthday, today) : null) ?? '';
-      case 'gender':
-        return record.demographics.gender ?? '';
+      case 'gender': {
+        const gender = record.demographics.gender;
+        return gender ? (words.gender[gender] ?? gender) : '';
+      }
       case 'region':
         return asText(record.demographics.region ?? '');
     }

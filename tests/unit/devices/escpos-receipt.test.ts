@@ -136,7 +136,7 @@ describe('encodeReceipt', () => {
     const text = printed.lines.join('\n');
     for (const expected of [
       '統一麥香紅茶 300ml',
-      '交易序號',
+      '查詢碼 REF',
       '2026-11-22 23:59:59',
       '收銀 歐陽娜娜',
       '優惠券 WELCOME100',
@@ -147,6 +147,8 @@ describe('encodeReceipt', () => {
     ]) {
       expect(text).toContain(expected);
     }
+    // The day's sale number, not the journal's seq (42), which counts every event
+    expect(text).toMatch(/銷售編號 SALE NO\.\s+2026-11-22 #7/);
     expect(text).toMatch(/合計 TOTAL\s+NT\$2,650/);
     expect(text).toMatch(/本次得點\s+\+26/);
     expect(text).toMatch(/點數餘額\s+1,234/);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { StoreState } from '../../../hub/src/domain/store-state.ts';
-import type { SaleCompletedData } from '../../../hub/src/protocol/events.ts';
+import type { HubEvent, SaleCompletedData } from '../../../hub/src/protocol/events.ts';
 import {
   at10,
   completedSale,
@@ -51,6 +51,7 @@ describe('StoreState: recent sales', () => {
     expect(record).toEqual({
       ...data,
       seq: event.seq,
+      saleNo: 1,
       at: event.at,
       storeId: event.storeId,
       voided: null,
@@ -118,5 +119,75 @@ describe('StoreState: recent sales', () => {
     const nowOldest = dayAfter(next, -RETENTION_DAYS);
     expect([...restored.sales.values()].every((sale) => sale.businessDate >= nowOldest)).toBe(true);
     expect(restored.sales.size).toBe(35 * 3 + 1);
+  });
+});
+
+describe('StoreState: the day sale number', () => {
+  /** A day of sales with other events between them (the journal's seq skips), one of them voided. */
+  function busyDay(): { events: HubEvent[]; ids: string[] } {
+    const { ev } = new EventSequence();
+    const events: HubEvent[] = [];
+    const ids: string[] = [];
+    const sell = (day: string, n: number) => {
+      const data = saleOn(day, n);
+      ids.push(data.saleId);
+      events.push(ev('sale.completed', data, at10(day)));
+    };
+    sell('2026-11-20', 8);
+    sell('2026-11-20', 13);
+    events.push(
+      ev(
+        'sale.voided',
+        { saleId: ids[1]!, reason: 'wrong item', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null },
+        at10('2026-11-20'),
+      ),
+    );
+    events.push(ev('staff.added', { staffId: 'staff-9', name: '小美', role: 'cashier' }, at10('2026-11-20')));
+    sell('2026-11-20', 19);
+    sell('2026-11-20', 20);
+    sell('2026-11-21', 22);
+    return { events, ids };
+  }
+
+  it('numbers each day 1, 2, 3... with no gaps; a voided sale keeps its number; the next day starts at 1', () => {
+    const state = new StoreState(RETENTION_DAYS, unseal);
+    const { events, ids } = busyDay();
+    for (const event of events) state.apply(event);
+    const numbers = ids.map((id) => [
+      state.saleView(state.sales.get(id)!).saleNo,
+      state.saleView(state.sales.get(id)!).status,
+    ]);
+    expect(numbers).toEqual([
+      [1, 'completed'],
+      [2, 'voided'],
+      [3, 'completed'],
+      [4, 'completed'],
+      [1, 'completed'],
+    ]);
+  });
+
+  it('gives every sale the same number after a replay, a snapshot, or a snapshot of an older version', () => {
+    const { events, ids } = busyDay();
+    const live = new StoreState(RETENTION_DAYS, unseal);
+    for (const event of events) live.apply(event);
+    const numbersOf = (s: StoreState) => ids.map((id) => s.sales.get(id)!.saleNo);
+
+    const replayed = new StoreState(RETENTION_DAYS, unseal);
+    for (const event of events) replayed.apply(event);
+    expect(numbersOf(replayed)).toEqual(numbersOf(live));
+
+    // A snapshot after the third sale, then the rest of the journal replayed on top of it.
+    const partial = new StoreState(RETENTION_DAYS, unseal);
+    for (const event of events.slice(0, 4)) partial.apply(event);
+    const restored = StoreState.fromData(structuredClone(partial.toData(sealFor)), RETENTION_DAYS, unseal);
+    for (const event of events) restored.apply(event);
+    expect(numbersOf(restored)).toEqual(numbersOf(live));
+
+    // Snapshots written before sales had numbers number their whole days of sales on loading.
+    const older = structuredClone(partial.toData(sealFor));
+    for (const sale of older.sales) delete sale.saleNo;
+    const upgraded = StoreState.fromData(older, RETENTION_DAYS, unseal);
+    for (const event of events) upgraded.apply(event);
+    expect(numbersOf(upgraded)).toEqual(numbersOf(live));
   });
 });

@@ -3,7 +3,7 @@
  * sections share: date presets in the store's calendar, the activity settings and their limits,
  * number formats, and the words for a repurchase prediction.
  *
- * Dates are store-local YYYY-MM-DD strings throughout; "today" is the date in Asia/Taipei, whatever
+ * Dates are store-local YYYY-MM-DD strings throughout; "today" is the date in the store's zone, whatever
  * zone the tablet is set to.
  */
 import type {
@@ -18,6 +18,7 @@ import type {
 import type { ServerMessage } from '$protocol/api';
 import { api, isApiError } from '$lib/api';
 import { adminError } from '$lib/components/AdminApi';
+import { storeTimeZone } from '$lib/store-zone';
 
 export type Translate = (
   id: string,
@@ -262,7 +263,7 @@ export function round2(n: number): number {
 /** The time of day in the store's zone, 24 h: "14:05:09". */
 export function formatClock(at: Date): string {
   return new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Asia/Taipei',
+    timeZone: storeTimeZone(),
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',

@@ -449,6 +449,13 @@ export function groupNode(op: 'and' | 'or' = 'and', items: DraftNode[] = []): Dr
   return { kind: 'group', id: nodeId(), op, items };
 }
 
+/** The same draft with ids unique on this page (a draft kept from an earlier visit brings its own). */
+export function withFreshIds<N extends DraftNode>(node: N): N {
+  if (node.kind === 'condition') return { ...node, id: nodeId() };
+  if (node.kind === 'not') return { ...node, id: nodeId(), item: withFreshIds(node.item) };
+  return { ...node, id: nodeId(), items: node.items.map((item) => withFreshIds(item)) };
+}
+
 /** A fresh builder: an AND group with nothing in it yet. */
 export function emptyTree(): DraftGroup {
   return groupNode('and');

@@ -5,6 +5,7 @@
 import type { Role, StaffView } from '$protocol/api';
 import { ApiError, api, isApiError } from './api';
 import { hubSocket } from './hub-socket.svelte';
+import { setStoreTimeZone } from './store-zone';
 
 export interface DeviceInfo {
   deviceId: string;
@@ -16,6 +17,8 @@ export interface MeResponse {
   staff: StaffView | null;
   storeId: string;
   storeName?: string;
+  /** The store's IANA time zone: every date on screen is the store's, not the tablet's. */
+  timeZone?: string;
 }
 
 export interface HealthResponse {
@@ -61,6 +64,7 @@ class Session {
       this.staff = me.staff;
       this.storeId = me.storeId;
       this.storeName = me.storeName ?? null;
+      setStoreTimeZone(me.timeZone);
       this.loadError = null;
     } catch (e) {
       if (isApiError(e) && e.status === 401) {

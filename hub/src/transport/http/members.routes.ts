@@ -59,7 +59,7 @@ export async function memberRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     '/api/members/search',
     { onRequest: cashier, schema: { body: SearchRequest } },
     async (request) =>
-      ctx.members.search(request.body.q, request.body.limit ?? 50, request.body.offset ?? 0, actorOf(request).staff),
+      ctx.members.search(request.body.q, request.body.limit ?? 50, request.body.offset ?? 0, actorOf(request)),
   );
 
   app.get<MemberParams & { Querystring: { cart?: string } }>(

@@ -23,6 +23,8 @@ export const sessionRoutes = {
       staff: request.staff,
       storeId: ctx.config.storeId,
       storeName: ctx.config.storeName,
+      // Dates on every screen are the store's, whatever zone the tablet is set to.
+      timeZone: ctx.config.tz,
     }));
 
     app.post<{ Body: LoginRequest }>('/api/session', { schema: { body: LoginRequest } }, async (request, reply) => {

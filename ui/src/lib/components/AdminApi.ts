@@ -84,44 +84,8 @@ export function isNotFound(e: unknown): boolean {
   return isApiError(e) && e.status === 404;
 }
 
-const TZ = 'Asia/Taipei';
-
-/** Date and time in the store's zone, e.g. 2025/03/04 14:05. */
-export function formatDateTime(iso: string | null | undefined, loc: string | null | undefined): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(loc === 'en' ? 'en-GB' : 'zh-TW', {
-    timeZone: TZ,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hour12: false,
-  }).format(d);
-}
-
-/** A date only: an ISO timestamp in the store's zone, or a YYYY-MM-DD as it is. */
-export function formatDate(value: string | null | undefined, loc: string | null | undefined): string {
-  if (!value) return '—';
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return value;
-  return new Intl.DateTimeFormat(loc === 'en' ? 'en-GB' : 'zh-TW', {
-    timeZone: TZ,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(d);
-}
-
-/** Today's date in the store's zone, YYYY-MM-DD. */
-export function todayInStore(now = new Date()): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
-    now,
-  );
-}
+// Dates are formatted in one place for every page (the store's zone, the UI's language).
+export { formatDate, formatDateTime, todayInStore } from '$lib/dates';
 
 // --- devices: printers and scanners (GET /api/hardware and the manager's actions) ---
 
