@@ -56,14 +56,15 @@ async function signUpAtCounter(page: Page, phone: string): Promise<void> {
  * over it): it must lie inside the viewport, below the top bar.
  */
 async function inSight(page: Page, testId: string): Promise<{ box: string; tappable: boolean; inside: boolean }> {
-  return page.evaluate((id) => {
-    const el = document.querySelector(`[data-testid="${id}"]`);
+  // A string, so this Node-side file needs no DOM types.
+  return page.evaluate(`(() => {
+    const el = document.querySelector('[data-testid="${testId}"]');
     if (!el) return { box: 'missing', tappable: false, inside: false };
     const r = el.getBoundingClientRect();
     const bar = document.querySelector('[data-testid="topbar"]')?.getBoundingClientRect();
     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
     return {
-      box: `${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}×${Math.round(r.height)}`,
+      box: Math.round(r.left) + ',' + Math.round(r.top) + ' ' + Math.round(r.width) + '×' + Math.round(r.height),
       tappable: !!hit && (hit === el || el.contains(hit)),
       inside:
         r.width > 0 &&
@@ -72,7 +73,7 @@ async function inSight(page: Page, testId: string): Promise<{ box: string; tappa
         r.left >= 0 &&
         r.right <= window.innerWidth + 0.5,
     };
-  }, testId);
+  })()`);
 }
 
 describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () => {
