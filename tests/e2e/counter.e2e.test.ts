@@ -292,6 +292,34 @@ describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () =
     expect(pageErrors).toEqual([]);
   });
 
+  it('logs an unattended tablet out after 15 quiet minutes and parks its sale', async () => {
+    const { hub, pageErrors } = session();
+    const ctx = await session().newTabletContext();
+    try {
+      // The tablet's own clock, moved on by the test; the hub keeps real time.
+      await ctx.clock.install();
+      const tablet = await session().newTabletPage(ctx);
+      await pairAndLogIn(tablet, hub.url, await hub.newPairingCode(), '櫃台 3', hub.demoPins.cashier);
+      await blur(tablet);
+      await scan(tablet, SOY.barcode);
+      await expect.poll(() => tablet.getByTestId('cart-line').count()).toBe(1);
+
+      // Fourteen minutes: still logged in.
+      await tablet.clock.fastForward('14:00');
+      await tablet.waitForTimeout(300);
+      expect(tablet.url()).toContain('/checkout');
+      await tablet.clock.fastForward('02:00');
+      await tablet.waitForURL('**/login');
+
+      await logIn(tablet, hub.demoPins.manager);
+      await tablet.getByTestId('cart-empty').waitFor();
+      expect(await tablet.getByTestId('parked-sale').textContent()).toContain('小美');
+    } finally {
+      await ctx.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it("offers the new member's first-order coupon next to the total, in one tap; the member's page is a link away", async () => {
     const { hub, page, pageErrors } = session();
     await logOut(page);
