@@ -120,6 +120,10 @@ describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () =
     await page.getByTestId('member-signup').waitFor();
     expect(await page.getByTestId('pay-button').isEnabled()).toBe(true);
 
+    // An item's barcode that lands in the member box (a slow scan) goes to the cart.
+    await findMember(page, MILK.barcode);
+    await expect.poll(() => page.getByTestId('cart-line').count()).toBe(2);
+
     // Coupons have their own field.
     expect(await page.getByTestId('coupon-input').isVisible()).toBe(true);
     await page.getByTestId('clear-cart').click();
