@@ -263,6 +263,7 @@ describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () =
       const parked = tablet.getByTestId('parked-sale');
       await parked.waitFor();
       expect(await parked.textContent()).toContain('小美');
+      expect(await tablet.getByTestId('scan-message').count()).toBe(0);
       expect(await tablet.locator('body').textContent()).not.toContain('333444');
       await shot(tablet, 'counter-parked-manager.png');
       await tablet.getByTestId('parked-resume').click();

@@ -14,6 +14,7 @@ import type { StaffView } from '$protocol/api';
 import { cart, checkSaved, type SavedCart } from './cart.svelte';
 import { checkout } from './checkout.svelte';
 import { memberDesk } from './member.svelte';
+import { scanDesk } from './scan-desk.svelte';
 
 export interface ParkedSale {
   id: string;
@@ -91,8 +92,9 @@ class ParkedSales {
       return;
     }
     if (staff && ownerId === staff.id) return;
-    // Someone else (or nobody) is at the counter now.
+    // Someone else (or nobody) is at the counter now: nothing of the last sale stays on screen.
     if (checkout.completed) checkout.startNewSale();
+    scanDesk.dismiss();
     if (cart.inProgress && ownerId) {
       // The name as last seen on this tablet (unknown after a reload, when only the id is kept).
       const name = lastSeen?.id === ownerId ? lastSeen.name : '';
