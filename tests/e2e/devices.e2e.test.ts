@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import {
   apiGet,
   callApi,
+  logOut,
   onAnotherTablet,
+  openFromTopBar,
   pairAndLogIn,
   shot,
   TABLET_VIEWPORT,
@@ -41,7 +43,7 @@ describe('devices page (browser, built hub + UI)', () => {
     // A connected printer: no warning in the top bar.
     expect(await page.getByTestId('printer-warning').count()).toBe(0);
 
-    await page.getByTestId('nav-devices').click();
+    await openFromTopBar(page, 'nav-devices');
     await page.waitForURL('**/admin/devices');
     const card = page.locator(`[data-testid="device-card"][data-device-id="${printer.deviceId}"]`);
     await card.waitFor();
@@ -112,7 +114,7 @@ describe('devices page (browser, built hub + UI)', () => {
       await onAnotherTablet(session(), async (counter) => {
         await pairAndLogIn(counter, hub.url, await hub.newPairingCode(), '櫃台 3', hub.demoPins.cashier);
         // someone at 櫃台 3 guesses PINs: nine through the API (waiting as told), the tenth on the keypad
-        await counter.getByTestId('logout-button').click();
+        await logOut(counter);
         await counter.waitForURL('**/login');
         for (let wrong = 0; wrong < 9;) {
           const res = await callApi(counter, 'POST', '/api/session', { pin: String(900_000 + wrong) });
@@ -135,7 +137,7 @@ describe('devices page (browser, built hub + UI)', () => {
         expect(await counter.getByTestId('login-locked').textContent()).toContain('另一台平板');
 
         // the manager sees it locked on the devices page, and unlocks it
-        await manager.getByTestId('nav-devices').click();
+        await openFromTopBar(manager, 'nav-devices');
         await manager.waitForURL('**/admin/devices');
         const row = manager.locator('[data-testid="tablet-row"]', { hasText: '櫃台 3' });
         await expect.poll(() => row.getAttribute('data-locked')).toBe('true');
@@ -167,7 +169,7 @@ describe('devices page (browser, built hub + UI)', () => {
     const { hub, pageErrors } = session();
     await onAnotherTablet(session(), async (manager) => {
       await pairAndLogIn(manager, hub.url, await hub.newPairingCode(), '店長平板 2', hub.demoPins.manager);
-      await manager.getByTestId('nav-devices').click();
+      await openFromTopBar(manager, 'nav-devices');
       await manager.waitForURL('**/admin/devices');
       await manager.getByTestId('tablet-list').waitFor();
       expect(await manager.getByTestId('store-pin-block').count()).toBe(0);

@@ -8,7 +8,7 @@
  * Set AYI_E2E_SCREENSHOT_DIR to keep screenshots of the screens.
  */
 import { describe, expect, it } from 'vitest';
-import { apiGet, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { apiGet, onAnotherTablet, openFromTopBar, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface HealthAnswer {
   lastSeq: number;
@@ -40,7 +40,7 @@ describe('HQ link page (browser, built hub + UI)', () => {
     expect(health.hq?.brokerHost).toBeNull();
     expect(health.hq?.alert).toBe(false);
 
-    await page.getByTestId('nav-hq').click();
+    await openFromTopBar(page, 'nav-hq');
     await page.waitForURL('**/admin/hq');
     await expect.poll(() => page.locator('h1').textContent()).toBe('總部連線');
     const state = page.getByTestId('hq-link-state');
@@ -96,7 +96,7 @@ describe('HQ link page (browser, built hub + UI)', () => {
       await tablet.getByTestId('hq-alert-badge').waitFor();
       expect(await tablet.getByTestId('hq-alert-badge').textContent()).toContain('總部未同步');
 
-      await tablet.getByTestId('nav-hq').click();
+      await openFromTopBar(tablet, 'nav-hq');
       await tablet.waitForURL('**/admin/hq');
       const state = tablet.getByTestId('hq-link-state');
       await expect.poll(() => state.getAttribute('data-link')).toBe('disconnected');

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHubProcess } from '../support/hub-process.ts';
-import { callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { callApi, onAnotherTablet, openFromTopBar, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 describe('member profile and manager pages (browser, built hub + UI)', () => {
   const session = useBrowserSession();
@@ -81,7 +81,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     expect(await page.getByTestId('member-row').getAttribute('data-member-id')).toBe(member.memberId);
 
     // A coupon: a clear message for an empty form, then created and listed.
-    await page.getByTestId('nav-coupons').click();
+    await openFromTopBar(page, 'nav-coupons');
     await page.waitForURL('**/admin/coupons');
     await page.getByTestId('coupon-new').click();
     await page.getByTestId('coupon-submit').click();
@@ -100,7 +100,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     await shot(page, 'coupons.png');
 
     // The SMS queue: the welcome message to the new member is listed.
-    await page.getByTestId('nav-messages').click();
+    await openFromTopBar(page, 'nav-messages');
     await page.waitForURL('**/admin/messages');
     await expect.poll(() => page.getByTestId('message-row').count()).toBeGreaterThanOrEqual(1);
     await shot(page, 'messages.png');
@@ -185,7 +185,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
       await tablet.waitForURL('**/members');
       await tablet.getByTestId('messages-failed-badge').waitFor();
 
-      await tablet.getByTestId('nav-messages').click();
+      await openFromTopBar(tablet, 'nav-messages');
       await tablet.waitForURL('**/admin/messages');
       const failed = tablet.locator('[data-testid="message-row"][data-status="failed"]');
       await failed.waitFor();

@@ -22,7 +22,15 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
 import type { MemberMetrics } from '../../hub/src/protocol/crm.ts';
-import { apiGet, callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import {
+  apiGet,
+  callApi,
+  onAnotherTablet,
+  openFromTopBar,
+  pairAndLogIn,
+  shot,
+  useBrowserSession,
+} from '../support/browser.ts';
 
 const LIVE = { timeout: 15_000, interval: 200 };
 
@@ -65,7 +73,7 @@ describe('reports page (browser, built hub + UI)', () => {
     const lastMonth = { from: ymd(year, month - 2, 1), to: ymd(year, month - 1, 0) };
 
     // A new store: the last 30 days, nothing sold.
-    await page.getByTestId('nav-reports').click();
+    await openFromTopBar(page, 'nav-reports');
     await page.waitForURL('**/admin/reports');
     await expect.poll(() => page.locator('h1').textContent()).toBe('報表');
     const members = page.getByTestId('report-members');

@@ -12,13 +12,14 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceStatusView } from '../../hub/src/devices/device-types.ts';
 import {
-  CHROMIUM,
-  UI_INDEX,
   apiGet,
+  CHROMIUM,
+  openFromTopBar,
   pairAndLogIn,
   shot,
   startBrowserSession,
   type BrowserSession,
+  UI_INDEX,
 } from '../support/browser.ts';
 import { HUB_ENTRY } from '../support/hub-process.ts';
 import { PtyScanner, socatAvailable } from '../support/pty-scanner.ts';
@@ -95,7 +96,7 @@ describe.skipIf(!ready)('hub-attached scanner on the checkout page (browser)', (
     // --- The manager's tablet: paired, logged in as the manager, on the devices page ---
     await pairAndLogIn(managerPage, hub.url, await hub.newPairingCode(), '店長平板', hub.demoPins.manager);
     await expect.poll(() => managerPage.getByTestId('staff-info').textContent()).toContain('店長');
-    await managerPage.getByTestId('nav-devices').click();
+    await openFromTopBar(managerPage, 'nav-devices');
     await managerPage.waitForURL('**/admin/devices');
     const card = managerPage.locator('[data-testid="device-card"][data-device-id="counter-1"]');
     await card.waitFor();

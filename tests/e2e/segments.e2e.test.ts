@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Download, Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { callApi, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { callApi, openFromTopBar, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
 
 interface SeededMember {
   memberId: string;
@@ -115,7 +115,7 @@ describe('member filter (browser, built hub + UI)', () => {
       }
     });
 
-    await page.getByTestId('nav-segments').click();
+    await openFromTopBar(page, 'nav-segments');
     await page.waitForURL('**/admin/segments');
     const count = page.getByTestId('segment-count');
     const announced = page.getByTestId('segment-count-announced');

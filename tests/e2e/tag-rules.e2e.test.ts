@@ -17,7 +17,15 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { MemberCard } from '../../hub/src/protocol/members.ts';
-import { apiGet, callApi, onAnotherTablet, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import {
+  apiGet,
+  callApi,
+  onAnotherTablet,
+  openFromTopBar,
+  pairAndLogIn,
+  shot,
+  useBrowserSession,
+} from '../support/browser.ts';
 
 const LIVE = { timeout: 15_000, interval: 200 };
 const RULE_NAME = '半年內買過寵物用品';
@@ -60,7 +68,7 @@ describe('automatic tag rules (browser, built hub + UI)', () => {
     await sellTo(page, catOwner, [{ sku: 'PET-001', qty: 1 }]);
     await sellTo(page, teaDrinker, [{ sku: 'DRK-001', qty: 2 }]);
 
-    await page.getByTestId('nav-segments').click();
+    await openFromTopBar(page, 'nav-segments');
     await page.waitForURL('**/admin/segments');
     await page.getByTestId('tab-tag-rules').click();
     await page.waitForURL('**/admin/tag-rules');

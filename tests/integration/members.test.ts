@@ -84,6 +84,8 @@ describe('sign-up (M1, M2)', () => {
     );
     expect(queued).toHaveLength(1);
     expect(queued[0]!.template).toBe('welcome');
+    // The default provider writes messages to the log: the queue page says so instead of "sent".
+    expect(messages.body.provider).toBe('console');
   });
 
   it('one number, one member: the same number in another format, or twice at once, finds the same member', async () => {

@@ -201,3 +201,17 @@ export async function callApi(page: Page, method: string, url: string, body?: un
     { method, url, body },
   );
 }
+
+/** Opens a page from the top bar: the counter's pages are in the bar, the managers' in its menu. */
+export async function openFromTopBar(page: Page, testId: string): Promise<void> {
+  const link = page.getByTestId(testId);
+  if (!(await link.isVisible())) await page.getByTestId('nav-menu').click();
+  await link.click();
+}
+
+/** Logs out from the staff member's menu at the right of the top bar. */
+export async function logOut(page: Page): Promise<void> {
+  await page.getByTestId('staff-info').click();
+  await page.getByTestId('logout-button').click();
+  await page.waitForURL('**/login');
+}

@@ -22,8 +22,10 @@ export interface CartItem {
  */
 export type CartMember = Omit<MemberSummary, 'phone'>;
 
-interface SavedCart {
+export interface SavedCart {
   v: 1;
+  /** The staff member whose sale this is (parked under them when someone else logs in). */
+  ownerId?: string | null;
   key: string;
   items: CartItem[];
   orderDiscount?: Discount;
@@ -53,8 +55,16 @@ export const MAX_LINES = 200;
 function loadSaved(): SavedCart | null {
   try {
     const raw = localStorage.getItem(STORAGE_KEY);
-    if (!raw) return null;
-    const v = JSON.parse(raw) as Partial<SavedCart>;
+    return raw ? checkSaved(JSON.parse(raw)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A saved cart read back (from this tablet's storage): what does not look right is dropped. */
+export function checkSaved(data: unknown): SavedCart | null {
+  try {
+    const v = data as Partial<SavedCart>;
     if (v.v !== 1 || !isIdempotencyKey(v.key) || !Array.isArray(v.items)) return null;
     const items = v.items.filter(
       (i): i is CartItem =>
@@ -67,6 +77,7 @@ function loadSaved(): SavedCart | null {
     );
     return {
       v: 1,
+      ownerId: typeof v.ownerId === 'string' ? v.ownerId : null,
       key: v.key,
       items,
       orderDiscount: v.orderDiscount,
@@ -95,6 +106,8 @@ class Cart {
   couponCode = $state<string | null>(null);
   /** Points the member redeems as cash off this sale (0: none). */
   redeemPoints = $state(0);
+  /** The staff member whose sale this is (null: nobody yet). */
+  ownerId = $state<string | null>(null);
 
   readonly totals = $derived(cartTotals(this.items, this.orderDiscount));
   readonly isEmpty = $derived(this.items.length === 0);
@@ -115,34 +128,62 @@ class Cart {
 
   constructor() {
     const saved = typeof localStorage === 'undefined' ? null : loadSaved();
-    if (saved) {
-      this.items = saved.items;
-      this.orderDiscount = saved.orderDiscount;
-      this.key = saved.key;
-      this.attempted = saved.attempted;
-      this.member = saved.member ?? null;
-      this.couponCode = saved.couponCode ?? null;
-      this.redeemPoints = saved.member ? (saved.redeemPoints ?? 0) : 0;
-    }
+    if (saved) this.#restore(saved);
+  }
+
+  #restore(saved: SavedCart): void {
+    this.ownerId = saved.ownerId ?? null;
+    this.items = saved.items;
+    this.orderDiscount = saved.orderDiscount;
+    this.key = saved.key;
+    this.attempted = saved.attempted;
+    this.member = saved.member ?? null;
+    this.couponCode = saved.couponCode ?? null;
+    this.redeemPoints = saved.member ? (saved.redeemPoints ?? 0) : 0;
+  }
+
+  /** Lines, a member, a coupon or a sent submit: something a customer would not want the next one to see. */
+  get inProgress(): boolean {
+    return this.items.length > 0 || this.attempted || !!this.member || !!this.couponCode;
+  }
+
+  /** The cart as saved, for parking it. */
+  snapshot(): SavedCart {
+    return {
+      v: 1,
+      ownerId: this.ownerId,
+      key: this.key,
+      items: $state.snapshot(this.items),
+      orderDiscount: $state.snapshot(this.orderDiscount),
+      attempted: this.attempted,
+      member: $state.snapshot(this.member),
+      couponCode: this.couponCode,
+      redeemPoints: this.redeemPoints,
+    };
+  }
+
+  /** Puts a parked cart back (same key: a sale sent before parking is never booked twice). */
+  restore(saved: SavedCart, ownerId: string): void {
+    this.#restore(saved);
+    this.ownerId = ownerId;
+    this.lastSku = null;
+    this.approval = null;
+    this.#save();
+  }
+
+  /** Whose sale this is from now on (the cart itself is unchanged). */
+  setOwner(ownerId: string | null): void {
+    this.ownerId = ownerId;
+    this.#save();
   }
 
   #save(): void {
     try {
-      if (this.items.length === 0 && !this.attempted && !this.member && !this.couponCode) {
+      if (!this.inProgress) {
         localStorage.removeItem(STORAGE_KEY);
         return;
       }
-      const data: SavedCart = {
-        v: 1,
-        key: this.key,
-        items: $state.snapshot(this.items),
-        orderDiscount: $state.snapshot(this.orderDiscount),
-        attempted: this.attempted,
-        member: $state.snapshot(this.member),
-        couponCode: this.couponCode,
-        redeemPoints: this.redeemPoints,
-      };
-      localStorage.setItem(STORAGE_KEY, JSON.stringify(data));
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(this.snapshot()));
     } catch {
       // storage full or unavailable: the cart still works, it just won't survive a reload
     }

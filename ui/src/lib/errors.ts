@@ -1,6 +1,9 @@
 import { isApiError } from './api';
 
-type Translate = (id: string, options?: { default?: string; values?: Record<string, string | number> }) => string;
+export type Translate = (
+  id: string,
+  options?: { default?: string; values?: Record<string, string | number> },
+) => string;
 
 /** A message for the cashier: translated for known codes, else the hub's own message. */
 export function describeError(e: unknown, t: Translate): string {

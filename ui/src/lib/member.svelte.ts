@@ -63,7 +63,9 @@ export type LookupOutcome =
   | { type: 'pick'; matches: MemberSummary[]; truncated: boolean }
   | { type: 'signup'; phone: string }
   | { type: 'carrier_unbound'; carrier: string }
-  | { type: 'none'; kind: LookupResult['kind']; query: string };
+  | { type: 'none'; kind: LookupResult['kind']; query: string }
+  /** Typed at the member box but no mobile number, last digits, member code or carrier: not asked. */
+  | { type: 'not_mobile'; query: string };
 
 class MemberDesk {
   /** The card of the attached member (null until loaded, or none attached). */

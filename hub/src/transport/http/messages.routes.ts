@@ -28,6 +28,8 @@ export async function messageRoutes(app: FastifyInstance, ctx: HttpContext): Pro
         request.query.status ? { status: request.query.status } : {},
       ),
       counts: ctx.messaging.counts(),
+      // "console" writes each message to the hub's log and sends nothing: the UI says so.
+      provider: ctx.messaging.providerName,
     }),
   );
 

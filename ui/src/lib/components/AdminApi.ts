@@ -56,7 +56,7 @@ export const adminApi = {
   coupons: () => api.get<{ coupons: CouponView[] }>('/api/coupons'),
   createCoupon: (body: CouponCreateRequest) => api.post<CouponView>('/api/coupons', body),
   /** The newest messages; counts (all messages, not just those listed) when the hub gives them. */
-  messages: () => api.get<{ messages: MessageView[]; counts?: MessageCounts }>('/api/messages'),
+  messages: () => api.get<{ messages: MessageView[]; counts?: MessageCounts; provider?: string }>('/api/messages'),
   retryMessage: (messageId: string) =>
     api.post<MessageView>(`/api/messages/${encodeURIComponent(messageId)}/retry`, {}),
 };
