@@ -17,6 +17,7 @@ import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
+import { clearSeedingMark, markSeeding, seedingWasCutShort } from './demo/seeding-mark.js';
 import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
@@ -123,7 +124,8 @@ export interface HubOptions {
 }
 
 /** What makes the hub's health `degraded` (also in the status to HQ). */
-export type HealthProblem = 'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog';
+export type HealthProblem =
+  'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog' | 'demo_history_incomplete';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -328,6 +330,14 @@ export class Hub {
     journal.noteMissingThrough(lastEvent?.seq ?? 0, lastSeq);
     // A data directory nothing was ever recorded in: a demo store seeds its history only then.
     const newStore = lastSeq === 0;
+    // A seeding cut short (a crash, a failure) is not taken up again: the store keeps part of the year.
+    this.demoHistoryCutShort = !newStore && (await seedingWasCutShort(config.dataDir));
+    if (this.demoHistoryCutShort) {
+      log.error(
+        "the demo store's year of history was cut short while it was being seeded: the store holds only part " +
+          'of it and it is not seeded again; delete the data directory to start the demo store afresh',
+      );
+    }
     if (lastSeq > (lastEvent?.seq ?? 0)) {
       log.error(
         { lastGoodSeq: lastEvent?.seq ?? 0, lastSeq },
@@ -638,10 +648,13 @@ export class Hub {
     const damage = this.journalDamage?.();
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
+    if (this.demoHistoryCutShort) problems.push('demo_history_incomplete');
     return problems;
   }
 
   private journalDamage: (() => JournalDamage) | null = null;
+  /** This demo store's seeded year was cut short (see demo/seeding-mark.ts). */
+  private demoHistoryCutShort = false;
 
   /** The store's printers and scanners: `devices.json` of the data directory (the embedded default when missing). */
   private async loadDevices(): Promise<DevicesConfig> {
@@ -690,6 +703,8 @@ export class Hub {
     coupons: CouponsService,
     history: DemoHistoryParts | null,
   ): Promise<void> {
+    // Before the catalog: a crash from here on leaves a store that is no longer new, without its year.
+    if (history) await markSeeding(this.config.dataDir);
     if (coupons.list().length === 0) {
       const owner = { staff: { id: 'demo', name: 'demo', role: 'owner' as const } };
       const today = businessDate(this.clock(), this.config.tz);
@@ -787,6 +802,7 @@ export class Hub {
     parts.analytics.nightly();
     // The next start reads the seeded year from this snapshot, not by replaying 45,000 events.
     await this.snapshots.take();
+    await clearSeedingMark(this.config.dataDir);
     this.log.info(
       {
         ...result,

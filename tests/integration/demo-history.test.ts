@@ -4,13 +4,14 @@
  * something to show; sealed like real members, recorded now with the time it happened, never
  * seeded again, never outside demo mode, and the same on every machine.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberCard } from '../../hub/src/protocol/members.ts';
 import type { MemberMetrics, ProductReport, RepurchaseDueReport, RfmReport } from '../../hub/src/protocol/crm.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { HUB_ENTRY, REPO_ROOT, startHubProcess, tempDataDir, type HubProcess } from '../support/hub-process.ts';
 import { TabletClient, demoPin, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { daysBefore } from '../../hub/src/domain/time.ts';
 
@@ -50,6 +51,13 @@ function journalEvents(dataDir: string): HubEvent[] {
         .filter(Boolean)
         .map((line) => JSON.parse(line) as HubEvent),
     );
+}
+
+function journalText(dataDir: string): string {
+  const dir = path.join(dataDir, 'journal');
+  return readdirSync(dir)
+    .map((name) => readFileSync(path.join(dir, name), 'utf8'))
+    .join('');
 }
 
 describe('the demo store a newcomer starts', () => {
@@ -113,9 +121,7 @@ describe('the demo store a newcomer starts', () => {
     const first = sales[0]!;
     expect(first.occurredAt! < first.at).toBe(true);
     expect(first.at.slice(0, 10) >= daysBefore(today, 1)).toBe(true);
-    const text = readdirSync(path.join(hub.dataDir, 'journal'))
-      .map((name) => readFileSync(path.join(hub.dataDir, 'journal', name), 'utf8'))
-      .join('');
+    const text = journalText(hub.dataDir);
     expect(text).not.toContain(card.name!);
     expect(text).not.toContain(card.phone.replaceAll('-', '').slice(1));
   });
@@ -131,6 +137,9 @@ describe('the demo store a newcomer starts', () => {
     expect(events.filter((event) => event.occurredAt)).toHaveLength(imported);
     expect(events.length - seeded.length).toBeLessThan(10);
     expect((await storeFacts(tablet, today)).rfm.scored).toBeGreaterThan(1500);
+    expect((await get<{ problems: string[] }>(tablet, '/api/health')).problems).not.toContain(
+      'demo_history_incomplete',
+    );
   });
 
   it(
@@ -149,6 +158,66 @@ describe('the demo store a newcomer starts', () => {
         expect(comparable(theirs)).toEqual(comparable(mine));
       } finally {
         await again.stop();
+      }
+    },
+    SEED_TIMEOUT_MS,
+  );
+});
+
+describe('a seeding cut short by a crash', () => {
+  it(
+    'is said at every start after it, in the health and the log, and not seeded again',
+    async () => {
+      const dataDir = tempDataDir();
+      // Started by hand: the hub answers (and startHubProcess returns) only once the seeding is done.
+      const seeding = spawn(process.execPath, [HUB_ENTRY], {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          AYI_DATA_DIR: dataDir,
+          AYI_PORT: '0',
+          AYI_HOST: '127.0.0.1',
+          AYI_LOG_LEVEL: 'warn',
+          ...SEEDING,
+        },
+        stdio: 'ignore',
+      });
+      const exited = new Promise((resolve) => seeding.once('exit', resolve));
+      try {
+        // Killed once some of the year is on disk, well before the rest.
+        await expect
+          .poll(
+            () => {
+              try {
+                // Counted in the text: the line being written is not whole yet.
+                return journalText(dataDir).split('"occurredAt"').length - 1;
+              } catch {
+                return 0; // no journal yet
+              }
+            },
+            { timeout: 60_000, interval: 50 },
+          )
+          .toBeGreaterThan(200);
+      } finally {
+        seeding.kill('SIGKILL');
+        await exited;
+      }
+      const partial = journalEvents(dataDir).filter((event) => event.occurredAt).length;
+      expect(partial).toBeLessThan(20_000);
+
+      const hub = await startHubProcess({
+        env: { ...SEEDING, AYI_LOG_LEVEL: 'error' },
+        dataDir,
+        readyTimeoutMs: SEED_TIMEOUT_MS,
+      });
+      try {
+        const health = (await (await fetch(`${hub.url}/api/health`)).json()) as { status: string; problems: string[] };
+        expect(health.status).toBe('degraded');
+        expect(health.problems).toContain('demo_history_incomplete');
+        expect(hub.output()).toMatch(/history was cut short/);
+        expect(journalEvents(dataDir).filter((event) => event.occurredAt)).toHaveLength(partial);
+      } finally {
+        await hub.stop();
       }
     },
     SEED_TIMEOUT_MS,

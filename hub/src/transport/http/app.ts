@@ -84,7 +84,7 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
-  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog (empty when ok). */
+  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog, demo_history_incomplete (empty when ok). */
   problems: string[];
   /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
   storage: StorageView;
