@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
 import { expectAccessible } from '../support/axe.ts';
-import { callApi, scan, shot, useBrowserSession } from '../support/browser.ts';
+import { callApi, scan, shot, useBrowserSession, openFromTopBar } from '../support/browser.ts';
 
 const PHONE = '0912 345 678';
 const TEA_BARCODE = '4710000010003';
@@ -54,7 +54,7 @@ describe('accessibility of the main screens (browser, built hub + UI)', () => {
     expect(sold.status, JSON.stringify(sold.body)).toBe(201);
     const sale = sold.body as SaleView;
 
-    await page.getByTestId('nav-members').click();
+    await openFromTopBar(page, 'nav-members');
     await page.waitForURL('**/members');
     const row = page.locator(`[data-testid="member-row"][data-member-id="${memberId}"]`);
     await row.waitFor();
@@ -75,12 +75,12 @@ describe('accessibility of the main screens (browser, built hub + UI)', () => {
     await shot(page, 'a11y-sales-receipt.png');
     await expectAccessible(page, 'sales with a receipt');
 
-    await page.getByTestId('nav-devices').click();
+    await openFromTopBar(page, 'nav-devices');
     await page.waitForURL('**/admin/devices');
     await page.getByTestId('device-card').first().waitFor();
     await expectAccessible(page, 'devices');
 
-    await page.getByTestId('nav-reports').click();
+    await openFromTopBar(page, 'nav-reports');
     await page.waitForURL('**/admin/reports');
     await page.getByTestId('report-members').waitFor();
     await expectAccessible(page, 'reports');

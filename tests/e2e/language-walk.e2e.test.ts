@@ -92,6 +92,8 @@ function foreignWords(text: string, lang: 'zh-TW' | 'en', data: readonly string[
     // Codes and amounts (AYI-000123, 300ml, 20260110-000042) are not words.
     for (const token of rest.split(/[\s,，、/()（）:：·|「」“”"'’]+/u)) {
       if (/\d/.test(token)) continue;
+      // A setting the technician types (AYI_SMS_PROVIDER) is a name, not English.
+      if (/^AYI_[A-Z_]+$/.test(token)) continue;
       for (const word of token.match(/[A-Za-z]{2,}/g) ?? []) if (!LATIN_ALLOWED.has(word)) found.add(word);
     }
   } else {

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
-import { callApi, pairAndLogIn, shot, useBrowserSession } from '../support/browser.ts';
+import { callApi, pairAndLogIn, shot, useBrowserSession, openFromTopBar } from '../support/browser.ts';
 import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
 
 const CAT_FOOD = { sku: 'PET-001', price: 890 };
@@ -93,7 +93,7 @@ describe('a hub outage at the counter (browser, built hub + UI)', () => {
       await waitForConnection(page, 'offline');
 
       // A screen never opened before: it opens, and says in Chinese that the box is not answering.
-      await page.getByTestId('nav-members').click();
+      await openFromTopBar(page, 'nav-members');
       await page.waitForURL('**/members');
       await expect.poll(() => page.locator('main [role="alert"]').first().innerText()).toMatch(/連不上 Ayi 盒子/);
       await expectNoRawError(page);
@@ -145,7 +145,7 @@ describe('a hub outage at the counter (browser, built hub + UI)', () => {
 
       await hub().stop();
       await waitForConnection(page, 'offline');
-      await page.getByTestId('nav-reports').click();
+      await openFromTopBar(page, 'nav-reports');
       const notAnswering = page.getByTestId('hub-not-answering');
       await notAnswering.waitFor();
       expect(await notAnswering.innerText()).toContain('The Ayi box is not answering');

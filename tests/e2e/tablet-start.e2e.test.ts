@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page, Response } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { pairAndLogIn, scan, useBrowserSession } from '../support/browser.ts';
+import { pairAndLogIn, scan, useBrowserSession, openFromTopBar } from '../support/browser.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 
 type Messages = { [key: string]: string | Messages };
@@ -54,7 +54,7 @@ describe('tablet start (browser, built hub + UI)', () => {
 
     const scripts = await scriptsLoadedBy(page, async () => {
       await page.goto(`${hub.url}/checkout`);
-      await page.getByTestId('nav-reports').waitFor();
+      await page.getByTestId('nav-members').waitFor();
     });
     expect(scripts.length).toBeGreaterThan(0);
     for (const [what, marker] of Object.entries(MARKERS)) {
@@ -66,7 +66,7 @@ describe('tablet start (browser, built hub + UI)', () => {
     expect(await page.getByTestId('nav-reports').textContent()).toContain('報表');
 
     // The report page brings its words, and they switch with the language.
-    await page.getByTestId('nav-reports').click();
+    await openFromTopBar(page, 'nav-reports');
     await page.getByText(reportsZhTW.reports.hint).waitFor();
     await page.getByTestId('lang-en').click();
     await page.getByText(reportsEn.reports.hint).waitFor();

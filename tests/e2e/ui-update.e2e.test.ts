@@ -12,11 +12,11 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pairAndLogIn, useBrowserSession } from '../support/browser.ts';
-import { REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { TEST_UI_DIR, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 
 /** A copy of the built UI this test can replace with a "new version" while the hub is down. */
 const uiDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-ui-'));
-cpSync(path.join(REPO_ROOT, 'ui', 'build'), uiDir, { recursive: true });
+cpSync(TEST_UI_DIR, uiDir, { recursive: true });
 
 /** Makes the copy a new build: another version, and a page that says which build it is. */
 function installNewVersion(): void {

@@ -64,6 +64,11 @@ export function setupI18n(): void {
   // in one language never downloads the other.
   void init({ fallbackLocale: initial, initialLocale: initial });
   applyDocumentLang(initial);
+  // svelte-i18n writes the bare code (zh-TW) into <html lang> once a language has loaded; the
+  // page says Traditional Chinese script explicitly (zh-Hant-TW), for fonts and screen readers.
+  locale.subscribe((code) => {
+    if (isLocale(code)) applyDocumentLang(code);
+  });
 }
 
 /** Resolves once the active language's words are there (the root layout's load waits for it). */
