@@ -393,7 +393,9 @@ export class HubSocket {
 
   #scheduleRetry(): void {
     if (!this.#active || this.#retryTimer) return;
-    const delay = this.#backoff;
+    // Up to a quarter earlier or later at random: a store's tablets dropped by one hub restart do
+    // not all knock, and all reload their screens, in the same instant.
+    const delay = Math.round(this.#backoff * (0.75 + Math.random() / 2));
     this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
     this.nextRetryAt = Date.now() + delay;
     this.#retryTimer = setTimeout(() => {
