@@ -412,7 +412,12 @@ function entryStart(bytes: Buffer, start: number, end: number, checksumRequired:
 }
 
 /** The entry in `bytes[from, end)`, or undefined when it does not parse or is not an entry. */
-function parseEntry<T>(bytes: Buffer, from: number, end: number, isEntry: (value: unknown) => value is T): T | undefined {
+function parseEntry<T>(
+  bytes: Buffer,
+  from: number,
+  end: number,
+  isEntry: (value: unknown) => value is T,
+): T | undefined {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8', from, end));
     return isEntry(value) ? value : undefined;

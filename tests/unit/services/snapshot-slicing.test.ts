@@ -42,16 +42,31 @@ describe('snapshots encoded a slice at a time', () => {
     const store = new SnapshotStore<StoreStateData>(dir);
     await store.ensureDirectory();
     // sliceMs 0: the encoding gives the event loop a turn after every sale.
-    const service = new SnapshotService(state, store, sealFor, 'Asia/Taipei', 1000, () => new Date(), () => {}, 0, '', {
-      sliceMs: 0,
-    });
+    const service = new SnapshotService(
+      state,
+      store,
+      sealFor,
+      'Asia/Taipei',
+      1000,
+      () => new Date(),
+      () => {},
+      0,
+      '',
+      {
+        sliceMs: 0,
+      },
+    );
     const seqAtSnapshot = state.lastSeq;
     const before = JSON.parse(JSON.stringify(state.toData(sealFor))) as StoreStateData;
 
     const saving = service.take();
     // Committed while the snapshot is being encoded: late sales of the array, not encoded yet.
     const later: HubEvent[] = [
-      ev('sale.voided', { saleId: saleIdOf(SALES), reason: 'wrong item', staffId: 'staff-1' }, at10(DAY)),
+      ev(
+        'sale.voided',
+        { saleId: saleIdOf(SALES), reason: 'wrong item', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null },
+        at10(DAY),
+      ),
       ev(
         'sale.refunded',
         {
@@ -69,7 +84,12 @@ describe('snapshots encoded a slice at a time', () => {
       ),
       ev(
         'sale.completed',
-        completedSale({ saleId: saleIdOf(SALES + 1), businessDate: DAY, memberId: null, lines: [saleLine(1, 'F1', 30)] }),
+        completedSale({
+          saleId: saleIdOf(SALES + 1),
+          businessDate: DAY,
+          memberId: null,
+          lines: [saleLine(1, 'F1', 30)],
+        }),
         at10(DAY),
       ),
     ];
