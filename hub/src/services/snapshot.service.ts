@@ -10,7 +10,8 @@
  * The nightly job and the shutdown call take() directly.
  *
  * Even then the hub keeps answering while a snapshot is serialised: the state is encoded a slice
- * of `sliceMs` at a time, between which requests are served and events committed. What is
+ * of `sliceMs` at a time with a pause of `pauseMs` after each, in which requests are served and
+ * events committed (a sale meets one slice at most, a few ms, instead of the whole encoding). What is
  * encoded stays as it was at the snapshot's seq: everything but the kept sales is copied at once
  * (a megabyte or so in a big store), and the sales, most of the snapshot, are shared, not copied: a
  * sale that an event is about to change (a void, a refund) while the snapshot is being encoded is
@@ -31,8 +32,10 @@ export interface SnapshotPolicy {
   retryMs: number;
   /** A monotonic clock in ms (the hub's wall clock may be set back, or be a test's fake). */
   now: () => number;
-  /** Encoding time between two turns of the event loop, ms. */
+  /** Encoding time between two pauses, ms. */
   sliceMs: number;
+  /** The pause between two slices, ms (the hub answers and commits meanwhile). */
+  pauseMs: number;
 }
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
@@ -40,7 +43,8 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
   forceFactor: 4,
   retryMs: 30_000,
   now: () => performance.now(),
-  sliceMs: 4,
+  sliceMs: 3,
+  pauseMs: 7,
 };
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -132,6 +136,7 @@ export class SnapshotService {
       const stable: StoreStateData = { ...data, ...structuredClone(rest), sales };
       saved = this.store.save(seq, this.lastEventDay, this.clock(), stable, {
         sliceMs: this.policy.sliceMs,
+        pauseMs: this.policy.pauseMs,
         frozen,
       });
     } catch (err) {

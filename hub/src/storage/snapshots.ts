@@ -63,6 +63,12 @@ const PAUSE_POINT = Symbol('pause point');
 export interface EncodeSlicing {
   /** Encoding time between two pauses, ms. */
   sliceMs: number;
+  /**
+   * Length of a pause, ms (0: one turn of the event loop). A sale takes several turns (its request,
+   * the journal's write and fdatasync, the answer): a pause long enough for all of them lets it meet
+   * one slice at most, instead of one at every turn.
+   */
+  pauseMs: number;
   /** Items (below the top two levels of the state) that changed since the save began: their JSON then. */
   frozen: ReadonlyMap<object, string>;
 }
@@ -109,8 +115,9 @@ function* jsonPieces(
   yield separator === '{' ? '{}' : '}';
 }
 
-/** Lets the event loop run (I/O callbacks, then this). */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Lets the event loop run for `ms` (0: one turn, I/O callbacks and then this). */
+const pause = (ms: number) =>
+  new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 
 /**
  * The state as UTF-8 pieces of about a quarter of a megabyte, and the SHA-256 of all of them: a
@@ -137,7 +144,7 @@ async function encodeState(
   for (const text of jsonPieces(state, WALK_DEPTH, slicing?.frozen ?? null)) {
     if (text === PAUSE_POINT) {
       if (slicing && performance.now() - sliceStart >= slicing.sliceMs) {
-        await nextTurn();
+        await pause(slicing.pauseMs);
         sliceStart = performance.now();
       }
       continue;

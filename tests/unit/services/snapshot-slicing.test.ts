@@ -54,6 +54,7 @@ describe('snapshots encoded a slice at a time', () => {
       '',
       {
         sliceMs: 0,
+        pauseMs: 0,
       },
     );
     const seqAtSnapshot = state.lastSeq;
