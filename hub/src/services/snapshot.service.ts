@@ -9,9 +9,10 @@
  * `forceFactor` times that many have piled up, so a store that is never quiet still gets one.
  * The nightly job and the shutdown call take() directly.
  *
- * Even then the hub keeps answering while a snapshot is serialised: the state is encoded a slice
- * of `sliceMs` at a time with a pause of `pauseMs` after each, in which requests are served and
- * events committed (a sale meets one slice at most, a few ms, instead of the whole encoding). What is
+ * Even then the hub keeps answering while a snapshot is serialised: past its first
+ * `firstSliceMs` the state is encoded a slice of `sliceMs` at a time with a pause of `pauseMs`
+ * after each, in which requests are served and events committed (a sale meets one slice at most,
+ * a few ms, instead of the whole encoding). What is
  * encoded stays as it was at the snapshot's seq: everything but the kept sales is copied at once
  * (a megabyte or so in a big store), and the sales, most of the snapshot, are shared, not copied: a
  * sale that an event is about to change (a void, a refund) while the snapshot is being encoded is
@@ -34,6 +35,8 @@ export interface SnapshotPolicy {
   now: () => number;
   /** Encoding time between two pauses, ms. */
   sliceMs: number;
+  /** Encoding time before the first pause, ms (a small snapshot is encoded in one go). */
+  firstSliceMs: number;
   /** The pause between two slices, ms (the hub answers and commits meanwhile). */
   pauseMs: number;
 }
@@ -44,6 +47,7 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
   retryMs: 30_000,
   now: () => performance.now(),
   sliceMs: 3,
+  firstSliceMs: 15,
   pauseMs: 7,
 };
 
@@ -136,6 +140,7 @@ export class SnapshotService {
       const stable: StoreStateData = { ...data, ...structuredClone(rest), sales };
       saved = this.store.save(seq, this.lastEventDay, this.clock(), stable, {
         sliceMs: this.policy.sliceMs,
+        firstSliceMs: this.policy.firstSliceMs,
         pauseMs: this.policy.pauseMs,
         frozen,
       });

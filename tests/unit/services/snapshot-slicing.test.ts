@@ -54,6 +54,7 @@ describe('snapshots encoded a slice at a time', () => {
       '',
       {
         sliceMs: 0,
+        firstSliceMs: 0,
         pauseMs: 0,
       },
     );
