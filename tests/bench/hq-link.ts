@@ -19,7 +19,8 @@
  *                              target.
  *
  * Environment: AYI_BENCH_DRAIN_EVENTS (50000), AYI_BENCH_DRAIN_RUNS (3), AYI_BENCH_LINK_SALES (1000),
- * AYI_BENCH_INFLIGHT (64), AYI_BENCH_SEED, AYI_BENCH_KEEP=1 keeps the temporary directory.
+ * AYI_BENCH_INFLIGHT (64), AYI_BENCH_SEED, AYI_BENCH_KEEP=1 keeps the temporary directory,
+ * AYI_BENCH_HUB_NODE_ARGS (node options for the hub, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  *
  * Internally, `node --import tsx tests/bench/hq-link.ts --bare-publisher URL TOPIC JOURNAL_DIR COUNT
  * WINDOW` is the baseline publisher (a child process, as the hub is).
@@ -51,6 +52,8 @@ const P99_TARGET_MS = 50;
 const DRAIN_TIMEOUT_MS = 120_000;
 const TZ = env.AYI_TZ ?? 'Asia/Taipei';
 const SELF = fileURLToPath(import.meta.url);
+/** Node options for the hub (e.g. `--cpu-prof` to see where its time goes), space-separated. */
+const HUB_NODE_ARGS = (env.AYI_BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const started = performance.now();
 const progress = (line: string) =>
@@ -271,7 +274,7 @@ async function hubDrain(
   const drain = subscriber.drain(count, 'hub');
   let hub: HubProcess;
   try {
-    hub = await startHubProcess({ dataDir, env: hubEnv, readyTimeoutMs: 60_000 });
+    hub = await startHubProcess({ dataDir, env: hubEnv, nodeArgs: HUB_NODE_ARGS, readyTimeoutMs: 60_000 });
   } catch (err) {
     drain.cancel();
     throw err;

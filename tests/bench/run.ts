@@ -69,6 +69,8 @@ const SEED = Number(env.AYI_BENCH_SEED ?? 20_240_601);
 const START_TARGET_MS = 3000;
 const TZ = env.AYI_TZ ?? 'Asia/Taipei';
 const SNAPSHOT_EVERY = Number(env.AYI_BENCH_SNAPSHOT_EVERY ?? 250);
+/** How long a snapshot begun inside a measured phase may take to land on disk after it. */
+const SNAPSHOT_LANDING_MS = 10_000;
 /** The bench hub's environment. */
 const HUB_ENV = { AYI_TZ: TZ, AYI_SNAPSHOT_EVERY_EVENTS: String(SNAPSHOT_EVERY) };
 
@@ -259,7 +261,10 @@ async function withSnapshots<T>(dataDir: string, label: string, phase: () => Pro
   const fromSeq = await hubLastSeq(dataDir);
   const result = await phase();
   const toSeq = await hubLastSeq(dataDir);
-  const taken = snapshotSeqs(dataDir).filter((seq) => seq > fromSeq && seq <= toSeq);
+  // A snapshot begun inside the phase is encoded a slice at a time and may land just after it.
+  const inPhase = () => snapshotSeqs(dataDir).filter((seq) => seq > fromSeq && seq <= toSeq);
+  for (let waited = 0; inPhase().length === 0 && waited < SNAPSHOT_LANDING_MS; waited += 100) await sleep(100);
+  const taken = inPhase();
   progress(`${label}: seqs ${fromSeq + 1}..${toSeq}, periodic snapshots at seq ${taken.join(', ') || '(none)'}`);
   if (taken.length === 0) {
     throw new Error(

@@ -111,6 +111,11 @@ export class StoreState {
   reports = new ReportBook();
   /** The owner's discount limits as last changed (null: never changed through the hub). */
   discountPolicy: DiscountPolicy | null = null;
+  /**
+   * Called with a kept sale just before an event changes it (a void, a refund): a snapshot being
+   * written a slice at a time keeps the sale as it was (see SnapshotService).
+   */
+  beforeSaleChange: ((sale: SaleRecord) => void) | null = null;
 
   constructor(
     readonly retentionDays: number,
@@ -194,6 +199,7 @@ export class StoreState {
       case 'sale.voided': {
         const sale = this.sales.get(event.data.saleId);
         if (!sale) break;
+        this.beforeSaleChange?.(sale);
         sale.voided = { reason: event.data.reason, staffId: event.data.staffId, at: occurredAtOf(event) };
         this.totals.salesCount -= 1;
         this.totals.revenue -= sale.total;
@@ -206,6 +212,7 @@ export class StoreState {
       case 'sale.refunded': {
         const sale = this.sales.get(event.data.saleId);
         if (!sale) break;
+        this.beforeSaleChange?.(sale);
         this.members.apply(event, sale);
         this.reports.refundSale(sale, event.data);
         for (const line of event.data.lines) {

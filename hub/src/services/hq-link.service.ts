@@ -20,6 +20,7 @@ import type { HubConfig } from '../config/config.js';
 import { businessDate } from '../domain/time.js';
 import type { HubEvent, HqMemberLink } from '../protocol/events.js';
 import type { StoreIdentity } from '../storage/event-store.js';
+import type { StoredDay } from '../storage/journal.js';
 import { AckTracker } from '../transport/mqtt/ack-tracker.js';
 import { Backoff } from '../transport/mqtt/backoff.js';
 import {
@@ -70,8 +71,11 @@ export interface HqLinkSettings extends Omit<MqttLinkSettings, 'url'> {
 /** The part of the journal the link reads. */
 export interface JournalReader {
   replay(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent>;
-  /** The same events a day at a time (never an empty array). */
-  replayDays(afterSeq: number, fromDay?: string): AsyncGenerator<HubEvent[]>;
+  /**
+   * The same events a day at a time (never an empty array), with each event's JSON as the journal
+   * stores it where it has it (`stored[i]`), published as it is instead of serialised again.
+   */
+  replayStoredDays(afterSeq: number, fromDay?: string): AsyncGenerator<StoredDay>;
   /** Seqs in the range the journal lacks (the damage noted, plus only the day files never read). */
   missingSeqs(fromSeq: number, toSeq: number, fromDay?: string, limit?: number): Promise<number[]>;
 }
@@ -128,9 +132,11 @@ export function hqLinkSettings(config: HubConfig): HqLinkSettings {
 
 interface Reader {
   /** A day file at a time: the events of one are taken without an await each. */
-  iterator: AsyncGenerator<HubEvent[]>;
+  iterator: AsyncGenerator<StoredDay>;
   /** The day's events read and not yet taken, from `index` on. */
   events: HubEvent[];
+  /** Their JSON as stored (null, or an entry undefined: serialised when published). */
+  stored: StoredDay['stored'];
   index: number;
   /** The seq the next event read should have. */
   nextSeq: number;
@@ -171,6 +177,8 @@ export class HqLinkService {
   private tail: HubEvent[] = [];
   private tailHead = 0;
   private reader: Reader | null = null;
+  /** The JSON as stored of the event the reader gave last (take()), null when it has none. */
+  private takenStored: Buffer | null = null;
   private pumping = false;
   private pumpAgain = false;
   private pumpScheduled = false;
@@ -416,11 +424,13 @@ export class HqLinkService {
           this.nextSeq <= this.deps.lastSeq()
         ) {
           const seq = this.nextSeq;
+          this.takenStored = null;
           const event = this.fromTail(seq) ?? this.fromDayRead(seq) ?? (await this.fromJournal(seq));
+          const stored = this.takenStored;
           if (event === null || generation !== this.generation || this.link !== 'connected') break;
           // A resend moved the cursor while the journal was being read: read from there.
           if (this.nextSeq !== seq) continue;
-          this.publish(client, event, generation);
+          this.publish(client, event, generation, stored);
           this.nextSeq = event.seq + 1;
         }
       } while (this.pumpAgain);
@@ -433,11 +443,17 @@ export class HqLinkService {
     }
   }
 
-  private publish(client: MqttClient, event: HubEvent, generation: number): void {
+  /**
+   * Publishes an event: the journal's own bytes for it when the reader has them (`stored`), so a
+   * backlog is not serialised again event by event; an event that HQ gets with a field added (a
+   * member's link) is serialised.
+   */
+  private publish(client: MqttClient, event: HubEvent, generation: number, stored: Buffer | null): void {
     this.inFlight += 1;
     this.inFlightAt.set(event.seq, event.at);
     const link = this.deps.linkFor?.(event) ?? null;
-    client.publish(this.topics.events, JSON.stringify(link ? { ...event, link } : event), { qos: 1 }, (err) => {
+    const payload = link ? JSON.stringify({ ...event, link }) : (stored ?? JSON.stringify(event));
+    client.publish(this.topics.events, payload, { qos: 1 }, (err) => {
       if (generation !== this.generation) {
         // That connection is gone (its in-flight messages are published again); a PUBACK that
         // made it before the end still counts.
@@ -519,8 +535,9 @@ export class HqLinkService {
       if (!this.reader || this.reader.nextSeq !== seq) {
         await this.closeReader();
         this.reader = {
-          iterator: this.deps.journal.replayDays(seq - 1, this.dayToReadFrom(seq)),
+          iterator: this.deps.journal.replayStoredDays(seq - 1, this.dayToReadFrom(seq)),
           events: [],
+          stored: null,
           index: 0,
           nextSeq: seq,
         };
@@ -535,7 +552,8 @@ export class HqLinkService {
           if (fresh) return null;
           continue;
         }
-        reader.events = next.value;
+        reader.events = next.value.events;
+        reader.stored = next.value.stored;
         reader.index = 0;
       }
       const event = reader.events[reader.index]!;
@@ -564,6 +582,7 @@ export class HqLinkService {
       const moved = this.acks.skip(seq, event.seq - 1);
       if (moved > 0) this.watermarkMoved(moved);
     }
+    this.takenStored = reader.stored?.[reader.index] ?? null;
     reader.index += 1;
     reader.nextSeq = event.seq + 1;
     return event;

@@ -8,6 +8,15 @@
  * event committed for `quietMs`, checked by a timer) and is forced, on a timer of its own, once
  * `forceFactor` times that many have piled up, so a store that is never quiet still gets one.
  * The nightly job and the shutdown call take() directly.
+ *
+ * Even then the hub keeps answering while a snapshot is serialised: past its first
+ * `firstSliceMs` the state is encoded a slice of `sliceMs` at a time with a pause of `pauseMs`
+ * after each, in which requests are served and events committed (a sale meets one slice at most,
+ * a few ms, instead of the whole encoding). What is
+ * encoded stays as it was at the snapshot's seq: everything but the kept sales is copied at once
+ * (a megabyte or so in a big store), and the sales, most of the snapshot, are shared, not copied: a
+ * sale that an event is about to change (a void, a refund) while the snapshot is being encoded is
+ * serialised first, as it was (StoreState.beforeSaleChange).
  */
 import type { Seal } from '../domain/members.js';
 import type { StoreState, StoreStateData } from '../domain/store-state.js';
@@ -24,6 +33,12 @@ export interface SnapshotPolicy {
   retryMs: number;
   /** A monotonic clock in ms (the hub's wall clock may be set back, or be a test's fake). */
   now: () => number;
+  /** Encoding time between two pauses, ms. */
+  sliceMs: number;
+  /** Encoding time before the first pause, ms (a small snapshot is encoded in one go). */
+  firstSliceMs: number;
+  /** The pause between two slices, ms (the hub answers and commits meanwhile). */
+  pauseMs: number;
 }
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
@@ -31,6 +46,9 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = {
   forceFactor: 4,
   retryMs: 30_000,
   now: () => performance.now(),
+  sliceMs: 3,
+  firstSliceMs: 15,
+  pauseMs: 7,
 };
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -113,12 +131,28 @@ export class SnapshotService {
     const seq = this.state.lastSeq;
     const counted = this.eventsSince;
     let saved: Promise<string>;
+    const frozen = new Map<object, string>();
     try {
-      saved = this.store.save(seq, this.lastEventDay, this.clock(), this.state.toData(this.seal));
+      const data = this.state.toData(this.seal);
+      const { sales, ...rest } = data;
+      this.state.beforeSaleChange = (sale) => {
+        if (!frozen.has(sale)) frozen.set(sale, JSON.stringify(sale));
+      };
+      // The copy keeps the fields' order (the file reads the same as before slicing).
+      const stable: StoreStateData = { ...data, ...structuredClone(rest), sales };
+      saved = this.store.save(seq, this.lastEventDay, this.clock(), stable, {
+        sliceMs: this.policy.sliceMs,
+        firstSliceMs: this.policy.firstSliceMs,
+        pauseMs: this.policy.pauseMs,
+        frozen,
+      });
     } catch (err) {
       saved = Promise.reject(err as Error);
     }
     this.running = saved
+      .finally(() => {
+        this.state.beforeSaleChange = null;
+      })
       .then(() => {
         this.lastSnapshotSeq = seq;
         this.eventsSince = Math.max(0, this.eventsSince - counted);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Low } from 'lowdb';
 import type { HubEvent } from '../protocol/events.js';
 import { EVENT_SCHEMA } from '../protocol/events.js';
-import { JsonLinesAppendFile, type JsonLinesReadReport } from './jsonl-append.adapter.js';
+import { JsonLinesAppendFile, readJsonLinesBytes, type JsonLinesReadReport } from './jsonl-append.adapter.js';
 import { ensureDirectory } from './fsync.js';
 import { businessDate } from '../domain/time.js';
 
@@ -26,6 +26,15 @@ export interface JournalDamage {
   missingSeqs: number[];
   /** Lines that failed their checksum (or, written before checksums, did not parse), per day file. */
   damagedLines: { file: string; lines: number[] }[];
+}
+
+/** Day files read ahead of the one being replayed. */
+const READ_AHEAD_DAYS = 3;
+
+/** A day file's events and, where the journal has it, each one's JSON as stored (`stored[i]`). */
+export interface StoredDay {
+  events: HubEvent[];
+  stored: (Buffer | undefined)[] | null;
 }
 
 /** Seqs named at most (a file damaged wholesale must not fill the memory with numbers). */
@@ -200,33 +209,60 @@ export class Journal {
    * now: events appended later come with the next call.
    */
   async *replayDays(afterSeq: number, fromDay = ''): AsyncGenerator<HubEvent[]> {
+    for await (const day of this.replayStoredDays(afterSeq, fromDay, false)) yield day.events;
+  }
+
+  /**
+   * As replayDays, with each event's JSON as the journal stores it (`withStored`), for a reader that
+   * sends events on unchanged (the link to HQ): `stored[i]` is events[i]'s JSON, undefined where
+   * the journal has none to give (the current day, held in memory; a line from before checksums).
+   */
+  async *replayStoredDays(afterSeq: number, fromDay = '', withStored = true): AsyncGenerator<StoredDay> {
     const days = (await this.days()).filter((day) => day >= fromDay);
-    // The next day's file is read while this day's events are used: the disk and the CPU work
-    // at the same time instead of in turn.
-    let next = days.length > 0 ? this.eventsOf(days[0]!) : null;
+    // The next day files are read while this day's events are used: the disk and the CPU work at
+    // the same time instead of in turn, and a slow read (a busy thread pool) does not stall the CPU.
+    // Only the bytes are read ahead: a day is parsed when its turn comes, so the parsed events of
+    // days not yet replayed do not sit in the young heap (each garbage collection copies them).
+    const ahead: { day: string; bytes: Promise<Buffer | null> | null }[] = [];
+    let nextToRead = 0;
     let previous: number | null = null;
-    for (let i = 0; i < days.length; i++) {
-      const events = await next!;
-      next = i + 1 < days.length ? this.eventsOf(days[i + 1]!) : null;
-      // A replay stopped early must not leave the read ahead's failure unhandled.
-      next?.catch(() => undefined);
-      // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
-      previous = this.noteGaps(events, previous);
-      const first = events.findIndex((event) => event.seq > afterSeq);
-      if (first < 0) continue;
-      yield first === 0 && events !== this.current?.db.data ? events : events.slice(first);
+    try {
+      for (let i = 0; i < days.length; i++) {
+        while (nextToRead < days.length && nextToRead < i + READ_AHEAD_DAYS) {
+          const day = days[nextToRead++]!;
+          const bytes = this.current?.day === day ? null : readJsonLinesBytes(this.pathOf(day));
+          // A replay stopped early must not leave a read ahead's failure unhandled.
+          bytes?.catch(() => undefined);
+          ahead.push({ day, bytes });
+        }
+        const next = ahead.shift()!;
+        const { events, stored } = await this.readDay(next.day, withStored, next.bytes ?? undefined);
+        // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
+        previous = this.noteGaps(events, previous);
+        const first = events.findIndex((event) => event.seq > afterSeq);
+        if (first < 0) continue;
+        if (first === 0 && events !== this.current?.db.data) yield { events, stored };
+        else yield { events: events.slice(first), stored: stored && stored.slice(first) };
+      }
+    } finally {
+      ahead.length = 0;
     }
   }
 
   private async eventsOf(day: string): Promise<HubEvent[]> {
-    if (this.current?.day === day) return this.current.db.data;
+    return (await this.readDay(day, false)).events;
+  }
+
+  private async readDay(day: string, withStored: boolean, prefetched?: Promise<Buffer | null>): Promise<StoredDay> {
+    if (this.current?.day === day) return { events: this.current.db.data, stored: null };
     // Only the newest file is ever repaired (at open); replay never changes a file.
-    const events =
-      (await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead, {
-        repairTail: false,
-      }).read()) ?? [];
+    const read = await new JsonLinesAppendFile<HubEvent>(this.pathOf(day), isHubEvent, this.onRead, {
+      repairTail: false,
+    }).readStored(prefetched);
+    const events = read?.entries ?? [];
     this.dayBounds.set(day, boundsOf(events));
-    return events;
+    // Without `withStored`, the file's bytes are not kept alive by views into them.
+    return { events, stored: withStored ? (read?.stored ?? null) : null };
   }
 
   /**

@@ -67,6 +67,12 @@ export interface JsonLinesReadReport {
   corruptSeqHints: number[];
 }
 
+/** A file's entries, and each one's JSON as stored (undefined: a line from before checksums). */
+export interface StoredEntries<T> {
+  entries: T[];
+  stored: (Buffer | undefined)[];
+}
+
 export interface JsonLinesAppendOptions {
   /** Cut a torn tail off the file when reading it (false: read-only, report it as damage). Default true. */
   repairTail?: boolean;
@@ -105,50 +111,26 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   async read(): Promise<T[] | null> {
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(this.filename);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.written = 0;
-        return null;
-      }
-      throw err;
+    return (await this.readStored())?.entries ?? null;
+  }
+
+  /**
+   * Reads the file like `read()`, and gives each entry's JSON as stored (the line's bytes without
+   * its checksum member, undefined for a line from before checksums): what the entry serialises to,
+   * without serialising it again. The buffers are views of one copy of the file. `prefetched`: the
+   * file's bytes as readJsonLinesBytes() read them ahead (a reader's own copy: it is rewritten).
+   */
+  async readStored(prefetched?: Promise<Buffer | null>): Promise<StoredEntries<T> | null> {
+    const bytes = await (prefetched ?? readJsonLinesBytes(this.filename));
+    if (bytes === null) {
+      this.written = 0;
+      return null;
     }
-    const entries: T[] = [];
-    const badLines: { lineNo: number; offset: number }[] = [];
-    const corruptSeqHints: number[] = [];
-    let start = 0;
-    let lineNo = 0;
-    let lastGoodLine = 0;
-    let sawChecksum = false;
-    let tornAt = -1;
-    while (start < bytes.length) {
-      const newline = bytes.indexOf(0x0a, start);
-      lineNo += 1;
-      if (newline === -1) {
-        // An unterminated last line: the crash came before its newline was written, so it was never
-        // acknowledged. Read-only, it is reported as damage instead of cut.
-        if (this.repairTail) tornAt = start;
-        else {
-          badLines.push({ lineNo, offset: start });
-          const hint = seqHintOf(bytes, start, bytes.length);
-          if (hint !== null) corruptSeqHints.push(hint);
-        }
-        break;
-      }
-      const line = parseLine(bytes, start, newline, this.isEntry, sawChecksum);
-      if (line === undefined) {
-        badLines.push({ lineNo, offset: start });
-        const hint = seqHintOf(bytes, start, newline);
-        if (hint !== null) corruptSeqHints.push(hint);
-      } else {
-        entries.push(line.entry);
-        lastGoodLine = lineNo;
-        if (line.checksummed) sawChecksum = true;
-      }
-      start = newline + 1;
-    }
+    const { entries, stored, badLines, corruptSeqHints, lastGoodLine, tornAt } = parseLines(
+      bytes,
+      this.isEntry,
+      this.repairTail,
+    );
     const truncatedBytes = tornAt < 0 ? 0 : bytes.length - tornAt;
     if (truncatedBytes > 0) {
       const handle = await fs.open(this.filename, 'r+');
@@ -159,18 +141,17 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
         await handle.close();
       }
     }
-    const corruptLines = badLines.map((bad) => bad.lineNo);
     this.written = entries.length;
     this.durableBytes = null;
     this.onRead({
       file: this.filename,
       entries: entries.length,
       truncatedBytes,
-      corruptLines,
-      trailingCorruptLines: corruptLines.filter((line) => line > lastGoodLine).length,
+      corruptLines: badLines,
+      trailingCorruptLines: badLines.filter((line) => line > lastGoodLine).length,
       corruptSeqHints,
     });
-    return entries;
+    return { entries, stored };
   }
 
   /**
@@ -330,33 +311,116 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
 }
 
 /**
- * The entry of line `bytes[start, end)`, or undefined when the line is damaged: a checksum that does
- * not match its bytes, or (a line from before checksums) JSON that does not parse. The checksum is
- * computed on the raw bytes and the entry parsed from them in place: `{` is written over the `,`
- * that ends the checksum member (the buffer is the reader's own copy of the file).
+ * A whole file's bytes in one read (readFile's chunked reads cost a thread-pool round trip each),
+ * or null when there is no such file.
  */
-function parseLine<T>(
-  bytes: Buffer,
-  start: number,
-  end: number,
-  isEntry: (value: unknown) => value is T,
-  checksumRequired: boolean,
-): { entry: T; checksummed: boolean } | undefined {
-  if (end <= start) return undefined;
-  let from = start;
-  const checksummed = hasChecksumPrefix(bytes, start, end);
-  if (checksummed) {
-    const stored = hexAt(bytes, start + CHECKSUM_PREFIX.length);
-    if (stored < 0 || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return undefined;
-    from = start + PREFIX_BYTES - 1;
-    bytes[from] = 0x7b;
-  } else if (checksumRequired || startsWith(bytes, start, end, DAMAGED_PREFIX_CODES)) {
-    // A damaged prefix must not turn a line into an unchecked legacy one.
-    return undefined;
+export async function readJsonLinesBytes(filename: string): Promise<Buffer | null> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(filename, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
   try {
+    const size = (await handle.stat()).size;
+    const bytes = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    // The file may have grown meanwhile (a line being appended): what follows is read next time.
+    return filled === size ? bytes : bytes.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+interface ParsedLines<T> extends StoredEntries<T> {
+  /** Line numbers of damaged lines. */
+  badLines: number[];
+  corruptSeqHints: number[];
+  lastGoodLine: number;
+  /** Where a torn tail starts (-1: none). */
+  tornAt: number;
+}
+
+/**
+ * Every line of a file's bytes, checked and parsed: each checksum is verified on the raw bytes and
+ * the entry parsed from them in place (`{` is written over the `,` that ends the checksum member;
+ * the buffer is the reader's own copy of the file), so its JSON as stored is a view of the same
+ * bytes. (One JSON.parse of the whole file rewritten as an array was measured too: it costs more
+ * CPU than a parse per line, the whole file becoming one two-byte string.)
+ */
+function parseLines<T>(bytes: Buffer, isEntry: (value: unknown) => value is T, repairTail: boolean): ParsedLines<T> {
+  const entries: T[] = [];
+  const stored: (Buffer | undefined)[] = [];
+  const badLines: number[] = [];
+  const corruptSeqHints: number[] = [];
+  let start = 0;
+  let lineNo = 0;
+  let lastGoodLine = 0;
+  let sawChecksum = false;
+  let tornAt = -1;
+  while (start < bytes.length) {
+    const newline = bytes.indexOf(0x0a, start);
+    lineNo += 1;
+    const end = newline === -1 ? bytes.length : newline;
+    // An unterminated last line: the crash came before its newline was written, so it was never
+    // acknowledged. Read-only, it is reported as damage instead of cut.
+    if (newline === -1 && repairTail) {
+      tornAt = start;
+      break;
+    }
+    const from = newline === -1 ? -1 : entryStart(bytes, start, newline, sawChecksum);
+    const entry = from < 0 ? undefined : parseEntry(bytes, from, newline, isEntry);
+    if (entry === undefined) {
+      badLines.push(lineNo);
+      const hint = seqHintOf(bytes, start, end);
+      if (hint !== null) corruptSeqHints.push(hint);
+    } else {
+      entries.push(entry);
+      const checksummed = from > start;
+      stored.push(checksummed ? bytes.subarray(from, newline) : undefined);
+      lastGoodLine = lineNo;
+      if (checksummed) sawChecksum = true;
+    }
+    if (newline === -1) break;
+    start = newline + 1;
+  }
+  return { entries, stored, badLines, corruptSeqHints, lastGoodLine, tornAt };
+}
+
+/**
+ * Where the entry's JSON starts in line `bytes[start, end)`, or -1 when the line is damaged: a
+ * checksum that does not match its bytes, or no checksum where one is required. A checksummed
+ * line's entry starts at the `,` ending its checksum member, made a `{` here.
+ */
+function entryStart(bytes: Buffer, start: number, end: number, checksumRequired: boolean): number {
+  if (end <= start) return -1;
+  if (hasChecksumPrefix(bytes, start, end)) {
+    const stored = hexAt(bytes, start + CHECKSUM_PREFIX.length);
+    if (stored < 0 || crc32c(bytes.subarray(start + PREFIX_BYTES, end)) !== stored) return -1;
+    const from = start + PREFIX_BYTES - 1;
+    bytes[from] = 0x7b;
+    return from;
+  }
+  // A damaged prefix must not turn a line into an unchecked legacy one.
+  return checksumRequired || startsWith(bytes, start, end, DAMAGED_PREFIX_CODES) ? -1 : start;
+}
+
+/** The entry in `bytes[from, end)`, or undefined when it does not parse or is not an entry. */
+function parseEntry<T>(
+  bytes: Buffer,
+  from: number,
+  end: number,
+  isEntry: (value: unknown) => value is T,
+): T | undefined {
+  try {
     const value: unknown = JSON.parse(bytes.toString('utf8', from, end));
-    return isEntry(value) ? { entry: value, checksummed } : undefined;
+    return isEntry(value) ? value : undefined;
   } catch {
     return undefined;
   }

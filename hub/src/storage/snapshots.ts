@@ -51,22 +51,60 @@ const STATE_MARKER = Buffer.from(',"state":', 'utf8');
 const PIECE_CHARS = 1 << 18;
 /** Levels of the state walked into before the rest of a value is stringified whole. */
 const WALK_DEPTH = 3;
+/** Where an encoding spread over several turns may pause: between the items of the top two levels. */
+const PAUSE_POINT = Symbol('pause point');
+
+/**
+ * A snapshot encoded a slice at a time (SnapshotStore.save), so that serialising a big projection
+ * never holds the event loop for long: between slices the hub answers requests and commits events.
+ * The state handed over must not change meanwhile, except for the items named in `frozen`: an item
+ * about to change is put there first (with its JSON as it was), and that JSON is written for it.
+ */
+export interface EncodeSlicing {
+  /** Encoding time between two pauses, ms. */
+  sliceMs: number;
+  /**
+   * Encoding time before the first pause, ms: a small snapshot is encoded in one go (finished
+   * sooner, so a crash or a stop catches it in the middle less often), a big one in slices.
+   */
+  firstSliceMs: number;
+  /**
+   * Length of a pause, ms (0: one turn of the event loop). A sale takes several turns (its request,
+   * the journal's write and fdatasync, the answer): a pause long enough for all of them lets it meet
+   * one slice at most, instead of one at every turn.
+   */
+  pauseMs: number;
+  /** Items (below the top two levels of the state) that changed since the save began: their JSON then. */
+  frozen: ReadonlyMap<object, string>;
+}
 
 /**
  * JSON text of `value`, the same as JSON.stringify(value) gives, in pieces: the top `depth` levels
  * of objects and arrays are walked, and what is below them is stringified one value at a time.
- * (Plain data only: no toJSON, which the state does not use.)
+ * PAUSE_POINT comes between the items of the top two levels (never inside one of them). (Plain data
+ * only: no toJSON, which the state does not use.)
  */
-function* jsonPieces(value: unknown, depth: number): Generator<string> {
+function* jsonPieces(
+  value: unknown,
+  depth: number,
+  frozen: ReadonlyMap<object, string> | null,
+): Generator<string | typeof PAUSE_POINT> {
+  const text = frozen !== null && typeof value === 'object' && value !== null ? frozen.get(value) : undefined;
+  if (text !== undefined) {
+    yield text;
+    return;
+  }
   if (depth === 0 || value === null || typeof value !== 'object') {
     yield JSON.stringify(value) ?? 'null';
     return;
   }
+  const pauses = depth >= WALK_DEPTH - 1;
   if (Array.isArray(value)) {
     yield '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) yield ',';
-      yield* jsonPieces(value[i], depth - 1);
+      yield* jsonPieces(value[i], depth - 1, frozen);
+      if (pauses) yield PAUSE_POINT;
     }
     yield ']';
     return;
@@ -76,17 +114,26 @@ function* jsonPieces(value: unknown, depth: number): Generator<string> {
     if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
     yield `${separator}${JSON.stringify(key)}:`;
     separator = ',';
-    yield* jsonPieces(item, depth - 1);
+    yield* jsonPieces(item, depth - 1, frozen);
+    if (pauses) yield PAUSE_POINT;
   }
   yield separator === '{' ? '{}' : '}';
 }
 
+/** Lets the event loop run for `ms` (0: one turn, I/O callbacks and then this). */
+const pause = (ms: number) =>
+  new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
+
 /**
  * The state as UTF-8 pieces of about a quarter of a megabyte, and the SHA-256 of all of them: a
  * snapshot never holds its whole JSON as one string (tens of MB in a big store, twice that as
- * UTF-16, and a second copy to write it), which would grow the hub's memory for good.
+ * UTF-16, and a second copy to write it), which would grow the hub's memory for good. Without
+ * `slicing` the whole state is encoded before this returns (a promise already settled).
  */
-function encodeState(state: unknown): { pieces: Buffer[]; checksum: string } {
+async function encodeState(
+  state: unknown,
+  slicing: EncodeSlicing | null,
+): Promise<{ pieces: Buffer[]; checksum: string }> {
   const hash = createHash('sha256');
   const pieces: Buffer[] = [];
   let pending: string[] = [];
@@ -98,7 +145,17 @@ function encodeState(state: unknown): { pieces: Buffer[]; checksum: string } {
     pending = [];
     pendingChars = 0;
   };
-  for (const text of jsonPieces(state, WALK_DEPTH)) {
+  let sliceStart = performance.now();
+  let sliceMs = slicing?.firstSliceMs ?? 0;
+  for (const text of jsonPieces(state, WALK_DEPTH, slicing?.frozen ?? null)) {
+    if (text === PAUSE_POINT) {
+      if (slicing && performance.now() - sliceStart >= sliceMs) {
+        await pause(slicing.pauseMs);
+        sliceStart = performance.now();
+        sliceMs = slicing.sliceMs;
+      }
+      continue;
+    }
     pending.push(text);
     pendingChars += text.length;
     if (pendingChars >= PIECE_CHARS) flush();
@@ -126,12 +183,13 @@ export class SnapshotStore<S> {
   }
 
   /**
-   * Saves a snapshot. The state is serialised before the first await, so later changes to the
-   * live projection cannot leak into it (call ensureDirectory() once beforehand).
+   * Saves a snapshot. Without `slicing` the state is serialised before the first await, so later
+   * changes to the live projection cannot leak into it; with it, a slice at a time (see
+   * EncodeSlicing for what the caller keeps from changing). Call ensureDirectory() once beforehand.
    */
-  async save(seq: number, journalDay: string, takenAt: Date, state: S): Promise<string> {
+  async save(seq: number, journalDay: string, takenAt: Date, state: S, slicing?: EncodeSlicing): Promise<string> {
     const filename = path.join(this.dir, `snapshot-${String(seq).padStart(12, '0')}.json`);
-    const { pieces, checksum } = encodeState(state);
+    const { pieces, checksum } = await encodeState(state, slicing ?? null);
     await this.makeRoom(pieces.reduce((sum, piece) => sum + piece.length, 0) + 1024);
     const header: Omit<SnapshotFile<S>, 'state'> = {
       format: SNAPSHOT_FORMAT,
