@@ -8,7 +8,7 @@
  * Some restarts are preceded by a torn tail written into the newest journal file (what a power cut
  * in the middle of an append leaves: half a line, or half a line and zeros), which the hub must cut
  * off exactly; some by a second crash in the middle of start-up. Some runs take a snapshot every
- * 100 or 200 events, so crashes also land while snapshots are written.
+ * 100 events (the least the hub allows), so crashes also land while snapshots are written.
  *
  * Needs the built hub: `npm run build -w hub`. AYI_CRASH_CYCLES (default 24) sets the number of
  * kill/restart cycles, AYI_CRASH_SEED the random seed (printed, so a failing run can be repeated).
@@ -258,7 +258,9 @@ describe('hub killed with SIGKILL during checkouts', () => {
     }
 
     const envFor = (cycle: number): Record<string, string> => {
-      const every = [null, '200', '100', '200'][cycle % 4];
+      // Snapshots are encoded in slices between sales, so one takes a while: often enough that
+      // some finish between kills, and some are cut short by one.
+      const every = [null, '100', '100', '100'][cycle % 4];
       // A short quiet time: the cycles are too short for the default 2 s pause to come.
       return every ? { AYI_SNAPSHOT_EVERY_EVENTS: every, AYI_SNAPSHOT_QUIET_MS: '50' } : {};
     };
@@ -312,7 +314,10 @@ describe('hub killed with SIGKILL during checkouts', () => {
     hub = null;
 
     expect(unknown.size).toBe(0);
-    expect(stats.snapshotsSeen.size, 'snapshots were written during the run').toBeGreaterThanOrEqual(3);
+    // Snapshots were written during the run (the hub keeps only the newest, so few are seen at the
+    // checks between kills), and restarts began from them.
+    expect(stats.snapshotsSeen.size, 'snapshots were written during the run').toBeGreaterThanOrEqual(2);
+    expect(stats.snapshotStarts, 'restarts from a snapshot').toBeGreaterThanOrEqual(5);
     expect(stats.tornBytesDropped).toBeGreaterThan(0);
     const journalBytes = journalDays(dataDir).reduce(
       (sum, day) => sum + statSync(path.join(journalDir(dataDir), `${day}.jsonl`)).size,
