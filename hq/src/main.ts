@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       clientId: config.workerId,
       chainId: config.chainId,
       shareGroup: config.shareGroup,
+      lanes: config.lanes,
       username: config.mqttUsername,
       password: config.mqttPassword,
     },
@@ -29,7 +30,13 @@ async function main(): Promise<void> {
   );
   await consumer.start();
   log.info(
-    { database: db.kind, migrations: applied, filter: eventsFilter(config), worker: config.workerId },
+    {
+      database: db.kind,
+      migrations: applied,
+      filter: eventsFilter({ ...config, clientId: config.workerId }),
+      worker: config.workerId,
+      lanes: config.lanes,
+    },
     'HQ ingest running',
   );
   const stop = async () => {

@@ -249,6 +249,8 @@ describe.skipIf(!server)('HQ with three workers on one shared subscription', () 
       'SELECT COALESCE(sum(total - refunded), 0) AS revenue FROM sales WHERE completed AND NOT voided',
     );
     expect(Number(figures!.revenue)).toBe(revenue);
-    console.info(`hq-workers: ${expected} events, ${kills} kills (${workers.map((w) => `${w.id} ${w.kills}`).join(', ')})`);
+    console.info(
+      `hq-workers: ${expected} events, ${kills} kills (${workers.map((w) => `${w.id} ${w.kills}`).join(', ')})`,
+    );
   });
 });

@@ -42,7 +42,13 @@ export function simulatedStore(chainId: string, storeId: string, count: number, 
     const earlier = open[Math.floor(rng() * open.length)];
     if (earlier && roll < 0.12) {
       earlier.voided = true;
-      push('sale.voided', { saleId: earlier.saleId, reason: '打錯', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null });
+      push('sale.voided', {
+        saleId: earlier.saleId,
+        reason: '打錯',
+        staffId: 'staff-1',
+        deviceId: 'dev-1',
+        loyalty: null,
+      });
     } else if (earlier && roll < 0.25) {
       earlier.refunded = true;
       const amount = 20;

@@ -1,6 +1,7 @@
 /**
- * Stores one event and its projections in one transaction. A second copy changes nothing; the
- * same seq under another event id is kept and flagged, never counted twice.
+ * Stores events and their projections, each event with its projections in one transaction (a
+ * batch: several events in one). A second copy changes nothing; the same seq under another event id
+ * is kept and flagged, never counted twice.
  */
 import type { Database, Queryable } from '../db/database.js';
 import type { IncomingEvent, QuarantineReason } from './event-message.js';
@@ -12,69 +13,117 @@ export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
 /** How far the next contiguous run is read at once when a late event closes a hole. */
 const RUN_PAGE = 5000;
 
+/** An event that passed validation, and whether this HQ knows its type (and so projects it). */
+export interface ValidEvent {
+  event: IncomingEvent;
+  knownType: boolean;
+}
+
+/** Stores one event and its projections in a transaction of its own. */
 export async function storeEvent(db: Database, received: IncomingEvent, knownType: boolean): Promise<StoreOutcome> {
+  const [outcome] = await storeEvents(db, [{ event: received, knownType }]);
+  return outcome!;
+}
+
+/**
+ * Stores several events (from any stores) in one transaction, in the order given: one commit for
+ * all of them. Each gets the outcome it would have had alone.
+ */
+export async function storeEvents(db: Database, events: ValidEvent[]): Promise<StoreOutcome[]> {
   return db.transaction(async (tx) => {
-    // An event of a member erased earlier is kept only anonymised.
-    const event = await anonymiseIfErased(tx, received);
-    // The stream's row is the lock: one store's events are stored one at a time whichever worker
-    // received them, so its contiguous seq is never computed from two views at once.
-    await tx.query(`INSERT INTO store_streams (store_id, epoch, chain_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-      event.storeId,
-      event.epoch,
-      event.chainId,
-    ]);
-    const [stream] = await tx.query<{ contiguous_seq: string | number }>(
-      `SELECT contiguous_seq FROM store_streams WHERE store_id = $1 AND epoch = $2 FOR UPDATE`,
-      [event.storeId, event.epoch],
-    );
-    const inserted = await tx.query(
-      `INSERT INTO events (store_id, event_id, chain_id, epoch, seq, type, at, occurred_at, data, link)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (store_id, event_id) DO NOTHING RETURNING event_id`,
-      [
-        event.storeId,
-        event.eventId,
-        event.chainId,
-        event.epoch,
-        event.seq,
-        event.type,
-        event.at,
-        event.occurredAt,
-        JSON.stringify(event.data),
-        event.link === null ? null : JSON.stringify(event.link),
-      ],
-    );
-    if (inserted.length === 0) return 'duplicate';
-
-    const others = await tx.query<{ event_id: string }>(
-      `SELECT event_id FROM events WHERE store_id = $1 AND epoch = $2 AND seq = $3 AND event_id <> $4`,
-      [event.storeId, event.epoch, event.seq, event.eventId],
-    );
-    for (const other of others) {
-      await tx.query(
-        `INSERT INTO seq_conflicts (store_id, epoch, seq, event_id, other_event_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT DO NOTHING`,
-        [event.storeId, event.epoch, event.seq, event.eventId, other.event_id],
-      );
-    }
-
-    const contiguous = await advanceContiguous(tx, event, Number(stream!.contiguous_seq));
-    await tx.query(
-      `UPDATE store_streams SET
-         contiguous_seq = $3,
-         max_seq = GREATEST(max_seq, $4),
-         event_count = event_count + 1,
-         last_event_at = GREATEST(last_event_at, $5::timestamptz),
-         last_received_at = now(),
-         gap_since = CASE WHEN GREATEST(max_seq, $4) > $3 THEN COALESCE(gap_since, now()) ELSE NULL END
-       WHERE store_id = $1 AND epoch = $2`,
-      [event.storeId, event.epoch, contiguous, event.seq, event.at],
-    );
-
-    if (others.length > 0) return 'conflict'; // the first copy stays in the figures; this one is shown
-    if (knownType) await project(tx, event);
-    return 'stored';
+    const streams = await lockStreams(tx, events);
+    const outcomes: StoreOutcome[] = [];
+    for (const { event, knownType } of events) outcomes.push(await storeLocked(tx, streams, event, knownType));
+    return outcomes;
   });
+}
+
+const streamKey = (storeId: string, epoch: string) => `${storeId} ${epoch.toLowerCase()}`;
+
+/**
+ * The stream rows are the locks: one store's events are stored one transaction at a time whichever
+ * worker received them, so its contiguous seq is never computed from two views at once. A batch
+ * takes its rows in one fixed order (store, epoch), as every worker does, so two batches that share
+ * stores wait for each other instead of deadlocking. Returns each stream's contiguous seq.
+ */
+async function lockStreams(tx: Queryable, events: ValidEvent[]): Promise<Map<string, number>> {
+  const streams = new Map<string, IncomingEvent>();
+  for (const { event } of events) streams.set(streamKey(event.storeId, event.epoch), event);
+  const ordered = [...streams.values()];
+  const storeIds = ordered.map((e) => e.storeId);
+  const epochs = ordered.map((e) => e.epoch);
+  await tx.query(
+    `INSERT INTO store_streams (store_id, epoch, chain_id)
+     SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[]) AS s (store_id, epoch, chain_id) ORDER BY 1, 2
+     ON CONFLICT DO NOTHING`,
+    [storeIds, epochs, ordered.map((e) => e.chainId)],
+  );
+  const locked = await tx.query<{ store_id: string; epoch: string; contiguous_seq: string | number }>(
+    `SELECT store_id, epoch, contiguous_seq FROM store_streams
+     WHERE (store_id, epoch) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
+     ORDER BY store_id, epoch FOR UPDATE`,
+    [storeIds, epochs],
+  );
+  return new Map(locked.map((row) => [streamKey(row.store_id, row.epoch), Number(row.contiguous_seq)]));
+}
+
+async function storeLocked(
+  tx: Queryable,
+  streams: Map<string, number>,
+  received: IncomingEvent,
+  knownType: boolean,
+): Promise<StoreOutcome> {
+  // An event of a member erased earlier is kept only anonymised.
+  const event = await anonymiseIfErased(tx, received);
+  const key = streamKey(event.storeId, event.epoch);
+  const inserted = await tx.query(
+    `INSERT INTO events (store_id, event_id, chain_id, epoch, seq, type, at, occurred_at, data, link)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (store_id, event_id) DO NOTHING RETURNING event_id`,
+    [
+      event.storeId,
+      event.eventId,
+      event.chainId,
+      event.epoch,
+      event.seq,
+      event.type,
+      event.at,
+      event.occurredAt,
+      JSON.stringify(event.data),
+      event.link === null ? null : JSON.stringify(event.link),
+    ],
+  );
+  if (inserted.length === 0) return 'duplicate';
+
+  const others = await tx.query<{ event_id: string }>(
+    `SELECT event_id FROM events WHERE store_id = $1 AND epoch = $2 AND seq = $3 AND event_id <> $4`,
+    [event.storeId, event.epoch, event.seq, event.eventId],
+  );
+  for (const other of others) {
+    await tx.query(
+      `INSERT INTO seq_conflicts (store_id, epoch, seq, event_id, other_event_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING`,
+      [event.storeId, event.epoch, event.seq, event.eventId, other.event_id],
+    );
+  }
+
+  const contiguous = await advanceContiguous(tx, event, streams.get(key)!);
+  streams.set(key, contiguous);
+  await tx.query(
+    `UPDATE store_streams SET
+       contiguous_seq = $3,
+       max_seq = GREATEST(max_seq, $4),
+       event_count = event_count + 1,
+       last_event_at = GREATEST(last_event_at, $5::timestamptz),
+       last_received_at = now(),
+       gap_since = CASE WHEN GREATEST(max_seq, $4) > $3 THEN COALESCE(gap_since, now()) ELSE NULL END
+     WHERE store_id = $1 AND epoch = $2`,
+    [event.storeId, event.epoch, contiguous, event.seq, event.at],
+  );
+
+  if (others.length > 0) return 'conflict'; // the first copy stays in the figures; this one is shown
+  if (knownType) await project(tx, event);
+  return 'stored';
 }
 
 /** The highest seq up to which every seq is held, after `event` arrived. */
