@@ -59,11 +59,15 @@ export class IngestBatcher {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // One commit at a time: what the lanes hand in meanwhile goes together in the next one, and a
+    // worker's batches never wait for each other's stream locks.
+    if (this.committing > 0) return;
     const batch = this.pending.splice(0, this.maxBatch);
     if (batch.length === 0) return;
     this.committing += batch.length;
     void this.commit(batch).finally(() => {
       this.committing -= batch.length;
+      if (this.pending.length > 0) this.flush();
     });
   }
 

@@ -22,7 +22,7 @@ export interface ConsumerOptions {
    * others'. Keep it across restarts.
    */
   clientId: string;
-  /** MQTT connections (lanes) this worker stores from at once (default 4). */
+  /** MQTT connections (lanes) this worker stores from at once (default 16). */
   lanes?: number;
   /** How long an event waits for other lanes' events to share its commit (default 3 ms). */
   batchLingerMs?: number;
@@ -53,7 +53,7 @@ export interface ConsumerCounts {
 const WEEK_S = 7 * 24 * 3600;
 const RETRY_MAX_MS = 5000;
 
-export const DEFAULT_LANES = 4;
+export const DEFAULT_LANES = 16;
 
 export function eventsFilter(
   options: Pick<ConsumerOptions, 'chainId' | 'shareGroup' | 'lanes'> & { clientId?: string },
@@ -89,17 +89,19 @@ export class EventConsumer {
   }
 
   async start(): Promise<void> {
-    const lanes: MqttClient[] = [];
-    try {
-      for (let lane = 1; lane <= this.lanes; lane++) lanes.push(await this.connectLane(lane));
-    } catch (err) {
-      await Promise.all(lanes.map((client) => client.endAsync()));
-      throw err;
+    // All lanes at once: a lane's SUBACK comes only after the events its session queued, so lanes
+    // connected one after the other would drain a backlog one after the other.
+    const lanes = await Promise.allSettled(
+      Array.from({ length: this.lanes }, (_, i) => this.connectLane(i + 1, (client) => (this.clients[i] = client))),
+    );
+    const failed = lanes.find((lane) => lane.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
     }
-    this.clients = lanes;
   }
 
-  private async connectLane(lane: number): Promise<MqttClient> {
+  private async connectLane(lane: number, opened: (client: MqttClient) => void): Promise<void> {
     const { connect } = await import('mqtt');
     const options: IClientOptions = {
       protocolVersion: 5,
@@ -114,6 +116,7 @@ export class EventConsumer {
       manualConnect: true,
     };
     const client = connect(this.options.brokerUrl, options);
+    opened(client);
     // One message at a time per connection, acknowledged only when its transaction has committed.
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
       this.handle(packet).then(
@@ -132,7 +135,6 @@ export class EventConsumer {
     client.connect();
     await connected;
     await client.subscribeAsync(eventsFilter(this.options), { qos: 1 });
-    return client;
   }
 
   /** Publishes a command to a store (QoS 1) over this worker's first lane. */

@@ -130,11 +130,32 @@ async function storeSet(tx: Queryable, streams: Map<string, number>, events: Val
     if (Date.parse(event.at) > Date.parse(stream.lastAt)) stream.lastAt = event.at;
     touched.set(key, stream);
   }
-  for (const [key, { event }] of touched) {
-    const contiguous = streams.get(key)!;
-    // Only an event right after the contiguous seq moves it (and then the run may go on past the batch).
-    if (stored.some((s) => streamKey(s.event.storeId, s.event.epoch) === key && s.event.seq === contiguous + 1)) {
-      streams.set(key, await advanceContiguous(tx, { ...event, seq: contiguous + 1 }, contiguous));
+  // Only an event right after a stream's contiguous seq moves it (and the run may go on past the
+  // batch, into events that waited for a hole): one query for every stream that moves.
+  const moving = [...touched.entries()].filter(([key]) =>
+    stored.some((s) => streamKey(s.event.storeId, s.event.epoch) === key && s.event.seq === streams.get(key)! + 1),
+  );
+  if (moving.length > 0) {
+    const runs = await tx.query<{ reached: string | number }>(
+      `SELECT s.c + (
+         SELECT count(*) FROM (
+           SELECT d.seq, row_number() OVER (ORDER BY d.seq) AS rn
+           FROM (SELECT DISTINCT seq FROM events e WHERE e.store_id = s.store_id AND e.epoch = s.epoch
+                 AND e.seq > s.c ORDER BY seq LIMIT ${RUN_PAGE}) d) r
+         WHERE r.seq = s.c + r.rn) AS reached
+       FROM unnest($1::text[], $2::uuid[], $3::bigint[]) WITH ORDINALITY AS s (store_id, epoch, c, i) ORDER BY s.i`,
+      [
+        moving.map(([, s]) => s.event.storeId),
+        moving.map(([, s]) => s.event.epoch),
+        moving.map(([key]) => streams.get(key)!),
+      ],
+    );
+    for (const [i, [key, { event }]] of moving.entries()) {
+      let reached = Number(runs[i]!.reached);
+      // A run longer than a page (a long-awaited hole filled): read on from where the page ended.
+      if (reached - streams.get(key)! === RUN_PAGE)
+        reached = await advanceContiguous(tx, { ...event, seq: reached }, reached - 1);
+      streams.set(key, reached);
     }
   }
   const rows = [...touched.entries()];
