@@ -16,14 +16,13 @@
  *
  * Environment: AYI_BENCH_HQ_EVENTS (10000), AYI_BENCH_HQ_LANES (the workers' default), AYI_BENCH_SEED.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connectAsync } from 'mqtt';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
-import { REPO_ROOT } from '../support/hub-process.ts';
 import { simulatedStore, type SimulatedStore } from '../support/hq-stores.ts';
+import { HqWorker } from '../support/hq-worker.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 import { emit, progress, runBench } from './report.ts';
@@ -37,43 +36,6 @@ const CHAIN = 'bench-chain';
 const DRAIN_TIMEOUT_MS = 300_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** HQ worker processes, started and stopped together. */
-async function startWorkers(ids: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess[]> {
-  return Promise.all(
-    ids.map(
-      (id) =>
-        new Promise<ChildProcess>((resolve, reject) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', 'hq/src/main.ts'], {
-            cwd: REPO_ROOT,
-            env: { ...process.env, ...env, AYI_HQ_WORKER: id },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let log = '';
-          const onData = (chunk: Buffer) => {
-            log += chunk.toString('utf8');
-            if (log.includes('"msg":"HQ ingest running"')) resolve(child);
-          };
-          child.stdout!.on('data', onData);
-          child.stderr!.on('data', onData);
-          child.once('exit', (code) => reject(new Error(`worker ${id} exited (${code}):\n${log}`)));
-        }),
-    ),
-  );
-}
-
-async function stopWorkers(workers: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    workers.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          child.removeAllListeners('exit');
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
-}
 
 /** Every store publishes its stream (QoS 1), all stores at once. */
 async function publishAll(broker: Mosquitto, stores: SimulatedStore[]): Promise<void> {
@@ -103,20 +65,21 @@ async function hqRate(
     AYI_HQ_SHARE_GROUP: `bench${workers}`,
     AYI_HQ_CHAIN: CHAIN,
     ...(env.AYI_BENCH_HQ_LANES ? { AYI_HQ_LANES: env.AYI_BENCH_HQ_LANES } : {}),
-    LOG_LEVEL: 'warn',
   };
+  const running = ids.map((id) => new HqWorker(id, workerEnv));
   // The workers' sessions first (the broker keeps what comes for them), then the backlog.
-  await stopWorkers(await startWorkers(ids, workerEnv));
+  await Promise.all(running.map((w) => w.start()));
+  await Promise.all(running.map((w) => w.stop()));
   await publishAll(broker, stores);
   progress(`${workers} worker(s): backlog of ${EVENTS} events waiting; draining`);
-  const running = await startWorkers(ids, workerEnv);
+  await Promise.all(running.map((w) => w.start()));
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   const held = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n);
   while ((await held()) < EVENTS) {
     if (Date.now() > deadline) throw new Error(`${workers} worker(s) stored ${await held()} of ${EVENTS}`);
     await sleep(100);
   }
-  await stopWorkers(running);
+  await Promise.all(running.map((w) => w.stop()));
   const [span] = await db.query<{ seconds: string }>(
     'SELECT extract(epoch FROM max(received_at) - min(received_at)) AS seconds FROM events',
   );

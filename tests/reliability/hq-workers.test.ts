@@ -10,13 +10,12 @@
  * Needs the server (skipped with a message without one). AYI_HQ_WORKERS_SEED repeats a run (the
  * seed is printed); AYI_HQ_WORKERS_EVENTS sets N (default 40 per store).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
-import { REPO_ROOT } from '../support/hub-process.ts';
 import { simulatedStore, storePublisher, type SimulatedStore } from '../support/hq-stores.ts';
+import { HqWorker } from '../support/hq-worker.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 
@@ -31,62 +30,10 @@ if (!server) console.warn('hq-workers: no PostgreSQL server at 127.0.0.1:5432; s
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** One HQ ingest worker process, killed and restarted under the same id. */
-class Worker {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  output = '';
-  kills = 0;
-
-  constructor(
-    readonly id: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'hq/src/main.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...this.env, AYI_HQ_WORKER: this.id },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    let log = '';
-    const running = new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString('utf8');
-        if (log.includes('"msg":"HQ ingest running"')) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code, signal) => reject(new Error(`worker ${this.id} exited (${code ?? signal}):\n${log}`)));
-    });
-    try {
-      await running;
-    } finally {
-      this.output += log.slice(-4000);
-    }
-  }
-
-  async kill(): Promise<void> {
-    this.child?.kill('SIGKILL');
-    await this.exited;
-    this.child = null;
-    this.kills += 1;
-  }
-
-  async stop(): Promise<void> {
-    this.child?.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
 describe.skipIf(!server)('HQ with three workers on one shared subscription', () => {
   let broker: Mosquitto;
   let db: Database;
-  let workers: Worker[] = [];
+  let workers: HqWorker[] = [];
   const stores: SimulatedStore[] = [];
 
   beforeAll(async () => {
@@ -99,7 +46,7 @@ describe.skipIf(!server)('HQ with three workers on one shared subscription', () 
       AYI_HQ_SHARE_GROUP: 'hq-ingest',
       AYI_HQ_CHAIN: CHAIN,
     };
-    workers = WORKER_IDS.map((id) => new Worker(id, env));
+    workers = WORKER_IDS.map((id) => new HqWorker(id, env));
     // All three at once: they migrate the fresh database together too.
     await Promise.all(workers.map((w) => w.start()));
   }, 120_000);
