@@ -10,7 +10,8 @@ import { REPO_ROOT } from './hub-process.ts';
 export class HqWorker {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
-  output = '';
+  /** The worker's log lines at warning level and above, from every run. */
+  readonly warnings: string[] = [];
   kills = 0;
 
   constructor(
@@ -27,20 +28,18 @@ export class HqWorker {
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     let log = '';
-    const running = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
-        log += chunk.toString('utf8');
+        const text = chunk.toString('utf8');
+        log += text;
+        // Warnings and errors of every run are kept for the test to look at; the rest only for startup.
+        for (const line of text.split('\n')) if (/"level":(4|5)\d/.test(line)) this.warnings.push(line);
         if (log.includes('"msg":"HQ ingest running"')) resolve();
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
       child.once('exit', (code, signal) => reject(new Error(`worker ${this.id} exited (${code ?? signal}):\n${log}`)));
     });
-    try {
-      await running;
-    } finally {
-      this.output += log.slice(-4000);
-    }
   }
 
   async kill(): Promise<void> {
