@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     await consumer.stop();
     await db.close();
-    log.info(consumer.counts, 'HQ ingest stopped');
+    log.info({ ...consumer.counts, ...consumer.batcher.stats }, 'HQ ingest stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
