@@ -1,5 +1,6 @@
 /** HQ's settings, from the environment (see hq/README.md). */
 import path from 'node:path';
+import { DEFAULT_LANES } from './ingest/consumer.js';
 
 export interface HqConfig {
   databaseUrl: string | undefined;
@@ -10,6 +11,8 @@ export interface HqConfig {
   chainId: string | undefined;
   workerId: string;
   shareGroup: string | undefined;
+  /** MQTT connections this worker stores from at once. */
+  lanes: number;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -24,6 +27,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HqConfig {
     if (value !== undefined && !SLUG.test(value)) problems.push(`${name}: lower-case letters, digits and -`);
     return value;
   };
+  const lanes = Number(env.AYI_HQ_LANES ?? DEFAULT_LANES);
+  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) problems.push('AYI_HQ_LANES: a whole number from 1 to 64');
   const config: HqConfig = {
     databaseUrl: env.AYI_HQ_DATABASE_URL || undefined,
     dataDir: path.resolve(env.AYI_HQ_DATA_DIR ?? path.join('data', 'hq')),
@@ -33,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HqConfig {
     chainId: slug('AYI_HQ_CHAIN'),
     workerId: slug('AYI_HQ_WORKER', 'hq-ingest-1')!,
     shareGroup: slug('AYI_HQ_SHARE_GROUP'),
+    lanes,
   };
   if (problems.length > 0) throw new Error(`HQ cannot start:\n  ${problems.join('\n  ')}`);
   return config;

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       clientId: config.workerId,
       chainId: config.chainId,
       shareGroup: config.shareGroup,
+      lanes: config.lanes,
       username: config.mqttUsername,
       password: config.mqttPassword,
     },
@@ -29,13 +30,19 @@ async function main(): Promise<void> {
   );
   await consumer.start();
   log.info(
-    { database: db.kind, migrations: applied, filter: eventsFilter(config), worker: config.workerId },
+    {
+      database: db.kind,
+      migrations: applied,
+      filter: eventsFilter({ ...config, clientId: config.workerId }),
+      worker: config.workerId,
+      lanes: config.lanes,
+    },
     'HQ ingest running',
   );
   const stop = async () => {
     await consumer.stop();
     await db.close();
-    log.info(consumer.counts, 'HQ ingest stopped');
+    log.info({ ...consumer.counts, ...consumer.batcher.stats }, 'HQ ingest stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate, readMigrations } from '../../hq/src/db/migrations.ts';
 import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
-import { quarantine, storeEvent } from '../../hq/src/ingest/store-event.ts';
+import { IngestBatcher } from '../../hq/src/ingest/batcher.ts';
+import { quarantine, storeEvent, storeEvents } from '../../hq/src/ingest/store-event.ts';
 import type { EventType, HubEvent } from '../../hub/src/protocol/events.ts';
 import { completedSale, saleLine } from '../support/member-events.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
@@ -232,6 +233,85 @@ describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
     expect(await ingest(db, stream.next('loyalty.something_new', { any: 'shape' }))).toBe('stored');
     await ingest(db, stream.next('sale.completed', sale('S-2', 100)));
     expect(await streamRow(db, stream)).toMatchObject({ contiguous: 3, count: 3 });
+  });
+
+  it('stores a batch (one transaction) exactly as it stores the same events one at a time', async () => {
+    const db = await fresh();
+    if (!db) return;
+    // Two stores' streams with everything that depends on order: holes filled late, copies (within a
+    // batch too), a refund and a void before their sale, two events of one seq, a type not known yet.
+    const streams = [new StoreStream(), new StoreStream()];
+    const events: HubEvent[] = [];
+    for (const stream of streams) {
+      const s1 = stream.next('sale.completed', sale(`${stream.storeId}-1`, 150));
+      const s2 = stream.next('sale.completed', sale(`${stream.storeId}-2`, 90));
+      const refund = stream.next('sale.refunded', refunded(`${stream.storeId}-1`, 20));
+      const voidIt = stream.next('sale.voided', voided(`${stream.storeId}-2`));
+      const unknown = stream.next('loyalty.something_new', { any: 'shape' });
+      const s6 = stream.next('sale.completed', sale(`${stream.storeId}-6`, 70));
+      const twin = { ...s6, eventId: uuidv7(), data: sale(`${stream.storeId}-6`, 999) } as HubEvent;
+      events.push(refund, voidIt, s6, twin, s2, s2, unknown, s1, refund);
+    }
+    // The same events under other stores' names: one copy stored one at a time, one in batches.
+    const as = (event: HubEvent, suffix: string) => ({ ...event, storeId: `${event.storeId}-${suffix}` }) as HubEvent;
+    const verdicts = (suffix: string) =>
+      events.map((e) => {
+        const event = as(e, suffix);
+        const verdict = readEventMessage(topicOf(event.storeId), JSON.stringify(event));
+        if (!verdict.ok) throw new Error(verdict.detail);
+        return verdict;
+      });
+    const oneAtATime: string[] = [];
+    for (const v of verdicts('single')) oneAtATime.push(await storeEvent(db, v.event, v.knownType));
+    const batched: string[] = [];
+    const inBatches = verdicts('batch');
+    for (const size of [4, 5, 9]) batched.push(...(await storeEvents(db, inBatches.splice(0, size))));
+    expect(batched).toEqual(oneAtATime);
+    expect(oneAtATime.filter((o) => o === 'conflict')).toHaveLength(2);
+
+    // Every table, rows of the "-single" stores against the "-batch" ones.
+    const tables: [string, string][] = [
+      ['events', 'event_id, chain_id, epoch, seq, type, at, data'],
+      ['store_streams', 'epoch, contiguous_seq, max_seq, event_count, gap_since IS NULL AS no_gap'],
+      ['seq_conflicts', 'epoch, seq, event_id, other_event_id'],
+      ['sales', "replace(sale_id, '-batch', '') AS sale, completed, voided, total, refunded, line_count"],
+      ['sale_lines', "replace(sale_id, '-batch', '') AS sale, line_no, sku, qty, amount"],
+      ['sale_refunds', "event_id, replace(sale_id, '-batch', '') AS sale, amount"],
+    ];
+    for (const [table, columns] of tables) {
+      const rows = async (suffix: string) =>
+        (
+          await db.query(
+            `SELECT regexp_replace(store_id, '-${suffix}$', '') AS store, ${columns.replaceAll("'-batch'", `'-${suffix}'`)}
+             FROM ${table} WHERE store_id LIKE ANY($1) ORDER BY 1, 2, 3`,
+            [streams.map((s) => `${s.storeId}-${suffix}`)],
+          )
+        ).map((row) => JSON.stringify(row));
+      const single = await rows('single');
+      expect(single.length, table).toBeGreaterThan(0);
+      expect(await rows('batch'), table).toEqual(single);
+    }
+  });
+
+  it('lets no event the database refuses hold back the others of its batch', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const batcher = new IngestBatcher(db, { lanes: 3, lingerMs: 50 });
+    const stream = new StoreStream();
+    const [a, bad, b] = ['S-1', 'S-2', 'S-3'].map((id) => stream.next('sale.completed', sale(id, 100)));
+    // Valid JSON a PostgreSQL jsonb cannot hold (a NUL character).
+    const unstorable = { ...bad!, data: { ...(bad!.data as object), staffId: 'staff\u0000-1' } } as HubEvent;
+    const results = await Promise.allSettled(
+      [a!, unstorable, b!].map((event) => {
+        const verdict = readEventMessage(topicOf(event.storeId), JSON.stringify(event));
+        if (!verdict.ok) throw new Error(verdict.detail);
+        return batcher.store(verdict.event, verdict.knownType);
+      }),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(batcher.stats.fallbacks).toBe(1);
+    expect(await eventCount(db, stream.storeId)).toBe(2);
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 1, max: 3, count: 2, gap: true });
   });
 
   it('keeps what it refuses in quarantine, with the reason', async () => {

@@ -9,6 +9,9 @@ import type { Database } from './database.js';
 // hq/src/db → hq/migrations; the build copies the folder beside the compiled code the same way.
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '..', '..', 'migrations');
 
+/** The advisory lock HQ's processes take while creating the migrations table. */
+const MIGRATIONS_LOCK = 0x41_59_49_48; // "AYIH"
+
 const MIGRATION_FILE = /^(\d{3})_[a-z0-9_]+\.sql$/;
 
 export interface Migration {
@@ -30,10 +33,15 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /** Applies what is missing; returns the names applied now. */
 export async function migrate(db: Database, migrations = readMigrations()): Promise<string[]> {
-  await db.query(
-    `CREATE TABLE IF NOT EXISTS schema_migrations (
-       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-  );
+  // Workers starting together on an empty database: CREATE TABLE IF NOT EXISTS is not safe against
+  // itself (the second can fail on the catalog's unique index), so they take turns.
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATIONS_LOCK})`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+  });
   const applied = new Set(
     (await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
   );

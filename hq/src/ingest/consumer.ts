@@ -1,23 +1,37 @@
 /**
- * HQ's durable consumer of the stores' events: MQTT 5, QoS 1, a persistent session, and a PUBACK
+ * HQ's durable consumer of the stores' events: MQTT 5, QoS 1, persistent sessions, and a PUBACK
  * only once the event is committed to the database (or kept in quarantine). While the database
  * refuses writes the consumer waits and retries; the broker holds everything unacknowledged.
+ *
+ * mqtt.js hands a connection's messages over one at a time (the next once the previous is
+ * acknowledged), so one connection stores at most one event at a time. A worker therefore opens
+ * several connections, its lanes, in one shared subscription, and their events are committed
+ * together (IngestBatcher).
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { readEventMessage } from './event-message.js';
-import { quarantine, storeEvent, type StoreOutcome } from './store-event.js';
+import { IngestBatcher } from './batcher.js';
+import { quarantine, type StoreOutcome } from './store-event.js';
 
 export interface ConsumerOptions {
   brokerUrl: string;
-  /** The client id: the name of the broker's session for this worker. Keep it across restarts. */
+  /**
+   * The worker's name: its first lane's client id (the broker's session), `{clientId}.lane{n}` the
+   * others'. Keep it across restarts.
+   */
   clientId: string;
+  /** MQTT connections (lanes) this worker stores from at once (default 16). */
+  lanes?: number;
+  /** How long an event waits for other lanes' events to share its commit (default 3 ms). */
+  batchLingerMs?: number;
   /** Only this chain's stores (default: every chain the broker carries). */
   chainId?: string | undefined;
   /**
    * With a group name, the workers of that group share one subscription (`$share/{group}/…`): the
    * broker gives each event to one of them. Correct in any split: storing does not depend on order.
+   * Without one, a worker's lanes still share a group of their own (named after `clientId`).
    */
   shareGroup?: string | undefined;
   username?: string | undefined;
@@ -39,27 +53,59 @@ export interface ConsumerCounts {
 const WEEK_S = 7 * 24 * 3600;
 const RETRY_MAX_MS = 5000;
 
-export function eventsFilter(options: Pick<ConsumerOptions, 'chainId' | 'shareGroup'>): string {
+export const DEFAULT_LANES = 16;
+
+export function eventsFilter(
+  options: Pick<ConsumerOptions, 'chainId' | 'shareGroup' | 'lanes'> & { clientId?: string },
+): string {
   const filter = `ayi/v1/${options.chainId ?? '+'}/+/events`;
-  return options.shareGroup ? `$share/${options.shareGroup}/${filter}` : filter;
+  const group = options.shareGroup ?? ((options.lanes ?? DEFAULT_LANES) > 1 ? options.clientId : undefined);
+  return group ? `$share/${group}/${filter}` : filter;
 }
+
+/** Lane 1 keeps the worker's own client id, so a worker with one lane has the session it always had. */
+export const laneClientId = (clientId: string, lane: number): string =>
+  lane === 1 ? clientId : `${clientId}.lane${lane}`;
 
 export class EventConsumer {
   readonly counts: ConsumerCounts = { stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, retries: 0 };
-  private client: MqttClient | null = null;
+  private clients: MqttClient[] = [];
   private stopping = false;
+  readonly batcher: IngestBatcher;
+  private readonly lanes: number;
 
   constructor(
     private readonly db: Database,
     private readonly options: ConsumerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.lanes = options.lanes ?? DEFAULT_LANES;
+    this.batcher = new IngestBatcher(db, {
+      lanes: this.lanes,
+      lingerMs: options.batchLingerMs,
+      onFallback: (err, size) =>
+        this.log.warn({ err: err.message, size }, 'a batch was refused; storing its events one by one'),
+    });
+  }
 
   async start(): Promise<void> {
+    // All lanes at once: a lane's SUBACK comes only after the events its session queued, so lanes
+    // connected one after the other would drain a backlog one after the other.
+    const lanes = await Promise.allSettled(
+      Array.from({ length: this.lanes }, (_, i) => this.connectLane(i + 1, (client) => (this.clients[i] = client))),
+    );
+    const failed = lanes.find((lane) => lane.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+  }
+
+  private async connectLane(lane: number, opened: (client: MqttClient) => void): Promise<void> {
     const { connect } = await import('mqtt');
     const options: IClientOptions = {
       protocolVersion: 5,
-      clientId: this.options.clientId,
+      clientId: laneClientId(this.options.clientId, lane),
       clean: false,
       properties: { sessionExpiryInterval: this.options.sessionExpirySeconds ?? WEEK_S },
       reconnectPeriod: this.options.reconnectMs ?? 1000,
@@ -70,6 +116,7 @@ export class EventConsumer {
       manualConnect: true,
     };
     const client = connect(this.options.brokerUrl, options);
+    opened(client);
     // One message at a time per connection, acknowledged only when its transaction has committed.
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
       this.handle(packet).then(
@@ -79,9 +126,8 @@ export class EventConsumer {
     };
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     client.on('connect', (connack) =>
-      this.log.info({ sessionPresent: connack.sessionPresent }, 'connected to the broker'),
+      this.log.info({ lane, sessionPresent: connack.sessionPresent }, 'connected to the broker'),
     );
-    this.client = client;
     const connected = new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
@@ -91,17 +137,18 @@ export class EventConsumer {
     await client.subscribeAsync(eventsFilter(this.options), { qos: 1 });
   }
 
-  /** Publishes a command to a store (QoS 1) over this worker's connection. */
+  /** Publishes a command to a store (QoS 1) over this worker's first lane. */
   async publish(topic: string, payload: string): Promise<void> {
-    if (!this.client) throw new Error('the consumer is not connected');
-    await this.client.publishAsync(topic, payload, { qos: 1 });
+    const client = this.clients[0];
+    if (!client) throw new Error('the consumer is not connected');
+    await client.publishAsync(topic, payload, { qos: 1 });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const client = this.client;
-    this.client = null;
-    await client?.endAsync();
+    const clients = this.clients;
+    this.clients = [];
+    await Promise.all(clients.map((client) => client.endAsync()));
   }
 
   private async handle(packet: IPublishPacket): Promise<void> {
@@ -109,7 +156,7 @@ export class EventConsumer {
     const verdict = readEventMessage(packet.topic, payload);
     for (let attempt = 0; ; attempt += 1) {
       try {
-        if (verdict.ok) this.count(await storeEvent(this.db, verdict.event, verdict.knownType));
+        if (verdict.ok) this.count(await this.batcher.store(verdict.event, verdict.knownType));
         else {
           await quarantine(this.db, packet.topic, verdict.storeId, verdict.reason, verdict.detail, payload);
           this.counts.quarantined += 1;

@@ -110,3 +110,11 @@ async function eraseMembers(tx: Queryable, memberIds: string[], anonId: string):
     [anonId, [...PERSONAL_FIELDS]],
   );
 }
+
+/** Whether any of these events names a member erased earlier (one query for all of them). */
+export async function namesErasedMember(tx: Queryable, events: IncomingEvent[]): Promise<boolean> {
+  const hashes = [...new Set(events.flatMap(memberIdsOf))].map(hashOf);
+  if (hashes.length === 0) return false;
+  const erased = await tx.query('SELECT 1 FROM erasures WHERE member_hash = ANY($1) LIMIT 1', [hashes]);
+  return erased.length > 0;
+}
