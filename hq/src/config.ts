@@ -13,6 +13,8 @@ export interface HqConfig {
   shareGroup: string | undefined;
   /** MQTT connections this worker stores from at once. */
   lanes: number;
+  /** How long a hole in a store's stream may stay open before HQ asks the store to resend it. */
+  gapGraceSeconds: number;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -27,6 +29,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HqConfig {
     if (value !== undefined && !SLUG.test(value)) problems.push(`${name}: lower-case letters, digits and -`);
     return value;
   };
+  const gapGraceSeconds = Number(env.AYI_HQ_GAP_GRACE_S ?? 60);
+  if (!Number.isInteger(gapGraceSeconds) || gapGraceSeconds < 1 || gapGraceSeconds > 86_400)
+    problems.push('AYI_HQ_GAP_GRACE_S: seconds, from 1 to 86400');
   const lanes = Number(env.AYI_HQ_LANES ?? DEFAULT_LANES);
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) problems.push('AYI_HQ_LANES: a whole number from 1 to 64');
   const config: HqConfig = {
@@ -39,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HqConfig {
     workerId: slug('AYI_HQ_WORKER', 'hq-ingest-1')!,
     shareGroup: slug('AYI_HQ_SHARE_GROUP'),
     lanes,
+    gapGraceSeconds,
   };
   if (problems.length > 0) throw new Error(`HQ cannot start:\n  ${problems.join('\n  ')}`);
   return config;

@@ -4,6 +4,7 @@ import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { EventConsumer, eventsFilter } from './ingest/consumer.js';
+import { GapHealer } from './ingest/gap-healer.js';
 
 const log = pino({ name: 'ayi-hq' });
 
@@ -29,6 +30,17 @@ async function main(): Promise<void> {
     log.child({ component: 'ingest' }),
   );
   await consumer.start();
+  // Every worker looks for holes; the requests are kept in the database, so one hole is asked for
+  // once whichever worker sees it first.
+  const healer = new GapHealer(
+    db,
+    (topic, payload) => consumer.publish(topic, payload),
+    log.child({ component: 'heal' }),
+    {
+      graceMs: config.gapGraceSeconds * 1000,
+    },
+  );
+  healer.start();
   log.info(
     {
       database: db.kind,
@@ -40,6 +52,7 @@ async function main(): Promise<void> {
     'HQ ingest running',
   );
   const stop = async () => {
+    healer.stop();
     await consumer.stop();
     await db.close();
     log.info({ ...consumer.counts, ...consumer.batcher.stats }, 'HQ ingest stopped');

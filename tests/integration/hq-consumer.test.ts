@@ -17,6 +17,8 @@ import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from 
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { demoPin, pairedTablet, signUpMember, startTestHub, type TabletClient } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { simulatedStore } from '../support/hq-stores.ts';
+import { seededRng } from '../../scripts/lib/baskets.ts';
 
 const temp = new TempDirs();
 const CHAIN = 'test-chain';
@@ -169,6 +171,34 @@ async function everythingHqHolds(db: Database): Promise<string> {
   }
   return dump.join('\n');
 }
+
+describe('an event the database cannot take', () => {
+  it("goes to quarantine with the reason, and the store's next events are stored", async () => {
+    const store = simulatedStore(CHAIN, 'store-poison', 3, seededRng(7));
+    // Valid JSON and valid by the contract, but PostgreSQL's jsonb cannot hold a NUL character.
+    const poisoned = structuredClone(store.events[1]!) as { data: { reason?: string; lines?: { name: string }[] } };
+    if (poisoned.data.lines) poisoned.data.lines[0]!.name = 'bad\u0000name';
+    else poisoned.data.reason = 'bad\u0000reason';
+    const publish = (event: unknown) => hqCommands.client.publishAsync(store.topic, JSON.stringify(event), { qos: 1 });
+    await publish(store.events[0]);
+    await publish(poisoned);
+    await publish(store.events[2]);
+    const deadline = Date.now() + 20_000;
+    let stored: { seq: string }[] = [];
+    while (Date.now() < deadline) {
+      stored = await db.query<{ seq: string }>('SELECT seq FROM events WHERE store_id = $1 ORDER BY seq', [
+        'store-poison',
+      ]);
+      if (stored.length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(stored.map((e) => Number(e.seq))).toEqual([1, 3]);
+    const kept = await db.query<{ reason: string; detail: string }>(
+      `SELECT reason, detail FROM quarantine WHERE store_id = 'store-poison'`,
+    );
+    expect(kept).toEqual([{ reason: 'refused_by_database', detail: expect.stringMatching(/^22/) }]);
+  });
+});
 
 describe('HQ and a PDPA erasure', () => {
   it('keeps no trace of an erased member or a record merged into them; their sales still add up', async () => {

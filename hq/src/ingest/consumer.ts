@@ -166,6 +166,20 @@ export class EventConsumer {
       } catch (err) {
         // Never acknowledged unstored: stop here (the broker redelivers to the next session) or retry.
         if (this.stopping) throw err;
+        // PostgreSQL's "data exception" class (22…) is about this event's data, not the database's
+        // health: trying again would block this lane for ever. Kept in quarantine instead.
+        const sqlState = (err as { code?: unknown }).code;
+        if (verdict.ok && typeof sqlState === 'string' && sqlState.startsWith('22')) {
+          try {
+            const detail = `${sqlState}: ${(err as Error).message}`;
+            await quarantine(this.db, packet.topic, verdict.event.storeId, 'refused_by_database', detail, payload);
+            this.counts.quarantined += 1;
+            this.log.warn({ topic: packet.topic, sqlState }, 'event refused by the database; quarantined');
+            return;
+          } catch {
+            // the database takes nothing at all right now: tried again below like any failure
+          }
+        }
         this.counts.retries += 1;
         const waitMs = Math.min(RETRY_MAX_MS, 100 * 2 ** attempt);
         this.log.error({ err: (err as Error).message, waitMs }, 'database refused an event; trying again');

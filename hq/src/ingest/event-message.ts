@@ -24,7 +24,14 @@ export interface IncomingEvent {
   link: Record<string, unknown> | null;
 }
 
-export type QuarantineReason = 'bad_topic' | 'not_json' | 'bad_envelope' | 'topic_mismatch' | 'bad_payload';
+export type QuarantineReason =
+  | 'bad_topic'
+  | 'not_json'
+  | 'bad_envelope'
+  | 'topic_mismatch'
+  | 'bad_payload'
+  /** Valid by the contract, yet the database refuses its data (e.g. a NUL character in a text). */
+  | 'refused_by_database';
 
 export type MessageVerdict =
   | { ok: true; event: IncomingEvent; knownType: boolean }
