@@ -364,6 +364,14 @@ export function shareColumn<T>(id: string, label: string, value: (row: T) => num
   return { id, label, csv: (r) => sharePercent(value(r)), text: (r) => formatShare(value(r)), numeric: true };
 }
 
+/** What the page hands a report tab that fetches its own figures. */
+export interface LiveSectionProps {
+  /** Changes when the page's figures should be fetched again (a sale landed, Refresh). */
+  refresh: number;
+  /** Called when fresh figures are on screen ("updated at" in the page's title row). */
+  onupdated: () => void;
+}
+
 /** The rows of a table's file, and what to say when even those are not the whole list. */
 export interface FileRows<T> {
   rows: T[];
