@@ -5,13 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { todayInStore } from '$lib/components/AdminApi';
+import { toCsv } from '$lib/csv';
 import {
   DEFAULT_SETTINGS,
+  cellText,
+  countColumn,
   daysOverdue,
+  moneyColumn,
   presetOf,
   presetRange,
   searchChoices,
   settingsProblems,
+  shareColumn,
   type CatalogChoice,
   type PresetId,
   type ReportSettings,
@@ -152,5 +157,24 @@ describe('searchChoices', () => {
 
   it('gives every choice for blank text', () => {
     expect(searchChoices(choices, '   ')).toEqual(choices);
+  });
+});
+
+describe('countColumn, moneyColumn, shareColumn', () => {
+  type Row = { members: number; revenue: number; share: number };
+  const row: Row = { members: 1234, revenue: 56789, share: 0.375 };
+  const columns = [
+    countColumn<Row>('members', '會員數', (r) => r.members),
+    moneyColumn<Row>('revenue', '營收', (r) => r.revenue),
+    shareColumn<Row>('share', '占比', (r) => r.share),
+  ];
+
+  it('show grouped digits, NT$ and a percent on screen, right-aligned', () => {
+    expect(columns.map((c) => cellText(c, row))).toEqual(['1,234', 'NT$56,789', '37.5%']);
+    expect(columns.every((c) => c.numeric)).toBe(true);
+  });
+
+  it('write the plain numbers into the file, under the headers in the UI’s language', () => {
+    expect(toCsv(columns, [row]).replace(/^\uFEFF/, '')).toBe('會員數,營收,占比\r\n1234,56789,37.5');
   });
 });

@@ -19,6 +19,7 @@ import type { ServerMessage } from '$protocol/api';
 import { api, isApiError } from '$lib/api';
 import { adminError } from '$lib/components/AdminApi';
 import { storeTimeZone } from '$lib/store-zone';
+import { formatMoney, formatNumber } from '$lib/money';
 
 export type Translate = (
   id: string,
@@ -346,6 +347,29 @@ export interface ReportColumn<T> {
   custom?: boolean;
   /** In the CSV, not on screen (shown within another column there). */
   csvOnly?: boolean;
+}
+
+/** A count: digits grouped on screen ("1,234"), the plain number in the file. */
+export function countColumn<T>(id: string, label: string, value: (row: T) => number): ReportColumn<T> {
+  return { id, label, csv: value, text: (r) => formatNumber(value(r)), numeric: true };
+}
+
+/** An amount: "NT$1,234" on screen, the plain number of dollars in the file. */
+export function moneyColumn<T>(id: string, label: string, value: (row: T) => number): ReportColumn<T> {
+  return { id, label, csv: value, text: (r) => formatMoney(value(r)), numeric: true };
+}
+
+/** A 0..1 share: "37.5%" on screen, 37.5 in the file. */
+export function shareColumn<T>(id: string, label: string, value: (row: T) => number): ReportColumn<T> {
+  return { id, label, csv: (r) => sharePercent(value(r)), text: (r) => formatShare(value(r)), numeric: true };
+}
+
+/** What the page hands a report tab that fetches its own figures. */
+export interface LiveSectionProps {
+  /** Changes when the page's figures should be fetched again (a sale landed, Refresh). */
+  refresh: number;
+  /** Called when fresh figures are on screen ("updated at" in the page's title row). */
+  onupdated: () => void;
 }
 
 /** The rows of a table's file, and what to say when even those are not the whole list. */
