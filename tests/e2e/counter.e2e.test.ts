@@ -163,9 +163,22 @@ describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () =
       }).observe(document.body, { childList: true, subtree: true });
     })()`);
     await page.getByTestId('scan-input').click();
+    // Counts the digits typed into the box: a burst's keys after the first are held, not typed.
+    await page.evaluate(`(() => {
+      window.__typedKeys = 0;
+      document.querySelector('[data-testid="scan-input"]').addEventListener('input', () => window.__typedKeys++);
+    })()`);
     await scan(page, SOY.barcode);
     await expect.poll(() => page.getByTestId('cart-line').count()).toBe(1);
     expect(await page.evaluate('window.__resultLists')).toBe(0);
+    expect(await page.evaluate('window.__typedKeys')).toBeLessThanOrEqual(1);
+    expect(await page.getByTestId('scan-input').inputValue()).toBe('');
+
+    // Fast typing without Enter (held like a burst) still lands in the box, in order, and searches.
+    await page.keyboard.type('DRK', { delay: 5 });
+    await expect.poll(() => page.getByTestId('scan-input').inputValue()).toBe('DRK');
+    await page.getByTestId('search-results').waitFor();
+    await page.getByTestId('scan-input').press('Escape');
 
     // A person typing a name sees the results once they pause.
     await page.getByTestId('scan-input').pressSequentially('紅茶', { delay: 20 });
