@@ -12,7 +12,7 @@ import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
 import { IngestBatcher } from '../../hq/src/ingest/batcher.ts';
 import { quarantine, storeEvent, storeEvents } from '../../hq/src/ingest/store-event.ts';
 import type { EventType, HubEvent } from '../../hub/src/protocol/events.ts';
-import { completedSale, saleLine } from '../support/member-events.ts';
+import { completedSale, refundedSale, saleLine, voidedSale } from '../support/member-events.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 
 const CHAIN = 'test-chain';
@@ -49,18 +49,8 @@ const sale = (saleId: string, total: number) =>
     memberId: null,
     lines: [saleLine(1, 'DRK-001', total - 20), saleLine(2, 'FOD-001', 20)],
   });
-const voided = (saleId: string) => ({ saleId, reason: '打錯', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null });
-const refunded = (saleId: string, amount: number) => ({
-  saleId,
-  refundId: `r-${saleId}`,
-  idempotencyKey: `k-${saleId}`,
-  lines: [{ lineNo: 2, qty: 1, amount }],
-  amount,
-  reason: '退貨',
-  staffId: 'staff-1',
-  deviceId: 'dev-1',
-  loyalty: null,
-});
+const voided = voidedSale;
+const refunded = refundedSale;
 
 async function ingest(db: Database, event: HubEvent) {
   const verdict = readEventMessage(topicOf(event.storeId), Buffer.from(JSON.stringify(event)));

@@ -10,6 +10,7 @@ import { TempDirs } from '../support/temp-dirs.ts';
 import { Low, Memory } from 'lowdb';
 import { SecurityService, newSecurityData, type SecurityData } from '../../hub/src/services/security.service.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { NO_SECURITY_EVENTS } from '../support/security-events.ts';
 
 const temp = new TempDirs();
 let hub: Hub;
@@ -191,14 +192,7 @@ describe('wrong pairing codes counted per client', () => {
   /** A security service of its own (lowdb in memory), paired against from made-up addresses. */
   async function service() {
     const db = new Low<SecurityData>(new Memory<SecurityData>(), newSecurityData());
-    const security = new SecurityService(db, () => new Date('2026-11-22T02:00:00Z'), {
-      devicePaired: async () => undefined,
-      deviceRevoked: async () => undefined,
-      staffAdded: async () => undefined,
-      staffRemoved: async () => undefined,
-      staffPinChanged: async () => undefined,
-      deviceUnlocked: async () => undefined,
-    });
+    const security = new SecurityService(db, () => new Date('2026-11-22T02:00:00Z'), NO_SECURITY_EVENTS);
     const wrong = wrongCodeFor(security.issuePairingCode().code);
     const tryFrom = async (address: string) => {
       try {

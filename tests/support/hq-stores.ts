@@ -8,7 +8,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { v7 as uuidv7 } from 'uuid';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import type { Rng } from '../../scripts/lib/baskets.ts';
-import { completedSale, saleLine } from './member-events.ts';
+import { completedSale, refundedSale, saleLine, voidedSale } from './member-events.ts';
 
 export interface SimulatedStore {
   chainId: string;
@@ -42,27 +42,10 @@ export function simulatedStore(chainId: string, storeId: string, count: number, 
     const earlier = open[Math.floor(rng() * open.length)];
     if (earlier && roll < 0.12) {
       earlier.voided = true;
-      push('sale.voided', {
-        saleId: earlier.saleId,
-        reason: '打錯',
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-        loyalty: null,
-      });
+      push('sale.voided', voidedSale(earlier.saleId));
     } else if (earlier && roll < 0.25) {
       earlier.refunded = true;
-      const amount = 20;
-      push('sale.refunded', {
-        saleId: earlier.saleId,
-        refundId: `r-${earlier.saleId}`,
-        idempotencyKey: `k-r-${earlier.saleId}`,
-        lines: [{ lineNo: 2, qty: 1, amount }],
-        amount,
-        reason: '退貨',
-        staffId: 'staff-1',
-        deviceId: 'dev-1',
-        loyalty: null,
-      });
+      push('sale.refunded', refundedSale(earlier.saleId, 20));
     } else {
       const saleId = `20261201-${String(sales.length + 1).padStart(6, '0')}`;
       const total = 40 + Math.floor(rng() * 400);

@@ -13,6 +13,8 @@ import {
   type SaleCompletedData,
   type SaleLineData,
   type SaleLoyaltyData,
+  type SaleRefundedData,
+  type SaleVoidedData,
   type SealedData,
 } from '../../hub/src/protocol/events.ts';
 import type { ConsentChannel } from '../../hub/src/protocol/members.ts';
@@ -173,5 +175,25 @@ export function completedSale(spec: SaleSpec): SaleCompletedData {
             windowSpend: 0,
             ...loyalty,
           },
+  };
+}
+
+/** A void by staff-1 on dev-1 of a sale without a member. */
+export function voidedSale(saleId: string): SaleVoidedData {
+  return { saleId, reason: '打錯', staffId: 'staff-1', deviceId: 'dev-1', loyalty: null };
+}
+
+/** A refund of NT$`amount` on line 2 of a sale without a member, by staff-1 on dev-1. */
+export function refundedSale(saleId: string, amount: number): SaleRefundedData {
+  return {
+    saleId,
+    refundId: `r-${saleId}`,
+    idempotencyKey: `k-${saleId}`,
+    lines: [{ lineNo: 2, qty: 1, amount }],
+    amount,
+    reason: '退貨',
+    staffId: 'staff-1',
+    deviceId: 'dev-1',
+    loyalty: null,
   };
 }

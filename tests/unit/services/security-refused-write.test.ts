@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openSettings } from '../../../hub/src/storage/settings.repo.ts';
 import { SecurityService, newSecurityData, type SecurityData } from '../../../hub/src/services/security.service.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
+import { NO_SECURITY_EVENTS } from '../../support/security-events.ts';
 
 const temp = new TempDirs();
 afterAll(() => temp.removeAll());
@@ -17,14 +18,7 @@ afterAll(() => temp.removeAll());
 async function securityOnDisk() {
   const dir = temp.make('ayi-security-');
   const db = await openSettings<SecurityData>(dir, 'security', newSecurityData);
-  const security = new SecurityService(db, () => new Date('2026-12-07T02:00:00Z'), {
-    devicePaired: async () => undefined,
-    deviceRevoked: async () => undefined,
-    staffAdded: async () => undefined,
-    staffRemoved: async () => undefined,
-    staffPinChanged: async () => undefined,
-    deviceUnlocked: async () => undefined,
-  });
+  const security = new SecurityService(db, () => new Date('2026-12-07T02:00:00Z'), NO_SECURITY_EVENTS);
   const file = path.join(dir, 'security.json');
   const blocker = `${file}.${process.pid}.tmp`;
   return {
