@@ -75,7 +75,8 @@ beforeAll(async () => {
     users: USERS,
     // The helper's max_queued_messages 0 (no limit) makes mosquitto 2.0.11 drop a client at its next
     // publish after a refused QoS 1 publish ("Bad socket read/write"); a limit, as in production, does not.
-    extraConfig: [`acl_file ${ACL_FILE}`, 'max_queued_messages 1000'],
+    aclFile: ACL_FILE,
+    extraConfig: ['max_queued_messages 1000'],
   });
   [store1, store2, hq, monitor] = await Promise.all([
     connect('demo/store-001'),

@@ -67,7 +67,7 @@ const seqs = (...subscribers: HqSubscriber[]) =>
   [...new Set(subscribers.flatMap((s) => s.unique().map((e) => e.seq)))].sort((a, b) => a - b);
 
 beforeAll(async () => {
-  broker = await startMosquitto({ configFile: HQ_BROKER_CONF, users: USERS, extraConfig: [`acl_file ${ACL_FILE}`] });
+  broker = await startMosquitto({ configFile: HQ_BROKER_CONF, users: USERS, aclFile: ACL_FILE });
   // HQ's consumers subscribe before the hub starts: they have every event from seq 1.
   firstV5 = await consumer(sessions.v5);
   firstV311 = await consumer(sessions.v311, { protocolVersion: 4 });

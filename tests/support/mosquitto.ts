@@ -26,7 +26,12 @@ export interface MosquittoOptions {
    * persistent session, as HQ has, then misses nothing published while it was reconnecting.
    */
   persistence?: boolean;
-  /** Lines added to the config (e.g. an acl_file). */
+  /**
+   * An ACL file to enforce. It is copied into the broker's own directory: mosquitto drops to its
+   * own user and may not read the checkout (a clone in a 0700 temporary directory).
+   */
+  aclFile?: string;
+  /** Lines added to the config. */
   extraConfig?: string[];
   /**
    * A configuration file to run as shipped (e.g. firmware-config/mosquitto/hq-broker.conf) or a
@@ -118,6 +123,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     lines.push(...defaults('allow_anonymous', 'allow_anonymous false'), `password_file ${passwordFile}`);
   } else {
     lines.push(...defaults('allow_anonymous', 'allow_anonymous true'));
+  }
+  if (options.aclFile) {
+    const aclCopy = path.join(dir, 'acl.conf');
+    writeFileSync(aclCopy, readFileSync(options.aclFile));
+    chmodSync(aclCopy, 0o644);
+    lines.push(`acl_file ${aclCopy}`);
   }
   lines.push(...(options.extraConfig ?? []));
   const configFile = path.join(dir, 'mosquitto.conf');
