@@ -792,6 +792,7 @@ export class Hub {
           createKeys: (memberIds) => parts.vault.createKeys(memberIds),
           newMemberId: () => uuidv7(),
           skus: new Set(this.state.products.keys()),
+          storeId: this.config.storeId,
         },
         clocks.clock,
         businessDate(this.clock(), this.config.tz),

@@ -112,14 +112,13 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     expect(await page.getByTestId('erase-confirm').isDisabled()).toBe(true);
     await page.getByTestId('erase-code').fill(member.memberCode);
     // Every heading the page shows after the click, so a moment of "member not found" is caught too.
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { goneHeadings: string[] }).goneHeadings = seen;
+    await page.evaluate(`(() => {
+      const seen = (window.__goneHeadings = []);
       new MutationObserver(() => {
         const heading = document.querySelector('[data-testid="profile-not-found"] h1')?.textContent;
         if (heading && seen.at(-1) !== heading) seen.push(heading);
       }).observe(document.body, { subtree: true, childList: true, characterData: true });
-    });
+    })()`);
     // The hub announces the change to every tablet before it answers; hold its answer back so the
     // announcement is surely first, as it is on a busy hub.
     await page.route('**/api/members/*/erase', async (route) => {
@@ -131,9 +130,7 @@ describe('member profile and manager pages (browser, built hub + UI)', () => {
     const gone = page.getByTestId('profile-not-found');
     await gone.waitFor();
     expect(await gone.textContent()).toContain('404');
-    expect(await page.evaluate(() => (window as unknown as { goneHeadings: string[] }).goneHeadings)).toEqual([
-      '會員個資已刪除',
-    ]);
+    expect(await page.evaluate('window.__goneHeadings')).toEqual(['會員個資已刪除']);
     await shot(page, 'member-erased.png');
 
     const card = await callApi(page, 'GET', `/api/members/${member.memberId}/card`);

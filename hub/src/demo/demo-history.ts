@@ -4,7 +4,9 @@
  * pet owners and young parents who come back when the rice, the cat food or the diapers run out,
  * markdown hunters, occasional and one-time buyers, members gone quiet or lost, and walk-ins), so
  * that every report, RFM segment, the due-for-repurchase list and the counter's member card have
- * something to show. Deterministic (one seed). Nothing is written around the services: members
+ * something to show. Deterministic (a seed per store: each store of a demo chain has its own members
+ * and sales, and some people, with the same mobile number, shop at several of them, so HQ sees
+ * cross-store customers). Nothing is written around the services: members
  * are sealed under their own keys and sales priced by checkout, into the journal like any other
  * event, each recorded now with the time it happened in the store (EventStore.backdated).
  */
@@ -16,10 +18,14 @@ import { daysAfter, daysBefore, localDayStart } from '../domain/time.js';
 import type { Actor, CheckoutService } from '../services/checkout.service.js';
 import type { MembersService } from '../services/members.service.js';
 
-/** The seed of the demo store: the same members and sales on every machine. */
+/** The seed of the demo chain: the same members and sales on every machine. */
 export const DEMO_HISTORY_SEED = 20_240_101;
 export const DEMO_HISTORY_DAYS = 365;
 export const DEMO_MEMBERS = 2000;
+/** People who shop all over the chain: each store's members include some of them. */
+const CHAIN_SHOPPERS = 600;
+/** Percent of a store's members who are one of the chain's shoppers. */
+const CHAIN_SHOPPER_PERCENT = 15;
 /** Walk-in sales (no member) on an ordinary weekday. */
 const WALK_INS_PER_DAY = 24;
 /** The store is open 09:00-22:00; the day's events are spread evenly over it. */
@@ -39,6 +45,8 @@ export interface HistoryServices {
   newMemberId(): string;
   /** SKUs on sale (the demo catalog with its history products). */
   skus: ReadonlySet<string>;
+  /** The store whose history this is: it picks the store's own seed. */
+  storeId: string;
 }
 
 export interface HistoryClock {
@@ -224,7 +232,10 @@ export async function seedDemoHistory(
 ): Promise<HistoryResult> {
   // Loaded only here: a store that is not a demo never loads the fake-data library.
   const { faker } = await import('@faker-js/faker/locale/zh_TW');
+  const thisYear = Number(today.slice(0, 4));
   faker.seed(DEMO_HISTORY_SEED);
+  const chainShoppers = Array.from({ length: CHAIN_SHOPPERS }, () => identityOf(faker, 'regular', thisYear));
+  faker.seed(storeSeed(services.storeId));
   const random = faker.number;
   const lastDate = daysBefore(today, 2);
   const firstDate = daysBefore(lastDate, DEMO_HISTORY_DAYS - 1);
@@ -233,7 +244,7 @@ export async function seedDemoHistory(
   for (const p of onSale) byCategory.set(p.category, [...(byCategory.get(p.category) ?? []), p.sku]);
   const categoryOf = new Map(onSale.map((p) => [p.sku, p.category]));
 
-  const members = planMembers(faker, services, DEMO_HISTORY_DAYS, Number(today.slice(0, 4)));
+  const members = planMembers(faker, services, DEMO_HISTORY_DAYS, thisYear, chainShoppers);
   await services.createKeys(members.map((m) => m.memberId));
 
   let sales = 0;
@@ -280,7 +291,13 @@ export async function seedDemoHistory(
   return { members: members.length, sales, firstDay: firstDate, lastDay: lastDate };
 }
 
-function planMembers(faker: Faker, services: HistoryServices, days: number, thisYear: number): PlannedMember[] {
+function planMembers(
+  faker: Faker,
+  services: HistoryServices,
+  days: number,
+  thisYear: number,
+  chainShoppers: readonly Identity[],
+): PlannedMember[] {
   const phones = new Set<string>();
   const personas = Object.entries(PERSONAS).map(([persona, shape]) => ({
     value: persona as Persona,
@@ -296,22 +313,14 @@ function planMembers(faker: Faker, services: HistoryServices, days: number, this
         : persona === 'churned'
           ? days - faker.number.int({ min: 190, max: 300 })
           : days - 1;
-    let phone: string;
-    do phone = `${faker.helpers.arrayElement(MOBILE_PREFIXES)}${faker.string.numeric(6)}`;
-    while (phones.has(phone));
-    phones.add(phone);
-    const gender = faker.helpers.weightedArrayElement<Gender | null>([
-      { value: 'female', weight: persona === 'baby' ? 80 : 56 },
-      { value: 'male', weight: 40 },
-      { value: 'other', weight: 1 },
-      { value: null, weight: 3 },
-    ]);
-    const given = faker.person.firstName(gender === 'male' ? 'male' : 'female');
-    const surname = faker.helpers.weightedArrayElement(SURNAMES.map(([value, weight]) => ({ value, weight })));
-    // Young parents are 25-40; others 18-80, more of them in the middle.
-    const age =
-      persona === 'baby' ? faker.number.int({ min: 25, max: 40 }) : 18 + Math.round(faker.number.float() ** 1.3 * 62);
-    const birthday = `${thisYear - age}-${pad(faker.number.int({ min: 1, max: 12 }))}-${pad(faker.number.int({ min: 1, max: 28 }))}`;
+    let identity: Identity;
+    do {
+      identity =
+        faker.number.int(99) < CHAIN_SHOPPER_PERCENT
+          ? faker.helpers.arrayElement(chainShoppers)
+          : identityOf(faker, persona, thisYear);
+    } while (phones.has(identity.phone));
+    phones.add(identity.phone);
     const email = faker.number.int(9) < 4 ? faker.internet.email().toLowerCase() : null;
     const staples = PERSONAS[persona].staples.filter(([sku]) => services.skus.has(sku));
     members.push({
@@ -322,10 +331,7 @@ function planMembers(faker: Faker, services: HistoryServices, days: number, this
       nextVisit: joinDay,
       nextDue: new Map(staples.map(([sku]) => [sku, joinDay])),
       details: {
-        phone,
-        name: `${surname}${given}`,
-        birthday: faker.number.int(9) < 8 ? birthday : null,
-        gender,
+        ...identity,
         region:
           faker.number.int(9) < 7
             ? faker.helpers.weightedArrayElement(REGIONS.map(([value, weight]) => ({ value, weight })))
@@ -340,6 +346,38 @@ function planMembers(faker: Faker, services: HistoryServices, days: number, this
     });
   }
   return members;
+}
+
+/** Who a person is: the same at every store they join (the mobile number links them at HQ). */
+interface Identity {
+  phone: string;
+  name: string;
+  birthday: string | null;
+  gender: Gender | null;
+}
+
+function identityOf(faker: Faker, persona: Persona, thisYear: number): Identity {
+  const phone = `${faker.helpers.arrayElement(MOBILE_PREFIXES)}${faker.string.numeric(6)}`;
+  const gender = faker.helpers.weightedArrayElement<Gender | null>([
+    { value: 'female', weight: persona === 'baby' ? 80 : 56 },
+    { value: 'male', weight: 40 },
+    { value: 'other', weight: 1 },
+    { value: null, weight: 3 },
+  ]);
+  const given = faker.person.firstName(gender === 'male' ? 'male' : 'female');
+  const surname = faker.helpers.weightedArrayElement(SURNAMES.map(([value, weight]) => ({ value, weight })));
+  // Young parents are 25-40; others 18-80, more of them in the middle.
+  const age =
+    persona === 'baby' ? faker.number.int({ min: 25, max: 40 }) : 18 + Math.round(faker.number.float() ** 1.3 * 62);
+  const birthday = `${thisYear - age}-${pad(faker.number.int({ min: 1, max: 12 }))}-${pad(faker.number.int({ min: 1, max: 28 }))}`;
+  return { phone, name: `${surname}${given}`, birthday: faker.number.int(9) < 8 ? birthday : null, gender };
+}
+
+/** The chain's seed turned by the store's id: each store its own members and sales, the same on every run. */
+export function storeSeed(storeId: string): number {
+  let hash = DEMO_HISTORY_SEED;
+  for (const char of storeId) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) >>> 0;
+  return hash;
 }
 
 /** Members lost for good joined early; the rest join all year, a little more in its first months. */
