@@ -148,8 +148,8 @@ describe('reports page (browser, built hub + UI)', () => {
     await expect.poll(() => members.getAttribute('data-from')).toBe(lastMonth.from);
     expect(await members.getAttribute('data-to')).toBe(lastMonth.to);
     expect(await page.getByTestId('preset-lastMonth').getAttribute('aria-pressed')).toBe('true');
-    expect(await page.getByTestId('report-from').inputValue()).toBe(lastMonth.from);
-    expect(await page.getByTestId('report-to').inputValue()).toBe(lastMonth.to);
+    expect(await page.getByTestId('report-from').inputValue()).toBe(lastMonth.from.replaceAll('-', '/'));
+    expect(await page.getByTestId('report-to').inputValue()).toBe(lastMonth.to.replaceAll('-', '/'));
     await expect.poll(() => revenue.getAttribute('data-value')).toBe('0');
     const hubLastMonth = await apiGet<MemberMetrics>(
       page,
