@@ -7,7 +7,18 @@ import svelteConfig from './ui/svelte.config.js';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/', '**/dist/', 'ui/build/', 'ui/build-test/', 'ui/.svelte-kit/', 'data/', 'coverage/'],
+    ignores: [
+      '**/node_modules/',
+      '**/dist/',
+      'ui/build/',
+      'ui/build-test/',
+      'ui/.svelte-kit/',
+      'hq/ui/build/',
+      'hq/ui/build-test/',
+      'hq/ui/.svelte-kit/',
+      'data/',
+      'coverage/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -22,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['ui/**/*.{ts,svelte,js}'],
+    files: ['ui/**/*.{ts,svelte,js}', 'hq/ui/**/*.{ts,svelte,js}'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {

@@ -1,0 +1,48 @@
+/**
+ * HQ's API from the dashboard: same origin, the session in an HttpOnly cookie. A 401 anywhere
+ * means the session ended (expired, signed out elsewhere, user disabled): back to the sign-in page.
+ */
+import { goto } from '$app/navigation';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, { redirectOn401 = true } = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'HQ is not answering');
+  }
+  const text = await res.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const error = (parsed ?? {}) as {
+      error?: string | { code?: string; message?: string };
+      message?: string;
+      retryAfterSeconds?: number;
+    };
+    const code = typeof error.error === 'string' ? error.error : (error.error?.code ?? 'error');
+    const message =
+      error.message ?? (typeof error.error === 'object' ? error.error?.message : undefined) ?? res.statusText;
+    if (res.status === 401 && redirectOn401) await goto('/login');
+    const retry = Number(res.headers.get('retry-after')) || error.retryAfterSeconds;
+    throw new ApiError(res.status, code, message, retry);
+  }
+  return parsed as T;
+}
+
+export const get = <T>(path: string) => api<T>('GET', path);
