@@ -3,6 +3,7 @@
  * means the session ended (expired, signed out elsewhere, user disabled): back to the sign-in page.
  */
 import { goto } from '$app/navigation';
+import { resolve } from '$app/paths';
 
 export class ApiError extends Error {
   constructor(
@@ -38,7 +39,7 @@ export async function api<T>(method: string, path: string, body?: unknown, { red
     const code = typeof error.error === 'string' ? error.error : (error.error?.code ?? 'error');
     const message =
       error.message ?? (typeof error.error === 'object' ? error.error?.message : undefined) ?? res.statusText;
-    if (res.status === 401 && redirectOn401) await goto('/login');
+    if (res.status === 401 && redirectOn401) await goto(resolve('/login'));
     const retry = Number(res.headers.get('retry-after')) || error.retryAfterSeconds;
     throw new ApiError(res.status, code, message, retry);
   }

@@ -28,3 +28,7 @@ export function ageSeconds(iso: string | null | undefined, now = Date.now()): nu
   const t = new Date(iso).getTime();
   return Number.isNaN(t) ? null : Math.max(0, Math.round((now - t) / 1000));
 }
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -4,11 +4,13 @@
  * so a quick change of range never shows the figures of the one before.
  */
 import { get } from './api';
+import { nowIso } from './format';
 
 export class Live<T> {
   data = $state<T | null>(null);
   error = $state<unknown>(null);
-  updatedAt = $state<Date | null>(null);
+  /** When the figures on screen were answered (ISO). */
+  updatedAt = $state<string | null>(null);
   readonly #address: () => string | null;
 
   constructor(address: () => string | null) {
@@ -23,7 +25,7 @@ export class Live<T> {
       if (address !== this.#address()) return;
       this.data = data;
       this.error = null;
-      this.updatedAt = new Date();
+      this.updatedAt = nowIso();
     } catch (err) {
       if (address === this.#address()) this.error = err;
     }
