@@ -20,6 +20,7 @@ import type { HqRoutes } from '../../hq/src/http/route-deps.ts';
 import { buildHqServer, SESSION_COOKIE } from '../../hq/src/http/server.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 import { freePort } from '../support/free-port.ts';
+import { startMosquitto } from '../support/mosquitto.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
@@ -497,11 +498,24 @@ function runHq(args: string[], env: NodeJS.ProcessEnv) {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  /** Resolves once the process has logged `message`; fails if it exits first. */
+  const logged = (message: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (!output.includes(`"msg":"${message}"`)) return;
+        clearInterval(timer);
+        resolve();
+      }, 100);
+      void exited.then((code) => {
+        clearInterval(timer);
+        reject(new Error(`HQ exited (${code}) before logging "${message}":\n${output}`));
+      });
+    });
+  return { child, exited, logged, output: () => output };
 }
 
 describe('HQ users command', () => {
-  it('adds the first admin with a printed password that signs in to the served dashboard', async () => {
+  it('adds the first admin with a printed password that signs in to `npm run hq` (ingest and dashboard), which stops cleanly', async () => {
     const dataDir = temp.make('ayi-hq-cli-');
     const env = { AYI_HQ_DATA_DIR: dataDir };
     const add = runHq(['users', 'add', 'Nadia', '--role', 'admin'], env);
@@ -518,31 +532,26 @@ describe('HQ users command', () => {
     expect(list.output()).toMatch(/nadia\s+admin\s+enabled/);
     expect(list.output()).not.toContain(password!);
 
+    // `npm run hq` without arguments: ingest from the broker and the dashboard, in one process.
+    const broker = await startMosquitto();
     const port = await freePort();
-    const served = runHq(['serve'], { ...env, AYI_HQ_PORT: String(port) });
+    const hq = runHq([], { ...env, AYI_HQ_PORT: String(port), AYI_HQ_MQTT_URL: broker.url, AYI_HQ_LANES: '1' });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (served.output().includes('HQ dashboard at this address')) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 100);
-        void served.exited.then((code) => {
-          clearInterval(timer);
-          reject(new Error(`HQ exited (${code}):\n${served.output()}`));
-        });
-      });
-      const base = `http://127.0.0.1:${port}`;
-      const browser = new Browser(base);
+      await hq.logged('HQ ingest running');
+      await hq.logged('HQ dashboard at this address');
+      const browser = new Browser(`http://127.0.0.1:${port}`);
       const signIn = await browser.signIn('nadia', password!);
       expect(signIn.status).toBe(200);
       expect(signIn.body).toMatchObject({ username: 'nadia', role: 'admin', mustChangePassword: true });
       expect((await browser.send('GET', '/api/users')).status).toBe(200);
-      expect(served.output()).not.toContain(password!);
+      expect(hq.output()).not.toContain(password!);
     } finally {
-      served.child.kill('SIGTERM');
-      expect(await served.exited).toBe(0);
+      hq.child.kill('SIGTERM');
+      const code = await hq.exited;
+      await broker.kill();
+      expect(code, hq.output()).toBe(0);
     }
+    expect(hq.output()).toContain('HQ ingest stopped');
+    expect(hq.output()).toContain('HQ stopped');
   }, 240_000);
 });
