@@ -160,6 +160,9 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
     forceCloseConnections: true,
     bodyLimit: 64 * 1024,
+    // fastify's own request lines carry the URL, and /api/users/:username names a person: the
+    // onResponse hook below logs the route's pattern instead.
+    disableRequestLogging: true,
   }) as unknown as FastifyInstance;
 
   /** Where browsers reach HQ: configured, or where it listens (known once it does). */
@@ -215,6 +218,17 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
         'Changes are only accepted from HQ’s own pages (the request came from another site)',
         403,
       );
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
   });
   // Answers about people and sessions are never kept by a browser or a proxy.
   app.addHook('onSend', async (request, reply) => {
