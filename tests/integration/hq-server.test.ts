@@ -4,9 +4,11 @@
  * keeps (hashes only). Runs on the embedded PGlite always and on the PostgreSQL server at
  * 127.0.0.1:5432 where one answers. The `users` command is run as documented, as a process.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -462,6 +464,57 @@ describe.each(backends)(
   },
   120_000,
 );
+
+describe('HQ server with its own TLS certificate', () => {
+  it('serves https only, with Secure cookies and Strict-Transport-Security', async () => {
+    const pki = temp.make('ayi-hq-tls-');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1']
+        .concat(['-keyout', 'key.pem', '-out', 'cert.pem', '-subj', '/CN=127.0.0.1'])
+        .concat(['-addext', 'subjectAltName=IP:127.0.0.1']),
+      { cwd: pki, stdio: 'ignore' },
+    );
+    const db = await openDatabase({ dataDir: 'memory://' });
+    await migrate(db);
+    const { password } = await addUser(db, 'olu', 'analyst');
+    const config = loadServerConfig({
+      AYI_HQ_PORT: '0',
+      AYI_HQ_TLS_CERT: path.join(pki, 'cert.pem'),
+      AYI_HQ_TLS_KEY: path.join(pki, 'key.pem'),
+    });
+    const app = await buildHqServer({ db, config, log: quiet });
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      expect(address).toMatch(/^https:/);
+      const ca = readFileSync(path.join(pki, 'cert.pem'));
+      const answer = await httpsRequest(`${address}/api/session`, ca, JSON.stringify({ username: 'olu', password }), {
+        origin: address,
+        'content-type': 'application/json',
+      });
+      expect(answer.status).toBe(200);
+      expect(String(answer.headers['set-cookie'])).toMatch(/;\s*Secure/i);
+      expect(answer.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+      // Plain http on the https port gets no answer a browser could use.
+      await expect(fetch(address.replace('https:', 'http:') + '/healthz')).rejects.toThrow();
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  }, 120_000);
+});
+
+/** A POST over https trusting only the test's own certificate. */
+function httpsRequest(url: string, ca: Buffer, body: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('HQ server settings', () => {
   it('reads host, port, TLS, proxy trust and the public origin, and explains what is wrong', () => {
