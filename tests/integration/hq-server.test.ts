@@ -412,6 +412,37 @@ describe.each(backends)(
       await signedIn('lena', 'a long new passphrase');
     });
 
+    it('ends a session after 12 hours unused or 7 days in all', async () => {
+      if (!db) return;
+      const password = await user('noor', 'analyst');
+      const idle = await signedIn('noor', password);
+      const old = await signedIn('noor', password);
+      const fresh = await signedIn('noor', password);
+      const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+      await db.query(
+        `UPDATE hq_sessions SET last_seen_at = now() - interval '12 hours 1 minute' WHERE token_hash = $1`,
+        [sha(idle.token!)],
+      );
+      // Used an hour ago, but signed in a week ago.
+      await db.query(
+        `UPDATE hq_sessions SET created_at = now() - interval '7 days', last_seen_at = now() - interval '1 hour',
+              expires_at = now() - interval '1 second' WHERE token_hash = $1`,
+        [sha(old.token!)],
+      );
+      await db.query(`UPDATE hq_sessions SET last_seen_at = now() - interval '11 hours' WHERE token_hash = $1`, [
+        sha(fresh.token!),
+      ]);
+      expect((await idle.send('GET', '/api/session')).status).toBe(401);
+      expect((await old.send('GET', '/api/session')).status).toBe(401);
+      expect((await fresh.send('GET', '/api/session')).status).toBe(200);
+      // Using it counts: the session that was 11 hours idle starts its 12 hours again.
+      const [seen] = await db.query<{ touched: boolean }>(
+        `SELECT last_seen_at > now() - interval '1 minute' AS touched FROM hq_sessions WHERE token_hash = $1`,
+        [sha(fresh.token!)],
+      );
+      expect(seen!.touched).toBe(true);
+    });
+
     it('keeps sessions and passwords only as hashes: no token or password in clear in any table', async () => {
       if (!db) return;
       const password = await user('mara', 'analyst');
