@@ -1,5 +1,5 @@
 /**
- * HQ ingest workers as separate processes (`node --import tsx hq/src/main.ts`), as they run in
+ * HQ ingest workers as separate processes (`node --import tsx hq/src/main.ts ingest`), as they run in
  * production: started until they log that ingest runs, stopped (SIGTERM) or killed (SIGKILL), and
  * started again under the same id.
  */
@@ -20,7 +20,7 @@ export class HqWorker {
   ) {}
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'hq/src/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'hq/src/main.ts', 'ingest'], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...this.env, AYI_HQ_WORKER: this.id },
       stdio: ['ignore', 'pipe', 'pipe'],

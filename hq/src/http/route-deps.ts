@@ -11,7 +11,12 @@ export type HqRole = (typeof HQ_ROLES)[number];
 
 export interface HqRouteDeps {
   db: Database;
-  /** A preHandler that answers 401 without a valid session and 403 when the user's role is not listed. */
+  /**
+   * A hook that answers 401 without a valid session and 403 when the user's role is not listed,
+   * and sets `request.hqUser`. Put it in the route's options as `onRequest` (or `preHandler`: the
+   * server moves it to onRequest), so a user without the role gets 403 before the body is read or
+   * validated. A group's `addHook('preHandler', …)` would run after validation: use `onRequest`.
+   */
   allow: (...roles: HqRole[]) => preHandlerAsyncHookHandler;
 }
 
