@@ -39,6 +39,8 @@ export interface DemoStore {
   /** The store's tablet UI. */
   url: string;
   dataDir: string;
+  /** A code that pairs one tablet (valid 10 minutes from the start). */
+  pairingCode: string;
 }
 
 export interface DemoChain {
@@ -65,7 +67,7 @@ type Stopper = () => Promise<void>;
 export async function startDemoChain(options: DemoChainOptions): Promise<DemoChain> {
   if (!MOSQUITTO) {
     throw new Error(
-      'The demo chain needs a broker that speaks MQTT 5: install Debian\'s mosquitto (sudo apt-get install -y mosquitto) and run it again.',
+      "The demo chain needs a broker that speaks MQTT 5: install Debian's mosquitto (sudo apt-get install -y mosquitto) and run it again.",
     );
   }
   ensureBuilt(options.log);
@@ -82,9 +84,7 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
     if (options.history) {
       options.log('Starting three demo stores; the first start seeds a year of history for each (a minute or two) …');
     }
-    const started = await Promise.all(
-      DEMO_STORES.map((store) => startStore(store, broker.url, chainKey, options)),
-    );
+    const started = await Promise.all(DEMO_STORES.map((store) => startStore(store, broker.url, chainKey, options)));
     for (const store of started) stoppers.push(store.stop);
 
     let sales = 0;
@@ -97,7 +97,13 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
     });
     return {
       brokerUrl: broker.url,
-      stores: started.map(({ storeId, name, url, dataDir }) => ({ storeId, name, url, dataDir })),
+      stores: started.map(({ storeId, name, url, dataDir, pairingCode }) => ({
+        storeId,
+        name,
+        url,
+        dataDir,
+        pairingCode,
+      })),
       liveSales: () => sales,
       stop: stopAll,
     };
@@ -233,13 +239,30 @@ async function startStore(
   });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
-  // A first start seeds a year of history before it answers.
-  await portAnswers(port, 10 * 60_000, () =>
-    child.exitCode !== null ? `the ${store.name} hub exited with code ${child.exitCode}: see ${logFile}` : null,
-  );
+  // Ready once it prints its first pairing code: its HTTP port and its technician socket are up
+  // (a first start seeds a year of history before that).
+  const pairingCode = await new Promise<string>((resolve, reject) => {
+    let printed = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the ${store.name} hub did not start: see ${logFile}`)),
+      10 * 60_000,
+    );
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      printed = (printed + chunk).slice(-4096);
+      const code = /Pairing code \(valid 10 minutes, one tablet\): (\d+)/.exec(printed)?.[1];
+      if (code) {
+        clearTimeout(timer);
+        resolve(code);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the ${store.name} hub exited with code ${code}: see ${logFile}`));
+    });
+  });
   const url = `http://127.0.0.1:${port}`;
   options.log(`  ${store.name} (${store.storeId}) at ${url}`);
-  return { ...store, url, dataDir, stop: () => stopChild(child) };
+  return { ...store, url, dataDir, pairingCode, stop: () => stopChild(child) };
 }
 
 /** A tablet at the store's counter that rings up a sale every few seconds until stopped. */

@@ -11,6 +11,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import { Type, type Static } from '@sinclair/typebox';
 import fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
@@ -162,7 +163,7 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
     bodyLimit: 64 * 1024,
     // fastify's own request lines carry the URL, and /api/users/:username names a person: the
     // onResponse hook below logs the route's pattern instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
 
   /** Where browsers reach HQ: configured, or where it listens (known once it does). */
