@@ -24,7 +24,7 @@ export const TABLET_VIEWPORT = { width: 1280, height: 800 };
  * Google's services (component updates, sync, background requests), so a test run makes no traffic
  * but to the hub under test.
  */
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',

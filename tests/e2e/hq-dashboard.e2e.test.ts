@@ -1,0 +1,196 @@
+/**
+ * End to end, HQ's dashboard as the chain's analysts and operations use it: two real stores (built
+ * hubs) selling through a real mosquitto, HQ ingesting into PGlite and serving its built dashboard,
+ * driven in headless Chromium. The figures on screen are checked against the stores' own sales
+ * lists; a new sale at a store shows on the open dashboard without a reload; one customer who
+ * signed up at both stores is one cross-store shopper; roles decide what a user sees.
+ *
+ * Needs `npm run build:test` first (hub, tablet UI, dashboard), mosquitto and Debian's Chromium.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SaleView } from '../../hub/src/protocol/api.ts';
+import { HubTablet } from '../../scripts/lib/hub-client.ts';
+import { CHROMIUM, CHROMIUM_ARGS, shot, TABLET_VIEWPORT } from '../support/browser.ts';
+import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { startHqService, type HqService } from '../support/hq-service.ts';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
+import { checkoutRequest } from '../support/sales.ts';
+import { TempDirs } from '../support/temp-dirs.ts';
+
+const CHAIN = 'e2e-chain';
+const STORES = ['store-north', 'store-south'] as const;
+const temp = new TempDirs();
+const money = (n: number) => `NT$${new Intl.NumberFormat('zh-TW').format(n)}`;
+
+let broker: Mosquitto;
+let hq: HqService;
+const hubs: HubProcess[] = [];
+const counters: HubTablet[] = [];
+let browser: Browser;
+let adminPassword: string;
+let analystPassword: string;
+
+async function sellAt(store: number, sku: string, qty: number, memberId?: string): Promise<SaleView> {
+  const { body } = await counters[store]!.expect<SaleView>(
+    [201],
+    'POST',
+    '/api/sales',
+    checkoutRequest([{ sku, qty }], [{ type: 'card', amount: 100_000 }], memberId ? { memberId } : {}),
+  );
+  return body;
+}
+
+/** The chain's revenue as the stores themselves list it (completed, not voided). */
+async function storesRevenue(): Promise<number> {
+  let total = 0;
+  for (const counter of counters) {
+    for (const sale of await counter.allSales()) if (sale.status !== 'voided') total += sale.total;
+  }
+  return total;
+}
+
+async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(`${hq.url}/`);
+  await page.waitForURL('**/login');
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('who').waitFor();
+}
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  const chainKey = randomBytes(32).toString('base64');
+  for (const storeId of STORES) {
+    hubs.push(
+      await startHubProcess({
+        env: { AYI_MQTT_URL: broker.url, AYI_CHAIN_ID: CHAIN, AYI_STORE_ID: storeId, AYI_MEMBER_HASH_KEY: chainKey },
+      }),
+    );
+  }
+  hq = await startHqService({ brokerUrl: broker.url, chainId: CHAIN, dataDir: temp.make('hq-db') });
+  adminPassword = await hq.addUser('chain-admin', 'admin');
+  analystPassword = await hq.addUser('ana', 'analyst');
+  for (const hub of hubs) {
+    const counter = new HubTablet(hub.url);
+    await counter.pair(hub.pairingCode, 'Counter');
+    await counter.login(hub.demoPins.cashier);
+    counters.push(counter);
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  for (const counter of counters) counter.close();
+  await hq?.stop();
+  for (const hub of hubs) await hub.stop();
+  await broker?.stop();
+  temp.removeAll();
+});
+
+describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
+  it('shows the chain as the stores recorded it, live, in both languages, with CSV', async () => {
+    // One customer, the same mobile number at both stores; sales at both.
+    const phone = `0912${String(Math.floor(Math.random() * 1_000_000)).padStart(6, '0')}`;
+    const members: string[] = [];
+    for (const counter of counters) {
+      const { body } = await counter.expect<{ member: { memberId: string } }>([201], 'POST', '/api/members', { phone });
+      members.push(body.member.memberId);
+    }
+    await sellAt(0, 'DRK-001', 2, members[0]);
+    await sellAt(0, 'FOD-001', 1);
+    await sellAt(1, 'DRK-001', 3, members[1]);
+
+    const context = await browser.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW', timezoneId: 'Asia/Taipei' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+
+    // A wrong password is said plainly; the right one opens the overview.
+    await page.goto(`${hq.url}/`);
+    await page.waitForURL('**/login');
+    await page.getByTestId('login-username').fill('chain-admin');
+    await page.getByTestId('login-password').fill('not-the-password');
+    await page.getByTestId('login-submit').click();
+    await expect.poll(() => page.getByTestId('login-problem').textContent()).toContain('帳號或密碼錯誤');
+    await page.getByTestId('login-password').fill(adminPassword);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('who').waitFor();
+
+    // The chain's revenue, as the stores list their sales (HQ catches up within moments).
+    const revenue = page.getByTestId('kpi-revenue-value');
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return revenue.textContent({ timeout: 5000 }).catch(() => null);
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe(money(await storesRevenue()));
+    await shot(page, 'hq-overview-zh.png');
+
+    // A sale at the south store reaches the open dashboard by itself.
+    await sellAt(1, 'FOD-001', 2);
+    const expected = money(await storesRevenue());
+    await expect.poll(() => revenue.textContent(), { timeout: 45_000, interval: 500 }).toBe(expected);
+    expect(await page.getByTestId('overview-stores-row').count()).toBe(2);
+
+    // Store comparison: both stores; its CSV opens in Excel (BOM) with both.
+    await page.getByTestId('nav-stores').click();
+    await expect.poll(() => page.getByTestId('stores-compare-row').count()).toBe(2);
+    const download = page.waitForEvent('download');
+    await page.getByTestId('stores-compare-csv').click();
+    const csv = readFileSync((await (await download).path())!, 'utf8');
+    expect(csv.startsWith('\uFEFF')).toBe(true);
+    for (const storeId of STORES) expect(csv).toContain(storeId);
+
+    // The customer who shops at both stores is one person, a cross-store shopper.
+    await page.getByTestId('nav-customers').click();
+    await expect.poll(() => page.getByTestId('kpi-cross-store-value').textContent()).toBe('1');
+
+    // Link health: both stores' streams whole.
+    await page.getByTestId('nav-health').click();
+    await expect.poll(() => page.getByTestId('links-row').count()).toBe(2);
+    expect(await page.getByTestId('links').textContent()).toContain('正常');
+
+    // English, on the tablet and on a phone.
+    await page.getByTestId('lang-en').click();
+    await page.getByTestId('nav-overview').click();
+    await expect.poll(() => page.locator('main h1').textContent()).toBe('Chain overview');
+    await expect.poll(() => revenue.textContent()).toBe(expected);
+    await shot(page, 'hq-overview-en.png');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'hq-overview-en-phone.png');
+    await page.getByTestId('lang-zh-TW').click();
+    await expect.poll(() => page.locator('main h1').textContent()).toBe('連鎖總覽');
+    await shot(page, 'hq-overview-zh-phone.png');
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('shows an analyst the figures but not link health or users', async () => {
+    const context = await browser.newContext({ viewport: TABLET_VIEWPORT, locale: 'zh-TW' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await signIn(page, 'ana', analystPassword);
+    await page.getByTestId('nav-overview').waitFor();
+    expect(await page.getByTestId('nav-health').count()).toBe(0);
+    expect(await page.getByTestId('nav-users').count()).toBe(0);
+    const users = await page.request.get(`${hq.url}/api/users`);
+    expect(users.status()).toBe(403);
+    // Signing out ends the session: the dashboard asks for a sign-in again.
+    await page.getByTestId('sign-out').click();
+    await page.waitForURL('**/login');
+    expect((await page.request.get(`${hq.url}/api/overview?from=2026-01-01&to=2026-01-31`)).status()).toBe(401);
+    await context.close();
+  });
+});
