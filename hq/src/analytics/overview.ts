@@ -3,7 +3,7 @@
  * who are new, per business day and per store, over a range of business days.
  */
 import type { Queryable } from '../db/database.js';
-import { checked, DateRange, num, share } from './params.js';
+import { addDays, checked, DateRange, daysFrom, num, share } from './params.js';
 
 export const OverviewParams = DateRange;
 
@@ -31,11 +31,33 @@ export interface Overview {
 
 export async function overview(db: Queryable, params: DateRange): Promise<Overview> {
   const { from, to } = checked(OverviewParams, params);
-  const [totals] = await db.query<Record<string, string | null>>(
-    `SELECT count(*) AS sales, sum(net) AS revenue, sum(net) FILTER (WHERE member_id IS NOT NULL) AS member_revenue
-     FROM counted_sales WHERE business_date BETWEEN $1 AND $2`,
+  // One pass over the range's sales: the chain's totals, each day's and each store's.
+  const groups = await db.query<{
+    date: string | null;
+    store_id: string | null;
+    sales: string;
+    revenue: string | null;
+    member_revenue: string | null;
+  }>(
+    `SELECT to_char(business_date, 'YYYY-MM-DD') AS date, store_id, count(*) AS sales, sum(net) AS revenue,
+            sum(net) FILTER (WHERE member_id IS NOT NULL) AS member_revenue
+     FROM counted_sales WHERE business_date BETWEEN $1 AND $2
+     GROUP BY GROUPING SETS ((), (business_date), (store_id))`,
     [from, to],
   );
+  const totals = groups.find((g) => g.date === null && g.store_id === null) ?? {
+    sales: '0',
+    revenue: null,
+    member_revenue: null,
+  };
+  const byDay = new Map(groups.filter((g) => g.date !== null).map((g) => [g.date!, g]));
+  const stores = groups.filter((g) => g.store_id !== null).sort((a, b) => (a.store_id! < b.store_id! ? -1 : 1));
+  const days: Overview['days'] = [];
+  for (let day = 0; day <= daysFrom(from, to); day++) {
+    const date = addDays(from, day);
+    const group = byDay.get(date);
+    days.push({ date, revenue: num(group?.revenue), sales: num(group?.sales) });
+  }
   const [persons] = await db.query<Record<string, string | null>>(
     `WITH p AS (
        SELECT person_id, min(business_date) AS first_day, bool_or(business_date >= $1) AS active
@@ -48,21 +70,9 @@ export async function overview(db: Queryable, params: DateRange): Promise<Overvi
     'SELECT count(*) AS n FROM persons WHERE first_registered_date BETWEEN $1 AND $2',
     [from, to],
   );
-  const days = await db.query<{ date: string; revenue: string | null; sales: string }>(
-    `SELECT to_char(d, 'YYYY-MM-DD') AS date, sum(c.net) AS revenue, count(c.sale_id) AS sales
-     FROM generate_series($1::date, $2::date, interval '1 day') AS d
-     LEFT JOIN counted_sales c ON c.business_date = d::date
-     GROUP BY d ORDER BY d`,
-    [from, to],
-  );
-  const stores = await db.query<{ store_id: string; revenue: string | null; sales: string }>(
-    `SELECT store_id, sum(net) AS revenue, count(*) AS sales FROM counted_sales
-     WHERE business_date BETWEEN $1 AND $2 GROUP BY store_id ORDER BY store_id`,
-    [from, to],
-  );
-  const revenue = num(totals!.revenue);
-  const sales = num(totals!.sales);
-  const memberRevenue = num(totals!.member_revenue);
+  const revenue = num(totals.revenue);
+  const sales = num(totals.sales);
+  const memberRevenue = num(totals.member_revenue);
   const active = num(persons!.active);
   const returning = num(persons!.returning);
   return {
@@ -77,7 +87,7 @@ export async function overview(db: Queryable, params: DateRange): Promise<Overvi
     newMembers: num(joined!.n),
     returningMembers: returning,
     returningShare: share(returning, active),
-    days: days.map((d) => ({ date: d.date, revenue: num(d.revenue), sales: num(d.sales) })),
-    stores: stores.map((s) => ({ storeId: s.store_id, revenue: num(s.revenue), sales: num(s.sales) })),
+    days,
+    stores: stores.map((s) => ({ storeId: s.store_id!, revenue: num(s.revenue), sales: num(s.sales) })),
   };
 }

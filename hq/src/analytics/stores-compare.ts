@@ -43,16 +43,17 @@ function median(values: number[]): number {
 export async function storesCompare(db: Queryable, params: DateRange): Promise<StoresCompare> {
   const { from, to } = checked(StoresCompareParams, params);
   const rows = await db.query<Record<string, string | Date | null>>(
-    `WITH s AS (
-       SELECT store_id, count(*) AS sales, sum(net) AS revenue,
+    // One pass over the range's sales: each store's totals, and its buyers with their purchase counts.
+    `WITH g AS (
+       SELECT store_id, person_id, GROUPING(person_id) AS whole_store, count(*) AS sales, sum(net) AS revenue,
               sum(net) FILTER (WHERE member_id IS NOT NULL) AS member_revenue,
               sum(refunded) AS refunds, count(*) FILTER (WHERE refunded > 0) AS refunded_sales
-       FROM counted_sales WHERE business_date BETWEEN $1 AND $2 GROUP BY store_id),
+       FROM counted_sales WHERE business_date BETWEEN $1 AND $2
+       GROUP BY GROUPING SETS ((store_id), (store_id, person_id))),
+     s AS (SELECT * FROM g WHERE whole_store = 1),
      r AS (
-       SELECT store_id, count(*) AS buyers, count(*) FILTER (WHERE n > 1) AS repeaters
-       FROM (SELECT store_id, person_id, count(*) AS n FROM counted_sales
-             WHERE person_id IS NOT NULL AND business_date BETWEEN $1 AND $2 GROUP BY store_id, person_id) p
-       GROUP BY store_id),
+       SELECT store_id, count(*) AS buyers, count(*) FILTER (WHERE sales > 1) AS repeaters
+       FROM g WHERE whole_store = 0 AND person_id IS NOT NULL GROUP BY store_id),
      n AS (
        SELECT store_id, count(*) AS new_members FROM members
        WHERE registered AND NOT erased AND merged_into IS NULL AND registered_date BETWEEN $1 AND $2
