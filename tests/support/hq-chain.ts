@@ -108,7 +108,7 @@ export function chainYear(rng: Rng): ChainYear {
   }
   // Two records of one person at store-a, merged; the merged-away record stops buying.
   const twinHash = hexOf(rng, 64);
-  const mergedAway = register('store-a', 20, twinHash);
+  const mergedAway = register('store-a', 20, null); // signed up again without the number
   const kept = register('store-a', 40, twinHash);
   mergedAway.until = 200;
   actions.push({
