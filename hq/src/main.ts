@@ -14,6 +14,8 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { DEMO_CHAIN_ID, startDemoChain, type DemoChain } from './demo/demo-chain.js';
 import { HqError } from './errors.js';
+import { analyticsRoutes } from './http/analytics.routes.js';
+import { operationsRoutes } from './http/operations.routes.js';
 import { buildHqServer } from './http/server.js';
 import { startIngest } from './ingest/run-ingest.js';
 
@@ -63,6 +65,7 @@ async function run(
         config: serverConfig,
         log: log.child({ component: 'http' }),
         dashboardDir: DASHBOARD_DIR.find((dir) => existsSync(path.join(dir, 'index.html'))),
+        routes: [analyticsRoutes, operationsRoutes],
       })
     : undefined;
   let dashboardAddress: string | undefined;

@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Database } from './database.js';
+import { rebuildAnalyticsIn } from '../ingest/analytics-projections.js';
+import type { Database, Queryable } from './database.js';
 
 // hq/src/db → hq/migrations; the build copies the folder beside the compiled code the same way.
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '..', '..', 'migrations');
@@ -31,8 +32,16 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     }));
 }
 
+/**
+ * Work a migration needs beyond its SQL, by version, run in the migration's transaction: new tables
+ * projected from the events an HQ upgraded in place already holds.
+ */
+export const MIGRATION_STEPS: Partial<Record<number, (tx: Queryable) => Promise<unknown>>> = {
+  5: rebuildAnalyticsIn,
+};
+
 /** Applies what is missing; returns the names applied now. */
-export async function migrate(db: Database, migrations = readMigrations()): Promise<string[]> {
+export async function migrate(db: Database, migrations = readMigrations(), steps = MIGRATION_STEPS): Promise<string[]> {
   // Workers starting together on an empty database: CREATE TABLE IF NOT EXISTS is not safe against
   // itself (the second can fail on the catalog's unique index), so they take turns.
   await db.transaction(async (tx) => {
@@ -54,6 +63,7 @@ export async function migrate(db: Database, migrations = readMigrations()): Prom
       const again = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
       if (again.length > 0) return;
       await tx.exec(migration.sql);
+      await steps[migration.version]?.(tx);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
         migration.version,
         migration.name,

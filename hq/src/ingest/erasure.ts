@@ -7,6 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { eraseMemberRows } from './analytics-projections.js';
 import type { IncomingEvent } from './event-message.js';
 
 const hashOf = (memberId: string) => createHash('sha256').update(memberId).digest('hex');
@@ -104,6 +105,7 @@ async function eraseMembers(tx: Queryable, memberIds: string[], anonId: string):
     );
     await tx.query('UPDATE sales SET member_id = $2 WHERE member_id = $1', [memberId, anonId]);
   }
+  await eraseMemberRows(tx, memberIds, anonId);
   await tx.query(
     `UPDATE events SET data = data - $2::text[], link = NULL
      WHERE type LIKE 'member.%' AND data->>'memberId' = $1`,

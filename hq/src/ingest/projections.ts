@@ -10,6 +10,7 @@ import type {
   SaleVoidedData,
 } from '../../../hub/src/protocol/events.js';
 import type { Queryable } from '../db/database.js';
+import { ANALYTICS_PROJECTIONS, saleTier, saleTiers } from './analytics-projections.js';
 import { applyErasure } from './erasure.js';
 import type { IncomingEvent } from './event-message.js';
 
@@ -74,8 +75,12 @@ const memberErased: Projection = async (tx, event) => {
 };
 
 const PROJECTIONS: Partial<Record<string, Projection>> = {
+  ...ANALYTICS_PROJECTIONS,
   'member.erased': memberErased,
-  'sale.completed': saleCompleted,
+  'sale.completed': async (tx, event) => {
+    await saleCompleted(tx, event);
+    await saleTier(tx, event);
+  },
   'sale.voided': saleVoided,
   'sale.refunded': saleRefunded,
 };
@@ -139,6 +144,10 @@ export async function projectMany(tx: Queryable, events: IncomingEvent[]): Promi
         lines.map((l) => l.line.qty),
         lines.map((l) => l.line.lineTotal - l.line.orderDiscountShare),
       ],
+    );
+    await saleTiers(
+      tx,
+      completed.map((c) => c.event),
     );
   }
   const voided = new Map(

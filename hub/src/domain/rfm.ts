@@ -40,7 +40,7 @@ export function rfmSegment(scores: RfmScores, purchaseCount: number): RfmSegment
  * store's first day nobody is "worse" than anybody. Also gives, for each score 1..4, the best value
  * that scores no more than it.
  */
-function quintiles(values: Float64Array): { scores: Uint8Array; bounds: number[] } {
+export function quintiles(values: Float64Array): { scores: Uint8Array; bounds: number[] } {
   const n = values.length;
   const sorted = values.slice().sort();
   const scoreOf = new Map<number, number>();

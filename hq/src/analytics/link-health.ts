@@ -1,0 +1,183 @@
+/**
+ * The link to every store as the chain's operations watch it: how fresh its stream is, what is
+ * missing, the conflicts, and the messages HQ refused.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { Queryable } from '../db/database.js';
+import { checked, isoTime, num, StoreId } from './params.js';
+
+export interface StoreLink {
+  storeId: string;
+  chainId: string;
+  /** The epoch HQ heard from last, and where its stream stands. */
+  epoch: string;
+  contiguousSeq: number;
+  maxSeq: number;
+  /** Seqs missing below the highest seen, in every epoch. */
+  missing: number;
+  /** Since when the oldest open hole is open (null: none). */
+  gapSince: string | null;
+  epochs: number;
+  events: number;
+  /** When the newest event was recorded at the store, and when HQ last stored one. */
+  lastEventAt: string | null;
+  lastReceivedAt: string | null;
+  conflicts: number;
+  /** Messages from the store refused in the last 24 hours. */
+  quarantined24h: number;
+}
+
+export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; unattributedQuarantined24h: number }> {
+  const streams = await db.query<Record<string, string | Date | null>>(
+    `SELECT store_id, chain_id, epoch, contiguous_seq, max_seq, event_count, last_event_at, last_received_at, gap_since
+     FROM store_streams ORDER BY store_id, last_received_at DESC NULLS LAST, epoch`,
+  );
+  const conflicts = await db.query<{ store_id: string; n: string }>(
+    'SELECT store_id, count(*) AS n FROM seq_conflicts GROUP BY store_id',
+  );
+  const refused = await db.query<{ store_id: string | null; n: string }>(
+    `SELECT store_id, count(*) AS n FROM quarantine WHERE received_at > now() - interval '24 hours' GROUP BY store_id`,
+  );
+  const conflictsOf = new Map(conflicts.map((c) => [c.store_id, num(c.n)]));
+  const refusedOf = new Map(refused.map((q) => [q.store_id, num(q.n)]));
+  const stores = new Map<string, StoreLink>();
+  const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
+  for (const row of streams) {
+    const storeId = String(row.store_id);
+    const gapSince = isoTime(row.gap_since as Date | null);
+    const missing = num(row.max_seq) - num(row.contiguous_seq);
+    const held = stores.get(storeId);
+    if (!held) {
+      // The first row of a store is its newest epoch.
+      stores.set(storeId, {
+        storeId,
+        chainId: String(row.chain_id),
+        epoch: String(row.epoch),
+        contiguousSeq: num(row.contiguous_seq),
+        maxSeq: num(row.max_seq),
+        missing,
+        gapSince,
+        epochs: 1,
+        events: num(row.event_count),
+        lastEventAt: isoTime(row.last_event_at as Date | null),
+        lastReceivedAt: isoTime(row.last_received_at as Date | null),
+        conflicts: conflictsOf.get(storeId) ?? 0,
+        quarantined24h: refusedOf.get(storeId) ?? 0,
+      });
+      continue;
+    }
+    held.missing += missing;
+    held.epochs += 1;
+    held.events += num(row.event_count);
+    if (gapSince !== null && (held.gapSince === null || gapSince < held.gapSince)) held.gapSince = gapSince;
+    held.lastEventAt = later(held.lastEventAt, isoTime(row.last_event_at as Date | null));
+  }
+  return { stores: [...stores.values()], unattributedQuarantined24h: refusedOf.get(null) ?? 0 };
+}
+
+export const PageParams = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, description: 'From 1 (1).' })),
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, description: 'Rows a page (50).' })),
+    storeId: Type.Optional(StoreId),
+  },
+  { additionalProperties: false },
+);
+export type PageParams = Static<typeof PageParams>;
+
+/** How much of a refused message's payload a listing shows. */
+export const PAYLOAD_SHOWN = 300;
+
+export interface QuarantinedMessage {
+  id: number;
+  receivedAt: string;
+  topic: string;
+  storeId: string | null;
+  reason: string;
+  detail: string | null;
+  /** The first PAYLOAD_SHOWN characters. */
+  payload: string;
+  payloadLength: number;
+}
+
+export async function quarantined(
+  db: Queryable,
+  params: PageParams,
+): Promise<{ total: number; page: number; pageSize: number; items: QuarantinedMessage[] }> {
+  const { page = 1, pageSize = 50, storeId = null } = checked(PageParams, params);
+  const [total] = await db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM quarantine WHERE $1::text IS NULL OR store_id = $1',
+    [storeId],
+  );
+  const rows = await db.query<Record<string, string | number | Date | null>>(
+    `SELECT id, received_at, topic, store_id, reason, detail, left(payload, ${PAYLOAD_SHOWN}) AS payload,
+            length(payload) AS payload_length
+     FROM quarantine WHERE $1::text IS NULL OR store_id = $1
+     ORDER BY received_at DESC, id DESC LIMIT $2 OFFSET $3`,
+    [storeId, pageSize, (page - 1) * pageSize],
+  );
+  return {
+    total: num(total!.n),
+    page,
+    pageSize,
+    items: rows.map((row) => ({
+      id: num(row.id),
+      receivedAt: isoTime(row.received_at as Date)!,
+      topic: String(row.topic),
+      storeId: row.store_id === null ? null : String(row.store_id),
+      reason: String(row.reason),
+      detail: row.detail === null ? null : String(row.detail),
+      payload: String(row.payload),
+      payloadLength: num(row.payload_length),
+    })),
+  };
+}
+
+export interface SeqConflict {
+  storeId: string;
+  epoch: string;
+  seq: number;
+  /** The event that counts (held first) and the one only shown. */
+  counted: { eventId: string; type: string | null; at: string | null };
+  shown: { eventId: string; type: string | null; at: string | null };
+  detectedAt: string;
+}
+
+export async function seqConflicts(
+  db: Queryable,
+  params: PageParams,
+): Promise<{ total: number; page: number; pageSize: number; items: SeqConflict[] }> {
+  const { page = 1, pageSize = 50, storeId = null } = checked(PageParams, params);
+  const [total] = await db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM seq_conflicts WHERE $1::text IS NULL OR store_id = $1',
+    [storeId],
+  );
+  const rows = await db.query<Record<string, string | number | Date | null>>(
+    `SELECT c.store_id, c.epoch, c.seq, c.detected_at, c.other_event_id, o.type AS other_type, o.at AS other_at,
+            c.event_id, e.type, e.at
+     FROM seq_conflicts c
+     LEFT JOIN events o ON o.store_id = c.store_id AND o.event_id = c.other_event_id
+     LEFT JOIN events e ON e.store_id = c.store_id AND e.event_id = c.event_id
+     WHERE $1::text IS NULL OR c.store_id = $1
+     ORDER BY c.detected_at DESC, c.store_id, c.seq DESC LIMIT $2 OFFSET $3`,
+    [storeId, pageSize, (page - 1) * pageSize],
+  );
+  const side = (id: unknown, type: unknown, at: unknown) => ({
+    eventId: String(id),
+    type: type === null ? null : String(type),
+    at: isoTime(at as Date | null),
+  });
+  return {
+    total: num(total!.n),
+    page,
+    pageSize,
+    items: rows.map((row) => ({
+      storeId: String(row.store_id),
+      epoch: String(row.epoch),
+      seq: num(row.seq),
+      counted: side(row.other_event_id, row.other_type, row.other_at),
+      shown: side(row.event_id, row.type, row.at),
+      detectedAt: isoTime(row.detected_at as Date)!,
+    })),
+  };
+}

@@ -1,0 +1,545 @@
+/**
+ * HQ's chain analytics: a seeded year of three stores (members shared by phone hash, refunds, voids,
+ * a merge, erasures) ingested twice over, in shuffled order, in batches and one by one; every
+ * figure checked against a count made from the events themselves. On PGlite always and on the
+ * PostgreSQL server at 127.0.0.1:5432 where one answers.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cohorts } from '../../hq/src/analytics/cohorts.ts';
+import { customers } from '../../hq/src/analytics/customers.ts';
+import { quarantined, seqConflicts, storeLinks } from '../../hq/src/analytics/link-health.ts';
+import { overview } from '../../hq/src/analytics/overview.ts';
+import { AnalyticsParamError } from '../../hq/src/analytics/params.ts';
+import { productPairs, products } from '../../hq/src/analytics/products.ts';
+import { storesCompare } from '../../hq/src/analytics/stores-compare.ts';
+import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import { migrate } from '../../hq/src/db/migrations.ts';
+import { analyticsRoutes } from '../../hq/src/http/analytics.routes.ts';
+import { operationsRoutes } from '../../hq/src/http/operations.routes.ts';
+import type { HqRole } from '../../hq/src/http/route-deps.ts';
+import { personOfPhoneHash, rebuildAnalytics } from '../../hq/src/ingest/analytics-projections.ts';
+import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
+import { quarantine, storeEvent, storeEvents, type ValidEvent } from '../../hq/src/ingest/store-event.ts';
+import { quintiles, rfmSegment } from '../../hub/src/domain/rfm.ts';
+import type { HubEvent } from '../../hub/src/protocol/events.ts';
+import { seededRng } from '../../scripts/lib/baskets.ts';
+import { CHAIN_ID, chainTruth, chainYear, type ChainTruth, type CountedSale } from '../support/hq-chain.ts';
+import { completedSale, saleLine } from '../support/member-events.ts';
+import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+
+const year = chainYear(seededRng(20261207));
+const truth = chainTruth(year.events);
+
+function validEvent(event: HubEvent): ValidEvent {
+  const verdict = readEventMessage(`ayi/v1/${event.chainId}/${event.storeId}/events`, JSON.stringify(event));
+  if (!verdict.ok) throw new Error(`refused: ${verdict.reason} ${verdict.detail}`);
+  return { event: verdict.event, knownType: verdict.knownType };
+}
+
+/** Every event, a tenth of them twice, shuffled; stored in batches of 1 to 20 or one at a time. */
+async function ingestShuffled(db: Database, events: HubEvent[], seed: number): Promise<void> {
+  const rng = seededRng(seed);
+  const arriving = [...events, ...events.filter(() => rng() < 0.1)];
+  for (let i = arriving.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [arriving[i], arriving[j]] = [arriving[j]!, arriving[i]!];
+  }
+  for (let i = 0; i < arriving.length;) {
+    const size = rng() < 0.3 ? 1 : 1 + Math.floor(rng() * 20);
+    const batch = arriving.slice(i, i + size).map(validEvent);
+    if (batch.length === 1) await storeEvent(db, batch[0]!.event, batch[0]!.knownType);
+    else await storeEvents(db, batch);
+    i += size;
+  }
+}
+
+const inRange = (from: string, to: string) => (s: CountedSale) => s.date >= from && s.date <= to;
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const share = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 1000 : 0);
+const daysBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 86_400_000;
+
+function expectedOverview(t: ChainTruth, from: string, to: string) {
+  const sales = t.counted.filter(inRange(from, to));
+  const revenue = sum(sales.map((s) => s.net));
+  const memberRevenue = sum(sales.filter((s) => s.memberId !== null).map((s) => s.net));
+  const active = new Set(sales.flatMap((s) => (s.person ? [s.person] : [])));
+  const before = new Set(t.counted.filter((s) => s.date < from && s.person).map((s) => s.person));
+  const returning = [...active].filter((p) => before.has(p)).length;
+  const days: { date: string; revenue: number; sales: number }[] = [];
+  for (let d = 0; d <= daysBetween(from, to); d++) {
+    const date = new Date(Date.parse(from) + d * 86_400_000).toISOString().slice(0, 10);
+    const ofDay = sales.filter((s) => s.date === date);
+    days.push({ date, revenue: sum(ofDay.map((s) => s.net)), sales: ofDay.length });
+  }
+  const storeIds = [...new Set(sales.map((s) => s.storeId))].sort();
+  return {
+    from,
+    to,
+    revenue,
+    sales: sales.length,
+    averageBasket: sales.length ? Math.round(revenue / sales.length) : 0,
+    memberRevenue,
+    memberShare: share(memberRevenue, revenue),
+    membersActive: active.size,
+    newMembers: [...t.firstRegistered.values()].filter((d) => d >= from && d <= to).length,
+    returningMembers: returning,
+    returningShare: share(returning, active.size),
+    days,
+    stores: storeIds.map((storeId) => {
+      const ofStore = sales.filter((s) => s.storeId === storeId);
+      return { storeId, revenue: sum(ofStore.map((s) => s.net)), sales: ofStore.length };
+    }),
+  };
+}
+
+/** Per person: last day, purchases and spend in the range, and the stores they bought in. */
+function personsIn(t: ChainTruth, from: string, to: string) {
+  const persons = new Map<string, { last: string; purchases: number; spend: number; stores: Set<string> }>();
+  for (const s of t.counted.filter(inRange(from, to))) {
+    if (!s.person) continue;
+    const p = persons.get(s.person) ?? { last: s.date, purchases: 0, spend: 0, stores: new Set<string>() };
+    if (s.date > p.last) p.last = s.date;
+    p.purchases += 1;
+    p.spend += s.net;
+    p.stores.add(s.storeId);
+    persons.set(s.person, p);
+  }
+  return persons;
+}
+
+/** The name a product goes by: the newest catalog's (the store's own first, when one store is asked). */
+function nameOf(t: ChainTruth, sku: string, storeId?: string) {
+  const entries = [...(t.catalogNames.get(sku) ?? [])].sort((a, b) => (a.eventId < b.eventId ? 1 : -1));
+  const chosen = entries.find((e) => e.storeId === storeId) ?? entries[0];
+  return chosen ? { name: chosen.name, category: chosen.category } : { name: sku, category: '(uncategorised)' };
+}
+
+let server: ServerDatabase | null = null;
+beforeAll(async () => {
+  server = await postgresServer();
+});
+afterAll(async () => {
+  await server?.dropAll();
+});
+
+const backends: { name: string; open: () => Promise<Database | null> }[] = [
+  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
+  {
+    name: 'PostgreSQL server',
+    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
+  },
+];
+
+async function analyticsRows(db: Database) {
+  return {
+    members: await db.query('SELECT * FROM members ORDER BY store_id, member_id'),
+    products: await db.query('SELECT * FROM products ORDER BY store_id, sku'),
+  };
+}
+
+describe.each(backends)('HQ analytics on $name', ({ name, open }) => {
+  let db: Database | null = null;
+  beforeAll(async () => {
+    db = await open();
+    if (!db) {
+      console.warn(`${name}: no server at 127.0.0.1:5432; these tests ran on PGlite only`);
+      return;
+    }
+    await migrate(db);
+    await ingestShuffled(db, year.events, 1);
+  }, 240_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('holds every event once, whatever the order and the copies', async () => {
+    if (!db) return;
+    const [row] = await db.query<{ n: string }>('SELECT count(*) AS n FROM events');
+    expect(Number(row!.n)).toBe(year.events.length);
+  });
+
+  it.each([
+    ['the whole year', '2026-01-01', '2026-12-31'],
+    ['spring to autumn', '2026-03-15', '2026-09-30'],
+    ['one week', '2026-07-06', '2026-07-12'],
+  ])('gives the chain overview for %s as the events count it', async (_label, from, to) => {
+    if (!db) return;
+    expect(await overview(db, { from, to })).toEqual(expectedOverview(truth, from, to));
+  });
+
+  it('compares the stores as the events count them', async () => {
+    if (!db) return;
+    const from = '2026-02-01';
+    const to = '2026-10-31';
+    const result = await storesCompare(db, { from, to });
+    const sales = truth.counted.filter(inRange(from, to));
+    expect(result.stores.map((s) => s.storeId)).toEqual(['store-a', 'store-b', 'store-c']);
+    for (const store of result.stores) {
+      const ofStore = sales.filter((s) => s.storeId === store.storeId);
+      const revenue = sum(ofStore.map((s) => s.net));
+      const buyers = new Map<string, number>();
+      for (const s of ofStore) if (s.person) buyers.set(s.person, (buyers.get(s.person) ?? 0) + 1);
+      expect(store).toEqual({
+        storeId: store.storeId,
+        revenue,
+        sales: ofStore.length,
+        averageBasket: Math.round(revenue / ofStore.length),
+        memberShare: share(sum(ofStore.filter((s) => s.memberId).map((s) => s.net)), revenue),
+        repeatShare: share([...buyers.values()].filter((n) => n > 1).length, buyers.size),
+        newMembers: truth.registeredRecords.filter((r) => r.storeId === store.storeId && r.date >= from && r.date <= to)
+          .length,
+        refunds: sum(ofStore.map((s) => s.refunded)),
+        refundedSales: ofStore.filter((s) => s.refunded > 0).length,
+        lastEventAt: truth.lastEventAt.get(store.storeId),
+      });
+    }
+    const revenues = result.stores.map((s) => s.revenue).sort((a, b) => a - b);
+    expect(result.median.revenue).toBe(revenues[1]);
+  });
+
+  it('scores RFM over persons across stores and counts the cross-store shoppers', async () => {
+    if (!db) return;
+    const from = '2026-01-01';
+    const to = '2026-11-30';
+    const result = await customers(db, { from, to });
+    const persons = [...personsIn(truth, from, to).values()];
+    const sales = truth.counted.filter(inRange(from, to));
+    const revenue = sum(sales.map((s) => s.net));
+    const r = quintiles(Float64Array.from(persons.map((p) => -daysBetween(p.last, to))));
+    const f = quintiles(Float64Array.from(persons.map((p) => p.purchases)));
+    const m = quintiles(Float64Array.from(persons.map((p) => p.spend)));
+    const segments = new Map<string, { persons: number; revenue: number }>();
+    persons.forEach((p, i) => {
+      const segment = rfmSegment({ r: r.scores[i]!, f: f.scores[i]!, m: m.scores[i]! }, p.purchases);
+      const entry = segments.get(segment) ?? { persons: 0, revenue: 0 };
+      entry.persons += 1;
+      entry.revenue += p.spend;
+      segments.set(segment, entry);
+    });
+    const cross = persons.filter((p) => p.stores.size >= 2);
+    const spends = persons.map((p) => p.spend).sort((a, b) => b - a);
+    expect(cross.length).toBeGreaterThan(3); // the chain has shoppers in several stores to find
+    expect(result.persons).toBe(persons.length);
+    expect(result.revenue).toBe(revenue);
+    expect(result.memberRevenue).toBe(sum(sales.filter((s) => s.memberId).map((s) => s.net)));
+    expect(result.walkInRevenue).toBe(sum(sales.filter((s) => !s.memberId).map((s) => s.net)));
+    for (const segment of result.segments) {
+      const expected = segments.get(segment.segment) ?? { persons: 0, revenue: 0 };
+      expect(segment, segment.segment).toEqual({
+        segment: segment.segment,
+        ...expected,
+        share: share(expected.persons, persons.length),
+      });
+    }
+    expect(result.crossStore).toEqual({
+      persons: cross.length,
+      revenue: sum(cross.map((p) => p.spend)),
+      revenueShare: share(sum(cross.map((p) => p.spend)), revenue),
+    });
+    expect(result.top20Share).toBe(share(sum(spends.slice(0, Math.ceil(spends.length * 0.2))), sum(spends)));
+  });
+
+  it('follows monthly cohorts of persons from their first purchase', async () => {
+    if (!db) return;
+    const to = '2026-11-30';
+    const result = await cohorts(db, { months: 6, to });
+    const firstMonth = new Map<string, string>();
+    const activeMonths = new Map<string, Set<string>>();
+    for (const s of truth.counted) {
+      if (!s.person || s.date > to) continue;
+      const month = s.date.slice(0, 7);
+      if (!firstMonth.has(s.person) || firstMonth.get(s.person)! > month) firstMonth.set(s.person, month);
+      const months = activeMonths.get(s.person) ?? new Set<string>();
+      months.add(month);
+      activeMonths.set(s.person, months);
+    }
+    const monthsList = ['2026-06', '2026-07', '2026-08', '2026-09', '2026-10', '2026-11'];
+    expect(result.cohorts.map((c) => c.month)).toEqual(monthsList);
+    monthsList.forEach((month, i) => {
+      const members = [...firstMonth].filter(([, first]) => first === month).map(([person]) => person);
+      const retained = monthsList
+        .slice(i)
+        .map((later) => members.filter((p) => activeMonths.get(p)!.has(later)).length);
+      expect(result.cohorts[i]).toEqual({
+        month,
+        persons: members.length,
+        retained,
+        retention: retained.map((n) => share(n, members.length)),
+      });
+    });
+  });
+
+  it.each([undefined, 'store-a', 'store-c'])('ranks products with their names (store %s)', async (storeId) => {
+    if (!db) return;
+    const from = '2026-01-01';
+    const to = '2026-12-31';
+    const result = await products(db, { from, to, ...(storeId ? { storeId } : {}), limit: 50 });
+    const bySku = new Map<string, { revenue: number; qty: number; baskets: number }>();
+    for (const s of truth.counted.filter((c) => !storeId || c.storeId === storeId)) {
+      const skus = new Set<string>();
+      for (const line of s.lines) {
+        const p = bySku.get(line.sku) ?? { revenue: 0, qty: 0, baskets: 0 };
+        p.revenue += line.lineTotal - line.orderDiscountShare;
+        p.qty += line.qty;
+        if (!skus.has(line.sku)) p.baskets += 1;
+        skus.add(line.sku);
+        bySku.set(line.sku, p);
+      }
+    }
+    const expected = [...bySku].map(([sku, p]) => ({ sku, ...nameOf(truth, sku, storeId), ...p }));
+    expect(new Set(result.byRevenue)).toEqual(new Set(expected));
+    expect(result.byRevenue.map((p) => p.revenue)).toEqual(expected.map((p) => p.revenue).sort((a, b) => b - a));
+    expect(result.byQty.map((p) => p.qty)).toEqual(expected.map((p) => p.qty).sort((a, b) => b - a));
+    const categories = new Map<string, number>();
+    for (const p of expected) categories.set(p.category, (categories.get(p.category) ?? 0) + p.revenue);
+    expect(Object.fromEntries(result.categories.map((c) => [c.category, c.revenue]))).toEqual(
+      Object.fromEntries(categories),
+    );
+    if (!storeId || storeId === 'store-c') {
+      expect(result.byRevenue.find((p) => p.sku === 'P01')?.name).toBe('Product 1 (new label)');
+    } else expect(result.byRevenue.find((p) => p.sku === 'P01')?.name).toBe('Product 1');
+  });
+
+  it('finds the products bought together, with their lift', async () => {
+    if (!db) return;
+    const from = '2026-01-01';
+    const to = '2026-12-31';
+    const result = await productPairs(db, { from, to, limit: 200, minBaskets: 1 });
+    const baskets = truth.counted.map((s) => [...new Set(s.lines.map((l) => l.sku))].sort());
+    const single = new Map<string, number>();
+    const pairs = new Map<string, number>();
+    for (const skus of baskets) {
+      for (const a of skus) single.set(a, (single.get(a) ?? 0) + 1);
+      for (let i = 0; i < skus.length; i++)
+        for (let j = i + 1; j < skus.length; j++)
+          pairs.set(`${skus[i]} ${skus[j]}`, (pairs.get(`${skus[i]} ${skus[j]}`) ?? 0) + 1);
+    }
+    expect(result.baskets).toBe(baskets.length);
+    expect(result.pairs.length).toBe(Math.min(200, pairs.size));
+    for (const pair of result.pairs) {
+      const n = pairs.get(`${pair.a.sku} ${pair.b.sku}`)!;
+      expect(pair.baskets).toBe(n);
+      expect(pair.lift).toBeCloseTo((n * baskets.length) / (single.get(pair.a.sku)! * single.get(pair.b.sku)!), 2);
+      expect(pair.a.name).toBe(nameOf(truth, pair.a.sku).name);
+    }
+  });
+
+  it('keeps no trace of erased members in the analytics tables; their sales still add up', async () => {
+    if (!db) return;
+    const dump = JSON.stringify(await analyticsRows(db)) + JSON.stringify(await db.query('SELECT * FROM persons'));
+    for (const id of year.erasedIds) expect(dump).not.toContain(id);
+    for (const hash of year.erasedOnlyHashes) {
+      expect(dump).not.toContain(hash);
+      expect(dump).not.toContain(personOfPhoneHash(hash));
+    }
+    const tombstones = await db.query<Record<string, unknown>>('SELECT * FROM members WHERE erased');
+    expect(tombstones.length).toBeGreaterThan(0);
+    for (const row of tombstones) {
+      expect(row).toMatchObject({ phone_hash: null, tier: null, consent_sms: null, registered_at: null });
+      expect(row.person_id).toBe(row.member_id);
+    }
+    // The erased members' sales are still in the revenue, under nobody.
+    const erasedSales = truth.counted.filter((s) => s.memberId && year.erasedIds.includes(s.memberId));
+    expect(erasedSales.length).toBeGreaterThan(0);
+    const whole = await overview(db, { from: '2026-01-01', to: '2026-12-31' });
+    expect(whole.revenue).toBe(sum(truth.counted.map((s) => s.net)));
+  });
+
+  it('rebuilds the analytics tables from the events: the same rows as live projection', async () => {
+    if (!db) return;
+    const live = await analyticsRows(db);
+    await rebuildAnalytics(db);
+    expect(await analyticsRows(db)).toEqual(live);
+  });
+
+  it('projects the events an HQ upgraded in place held before the analytics existed', async () => {
+    if (!db) return;
+    const live = await analyticsRows(db);
+    const figures = await overview(db, { from: '2026-01-01', to: '2026-12-31' });
+    // The database as it was before 005: no analytics tables, the events and sales already there.
+    await db.exec(`DROP VIEW counted_sales; DROP VIEW persons; DROP TABLE members; DROP TABLE products;
+                   DROP INDEX sales_by_member; DELETE FROM schema_migrations WHERE version = 5;`);
+    expect(await migrate(db)).toEqual(['005_analytics.sql']);
+    expect(await analyticsRows(db)).toEqual(live);
+    expect(await overview(db, { from: '2026-01-01', to: '2026-12-31' })).toEqual(figures);
+  });
+
+  it('refuses a range backwards, too long, or not a date, saying why', async () => {
+    if (!db) return;
+    await expect(overview(db, { from: '2026-05-01', to: '2026-04-01' })).rejects.toThrow(/before/);
+    await expect(overview(db, { from: '2025-01-01', to: '2026-04-01' })).rejects.toThrow(/at most 400/);
+    await expect(customers(db, { from: '2026-02-30', to: '2026-04-01' })).rejects.toThrow(AnalyticsParamError);
+  });
+});
+
+describe.each(backends)('HQ link health on $name', ({ open }) => {
+  let db: Database | null = null;
+  beforeAll(async () => {
+    db = await open();
+    if (db) await migrate(db);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("shows each store's stream, its open hole, conflicts and refused messages", async () => {
+    if (!db) return;
+    const epoch = randomUUID();
+    const event = (storeId: string, seq: number, at: string): HubEvent =>
+      ({
+        schema: 'ayi.event/1',
+        eventId: uuidv7(),
+        chainId: CHAIN_ID,
+        storeId,
+        epoch,
+        seq,
+        type: 'sale.completed',
+        at,
+        data: completedSale({
+          saleId: `s-${storeId}-${seq}`,
+          businessDate: '2026-12-01',
+          memberId: null,
+          lines: [saleLine(1, 'P01', 50)],
+        }),
+      }) as HubEvent;
+    for (const seq of [1, 2, 4, 5])
+      await storeEvents(db, [validEvent(event('store-gap', seq, `2026-12-01T02:0${seq}:00.000Z`))]);
+    await storeEvents(db, [validEvent(event('store-ok', 1, '2026-12-01T03:00:00.000Z'))]);
+    await storeEvents(db, [validEvent(event('store-ok', 1, '2026-12-01T03:01:00.000Z'))]); // same seq, another event
+    for (let i = 0; i < 3; i++) {
+      await quarantine(
+        db,
+        'ayi/v1/test-chain/store-gap/events',
+        'store-gap',
+        'not_json',
+        'bad',
+        `{oops ${i} ${'x'.repeat(400)}`,
+      );
+    }
+    const { stores } = await storeLinks(db);
+    expect(stores).toEqual([
+      expect.objectContaining({
+        storeId: 'store-gap',
+        contiguousSeq: 2,
+        maxSeq: 5,
+        missing: 3,
+        events: 4,
+        conflicts: 0,
+        quarantined24h: 3,
+        lastEventAt: '2026-12-01T02:05:00.000Z',
+        gapSince: expect.any(String),
+      }),
+      expect.objectContaining({
+        storeId: 'store-ok',
+        contiguousSeq: 1,
+        maxSeq: 1,
+        missing: 0,
+        gapSince: null,
+        conflicts: 1,
+        quarantined24h: 0,
+      }),
+    ]);
+    const page = await quarantined(db, { page: 1, pageSize: 2 });
+    expect(page.total).toBe(3);
+    expect(page.items.map((q) => q.payload.slice(0, 7))).toEqual(['{oops 2', '{oops 1']);
+    expect(page.items[0]!.payload.length).toBe(300);
+    expect(page.items[0]!.payloadLength).toBeGreaterThan(400);
+    expect((await quarantined(db, { page: 2, pageSize: 2 })).items.map((q) => q.payload.slice(0, 7))).toEqual([
+      '{oops 0',
+    ]);
+    const conflicts = await seqConflicts(db, {});
+    expect(conflicts.items).toEqual([
+      expect.objectContaining({
+        storeId: 'store-ok',
+        seq: 1,
+        counted: expect.objectContaining({ at: '2026-12-01T03:00:00.000Z' }),
+      }),
+    ]);
+  });
+});
+
+describe('HQ analytics routes over HTTP', () => {
+  let db: Database;
+  let app: FastifyInstance;
+  let base: string;
+  // Stands in for the server's session guard: the role comes from a header.
+  const allow =
+    (...roles: HqRole[]) =>
+    async (
+      request: { headers: Record<string, unknown> },
+      reply: { code: (n: number) => { send: (b: unknown) => void } },
+    ) => {
+      const role = request.headers['x-role'] as HqRole | undefined;
+      if (!role) return reply.code(401).send({ message: 'log in' });
+      if (!roles.includes(role)) return reply.code(403).send({ message: 'not for your role' });
+    };
+  beforeAll(async () => {
+    db = await openDatabase({ dataDir: 'memory://' });
+    await migrate(db);
+    await ingestShuffled(db, year.events.slice(0, 200), 2);
+    app = Fastify();
+    await app.register(
+      async (scope) => {
+        await analyticsRoutes(scope, { db, allow: allow as never });
+        await operationsRoutes(scope, { db, allow: allow as never });
+      },
+      { prefix: '/api' },
+    );
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+    await db?.close();
+  });
+  const get = async (path: string, role: HqRole | null = 'analyst') => {
+    const response = await fetch(`${base}/api${path}`, { headers: role ? { 'x-role': role } : {} });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('answers each report as the query gives it', async () => {
+    const q = 'from=2026-01-01&to=2026-06-30';
+    expect(await get(`/overview?${q}`)).toEqual({
+      status: 200,
+      body: await overview(db, { from: '2026-01-01', to: '2026-06-30' }),
+    });
+    expect((await get(`/stores/compare?${q}`)).body).toEqual(
+      await storesCompare(db, { from: '2026-01-01', to: '2026-06-30' }),
+    );
+    expect((await get(`/customers?${q}`)).body).toEqual(await customers(db, { from: '2026-01-01', to: '2026-06-30' }));
+    expect((await get('/customers/cohorts?months=3&to=2026-06-30')).body).toEqual(
+      await cohorts(db, { months: 3, to: '2026-06-30' }),
+    );
+    expect((await get(`/products?${q}&storeId=store-a&limit=5`)).body).toEqual(
+      await products(db, { from: '2026-01-01', to: '2026-06-30', storeId: 'store-a', limit: 5 }),
+    );
+    expect((await get(`/products/pairs?${q}`)).status).toBe(200);
+    expect((await get('/stores', 'operations')).status).toBe(200);
+    expect((await get('/quarantine?page=1&pageSize=10', 'admin')).status).toBe(200);
+    expect((await get('/conflicts', 'operations')).status).toBe(200);
+  });
+
+  it.each([
+    ['/overview?from=2026-05-01&to=2026-04-01', /to \(2026-04-01\) is before from/],
+    ['/stores/compare?from=2025-01-01&to=2026-04-01', /456 days; at most 400/],
+    ['/customers?from=2026-13-01&to=2026-12-31', /from: 2026-13-01 is not a date/],
+    ['/overview?from=yesterday&to=2026-12-31', /from/],
+    ['/overview?to=2026-12-31', /from/],
+    ['/customers/cohorts?months=0', /months/],
+    ['/products?from=2026-01-01&to=2026-01-31&storeId=Store%20A', /storeId/],
+    ['/quarantine?pageSize=5000', /pageSize/],
+  ])('answers %s with 400 and what is wrong', async (path, message) => {
+    const { status, body } = await get(path, 'admin');
+    expect(status).toBe(400);
+    expect(body.message).toMatch(message);
+  });
+
+  it('lets each role see only its reports', async () => {
+    expect((await get('/overview?from=2026-01-01&to=2026-01-31', null)).status).toBe(401);
+    expect((await get('/stores', 'analyst')).status).toBe(403);
+    expect((await get('/quarantine', 'analyst')).status).toBe(403);
+    expect((await get('/overview?from=2026-01-01&to=2026-01-31', 'operations')).status).toBe(200);
+  });
+});
