@@ -327,6 +327,32 @@ describe.each(backends)('HQ analytics on $name', ({ name, open }) => {
     }
   });
 
+  it("keeps each member's newest tier and consent, whatever order their events came in", async () => {
+    if (!db) return;
+    const rows = await db.query<{
+      store_id: string;
+      member_id: string;
+      tier: string | null;
+      consent_sms: boolean | null;
+      consent_line: boolean | null;
+      consent_email: boolean | null;
+    }>('SELECT store_id, member_id, tier, consent_sms, consent_line, consent_email FROM members WHERE NOT erased');
+    const held = new Map(
+      rows.map((r) => [
+        `${r.store_id}/${r.member_id}`,
+        {
+          tier: r.tier,
+          consent: Object.fromEntries(
+            (['sms', 'line', 'email'] as const).flatMap((c) =>
+              r[`consent_${c}`] === null ? [] : [[c, r[`consent_${c}`]]],
+            ),
+          ),
+        },
+      ]),
+    );
+    expect(held).toEqual(truth.standing);
+  });
+
   it('keeps no trace of erased members in the analytics tables; their sales still add up', async () => {
     if (!db) return;
     const dump = JSON.stringify(await analyticsRows(db)) + JSON.stringify(await db.query('SELECT * FROM persons'));

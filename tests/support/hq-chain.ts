@@ -274,6 +274,8 @@ export interface ChainTruth {
   /** Per store, the records registered (not merged away, not erased), with their day. */
   registeredRecords: { storeId: string; date: string }[];
   lastEventAt: Map<string, string>;
+  /** Per live record ({storeId}/{memberId}): the newest tier and consent flags its events gave. */
+  standing: Map<string, { tier: string | null; consent: Record<string, boolean> }>;
   /** sku -> name and category from the newest catalog that had it (per store too). */
   catalogNames: Map<string, { name: string; category: string; eventId: string; storeId: string }[]>;
 }
@@ -286,6 +288,12 @@ export function chainTruth(events: HubEvent[]): ChainTruth {
     let rec = records.get(key(storeId, memberId));
     if (!rec) records.set(key(storeId, memberId), (rec = { hash: null, mergedInto: null, date: null }));
     return rec;
+  };
+  const standing = new Map<string, { tier: string | null; consent: Record<string, boolean> }>();
+  const standingOf = (storeId: string, memberId: string) => {
+    let held = standing.get(key(storeId, memberId));
+    if (!held) standing.set(key(storeId, memberId), (held = { tier: null, consent: {} }));
+    return held;
   };
   const completed = new Map<string, { storeId: string; data: SaleCompletedData }>();
   const voided = new Set<string>();
@@ -301,10 +309,17 @@ export function chainTruth(events: HubEvent[]): ChainTruth {
     switch (event.type) {
       case 'member.registered':
         record(storeId, data.memberId as string).date = event.at.slice(0, 10);
+        Object.assign(standingOf(storeId, data.memberId as string).consent, data.consent);
         if (link) record(storeId, data.memberId as string).hash = link.phoneHash;
         break;
       case 'member.profile_updated':
         if (link) record(storeId, data.memberId as string).hash = link.phoneHash;
+        break;
+      case 'member.tier_changed':
+        standingOf(storeId, data.memberId as string).tier = data.to as string;
+        break;
+      case 'member.consent_changed':
+        standingOf(storeId, data.memberId as string).consent[data.channel as string] = data.granted as boolean;
         break;
       case 'member.merged':
         record(storeId, data.fromMemberId as string).mergedInto = data.intoMemberId as string;
@@ -321,6 +336,9 @@ export function chainTruth(events: HubEvent[]): ChainTruth {
         break;
       case 'sale.completed':
         completed.set(`${storeId} ${data.saleId as string}`, { storeId, data: data as unknown as SaleCompletedData });
+        if (data.memberId && data.loyalty) {
+          standingOf(storeId, data.memberId as string).tier = (data.loyalty as { tierAfter: string }).tierAfter;
+        }
         break;
       case 'sale.voided':
         voided.add(`${storeId} ${data.saleId as string}`);
@@ -374,5 +392,6 @@ export function chainTruth(events: HubEvent[]): ChainTruth {
     if (!firstRegistered.has(person) || firstRegistered.get(person)! > rec.date) firstRegistered.set(person, rec.date);
     if (!rec.mergedInto) registeredRecords.push({ storeId, date: rec.date });
   }
-  return { counted, firstRegistered, registeredRecords, lastEventAt, catalogNames };
+  for (const recordKey of erased) standing.delete(recordKey);
+  return { counted, firstRegistered, registeredRecords, lastEventAt, catalogNames, standing };
 }
