@@ -5,6 +5,7 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { EventConsumer, eventsFilter } from './ingest/consumer.js';
 import { GapHealer } from './ingest/gap-healer.js';
+import { startStoreHealer } from './ingest/store-healer.js';
 
 const log = pino({ name: 'ayi-hq' });
 
@@ -41,6 +42,18 @@ async function main(): Promise<void> {
     },
   );
   healer.start();
+  // A store's damaged journal lines are sent back from HQ's copy (cmd/restore).
+  const storeHealer = await startStoreHealer(
+    db,
+    {
+      brokerUrl: config.mqttUrl,
+      workerId: config.workerId,
+      chainId: config.chainId,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+    },
+    log.child({ component: 'store-heal' }),
+  );
   log.info(
     {
       database: db.kind,
@@ -53,6 +66,7 @@ async function main(): Promise<void> {
   );
   const stop = async () => {
     healer.stop();
+    await storeHealer.stop();
     await consumer.stop();
     await db.close();
     log.info({ ...consumer.counts, ...consumer.batcher.stats }, 'HQ ingest stopped');
