@@ -4,7 +4,8 @@
  * hub starts again without a snapshot holding it. Forged restores (another event's content or id,
  * another store's event, a seq the journal holds) are refused and change nothing; then HQ's store
  * healer, told the missing seq by the store, sends its copy back with cmd/restore, and the hub
- * restores it: health ok, the sale back in the sales list with its total, still there after a
+ * restores it: health ok, the sale back in the sales list with its total and in its member's points
+ * and purchases, still there after a
  * restart, and sent again by a later cmd/resend.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,8 @@ import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
 import { journalDays, journalDir } from '../support/journal-files.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
 import { checkoutRequest, listSales, sell } from '../support/sales.ts';
-import { demoPin, pairedTablet, startTestHub, TabletClient } from '../support/test-hub.ts';
+import { demoPin, pairedTablet, signUpMember, startTestHub, TabletClient } from '../support/test-hub.ts';
+import type { MemberCard } from '../../hub/src/protocol/members.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
@@ -41,10 +43,32 @@ let hub: Hub;
 let hq: HqSubscriber;
 let cashier: TabletClient;
 let healer: { healer: StoreHealer; stop: () => Promise<void> } | null = null;
-let sales: SaleView[] = [];
+const sales: SaleView[] = [];
 let damaged: SaleView;
 let damagedSeq: number;
-let epoch: string;
+/** The damaged line as it was written, before the damage. */
+let originalLine: string;
+let memberId: string;
+/** The member's points and purchases as the store showed them before the damage. */
+let memberBefore: MemberFigures;
+
+interface MemberFigures {
+  points: number;
+  pointsOwed: number;
+  purchaseCount: number;
+  cumulativeSpend: number;
+}
+
+async function memberFigures(): Promise<MemberFigures> {
+  const res = await cashier.request('GET', `/api/members/${memberId}/card`);
+  const card = res.body as unknown as MemberCard;
+  return {
+    points: card.points,
+    pointsOwed: card.pointsOwed,
+    purchaseCount: card.stats.purchaseCount,
+    cumulativeSpend: card.stats.cumulativeSpend,
+  };
+}
 
 const start = () =>
   startTestHub({ dataDir, config: { chainId: CHAIN, storeId: STORE, mqttUrl: broker.url, mqttReconnectMaxMs: 1000 } });
@@ -123,16 +147,26 @@ beforeAll(async () => {
   consumer = new EventConsumer(db, { brokerUrl: broker.url, clientId: 'hq-heal-test', chainId: CHAIN }, quiet);
   await consumer.start();
   hub = await start();
-  epoch = (await health()).epoch;
   cashier = await pairedTablet(hub, demoPin('cashier'), 'Counter');
+  memberId = await signUpMember(cashier, '0912000444');
   for (let i = 0; i < 6; i++) {
+    // The member buys twice: the sale damaged later is theirs, and so is one after it.
+    const member = i === 3 || i === 5 ? { memberId } : {};
     sales.push(
       await sell(
         cashier,
-        checkoutRequest([{ sku: i % 2 ? 'DRK-001' : 'FOD-001', qty: 1 + i }], [{ type: 'cash', amount: 50_000 }]),
+        checkoutRequest(
+          // The member's baskets are big enough to earn points.
+          [{ sku: i % 2 ? 'DRK-001' : 'FOD-001', qty: i === 3 || i === 5 ? 30 : 1 + i }],
+          [{ type: 'cash', amount: 50_000 }],
+          member,
+        ),
       ),
     );
   }
+  memberBefore = await memberFigures();
+  expect(memberBefore.purchaseCount).toBe(2);
+  expect(memberBefore.points).toBeGreaterThan(0);
   const lastSeq = (await health()).lastSeq;
   await poll(contiguousSeq, (seq) => seq >= lastSeq, 'HQ to hold every event');
   await hub.stop();
@@ -144,6 +178,7 @@ beforeAll(async () => {
   const lines = bytes.toString('utf8').split('\n');
   const index = lines.findIndex((line) => line.includes(`"saleId":"${damaged.saleId}"`));
   damagedSeq = (JSON.parse(lines[index]!) as { seq: number }).seq;
+  originalLine = lines[index]!;
   const lineStart = Buffer.byteLength(
     lines
       .slice(0, index)
@@ -175,6 +210,10 @@ describe('a store whose journal lost a sale HQ holds', () => {
     const shown = await salesById();
     expect(shown.has(damaged.saleId)).toBe(false);
     expect(shown.size).toBe(sales.length - 1);
+    const member = await memberFigures();
+    expect(member.purchaseCount).toBe(1);
+    expect(member.points).toBeLessThan(memberBefore.points);
+    expect(member.cumulativeSpend).toBe(memberBefore.cumulativeSpend - damaged.total);
     await hq.waitFor(() => Array.isArray(hq.last('/status')?.missingSeqs), 20_000, 'the status naming the seq');
     expect(hq.last('/status')!.missingSeqs).toEqual([damagedSeq]);
   });
@@ -222,6 +261,9 @@ describe('a store whose journal lost a sale HQ holds', () => {
     const shown = await salesById();
     expect(shown.get(damaged.saleId)).toBe(damaged.total);
     expect([...shown.keys()].sort()).toEqual(sales.map((sale) => sale.saleId).sort());
+    expect(await memberFigures()).toEqual(memberBefore);
+    // HQ's copy (its payload kept as jsonb, keys reordered) is written back byte for byte as it was.
+    expect(readFileSync(restoredFile(), 'utf8')).toBe(`${originalLine}\n`);
     const [row] = await poll(
       () =>
         db.query<{ status: string }>('SELECT status FROM store_restores WHERE store_id = $1 AND seq = $2', [
@@ -254,6 +296,7 @@ describe('a store whose journal lost a sale HQ holds', () => {
     await restartWithoutSnapshots();
     expect((await health()).status).toBe('ok');
     expect((await salesById()).get(damaged.saleId)).toBe(damaged.total);
+    expect(await memberFigures()).toEqual(memberBefore);
     const before = hq.events.length;
     const answer = await hq.command(root, 'resend', { fromSeq: damagedSeq });
     expect(answer).toMatchObject({ command: 'resend', ok: true });
