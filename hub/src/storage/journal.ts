@@ -143,14 +143,15 @@ export class Journal {
       damagedAfter += file.report?.trailingCorruptLines ?? 0;
       for (const hint of file.report?.corruptSeqHints ?? []) seqHint = Math.max(seqHint, hint);
     }
-    // An event restored after the last good line counts as the journal's end too.
-    const lastRestored = Math.max(0, ...journal.restored.keys());
-    if (lastRestored > (lastEvent?.seq ?? 0)) lastEvent = journal.restored.get(lastRestored)!.event;
     const lastGood = lastEvent?.seq ?? 0;
     const counted = lastGood + damagedAfter;
     // A seq still legible in a damaged line counts too, unless it is implausibly far (damaged digits).
-    const lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
+    let lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
     journal.noteMissingThrough(lastGood, lastSeqSeen);
+    // An event restored in place of a damaged line at the end is the journal's last event then.
+    const lastRestored = Math.max(0, ...journal.restored.keys());
+    if (lastRestored > lastGood) lastEvent = journal.restored.get(lastRestored)!.event;
+    lastSeqSeen = Math.max(lastSeqSeen, lastRestored);
     return { journal, lastEvent, lastSeqSeen };
   }
 
