@@ -241,7 +241,14 @@ export class Journal {
     const fresh = events.filter((event) => !this.restored.has(event.seq));
     if (fresh.length === 0) return;
     file.db.data.push(...fresh);
-    await file.db.write();
+    try {
+      await file.db.write();
+    } catch (err) {
+      // Nothing of it is acknowledged (the adapter forgot what did not reach the disk); a later
+      // restore tries afresh.
+      await file.adapter.reset();
+      throw err;
+    }
     for (const event of fresh) {
       this.restored.set(event.seq, { event, stored: Buffer.from(JSON.stringify(event), 'utf8') });
       this.missing.delete(event.seq);
