@@ -171,12 +171,13 @@ export class StoreState {
    * the rebuilt contents, and so is a snapshot's hook.
    */
   adopt(rebuilt: StoreState): void {
-    const { messages, beforeSaleChange } = this;
+    const { messages, beforeSaleChange, catalogRevision } = this;
     Object.assign(this, rebuilt);
     Object.assign(messages, rebuilt.messages);
     this.messages = messages;
     this.beforeSaleChange = beforeSaleChange;
-    this.catalogRevision += 1;
+    // A revision never seen before: an answer cached for an earlier one is not reused.
+    this.catalogRevision = Math.max(catalogRevision, rebuilt.catalogRevision) + 1;
   }
 
   staffName(staffId: string): string {
