@@ -25,6 +25,7 @@ import {
   LinkStatusSchema,
   PingCommandSchema,
   ResendCommandSchema,
+  RestoreCommandSchema,
   eventSchema,
 } from '../hub/src/protocol/event-schemas.ts';
 import { storeTopics } from '../hub/src/transport/mqtt/topics.ts';
@@ -48,6 +49,7 @@ export function contractSchemas(): Map<string, TSchema> {
   schemas.set('status.json', LinkStatusSchema);
   schemas.set('cmd-resend.json', ResendCommandSchema);
   schemas.set('cmd-ping.json', PingCommandSchema);
+  schemas.set('cmd-restore.json', RestoreCommandSchema);
   schemas.set('cmd-result.json', CommandResultSchema);
   return schemas;
 }
@@ -173,6 +175,12 @@ export function asyncApiDocument(): Record<string, Json> {
         parameters,
         messages: { ping: ref('#/components/messages/ping') },
       },
+      cmdRestore: {
+        address: `${topics.root}/cmd/restore`,
+        title: 'Restore command',
+        parameters,
+        messages: { restore: ref('#/components/messages/restore') },
+      },
       cmdResult: {
         address: topics.commandResult,
         title: 'Command results',
@@ -208,6 +216,14 @@ export function asyncApiDocument(): Record<string, Json> {
         bindings: qos1,
         reply: { channel: ref('#/channels/cmdResult') },
       },
+      sendRestore: {
+        action: 'send',
+        channel: ref('#/channels/cmdRestore'),
+        summary:
+          "HQ gives a store back, from its own copy, events of seqs the store's journal lacks (named in its status or a resend's answer).",
+        bindings: qos1,
+        reply: { channel: ref('#/channels/cmdResult') },
+      },
     },
     components: {
       securitySchemes: {
@@ -225,6 +241,7 @@ export function asyncApiDocument(): Record<string, Json> {
         status: { name: 'status', summary: description(LinkStatusSchema), payload: payload('status.json') },
         resend: { name: 'resend', summary: description(ResendCommandSchema), payload: payload('cmd-resend.json') },
         ping: { name: 'ping', summary: description(PingCommandSchema), payload: payload('cmd-ping.json') },
+        restore: { name: 'restore', summary: description(RestoreCommandSchema), payload: payload('cmd-restore.json') },
         cmdResult: {
           name: 'cmd-result',
           summary: description(CommandResultSchema),

@@ -60,6 +60,8 @@ import {
 } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
+import { JournalRestorer } from './services/journal-restore.service.js';
+import type { HubEvent } from './protocol/events.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
 import { WatermarkFile } from './transport/mqtt/watermark-file.js';
 import { DiscountPolicy, type Role } from './protocol/api.js';
@@ -387,9 +389,54 @@ export class Hub {
       clock,
       // The backlog is HQ's own to see; the rest tells HQ why this store is degraded.
       problems: () => this.problems().filter((problem) => problem !== 'hq_backlog'),
+      missingSeqs: () => journal.damage().missingSeqs,
+      restore: (events) => restorer.restore(events),
     });
     const hqLink = this.hqLink;
     this.events.onCommitted((event) => hqLink.noteCommitted(event));
+
+    /**
+     * Rebuilds the projection from the whole journal and swaps it in. Restored events are old seqs:
+     * StoreState applies events in seq order only, and what they change depends on what came before
+     * (a sale's number in its day, points and tiers, a later void of the restored sale), so applying
+     * them now, after the events that followed, would not give what the journal says. A rebuild is
+     * what a start without a snapshot does; restores are rare (a damaged card), and the store keeps
+     * selling meanwhile: events committed during the rebuild are read in a second pass, and the new
+     * projection replaces the old one only when none is left to read (no await in between).
+     */
+    const rebuildProjections = async (): Promise<void> => {
+      const fresh = new StoreState(SALES_RETENTION_DAYS, unseal);
+      for (;;) {
+        const target = this.events.lastSeq;
+        replay: for await (const events of journal.replayDays(fresh.lastSeq)) {
+          for (const event of events) {
+            if (event.seq > target) break replay;
+            fresh.apply(event);
+          }
+        }
+        if (this.events.lastSeq === target) break;
+      }
+      // Seqs lost at the journal's end were never applied: the live projection counted past them too.
+      fresh.lastSeq = Math.max(fresh.lastSeq, state.lastSeq);
+      state.adopt(fresh);
+    };
+    const restoredListeners: ((event: HubEvent) => void)[] = [];
+    const restorer = new JournalRestorer({
+      identity: { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      journal,
+      lastSeq: () => this.events.lastSeq,
+      apply: (restored, write) =>
+        this.snapshots.during(async () => {
+          // Snapshots from the first restored seq on lack it: removed before the journal has it, so
+          // a crash at any point starts from an older snapshot (or none) and replays it.
+          await this.snapshots.dropFrom(restored[0]!.seq);
+          await write();
+          await rebuildProjections();
+          for (const event of restored) for (const listener of restoredListeners) listener(event);
+          log.warn({ seqs: restored.map((event) => event.seq) }, 'journal events restored from HQ');
+          await this.snapshots.take().catch((err: unknown) => log.error({ err }, 'snapshot after a restore failed'));
+        }),
+    });
 
     const securityDb: Low<SecurityData> = await openSettings(config.dataDir, 'security', newSecurityData);
     const events = this.events;
@@ -442,6 +489,7 @@ export class Hub {
     );
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
+    restoredListeners.push((event) => analytics.noteCommitted(event));
     members.useStoreIntervals(() => analytics.storeIntervals());
     this.events.onCommitted((event) => analytics.noteCommitted(event));
     const segments = new SegmentsService(state, this.events, members, analytics, config.storeId, config.tz);

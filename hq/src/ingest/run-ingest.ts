@@ -1,9 +1,10 @@
-/** Starts ingest on an open, migrated database: the consumer's lanes and the gap healer. */
+/** Starts ingest on an open, migrated database: the consumer's lanes, the gap healer and the store healer. */
 import type { Logger } from 'pino';
 import type { HqConfig } from '../config.js';
 import type { Database } from '../db/database.js';
 import { EventConsumer, eventsFilter } from './consumer.js';
 import { GapHealer } from './gap-healer.js';
+import { startStoreHealer } from './store-healer.js';
 
 export interface RunningIngest {
   /** Stops taking messages and lets the last batch commit; the database stays open. */
@@ -39,6 +40,18 @@ export async function startIngest(
     { graceMs: config.gapGraceSeconds * 1000 },
   );
   healer.start();
+  // A store's damaged journal lines are sent back from HQ's copy (cmd/restore).
+  const storeHealer = await startStoreHealer(
+    db,
+    {
+      brokerUrl: config.mqttUrl,
+      workerId: config.workerId,
+      chainId: config.chainId,
+      username: config.mqttUsername,
+      password: config.mqttPassword,
+    },
+    log.child({ component: 'store-heal' }),
+  );
   log.info(
     {
       database: db.kind,
@@ -52,6 +65,7 @@ export async function startIngest(
   return {
     async stop() {
       healer.stop();
+      await storeHealer.stop();
       await consumer.stop();
       log.info({ ...consumer.counts, ...consumer.batcher.stats }, 'HQ ingest stopped');
     },

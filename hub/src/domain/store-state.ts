@@ -165,6 +165,21 @@ export class StoreState {
     };
   }
 
+  /**
+   * Takes over a projection rebuilt from the journal (after events were restored into it), in
+   * place: services keep this object. The SMS outbox object is kept too (the sender holds it), with
+   * the rebuilt contents, and so is a snapshot's hook.
+   */
+  adopt(rebuilt: StoreState): void {
+    const { messages, beforeSaleChange, catalogRevision } = this;
+    Object.assign(this, rebuilt);
+    Object.assign(messages, rebuilt.messages);
+    this.messages = messages;
+    this.beforeSaleChange = beforeSaleChange;
+    // A revision never seen before: an answer cached for an earlier one is not reused.
+    this.catalogRevision = Math.max(catalogRevision, rebuilt.catalogRevision) + 1;
+  }
+
   staffName(staffId: string): string {
     return this.staff.get(staffId)?.name ?? staffId;
   }

@@ -567,6 +567,14 @@ export const LinkStatusSchema = Type.Object(
           'Published again when it changes. More codes may be added.',
       }),
     ),
+    missingSeqs: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        maxItems: 100,
+        description:
+          'online, with journal_damaged: seqs of the current epoch the journal lacks (damaged lines), the first 100. ' +
+          'HQ sends back those it holds with cmd/restore. Published again when it changes; absent when none is.',
+      }),
+    ),
     storePinBlock: Type.Optional(
       Type.Union(
         [
@@ -611,6 +619,43 @@ export const ResendCommandSchema = Type.Object(
 );
 export type ResendCommand = Static<typeof ResendCommandSchema>;
 
+/** At most this many events in one cmd/restore (and at most RESTORE_MAX_BYTES of JSON). */
+export const RESTORE_MAX_EVENTS = 200;
+export const RESTORE_MAX_BYTES = 256 * 1024;
+
+export const RestoreCommandSchema = Type.Object(
+  {
+    requestId: RequestId,
+    events: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+      minItems: 1,
+      maxItems: RESTORE_MAX_EVENTS,
+      description:
+        'Events of seqs the store named missing, each exactly as HQ holds it: the envelope and payload the store ' +
+        'sent (ayi.event/1, with `link` where it had one). The hub checks each one and restores it, or refuses it.',
+    }),
+  },
+  {
+    ...closed,
+    title: 'cmd/restore',
+    description:
+      'HQ gives a store back events its journal lost (damaged lines), from its own copy. At most ' +
+      `${RESTORE_MAX_EVENTS} events and ${RESTORE_MAX_BYTES / 1024} KB a message.`,
+  },
+);
+export type RestoreCommand = Static<typeof RestoreCommandSchema>;
+
+/** Why the hub refused an event of a cmd/restore. */
+export const RESTORE_REFUSALS = [
+  'invalid',
+  'other_store',
+  'other_epoch',
+  'not_missing',
+  'id_mismatch',
+  'content_mismatch',
+  'duplicate_seq',
+] as const;
+export type RestoreRefusal = (typeof RESTORE_REFUSALS)[number];
+
 export const PingCommandSchema = Type.Object(
   { requestId: RequestId },
   { ...closed, title: 'cmd/ping', description: 'HQ checks that the hub answers.' },
@@ -619,7 +664,7 @@ export type PingCommand = Static<typeof PingCommandSchema>;
 
 export const CommandResultSchema = Type.Object(
   {
-    command: Type.String({ description: 'The command answered (ping, resend; another name gets ok false).' }),
+    command: Type.String({ description: 'The command answered (ping, resend, restore; another name gets ok false).' }),
     requestId: Nullable(Type.String({ description: "The command's requestId (null when it had none)." })),
     chainId: Slug('The chain.'),
     storeId: Slug('The store.'),
@@ -639,6 +684,33 @@ export const CommandResultSchema = Type.Object(
         description:
           'resend: seqs of the range the journal lacks (damaged lines), which cannot be sent; ok is false, the others are sent again.',
       }),
+    ),
+    restored: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        description:
+          "restore: seqs now in the journal, on disk (fsync'd) and in the projections, this time or an earlier one.",
+      }),
+    ),
+    refused: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            seq: Nullable(Type.Integer({ description: 'The seq the event claimed (null: none legible).' })),
+            reason: Type.Union(
+              RESTORE_REFUSALS.map((r) => Type.Literal(r)),
+              {
+                description:
+                  'invalid (not an event of the contract), other_store, other_epoch, not_missing (the journal holds a ' +
+                  "good line for it, or it is after the last seq), id_mismatch (the damaged line, or the id's time, names " +
+                  'another event), content_mismatch (the checksum still legible in the damaged line is not this ' +
+                  "event's), duplicate_seq (twice in one command).",
+              },
+            ),
+          },
+          { additionalProperties: true },
+        ),
+        { description: 'restore: events not restored, and why (ok is false when any is).' },
+      ),
     ),
   },
   {

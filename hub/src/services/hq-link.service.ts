@@ -31,6 +31,7 @@ import {
   type TlsMaterial,
 } from '../transport/mqtt/client-options.js';
 import { storeTopics, type StoreTopics } from '../transport/mqtt/topics.js';
+import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS } from '../protocol/event-schemas.js';
 import { WatermarkFile, type WatermarkData } from '../transport/mqtt/watermark-file.js';
 
 export type LinkState = 'connected' | 'connecting' | 'disconnected' | 'disabled';
@@ -106,6 +107,10 @@ export interface HqLinkDeps {
   linkFor?: (event: HubEvent) => HqMemberLink | null;
   /** What makes the hub's health degraded (e.g. `storage_full`), for the online status. */
   problems?: () => string[];
+  /** Seqs the journal lacks (damaged lines), for the online status: HQ restores those it holds. */
+  missingSeqs?: () => number[];
+  /** Checks and restores events HQ sends back for missing seqs (cmd/restore). */
+  restore?: (events: unknown[]) => Promise<CommandResult>;
 }
 
 export const DEFAULT_TAIL_SIZE = 4096;
@@ -142,7 +147,10 @@ interface Reader {
   nextSeq: number;
 }
 
-type CommandResult = Record<string, unknown> & { ok: boolean };
+export type CommandResult = Record<string, unknown> & { ok: boolean };
+
+/** The online status names at most this many missing seqs. */
+const STATUS_MISSING_SEQS = 100;
 
 const STOP_TIMEOUT_MS = 2000;
 
@@ -664,6 +672,8 @@ export class HqLinkService {
     };
     if (reason) payload.reason = reason;
     if (state === 'online' && this.deps.problems) payload.problems = this.deps.problems();
+    const missing = state === 'online' ? (this.deps.missingSeqs?.() ?? []) : [];
+    if (missing.length > 0) payload.missingSeqs = missing.slice(0, STATUS_MISSING_SEQS);
     if (state === 'online' && this.deps.devices) {
       try {
         payload.devices = this.deps.devices();
@@ -760,8 +770,24 @@ export class HqLinkService {
         }
         return { ok: true, fromSeq, toSeq: lastSeq, lastSeq };
       }
+      case 'restore': {
+        const events = request.events;
+        if (!Array.isArray(events) || events.length === 0)
+          return { ok: false, error: 'events must be a non-empty array' };
+        if (events.length > RESTORE_MAX_EVENTS || JSON.stringify(events).length > RESTORE_MAX_BYTES) {
+          return {
+            ok: false,
+            error: `at most ${RESTORE_MAX_EVENTS} events and ${RESTORE_MAX_BYTES / 1024} KB in one restore`,
+          };
+        }
+        if (!this.deps.restore) return { ok: false, error: 'this hub cannot restore events' };
+        const result = await this.deps.restore(events);
+        // The status no longer names what was restored (nor journal_damaged once all is).
+        this.refreshStatus();
+        return result;
+      }
       default:
-        return { ok: false, error: `unknown command ${command}; try ping or resend` };
+        return { ok: false, error: `unknown command ${command}; try ping, resend or restore` };
     }
   }
 }

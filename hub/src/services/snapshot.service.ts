@@ -165,6 +165,16 @@ export class SnapshotService {
   }
 
   /**
+   * Removes the snapshots from `seq` on (events were restored into the journal at `seq`: they lack
+   * them, and a start from one would never replay them), once one being written is done.
+   */
+  async dropFrom(seq: number): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+    await this.store.removeFrom(seq);
+    this.lastSnapshotSeq = Math.min(this.lastSnapshotSeq, seq - 1);
+  }
+
+  /**
    * Runs a bulk import (a demo store's seeded history) without periodic snapshots in its midst,
    * each of which would serialise the growing projection again, then takes one snapshot of it all.
    */

@@ -8,11 +8,32 @@ import path from 'node:path';
 import { Low } from 'lowdb';
 import type { HubEvent } from '../protocol/events.js';
 import { EVENT_SCHEMA } from '../protocol/events.js';
-import { JsonLinesAppendFile, readJsonLinesBytes, type JsonLinesReadReport } from './jsonl-append.adapter.js';
+import {
+  JsonLinesAppendFile,
+  readJsonLinesBytes,
+  type CorruptLine,
+  type JsonLinesReadReport,
+} from './jsonl-append.adapter.js';
 import { ensureDirectory } from './fsync.js';
 import { businessDate } from '../domain/time.js';
 
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
+/**
+ * Events restored from HQ's copy in place of damaged (or lost) lines, one checksummed line each,
+ * appended and fdatasync'd. The day files are never rewritten: the damaged lines stay as evidence,
+ * and a restore is one append, durable the moment it is acknowledged. Reads merge these events into
+ * the day files' by seq.
+ */
+export const RESTORED_FILE = 'restored.jsonl';
+
+/** A damaged line of the journal, with the seq it held where that can be told. */
+export interface DamagedLine {
+  file: string;
+  line: number;
+  /** From the line's place between good lines (or, failing that, its legible `"seq":N`); null: unknown. */
+  seq: number | null;
+  bytes: Buffer;
+}
 
 export function isHubEvent(value: unknown): value is HubEvent {
   if (typeof value !== 'object' || value === null) return false;
@@ -74,6 +95,12 @@ export class Journal {
   /** First and last good seq of each day file read so far (null: none), but the current one. */
   private readonly dayBounds = new Map<string, { first: number; last: number } | null>();
   private readonly onRead: (report: JsonLinesReadReport) => void;
+  /** Events restored from HQ, by seq, each with its JSON as stored. */
+  private readonly restored = new Map<number, { event: HubEvent; stored: Buffer | undefined }>();
+  private restoredFile: { adapter: JsonLinesAppendFile<HubEvent>; db: Low<HubEvent[]> } | null = null;
+  /** Damaged lines read so far, per file (their seqs worked out once the file's events are known). */
+  private readonly damagedDetails = new Map<string, DamagedLine[]>();
+  private readonly pendingDetails = new Map<string, CorruptLine[]>();
 
   private constructor(
     readonly dir: string,
@@ -83,6 +110,7 @@ export class Journal {
     this.onRead = (report) => {
       const name = path.basename(report.file);
       if (report.corruptLines.length > 0) this.damagedLines.set(name, report.corruptLines);
+      if (report.corruptDetails.length > 0) this.pendingDetails.set(name, report.corruptDetails);
       onRead(report);
     };
   }
@@ -99,6 +127,7 @@ export class Journal {
   ): Promise<{ journal: Journal } & JournalEnd> {
     await ensureDirectory(dir);
     const journal = new Journal(dir, timeZone, onRead);
+    await journal.openRestored();
     const days = await journal.days();
     let lastEvent: HubEvent | null = null;
     let damagedAfter = 0;
@@ -106,6 +135,7 @@ export class Journal {
     for (let i = days.length - 1; i >= 0 && lastEvent === null; i--) {
       const newest = i === days.length - 1;
       const file = await journal.openDay(days[i]!, newest);
+      journal.placeDamage(days[i]!, file.db.data);
       journal.noteGaps(file.db.data, null);
       if (!newest) journal.dayBounds.set(days[i]!, boundsOf(file.db.data));
       if (newest) journal.current = file;
@@ -116,8 +146,12 @@ export class Journal {
     const lastGood = lastEvent?.seq ?? 0;
     const counted = lastGood + damagedAfter;
     // A seq still legible in a damaged line counts too, unless it is implausibly far (damaged digits).
-    const lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
+    let lastSeqSeen = Math.max(counted, seqHint <= counted + MISSING_SEQS_KEPT ? seqHint : 0);
     journal.noteMissingThrough(lastGood, lastSeqSeen);
+    // An event restored in place of a damaged line at the end is the journal's last event then.
+    const lastRestored = Math.max(0, ...journal.restored.keys());
+    if (lastRestored > lastGood) lastEvent = journal.restored.get(lastRestored)!.event;
+    lastSeqSeen = Math.max(lastSeqSeen, lastRestored);
     return { journal, lastEvent, lastSeqSeen };
   }
 
@@ -127,7 +161,97 @@ export class Journal {
    */
   noteMissingThrough(lastGoodSeq: number, lastSeq: number): void {
     for (let seq = lastGoodSeq + 1; seq <= lastSeq && this.missing.size < MISSING_SEQS_KEPT; seq++) {
-      this.missing.add(seq);
+      if (!this.restored.has(seq)) this.missing.add(seq);
+    }
+  }
+
+  /** Reads the events restored from HQ (and opens their file for more). */
+  private async openRestored(): Promise<void> {
+    const adapter = new JsonLinesAppendFile<HubEvent>(path.join(this.dir, RESTORED_FILE), isHubEvent, this.onRead);
+    const db = new Low<HubEvent[]>(adapter, []);
+    const read = await adapter.readStored();
+    db.data = read?.entries ?? [];
+    this.restoredFile = { adapter, db };
+    read?.entries.forEach((event, i) => this.restored.set(event.seq, { event, stored: read.stored[i] }));
+    this.pendingDetails.delete(RESTORED_FILE);
+  }
+
+  /**
+   * Works out which seq each damaged line of a day file held, from the good events around it: a
+   * line is one event, in seq order. Where the lines around do not add up, the seq still legible in
+   * the line is taken if it fits between them.
+   */
+  private placeDamage(day: string, events: readonly HubEvent[]): void {
+    const name = `${day}.jsonl`;
+    const details = this.pendingDetails.get(name);
+    if (!details) return;
+    this.pendingDetails.delete(name);
+    const placed: DamagedLine[] = [];
+    for (let i = 0; i < details.length;) {
+      let end = i;
+      while (end < details.length && details[end]!.afterEntries === details[i]!.afterEntries) end += 1;
+      const after = details[i]!.afterEntries;
+      const previous = events[after - 1]?.seq;
+      const next = events[after]?.seq;
+      const fits = (seq: number) =>
+        seq >= 1 && (previous === undefined || seq > previous) && (next === undefined || seq < next);
+      for (let r = i; r < end; r++) {
+        const detail = details[r]!;
+        const bySlot =
+          previous !== undefined ? previous + 1 + (r - i) : next !== undefined ? next - (end - i) + (r - i) : null;
+        const hint = /"seq":(\d{1,15})[,}]/.exec(detail.bytes.toString('latin1'));
+        const hinted = hint ? Number(hint[1]) : null;
+        let seq: number | null = null;
+        if (
+          bySlot !== null &&
+          fits(bySlot) &&
+          (previous === undefined || next === undefined || next - previous - 1 === end - i)
+        )
+          seq = bySlot;
+        else if (hinted !== null && fits(hinted)) seq = hinted;
+        else if (bySlot !== null && fits(bySlot)) seq = bySlot;
+        placed.push({ file: name, line: detail.line, seq, bytes: detail.bytes });
+      }
+      i = end;
+    }
+    this.damagedDetails.set(name, placed);
+  }
+
+  /** The damaged line that held `seq`, if one is known. */
+  damagedLineOf(seq: number): DamagedLine | null {
+    for (const lines of this.damagedDetails.values()) {
+      const found = lines.find((line) => line.seq === seq);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** The event restored from HQ for `seq`, if one was. */
+  restoredEvent(seq: number): HubEvent | null {
+    return this.restored.get(seq)?.event ?? null;
+  }
+
+  /**
+   * Puts events back in place of missing seqs, durably: appended to the restored file and
+   * fdatasync'd (its directory entry too) before this resolves. The caller has checked each one.
+   */
+  async restore(events: readonly HubEvent[]): Promise<void> {
+    const file = this.restoredFile;
+    if (!file) throw new Error('the journal is not open');
+    const fresh = events.filter((event) => !this.restored.has(event.seq));
+    if (fresh.length === 0) return;
+    file.db.data.push(...fresh);
+    try {
+      await file.db.write();
+    } catch (err) {
+      // Nothing of it is acknowledged (the adapter forgot what did not reach the disk); a later
+      // restore tries afresh.
+      await file.adapter.reset();
+      throw err;
+    }
+    for (const event of fresh) {
+      this.restored.set(event.seq, { event, stored: Buffer.from(JSON.stringify(event), 'utf8') });
+      this.missing.delete(event.seq);
     }
   }
 
@@ -178,9 +302,15 @@ export class Journal {
 
   /** What reading the journal found wrong with it so far. */
   damage(): JournalDamage {
+    // A damaged line whose event was restored from HQ is mended: it stays in its file, unread.
+    const mended = (file: string, line: number) =>
+      this.damagedDetails.get(file)?.some((d) => d.line === line && d.seq !== null && this.restored.has(d.seq)) ??
+      false;
     return {
-      missingSeqs: [...this.missing].sort((a, b) => a - b),
-      damagedLines: [...this.damagedLines].map(([file, lines]) => ({ file, lines })),
+      missingSeqs: [...this.missing].filter((seq) => !this.restored.has(seq)).sort((a, b) => a - b),
+      damagedLines: [...this.damagedLines]
+        .map(([file, lines]) => ({ file, lines: lines.filter((line) => !mended(file, line)) }))
+        .filter(({ lines }) => lines.length > 0),
     };
   }
 
@@ -190,7 +320,7 @@ export class Journal {
     for (const event of events) {
       if (previous !== null && event.seq > previous + 1) {
         for (let seq = previous + 1; seq < event.seq && this.missing.size < MISSING_SEQS_KEPT; seq++) {
-          this.missing.add(seq);
+          if (!this.restored.has(seq)) this.missing.add(seq);
         }
       }
       previous = event.seq;
@@ -236,7 +366,8 @@ export class Journal {
           ahead.push({ day, bytes });
         }
         const next = ahead.shift()!;
-        const { events, stored } = await this.readDay(next.day, withStored, next.bytes ?? undefined);
+        const read = await this.readDay(next.day, withStored, next.bytes ?? undefined);
+        const { events, stored } = this.withRestored(read, previous, i === days.length - 1, withStored);
         // Gaps are noted before the events are handed out: a reader that stops early still leaves them known.
         previous = this.noteGaps(events, previous);
         const first = events.findIndex((event) => event.seq > afterSeq);
@@ -244,9 +375,49 @@ export class Journal {
         if (first === 0 && events !== this.current?.db.data) yield { events, stored };
         else yield { events: events.slice(first), stored: stored && stored.slice(first) };
       }
+      if (days.length === 0) {
+        const { events, stored } = this.withRestored({ events: [], stored: null }, null, true, withStored);
+        const after = events.filter((event) => event.seq > afterSeq);
+        if (after.length > 0) yield { events: after, stored: stored && stored.slice(events.length - after.length) };
+      }
     } finally {
       ahead.length = 0;
     }
+  }
+
+  /**
+   * A day file's events with the restored ones that belong among them merged in by seq: those
+   * after `previous` (the last seq of the days before) and before this day's last, or every one
+   * left for the last day. The day's own array is returned unchanged when none belongs there.
+   */
+  private withRestored(day: StoredDay, previous: number | null, lastDay: boolean, withStored: boolean): StoredDay {
+    if (this.restored.size === 0) return day;
+    const last = day.events.at(-1)?.seq;
+    const from = previous ?? 0;
+    const belongs = [...this.restored.keys()]
+      .filter((seq) => seq > from && (lastDay || (last !== undefined && seq < last)))
+      .sort((a, b) => a - b);
+    if (belongs.length === 0) return day;
+    const events: HubEvent[] = [];
+    const stored: (Buffer | undefined)[] = [];
+    let r = 0;
+    day.events.forEach((event, i) => {
+      while (r < belongs.length && belongs[r]! < event.seq) {
+        const restored = this.restored.get(belongs[r++]!)!;
+        events.push(restored.event);
+        stored.push(restored.stored);
+      }
+      // A seq restored and also good in a day file (never: only missing seqs are restored) is read once.
+      if (this.restored.has(event.seq) && belongs.includes(event.seq)) return;
+      events.push(event);
+      stored.push(day.stored?.[i]);
+    });
+    while (r < belongs.length) {
+      const restored = this.restored.get(belongs[r++]!)!;
+      events.push(restored.event);
+      stored.push(restored.stored);
+    }
+    return { events, stored: withStored ? stored : null };
   }
 
   private async eventsOf(day: string): Promise<HubEvent[]> {
@@ -260,6 +431,7 @@ export class Journal {
       repairTail: false,
     }).readStored(prefetched);
     const events = read?.entries ?? [];
+    this.placeDamage(day, events);
     this.dayBounds.set(day, boundsOf(events));
     // Without `withStored`, the file's bytes are not kept alive by views into them.
     return { events, stored: withStored ? (read?.stored ?? null) : null };
@@ -274,7 +446,7 @@ export class Journal {
     const missing = new Set<number>();
     const add = (from: number, to: number) => {
       for (let seq = Math.max(from, fromSeq); seq <= Math.min(to, toSeq) && missing.size < limit; seq++) {
-        missing.add(seq);
+        if (!this.restored.has(seq)) missing.add(seq);
       }
     };
     let previous: number | null = null;
@@ -294,11 +466,14 @@ export class Journal {
       if (previous >= toSeq) break;
     }
     add(previous === null ? fromSeq : previous + 1, toSeq);
-    for (const seq of this.missing) if (seq >= fromSeq && seq <= toSeq && missing.size < limit) missing.add(seq);
+    for (const seq of this.missing) {
+      if (seq >= fromSeq && seq <= toSeq && missing.size < limit && !this.restored.has(seq)) missing.add(seq);
+    }
     return [...missing].sort((a, b) => a - b);
   }
 
   async close(): Promise<void> {
+    await this.restoredFile?.adapter.close();
     await this.current?.adapter.close();
     await Promise.all(this.closing);
   }

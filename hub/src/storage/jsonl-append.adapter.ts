@@ -65,6 +65,19 @@ export interface JsonLinesReadReport {
   trailingCorruptLines: number;
   /** Best effort: `"seq":N` as it still reads in the damaged lines (the digits may be damaged too). */
   corruptSeqHints: number[];
+  /**
+   * Each damaged line's bytes (a copy) and how many good entries precede it in the file: where it
+   * sits tells which seq it held, and what is still legible in it tells whether an event offered
+   * in its place is the one it held (a journal restored from HQ).
+   */
+  corruptDetails: CorruptLine[];
+}
+
+export interface CorruptLine {
+  line: number;
+  /** Good entries before it in the file. */
+  afterEntries: number;
+  bytes: Buffer;
 }
 
 /** A file's entries, and each one's JSON as stored (undefined: a line from before checksums). */
@@ -126,7 +139,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       this.written = 0;
       return null;
     }
-    const { entries, stored, badLines, corruptSeqHints, lastGoodLine, tornAt } = parseLines(
+    const { entries, stored, badLines, corruptSeqHints, corruptDetails, lastGoodLine, tornAt } = parseLines(
       bytes,
       this.isEntry,
       this.repairTail,
@@ -150,6 +163,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       corruptLines: badLines,
       trailingCorruptLines: badLines.filter((line) => line > lastGoodLine).length,
       corruptSeqHints,
+      corruptDetails,
     });
     return { entries, stored };
   }
@@ -342,6 +356,7 @@ interface ParsedLines<T> extends StoredEntries<T> {
   /** Line numbers of damaged lines. */
   badLines: number[];
   corruptSeqHints: number[];
+  corruptDetails: CorruptLine[];
   lastGoodLine: number;
   /** Where a torn tail starts (-1: none). */
   tornAt: number;
@@ -359,6 +374,7 @@ function parseLines<T>(bytes: Buffer, isEntry: (value: unknown) => value is T, r
   const stored: (Buffer | undefined)[] = [];
   const badLines: number[] = [];
   const corruptSeqHints: number[] = [];
+  const corruptDetails: CorruptLine[] = [];
   let start = 0;
   let lineNo = 0;
   let lastGoodLine = 0;
@@ -380,6 +396,11 @@ function parseLines<T>(bytes: Buffer, isEntry: (value: unknown) => value is T, r
       badLines.push(lineNo);
       const hint = seqHintOf(bytes, start, end);
       if (hint !== null) corruptSeqHints.push(hint);
+      corruptDetails.push({
+        line: lineNo,
+        afterEntries: entries.length,
+        bytes: Buffer.from(bytes.subarray(start, end)),
+      });
     } else {
       entries.push(entry);
       const checksummed = from > start;
@@ -390,7 +411,7 @@ function parseLines<T>(bytes: Buffer, isEntry: (value: unknown) => value is T, r
     if (newline === -1) break;
     start = newline + 1;
   }
-  return { entries, stored, badLines, corruptSeqHints, lastGoodLine, tornAt };
+  return { entries, stored, badLines, corruptSeqHints, corruptDetails, lastGoodLine, tornAt };
 }
 
 /**

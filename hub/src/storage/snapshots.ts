@@ -252,6 +252,14 @@ export class SnapshotStore<S> {
     return Math.max(0, files.length - 1);
   }
 
+  /** Removes every snapshot taken at `seq` or later (durably: the directory is fsync'd). */
+  async removeFrom(seq: number): Promise<number> {
+    const stale = (await this.files()).filter((name) => Number(SNAPSHOT_FILE.exec(name)![1]) >= seq);
+    for (const name of stale) await fs.rm(path.join(this.dir, name), { force: true });
+    if (stale.length > 0) await fsyncDirectory(this.dir);
+    return stale.length;
+  }
+
   private async prune(keep = KEEP): Promise<void> {
     const files = await this.files();
     for (const name of files.slice(0, Math.max(0, files.length - keep))) {

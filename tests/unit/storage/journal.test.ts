@@ -400,3 +400,49 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     ]);
   });
 });
+
+describe('Journal restored from HQ', () => {
+  /** Writes four events over two days, then zeroes part of the lines of `damaged` seqs. */
+  async function damagedJournal(damaged: number[]): Promise<string> {
+    const dir = path.join(temp.make('ayi-journal-restore-'), 'journal');
+    const { journal } = await Journal.open(dir, TZ);
+    await journal.append(event(1, '2026-11-22T01:00:00.000Z'));
+    await journal.append(event(2, '2026-11-22T02:00:00.000Z'));
+    await journal.append(event(3, '2026-11-23T01:00:00.000Z'));
+    await journal.append(event(4, '2026-11-23T02:00:00.000Z'));
+    await journal.close();
+    for (const file of readdirSync(dir)) {
+      const lines = readFileSync(path.join(dir, file), 'utf8').split('\n');
+      const hit = lines.map((line) =>
+        damaged.some((seq) => line.includes(`"seq":${seq},`)) ? line.replace('Tablet', '\0\0\0\0\0\0') : line,
+      );
+      await fs.writeFile(path.join(dir, file), hit.join('\n'));
+    }
+    return dir;
+  }
+
+  it('merges restored events into the replay in seq order, and a restart keeps them', async () => {
+    const dir = await damagedJournal([2, 4]);
+    const { journal } = await Journal.open(dir, TZ);
+    expect(await replayAll(journal, 0)).toEqual([1, 3]);
+    expect(journal.damage().missingSeqs).toEqual([2, 4]);
+    expect(journal.damagedLineOf(2)).toMatchObject({ file: '2026-11-22.jsonl', line: 2, seq: 2 });
+    expect(journal.damagedLineOf(4)).toMatchObject({ file: '2026-11-23.jsonl', line: 2, seq: 4 });
+    await journal.restore([event(2, '2026-11-22T02:00:00.000Z'), event(4, '2026-11-23T02:00:00.000Z')]);
+    expect(journal.damage()).toEqual({ missingSeqs: [], damagedLines: [] });
+    expect(await replayAll(journal, 0)).toEqual([1, 2, 3, 4]);
+    expect(await replayAll(journal, 2, '2026-11-23')).toEqual([3, 4]);
+    expect(await journal.missingSeqs(1, 4)).toEqual([]);
+    await journal.close();
+
+    // The damaged lines stay in their files; the restored events come back from restored.jsonl.
+    const again = await Journal.open(dir, TZ);
+    expect(again.lastEvent?.seq).toBe(4);
+    expect(again.lastSeqSeen).toBe(4);
+    expect(await replayAll(again.journal, 0)).toEqual([1, 2, 3, 4]);
+    expect(again.journal.damage()).toEqual({ missingSeqs: [], damagedLines: [] });
+    await again.journal.append(event(5, '2026-11-23T03:00:00.000Z'));
+    expect(await replayAll(again.journal, 3)).toEqual([4, 5]);
+    await again.journal.close();
+  });
+});
