@@ -38,7 +38,7 @@ async function sellAt(store: number, sku: string, qty: number, memberId?: string
     [201],
     'POST',
     '/api/sales',
-    checkoutRequest([{ sku, qty }], [{ type: 'card', amount: 100_000 }], memberId ? { memberId } : {}),
+    checkoutRequest([{ sku, qty }], [{ type: 'cash', amount: 100_000 }], memberId ? { memberId } : {}),
   );
   return body;
 }
