@@ -124,7 +124,14 @@ function readServer(env: NodeJS.ProcessEnv, problems: string[]): HqServerConfig 
       `AYI_HQ_PUBLIC_ORIGIN: required when AYI_HQ_HOST is ${host} (every address): the address browsers open, e.g. https://hq.example.com`,
     );
   }
-  return { host, port, tls, trustProxy: readTrustProxy(env.AYI_HQ_TRUST_PROXY, problems), publicOrigin };
+  const trustProxy = readTrustProxy(env.AYI_HQ_TRUST_PROXY, problems);
+  // Behind a proxy, browsers open the proxy's address, not HQ's: without it every sign-in would be
+  // refused as coming from another site.
+  if (!origin && trustProxy !== false)
+    problems.push(
+      'AYI_HQ_PUBLIC_ORIGIN: required behind a proxy (AYI_HQ_TRUST_PROXY is set): the address browsers open, e.g. https://hq.example.com',
+    );
+  return { host, port, tls, trustProxy, publicOrigin };
 }
 
 function settled<T>(problems: string[], value: T): T {

@@ -80,10 +80,16 @@ async function run(
     if (stopping) return;
     stopping = true;
     // The server first: no new request reaches a database that is closing.
-    await server?.close();
-    await ingest?.stop();
-    await db.close();
-    await demo?.stop();
+    // The demo's broker and stores are stopped whatever else fails.
+    try {
+      await server?.close();
+      await ingest?.stop();
+      await db.close();
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'HQ did not stop cleanly');
+    } finally {
+      await demo?.stop();
+    }
     log.info('HQ stopped');
     process.exit(0);
   };

@@ -74,7 +74,7 @@ beforeAll(async () => {
     );
   }
   adminPassword = await hq.addUser('chain-admin', 'admin');
-  analystPassword = await hq.addUser('ana', 'analyst');
+  analystPassword = await hq.addUser('ana', 'analyst', true);
   for (const hub of hubs) {
     const counter = new HubTablet(hub.url);
     await counter.pair(hub.pairingCode, 'Counter');
@@ -121,6 +121,18 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await expect.poll(() => page.getByTestId('login-problem').textContent()).toContain('帳號或密碼錯誤');
     await page.getByTestId('login-password').fill(adminPassword);
     await page.getByTestId('login-submit').click();
+    // The password was made for them: they choose their own before anything else.
+    await page.waitForURL('**/password');
+    await page.getByTestId('password-required').waitFor();
+    await page.getByTestId('password-current').fill(adminPassword);
+    await page.getByTestId('password-new').fill('short');
+    await page.getByTestId('password-repeat').fill('short');
+    await page.getByTestId('password-submit').click();
+    await expect.poll(() => page.getByTestId('password-problem').textContent()).toContain('至少要 12 個字元');
+    await page.getByTestId('password-new').fill('chain-admin-own-2026');
+    await page.getByTestId('password-repeat').fill('chain-admin-own-2026');
+    await page.getByTestId('password-submit').click();
+    await page.waitForURL(`${hq.url}/`);
     await page.getByTestId('who').waitFor();
 
     // The chain's revenue, as the stores list their sales (HQ catches up within moments).
@@ -154,6 +166,8 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     // The customer who shops at both stores is one person, a cross-store shopper.
     await page.getByTestId('nav-customers').click();
     await expect.poll(() => page.getByTestId('kpi-cross-store-value').textContent()).toBe('1');
+    await page.getByTestId('cohorts').waitFor();
+    expect(await page.getByTestId('load-failed').count()).toBe(0);
 
     // Link health: both stores' streams whole.
     await page.getByTestId('nav-health').click();
@@ -161,6 +175,8 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await expect
       .poll(async () => (await page.getByTestId('links').innerText()).split('正常').length, { timeout: 30_000 })
       .toBe(STORES.length + 1);
+    await page.getByTestId('quarantine').waitFor();
+    await page.getByTestId('conflicts').waitFor();
 
     // English, on the tablet and on a phone.
     await page.getByTestId('lang-en').click();

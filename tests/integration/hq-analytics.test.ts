@@ -4,7 +4,8 @@
  * figure checked against a count made from the events themselves. On PGlite always and on the
  * PostgreSQL server at 127.0.0.1:5432 where one answers.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,10 @@ import { productPairs, products } from '../../hq/src/analytics/products.ts';
 import { storesCompare } from '../../hq/src/analytics/stores-compare.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
+import { addUser } from '../../hq/src/auth/users.ts';
+import { loadServerConfig } from '../../hq/src/config.ts';
 import { analyticsRoutes } from '../../hq/src/http/analytics.routes.ts';
+import { buildHqServer } from '../../hq/src/http/server.ts';
 import { operationsRoutes } from '../../hq/src/http/operations.routes.ts';
 import type { HqRole } from '../../hq/src/http/route-deps.ts';
 import { personOfPhoneHash, rebuildAnalytics } from '../../hq/src/ingest/analytics-projections.ts';
@@ -28,6 +32,7 @@ import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
 import { CHAIN_ID, chainTruth, chainYear, type ChainTruth, type CountedSale } from '../support/hq-chain.ts';
 import { completedSale, saleLine } from '../support/member-events.ts';
+import { passwordChosen } from '../support/hq-service.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 
 const year = chainYear(seededRng(20261207));
@@ -491,37 +496,38 @@ describe('HQ analytics routes over HTTP', () => {
   let db: Database;
   let app: FastifyInstance;
   let base: string;
-  // Stands in for the server's session guard: the role comes from a header.
-  const allow =
-    (...roles: HqRole[]) =>
-    async (
-      request: { headers: Record<string, unknown> },
-      reply: { code: (n: number) => { send: (b: unknown) => void } },
-    ) => {
-      const role = request.headers['x-role'] as HqRole | undefined;
-      if (!role) return reply.code(401).send({ message: 'log in' });
-      if (!roles.includes(role)) return reply.code(403).send({ message: 'not for your role' });
-    };
+  /** A signed-in session cookie per role, as the dashboard holds one. */
+  const cookies = new Map<HqRole, string>();
   beforeAll(async () => {
     db = await openDatabase({ dataDir: 'memory://' });
     await migrate(db);
     await ingestShuffled(db, year.events.slice(0, 200), 2);
-    app = Fastify();
-    await app.register(
-      async (scope) => {
-        await analyticsRoutes(scope, { db, allow: allow as never });
-        await operationsRoutes(scope, { db, allow: allow as never });
-      },
-      { prefix: '/api' },
-    );
+    // The real server: its session guard, its schema validation (query strings coerced) and its errors.
+    app = await buildHqServer({
+      db,
+      config: loadServerConfig({ AYI_HQ_HOST: '127.0.0.1', AYI_HQ_PORT: '0' }),
+      log: pino({ level: 'silent' }),
+      routes: [analyticsRoutes, operationsRoutes],
+    });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
+    for (const role of ['analyst', 'operations', 'admin'] as const) {
+      const { password } = await addUser(db, `user-${role}`, role);
+      await passwordChosen(db, `user-${role}`);
+      const signIn = await fetch(`${base}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify({ username: `user-${role}`, password }),
+      });
+      expect(signIn.status).toBe(200);
+      cookies.set(role, signIn.headers.get('set-cookie')!.split(';')[0]!);
+    }
   }, 60_000);
   afterAll(async () => {
     await app?.close();
     await db?.close();
   });
   const get = async (path: string, role: HqRole | null = 'analyst') => {
-    const response = await fetch(`${base}/api${path}`, { headers: role ? { 'x-role': role } : {} });
+    const response = await fetch(`${base}/api${path}`, { headers: role ? { cookie: cookies.get(role)! } : {} });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
@@ -544,6 +550,7 @@ describe('HQ analytics routes over HTTP', () => {
     expect((await get(`/products/pairs?${q}`)).status).toBe(200);
     expect((await get('/stores', 'operations')).status).toBe(200);
     expect((await get('/quarantine?page=1&pageSize=10', 'admin')).status).toBe(200);
+    expect((await get(`/products/pairs?${q}&minBaskets=1&limit=3`)).status).toBe(200);
     expect((await get('/conflicts', 'operations')).status).toBe(200);
   });
 
@@ -560,6 +567,7 @@ describe('HQ analytics routes over HTTP', () => {
     const { status, body } = await get(path, 'admin');
     expect(status).toBe(400);
     expect(body.message).toMatch(message);
+    expect(body.error).toBe('bad_request');
   });
 
   it('lets each role see only its reports', async () => {

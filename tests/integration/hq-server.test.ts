@@ -23,6 +23,7 @@ import { buildHqServer, SESSION_COOKIE } from '../../hq/src/http/server.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 import { freePort } from '../support/free-port.ts';
 import { startMosquitto } from '../support/mosquitto.ts';
+import { passwordChosen } from '../support/hq-service.ts';
 import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
@@ -146,19 +147,54 @@ describe.each(backends)(
       return browser;
     };
     const signedInRoot = () => signedIn('root', rootPassword);
-    const user = async (username: string, role: 'analyst' | 'operations' | 'admin') =>
-      (await addUser(db!, username, role)).password;
+    const user = async (username: string, role: 'analyst' | 'operations' | 'admin') => {
+      const { password } = await addUser(db!, username, role);
+      await passwordChosen(db!, username);
+      return password;
+    };
 
     beforeAll(async () => {
       db = await open();
       if (!db) return void console.warn(`${name}: no server at 127.0.0.1:5432; these tests ran on PGlite only`);
       await migrate(db);
       rootPassword = (await addUser(db, 'root', 'admin')).password;
+      await passwordChosen(db, 'root');
       ({ app, base } = await startServer(db));
     }, 60_000);
     afterAll(async () => {
       await app?.close();
       await db?.close();
+    });
+
+    it('lets a user given a password do nothing but choose their own, then everything their role allows', async () => {
+      if (!db) return;
+      // An admin made with the users command: someone else has seen the password.
+      const given = (await addUser(db, 'olga', 'admin')).password;
+      const olga = new Browser(base);
+      const signIn = await olga.signIn('olga', given);
+      expect(signIn.status).toBe(200);
+      expect(signIn.body).toMatchObject({ mustChangePassword: true });
+      const refused = await olga.send('GET', '/api/users');
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ error: 'password_change_required' });
+      expect((await olga.send('POST', '/api/users', { username: 'sneaky', role: 'admin' })).status).toBe(403);
+      expect((await olga.send('GET', '/api/session')).status).toBe(200);
+      const chosen = await olga.send('POST', '/api/session/password', {
+        currentPassword: given,
+        newPassword: 'olga-own-password-2026',
+      });
+      expect(chosen.status).toBe(200);
+      expect(chosen.body).toMatchObject({ mustChangePassword: false });
+      expect((await olga.send('GET', '/api/users')).status).toBe(200);
+      // A reset by another admin: the new password is theirs to replace again.
+      const reset = await (await signedInRoot()).send('PATCH', '/api/users/olga', { resetPassword: true });
+      expect(reset.status).toBe(200);
+      const again = new Browser(base);
+      expect((await again.signIn('olga', (reset.body as { password: string }).password)).body).toMatchObject({
+        mustChangePassword: true,
+      });
+      expect((await again.send('GET', '/api/users')).status).toBe(403);
+      await (await signedInRoot()).send('PATCH', '/api/users/olga', { disabled: true });
     });
 
     it('signs in, tells who is signed in, and signs out (the session row goes with it)', async () => {
@@ -168,7 +204,7 @@ describe.each(backends)(
       expect((await browser.send('GET', '/api/session')).status).toBe(401);
       const signIn = await browser.signIn('Amara', password);
       expect(signIn.status).toBe(200);
-      expect(signIn.body).toEqual({ username: 'amara', role: 'analyst', mustChangePassword: true });
+      expect(signIn.body).toEqual({ username: 'amara', role: 'analyst', mustChangePassword: false });
       expect((await browser.send('GET', '/api/session')).body).toMatchObject({ username: 'amara', role: 'analyst' });
       const sessions = async () =>
         Number(
@@ -216,6 +252,19 @@ describe.each(backends)(
       expect(unknown.status).toBe(401);
       expect(unknown.body).toEqual(wrong.body);
       expect(wrong.body).toEqual({ error: 'bad_credentials', message: expect.any(String) });
+    });
+
+    it('checks no more passwords than the limit when the guesses come all at once', async () => {
+      if (!db) return;
+      const password = await user('gisele', 'analyst');
+      // 40 guesses in parallel, each from its own browser (one address: this machine).
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => new Browser(base).signIn('gisele', `parallel-guess-${i}`)),
+      );
+      const checked = answers.filter((a) => a.status === 401).length;
+      expect(checked).toBe(10);
+      expect(answers.filter((a) => a.status === 429)).toHaveLength(30);
+      expect((await root().signIn('gisele', password)).status).toBe(429);
     });
 
     it('refuses the 11th attempt on one user name for 15 minutes, even with the right password; others sign in', async () => {
@@ -562,7 +611,13 @@ describe('HQ server settings', () => {
         AYI_HQ_PUBLIC_ORIGIN: 'https://hq.example.com/',
       }),
     ).toMatchObject({ trustProxy: ['10.0.0.5', '10.1.0.0/16'], publicOrigin: 'https://hq.example.com' });
-    expect(loadServerConfig({ AYI_HQ_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(
+      loadServerConfig({ AYI_HQ_TRUST_PROXY: '1', AYI_HQ_PUBLIC_ORIGIN: 'https://hq.example.com' }).trustProxy,
+    ).toBe(1);
+    // Behind a proxy, browsers are on the proxy's address: without it every sign-in would be refused.
+    expect(() => loadServerConfig({ AYI_HQ_TRUST_PROXY: '1' })).toThrow(
+      /AYI_HQ_PUBLIC_ORIGIN: required behind a proxy/,
+    );
     expect(() => loadServerConfig({ AYI_HQ_TLS_CERT: '/tmp/cert.pem' })).toThrow(/AYI_HQ_TLS_CERT and AYI_HQ_TLS_KEY/);
     expect(() => loadServerConfig({ AYI_HQ_HOST: '0.0.0.0' })).toThrow(/AYI_HQ_PUBLIC_ORIGIN: required/);
     expect(() => loadServerConfig({ AYI_HQ_PORT: 'http' })).toThrow(/AYI_HQ_PORT/);
@@ -627,6 +682,13 @@ describe('HQ users command', () => {
       const signIn = await browser.signIn('nadia', password!);
       expect(signIn.status).toBe(200);
       expect(signIn.body).toMatchObject({ username: 'nadia', role: 'admin', mustChangePassword: true });
+      // The printed password only lets her choose her own; then she is the admin.
+      expect((await browser.send('GET', '/api/users')).status).toBe(403);
+      const own = await browser.send('POST', '/api/session/password', {
+        currentPassword: password!,
+        newPassword: 'nadia-chose-this-one',
+      });
+      expect(own.status).toBe(200);
       expect((await browser.send('GET', '/api/users')).status).toBe(200);
       expect(hq.output()).not.toContain(password!);
     } finally {

@@ -18,11 +18,19 @@ import { REPO_ROOT } from './hub-process.ts';
 
 export const HQ_TEST_DASHBOARD = path.join(REPO_ROOT, 'hq', 'ui', 'build-test');
 
+/**
+ * For tests about something else than the first sign-in: the user counts as having chosen their own
+ * password (what POST /api/session/password does), so their sessions may use the API at once.
+ */
+export async function passwordChosen(db: Database, username: string): Promise<void> {
+  await db.query('UPDATE hq_users SET must_change_password = false WHERE username = $1', [username]);
+}
+
 export interface HqService {
   url: string;
   db: Database;
-  /** A dashboard user with a generated password. */
-  addUser(username: string, role: HqRole): Promise<string>;
+  /** A dashboard user with a generated password; `chosen`: as if they had already made it their own. */
+  addUser(username: string, role: HqRole, chosen?: boolean): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +63,11 @@ export async function startHqService(opts: {
   return {
     url,
     db,
-    addUser: async (username, role) => (await addUser(db, username, role)).password,
+    addUser: async (username, role, chosen = false) => {
+      const { password } = await addUser(db, username, role);
+      if (chosen) await passwordChosen(db, username);
+      return password;
+    },
     stop: async () => {
       await server.close();
       await ingest.stop();

@@ -77,7 +77,7 @@ export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; 
 
 export const PageParams = Type.Object(
   {
-    page: Type.Optional(Type.Integer({ minimum: 1, description: 'From 1 (1).' })),
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'From 1 (1).' })),
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, description: 'Rows a page (50).' })),
     storeId: Type.Optional(StoreId),
   },

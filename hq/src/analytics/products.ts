@@ -100,7 +100,9 @@ export async function products(db: Queryable, params: ProductsParams): Promise<P
 export const PairsParams = Type.Object(
   {
     ...ProductsParams.properties,
-    minBaskets: Type.Optional(Type.Integer({ minimum: 1, description: 'Pairs in fewer baskets are left out (2).' })),
+    minBaskets: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Pairs in fewer baskets are left out (2).' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -27,7 +27,7 @@ export async function runUsersCommand(db: Database, args: string[], out: (line: 
       if (!username) throw new HqError('usage', `users add: which user?\n${USERS_USAGE}`);
       const { user, password } = await addUser(db, username, parseRole(role));
       out(`Added ${user.username} (${user.role}). Password, shown only now: ${password}`);
-      out('They are asked to choose their own at their first sign-in.');
+      out('At their first sign-in they must choose their own before anything else.');
       return;
     }
     case 'list': {

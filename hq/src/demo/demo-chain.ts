@@ -84,8 +84,15 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
     if (options.history) {
       options.log('Starting three demo stores; the first start seeds a year of history for each (a minute or two) …');
     }
-    const started = await Promise.all(DEMO_STORES.map((store) => startStore(store, broker.url, chainKey, options)));
+    // Every store that started is stopped again if another one fails to.
+    const outcomes = await Promise.allSettled(
+      DEMO_STORES.map((store) => startStore(store, broker.url, chainKey, options)),
+    );
+    const started: StartedStore[] = [];
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') started.push(outcome.value);
     for (const store of started) stoppers.push(store.stop);
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
 
     let sales = 0;
     const sellers = started.map((store, index) =>
@@ -197,9 +204,14 @@ async function startBroker(bin: string, dir: string): Promise<{ url: string; sto
     ].join('\n'),
   );
   const child = spawn(bin, ['-c', config], { stdio: 'ignore' });
-  await portAnswers(port, 10_000, () =>
-    child.exitCode !== null ? `mosquitto exited with code ${child.exitCode} (config ${config})` : null,
-  );
+  try {
+    await portAnswers(port, 10_000, () =>
+      child.exitCode !== null ? `mosquitto exited with code ${child.exitCode} (config ${config})` : null,
+    );
+  } catch (err) {
+    await stopChild(child, 1000);
+    throw err;
+  }
   return { url: `mqtt://127.0.0.1:${port}`, stop: () => stopChild(child) };
 }
 
@@ -242,11 +254,10 @@ async function startStore(
   // Ready once it prints its first pairing code: its HTTP port and its technician socket are up
   // (a first start seeds a year of history before that).
   const pairingCode = await new Promise<string>((resolve, reject) => {
+    // A hub that never gets ready is not left running.
+    const fail = (err: Error) => void stopChild(child, 1000).then(() => reject(err));
     let printed = '';
-    const timer = setTimeout(
-      () => reject(new Error(`the ${store.name} hub did not start: see ${logFile}`)),
-      10 * 60_000,
-    );
+    const timer = setTimeout(() => fail(new Error(`the ${store.name} hub did not start: see ${logFile}`)), 10 * 60_000);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       printed = (printed + chunk).slice(-4096);
       const code = /Pairing code \(valid 10 minutes, one tablet\): (\d+)/.exec(printed)?.[1];

@@ -45,6 +45,7 @@ import {
 import { addUser, changeUser, listUsers, USERNAME_PATTERN } from '../auth/users.js';
 import type { HqServerConfig } from '../config.js';
 import type { Database } from '../db/database.js';
+import { OneAtATime, Slots } from '../auth/one-at-a-time.js';
 import { HqError } from '../errors.js';
 import { HQ_ROLES, type HqRole, type HqRouteDeps, type HqRoutes } from './route-deps.js';
 
@@ -158,7 +159,9 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
         ? (_address: string, hop: number) => hop < (config.trustProxy as number)
         : config.trustProxy,
     ...(https ? { https } : {}),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // Query strings arrive as text: `?months=12` must reach a Type.Integer as 12 (bodies are JSON,
+    // already typed, so coercion changes nothing there that the schemas would otherwise refuse).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     forceCloseConnections: true,
     bodyLimit: 64 * 1024,
     // fastify's own request lines carry the URL, and /api/users/:username names a person: the
@@ -252,7 +255,11 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
     route.onRequest = [...guards, ...own] as typeof route.onRequest;
   });
 
-  const allow = (...roles: HqRole[]): RoleGuard => {
+  /**
+   * A user whose password was made for them (a new user, a reset: someone else has seen it) may
+   * only choose their own, see who they are and sign out, until they have (`beforeOwnPassword`).
+   */
+  const guardOf = (roles: readonly HqRole[], beforeOwnPassword: boolean): RoleGuard => {
     const guard: RoleGuard = async (request) => {
       const token = request.cookies[SESSION_COOKIE];
       const user = token ? await sessionUser(db, token) : null;
@@ -263,12 +270,22 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
           `This needs the role ${roles.join(' or ')}; you are signed in as ${user.role}`,
           403,
         );
+      if (user.mustChangePassword && !beforeOwnPassword)
+        throw new HqError(
+          'password_change_required',
+          'Choose your own password first: the one you signed in with was given to you',
+          403,
+        );
       request.hqUser = user;
     };
     guard[ROLE_GUARD] = true;
     return guard;
   };
-  const anyone = allow(...HQ_ROLES);
+  const allow = (...roles: HqRole[]): RoleGuard => guardOf(roles, false);
+  const anyone = guardOf(HQ_ROLES, true);
+  const attempts = new OneAtATime();
+  /** argon2id verifications at once (each takes 19 MiB and a core for ~50 ms); more wait their turn. */
+  const verifiers = new Slots(4);
 
   const setSessionCookie = (reply: FastifyReply, token: string) =>
     reply.setCookie(SESSION_COOKIE, token, {
@@ -297,6 +314,16 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
     async (api) => {
       api.post<{ Body: Static<typeof SignIn> }>('/session', { schema: { body: SignIn } }, async (request, reply) => {
         const nameKey = usernameKey(request.body.username);
+        // Check, verify and record as one step per name and per address: parallel guesses wait
+        // for each other instead of all passing the check before any failure is recorded.
+        return attempts.run([`name:${nameKey}`, `ip:${request.ip}`], () => signIn(request, reply, nameKey));
+      });
+
+      const signIn = async (
+        request: FastifyRequest<{ Body: Static<typeof SignIn> }>,
+        reply: FastifyReply,
+        nameKey: string,
+      ) => {
         const wait = await loginWait(db, limits, nameKey, request.ip);
         if (wait !== null) throw tooMany(wait);
         const username = request.body.username.trim().toLowerCase();
@@ -312,7 +339,9 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
           [username],
         );
         // An unknown name costs the same hash check as a wrong password: the time tells nothing.
-        const matches = await verifyPassword(user?.password_hash ?? (await dummyHash()), request.body.password);
+        const matches = await verifiers.run(async () =>
+          verifyPassword(user?.password_hash ?? (await dummyHash()), request.body.password),
+        );
         if (!user || !matches || !user.enabled) {
           await recordLoginFailure(db, limits, nameKey, request.ip);
           throw new HqError('bad_credentials', 'Wrong user name or password', 401);
@@ -320,7 +349,7 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
         setSessionCookie(reply, await createSession(db, user.username, request.ip));
         request.log.info({ role: user.role }, 'signed in');
         return whoAmI({ username: user.username, role: user.role, mustChangePassword: user.must_change_password });
-      });
+      };
 
       api.get('/session', { onRequest: anyone }, async (request) => whoAmI(request.hqUser!));
 
@@ -337,17 +366,21 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
         async (request) => {
           const user = request.hqUser!;
           const nameKey = usernameKey(user.username);
-          // A borrowed session must not become a way to guess the password at leisure.
-          const wait = await loginWait(db, limits, nameKey, request.ip);
-          if (wait !== null) throw tooMany(wait);
-          const [row] = await db.query<{ password_hash: string }>(
-            'SELECT password_hash FROM hq_users WHERE username = $1',
-            [user.username],
-          );
-          if (!row || !(await verifyPassword(row.password_hash, request.body.currentPassword))) {
-            await recordLoginFailure(db, limits, nameKey, request.ip);
-            throw new HqError('wrong_password', 'The current password is not right', 403);
-          }
+          // A borrowed session must not become a way to guess the password at leisure (in parallel either).
+          await attempts.run([`name:${nameKey}`, `ip:${request.ip}`], async () => {
+            const wait = await loginWait(db, limits, nameKey, request.ip);
+            if (wait !== null) throw tooMany(wait);
+            const [row] = await db.query<{ password_hash: string }>(
+              'SELECT password_hash FROM hq_users WHERE username = $1',
+              [user.username],
+            );
+            const matches =
+              row && (await verifiers.run(() => verifyPassword(row.password_hash, request.body.currentPassword)));
+            if (!matches) {
+              await recordLoginFailure(db, limits, nameKey, request.ip);
+              throw new HqError('wrong_password', 'The current password is not right', 403);
+            }
+          });
           if (request.body.newPassword === request.body.currentPassword)
             throw new HqError('same_password', 'The new password must differ from the current one');
           const newHash = await hashPassword(request.body.newPassword);

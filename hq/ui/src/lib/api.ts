@@ -29,7 +29,13 @@ export async function api<T>(method: string, path: string, body?: unknown, { red
     throw new ApiError(0, 'unreachable', 'HQ is not answering');
   }
   const text = await res.text();
-  const parsed: unknown = text ? JSON.parse(text) : null;
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // Not HQ's JSON (a proxy's error page while HQ restarts): said as HQ not answering.
+    throw new ApiError(res.status, 'unreachable', `HQ is not answering (${res.status})`);
+  }
   if (!res.ok) {
     const error = (parsed ?? {}) as {
       error?: string | { code?: string; message?: string };
@@ -40,6 +46,7 @@ export async function api<T>(method: string, path: string, body?: unknown, { red
     const message =
       error.message ?? (typeof error.error === 'object' ? error.error?.message : undefined) ?? res.statusText;
     if (res.status === 401 && redirectOn401) await goto(resolve('/login'));
+    if (res.status === 403 && code === 'password_change_required') await goto(resolve('/password'));
     const retry = Number(res.headers.get('retry-after')) || error.retryAfterSeconds;
     throw new ApiError(res.status, code, message, retry);
   }
