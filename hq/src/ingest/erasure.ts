@@ -147,6 +147,31 @@ async function eraseFromQuarantine(tx: Queryable, memberId: string, anonId: stri
   }
 }
 
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * A refused message as quarantine may keep it: when it names a member erased earlier (a late or
+ * resent message; member ids are UUIDs, found even where the message is not JSON), without its
+ * payload, and its detail without the id.
+ */
+export async function quarantinable(
+  db: Queryable,
+  payload: string,
+  detail: string,
+): Promise<{ payload: string; detail: string }> {
+  const ids = [...new Set([...payload.matchAll(UUID), ...detail.matchAll(UUID)].map((match) => match[0]))];
+  if (ids.length === 0) return { payload, detail };
+  const idOfHash = new Map(ids.map((id) => [hashOf(id), id]));
+  const erased = await db.query<{ member_hash: string; anon_id: string }>(
+    'SELECT member_hash, anon_id FROM erasures WHERE member_hash = ANY($1)',
+    [[...idOfHash.keys()]],
+  );
+  if (erased.length === 0) return { payload, detail };
+  let kept = detail;
+  for (const { member_hash, anon_id } of erased) kept = kept.split(idOfHash.get(member_hash)!).join(anon_id);
+  return { payload: ERASED_PAYLOAD, detail: kept };
+}
+
 /**
  * The seqs of these events (HQ's copies) that an erasure changed: they name an anonymous id HQ gave.
  * Such a copy is no longer what the store sent.
