@@ -6,8 +6,9 @@ CREATE TABLE store_restores (
   epoch         uuid        NOT NULL,
   seq           bigint      NOT NULL,
   chain_id      text        NOT NULL,
-  -- reported (not yet looked up), sent (cmd/restore sent, not yet confirmed), restored, refused
-  -- (the store checked HQ's copy and refused it: see reason), lost (HQ does not hold it either).
+  -- reported (not yet looked up), sending (claimed, being published), sent (cmd/restore sent, not yet
+  -- confirmed), restored, refused (the store refused HQ's copy or the command: see reason), lost (HQ
+  -- does not hold it either), not_restorable (HQ's copy was anonymised by an erasure).
   status        text        NOT NULL,
   reason        text,
   request_id    text,

@@ -12,6 +12,13 @@ import type { IncomingEvent } from './event-message.js';
 
 const hashOf = (memberId: string) => createHash('sha256').update(memberId).digest('hex');
 
+/** The anonymous id an erasure puts in place of a member's: `erased-` and a UUID. */
+const newAnonId = () => `erased-${randomUUID()}`;
+const ANON_ID = /erased-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/** What a quarantined payload that named an erased member holds instead. */
+export const ERASED_PAYLOAD = '(removed: it named a member erased since)';
+
 /** Payload fields that hold a person's data, or lead to it, in member events. */
 const PERSONAL_FIELDS = ['sealed', 'memberCode'] as const;
 
@@ -76,7 +83,7 @@ export async function applyErasure(tx: Queryable, memberId: string): Promise<voi
   const known = await tx.query<{ anon_id: string }>('SELECT anon_id FROM erasures WHERE member_hash = $1', [
     hashOf(memberId),
   ]);
-  const anonId = known[0]?.anon_id ?? `erased-${randomUUID()}`;
+  const anonId = known[0]?.anon_id ?? newAnonId();
   // Records merged into this one, and those merged into them, from the events HQ holds.
   const ids = new Set([memberId]);
   for (let frontier = [memberId]; frontier.length > 0;) {
@@ -93,6 +100,7 @@ export async function applyErasure(tx: Queryable, memberId: string): Promise<voi
 
 async function eraseMembers(tx: Queryable, memberIds: string[], anonId: string): Promise<void> {
   for (const memberId of memberIds) {
+    await eraseFromQuarantine(tx, memberId, anonId);
     await tx.query(`INSERT INTO erasures (member_hash, anon_id) VALUES ($1, $2) ON CONFLICT (member_hash) DO NOTHING`, [
       hashOf(memberId),
       anonId,
@@ -111,6 +119,78 @@ async function eraseMembers(tx: Queryable, memberIds: string[], anonId: string):
      WHERE type LIKE 'member.%' AND data->>'memberId' = $1`,
     [anonId, [...PERSONAL_FIELDS]],
   );
+}
+
+/**
+ * Refused messages keep their payload as received: one that names the member (their id, or the
+ * phone hash their records carry) loses its payload, and its detail the id and the hash. The row
+ * stays (topic, store, reason, time) for the link's health. Run before the events lose the hash.
+ */
+async function eraseFromQuarantine(tx: Queryable, memberId: string, anonId: string): Promise<void> {
+  const hashes = await tx.query<{ phone_hash: string }>(
+    `SELECT link->>'phoneHash' AS phone_hash FROM events
+     WHERE link->>'phoneHash' IS NOT NULL AND strpos(data::text, $1) > 0
+     UNION
+     SELECT phone_hash FROM members WHERE member_id = $1 AND phone_hash IS NOT NULL`,
+    [memberId],
+  );
+  const traces: [string, string][] = [
+    [memberId, anonId],
+    ...hashes.map((h): [string, string] => [h.phone_hash, '[erased]']),
+  ];
+  for (const [trace, replacement] of traces) {
+    await tx.query(
+      `UPDATE quarantine SET payload = $3, detail = replace(detail, $1, $2)
+       WHERE strpos(payload, $1) > 0 OR strpos(detail, $1) > 0`,
+      [trace, replacement, ERASED_PAYLOAD],
+    );
+  }
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * A refused message as quarantine may keep it: when it names a member erased earlier (a late or
+ * resent message; member ids are UUIDs, found even where the message is not JSON), without its
+ * payload, and its detail without the id.
+ */
+export async function quarantinable(
+  db: Queryable,
+  payload: string,
+  detail: string,
+): Promise<{ payload: string; detail: string }> {
+  const ids = [...new Set([...payload.matchAll(UUID), ...detail.matchAll(UUID)].map((match) => match[0]))];
+  if (ids.length === 0) return { payload, detail };
+  const idOfHash = new Map(ids.map((id) => [hashOf(id), id]));
+  const erased = await db.query<{ member_hash: string; anon_id: string }>(
+    'SELECT member_hash, anon_id FROM erasures WHERE member_hash = ANY($1)',
+    [[...idOfHash.keys()]],
+  );
+  if (erased.length === 0) return { payload, detail };
+  let kept = detail;
+  for (const { member_hash, anon_id } of erased) kept = kept.split(idOfHash.get(member_hash)!).join(anon_id);
+  return { payload: ERASED_PAYLOAD, detail: kept };
+}
+
+/**
+ * The seqs of these events (HQ's copies) that an erasure changed: they name an anonymous id HQ gave.
+ * Such a copy is no longer what the store sent.
+ */
+export async function seqsAlteredByErasure(
+  tx: Queryable,
+  events: { seq: string | number; data: unknown }[],
+): Promise<Set<number>> {
+  const anonIdsOf = new Map<number, string[]>();
+  for (const event of events) {
+    const ids = JSON.stringify(event.data).match(ANON_ID);
+    if (ids) anonIdsOf.set(Number(event.seq), ids);
+  }
+  if (anonIdsOf.size === 0) return new Set();
+  const known = await tx.query<{ anon_id: string }>('SELECT DISTINCT anon_id FROM erasures WHERE anon_id = ANY($1)', [
+    [...new Set([...anonIdsOf.values()].flat())],
+  ]);
+  const given = new Set(known.map((row) => row.anon_id));
+  return new Set([...anonIdsOf].filter(([, ids]) => ids.some((id) => given.has(id))).map(([seq]) => seq));
 }
 
 /** Whether any of these events names a member erased earlier (one query for all of them). */

@@ -5,7 +5,7 @@
  */
 import type { Database, Queryable } from '../db/database.js';
 import type { IncomingEvent, QuarantineReason } from './event-message.js';
-import { anonymiseIfErased, namesErasedMember } from './erasure.js';
+import { anonymiseIfErased, namesErasedMember, quarantinable } from './erasure.js';
 import { PROJECTED, project, projectMany, SET_PROJECTED } from './projections.js';
 
 export type StoreOutcome = 'stored' | 'duplicate' | 'conflict';
@@ -314,12 +314,13 @@ export async function quarantine(
   payload: Buffer | string,
 ): Promise<void> {
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  const kept = await quarantinable(db, text, detail);
   await db.query(`INSERT INTO quarantine (topic, store_id, reason, detail, payload) VALUES ($1, $2, $3, $4, $5)`, [
     topic,
     storeId,
     reason,
-    detail.slice(0, 500),
+    kept.detail.slice(0, 500),
     // PostgreSQL text cannot hold NUL: it is kept as U+FFFD.
-    text.split('\u0000').join('\uFFFD'),
+    kept.payload.split('\u0000').join('\uFFFD'),
   ]);
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS, type RestoreCommand } from '../../../hub/src/protocol/event-schemas.js';
 import { EVENT_SCHEMA } from '../../../hub/src/protocol/events.js';
 import type { Database, Queryable } from '../db/database.js';
+import { seqsAlteredByErasure } from './erasure.js';
 
 export type Publish = (topic: string, payload: string) => Promise<void>;
 
@@ -22,11 +23,15 @@ export interface StoreHealerOptions {
   maxBackoffMs?: number;
   /** How often due seqs are looked for (default 5 s; a store's report is acted on at once). */
   checkEveryMs?: number;
+  /** How long one publish may take before it counts as failed (default 10 s); sent again later. */
+  publishTimeoutMs?: number;
 }
 
 const STATUS_OR_ANSWER = /^ayi\/v1\/([a-z0-9-]+)\/([a-z0-9-]+)\/(status|cmd-result)$/;
 /** Seqs looked at in one go. */
 const DUE_PAGE = 1000;
+/** The longest text kept from a hub's error answer. */
+const ERROR_TEXT_MAX = 200;
 
 interface DueSeq {
   store_id: string;
@@ -51,6 +56,15 @@ interface HeldEvent {
 
 type Row = Record<string, unknown>;
 
+/** A command whose rows are claimed (status `sending`), to publish once the claim is committed. */
+interface Claimed {
+  storeId: string;
+  epoch: string;
+  topic: string;
+  command: RestoreCommand;
+  seqs: number[];
+}
+
 export class StoreHealer {
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
@@ -59,6 +73,9 @@ export class StoreHealer {
   readonly sent: { storeId: string; seqs: number[]; requestId: string }[] = [];
   private readonly retryMs: number;
   private readonly maxBackoffMs: number;
+  private readonly publishTimeoutMs: number;
+  /** Ends the publishes waited for when the healer stops. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly db: Database,
@@ -68,6 +85,7 @@ export class StoreHealer {
   ) {
     this.retryMs = options.retryMs ?? 30_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 600_000;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
   }
 
   start(): void {
@@ -75,9 +93,12 @@ export class StoreHealer {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops looking for due seqs; a publish under way is given up (its rows are sent again later). */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopping.abort();
+    await this.checking;
   }
 
   /** A store's status or command answer (`ayi/v1/{chain}/{store}/status|cmd-result`). */
@@ -98,20 +119,39 @@ export class StoreHealer {
     const reported = seqsOf(message.missingSeqs);
     if (kind === 'status' && message.state !== 'online') return;
     if (kind === 'status' || message.command === 'resend') {
-      if (reported.length > 0) await this.noteMissing(chainId, storeId, epoch, reported);
+      if (reported.length > 0) await this.noteMissing(chainId, storeId, epoch, reported, timeOf(message.at));
       return;
     }
     if (message.command === 'restore') await this.noteAnswer(storeId, epoch, message);
   }
 
-  /** Seqs a store named missing: recorded, and those HQ can send are sent now. */
-  async noteMissing(chainId: string, storeId: string, epoch: string, seqs: number[]): Promise<void> {
+  /**
+   * Seqs a store named missing: recorded, and those HQ can send are sent now. A seq restored or
+   * refused before is looked at afresh when the store names it missing in a report written after
+   * that (`reportedAt`, the store's clock): the restored line damaged again on a failing card, or a
+   * hub upgraded since it refused. An older report (a retained status delivered again) changes
+   * nothing, and a refused seq waits the longest backoff first: a store that still lacks it names it
+   * in every status it publishes, and the same copy would mostly be refused again.
+   */
+  async noteMissing(
+    chainId: string,
+    storeId: string,
+    epoch: string,
+    seqs: number[],
+    reportedAt: Date | null = null,
+  ): Promise<void> {
     const fresh = await this.db.query<{ seq: string | number }>(
       `INSERT INTO store_restores (store_id, epoch, seq, chain_id, status)
        SELECT $1, $2, s, $3, 'reported' FROM unnest($4::bigint[]) AS s
-       ON CONFLICT (store_id, epoch, seq) DO NOTHING
+       ON CONFLICT (store_id, epoch, seq) DO UPDATE
+         SET status = 'reported', reason = NULL, request_id = NULL, attempts = 0, last_sent_at = NULL,
+             reported_at = now(), updated_at = now()
+         WHERE $5::timestamptz > store_restores.updated_at
+           AND (store_restores.status = 'restored'
+                OR (store_restores.status = 'refused'
+                    AND store_restores.updated_at <= now() - make_interval(secs => $6)))
        RETURNING seq`,
-      [storeId, epoch, chainId, seqs],
+      [storeId, epoch, chainId, seqs, reportedAt?.toISOString() ?? null, this.maxBackoffMs / 1000],
     );
     if (fresh.length > 0) {
       this.log.warn(
@@ -124,6 +164,10 @@ export class StoreHealer {
 
   /** The store's answer to a cmd/restore. */
   private async noteAnswer(storeId: string, epoch: string, answer: Row): Promise<void> {
+    if (answer.ok === false && !Array.isArray(answer.restored) && !Array.isArray(answer.refused)) {
+      await this.noteCommandRefused(storeId, epoch, answer);
+      return;
+    }
     const restored = seqsOf(answer.restored);
     const refused = Array.isArray(answer.refused) ? (answer.refused as Row[]) : [];
     // A seq the store refuses as not missing is one its journal holds now (restored before).
@@ -156,8 +200,39 @@ export class StoreHealer {
     }
   }
 
+  /**
+   * A hub that refused the whole command (`ok: false` with an `error`, no per-event answer): an older
+   * hub that does not know cmd/restore, or a command over its size limit. Sending the same again would
+   * be refused again, so its seqs are `refused` with the hub's words, until the store names them
+   * missing in a newer report (a hub upgraded since).
+   */
+  private async noteCommandRefused(storeId: string, epoch: string, answer: Row): Promise<void> {
+    const requestId = typeof answer.requestId === 'string' ? answer.requestId : null;
+    if (requestId === null) return;
+    const error = typeof answer.error === 'string' && answer.error !== '' ? answer.error : 'refused';
+    const refused = await this.db.query<{ seq: string | number }>(
+      `UPDATE store_restores SET status = 'refused', reason = $4, updated_at = now()
+       WHERE store_id = $1 AND epoch = $2 AND request_id = $3 AND status IN ('sending', 'sent')
+       RETURNING seq`,
+      [storeId, epoch, requestId, error.slice(0, ERROR_TEXT_MAX)],
+    );
+    if (refused.length > 0) {
+      this.log.error(
+        {
+          storeId,
+          epoch,
+          requestId,
+          seqs: refused.map((row) => Number(row.seq)),
+          error: error.slice(0, ERROR_TEXT_MAX),
+        },
+        'the store refused the restore command as a whole',
+      );
+    }
+  }
+
   /** Sends what is due: seqs never looked up, and those sent but not confirmed, after their backoff. */
   check(): Promise<void> {
+    if (this.stopping.signal.aborted) return Promise.resolve();
     if (this.checking) {
       this.checkAgain = true;
       return this.checking;
@@ -166,8 +241,10 @@ export class StoreHealer {
       try {
         do {
           this.checkAgain = false;
-          await this.db.transaction((tx) => this.sendDue(tx));
-        } while (this.checkAgain);
+          // Claimed in one short transaction; published after it commits.
+          const claimed = await this.db.transaction((tx) => this.claimDue(tx));
+          for (const command of claimed) await this.publishClaimed(command);
+        } while (this.checkAgain && !this.stopping.signal.aborted);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'could not send restores');
       } finally {
@@ -177,11 +254,16 @@ export class StoreHealer {
     return this.checking;
   }
 
-  private async sendDue(tx: Queryable): Promise<void> {
-    // Rows another worker is sending right now are skipped (it holds their locks).
+  /**
+   * Looks up what is due and claims it: seqs HQ does not hold are `lost`, those an erasure changed
+   * `not_restorable`, the others `sending` with the time and attempt counted, so no other worker
+   * takes them before their backoff, even if this one stops before it publishes.
+   */
+  private async claimDue(tx: Queryable): Promise<Claimed[]> {
+    // Rows another worker is claiming right now are skipped (it holds their locks).
     const due = await tx.query<DueSeq>(
       `SELECT store_id, chain_id, epoch, seq, status FROM store_restores
-       WHERE status IN ('reported', 'sent', 'lost')
+       WHERE status IN ('reported', 'sending', 'sent', 'lost')
          AND (last_sent_at IS NULL
               OR last_sent_at <= now() - make_interval(secs => LEAST($2, $1 * power(2, GREATEST(attempts - 1, 0)))))
        ORDER BY store_id, epoch, seq
@@ -196,10 +278,12 @@ export class StoreHealer {
       if (rows) rows.push(row);
       else streams.set(key, [row]);
     }
-    for (const rows of streams.values()) await this.sendStream(tx, rows);
+    const claimed: Claimed[] = [];
+    for (const rows of streams.values()) claimed.push(...(await this.claimStream(tx, rows)));
+    return claimed;
   }
 
-  private async sendStream(tx: Queryable, rows: DueSeq[]): Promise<void> {
+  private async claimStream(tx: Queryable, rows: DueSeq[]): Promise<Claimed[]> {
     const { store_id: storeId, chain_id: chainId, epoch } = rows[0]!;
     const seqs = rows.map((row) => Number(row.seq));
     // The copy that counts where two events share a seq: the first HQ stored.
@@ -225,19 +309,91 @@ export class StoreHealer {
         );
       }
     }
-    for (const batch of batches(held.map(envelopeOf))) {
+    // HQ's copy of an erased member's event is anonymised: not what the store sent, and where the
+    // damaged line shows no checksum the store would take it, the anonymous id and all.
+    const altered = await seqsAlteredByErasure(tx, held);
+    if (altered.size > 0) {
+      const seqsAltered = [...altered];
+      const newly = await tx.query<{ seq: string | number }>(
+        `UPDATE store_restores SET status = 'not_restorable', reason = 'altered_by_erasure', updated_at = now()
+         WHERE store_id = $1 AND epoch = $2 AND seq = ANY($3::bigint[])
+         RETURNING seq`,
+        [storeId, epoch, seqsAltered],
+      );
+      this.log.warn(
+        { storeId, epoch, seqs: newly.map((row) => Number(row.seq)) },
+        "not restored: HQ's copy of these events was anonymised by a member's erasure",
+      );
+    }
+    const claimed: Claimed[] = [];
+    const sendable = held.filter((event) => !altered.has(Number(event.seq)));
+    for (const batch of batches(sendable.map(envelopeOf))) {
       const command: RestoreCommand = { requestId: `restore-${randomUUID()}`, events: batch };
-      await this.publish(`ayi/v1/${chainId}/${storeId}/cmd/restore`, JSON.stringify(command));
-      const sentSeqs = batch.map((event) => event.seq as number);
+      const sendingSeqs = batch.map((event) => event.seq as number);
       await tx.query(
-        `UPDATE store_restores SET status = 'sent', request_id = $4, attempts = attempts + 1,
+        `UPDATE store_restores SET status = 'sending', request_id = $4, attempts = attempts + 1,
            last_sent_at = now(), updated_at = now()
          WHERE store_id = $1 AND epoch = $2 AND seq = ANY($3::bigint[])`,
-        [storeId, epoch, sentSeqs, command.requestId],
+        [storeId, epoch, sendingSeqs, command.requestId],
       );
-      this.sent.push({ storeId, seqs: sentSeqs, requestId: command.requestId });
-      this.log.info({ storeId, seqs: sentSeqs, requestId: command.requestId }, 'sent a store events to restore');
+      claimed.push({ storeId, epoch, topic: `ayi/v1/${chainId}/${storeId}/cmd/restore`, command, seqs: sendingSeqs });
     }
+    return claimed;
+  }
+
+  /**
+   * Publishes a claimed command, outside any transaction, and records the outcome: `sent`, or, when
+   * the broker did not take it in time, back to how it was, its attempt not counted, to be sent again
+   * after the backoff. A store that answered already is not touched.
+   */
+  private async publishClaimed(claim: Claimed): Promise<void> {
+    const { storeId, epoch, command, seqs } = claim;
+    try {
+      await this.withinPublishTimeout(this.publish(claim.topic, JSON.stringify(command)));
+    } catch (err) {
+      await this.db.query(
+        `UPDATE store_restores SET status = CASE WHEN attempts > 1 THEN 'sent' ELSE 'reported' END,
+           attempts = attempts - 1, updated_at = now()
+         WHERE store_id = $1 AND epoch = $2 AND request_id = $3 AND status = 'sending'`,
+        [storeId, epoch, command.requestId],
+      );
+      this.log.warn(
+        { storeId, seqs, requestId: command.requestId, err: (err as Error).message },
+        'could not send a store events to restore; sent again later',
+      );
+      return;
+    }
+    await this.db.query(
+      `UPDATE store_restores SET status = 'sent', updated_at = now()
+       WHERE store_id = $1 AND epoch = $2 AND request_id = $3 AND status = 'sending'`,
+      [storeId, epoch, command.requestId],
+    );
+    this.sent.push({ storeId, seqs, requestId: command.requestId });
+    this.log.info({ storeId, seqs, requestId: command.requestId }, 'sent a store events to restore');
+  }
+
+  /** The publish, or an error once the timeout passes or the healer stops. */
+  private withinPublishTimeout(publishing: Promise<void>): Promise<void> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.reject(new Error('the store healer stopped'));
+    return new Promise<void>((resolve, reject) => {
+      const onStop = () => finish(new Error('the store healer stopped'));
+      const timer = setTimeout(
+        () => finish(new Error(`not published within ${this.publishTimeoutMs} ms`)),
+        this.publishTimeoutMs,
+      );
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onStop);
+        if (err) reject(err);
+        else resolve();
+      };
+      signal.addEventListener('abort', onStop);
+      publishing.then(
+        () => finish(),
+        (err: unknown) => finish(err as Error),
+      );
+    });
   }
 }
 
@@ -256,6 +412,13 @@ function envelopeOf(row: HeldEvent): Record<string, unknown> {
     data: row.data,
     ...(row.link === null ? {} : { link: row.link }),
   };
+}
+
+/** A report's time (`at`), or null when it has none the healer can read. */
+function timeOf(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const time = new Date(value);
+  return Number.isNaN(time.getTime()) ? null : time;
 }
 
 function isoOf(value: Date | string): string {
@@ -342,8 +505,9 @@ export async function startStoreHealer(
   return {
     healer,
     stop: async () => {
-      healer.stop();
-      await client.endAsync();
+      await healer.stop();
+      // Forced, and not waited for past a moment: with the broker gone an orderly end never comes.
+      await Promise.race([client.endAsync(true), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     },
   };
 }
