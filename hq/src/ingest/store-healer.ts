@@ -12,8 +12,9 @@ import type { Logger } from 'pino';
 import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS, type RestoreCommand } from '../../../hub/src/protocol/event-schemas.js';
 import { EVENT_SCHEMA } from '../../../hub/src/protocol/events.js';
 import type { Database, Queryable } from '../db/database.js';
+import { LinkWatch, type LinkWatchOptions, type PublishCommand } from './link-watch.js';
 
-export type Publish = (topic: string, payload: string) => Promise<void>;
+export type Publish = PublishCommand;
 
 export interface StoreHealerOptions {
   /** The first wait before a seq not confirmed is sent again (default 30 s), doubling each time. */
@@ -22,6 +23,8 @@ export interface StoreHealerOptions {
   maxBackoffMs?: number;
   /** How often due seqs are looked for (default 5 s; a store's report is acted on at once). */
   checkEveryMs?: number;
+  /** The stores' link: statuses kept and quiet stores pinged (link-watch.ts). */
+  link?: LinkWatchOptions;
 }
 
 const STATUS_OR_ANSWER = /^ayi\/v1\/([a-z0-9-]+)\/([a-z0-9-]+)\/(status|cmd-result)$/;
@@ -59,6 +62,8 @@ export class StoreHealer {
   readonly sent: { storeId: string; seqs: number[]; requestId: string }[] = [];
   private readonly retryMs: number;
   private readonly maxBackoffMs: number;
+  /** Every status and ping answer this healer reads is kept there too. */
+  readonly link: LinkWatch;
 
   constructor(
     private readonly db: Database,
@@ -68,16 +73,19 @@ export class StoreHealer {
   ) {
     this.retryMs = options.retryMs ?? 30_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 600_000;
+    this.link = new LinkWatch(db, publish, log, options.link);
   }
 
   start(): void {
     this.timer = setInterval(() => void this.check(), this.options.checkEveryMs ?? 5000);
     this.timer.unref();
+    this.link.start();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.link.stop();
   }
 
   /** A store's status or command answer (`ayi/v1/{chain}/{store}/status|cmd-result`). */
@@ -93,6 +101,8 @@ export class StoreHealer {
     } catch {
       return;
     }
+    if (kind === 'status') await this.link.noteStatus(chainId, storeId, message);
+    else if (message.command === 'ping') return this.link.notePingAnswer(chainId, storeId, message);
     const epoch = typeof message.epoch === 'string' ? message.epoch : null;
     if (epoch === null) return;
     const reported = seqsOf(message.missingSeqs);
@@ -317,7 +327,13 @@ export async function startStoreHealer(
   const client: MqttClient = connect(link.brokerUrl, clientOptions);
   const healer = new StoreHealer(
     db,
-    async (topic, payload) => void (await client.publishAsync(topic, payload, { qos: 1 })),
+    async (topic, payload, publishOptions) =>
+      void (await client.publishAsync(topic, payload, {
+        qos: 1,
+        ...(publishOptions?.expirySeconds
+          ? { properties: { messageExpiryInterval: publishOptions.expirySeconds } }
+          : {}),
+      })),
     log,
     options,
   );
