@@ -12,7 +12,6 @@ import { storeLinks, type StoreLink } from '../../hq/src/analytics/link-health.t
 import { loadConfig, loadServerConfig } from '../../hq/src/config.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
-import { LinkWatch } from '../../hq/src/ingest/link-watch.ts';
 import { startIngest, type RunningIngest } from '../../hq/src/ingest/run-ingest.ts';
 import type { HealthView } from '../../hub/src/transport/http/app.ts';
 import { freePort } from '../support/free-port.ts';
@@ -234,49 +233,5 @@ describe('link health at HQ', () => {
       [STORE],
     );
     expect(Number(held!.n)).toBe(own.lastSeq);
-  });
-
-  it('keeps the newest status whatever order the copies arrive in', async () => {
-    const watch = new LinkWatch(db, () => Promise.resolve(), quiet);
-    const store = 'store-order';
-    const base = {
-      chainId: CHAIN,
-      storeId: store,
-      epoch: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
-      lastSeq: 10,
-      deliveredSeq: 10,
-      version: '1.0.0',
-    };
-    const first = '2026-12-07T10:00:00.000Z';
-    const second = '2026-12-07T11:00:00.000Z';
-    const online = { ...base, state: 'online', connectedAt: first, at: '2026-12-07T10:00:01.000Z', problems: [] };
-    const later = { ...online, at: '2026-12-07T10:30:00.000Z', problems: ['storage_low'] };
-    // The broker's will of the first connection: its `at` is when the connection opened.
-    const will = { ...base, state: 'offline', reason: 'connection-lost', connectedAt: first, at: first };
-    const again = { ...online, connectedAt: second, at: '2026-12-07T11:00:01.000Z', version: '1.1.0' };
-    const held = async () =>
-      (
-        await db.query<{ online: boolean; version: string; health: string | null }>(
-          'SELECT online, version, health FROM store_status WHERE store_id = $1',
-          [store],
-        )
-      )[0];
-    await watch.noteStatus(CHAIN, store, later);
-    await watch.noteStatus(CHAIN, store, online); // older: ignored
-    expect(await held()).toEqual({ online: true, version: '1.0.0', health: 'degraded' });
-    await watch.noteStatus(CHAIN, store, will); // ends the connection although its `at` is older
-    expect((await held())!.online).toBe(false);
-    await watch.noteStatus(CHAIN, store, later); // a stale copy from another worker
-    expect((await held())!.online).toBe(false);
-    await watch.noteStatus(CHAIN, store, again);
-    await watch.noteStatus(CHAIN, store, will);
-    expect(await held()).toEqual({ online: true, version: '1.1.0', health: 'ok' });
-    // Not the contract's, or naming another store: ignored.
-    await watch.noteStatus(CHAIN, store, { ...again, connectedAt: '2027-01-01T00:00:00.000Z', lastSeq: -1 });
-    await watch.noteStatus(CHAIN, store, { ...will, connectedAt: '2027-01-01T00:00:00.000Z', storeId: 'other' });
-    expect(await held()).toEqual({ online: true, version: '1.1.0', health: 'ok' });
-    // A store that sent a status but no event yet is listed.
-    const listed = (await storeLinks(db)).stores.find((s) => s.storeId === store)!;
-    expect(listed).toMatchObject({ online: true, events: 0, epoch: null, version: '1.1.0', backlog: 0 });
   });
 });
