@@ -161,6 +161,11 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await expect
       .poll(async () => (await page.getByTestId('links').innerText()).split('正常').length, { timeout: 30_000 })
       .toBe(STORES.length + 1);
+    // Each store online by its retained status, none silent.
+    await expect
+      .poll(async () => (await page.getByTestId('links').innerText()).split('在線').length, { timeout: 30_000 })
+      .toBe(STORES.length + 1);
+    expect(await page.getByTestId('silent-stores').count()).toBe(0);
 
     // English, on the tablet and on a phone.
     await page.getByTestId('lang-en').click();
