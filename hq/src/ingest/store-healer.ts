@@ -101,8 +101,12 @@ export class StoreHealer {
     } catch {
       return;
     }
-    if (kind === 'status') await this.link.noteStatus(chainId, storeId, message);
-    else if (message.command === 'ping') return this.link.notePingAnswer(chainId, storeId, message);
+    if (kind === 'status') {
+      // Keeping the status for link health must not hold back restoring what it names missing.
+      await this.link.noteStatus(chainId, storeId, message).catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message, storeId }, 'could not keep a store status');
+      });
+    } else if (message.command === 'ping') return this.link.notePingAnswer(chainId, storeId, message);
     const epoch = typeof message.epoch === 'string' ? message.epoch : null;
     if (epoch === null) return;
     const reported = seqsOf(message.missingSeqs);
