@@ -21,6 +21,8 @@ export interface HqConfig extends HqDatabaseConfig {
   lanes: number;
   /** How long a hole in a store's stream may stay open before HQ asks the store to resend it. */
   gapGraceSeconds: number;
+  /** A store HQ has heard nothing from for this long gets a cmd/ping. */
+  pingAfterSeconds: number;
 }
 
 /** fastify's trustProxy: off, every proxy, a number of hops, or the proxies' addresses / CIDR ranges. */
@@ -36,6 +38,8 @@ export interface HqServerConfig {
    * other page are refused. Unset: where HQ listens (its host, bound port and protocol).
    */
   publicOrigin: string | undefined;
+  /** A store HQ has heard nothing from (no event, no status, no ping answer) for this long is silent. */
+  silentAfterSeconds?: number;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -56,9 +60,8 @@ function readIngest(env: NodeJS.ProcessEnv, problems: string[]): Omit<HqConfig, 
     if (value !== undefined && !SLUG.test(value)) problems.push(`${name}: lower-case letters, digits and -`);
     return value;
   };
-  const gapGraceSeconds = Number(env.AYI_HQ_GAP_GRACE_S ?? 60);
-  if (!Number.isInteger(gapGraceSeconds) || gapGraceSeconds < 1 || gapGraceSeconds > 86_400)
-    problems.push('AYI_HQ_GAP_GRACE_S: seconds, from 1 to 86400');
+  const gapGraceSeconds = seconds(env, 'AYI_HQ_GAP_GRACE_S', 60, problems);
+  const pingAfterSeconds = seconds(env, 'AYI_HQ_PING_AFTER_S', 300, problems);
   const lanes = Number(env.AYI_HQ_LANES ?? DEFAULT_LANES);
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) problems.push('AYI_HQ_LANES: a whole number from 1 to 64');
   return {
@@ -70,7 +73,15 @@ function readIngest(env: NodeJS.ProcessEnv, problems: string[]): Omit<HqConfig, 
     shareGroup: slug('AYI_HQ_SHARE_GROUP'),
     lanes,
     gapGraceSeconds,
+    pingAfterSeconds,
   };
+}
+
+/** A whole number of seconds from 1 to a day. */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[]): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1 || value > 86_400) problems.push(`${name}: seconds, from 1 to 86400`);
+  return value;
 }
 
 function readTrustProxy(value: string | undefined, problems: string[]): TrustProxy {
@@ -131,7 +142,14 @@ function readServer(env: NodeJS.ProcessEnv, problems: string[]): HqServerConfig 
     problems.push(
       'AYI_HQ_PUBLIC_ORIGIN: required behind a proxy (AYI_HQ_TRUST_PROXY is set): the address browsers open, e.g. https://hq.example.com',
     );
-  return { host, port, tls, trustProxy, publicOrigin };
+  return {
+    host,
+    port,
+    tls,
+    trustProxy,
+    publicOrigin,
+    silentAfterSeconds: seconds(env, 'AYI_HQ_SILENT_AFTER_S', 900, problems),
+  };
 }
 
 function settled<T>(problems: string[], value: T): T {

@@ -177,6 +177,11 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
       .toBe(STORES.length + 1);
     await page.getByTestId('quarantine').waitFor();
     await page.getByTestId('conflicts').waitFor();
+    // Each store online by its retained status, none silent.
+    await expect
+      .poll(async () => (await page.getByTestId('links').innerText()).split('在線').length, { timeout: 30_000 })
+      .toBe(STORES.length + 1);
+    expect(await page.getByTestId('silent-stores').count()).toBe(0);
 
     // English, on the tablet and on a phone.
     await page.getByTestId('lang-en').click();

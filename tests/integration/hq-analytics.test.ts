@@ -26,6 +26,7 @@ import { operationsRoutes } from '../../hq/src/http/operations.routes.ts';
 import type { HqRole } from '../../hq/src/http/route-deps.ts';
 import { personOfPhoneHash, rebuildAnalytics } from '../../hq/src/ingest/analytics-projections.ts';
 import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
+import { LinkWatch } from '../../hq/src/ingest/link-watch.ts';
 import { quarantine, storeEvent, storeEvents, type ValidEvent } from '../../hq/src/ingest/store-event.ts';
 import { quintiles, rfmSegment } from '../../hub/src/domain/rfm.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
@@ -489,6 +490,145 @@ describe.each(backends)('HQ link health on $name', ({ open }) => {
         counted: expect.objectContaining({ at: '2026-12-01T03:00:00.000Z' }),
       }),
     ]);
+  });
+
+  const quietLog = pino({ level: 'silent' });
+  const linkStatus = (storeId: string, fields: Record<string, unknown>) => ({
+    chainId: CHAIN_ID,
+    storeId,
+    epoch: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
+    lastSeq: 10,
+    deliveredSeq: 10,
+    version: '1.0.0',
+    ...fields,
+  });
+
+  it("keeps a store's newest status whatever order the copies arrive in", async () => {
+    if (!db) return;
+    const watch = new LinkWatch(db, () => Promise.resolve(), quietLog);
+    const store = 'store-order';
+    const first = '2026-12-07T10:00:00.000Z';
+    const second = '2026-12-07T11:00:00.000Z';
+    const online = linkStatus(store, {
+      state: 'online',
+      connectedAt: first,
+      at: '2026-12-07T10:00:01.000Z',
+      problems: [],
+    });
+    const later = { ...online, at: '2026-12-07T10:30:00.000Z', problems: ['storage_low'] };
+    // The broker's will of the first connection: its `at` is when that connection opened.
+    const will = linkStatus(store, { state: 'offline', reason: 'connection-lost', connectedAt: first, at: first });
+    const again = { ...online, connectedAt: second, at: '2026-12-07T11:00:01.000Z', version: '1.1.0' };
+    const held = async () =>
+      (
+        await db!.query<{ online: boolean; version: string; health: string | null; problems: string[] | null }>(
+          'SELECT online, version, health, problems FROM store_status WHERE store_id = $1',
+          [store],
+        )
+      )[0];
+    await watch.noteStatus(CHAIN_ID, store, later);
+    await watch.noteStatus(CHAIN_ID, store, online); // older: ignored
+    expect(await held()).toEqual({ online: true, version: '1.0.0', health: 'degraded', problems: ['storage_low'] });
+    await watch.noteStatus(CHAIN_ID, store, will); // ends its connection although its `at` is older
+    expect(await held()).toEqual({ online: false, version: '1.0.0', health: null, problems: null });
+    await watch.noteStatus(CHAIN_ID, store, later); // a stale copy, as another worker may see it late
+    expect((await held())!.online).toBe(false);
+    await watch.noteStatus(CHAIN_ID, store, again);
+    await watch.noteStatus(CHAIN_ID, store, will);
+    expect(await held()).toEqual({ online: true, version: '1.1.0', health: 'ok', problems: [] });
+    // Not the contract's, or naming another store than its topic: ignored.
+    const newer = '2027-01-01T00:00:00.000Z';
+    await watch.noteStatus(CHAIN_ID, store, { ...again, connectedAt: newer, lastSeq: -1 });
+    await watch.noteStatus(CHAIN_ID, store, { ...will, connectedAt: newer, storeId: 'store-other' });
+    expect((await held())!.online).toBe(true);
+    // A store that sent a status but no event yet is listed, with the status's figures.
+    const listed = (await storeLinks(db)).stores.find((s) => s.storeId === store);
+    expect(listed).toMatchObject({ online: true, events: 0, epoch: null, version: '1.1.0', backlog: 0, lastSeq: 10 });
+  });
+
+  it('pings a quiet online store once across workers, with backoff, and keeps the answer', async () => {
+    if (!db) return;
+    const published: { topic: string; requestId: string; expirySeconds: number | undefined }[] = [];
+    const publish = (topic: string, payload: string, options?: { expirySeconds?: number }) => {
+      published.push({
+        topic,
+        requestId: (JSON.parse(payload) as { requestId: string }).requestId,
+        expirySeconds: options?.expirySeconds,
+      });
+      return Promise.resolve();
+    };
+    // The store-order of the test before is online and quiet too: only these two stores are looked at.
+    const pingsOf = (storeId: string) => published.filter((p) => p.topic.includes(`/${storeId}/`));
+    // Two workers' watches on one database.
+    const workers = [1, 2].map(() => new LinkWatch(db!, publish, quietLog, { pingAfterMs: 1500 }));
+    const now = new Date().toISOString();
+    await workers[0]!.noteStatus(
+      CHAIN_ID,
+      'store-quiet',
+      linkStatus('store-quiet', { state: 'online', at: now, connectedAt: now }),
+    );
+    await workers[0]!.noteStatus(
+      CHAIN_ID,
+      'store-away',
+      linkStatus('store-away', { state: 'offline', at: now, connectedAt: now }),
+    );
+    await Promise.all(workers.map((w) => w.pingQuiet()));
+    expect(pingsOf('store-quiet')).toEqual([]); // heard from just now
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    await Promise.all(workers.map((w) => w.pingQuiet()));
+    await Promise.all(workers.map((w) => w.pingQuiet()));
+    // One ping, to the online store only (an offline store's would wait for nobody), expiring unanswered.
+    expect(pingsOf('store-away')).toEqual([]);
+    expect(pingsOf('store-quiet')).toEqual([
+      {
+        topic: `ayi/v1/${CHAIN_ID}/store-quiet/cmd/ping`,
+        requestId: expect.stringMatching(/^ping-/),
+        expirySeconds: 2,
+      },
+    ]);
+    // Unanswered: asked again after the interval (1.5 s), then only after twice as long.
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    await Promise.all(workers.map((w) => w.pingQuiet()));
+    expect(pingsOf('store-quiet').length).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    await workers[1]!.pingQuiet();
+    expect(pingsOf('store-quiet').length).toBe(2);
+    const answer = {
+      command: 'ping',
+      requestId: pingsOf('store-quiet')[1]!.requestId,
+      chainId: CHAIN_ID,
+      storeId: 'store-quiet',
+      epoch: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
+      at: new Date().toISOString(),
+      ok: true,
+      pong: true,
+      lastSeq: 14,
+      deliveredSeq: 11,
+      backlog: 3,
+      version: '1.0.1',
+    };
+    await workers[1]!.notePingAnswer(CHAIN_ID, 'store-quiet', answer);
+    // An older answer (another tool's, late) does not replace it.
+    await workers[0]!.notePingAnswer(CHAIN_ID, 'store-quiet', {
+      ...answer,
+      at: '2026-01-01T00:00:00.000Z',
+      lastSeq: 1,
+    });
+    const link = (await storeLinks(db)).stores.find((s) => s.storeId === 'store-quiet')!;
+    expect(link).toMatchObject({ lastSeq: 14, deliveredSeq: 11, backlog: 3, version: '1.0.1', figuresAt: answer.at });
+    expect(link.lastPingAt).not.toBeNull();
+    expect(link.pingAnsweredAt! >= link.lastPingAt!).toBe(true);
+    expect(link.lastHeardAt).toBe(link.pingAnsweredAt);
+    // Answered just now: not quiet, so no ping.
+    await workers[0]!.pingQuiet();
+    expect(pingsOf('store-quiet').length).toBe(2);
+    // Silent is HQ's verdict against its limit: the store that answered just now is not; the
+    // offline one, last heard over 5 s ago, is with a limit of 1 s and is not with the default.
+    expect(link.silent).toBe(false);
+    const strict = (await storeLinks(db, { silentAfterSeconds: 1 })).stores;
+    expect(strict.find((s) => s.storeId === 'store-quiet')!.silent).toBe(false);
+    expect(strict.find((s) => s.storeId === 'store-away')!.silent).toBe(true);
+    expect((await storeLinks(db)).stores.find((s) => s.storeId === 'store-away')!.silent).toBe(false);
   });
 });
 

@@ -9,8 +9,8 @@ import { checked, isoTime, num, StoreId } from './params.js';
 export interface StoreLink {
   storeId: string;
   chainId: string;
-  /** The epoch HQ heard from last, and where its stream stands. */
-  epoch: string;
+  /** The epoch HQ heard from last, and where its stream stands (null: no event yet). */
+  epoch: string | null;
   contiguousSeq: number;
   maxSeq: number;
   /** Seqs missing below the highest seen, in every epoch. */
@@ -25,12 +25,60 @@ export interface StoreLink {
   conflicts: number;
   /** Messages from the store refused in the last 24 hours. */
   quarantined24h: number;
+  /** The store's retained status: online, offline (clean stop or last will); null: no status yet. */
+  online: boolean | null;
+  /** Why it went offline, as the status says (`stopped`, `connection-lost`). */
+  offlineReason: string | null;
+  /** When the hub wrote that status, and when HQ received it. */
+  statusAt: string | null;
+  statusReceivedAt: string | null;
+  /** The hub's version. */
+  version: string | null;
+  /** ok, or degraded with the reasons (problems) of the hub's online status; null when offline or unknown. */
+  health: 'ok' | 'degraded' | null;
+  problems: string[];
+  /**
+   * The hub's newest figures, from its ping answer or its status, whichever is newer (an offline
+   * status's are those of when it connected: a lower bound): its last seq, what the broker
+   * acknowledged, and the backlog (events not yet delivered, lastSeq - deliveredSeq).
+   */
+  lastSeq: number | null;
+  deliveredSeq: number | null;
+  backlog: number | null;
+  figuresAt: string | null;
+  /** HQ's last cmd/ping to this store (sent when it was quiet), and when its newest answer came. */
+  lastPingAt: string | null;
+  pingAnsweredAt: string | null;
+  /** When HQ last heard from the store: an event, a status or a ping answer. */
+  lastHeardAt: string | null;
+  /** Heard nothing for longer than the limit (silentAfterSeconds): an alert for operations. */
+  silent: boolean;
 }
 
-export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; unattributedQuarantined24h: number }> {
+export interface StoreLinks {
+  stores: StoreLink[];
+  unattributedQuarantined24h: number;
+  /** The limit `silent` was computed with. */
+  silentAfterSeconds: number;
+}
+
+/** AYI_HQ_SILENT_AFTER_S's default. */
+export const DEFAULT_SILENT_AFTER_S = 900;
+
+type Cell = string | number | boolean | Date | null | string[] | Record<string, unknown>;
+
+export async function storeLinks(
+  db: Queryable,
+  { silentAfterSeconds = DEFAULT_SILENT_AFTER_S }: { silentAfterSeconds?: number | undefined } = {},
+): Promise<StoreLinks> {
   const streams = await db.query<Record<string, string | Date | null>>(
     `SELECT store_id, chain_id, epoch, contiguous_seq, max_seq, event_count, last_event_at, last_received_at, gap_since
      FROM store_streams ORDER BY store_id, last_received_at DESC NULLS LAST, epoch`,
+  );
+  const statuses = await db.query<Record<string, Cell>>(
+    `SELECT store_id, chain_id, online, status->>'reason' AS reason, status_at, received_at, version, health,
+            problems, last_seq, delivered_seq, ping_sent_at, ping_answered_at, ping_answer
+     FROM store_status`,
   );
   const conflicts = await db.query<{ store_id: string; n: string }>(
     'SELECT store_id, count(*) AS n FROM seq_conflicts GROUP BY store_id',
@@ -38,10 +86,40 @@ export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; 
   const refused = await db.query<{ store_id: string | null; n: string }>(
     `SELECT store_id, count(*) AS n FROM quarantine WHERE received_at > now() - interval '24 hours' GROUP BY store_id`,
   );
+  const [clock] = await db.query<{ now: Date | string }>('SELECT now() AS now');
   const conflictsOf = new Map(conflicts.map((c) => [c.store_id, num(c.n)]));
   const refusedOf = new Map(refused.map((q) => [q.store_id, num(q.n)]));
   const stores = new Map<string, StoreLink>();
-  const later = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
+  const blank = (storeId: string, chainId: string): StoreLink => ({
+    storeId,
+    chainId,
+    epoch: null,
+    contiguousSeq: 0,
+    maxSeq: 0,
+    missing: 0,
+    gapSince: null,
+    epochs: 0,
+    events: 0,
+    lastEventAt: null,
+    lastReceivedAt: null,
+    conflicts: conflictsOf.get(storeId) ?? 0,
+    quarantined24h: refusedOf.get(storeId) ?? 0,
+    online: null,
+    offlineReason: null,
+    statusAt: null,
+    statusReceivedAt: null,
+    version: null,
+    health: null,
+    problems: [],
+    lastSeq: null,
+    deliveredSeq: null,
+    backlog: null,
+    figuresAt: null,
+    lastPingAt: null,
+    pingAnsweredAt: null,
+    lastHeardAt: null,
+    silent: false,
+  });
   for (const row of streams) {
     const storeId = String(row.store_id);
     const gapSince = isoTime(row.gap_since as Date | null);
@@ -50,8 +128,7 @@ export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; 
     if (!held) {
       // The first row of a store is its newest epoch.
       stores.set(storeId, {
-        storeId,
-        chainId: String(row.chain_id),
+        ...blank(storeId, String(row.chain_id)),
         epoch: String(row.epoch),
         contiguousSeq: num(row.contiguous_seq),
         maxSeq: num(row.max_seq),
@@ -61,8 +138,6 @@ export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; 
         events: num(row.event_count),
         lastEventAt: isoTime(row.last_event_at as Date | null),
         lastReceivedAt: isoTime(row.last_received_at as Date | null),
-        conflicts: conflictsOf.get(storeId) ?? 0,
-        quarantined24h: refusedOf.get(storeId) ?? 0,
       });
       continue;
     }
@@ -72,7 +147,52 @@ export async function storeLinks(db: Queryable): Promise<{ stores: StoreLink[]; 
     if (gapSince !== null && (held.gapSince === null || gapSince < held.gapSince)) held.gapSince = gapSince;
     held.lastEventAt = later(held.lastEventAt, isoTime(row.last_event_at as Date | null));
   }
-  return { stores: [...stores.values()], unattributedQuarantined24h: refusedOf.get(null) ?? 0 };
+  for (const row of statuses) {
+    const storeId = String(row.store_id);
+    let link = stores.get(storeId);
+    if (!link) {
+      // A store that sent its status but no event yet.
+      link = blank(storeId, String(row.chain_id));
+      stores.set(storeId, link);
+    }
+    link.online = row.online === true;
+    link.offlineReason = link.online || row.reason === null ? null : String(row.reason);
+    link.statusAt = isoTime(row.status_at as Date);
+    link.statusReceivedAt = isoTime(row.received_at as Date);
+    link.version = row.version === null ? null : String(row.version);
+    link.health = row.health === 'ok' || row.health === 'degraded' ? row.health : null;
+    link.problems = Array.isArray(row.problems) ? row.problems.map(String) : [];
+    link.lastSeq = row.last_seq === null ? null : num(row.last_seq);
+    link.deliveredSeq = row.delivered_seq === null ? null : num(row.delivered_seq);
+    link.figuresAt = link.statusAt;
+    link.lastPingAt = isoTime(row.ping_sent_at as Date | null);
+    link.pingAnsweredAt = isoTime(row.ping_answered_at as Date | null);
+    const pong = row.ping_answer as Record<string, unknown> | null;
+    // The ping answer's figures are live; the status's are those of when it was written.
+    if (pong && typeof pong.at === 'string' && (link.figuresAt === null || pong.at > link.figuresAt)) {
+      if (typeof pong.lastSeq === 'number') link.lastSeq = pong.lastSeq;
+      if (typeof pong.deliveredSeq === 'number') link.deliveredSeq = pong.deliveredSeq;
+      if (typeof pong.version === 'string') link.version = pong.version;
+      link.figuresAt = pong.at;
+    }
+    link.lastHeardAt = later(link.statusReceivedAt, link.pingAnsweredAt);
+  }
+  const now = new Date(clock!.now).getTime();
+  for (const link of stores.values()) {
+    if (link.lastSeq !== null && link.deliveredSeq !== null)
+      link.backlog = Math.max(0, link.lastSeq - link.deliveredSeq);
+    link.lastHeardAt = later(link.lastHeardAt, link.lastReceivedAt);
+    link.silent = link.lastHeardAt === null || now - Date.parse(link.lastHeardAt) > silentAfterSeconds * 1000;
+  }
+  return {
+    stores: [...stores.values()].sort((a, b) => (a.storeId < b.storeId ? -1 : a.storeId > b.storeId ? 1 : 0)),
+    unattributedQuarantined24h: refusedOf.get(null) ?? 0,
+    silentAfterSeconds,
+  };
+}
+
+function later(a: string | null, b: string | null): string | null {
+  return a === null ? b : b === null ? a : a > b ? a : b;
 }
 
 export const PageParams = Type.Object(

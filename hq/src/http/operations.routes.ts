@@ -6,12 +6,12 @@ import { PageParams, quarantined, seqConflicts, storeLinks } from '../analytics/
 import { answer } from './answer.js';
 import type { HqRoutes } from './route-deps.js';
 
-export const operationsRoutes: HqRoutes = (app, { db, allow }) => {
+export const operationsRoutes: HqRoutes = (app, { db, allow, silentAfterSeconds }) => {
   const preHandler = allow('operations', 'admin');
   app.get(
     '/stores',
     { preHandler },
-    answer(() => storeLinks(db)),
+    answer(() => storeLinks(db, { silentAfterSeconds })),
   );
   app.get(
     '/quarantine',

@@ -18,6 +18,8 @@ export interface HqRouteDeps {
    * validated. A group's `addHook('preHandler', …)` would run after validation: use `onRequest`.
    */
   allow: (...roles: HqRole[]) => preHandlerAsyncHookHandler;
+  /** A store HQ has heard nothing from for this long is shown silent (AYI_HQ_SILENT_AFTER_S). */
+  silentAfterSeconds?: number;
 }
 
 export type HqRoutes = (app: FastifyInstance, deps: HqRouteDeps) => void | Promise<void>;

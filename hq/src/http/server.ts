@@ -415,7 +415,7 @@ export async function buildHqServer(options: HqServerOptions): Promise<FastifyIn
         async (request) => changeUser(db, request.params.username, request.body),
       );
 
-      const deps: HqRouteDeps = { db, allow };
+      const deps: HqRouteDeps = { db, allow, silentAfterSeconds: options.config.silentAfterSeconds };
       for (const routes of options.routes ?? []) await api.register(async (group) => routes(group, deps));
     },
     { prefix: '/api' },

@@ -1,4 +1,5 @@
-/** Starts ingest on an open, migrated database: the consumer's lanes, the gap healer and the store healer. */
+/** Starts ingest on an open, migrated database: the consumer's lanes, the gap healer and the store healer (with the
+ * stores' link: statuses kept, quiet stores pinged). */
 import type { Logger } from 'pino';
 import type { HqConfig } from '../config.js';
 import type { Database } from '../db/database.js';
@@ -51,6 +52,8 @@ export async function startIngest(
       password: config.mqttPassword,
     },
     log.child({ component: 'store-heal' }),
+    // The same connection keeps each store's status and pings the quiet ones.
+    { link: { pingAfterMs: config.pingAfterSeconds * 1000 } },
   );
   log.info(
     {

@@ -13,8 +13,9 @@ import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS, type RestoreCommand } from '../.
 import { EVENT_SCHEMA } from '../../../hub/src/protocol/events.js';
 import type { Database, Queryable } from '../db/database.js';
 import { seqsAlteredByErasure } from './erasure.js';
+import { LinkWatch, type LinkWatchOptions, type PublishCommand } from './link-watch.js';
 
-export type Publish = (topic: string, payload: string) => Promise<void>;
+export type Publish = PublishCommand;
 
 export interface StoreHealerOptions {
   /** The first wait before a seq not confirmed is sent again (default 30 s), doubling each time. */
@@ -25,6 +26,8 @@ export interface StoreHealerOptions {
   checkEveryMs?: number;
   /** How long one publish may take before it counts as failed (default 10 s); sent again later. */
   publishTimeoutMs?: number;
+  /** The stores' link: statuses kept and quiet stores pinged (link-watch.ts). */
+  link?: LinkWatchOptions;
 }
 
 const STATUS_OR_ANSWER = /^ayi\/v1\/([a-z0-9-]+)\/([a-z0-9-]+)\/(status|cmd-result)$/;
@@ -76,6 +79,8 @@ export class StoreHealer {
   private readonly publishTimeoutMs: number;
   /** Ends the publishes waited for when the healer stops. */
   private readonly stopping = new AbortController();
+  /** Every status and ping answer this healer reads is kept there too. */
+  readonly link: LinkWatch;
 
   constructor(
     private readonly db: Database,
@@ -86,11 +91,13 @@ export class StoreHealer {
     this.retryMs = options.retryMs ?? 30_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 600_000;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
+    this.link = new LinkWatch(db, publish, log, options.link);
   }
 
   start(): void {
     this.timer = setInterval(() => void this.check(), this.options.checkEveryMs ?? 5000);
     this.timer.unref();
+    this.link.start();
   }
 
   /** Stops looking for due seqs; a publish under way is given up (its rows are sent again later). */
@@ -99,6 +106,7 @@ export class StoreHealer {
     this.timer = null;
     this.stopping.abort();
     await this.checking;
+    this.link.stop();
   }
 
   /** A store's status or command answer (`ayi/v1/{chain}/{store}/status|cmd-result`). */
@@ -114,6 +122,12 @@ export class StoreHealer {
     } catch {
       return;
     }
+    if (kind === 'status') {
+      // Keeping the status for link health must not hold back restoring what it names missing.
+      await this.link.noteStatus(chainId, storeId, message).catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message, storeId }, 'could not keep a store status');
+      });
+    } else if (message.command === 'ping') return this.link.notePingAnswer(chainId, storeId, message);
     const epoch = typeof message.epoch === 'string' ? message.epoch : null;
     if (epoch === null) return;
     const reported = seqsOf(message.missingSeqs);
@@ -480,7 +494,13 @@ export async function startStoreHealer(
   const client: MqttClient = connect(link.brokerUrl, clientOptions);
   const healer = new StoreHealer(
     db,
-    async (topic, payload) => void (await client.publishAsync(topic, payload, { qos: 1 })),
+    async (topic, payload, publishOptions) =>
+      void (await client.publishAsync(topic, payload, {
+        qos: 1,
+        ...(publishOptions?.expirySeconds
+          ? { properties: { messageExpiryInterval: publishOptions.expirySeconds } }
+          : {}),
+      })),
     log,
     options,
   );

@@ -541,6 +541,12 @@ export const LinkStatusSchema = Type.Object(
     }),
     version: Type.String({ description: "The hub's version." }),
     at: UtcTime('When the hub wrote this status (for the last will: when it connected).'),
+    connectedAt: Type.Optional(
+      UtcTime(
+        'When the hub opened the connection this status belongs to (the last will carries it as `at` too): a will ' +
+          'comes after every online status with the same connectedAt. Absent from hubs older than this field.',
+      ),
+    ),
     reason: Type.Optional(Type.String({ description: 'Why it went offline (e.g. shutdown), when it says.' })),
     devices: Type.Optional(Type.Array(Type.Unknown(), { description: 'Printers and scanners with their state.' })),
     lockedTablets: Type.Optional(

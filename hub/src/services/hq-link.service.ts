@@ -172,6 +172,11 @@ export class HqLinkService {
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private connectedSince: string | null = null;
+  /**
+   * When this connection was opened: the last will's `at`, and `connectedAt` in every status of the
+   * connection, so HQ can order a will after the online statuses of the connection it ends.
+   */
+  private connectionOpenedAt: string | null = null;
   private lastErrorValue: string | null = null;
   private lastErrorAt: string | null = null;
   private errorOnThisConnection = false;
@@ -328,6 +333,7 @@ export class HqLinkService {
     const generation = ++this.generation;
     this.link = 'connecting';
     const clientId = `ayi-${this.deps.identity.chainId}-${this.deps.identity.storeId}`;
+    this.connectionOpenedAt = this.clock().toISOString();
     const options = clientOptions({ ...this.settings, url: this.settings.url }, this.tls, clientId, {
       topic: this.topics.status,
       payload: JSON.stringify(this.statusPayload('offline', 'connection-lost')),
@@ -670,6 +676,7 @@ export class HqLinkService {
       version: this.deps.version,
       at: this.clock().toISOString(),
     };
+    if (this.connectionOpenedAt !== null) payload.connectedAt = this.connectionOpenedAt;
     if (reason) payload.reason = reason;
     if (state === 'online' && this.deps.problems) payload.problems = this.deps.problems();
     const missing = state === 'online' ? (this.deps.missingSeqs?.() ?? []) : [];

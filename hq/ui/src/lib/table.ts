@@ -6,4 +6,6 @@ export interface Column<Row> {
   value: (row: Row) => CsvCell;
   shown?: (row: Row) => string;
   numeric?: boolean;
+  /** Shown as a pill of this tone (null: plain text). */
+  tone?: (row: Row) => 'ok' | 'warn' | 'bad' | null;
 }
