@@ -347,6 +347,8 @@ export class Hub {
       );
     }
 
+    // Made further down; HQ's catalog versions reach it only once the link has started.
+    let catalog: CatalogService;
     this.events = new EventStore(
       journal,
       { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
@@ -391,9 +393,17 @@ export class Hub {
       problems: () => this.problems().filter((problem) => problem !== 'hq_backlog'),
       missingSeqs: () => journal.damage().missingSeqs,
       restore: (events) => restorer.restore(events),
+      catalog: {
+        receive: (payload) => catalog.receiveHqCatalog(payload),
+        status: () => catalog.hqStatus(),
+      },
     });
     const hqLink = this.hqLink;
     this.events.onCommitted((event) => hqLink.noteCommitted(event));
+    // The status says which catalog version the store runs, and whether a local import changed it.
+    this.events.onCommitted((event) => {
+      if (event.type === 'catalog.imported') hqLink.refreshStatus();
+    });
 
     /**
      * Rebuilds the projection from the whole journal and swaps it in. Restored events are old seqs:
@@ -462,7 +472,7 @@ export class Hub {
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
     this.security.onLockChanged(() => hqLink.refreshStatus());
 
-    const catalog = new CatalogService(state, this.events);
+    catalog = new CatalogService(state, this.events, { chainId: config.chainId, storeId: config.storeId }, clock);
     const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock(), () =>
       this.snapshots.replaceAll(),
     );
