@@ -347,8 +347,6 @@ export class Hub {
       );
     }
 
-    // Made further down; HQ's catalog versions reach it only once the link has started.
-    let catalog: CatalogService;
     this.events = new EventStore(
       journal,
       { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
@@ -369,6 +367,7 @@ export class Hub {
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
     this.events.onCommitted((event) => bus.emit('event.committed', event));
+    const catalog = new CatalogService(state, this.events, { chainId: config.chainId, storeId: config.storeId }, clock);
     // The link to HQ publishes from the journal; this listener only appends to its in-memory tail.
     this.hqLink = new HqLinkService({
       settings: hqLinkSettings(config),
@@ -472,7 +471,6 @@ export class Hub {
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
     this.security.onLockChanged(() => hqLink.refreshStatus());
 
-    catalog = new CatalogService(state, this.events, { chainId: config.chainId, storeId: config.storeId }, clock);
     const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock(), () =>
       this.snapshots.replaceAll(),
     );
