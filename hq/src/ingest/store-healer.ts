@@ -11,6 +11,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS, type RestoreCommand } from '../../../hub/src/protocol/event-schemas.js';
 import { EVENT_SCHEMA } from '../../../hub/src/protocol/events.js';
+import { noteStoreCatalog } from '../catalog/catalogs.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export type Publish = (topic: string, payload: string) => Promise<void>;
@@ -93,6 +94,8 @@ export class StoreHealer {
     } catch {
       return;
     }
+    // Which catalog version the store runs (the dashboard's catalog page), online or offline.
+    if (kind === 'status') await noteStoreCatalog(this.db, chainId, storeId, message);
     const epoch = typeof message.epoch === 'string' ? message.epoch : null;
     if (epoch === null) return;
     const reported = seqsOf(message.missingSeqs);
