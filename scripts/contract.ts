@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { TSchema } from '@sinclair/typebox';
 import * as prettier from 'prettier';
 import {
+  CatalogVersionSchema,
   CommandResultSchema,
   EVENT_DESCRIPTIONS,
   EVENT_TYPES,
@@ -51,6 +52,7 @@ export function contractSchemas(): Map<string, TSchema> {
   schemas.set('cmd-ping.json', PingCommandSchema);
   schemas.set('cmd-restore.json', RestoreCommandSchema);
   schemas.set('cmd-result.json', CommandResultSchema);
+  schemas.set('catalog.json', CatalogVersionSchema);
   return schemas;
 }
 
@@ -187,6 +189,14 @@ export function asyncApiDocument(): Record<string, Json> {
         parameters,
         messages: { cmdResult: ref('#/components/messages/cmdResult') },
       },
+      catalog: {
+        address: topics.catalog,
+        title: "The chain's catalog (retained)",
+        description:
+          "HQ's latest catalog version for every store of the chain, retained: a store that was offline gets it when it connects.",
+        parameters: { chainId: parameters.chainId },
+        messages: { catalog: ref('#/components/messages/catalog') },
+      },
     },
     operations: {
       receiveEvents: {
@@ -216,6 +226,13 @@ export function asyncApiDocument(): Record<string, Json> {
         bindings: qos1,
         reply: { channel: ref('#/channels/cmdResult') },
       },
+      sendCatalog: {
+        action: 'send',
+        channel: ref('#/channels/catalog'),
+        summary:
+          "HQ publishes a catalog version for the chain's stores (retained); each store applies a version above the one it runs and reports it in its status (catalogVersion).",
+        bindings: { mqtt: { qos: 1, retain: true } },
+      },
       sendRestore: {
         action: 'send',
         channel: ref('#/channels/cmdRestore'),
@@ -242,6 +259,7 @@ export function asyncApiDocument(): Record<string, Json> {
         resend: { name: 'resend', summary: description(ResendCommandSchema), payload: payload('cmd-resend.json') },
         ping: { name: 'ping', summary: description(PingCommandSchema), payload: payload('cmd-ping.json') },
         restore: { name: 'restore', summary: description(RestoreCommandSchema), payload: payload('cmd-restore.json') },
+        catalog: { name: 'catalog', summary: description(CatalogVersionSchema), payload: payload('catalog.json') },
         cmdResult: {
           name: 'cmd-result',
           summary: description(CommandResultSchema),

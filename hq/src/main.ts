@@ -14,7 +14,9 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { DEMO_CHAIN_ID, startDemoChain, type DemoChain } from './demo/demo-chain.js';
 import { HqError } from './errors.js';
+import { startCatalogPublisher } from './catalog/catalog-publisher.js';
 import { analyticsRoutes } from './http/analytics.routes.js';
+import { catalogRoutes } from './http/catalog.routes.js';
 import { operationsRoutes } from './http/operations.routes.js';
 import { buildHqServer } from './http/server.js';
 import { startIngest } from './ingest/run-ingest.js';
@@ -59,13 +61,33 @@ async function run(
   const serverConfig = mode === 'ingest' ? undefined : loadServerConfig(env);
   const { db, migrations } = await open(ingestConfig ?? loadDatabaseConfig(env));
   const ingest = ingestConfig ? await startIngest(db, ingestConfig, log, migrations) : undefined;
+  // The dashboard publishes catalog versions through the broker when it knows one (serve alone may not).
+  const broker = ingestConfig ?? (serverConfig && env.AYI_HQ_MQTT_URL ? loadConfig(env) : undefined);
+  const catalogPublisher =
+    serverConfig && broker
+      ? await startCatalogPublisher(
+          db,
+          {
+            brokerUrl: broker.mqttUrl,
+            workerId: broker.workerId,
+            chainId: broker.chainId,
+            username: broker.mqttUsername,
+            password: broker.mqttPassword,
+          },
+          log.child({ component: 'catalog' }),
+        )
+      : null;
   const server = serverConfig
     ? await buildHqServer({
         db,
         config: serverConfig,
         log: log.child({ component: 'http' }),
         dashboardDir: DASHBOARD_DIR.find((dir) => existsSync(path.join(dir, 'index.html'))),
-        routes: [analyticsRoutes, operationsRoutes],
+        routes: [
+          analyticsRoutes,
+          operationsRoutes,
+          catalogRoutes({ chainId: broker?.chainId ?? env.AYI_HQ_CHAIN, publisher: catalogPublisher }),
+        ],
       })
     : undefined;
   let dashboardAddress: string | undefined;
@@ -83,6 +105,7 @@ async function run(
     // The demo's broker and stores are stopped whatever else fails.
     try {
       await server?.close();
+      await catalogPublisher?.stop();
       await ingest?.stop();
       await db.close();
     } catch (err) {

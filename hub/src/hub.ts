@@ -367,6 +367,7 @@ export class Hub {
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
     this.events.onCommitted((event) => bus.emit('event.committed', event));
+    const catalog = new CatalogService(state, this.events, { chainId: config.chainId, storeId: config.storeId }, clock);
     // The link to HQ publishes from the journal; this listener only appends to its in-memory tail.
     this.hqLink = new HqLinkService({
       settings: hqLinkSettings(config),
@@ -391,9 +392,17 @@ export class Hub {
       problems: () => this.problems().filter((problem) => problem !== 'hq_backlog'),
       missingSeqs: () => journal.damage().missingSeqs,
       restore: (events) => restorer.restore(events),
+      catalog: {
+        receive: (payload) => catalog.receiveHqCatalog(payload),
+        status: () => catalog.hqStatus(),
+      },
     });
     const hqLink = this.hqLink;
     this.events.onCommitted((event) => hqLink.noteCommitted(event));
+    // The status says which catalog version the store runs, and whether a local import changed it.
+    this.events.onCommitted((event) => {
+      if (event.type === 'catalog.imported') hqLink.refreshStatus();
+    });
 
     /**
      * Rebuilds the projection from the whole journal and swaps it in. Restored events are old seqs:
@@ -462,7 +471,6 @@ export class Hub {
     this.security.onRevoked((deviceId) => bus.emit('device.revoked', { deviceId }));
     this.security.onLockChanged(() => hqLink.refreshStatus());
 
-    const catalog = new CatalogService(state, this.events);
     const members = new MembersService(state, this.events, vault, program, config.tz, clock, new KeyedLock(), () =>
       this.snapshots.replaceAll(),
     );

@@ -183,6 +183,32 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
       .toBe(STORES.length + 1);
     expect(await page.getByTestId('silent-stores').count()).toBe(0);
 
+    // The chain's catalog: a version published from a file reaches both stores, which report it.
+    await page.getByTestId('nav-catalog').click();
+    await page.getByTestId('catalog-file').setInputFiles({
+      name: 'catalog.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(
+        JSON.stringify({
+          products: [
+            { sku: 'FOD-001', barcodes: [], name: '總部便當', category: '食品', price: 120, repurchaseDays: 7 },
+            { sku: 'DRK-001', barcodes: [], name: '總部綠茶', category: '飲料', price: 30, repurchaseDays: null },
+          ],
+          storePrices: { [STORES[1]]: { 'DRK-001': 28 } },
+        }),
+      ),
+    });
+    await page.getByTestId('catalog-submit').click();
+    await page.getByTestId('catalog-done').waitFor();
+    await expect.poll(() => page.getByTestId('catalog-version-value').textContent()).toBe('v1');
+    await expect
+      .poll(async () => (await page.getByTestId('catalog-stores').innerText()).split('v1').length - 1, {
+        timeout: 30_000,
+      })
+      .toBe(STORES.length);
+    expect(await page.getByTestId('catalog-behind').count()).toBe(0);
+    await shot(page, 'hq-catalog-zh.png');
+
     // English, on the tablet and on a phone.
     await page.getByTestId('lang-en').click();
     await page.getByTestId('nav-overview').click();
@@ -209,6 +235,7 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await page.getByTestId('nav-overview').waitFor();
     expect(await page.getByTestId('nav-health').count()).toBe(0);
     expect(await page.getByTestId('nav-users').count()).toBe(0);
+    expect(await page.getByTestId('nav-catalog').count()).toBe(0);
     const users = await page.request.get(`${hq.url}/api/users`);
     expect(users.status()).toBe(403);
     // Signing out ends the session: the dashboard asks for a sign-in again.

@@ -143,6 +143,36 @@ describe('the mosquitto ACL example', () => {
     expect(store1Commands.filter((c) => c.includes('/cmd/resend'))).toEqual([]);
   });
 
+  it("lets HQ publish the chain's catalog, retained, which every store reads and no store or monitor can write", async () => {
+    const topic = 'ayi/v1/demo/catalog';
+    const catalog = `{"version":${Date.now()}}`;
+    expect(await publish(monitor, topic, 'monitor catalog')).toBe(135);
+    const retained = await new Promise<number>((resolve) =>
+      hq.publish(topic, catalog, { qos: 1, retain: true }, (err, packet) =>
+        resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number })?.reasonCode ?? 0),
+      ),
+    );
+    expect(retained).toBe(0);
+    await waitFor(() => received.some((m) => m.topic === topic && m.payload === catalog), "HQ's catalog");
+    // Both stores of the chain, subscribing later, get the retained version.
+    for (const store of [store1, store2]) {
+      const got: string[] = [];
+      const onMessage = (t: string, payload: Buffer) => {
+        if (t === topic) got.push(payload.toString());
+      };
+      store.on('message', onMessage);
+      await store.subscribeAsync(topic, { qos: 1 });
+      await waitFor(() => got.length > 0, 'the retained catalog at the store');
+      expect(got).toEqual([catalog]);
+      store.off('message', onMessage);
+    }
+    // A store cannot publish a catalog: not its chain's, nor another's; HQ never receives it.
+    const own = 'ayi/v1/demo/store-001/events';
+    expect(await expectRefused(store1, topic, own)).toBe(135);
+    await expectRefused(store1, 'ayi/v1/other/catalog', own);
+    expect(received.filter((m) => m.topic === topic).map((m) => m.payload)).toEqual([catalog]);
+  });
+
   it('refuses unknown users and wrong passwords', async () => {
     await expect(
       connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0, username: 'demo/store-001', password: 'x' }),

@@ -1,6 +1,6 @@
 /**
  * HQ as the tests run it: ingest from a real broker into PGlite and the dashboard's server with the
- * analytics and operations routes, on a free port, serving the tests' build of the dashboard
+ * analytics, operations and catalog routes (publishing through the same broker), on a free port, serving the tests' build of the dashboard
  * (hq/ui/build-test, made by `npm run build:test`).
  */
 import path from 'node:path';
@@ -9,7 +9,9 @@ import { addUser } from '../../hq/src/auth/users.ts';
 import { loadConfig, loadServerConfig } from '../../hq/src/config.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
+import { startCatalogPublisher } from '../../hq/src/catalog/catalog-publisher.ts';
 import { analyticsRoutes } from '../../hq/src/http/analytics.routes.ts';
+import { catalogRoutes } from '../../hq/src/http/catalog.routes.ts';
 import { operationsRoutes } from '../../hq/src/http/operations.routes.ts';
 import type { HqRole } from '../../hq/src/http/route-deps.ts';
 import { buildHqServer } from '../../hq/src/http/server.ts';
@@ -52,12 +54,17 @@ export async function startHqService(opts: {
   const db = await openDatabase({ dataDir: opts.dataDir });
   const migrations = await migrate(db);
   const ingest = await startIngest(db, loadConfig(env), quiet, migrations);
+  const publisher = await startCatalogPublisher(
+    db,
+    { brokerUrl: opts.brokerUrl, workerId: env.AYI_HQ_WORKER, chainId: opts.chainId },
+    quiet,
+  );
   const server = await buildHqServer({
     db,
     config: loadServerConfig(env),
     log: quiet,
     dashboardDir: HQ_TEST_DASHBOARD,
-    routes: [analyticsRoutes, operationsRoutes],
+    routes: [analyticsRoutes, operationsRoutes, catalogRoutes({ chainId: opts.chainId, publisher })],
   });
   const url = await server.listen({ host: '127.0.0.1', port: 0 });
   return {
@@ -70,6 +77,7 @@ export async function startHqService(opts: {
     },
     stop: async () => {
       await server.close();
+      await publisher.stop();
       await ingest.stop();
       await db.close();
     },

@@ -11,6 +11,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { RESTORE_MAX_BYTES, RESTORE_MAX_EVENTS, type RestoreCommand } from '../../../hub/src/protocol/event-schemas.js';
 import { EVENT_SCHEMA } from '../../../hub/src/protocol/events.js';
+import { noteStoreCatalog } from '../catalog/catalogs.js';
 import type { Database, Queryable } from '../db/database.js';
 import { seqsAlteredByErasure } from './erasure.js';
 import { LinkWatch, type LinkWatchOptions, type PublishCommand } from './link-watch.js';
@@ -123,9 +124,13 @@ export class StoreHealer {
       return;
     }
     if (kind === 'status') {
-      // Keeping the status for link health must not hold back restoring what it names missing.
+      // Keeping the status (link health, the catalog version it runs) must not hold back restoring
+      // what it names missing.
       await this.link.noteStatus(chainId, storeId, message).catch((err: unknown) => {
         this.log.warn({ err: (err as Error).message, storeId }, 'could not keep a store status');
+      });
+      await noteStoreCatalog(this.db, chainId, storeId, message).catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message, storeId }, 'could not keep the catalog version of a store');
       });
     } else if (message.command === 'ping') return this.link.notePingAnswer(chainId, storeId, message);
     const epoch = typeof message.epoch === 'string' ? message.epoch : null;

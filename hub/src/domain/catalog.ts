@@ -75,3 +75,45 @@ export function validateCatalogRows(
   }
   return { products, rejected };
 }
+
+/** A catalog version's products and per-store prices, as HQ publishes them (ayi.catalog/1). */
+export interface ChainCatalog {
+  products: ProductData[];
+  storePrices: Record<string, Record<string, number>>;
+}
+
+/**
+ * What makes a catalog version unusable beyond its schema: a SKU twice, a barcode on two SKUs, a
+ * store price for a SKU the catalog does not have. Empty when it is fine.
+ */
+export function chainCatalogProblems(catalog: ChainCatalog): string[] {
+  const problems: string[] = [];
+  const skus = new Set<string>();
+  const barcodeOwner = new Map<string, string>();
+  catalog.products.forEach((product, index) => {
+    if (skus.has(product.sku)) problems.push(`products/${index}: sku ${product.sku} appears twice`);
+    skus.add(product.sku);
+    for (const code of product.barcodes) {
+      const owner = barcodeOwner.get(code);
+      if (owner !== undefined && owner !== product.sku) {
+        problems.push(`products/${index}: barcode ${code} already belongs to ${owner}`);
+      }
+      barcodeOwner.set(code, product.sku);
+    }
+  });
+  for (const [storeId, prices] of Object.entries(catalog.storePrices)) {
+    for (const sku of Object.keys(prices)) {
+      if (!skus.has(sku)) problems.push(`storePrices/${storeId}: ${sku} is not a product of this catalog`);
+    }
+  }
+  return problems.slice(0, 20);
+}
+
+/** The catalog as one store sells it: the chain's products with that store's prices. */
+export function storeCatalog(catalog: ChainCatalog, storeId: string): ProductData[] {
+  const prices = catalog.storePrices[storeId] ?? {};
+  return catalog.products.map((product) => {
+    const price = prices[product.sku];
+    return price === undefined ? product : { ...product, price };
+  });
+}

@@ -63,6 +63,9 @@ export interface StoreStateData {
   reports: ReportBookData;
   /** The owner's last recorded discount limits (absent in snapshots of older versions). */
   discountPolicy?: DiscountPolicy | null;
+  /** HQ's catalog version the store runs (absent in snapshots of older versions: none). */
+  catalogVersion?: number | null;
+  catalogLocalChanges?: boolean;
 }
 
 export class StoreState {
@@ -73,6 +76,10 @@ export class StoreState {
   readonly products = new Map<string, ProductData>();
   /** Goes up with every product written: lets the catalog's answer be kept until it changes. */
   catalogRevision = 0;
+  /** The version of HQ's catalog the store runs (null: none applied). */
+  catalogVersion: number | null = null;
+  /** A local CSV import changed the catalog after HQ's version (the next version replaces it). */
+  catalogLocalChanges = false;
   readonly barcodes = new Map<string, string>();
   /** Insertion order is seq order. */
   readonly sales = new Map<string, SaleRecord>();
@@ -141,6 +148,8 @@ export class StoreState {
     for (const rule of data.tagRules) state.tagRules.set(rule.id, rule);
     state.reports = ReportBook.fromData(data.reports);
     state.discountPolicy = data.discountPolicy ?? null;
+    state.catalogVersion = data.catalogVersion ?? null;
+    state.catalogLocalChanges = data.catalogLocalChanges ?? false;
     return state;
   }
 
@@ -162,6 +171,8 @@ export class StoreState {
       tagRules: [...this.tagRules.values()],
       reports: this.reports.toData(),
       discountPolicy: this.discountPolicy,
+      catalogVersion: this.catalogVersion,
+      catalogLocalChanges: this.catalogLocalChanges,
     };
   }
 
@@ -198,7 +209,17 @@ export class StoreState {
     this.lastSeq = event.seq;
     switch (event.type) {
       case 'catalog.imported':
+        if (event.data.source === 'hq') {
+          // HQ's version is the whole catalog: products it no longer has leave the counter.
+          this.products.clear();
+          this.barcodes.clear();
+          this.catalogVersion = event.data.version ?? this.catalogVersion;
+          this.catalogLocalChanges = false;
+        } else if (this.catalogVersion !== null) {
+          this.catalogLocalChanges = true;
+        }
         for (const product of event.data.products) this.putProduct(product);
+        this.catalogRevision++;
         break;
       case 'sale.completed': {
         this.putSale(saleRecordOf(event, this.texts, this.nextSaleNo(event.data.businessDate)));

@@ -183,7 +183,14 @@ export const SaleRefundedDataSchema = Type.Object(
 
 export const CatalogImportedDataSchema = Type.Object(
   {
-    source: Type.Union([Type.Literal('csv'), Type.Literal('demo')]),
+    source: Type.Union([Type.Literal('csv'), Type.Literal('demo'), Type.Literal('hq')], {
+      description:
+        "csv (a manager's import at the store) or demo: products added or updated. hq: a catalog version HQ " +
+        "published, with this store's prices: the whole catalog, replacing the store's.",
+    }),
+    version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'source hq: the catalog version (ayi.catalog/1).' }),
+    ),
     products: Type.Array(ProductDataSchema),
   },
   closed,
@@ -415,7 +422,8 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   'sale.completed': 'A sale was rung up and paid. Carries ids only: the cashier by staffId, the member by memberId.',
   'sale.voided': "A sale was voided on its own business day; a member's points are taken back and given back.",
   'sale.refunded': "Some or all lines of a sale were refunded; a member's points are adjusted in proportion.",
-  'catalog.imported': 'The catalog was replaced (CSV import or the demo catalog): every product with its price.',
+  'catalog.imported':
+    "The catalog changed: a CSV import or the demo catalog (products added or updated), or HQ's catalog version (the whole catalog, with this store's prices).",
   'device.paired': 'A tablet was paired with the hub.',
   'device.revoked': "A tablet's pairing was revoked.",
   'device.unlocked': 'A tablet locked by wrong PINs was unlocked, by a manager on another tablet or by the technician.',
@@ -581,6 +589,35 @@ export const LinkStatusSchema = Type.Object(
           'HQ sends back those it holds with cmd/restore. Published again when it changes; absent when none is.',
       }),
     ),
+    catalogVersion: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 1,
+          description: "The version of HQ's catalog (ayi/v1/{chainId}/catalog) the store runs; null: none yet.",
+        }),
+      ),
+    ),
+    catalogLocalChanges: Type.Optional(
+      Type.Boolean({
+        description:
+          "A manager imported a CSV at the store after HQ's version: the store's catalog differs from it until the next version.",
+      }),
+    ),
+    catalogRefused: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            version: Nullable(Type.Integer({ description: 'The version refused (null: not legible).' })),
+            reason: Type.String({ description: 'Why: older than the one it runs, or what is invalid.' }),
+            at: UtcTime('When.'),
+          },
+          {
+            additionalProperties: true,
+            description: 'online: the last catalog version this hub refused since it started (null: none).',
+          },
+        ),
+      ),
+    ),
     storePinBlock: Type.Optional(
       Type.Union(
         [
@@ -661,6 +698,63 @@ export const RESTORE_REFUSALS = [
   'duplicate_seq',
 ] as const;
 export type RestoreRefusal = (typeof RESTORE_REFUSALS)[number];
+
+// ---- the chain's catalog, from HQ ----
+
+export const CATALOG_SCHEMA = 'ayi.catalog/1';
+/** At most this many products in one catalog version (5,000 products are about 1 MB of JSON). */
+export const CATALOG_MAX_PRODUCTS = 20_000;
+const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Letters, digits, ".", "_" or "-".' });
+const CatalogPrice = Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'NT$, tax included.' });
+
+/** A product of the chain's catalog: the fields of the store's catalog, with the limits of its CSV import. */
+export const CatalogProductSchema = Type.Object(
+  {
+    sku: Sku,
+    barcodes: Type.Array(
+      Type.String({ pattern: '^[\\x21-\\x7e]{1,64}$', description: 'Printable ASCII, no spaces.' }),
+      { maxItems: 32, description: 'Each barcode belongs to one product.' },
+    ),
+    name: Type.String({ minLength: 1, maxLength: 80, pattern: '\\S' }),
+    category: Type.String({ minLength: 1, maxLength: 40, pattern: '\\S' }),
+    price: CatalogPrice,
+    repurchaseDays: Nullable(
+      Type.Integer({ minimum: 1, maximum: 3650, description: 'The usual days between two purchases, if known.' }),
+    ),
+  },
+  closed,
+);
+
+export const CatalogVersionSchema = Type.Object(
+  {
+    schema: Type.Literal(CATALOG_SCHEMA),
+    chainId: Slug('The chain (the topic names it too).'),
+    version: Type.Integer({
+      minimum: 1,
+      description: 'Goes up by one with each version HQ publishes; a store refuses one not above what it runs.',
+    }),
+    publishedAt: UtcTime('When HQ published it.'),
+    products: Type.Array(CatalogProductSchema, {
+      minItems: 1,
+      maxItems: CATALOG_MAX_PRODUCTS,
+      description: "The whole catalog: it replaces the store's (a SKU appears once; a barcode on one SKU only).",
+    }),
+    storePrices: Type.Record(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), CatalogPrice),
+      { description: "Per store: SKU -> that store's price instead of the chain's (SKUs of this catalog only)." },
+    ),
+  },
+  {
+    ...closed,
+    title: 'catalog',
+    description:
+      "Retained on ayi/v1/{chainId}/catalog (QoS 1): the chain's catalog and prices, with per-store prices. " +
+      'Each hub applies a version above the one it runs as a catalog.imported event (source hq) of its journal, ' +
+      'with its own prices, and reports the version it runs in its status (catalogVersion).',
+  },
+);
+export type CatalogVersion = Static<typeof CatalogVersionSchema>;
 
 export const PingCommandSchema = Type.Object(
   { requestId: RequestId },

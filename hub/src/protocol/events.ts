@@ -142,7 +142,10 @@ export interface SaleRefundedData {
 }
 
 export interface CatalogImportedData {
-  source: 'csv' | 'demo';
+  /** csv, demo: products added or updated; hq: the chain's catalog version, the whole catalog. */
+  source: 'csv' | 'demo' | 'hq';
+  /** source hq: the version HQ published (ayi.catalog/1). */
+  version?: number;
   products: ProductData[];
 }
 

@@ -1,9 +1,21 @@
-/** The store's product catalog: CSV import with a report of bad rows, lookups for the counter. */
+/**
+ * The store's product catalog: CSV import with a report of bad rows, HQ's catalog versions, lookups
+ * for the counter.
+ */
 import { createHash } from 'node:crypto';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse } from 'csv-parse/sync';
 import type { ProductView } from '../protocol/api.js';
+import { CatalogVersionSchema, type CatalogVersion } from '../protocol/event-schemas.js';
 import type { ProductData } from '../protocol/events.js';
-import { CATALOG_COLUMNS, validateCatalogRows, type CatalogRow, type RejectedRow } from '../domain/catalog.js';
+import {
+  CATALOG_COLUMNS,
+  chainCatalogProblems,
+  storeCatalog,
+  validateCatalogRows,
+  type CatalogRow,
+  type RejectedRow,
+} from '../domain/catalog.js';
 import { DomainError } from '../domain/errors.js';
 import type { StoreState } from '../domain/store-state.js';
 import type { EventStore } from '../storage/event-store.js';
@@ -21,13 +33,94 @@ export interface CatalogAnswer {
   etag: string;
 }
 
+/** What the hub did with a catalog version from HQ. */
+export type HqCatalogVerdict =
+  | { outcome: 'applied'; version: number; products: number }
+  /** The version it runs already (HQ's retained message comes again at every reconnect). */
+  | { outcome: 'current'; version: number }
+  | { outcome: 'refused'; version: number | null; reason: string };
+
+/** What the store's status tells HQ of its catalog. */
+export interface HqCatalogStatus {
+  catalogVersion: number | null;
+  catalogLocalChanges: boolean;
+  catalogRefused: { version: number | null; reason: string; at: string } | null;
+}
+
+const checkCatalogVersion = TypeCompiler.Compile(CatalogVersionSchema);
+
 export class CatalogService {
   #answer: { revision: number; answer: CatalogAnswer } | null = null;
+  #refused: HqCatalogStatus['catalogRefused'] = null;
+  /** Versions are applied one at a time: each is compared with the one before it. */
+  #applying: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly state: StoreState,
     private readonly events: EventStore,
+    private readonly identity: { chainId: string; storeId: string } = { chainId: '', storeId: '' },
+    private readonly clock: () => Date = () => new Date(),
   ) {}
+
+  hqStatus(): HqCatalogStatus {
+    return {
+      catalogVersion: this.state.catalogVersion,
+      catalogLocalChanges: this.state.catalogLocalChanges,
+      catalogRefused: this.#refused,
+    };
+  }
+
+  /**
+   * A catalog version from HQ (the retained message of ayi/v1/{chainId}/catalog): checked, and
+   * when it is above the version the store runs, recorded as a catalog.imported event (source hq)
+   * with this store's prices. Resolves once that event is on disk; an invalid or older version
+   * changes nothing and is remembered for the status.
+   */
+  receiveHqCatalog(payload: Buffer | string): Promise<HqCatalogVerdict> {
+    const next = this.#applying.then(() => this.#receive(payload));
+    this.#applying = next.catch(() => undefined);
+    return next;
+  }
+
+  async #receive(payload: Buffer | string): Promise<HqCatalogVerdict> {
+    let message: unknown;
+    try {
+      message = JSON.parse(payload.toString());
+    } catch (err) {
+      return this.#refuse(null, `not JSON: ${(err as Error).message}`);
+    }
+    const claimed = (message as { version?: unknown } | null)?.version;
+    const version = Number.isInteger(claimed) ? (claimed as number) : null;
+    if (!checkCatalogVersion.Check(message)) {
+      const error = checkCatalogVersion.Errors(message).First();
+      return this.#refuse(
+        version,
+        `invalid: ${error ? `${error.path || '/'}: ${error.message}` : 'not ayi.catalog/1'}`,
+      );
+    }
+    const catalog: CatalogVersion = message;
+    if (catalog.chainId !== this.identity.chainId) {
+      return this.#refuse(
+        catalog.version,
+        `invalid: for chain ${catalog.chainId}, this store is of ${this.identity.chainId}`,
+      );
+    }
+    const problems = chainCatalogProblems(catalog);
+    if (problems.length > 0) return this.#refuse(catalog.version, `invalid: ${problems.join('; ')}`);
+    const running = this.state.catalogVersion;
+    if (running !== null && catalog.version === running) return { outcome: 'current', version: running };
+    if (running !== null && catalog.version < running) {
+      return this.#refuse(catalog.version, `older than version ${running}, which this store runs`);
+    }
+    const products = storeCatalog(catalog, this.identity.storeId);
+    await this.events.record('catalog.imported', { source: 'hq', version: catalog.version, products });
+    return { outcome: 'applied', version: catalog.version, products: products.length };
+  }
+
+  #refuse(version: number | null, reason: string): HqCatalogVerdict {
+    this.#refused = { version, reason: reason.slice(0, 500), at: this.clock().toISOString() };
+    return { outcome: 'refused', version, reason };
+  }
 
   list(): ProductView[] {
     return [...this.state.products.values()];

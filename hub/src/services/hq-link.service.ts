@@ -21,6 +21,7 @@ import { businessDate } from '../domain/time.js';
 import type { HubEvent, HqMemberLink } from '../protocol/events.js';
 import type { StoreIdentity } from '../storage/event-store.js';
 import type { StoredDay } from '../storage/journal.js';
+import type { HqCatalogStatus, HqCatalogVerdict } from './catalog.service.js';
 import { AckTracker } from '../transport/mqtt/ack-tracker.js';
 import { Backoff } from '../transport/mqtt/backoff.js';
 import {
@@ -111,6 +112,14 @@ export interface HqLinkDeps {
   missingSeqs?: () => number[];
   /** Checks and restores events HQ sends back for missing seqs (cmd/restore). */
   restore?: (events: unknown[]) => Promise<CommandResult>;
+  /** Applies HQ's catalog versions (the chain's retained catalog topic) and says what the store runs. */
+  catalog?: HqCatalogHandler;
+}
+
+export interface HqCatalogHandler {
+  /** Resolves once a newer version is on disk (the message is acknowledged only then). */
+  receive(payload: Buffer): Promise<HqCatalogVerdict>;
+  status(): HqCatalogStatus;
 }
 
 export const DEFAULT_TAIL_SIZE = 4096;
@@ -340,6 +349,15 @@ export class HqLinkService {
     });
     const client = this.mqttConnect!(this.settings.url, options);
     this.client = client;
+    // A catalog version is acknowledged (PUBACK) only once it is in the journal; everything else at once.
+    client.handleMessage = (packet, done) => {
+      if (packet.topic !== this.topics.catalog || generation !== this.generation) return done();
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.onCatalog(client, payload).then(
+        () => done(),
+        () => undefined,
+      );
+    };
     client.on('connect', () => {
       if (generation === this.generation) this.onConnected(client, generation);
     });
@@ -382,6 +400,16 @@ export class HqLinkService {
         this.log.warn({ err: err.message }, 'HQ link: cannot subscribe to commands');
       }
     });
+    // Retained: the chain's latest catalog version arrives at every connection, so a store that was
+    // away gets it when it is back.
+    if (this.deps.catalog) {
+      client.subscribe(this.topics.catalog, { qos: 1 }, (err) => {
+        if (err && generation === this.generation) {
+          this.lastError = `cannot subscribe to HQ's catalog: ${err.message}`;
+          this.log.warn({ err: err.message }, "HQ link: cannot subscribe to HQ's catalog");
+        }
+      });
+    }
     this.schedulePump();
   }
 
@@ -678,6 +706,12 @@ export class HqLinkService {
     };
     if (this.connectionOpenedAt !== null) payload.connectedAt = this.connectionOpenedAt;
     if (reason) payload.reason = reason;
+    if (this.deps.catalog) {
+      const catalog = this.deps.catalog.status();
+      payload.catalogVersion = catalog.catalogVersion;
+      payload.catalogLocalChanges = catalog.catalogLocalChanges;
+      if (state === 'online') payload.catalogRefused = catalog.catalogRefused;
+    }
     if (state === 'online' && this.deps.problems) payload.problems = this.deps.problems();
     const missing = state === 'online' ? (this.deps.missingSeqs?.() ?? []) : [];
     if (missing.length > 0) payload.missingSeqs = missing.slice(0, STATUS_MISSING_SEQS);
@@ -691,6 +725,31 @@ export class HqLinkService {
     if (state === 'online' && this.deps.lockedTablets) payload.lockedTablets = this.deps.lockedTablets();
     if (state === 'online' && this.deps.storePinBlock) payload.storePinBlock = this.deps.storePinBlock();
     return payload;
+  }
+
+  /**
+   * A catalog version from HQ. When it cannot be recorded (a full disk), the message is not
+   * acknowledged and the connection is dropped: the retained version comes again on the next one.
+   */
+  private async onCatalog(client: MqttClient, payload: Buffer): Promise<void> {
+    const catalog = this.deps.catalog;
+    if (!catalog) return;
+    let verdict: HqCatalogVerdict;
+    try {
+      verdict = await catalog.receive(payload);
+    } catch (err) {
+      this.lastError = `cannot record HQ's catalog: ${(err as Error).message}`;
+      this.log.error({ err }, "HQ link: cannot record HQ's catalog version; it comes again at the next connection");
+      if (this.client === client) this.onClosed(client);
+      throw err;
+    }
+    if (verdict.outcome === 'applied') {
+      this.log.info({ version: verdict.version, products: verdict.products }, "HQ's catalog version applied");
+    } else if (verdict.outcome === 'refused') {
+      this.log.warn({ version: verdict.version, reason: verdict.reason }, "HQ's catalog version refused");
+    }
+    // An applied version's event refreshes the status when it is committed (see hub.ts).
+    if (verdict.outcome === 'refused') this.refreshStatus();
   }
 
   private onCommand(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
