@@ -142,7 +142,7 @@ beforeAll(async () => {
   watcher = await hqSubscriber(broker.url, `ayi/v1/${CHAIN}/#`);
   forger = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
   [hubs.a, hubs.b] = await Promise.all([startStore('a'), startStore('b')]);
-  const password = await hq.addUser('olivia', 'operations');
+  const password = await hq.addUser('olivia', 'operations', true);
   const signIn = await fetch(`${hq.url}/api/session`, {
     method: 'POST',
     headers: { origin: hq.url, 'content-type': 'application/json' },
@@ -168,7 +168,7 @@ afterAll(async () => {
 
 describe("HQ's catalog reaches every store", () => {
   it('refuses a catalog from an analyst, and bad input with a 400 that says what is wrong', async () => {
-    const analyst = await hq.addUser('ana', 'analyst');
+    const analyst = await hq.addUser('ana', 'analyst', true);
     const res = await fetch(`${hq.url}/api/session`, {
       method: 'POST',
       headers: { origin: hq.url, 'content-type': 'application/json' },

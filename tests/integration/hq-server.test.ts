@@ -604,6 +604,7 @@ describe('HQ server settings', () => {
       tls: undefined,
       trustProxy: false,
       publicOrigin: undefined,
+      silentAfterSeconds: 900,
     });
     expect(
       loadServerConfig({
