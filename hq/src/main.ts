@@ -31,10 +31,12 @@ ${USERS_USAGE}
   npm run hq -- --help                 this text`;
 
 /** hq/src → hq/ui/build; the build puts the compiled code two folders deeper, hence the search. */
-const DASHBOARD_DIR = [
-  path.resolve(import.meta.dirname, '..', 'ui', 'build'),
-  path.resolve(import.meta.dirname, '..', '..', '..', 'ui', 'build'),
-];
+const DASHBOARD_DIR = process.env.AYI_HQ_DASHBOARD_DIR
+  ? [path.resolve(process.env.AYI_HQ_DASHBOARD_DIR)]
+  : [
+      path.resolve(import.meta.dirname, '..', 'ui', 'build'),
+      path.resolve(import.meta.dirname, '..', '..', '..', 'ui', 'build'),
+    ];
 
 // The demo prints what a newcomer needs; its HQ logs only what goes wrong.
 const log = pino({
@@ -172,7 +174,7 @@ async function announceDemo(db: Database, chain: DemoChain, dashboard: string): 
     '',
     'Ayi HQ demo chain is running.',
     `  Dashboard:  ${dashboard}`,
-    `  Sign in:    admin / ${password}`,
+    `  Sign in:    admin / ${password}  (new at every start; the dashboard asks you to choose your own)`,
     '  Stores (tablet UI; demo PINs: cashier 1111, manager 222222, owner 333333):',
     ...chain.stores.map(
       (store) => `    ${store.name.padEnd(6, '　')} ${store.url}  pairing code ${store.pairingCode} (10 minutes)`,

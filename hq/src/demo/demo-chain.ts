@@ -26,7 +26,8 @@ export const DEMO_STORES = [
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 const HUB_ENTRY = path.join(REPO_ROOT, 'hub', 'dist', 'main.js');
-const UI_INDEX = path.join(REPO_ROOT, 'ui', 'build', 'index.html');
+/** The tablet UI the demo's hubs serve: the hub's own setting (AYI_UI_DIR) when given, else the build. */
+const UI_INDEX = path.join(process.env.AYI_UI_DIR ?? path.join(REPO_ROOT, 'ui', 'build'), 'index.html');
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
 /** The demo cashier's PIN (the demo staff of every demo store). */
 const DEMO_CASHIER_PIN = '1111';
