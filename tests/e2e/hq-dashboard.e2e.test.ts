@@ -147,6 +147,9 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
       )
       .toBe(money(await storesRevenue()));
     await shot(page, 'hq-overview-zh.png');
+    // The chart by month: one bar for this month's sales.
+    await page.getByTestId('period-month').click();
+    await expect.poll(() => page.locator('main h2').first().textContent()).toBe('每月營收（全連鎖）');
 
     // A sale at the south store reaches the open dashboard by itself.
     await sellAt(1, 'FOD-001', 2);
