@@ -11,11 +11,11 @@ import {
   latestCatalogMessage,
   noteStoreCatalog,
 } from '../../hq/src/catalog/catalogs.ts';
-import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import type { Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
 import { HqError } from '../../hq/src/errors.ts';
 import type { ProductData } from '../../hub/src/protocol/events.ts';
-import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+import { hqTestDatabases } from '../support/postgres-server.ts';
 
 const product = (sku: string, price: number): ProductData => ({
   sku,
@@ -26,21 +26,7 @@ const product = (sku: string, price: number): ProductData => ({
   repurchaseDays: null,
 });
 
-let server: ServerDatabase | null = null;
-beforeAll(async () => {
-  server = await postgresServer();
-});
-afterAll(async () => {
-  await server?.dropAll();
-});
-
-const backends: { name: string; open: () => Promise<Database | null> }[] = [
-  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
-  {
-    name: 'PostgreSQL server',
-    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
-  },
-];
+const backends = hqTestDatabases();
 
 describe.each(backends)("HQ's catalogs on $name", ({ name, open }) => {
   let db: Database | null = null;

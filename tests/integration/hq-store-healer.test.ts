@@ -22,7 +22,7 @@ import { RESTORE_MAX_EVENTS, type RestoreCommand } from '../../hub/src/protocol/
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import { completedSale, memberProfile, registration, saleLine } from '../support/member-events.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
-import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+import { hqTestDatabases } from '../support/postgres-server.ts';
 
 const CHAIN = 'test-chain';
 const quiet = pino({ level: 'silent' });
@@ -105,21 +105,7 @@ async function rows(db: Database, storeId: string) {
   ).map((row) => ({ seq: Number(row.seq), status: row.status, reason: row.reason, attempts: Number(row.attempts) }));
 }
 
-let server: ServerDatabase | null = null;
-beforeAll(async () => {
-  server = await postgresServer();
-});
-afterAll(async () => {
-  await server?.dropAll();
-});
-
-const backends: { name: string; open: () => Promise<Database | null> }[] = [
-  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
-  {
-    name: 'PostgreSQL server',
-    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
-  },
-];
+const backends = hqTestDatabases();
 
 describe.each(backends)("HQ's store healer on $name", ({ name, open }) => {
   let db: Database | null = null;

@@ -3,6 +3,8 @@
  * afterwards. On a machine without one, `postgresServer()` is null and the tests run on PGlite only.
  */
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 
 export const POSTGRES_ADMIN_URL = process.env.AYI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -36,4 +38,26 @@ export async function postgresServer(): Promise<ServerDatabase | null> {
       await admin.end();
     },
   };
+}
+
+/**
+ * The databases an HQ test file runs on: PGlite always, and a fresh database on the PostgreSQL
+ * server where one answers (`open` gives null without one). Call at the top of the file: it starts
+ * and drops the server's databases around the file's tests.
+ */
+export function hqTestDatabases(): { name: string; open: () => Promise<Database | null> }[] {
+  let server: ServerDatabase | null = null;
+  beforeAll(async () => {
+    server = await postgresServer();
+  });
+  afterAll(async () => {
+    await server?.dropAll();
+  });
+  return [
+    { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
+    {
+      name: 'PostgreSQL server',
+      open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
+    },
+  ];
 }
