@@ -24,20 +24,13 @@ import { REPO_ROOT } from '../support/hub-process.ts';
 import { freePort } from '../support/free-port.ts';
 import { startMosquitto } from '../support/mosquitto.ts';
 import { passwordChosen } from '../support/hq-service.ts';
-import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+import { hqTestDatabases } from '../support/postgres-server.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const quiet = pino({ level: 'silent' });
 const temp = new TempDirs();
-let server: ServerDatabase | null = null;
 
-beforeAll(async () => {
-  server = await postgresServer();
-});
-afterAll(async () => {
-  await server?.dropAll();
-  temp.removeAll();
-});
+afterAll(() => temp.removeAll());
 
 const LOCAL: HqServerConfig = {
   host: '127.0.0.1',
@@ -124,15 +117,7 @@ class Browser {
   }
 }
 
-const backends: { name: string; open: () => Promise<Database | null> }[] = [
-  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
-  {
-    name: 'PostgreSQL server',
-    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
-  },
-];
-
-describe.each(backends)(
+describe.each(hqTestDatabases())(
   'HQ server on $name',
   ({ name, open }) => {
     let db: Database | null = null;

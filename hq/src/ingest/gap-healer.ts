@@ -1,7 +1,10 @@
 /**
  * Holes heal by themselves: a hole in a store's stream still open after the grace period (most are
  * only late events after a reconnect) gets a `cmd/resend` from its first missing seq, asked again
- * with backoff while it stays open. The hub answers by publishing its events again; ingest stores
+ * with backoff while it stays open. A hole at the end of the stream counts too: the store's status
+ * and ping answers say up to which seq the broker took its events (`deliveredSeq`); when HQ still
+ * lacks some of them a grace period after being told, the broker lost them (it restarted without
+ * persistence, or dropped HQ's session) and nothing later would ever show the hole. The hub answers by publishing its events again; ingest stores
  * the missing ones and ignores the rest. The requests are kept in the database, so several workers
  * and a restart never ask for one hole twice; times are the database's, like `gap_since`.
  */
@@ -28,6 +31,15 @@ interface DueGap {
   from_seq: string | number;
   attempts: number;
 }
+
+/** Up to where the store's newest status says the broker took its events, in this stream's epoch. */
+const DELIVERED_BY_STATUS = 'CASE WHEN st.epoch = s.epoch THEN st.delivered_seq END';
+/** The same, from the store's newest answer to a ping. */
+const DELIVERED_BY_PING = `CASE WHEN st.ping_answer->>'epoch' = s.epoch::text THEN (st.ping_answer->>'deliveredSeq')::bigint END`;
+/** No request for this hole yet, or the last one is older than its backoff ($1 grace, $2 most). */
+const NOT_ASKED_LATELY = (fromSeq: string) =>
+  `(r.from_seq IS DISTINCT FROM ${fromSeq}
+    OR r.last_sent_at <= now() - make_interval(secs => LEAST($2, $1 * power(2, r.attempts))))`;
 
 export class GapHealer {
   private timer: NodeJS.Timeout | null = null;
@@ -62,7 +74,11 @@ export class GapHealer {
     if (this.checking) return;
     this.checking = true;
     try {
-      await this.db.transaction(async (tx) => {
+      // The requests are recorded first and sent once that is committed: a publish waits for the
+      // broker's PUBACK, which comes on a connection whose next message may be waiting for the
+      // rows this transaction locks (a deadlock). A request recorded but not sent (a crash, a
+      // failed publish) is simply asked again after its backoff.
+      const asked = await this.db.transaction(async (tx) => {
         // Holes of each store's current epoch only (a resend covers the current epoch), open for
         // longer than the grace period, not asked for lately; rows another worker is asking for
         // right now are skipped.
@@ -71,19 +87,36 @@ export class GapHealer {
                   CASE WHEN r.from_seq = s.contiguous_seq + 1 THEN r.attempts ELSE 0 END AS attempts
            FROM store_streams s
            LEFT JOIN resend_requests r ON r.store_id = s.store_id AND r.epoch = s.epoch
-           WHERE s.gap_since IS NOT NULL
-             AND s.gap_since <= now() - make_interval(secs => $1)
+           LEFT JOIN store_status st ON st.store_id = s.store_id
+           WHERE (
+               (s.gap_since IS NOT NULL AND s.gap_since <= now() - make_interval(secs => $1))
+               OR (${DELIVERED_BY_STATUS} > s.contiguous_seq
+                   AND st.received_at <= now() - make_interval(secs => $1))
+               OR (${DELIVERED_BY_PING} > s.contiguous_seq
+                   AND st.ping_answered_at <= now() - make_interval(secs => $1))
+             )
              AND s.epoch = (SELECT c.epoch FROM store_streams c WHERE c.store_id = s.store_id
                             ORDER BY c.first_seen_at DESC LIMIT 1)
-             AND (r.from_seq IS DISTINCT FROM s.contiguous_seq + 1
-                  OR r.last_sent_at <= now() - make_interval(secs => LEAST($2, $1 * power(2, r.attempts))))
+             AND ${NOT_ASKED_LATELY('s.contiguous_seq + 1')}
            FOR UPDATE OF s SKIP LOCKED`,
           [this.graceMs / 1000, this.maxBackoffMs / 1000],
         );
-        for (const gap of due) {
+        // A store whose every event of its epoch the broker lost has no stream row at all yet.
+        const unseen = await tx.query<DueGap>(
+          `SELECT st.store_id, st.chain_id, st.epoch, 1 AS from_seq,
+                  CASE WHEN r.from_seq = 1 THEN r.attempts ELSE 0 END AS attempts
+           FROM store_status st
+           LEFT JOIN resend_requests r ON r.store_id = st.store_id AND r.epoch = st.epoch
+           WHERE st.delivered_seq > 0 AND st.received_at <= now() - make_interval(secs => $1)
+             AND NOT EXISTS (SELECT 1 FROM store_streams s WHERE s.store_id = st.store_id AND s.epoch = st.epoch)
+             AND ${NOT_ASKED_LATELY('1')}
+           FOR UPDATE OF st SKIP LOCKED`,
+          [this.graceMs / 1000, this.maxBackoffMs / 1000],
+        );
+        const requests: { gap: DueGap; command: ResendCommand }[] = [];
+        for (const gap of [...due, ...unseen]) {
           const fromSeq = Number(gap.from_seq);
           const command: ResendCommand = { requestId: `heal-${randomUUID()}`, fromSeq };
-          await this.publish(`ayi/v1/${gap.chain_id}/${gap.store_id}/cmd/resend`, JSON.stringify(command));
           await tx.query(
             `INSERT INTO resend_requests (store_id, epoch, from_seq, request_id, last_sent_at, attempts)
              VALUES ($1, $2, $3, $4, now(), $5)
@@ -91,10 +124,18 @@ export class GapHealer {
                request_id = EXCLUDED.request_id, last_sent_at = EXCLUDED.last_sent_at, attempts = EXCLUDED.attempts`,
             [gap.store_id, gap.epoch, fromSeq, command.requestId, Number(gap.attempts) + 1],
           );
-          this.sent.push({ storeId: gap.store_id, fromSeq, requestId: command.requestId });
-          this.log.info({ storeId: gap.store_id, fromSeq, requestId: command.requestId }, 'asked a store to resend');
+          requests.push({ gap, command });
         }
+        return requests;
       });
+      for (const { gap, command } of asked) {
+        await this.publish(`ayi/v1/${gap.chain_id}/${gap.store_id}/cmd/resend`, JSON.stringify(command));
+        this.sent.push({ storeId: gap.store_id, fromSeq: command.fromSeq, requestId: command.requestId });
+        this.log.info(
+          { storeId: gap.store_id, fromSeq: command.fromSeq, requestId: command.requestId },
+          'asked a store to resend',
+        );
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not look for holes');
     } finally {

@@ -138,7 +138,10 @@ export class LinkWatch {
     if (this.checking) return;
     this.checking = true;
     try {
-      await this.db.transaction(async (tx) => {
+      // Recorded first, sent once committed (see GapHealer.check: a publish inside the transaction
+      // can deadlock with the message handler waiting for these rows); a ping recorded but not
+      // sent is sent again after its backoff.
+      const pings = await this.db.transaction(async (tx) => {
         const quiet = await tx.query<QuietStore>(
           `SELECT s.store_id, s.chain_id, s.ping_attempts
            FROM store_status s
@@ -153,24 +156,29 @@ export class LinkWatch {
            FOR UPDATE OF s SKIP LOCKED`,
           [this.pingAfterMs / 1000, this.maxBackoffMs / 1000],
         );
+        const recorded: { store: QuietStore; command: PingCommand }[] = [];
         for (const store of quiet) {
           const command: PingCommand = { requestId: `ping-${randomUUID()}` };
-          // A ping the store has not taken within the interval is stale: the next one replaces it.
-          await this.publish(`ayi/v1/${store.chain_id}/${store.store_id}/cmd/ping`, JSON.stringify(command), {
-            expirySeconds: Math.max(1, Math.round(this.pingAfterMs / 1000)),
-          });
           await tx.query(
             `UPDATE store_status SET ping_request_id = $2, ping_sent_at = now(), ping_attempts = ping_attempts + 1
              WHERE store_id = $1`,
             [store.store_id, command.requestId],
           );
-          this.pings.push({ storeId: store.store_id, requestId: command.requestId });
-          this.log.info(
-            { storeId: store.store_id, requestId: command.requestId, attempt: Number(store.ping_attempts) + 1 },
-            'pinged a quiet store',
-          );
+          recorded.push({ store, command });
         }
+        return recorded;
       });
+      for (const { store, command } of pings) {
+        // A ping the store has not taken within the interval is stale: the next one replaces it.
+        await this.publish(`ayi/v1/${store.chain_id}/${store.store_id}/cmd/ping`, JSON.stringify(command), {
+          expirySeconds: Math.max(1, Math.round(this.pingAfterMs / 1000)),
+        });
+        this.pings.push({ storeId: store.store_id, requestId: command.requestId });
+        this.log.info(
+          { storeId: store.store_id, requestId: command.requestId, attempt: Number(store.ping_attempts) + 1 },
+          'pinged a quiet store',
+        );
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not ping quiet stores');
     } finally {
