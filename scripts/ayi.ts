@@ -17,11 +17,14 @@
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
- * It talks to the hub through the socket in its data directory (AYI_DATA_DIR, default ./data).
+ * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
+ * the installed settings name (AYI_DATA_DIR in /etc/ayi/hub.env, the file the systemd unit reads;
+ * AYI_SETTINGS_FILE names another), else ./data (a checkout).
  * PINs are never arguments (they would stay in the shell's history and show in `ps`): they are typed
  * at a prompt that does not echo them, twice, or read from the first line of stdin when it is not a
  * terminal (`printf '583920\n' | npm run ayi -- set-pin stf-…`).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
@@ -33,7 +36,7 @@ if (!command || command === 'help' || command === '--help') {
   );
   process.exit(command ? 0 : 2);
 }
-const dataDir = path.resolve(process.env.AYI_DATA_DIR ?? './data');
+const dataDir = findDataDir();
 const socketPath = path.join(dataDir, 'ayi.sock');
 
 /** Commands that set a PIN, and how many arguments come before it. */
@@ -71,4 +74,26 @@ try {
     process.stderr.write(`${e.message}\n`);
   }
   process.exit(1);
+}
+
+/** AYI_DATA_DIR, else the installed settings' (as the service runs with), else ./data. */
+function findDataDir(): string {
+  if (process.env.AYI_DATA_DIR) return path.resolve(process.env.AYI_DATA_DIR);
+  const settingsFile = process.env.AYI_SETTINGS_FILE ?? '/etc/ayi/hub.env';
+  let settings: string;
+  try {
+    settings = readFileSync(settingsFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') {
+      process.stderr.write(`Cannot read ${settingsFile} for the data directory: run this with sudo.\n`);
+      process.exit(1);
+    }
+    return path.resolve('./data');
+  }
+  // systemd's EnvironmentFile syntax, as far as the data directory needs: KEY=VALUE, quotes optional.
+  const line = /^\s*AYI_DATA_DIR\s*=\s*(.*?)\s*$/m.exec(settings);
+  const value = line?.[1]?.replace(/^(["'])(.*)\1$/, '$2');
+  // The unit's own default when the settings do not name one.
+  return path.resolve(value || '/var/lib/ayi');
 }

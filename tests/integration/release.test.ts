@@ -5,8 +5,9 @@
  * serves the tablet UI and its API, and `bin/ayi`, run as a plain executable, talks to it.
  * Packaged for this machine's architecture from the test builds (`npm run build:test`).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
@@ -122,5 +123,22 @@ describe('the release artifact', () => {
       encoding: 'utf8',
     });
     expect(pairing).toMatch(/\d{8}/);
+
+    // As a technician types it on the box: no AYI_DATA_DIR, from any directory; the data directory
+    // comes from the settings the service runs with.
+    const settingsFile = path.join(boxDir, 'hub.env');
+    writeFileSync(settingsFile, `AYI_CHAIN_ID=chain-1\nAYI_STORE_ID=store-1\nAYI_DATA_DIR="${dataDir}"\n`);
+    const typed = (args: string[]) =>
+      spawnSync(path.join(unpacked, 'bin', 'ayi'), args, {
+        cwd: os.tmpdir(),
+        env: { PATH: process.env.PATH, AYI_SETTINGS_FILE: settingsFile },
+        encoding: 'utf8',
+      });
+    const healthTyped = typed(['health']);
+    expect(healthTyped.status, healthTyped.stderr).toBe(0);
+    expect((JSON.parse(healthTyped.stdout) as { lastSeq: number }).lastSeq).toBeGreaterThanOrEqual(health.lastSeq);
+    const unknownTablet = typed(['unlock', 'dev-no-such-tablet']);
+    expect(unknownTablet.status).toBe(1);
+    expect(unknownTablet.stderr).toContain('No paired device dev-no-such-tablet');
   });
 });
