@@ -286,7 +286,7 @@ describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
   it('lets no event the database refuses hold back the others of its batch', async () => {
     const db = await fresh();
     if (!db) return;
-    const batcher = new IngestBatcher(db, { lanes: 3, lingerMs: 50 });
+    const batcher = new IngestBatcher(db, { lingerMs: 50 });
     const stream = new StoreStream();
     const [a, bad, b] = ['S-1', 'S-2', 'S-3'].map((id) => stream.next('sale.completed', sale(id, 100)));
     // Valid JSON a PostgreSQL jsonb cannot hold (a NUL character).
@@ -302,6 +302,125 @@ describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
     expect(batcher.stats.fallbacks).toBe(1);
     expect(await eventCount(db, stream.storeId)).toBe(2);
     expect(await streamRow(db, stream)).toEqual({ contiguous: 1, max: 3, count: 2, gap: true });
+  });
+
+  it('stores exactly the right rows from one batch of copies, events out of order and one it cannot take', async () => {
+    const db = await fresh();
+    if (!db) return;
+    const stream = new StoreStream();
+    const first = stream.next('sale.completed', sale('M-1', 100));
+    const second = stream.next('sale.completed', sale('M-2', 80));
+    const third = stream.next('sale.completed', sale('M-3', 60));
+    const refund = stream.next('sale.refunded', refunded('M-1', 30));
+    const voidIt = stream.next('sale.voided', voided('M-2'));
+    const fourth = stream.next('sale.completed', sale('M-4', 50));
+    expect(await ingest(db, first)).toBe('stored'); // held before: its copy in the batch is nothing
+    // Valid JSON a PostgreSQL jsonb cannot hold (a NUL character).
+    const unstorable = { ...third, data: { ...(third.data as object), staffId: 'staff\u0000-1' } } as HubEvent;
+    const batcher = new IngestBatcher(db, { lingerMs: 50 });
+    const arriving = [voidIt, first, fourth, refund, unstorable, second, refund, voidIt];
+    const results = await Promise.allSettled(
+      arriving.map((event) => {
+        const verdict = readEventMessage(topicOf(event.storeId), JSON.stringify(event));
+        if (!verdict.ok) throw new Error(verdict.detail);
+        return batcher.store(verdict.event, verdict.knownType);
+      }),
+    );
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'refused'))).toEqual([
+      'stored',
+      'duplicate',
+      'stored',
+      'stored',
+      'refused',
+      'stored',
+      'duplicate',
+      'duplicate',
+    ]);
+    expect(await eventCount(db, stream.storeId)).toBe(5);
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 2, max: 6, count: 5, gap: true });
+    expect(await salesRows(db, stream.storeId)).toEqual([
+      { sale_id: 'M-1', completed: true, voided: false, total: 100, refunded: 30, line_count: 2 },
+      { sale_id: 'M-2', completed: true, voided: true, total: 80, refunded: 0, line_count: 2 },
+      { sale_id: 'M-4', completed: true, voided: false, total: 50, refunded: 0, line_count: 2 },
+    ]);
+    // The store sends the refused seq again, as it is now (healed): the stream is whole.
+    expect(await ingest(db, third)).toBe('stored');
+    expect(await streamRow(db, stream)).toEqual({ contiguous: 6, max: 6, count: 6, gap: false });
+    expect((await salesRows(db, stream.storeId)).map((row) => row.sale_id)).toEqual(['M-1', 'M-2', 'M-3', 'M-4']);
+  });
+
+  it('stores the same rows when three workers store one chain at once, copies and a twin seq included', async () => {
+    const db = await fresh();
+    if (!db) return;
+    // Three workers' batchers on one database: each event goes to one of them, some to two (a copy
+    // sent again), in an order of its own; one seq of each store comes twice under two event ids.
+    const streams = [new StoreStream(), new StoreStream(), new StoreStream()];
+    const events: HubEvent[] = [];
+    const twins: [HubEvent, HubEvent][] = [];
+    for (const stream of streams) {
+      for (let n = 1; n <= 30; n += 1) {
+        const saleId = `${stream.storeId}-${n}`;
+        events.push(stream.next('sale.completed', sale(saleId, 100 + n)));
+        if (n % 7 === 0) events.push(stream.next('sale.voided', voided(saleId)));
+        if (n % 5 === 0) events.push(stream.next('sale.refunded', refunded(saleId, 10)));
+      }
+      const original = events.at(-1)!;
+      const twin = { ...original, eventId: uuidv7() } as HubEvent;
+      events.push(twin);
+      twins.push([original, twin]);
+    }
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const deliveries = events.flatMap((event, i) => (i % 4 === 0 ? [event, event] : [event]));
+    deliveries.sort(() => random() - 0.5);
+    const workers = Array.from({ length: 3 }, () => new IngestBatcher(db, { lingerMs: 5, maxBatch: 16 }));
+    const outcomes = await Promise.all(
+      deliveries.map((event) => {
+        const verdict = readEventMessage(topicOf(event.storeId), JSON.stringify(event));
+        if (!verdict.ok) throw new Error(verdict.detail);
+        return workers[Math.floor(random() * 3)]!.store(verdict.event, verdict.knownType).then(
+          (o) => [event, o] as const,
+        );
+      }),
+    );
+    const outcomeOf = (event: HubEvent) => outcomes.filter(([e]) => e === event).map(([, o]) => o);
+    for (const event of events) {
+      const kept = outcomeOf(event).filter((o) => o !== 'duplicate');
+      expect(kept, `${event.storeId} seq ${event.seq}`).toHaveLength(1);
+    }
+    for (const [stream, [original, twin]] of streams.map((s, i) => [s, twins[i]!] as const)) {
+      // One of the two is in the figures, the other flagged; every seq is held.
+      const flagged = [original, twin].filter((e) => outcomeOf(e).includes('conflict'));
+      expect(flagged).toHaveLength(1);
+      const seqCount = events.filter((e) => e.storeId === stream.storeId).length - 1;
+      expect(await streamRow(db, stream)).toEqual({
+        contiguous: seqCount,
+        max: seqCount,
+        count: seqCount + 1,
+        gap: false,
+      });
+      const conflicts = await db.query('SELECT 1 FROM seq_conflicts WHERE store_id = $1', [stream.storeId]);
+      expect(conflicts).toHaveLength(1);
+      // The sales as the events say, counted once each.
+      const ofStore = events.filter((e) => e.storeId === stream.storeId && e !== flagged[0]);
+      const expected = ofStore
+        .filter((e) => e.type === 'sale.completed')
+        .map((e) => {
+          const { saleId, total } = e.data as { saleId: string; total: number };
+          const about = (type: string) =>
+            ofStore.filter((x) => x.type === type && (x.data as { saleId: string }).saleId === saleId);
+          return {
+            sale_id: saleId,
+            completed: true,
+            voided: about('sale.voided').length > 0,
+            total,
+            refunded: about('sale.refunded').length * 10,
+            line_count: 2,
+          };
+        })
+        .sort((a, b) => (a.sale_id < b.sale_id ? -1 : 1));
+      expect(await salesRows(db, stream.storeId)).toEqual(expected);
+    }
   });
 
   it('keeps what it refuses in quarantine, with the reason', async () => {

@@ -3,14 +3,16 @@
  * only once the event is committed to the database (or kept in quarantine). While the database
  * refuses writes the consumer waits and retries; the broker holds everything unacknowledged.
  *
- * mqtt.js hands a connection's messages over one at a time (the next once the previous is
- * acknowledged), so one connection stores at most one event at a time. A worker therefore opens
- * several connections, its lanes, in one shared subscription, and their events are committed
- * together (IngestBatcher).
+ * mqtt.js hands a connection's messages over one at a time and sends the PUBACK when its handler
+ * is done. The handler therefore takes each message at once, hands it to the batcher and holds its
+ * PUBACK (AckQueue) until the transaction storing it has committed: up to `receiveMaximum` messages
+ * of a connection are being stored at once, and what all lanes hand in meanwhile goes into one
+ * commit (IngestBatcher). A worker opens several connections, its lanes, in one shared subscription.
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
+import { AckQueue, type HeldAck } from './ack-queue.js';
 import { readEventMessage } from './event-message.js';
 import { IngestBatcher } from './batcher.js';
 import { quarantine, type StoreOutcome } from './store-event.js';
@@ -24,8 +26,15 @@ export interface ConsumerOptions {
   clientId: string;
   /** MQTT connections (lanes) this worker stores from at once (default 16). */
   lanes?: number;
-  /** How long an event waits for other lanes' events to share its commit (default 3 ms). */
+  /**
+   * Messages the broker may send a lane before their PUBACKs (MQTT 5 Receive Maximum; default
+   * 256): how many of a lane's events are being stored at once.
+   */
+  receiveMaximum?: number;
+  /** How long an event waits for others to share its commit when none is running (default 3 ms). */
   batchLingerMs?: number;
+  /** The most events in one transaction (default 512). */
+  maxBatch?: number;
   /** Only this chain's stores (default: every chain the broker carries). */
   chainId?: string | undefined;
   /**
@@ -54,6 +63,18 @@ const WEEK_S = 7 * 24 * 3600;
 const RETRY_MAX_MS = 5000;
 
 export const DEFAULT_LANES = 16;
+export const DEFAULT_RECEIVE_MAXIMUM = 256;
+
+/**
+ * Given to mqtt.js's handler callback: it then sends no PUBACK of its own (ours goes from the
+ * AckQueue once the event is committed) and goes on to the connection's next message.
+ */
+const ACK_HELD = new Error('PUBACK held until the event is stored');
+
+/** mqtt.js's packet writer: it has no public call for a PUBACK sent after the handler returned. */
+interface PacketWriter {
+  _sendPacket(packet: { cmd: 'puback'; messageId: number }): void;
+}
 
 export function eventsFilter(
   options: Pick<ConsumerOptions, 'chainId' | 'shareGroup' | 'lanes'> & { clientId?: string },
@@ -71,6 +92,8 @@ export class EventConsumer {
   readonly counts: ConsumerCounts = { stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, retries: 0 };
   private clients: MqttClient[] = [];
   private stopping = false;
+  /** Messages being stored: a stop lets them finish (and be acknowledged) first. */
+  private readonly inFlight = new Set<Promise<void>>();
   readonly batcher: IngestBatcher;
   private readonly lanes: number;
 
@@ -81,8 +104,8 @@ export class EventConsumer {
   ) {
     this.lanes = options.lanes ?? DEFAULT_LANES;
     this.batcher = new IngestBatcher(db, {
-      lanes: this.lanes,
       lingerMs: options.batchLingerMs,
+      maxBatch: options.maxBatch,
       onFallback: (err, size) =>
         this.log.warn({ err: err.message, size }, 'a batch was refused; storing its events one by one'),
     });
@@ -107,7 +130,10 @@ export class EventConsumer {
       protocolVersion: 5,
       clientId: laneClientId(this.options.clientId, lane),
       clean: false,
-      properties: { sessionExpiryInterval: this.options.sessionExpirySeconds ?? WEEK_S },
+      properties: {
+        sessionExpiryInterval: this.options.sessionExpirySeconds ?? WEEK_S,
+        receiveMaximum: this.options.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM,
+      },
       reconnectPeriod: this.options.reconnectMs ?? 1000,
       username: this.options.username,
       password: this.options.password,
@@ -117,13 +143,17 @@ export class EventConsumer {
     };
     const client = connect(this.options.brokerUrl, options);
     opened(client);
-    // One message at a time per connection, acknowledged only when its transaction has committed.
+    const acks = new AckQueue((messageId) => {
+      if (client.connected) (client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId });
+    });
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
-      this.handle(packet).then(
-        () => done(),
-        (err: unknown) => done(err as Error),
-      );
+      // Stopping: taken no more; the broker sends it again to the session's next run.
+      if (this.stopping) return done(ACK_HELD);
+      const held = packet.qos > 0 && packet.messageId !== undefined ? acks.hold(packet.messageId) : null;
+      this.track(packet, held);
+      done(ACK_HELD);
     };
+    client.on('close', () => acks.clear());
     client.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     client.on('connect', (connack) =>
       this.log.info({ lane, sessionPresent: connack.sessionPresent }, 'connected to the broker'),
@@ -144,8 +174,25 @@ export class EventConsumer {
     await client.publishAsync(topic, payload, { qos: 1 });
   }
 
+  /** Stores the message, then acknowledges it (or, not stored, holds the lane's acknowledgements back). */
+  private track(packet: IPublishPacket, held: HeldAck | null): void {
+    const storing = this.handle(packet).then(
+      () => held?.ack(),
+      () => held?.refuse(),
+    );
+    this.inFlight.add(storing);
+    void storing.finally(() => this.inFlight.delete(storing));
+  }
+
+  /** Messages taken from the broker and not yet stored: up to `receiveMaximum` a lane. */
+  get storing(): number {
+    return this.inFlight.size;
+  }
+
+  /** Takes no more messages, lets those being stored commit and be acknowledged, then disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     const clients = this.clients;
     this.clients = [];
     await Promise.all(clients.map((client) => client.endAsync()));

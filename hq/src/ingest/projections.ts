@@ -10,62 +10,11 @@ import type {
   SaleVoidedData,
 } from '../../../hub/src/protocol/events.js';
 import type { Queryable } from '../db/database.js';
-import { ANALYTICS_PROJECTIONS, saleTier, saleTiers } from './analytics-projections.js';
+import { ANALYTICS_PROJECTIONS, saleTiers } from './analytics-projections.js';
 import { applyErasure } from './erasure.js';
 import type { IncomingEvent } from './event-message.js';
 
 type Projection = (tx: Queryable, event: IncomingEvent) => Promise<void>;
-
-const saleCompleted: Projection = async (tx, event) => {
-  const sale = event.data as unknown as SaleCompletedData;
-  await tx.query(
-    `INSERT INTO sales (store_id, sale_id, completed, business_date, at, member_id, total, line_count)
-     VALUES ($1, $2, true, $3, $4, $5, $6, $7)
-     ON CONFLICT (store_id, sale_id) DO UPDATE SET
-       completed = true, business_date = EXCLUDED.business_date, at = EXCLUDED.at,
-       member_id = EXCLUDED.member_id, total = EXCLUDED.total, line_count = EXCLUDED.line_count`,
-    [
-      event.storeId,
-      sale.saleId,
-      sale.businessDate,
-      event.occurredAt ?? event.at,
-      sale.memberId,
-      sale.total,
-      sale.lines.length,
-    ],
-  );
-  for (const line of sale.lines) {
-    await tx.query(
-      `INSERT INTO sale_lines (store_id, sale_id, line_no, sku, qty, amount)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-      [event.storeId, sale.saleId, line.lineNo, line.sku, line.qty, line.lineTotal - line.orderDiscountShare],
-    );
-  }
-};
-
-const saleVoided: Projection = async (tx, event) => {
-  const { saleId } = event.data as unknown as SaleVoidedData;
-  await tx.query(
-    `INSERT INTO sales (store_id, sale_id, voided) VALUES ($1, $2, true)
-     ON CONFLICT (store_id, sale_id) DO UPDATE SET voided = true`,
-    [event.storeId, saleId],
-  );
-};
-
-const saleRefunded: Projection = async (tx, event) => {
-  const { saleId, amount } = event.data as unknown as SaleRefundedData;
-  const added = await tx.query(
-    `INSERT INTO sale_refunds (store_id, event_id, sale_id, amount) VALUES ($1, $2, $3, $4)
-     ON CONFLICT DO NOTHING RETURNING event_id`,
-    [event.storeId, event.eventId, saleId, amount],
-  );
-  if (added.length === 0) return;
-  await tx.query(
-    `INSERT INTO sales (store_id, sale_id, refunded) VALUES ($1, $2, $3)
-     ON CONFLICT (store_id, sale_id) DO UPDATE SET refunded = sales.refunded + EXCLUDED.refunded`,
-    [event.storeId, saleId, amount],
-  );
-};
 
 const memberErased: Projection = async (tx, event) => {
   const { memberId } = event.data as unknown as MemberErasedData;
@@ -74,15 +23,14 @@ const memberErased: Projection = async (tx, event) => {
   await applyErasure(tx, memberId);
 };
 
+const saleEvent: Projection = (tx, event) => projectMany(tx, [event]);
+
 const PROJECTIONS: Partial<Record<string, Projection>> = {
   ...ANALYTICS_PROJECTIONS,
   'member.erased': memberErased,
-  'sale.completed': async (tx, event) => {
-    await saleCompleted(tx, event);
-    await saleTier(tx, event);
-  },
-  'sale.voided': saleVoided,
-  'sale.refunded': saleRefunded,
+  'sale.completed': saleEvent,
+  'sale.voided': saleEvent,
+  'sale.refunded': saleEvent,
 };
 
 /** Event types with a projection. */
@@ -95,90 +43,109 @@ export async function project(tx: Queryable, event: IncomingEvent): Promise<void
 /** Event types `projectMany` projects; a batch with any other projected type is stored event by event. */
 export const SET_PROJECTED = new Set(['sale.completed', 'sale.voided', 'sale.refunded']);
 
+const byKey = <T extends { storeId: string; saleId: string }>(a: T, b: T) =>
+  a.storeId < b.storeId ? -1 : a.storeId > b.storeId ? 1 : a.saleId < b.saleId ? -1 : a.saleId > b.saleId ? 1 : 0;
+
 /**
- * The projections of many events at once, a statement per table: the same rows as `project` one
- * event at a time, in any order (each upsert leaves the others' columns alone). Only the types in
- * SET_PROJECTED; each event at most once.
+ * The sale projections of any number of sale events (completed, voided, refunded), one event or a
+ * whole batch: the one place a sale's rows are written. One statement for the sales, their lines
+ * and refunds, then the members' tiers. The same rows whatever the order the events come in (each
+ * change leaves the others' columns alone: a void or a refund before its sale waits in the sale's
+ * row for it). Each event at most once; rows are written in key order, so concurrent batches that
+ * share sales wait for each other instead of deadlocking.
  */
 export async function projectMany(tx: Queryable, events: IncomingEvent[]): Promise<void> {
   const ofType = (type: string) => events.filter((e) => e.type === type);
-  // One row per sale (the last completion, as one at a time would leave it): an upsert may not
-  // touch a row twice in one statement.
-  const completed = [
-    ...new Map(
-      ofType('sale.completed').map((e) => {
-        const sale = e.data as unknown as SaleCompletedData;
-        return [`${e.storeId} ${sale.saleId}`, { event: e, sale }] as const;
-      }),
-    ).values(),
-  ];
-  if (completed.length > 0) {
-    await tx.query(
-      `INSERT INTO sales (store_id, sale_id, completed, business_date, at, member_id, total, line_count)
-       SELECT store_id, sale_id, true, business_date, at, member_id, total, line_count
-       FROM unnest($1::text[], $2::text[], $3::date[], $4::timestamptz[], $5::text[], $6::bigint[], $7::int[])
-         AS c (store_id, sale_id, business_date, at, member_id, total, line_count)
-       ON CONFLICT (store_id, sale_id) DO UPDATE SET
-         completed = true, business_date = EXCLUDED.business_date, at = EXCLUDED.at,
-         member_id = EXCLUDED.member_id, total = EXCLUDED.total, line_count = EXCLUDED.line_count`,
-      [
-        completed.map((c) => c.event.storeId),
-        completed.map((c) => c.sale.saleId),
-        completed.map((c) => c.sale.businessDate),
-        completed.map((c) => c.event.occurredAt ?? c.event.at),
-        completed.map((c) => c.sale.memberId),
-        completed.map((c) => c.sale.total),
-        completed.map((c) => c.sale.lines.length),
-      ],
-    );
-    const lines = completed.flatMap((c) => c.sale.lines.map((line) => ({ ...c, line })));
-    await tx.query(
-      `INSERT INTO sale_lines (store_id, sale_id, line_no, sku, qty, amount)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[])
-       ON CONFLICT DO NOTHING`,
-      [
-        lines.map((l) => l.event.storeId),
-        lines.map((l) => l.sale.saleId),
-        lines.map((l) => l.line.lineNo),
-        lines.map((l) => l.line.sku),
-        lines.map((l) => l.line.qty),
-        lines.map((l) => l.line.lineTotal - l.line.orderDiscountShare),
-      ],
-    );
-    await saleTiers(
-      tx,
-      completed.map((c) => c.event),
-    );
+  // One row per sale: the last completion (as one at a time would leave it), whether it is voided;
+  // an upsert may not touch a row twice in one statement.
+  const sales = new Map<string, SaleChange>();
+  const change = (storeId: string, saleId: string) => {
+    const key = `${storeId} ${saleId}`;
+    const held = sales.get(key) ?? { storeId, saleId, completed: null, voided: false };
+    sales.set(key, held);
+    return held;
+  };
+  for (const event of ofType('sale.completed')) {
+    const sale = event.data as unknown as SaleCompletedData;
+    change(event.storeId, sale.saleId).completed = { event, sale };
   }
-  const voided = new Map(
-    ofType('sale.voided').map((e) => {
-      const { saleId } = e.data as unknown as SaleVoidedData;
-      return [`${e.storeId} ${saleId}`, [e.storeId, saleId] as const];
-    }),
+  for (const event of ofType('sale.voided'))
+    change(event.storeId, (event.data as unknown as SaleVoidedData).saleId).voided = true;
+  const refunds = ofType('sale.refunded').map((event) => ({
+    storeId: event.storeId,
+    eventId: event.eventId,
+    ...(event.data as unknown as SaleRefundedData),
+  }));
+  for (const refund of refunds) change(refund.storeId, refund.saleId);
+  if (sales.size === 0) return;
+  const rows = [...sales.values()].sort(byKey);
+  const completed = rows.filter((row) => row.completed).map((row) => row.completed!);
+  const lines = completed
+    .flatMap(({ event, sale }) => sale.lines.map((line) => ({ storeId: event.storeId, saleId: sale.saleId, line })))
+    .sort((a, b) => byKey(a, b) || a.line.lineNo - b.line.lineNo);
+  refunds.sort((a, b) => byKey(a, b) || (a.eventId < b.eventId ? -1 : 1));
+  const completion = <T>(pick: (c: NonNullable<SaleChange['completed']>) => T) =>
+    rows.map((row) => (row.completed ? pick(row.completed) : null));
+  // A refund adds to its sale once: only when its event's row is new in sale_refunds.
+  await tx.query(
+    `WITH refunds AS (
+       INSERT INTO sale_refunds (store_id, event_id, sale_id, amount)
+       SELECT * FROM unnest($10::text[], $11::uuid[], $12::text[], $13::bigint[])
+       ON CONFLICT DO NOTHING RETURNING store_id, sale_id, amount),
+     lines AS (
+       INSERT INTO sale_lines (store_id, sale_id, line_no, sku, qty, amount)
+       SELECT * FROM unnest($14::text[], $15::text[], $16::int[], $17::text[], $18::int[], $19::bigint[])
+       ON CONFLICT DO NOTHING)
+     INSERT INTO sales (store_id, sale_id, completed, business_date, at, member_id, total, line_count, voided, refunded)
+     SELECT c.store_id, c.sale_id, c.completed, c.business_date, c.at, c.member_id, COALESCE(c.total, 0),
+            COALESCE(c.line_count, 0), c.voided, COALESCE(r.amount, 0)
+     FROM unnest($1::text[], $2::text[], $3::boolean[], $4::date[], $5::timestamptz[], $6::text[], $7::bigint[],
+                 $8::int[], $9::boolean[]) WITH ORDINALITY
+       AS c (store_id, sale_id, completed, business_date, at, member_id, total, line_count, voided, i)
+     LEFT JOIN (SELECT store_id, sale_id, sum(amount) AS amount FROM refunds GROUP BY store_id, sale_id) r
+       ON r.store_id = c.store_id AND r.sale_id = c.sale_id
+     ORDER BY c.i
+     ON CONFLICT (store_id, sale_id) DO UPDATE SET
+       completed = sales.completed OR EXCLUDED.completed,
+       business_date = CASE WHEN EXCLUDED.completed THEN EXCLUDED.business_date ELSE sales.business_date END,
+       at = CASE WHEN EXCLUDED.completed THEN EXCLUDED.at ELSE sales.at END,
+       member_id = CASE WHEN EXCLUDED.completed THEN EXCLUDED.member_id ELSE sales.member_id END,
+       total = CASE WHEN EXCLUDED.completed THEN EXCLUDED.total ELSE sales.total END,
+       line_count = CASE WHEN EXCLUDED.completed THEN EXCLUDED.line_count ELSE sales.line_count END,
+       voided = sales.voided OR EXCLUDED.voided,
+       refunded = sales.refunded + EXCLUDED.refunded`,
+    [
+      rows.map((row) => row.storeId),
+      rows.map((row) => row.saleId),
+      rows.map((row) => row.completed !== null),
+      completion((c) => c.sale.businessDate),
+      completion((c) => c.event.occurredAt ?? c.event.at),
+      completion((c) => c.sale.memberId),
+      completion((c) => c.sale.total),
+      completion((c) => c.sale.lines.length),
+      rows.map((row) => row.voided),
+      refunds.map((r) => r.storeId),
+      refunds.map((r) => r.eventId),
+      refunds.map((r) => r.saleId),
+      refunds.map((r) => r.amount),
+      lines.map((l) => l.storeId),
+      lines.map((l) => l.saleId),
+      lines.map((l) => l.line.lineNo),
+      lines.map((l) => l.line.sku),
+      lines.map((l) => l.line.qty),
+      lines.map((l) => l.line.lineTotal - l.line.orderDiscountShare),
+    ],
   );
-  if (voided.size > 0) {
-    await tx.query(
-      `INSERT INTO sales (store_id, sale_id, voided) SELECT *, true FROM unnest($1::text[], $2::text[])
-       ON CONFLICT (store_id, sale_id) DO UPDATE SET voided = true`,
-      [[...voided.values()].map((v) => v[0]), [...voided.values()].map((v) => v[1])],
-    );
-  }
-  const refunds = ofType('sale.refunded').map((e) => ({ event: e, refund: e.data as unknown as SaleRefundedData }));
-  if (refunds.length > 0) {
-    await tx.query(
-      `WITH added AS (
-         INSERT INTO sale_refunds (store_id, event_id, sale_id, amount)
-         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bigint[])
-         ON CONFLICT DO NOTHING RETURNING store_id, sale_id, amount)
-       INSERT INTO sales (store_id, sale_id, refunded)
-       SELECT store_id, sale_id, sum(amount) FROM added GROUP BY store_id, sale_id
-       ON CONFLICT (store_id, sale_id) DO UPDATE SET refunded = sales.refunded + EXCLUDED.refunded`,
-      [
-        refunds.map((r) => r.event.storeId),
-        refunds.map((r) => r.event.eventId),
-        refunds.map((r) => r.refund.saleId),
-        refunds.map((r) => r.refund.amount),
-      ],
-    );
-  }
+  await saleTiers(
+    tx,
+    completed.map((c) => c.event),
+  );
+}
+
+/** What a batch changes in one sale's row (its refunds aside). */
+interface SaleChange {
+  storeId: string;
+  saleId: string;
+  completed: { event: IncomingEvent; sale: SaleCompletedData } | null;
+  voided: boolean;
 }

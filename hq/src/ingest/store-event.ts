@@ -31,8 +31,10 @@ export async function storeEvent(db: Database, received: IncomingEvent, knownTyp
  */
 export async function storeEvents(db: Database, events: ValidEvent[]): Promise<StoreOutcome[]> {
   return db.transaction(async (tx) => {
+    // Sales, voids and refunds (the bulk of the stream) take their stream locks only after their
+    // events are in, one event as a batch; the rest locks first and goes event by event.
+    if (await storableAsSet(tx, events)) return storeSet(tx, events);
     const streams = await lockStreams(tx, events);
-    if (events.length > 1 && (await storableAsSet(tx, events))) return storeSet(tx, streams, events);
     const outcomes: StoreOutcome[] = [];
     for (const { event, knownType } of events) outcomes.push(await storeLocked(tx, streams, event, knownType));
     return outcomes;
@@ -57,15 +59,23 @@ async function storableAsSet(tx: Queryable, events: ValidEvent[]): Promise<boole
   );
 }
 
-/** `storeLocked` for a whole batch, a statement per table: the same rows, far fewer round trips. */
-async function storeSet(tx: Queryable, streams: Map<string, number>, events: ValidEvent[]): Promise<StoreOutcome[]> {
+const eventKey = (event: IncomingEvent) => `${event.storeId} ${event.eventId.toLowerCase()}`;
+
+/**
+ * `storeLocked` for a whole batch, a statement per table: the same rows, far fewer round trips.
+ *
+ * The events are inserted before their streams are locked, so the workers' batches (which share
+ * most stores) insert their events at the same time and wait for each other only for what needs
+ * one view of a stream: the seq conflicts, the contiguous seq and the projections, all read after
+ * the lock (each statement then sees every event a batch that held the lock before committed).
+ * Keys are taken in one order (events by store and id, streams by store and epoch, projected rows
+ * by key) so batches that share events or sales wait instead of deadlocking.
+ */
+async function storeSet(tx: Queryable, events: ValidEvent[]): Promise<StoreOutcome[]> {
   // The first copy of each event in the batch is the one stored; the others are duplicates.
   const firstCopy = new Map<string, ValidEvent>();
-  for (const item of events) {
-    const key = `${item.event.storeId} ${item.event.eventId.toLowerCase()}`;
-    if (!firstCopy.has(key)) firstCopy.set(key, item);
-  }
-  const candidates = [...firstCopy.values()].map((item) => item.event);
+  for (const item of events) if (!firstCopy.has(eventKey(item.event))) firstCopy.set(eventKey(item.event), item);
+  const candidates = [...firstCopy.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, item]) => item.event);
   const column = <T>(pick: (e: IncomingEvent) => T) => candidates.map(pick);
   const inserted = await tx.query<{ store_id: string; event_id: string }>(
     `INSERT INTO events (store_id, event_id, chain_id, epoch, seq, type, at, occurred_at, data, link)
@@ -86,22 +96,127 @@ async function storeSet(tx: Queryable, streams: Map<string, number>, events: Val
     ],
   );
   const insertedKeys = new Set(inserted.map((row) => `${row.store_id} ${row.event_id}`));
+  const outcomes = (conflicted: Set<string>) =>
+    events.map((item): StoreOutcome => {
+      const key = eventKey(item.event);
+      if (firstCopy.get(key) !== item || !insertedKeys.has(key)) return 'duplicate';
+      return conflicted.has(key) ? 'conflict' : 'stored';
+    });
   const stored = [...firstCopy.entries()].filter(([key]) => insertedKeys.has(key)).map(([, item]) => item);
+  if (stored.length === 0) return outcomes(new Set());
 
-  // The same seq under another event id (held before, or earlier in this batch): both kept, flagged.
+  const streams = await lockStreams(tx, stored);
+  // A member erased while this batch waited for its streams: the batcher stores it again one event
+  // at a time, anonymised.
+  const erasedMeanwhile = await namesErasedMember(
+    tx,
+    stored.map((s) => s.event),
+  );
+  if (erasedMeanwhile) throw new Error('a member named in this batch was erased meanwhile');
+  const conflicted = await flagSeqConflicts(tx, streams, stored);
+
+  // Each stream touched: its new contiguous seq, highest seq, count and latest time.
+  const touched = new Map<string, { event: IncomingEvent; maxSeq: number; count: number; lastAt: string }>();
+  for (const { event } of stored) {
+    const key = streamKey(event.storeId, event.epoch);
+    const stream = touched.get(key) ?? { event, maxSeq: 0, count: 0, lastAt: event.at };
+    stream.maxSeq = Math.max(stream.maxSeq, event.seq);
+    stream.count += 1;
+    if (Date.parse(event.at) > Date.parse(stream.lastAt)) stream.lastAt = event.at;
+    touched.set(key, stream);
+  }
+  // Only an event right after a stream's contiguous seq moves it (and the run may go on past the
+  // batch, into events that waited for a hole): one query for every stream that moves.
+  const movingKeys = new Set(
+    stored
+      .map((s) => streamKey(s.event.storeId, s.event.epoch))
+      .filter((key, i) => stored[i]!.event.seq === streams.get(key)!.contiguous + 1),
+  );
+  const moving = [...touched.entries()].filter(([key]) => movingKeys.has(key));
+  if (moving.length > 0) {
+    const runs = await tx.query<{ reached: string | number }>(
+      `SELECT s.c + (
+         SELECT count(*) FROM (
+           SELECT d.seq, row_number() OVER (ORDER BY d.seq) AS rn
+           FROM (SELECT DISTINCT seq FROM events e WHERE e.store_id = s.store_id AND e.epoch = s.epoch
+                 AND e.seq > s.c ORDER BY seq LIMIT ${RUN_PAGE}) d) r
+         WHERE r.seq = s.c + r.rn) AS reached
+       FROM unnest($1::text[], $2::uuid[], $3::bigint[]) WITH ORDINALITY AS s (store_id, epoch, c, i) ORDER BY s.i`,
+      [
+        moving.map(([, s]) => s.event.storeId),
+        moving.map(([, s]) => s.event.epoch),
+        moving.map(([key]) => streams.get(key)!.contiguous),
+      ],
+    );
+    for (const [i, [key, { event }]] of moving.entries()) {
+      let reached = Number(runs[i]!.reached);
+      // A run longer than a page (a long-awaited hole filled): read on from where the page ended.
+      if (reached - streams.get(key)!.contiguous === RUN_PAGE)
+        reached = await advanceContiguous(tx, { ...event, seq: reached }, reached - 1);
+      streams.get(key)!.contiguous = reached;
+    }
+  }
+  const rows = [...touched.entries()];
+  await tx.query(
+    `UPDATE store_streams t SET
+       contiguous_seq = u.contiguous,
+       max_seq = GREATEST(t.max_seq, u.max_seq),
+       event_count = t.event_count + u.count,
+       last_event_at = GREATEST(t.last_event_at, u.last_at),
+       last_received_at = now(),
+       gap_since = CASE WHEN GREATEST(t.max_seq, u.max_seq) > u.contiguous THEN COALESCE(t.gap_since, now()) ELSE NULL END
+     FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+       AS u (store_id, epoch, contiguous, max_seq, count, last_at)
+     WHERE t.store_id = u.store_id AND t.epoch = u.epoch`,
+    [
+      rows.map(([, s]) => s.event.storeId),
+      rows.map(([, s]) => s.event.epoch),
+      rows.map(([key]) => streams.get(key)!.contiguous),
+      rows.map(([, s]) => s.maxSeq),
+      rows.map(([, s]) => s.count),
+      rows.map(([, s]) => s.lastAt),
+    ],
+  );
+
+  // The first copy of a seq stays in the figures; a conflicting one is only shown.
+  const projected = stored.filter(({ event, knownType }) => knownType && !conflicted.has(eventKey(event)));
+  await projectMany(
+    tx,
+    projected.map((p) => p.event),
+  );
+  return outcomes(conflicted);
+}
+
+/**
+ * Flags the stored events whose seq another event already has (held before, or earlier in this
+ * batch): both kept, the later one flagged. Returns the flagged ones' keys. Only a seq at or below
+ * its stream's highest seq, or one the batch holds twice, can have another event.
+ */
+async function flagSeqConflicts(
+  tx: Queryable,
+  streams: Map<string, LockedStream>,
+  stored: ValidEvent[],
+): Promise<Set<string>> {
+  const seqKey = (e: IncomingEvent) => `${streamKey(e.storeId, e.epoch)} ${e.seq}`;
+  const seqCount = new Map<string, number>();
+  for (const { event } of stored) seqCount.set(seqKey(event), (seqCount.get(seqKey(event)) ?? 0) + 1);
+  const suspects = stored
+    .map((s) => s.event)
+    .filter((e) => e.seq <= streams.get(streamKey(e.storeId, e.epoch))!.maxSeq || seqCount.get(seqKey(e))! > 1);
+  if (suspects.length === 0) return new Set();
   const conflicts = await tx.query<{ store_id: string; event_id: string; epoch: string; seq: string; other: string }>(
     `SELECT n.store_id, n.event_id, n.epoch, n.seq, e.event_id AS other
      FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[]) AS n (store_id, event_id, epoch, seq)
      JOIN events e ON e.store_id = n.store_id AND e.epoch = n.epoch AND e.seq = n.seq AND e.event_id <> n.event_id`,
     [
-      stored.map((s) => s.event.storeId),
-      stored.map((s) => s.event.eventId),
-      stored.map((s) => s.event.epoch),
-      stored.map((s) => s.event.seq),
+      suspects.map((e) => e.storeId),
+      suspects.map((e) => e.eventId),
+      suspects.map((e) => e.epoch),
+      suspects.map((e) => e.seq),
     ],
   );
   // As one at a time would: an event conflicts with those held before it, not with those after it.
-  const position = new Map(stored.map((s, i) => [`${s.event.storeId} ${s.event.eventId.toLowerCase()}`, i]));
+  const position = new Map(stored.map((s, i) => [eventKey(s.event), i]));
   const flagged = conflicts.filter(
     (c) => (position.get(`${c.store_id} ${c.other}`) ?? -1) < position.get(`${c.store_id} ${c.event_id}`)!,
   );
@@ -118,94 +233,24 @@ async function storeSet(tx: Queryable, streams: Map<string, number>, events: Val
       ],
     );
   }
-  const conflicted = new Set(flagged.map((c) => `${c.store_id} ${c.event_id}`));
-
-  // Each stream touched: its new contiguous seq, highest seq, count and latest time.
-  const touched = new Map<string, { event: IncomingEvent; maxSeq: number; count: number; lastAt: string }>();
-  for (const { event } of stored) {
-    const key = streamKey(event.storeId, event.epoch);
-    const stream = touched.get(key) ?? { event, maxSeq: 0, count: 0, lastAt: event.at };
-    stream.maxSeq = Math.max(stream.maxSeq, event.seq);
-    stream.count += 1;
-    if (Date.parse(event.at) > Date.parse(stream.lastAt)) stream.lastAt = event.at;
-    touched.set(key, stream);
-  }
-  // Only an event right after a stream's contiguous seq moves it (and the run may go on past the
-  // batch, into events that waited for a hole): one query for every stream that moves.
-  const moving = [...touched.entries()].filter(([key]) =>
-    stored.some((s) => streamKey(s.event.storeId, s.event.epoch) === key && s.event.seq === streams.get(key)! + 1),
-  );
-  if (moving.length > 0) {
-    const runs = await tx.query<{ reached: string | number }>(
-      `SELECT s.c + (
-         SELECT count(*) FROM (
-           SELECT d.seq, row_number() OVER (ORDER BY d.seq) AS rn
-           FROM (SELECT DISTINCT seq FROM events e WHERE e.store_id = s.store_id AND e.epoch = s.epoch
-                 AND e.seq > s.c ORDER BY seq LIMIT ${RUN_PAGE}) d) r
-         WHERE r.seq = s.c + r.rn) AS reached
-       FROM unnest($1::text[], $2::uuid[], $3::bigint[]) WITH ORDINALITY AS s (store_id, epoch, c, i) ORDER BY s.i`,
-      [
-        moving.map(([, s]) => s.event.storeId),
-        moving.map(([, s]) => s.event.epoch),
-        moving.map(([key]) => streams.get(key)!),
-      ],
-    );
-    for (const [i, [key, { event }]] of moving.entries()) {
-      let reached = Number(runs[i]!.reached);
-      // A run longer than a page (a long-awaited hole filled): read on from where the page ended.
-      if (reached - streams.get(key)! === RUN_PAGE)
-        reached = await advanceContiguous(tx, { ...event, seq: reached }, reached - 1);
-      streams.set(key, reached);
-    }
-  }
-  const rows = [...touched.entries()];
-  if (rows.length > 0) {
-    await tx.query(
-      `UPDATE store_streams t SET
-         contiguous_seq = u.contiguous,
-         max_seq = GREATEST(t.max_seq, u.max_seq),
-         event_count = t.event_count + u.count,
-         last_event_at = GREATEST(t.last_event_at, u.last_at),
-         last_received_at = now(),
-         gap_since = CASE WHEN GREATEST(t.max_seq, u.max_seq) > u.contiguous THEN COALESCE(t.gap_since, now()) ELSE NULL END
-       FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[])
-         AS u (store_id, epoch, contiguous, max_seq, count, last_at)
-       WHERE t.store_id = u.store_id AND t.epoch = u.epoch`,
-      [
-        rows.map(([, s]) => s.event.storeId),
-        rows.map(([, s]) => s.event.epoch),
-        rows.map(([key]) => streams.get(key)!),
-        rows.map(([, s]) => s.maxSeq),
-        rows.map(([, s]) => s.count),
-        rows.map(([, s]) => s.lastAt),
-      ],
-    );
-  }
-
-  // The first copy of a seq stays in the figures; a conflicting one is only shown.
-  const projected = stored.filter(
-    ({ event, knownType }) => knownType && !conflicted.has(`${event.storeId} ${event.eventId.toLowerCase()}`),
-  );
-  await projectMany(
-    tx,
-    projected.map((p) => p.event),
-  );
-  return events.map((item) => {
-    const key = `${item.event.storeId} ${item.event.eventId.toLowerCase()}`;
-    if (firstCopy.get(key) !== item || !insertedKeys.has(key)) return 'duplicate';
-    return conflicted.has(key) ? 'conflict' : 'stored';
-  });
+  return new Set(flagged.map((c) => `${c.store_id} ${c.event_id}`));
 }
 
 const streamKey = (storeId: string, epoch: string) => `${storeId} ${epoch.toLowerCase()}`;
 
+/** A stream row as locked: the seq up to which HQ holds everything, and the highest it holds. */
+interface LockedStream {
+  contiguous: number;
+  maxSeq: number;
+}
+
 /**
- * The stream rows are the locks: one store's events are stored one transaction at a time whichever
- * worker received them, so its contiguous seq is never computed from two views at once. A batch
- * takes its rows in one fixed order (store, epoch), as every worker does, so two batches that share
- * stores wait for each other instead of deadlocking. Returns each stream's contiguous seq.
+ * The stream rows are the locks: one store's events are counted and projected one transaction at a
+ * time whichever worker received them, so its contiguous seq is never computed from two views at
+ * once. A batch takes its rows in one fixed order (store, epoch), as every worker does, so two
+ * batches that share stores wait for each other instead of deadlocking.
  */
-async function lockStreams(tx: Queryable, events: ValidEvent[]): Promise<Map<string, number>> {
+async function lockStreams(tx: Queryable, events: ValidEvent[]): Promise<Map<string, LockedStream>> {
   const streams = new Map<string, IncomingEvent>();
   for (const { event } of events) streams.set(streamKey(event.storeId, event.epoch), event);
   const ordered = [...streams.values()];
@@ -217,18 +262,23 @@ async function lockStreams(tx: Queryable, events: ValidEvent[]): Promise<Map<str
      ON CONFLICT DO NOTHING`,
     [storeIds, epochs, ordered.map((e) => e.chainId)],
   );
-  const locked = await tx.query<{ store_id: string; epoch: string; contiguous_seq: string | number }>(
-    `SELECT store_id, epoch, contiguous_seq FROM store_streams
+  const locked = await tx.query<{ store_id: string; epoch: string; contiguous_seq: string; max_seq: string }>(
+    `SELECT store_id, epoch, contiguous_seq, max_seq FROM store_streams
      WHERE (store_id, epoch) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
      ORDER BY store_id, epoch FOR UPDATE`,
     [storeIds, epochs],
   );
-  return new Map(locked.map((row) => [streamKey(row.store_id, row.epoch), Number(row.contiguous_seq)]));
+  return new Map(
+    locked.map((row) => [
+      streamKey(row.store_id, row.epoch),
+      { contiguous: Number(row.contiguous_seq), maxSeq: Number(row.max_seq) },
+    ]),
+  );
 }
 
 async function storeLocked(
   tx: Queryable,
-  streams: Map<string, number>,
+  streams: Map<string, LockedStream>,
   received: IncomingEvent,
   knownType: boolean,
 ): Promise<StoreOutcome> {
@@ -266,8 +316,10 @@ async function storeLocked(
     );
   }
 
-  const contiguous = await advanceContiguous(tx, event, streams.get(key)!);
-  streams.set(key, contiguous);
+  const stream = streams.get(key)!;
+  const contiguous = await advanceContiguous(tx, event, stream.contiguous);
+  stream.contiguous = contiguous;
+  stream.maxSeq = Math.max(stream.maxSeq, event.seq);
   await tx.query(
     `UPDATE store_streams SET
        contiguous_seq = $3,
