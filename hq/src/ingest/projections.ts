@@ -9,6 +9,7 @@ import type {
   SaleRefundedData,
   SaleVoidedData,
 } from '../../../hub/src/protocol/events.js';
+import { markSaleDaysDirty } from '../analytics/rollups.js';
 import type { Queryable } from '../db/database.js';
 import { ANALYTICS_PROJECTIONS, saleTier, saleTiers } from './analytics-projections.js';
 import { applyErasure } from './erasure.js';
@@ -90,6 +91,7 @@ export const PROJECTED = new Set(Object.keys(PROJECTIONS));
 
 export async function project(tx: Queryable, event: IncomingEvent): Promise<void> {
   await PROJECTIONS[event.type]?.(tx, event);
+  await markSaleDaysDirty(tx, [event]);
 }
 
 /** Event types `projectMany` projects; a batch with any other projected type is stored event by event. */
@@ -181,4 +183,5 @@ export async function projectMany(tx: Queryable, events: IncomingEvent[]): Promi
       ],
     );
   }
+  await markSaleDaysDirty(tx, events);
 }
