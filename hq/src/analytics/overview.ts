@@ -3,9 +3,9 @@
  * who are new, per business day and per store, over a range of business days. Read from the
  * rollups (rollups.ts), not the sales: a year of a large chain answers within a second.
  */
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { addDays, checked, DateRange, daysFrom, num, share } from './params.js';
-import { firstOfMonth, memberPurchasesIn, PERSON_OF_ROLLUP_ROW, refreshRollups } from './rollups.js';
+import { firstOfMonth, memberPurchasesIn, PERSON_OF_ROLLUP_ROW, readRollups } from './rollups.js';
 
 export const OverviewParams = DateRange;
 
@@ -33,7 +33,10 @@ export interface Overview {
 
 export async function overview(db: Database, params: DateRange): Promise<Overview> {
   const { from, to } = checked(OverviewParams, params);
-  await refreshRollups(db);
+  return readRollups(db, (tx) => overviewFromRollups(tx, from, to));
+}
+
+async function overviewFromRollups(db: Queryable, from: string, to: string): Promise<Overview> {
   // The chain's totals, each day's and each store's, from the stores' day totals.
   const groups = await db.query<{
     date: string | null;

@@ -3,9 +3,9 @@
  * a store sells, how much of it to members, how many sign up, what goes back as refunds, and how
  * many of its members still come. Read from the rollups (rollups.ts), not the sales.
  */
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { addDays, checked, DateRange, isoTime, num, share } from './params.js';
-import { firstOfMonth, memberPurchasesIn, PERSON_OF_ROLLUP_ROW, refreshRollups } from './rollups.js';
+import { firstOfMonth, memberPurchasesIn, PERSON_OF_ROLLUP_ROW, readRollups } from './rollups.js';
 
 export const StoresCompareParams = DateRange;
 
@@ -78,7 +78,10 @@ function median(values: number[]): number {
 
 export async function storesCompare(db: Database, params: DateRange): Promise<StoresCompare> {
   const { from, to } = checked(StoresCompareParams, params);
-  await refreshRollups(db);
+  return readRollups(db, (tx) => compareFromRollups(tx, from, to));
+}
+
+async function compareFromRollups(db: Queryable, from: string, to: string): Promise<StoresCompare> {
   const activeSince = addDays(to, -ACTIVE_DAYS);
   const dormantSince = addDays(to, -CHURNED_DAYS);
   // $1 from, $2 to, $3 activeSince, $4 dormantSince, $5 its month; then the two member purchase reads.
