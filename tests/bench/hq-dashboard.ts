@@ -1,96 +1,186 @@
 /**
- * How long HQ's dashboard figures take over a chain's year, on the embedded PGlite. One JSON line
- * per metric on stdout, {"metric","value","unit","baseline","ratio"}; progress on stderr.
+ * How long HQ's dashboard figures take over a chain's year. One JSON line per metric on stdout,
+ * {"metric","value","unit","baseline","ratio"}; progress on stderr.
  *
  *   hq_overview_ms         the median of AYI_BENCH_HQ_CALLS calls of the chain overview over the
- *                          year, for AYI_BENCH_HQ_STORES stores with AYI_BENCH_HQ_SALES sales in
- *                          all (a third to members). The members are stored through HQ's
- *                          ingest (storeEvents); the sales through the projection ingest runs for
- *                          a batch (projectMany, 2,000 a transaction) without their rows in the
- *                          events table, which the figures never read: a year of 200,000 sales
- *                          through the whole ingest takes PGlite minutes. Baseline: in the same run, the median of a bare
- *                          `SELECT sum(total) FROM sales` over the same table: what reading the
- *                          sales once costs. ratio = overview / bare.
- *   hq_stores_compare_ms   the same for the store comparison.
+ *                          year, read from the rollups (store_days, member_days, member_months).
+ *                          Baseline: the same figures worked out from the sales themselves (the
+ *                          counted_sales view, as the overview read them before the rollups), the
+ *                          median of AYI_BENCH_HQ_NAIVE_CALLS calls. ratio = value / baseline.
+ *   hq_stores_compare_ms   the same for the store comparison (members' activity included).
+ *   hq_dashboard_ms        both together, as the overview and the stores pages ask them.
+ *   hq_rollup_backfill_s   working out the rollups of the whole year at once (what migration 010
+ *                          does to an HQ upgraded in place). Baseline: one pass of the naive
+ *                          overview over the same sales.
  *
- * Environment: AYI_BENCH_HQ_STORES (50), AYI_BENCH_HQ_SALES (200000), AYI_BENCH_HQ_CALLS (9),
- * AYI_BENCH_SEED.
+ * The chain: AYI_BENCH_HQ_STORES stores, AYI_BENCH_HQ_MEMBERS (per store) members, some sharing a
+ * phone number across stores, and AYI_BENCH_HQ_SALES sales over 2026, a third to members (a few
+ * members buy most), 2 % refunded in part, 0.5 % voided. The rows are written straight into the
+ * tables with SQL generate_series, not through ingest: 5,000,000 sales through ingest take hours
+ * (ingest's own speed is hq-ingest.ts's). The figures never read the events table, so it stays empty.
+ * The rollups are then worked out as the migration's backfill does, and the answers of both paths
+ * are compared: the bench fails if they differ.
+ *
+ * Environment: AYI_BENCH_HQ_STORES (50), AYI_BENCH_HQ_SALES (200000), AYI_BENCH_HQ_MEMBERS (400),
+ * AYI_BENCH_HQ_CALLS (7), AYI_BENCH_HQ_NAIVE_CALLS (3); AYI_BENCH_HQ_DATABASE_URL runs it on that
+ * (empty) PostgreSQL database instead of PGlite in a temporary directory. The issue's size:
+ * AYI_BENCH_HQ_STORES=200 AYI_BENCH_HQ_SALES=5000000 AYI_BENCH_HQ_MEMBERS=2000.
  */
-import { randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
-import { overview } from '../../hq/src/analytics/overview.ts';
-import { storesCompare } from '../../hq/src/analytics/stores-compare.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { overview, type Overview } from '../../hq/src/analytics/overview.ts';
+import { addDays, share } from '../../hq/src/analytics/params.ts';
+import { refreshRollups } from '../../hq/src/analytics/rollups.ts';
+import { ACTIVE_DAYS, CHURNED_DAYS, storesCompare, type StoresCompare } from '../../hq/src/analytics/stores-compare.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
-import type { IncomingEvent } from '../../hq/src/ingest/event-message.ts';
-import { projectMany } from '../../hq/src/ingest/projections.ts';
-import { storeEvents } from '../../hq/src/ingest/store-event.ts';
-import { seededRng } from '../../scripts/lib/baskets.ts';
-import { completedSale, registration, memberProfile, saleLine } from '../support/member-events.ts';
-import { emit, progress, runBench } from './report.ts';
+import { emit, progress, removeUnlessKept, runBench } from './report.ts';
 
 const env = process.env;
 const STORES = Number(env.AYI_BENCH_HQ_STORES ?? 50);
 const SALES = Number(env.AYI_BENCH_HQ_SALES ?? 200_000);
-const CALLS = Number(env.AYI_BENCH_HQ_CALLS ?? 9);
-const SEED = Number(env.AYI_BENCH_SEED ?? 20_261_207);
-const MEMBERS_PER_STORE = 40;
-const BATCH = 2000;
-const CHAIN = 'bench-chain';
+const MEMBERS = Number(env.AYI_BENCH_HQ_MEMBERS ?? 400);
+const CALLS = Number(env.AYI_BENCH_HQ_CALLS ?? 7);
+const NAIVE_CALLS = Number(env.AYI_BENCH_HQ_NAIVE_CALLS ?? 3);
 const YEAR = { from: '2026-01-01', to: '2026-12-31' };
 
-const SEALED = { iv: 'aXY=', tag: 'dGFn', data: 'c2VhbGVk' };
-const dayOf = (index: number) => new Date(Date.UTC(2026, 0, 1) + index * 86_400_000).toISOString().slice(0, 10);
+const storeId = (index: number) => `store-${String(index + 1).padStart(3, '0')}`;
 
-/** One store's year: its members first, then its sales day by day, seq 1..N. */
-function storeYear(storeId: string, sales: number, rng: () => number, phoneHashes: string[]): IncomingEvent[] {
-  const epoch = randomUUID();
-  const events: IncomingEvent[] = [];
-  const push = (type: string, at: string, data: unknown, link: Record<string, unknown> | null = null) =>
-    events.push({
-      eventId: uuidv7(),
-      chainId: CHAIN,
-      storeId,
-      epoch,
-      seq: events.length + 1,
-      type,
-      at,
-      occurredAt: null,
-      data: data as Record<string, unknown>,
-      link,
-    });
-  const members: string[] = [];
-  for (let i = 0; i < MEMBERS_PER_STORE; i++) {
-    const memberId = randomUUID();
-    members.push(memberId);
-    // Some shoppers of the chain shop in several stores: the same phone hash.
-    const phoneHash = phoneHashes[Math.floor(rng() * phoneHashes.length)]!;
-    push(
-      'member.registered',
-      '2026-01-01T02:00:00.000Z',
-      { ...registration(memberId, memberProfile(memberId)), memberCode: `M${i}`, sealed: SEALED },
-      { phoneHash },
+/** Members and a year of sales, store by store, straight into the tables. */
+async function fill(db: Database): Promise<void> {
+  await db.query('SELECT setseed(0.2026)');
+  const phones = Math.max(1, Math.round(STORES * MEMBERS * 0.8));
+  const started = performance.now();
+  for (let s = 0; s < STORES; s++) {
+    const store = storeId(s);
+    // Signed up over 2025 and 2026; about one in five phone numbers is a member in two stores.
+    await db.query(
+      `INSERT INTO members (store_id, member_id, registered, registered_at, registered_date, phone_hash, person_id)
+       SELECT $1, 'm-' || k, true, d::timestamptz, d, h, 'p-' || md5(h)
+       FROM (SELECT k, date '2025-01-01' + floor(random() * 700)::int AS d,
+                    md5('phone-' || floor(random() * $2)::int) AS h
+             FROM generate_series(0, $3 - 1) AS k) m`,
+      [store, phones, MEMBERS],
     );
-  }
-  for (let i = 0; i < sales; i++) {
-    const date = dayOf(Math.floor((i * 365) / sales));
-    const memberId = rng() < 0.33 ? members[Math.floor(rng() * members.length)]! : null;
-    const price = 30 + Math.floor(rng() * 300);
-    push(
-      'sale.completed',
-      `${date}T04:00:00.000Z`,
-      completedSale({
-        saleId: `${date.replaceAll('-', '')}-${i + 1}`,
-        businessDate: date,
-        memberId,
-        lines: [
-          saleLine(1, `SKU-${Math.floor(rng() * 200)}`, price),
-          saleLine(2, `SKU-${Math.floor(rng() * 200)}`, 40),
-        ],
-      }),
+    const sales = Math.round(SALES / STORES);
+    await db.query(
+      `INSERT INTO sales (store_id, sale_id, completed, business_date, at, member_id, total, refunded, voided, line_count)
+       SELECT $1, 's-' || i, true, d, d + time '12:00', m, total,
+              CASE WHEN r_refund < 0.02 THEN total / 2 ELSE 0 END, r_refund > 0.995, 2
+       FROM (SELECT i, date '2026-01-01' + ((i * 365) / $2)::int AS d,
+                    CASE WHEN random() < 0.33 THEN 'm-' || floor(power(random(), 2) * $3)::int END AS m,
+                    70 + floor(random() * 300)::bigint AS total, random() AS r_refund
+             FROM generate_series(0, $2 - 1) AS i) g`,
+      [store, sales, MEMBERS],
     );
+    if ((s + 1) % 20 === 0) progress(`${s + 1} stores written (${Math.round((performance.now() - started) / 1000)} s)`);
   }
-  return events;
+  await db.query(
+    `INSERT INTO rollup_dirty_days (store_id, business_date)
+     SELECT DISTINCT store_id, business_date FROM sales ON CONFLICT DO NOTHING`,
+  );
+}
+
+const num = (value: unknown) => Number(value ?? 0);
+
+/** The overview's figures straight from the sales: the queries the overview ran before the rollups. */
+async function naiveOverview(db: Database, from: string, to: string) {
+  const totals = await db.query<Record<string, string | null>>(
+    `SELECT to_char(business_date, 'YYYY-MM-DD') AS date, store_id, count(*) AS sales, sum(net) AS revenue,
+            sum(net) FILTER (WHERE member_id IS NOT NULL) AS member_revenue
+     FROM counted_sales WHERE business_date BETWEEN $1 AND $2
+     GROUP BY GROUPING SETS ((), (business_date), (store_id))`,
+    [from, to],
+  );
+  const [persons] = await db.query<Record<string, string>>(
+    `WITH p AS (
+       SELECT person_id, min(business_date) AS first_day, bool_or(business_date >= $1) AS active
+       FROM counted_sales WHERE person_id IS NOT NULL AND business_date <= $2 GROUP BY person_id)
+     SELECT count(*) FILTER (WHERE active) AS active, count(*) FILTER (WHERE active AND first_day < $1) AS returning
+     FROM p`,
+    [from, to],
+  );
+  const whole = totals.find((t) => t.date === null && t.store_id === null)!;
+  return {
+    revenue: num(whole.revenue),
+    sales: num(whole.sales),
+    memberRevenue: num(whole.member_revenue),
+    membersActive: num(persons!.active),
+    returningMembers: num(persons!.returning),
+    days: totals.filter((t) => t.date !== null).length,
+  };
+}
+
+/** The store comparison's figures straight from the sales, members' activity included. */
+async function naiveStoresCompare(db: Database, from: string, to: string) {
+  const stores = await db.query<Record<string, string>>(
+    `WITH g AS (
+       SELECT store_id, person_id, GROUPING(person_id) AS whole_store, count(*) AS sales, sum(net) AS revenue,
+              sum(net) FILTER (WHERE member_id IS NOT NULL) AS member_revenue
+       FROM counted_sales WHERE business_date BETWEEN $1 AND $2
+       GROUP BY GROUPING SETS ((store_id), (store_id, person_id))),
+     r AS (
+       SELECT store_id, count(*) AS buyers, count(*) FILTER (WHERE sales > 1) AS repeaters
+       FROM g WHERE whole_store = 0 AND person_id IS NOT NULL GROUP BY store_id),
+     last AS (
+       SELECT store_id, person_id, max(business_date) AS last_day FROM counted_sales
+       WHERE person_id IS NOT NULL AND business_date <= $2 GROUP BY store_id, person_id),
+     a AS (
+       SELECT k.store_id, count(*) FILTER (WHERE last.last_day >= $3) AS active,
+              count(*) FILTER (WHERE last.last_day < $3 AND last.last_day >= $4) AS dormant
+       FROM members k LEFT JOIN last ON last.store_id = k.store_id AND last.person_id = k.person_id
+       WHERE k.registered AND NOT k.erased AND k.merged_into IS NULL AND k.registered_date <= $2
+       GROUP BY k.store_id)
+     SELECT g.store_id, g.sales, g.revenue, g.member_revenue, r.buyers, r.repeaters, a.active, a.dormant
+     FROM g LEFT JOIN r USING (store_id) LEFT JOIN a USING (store_id) WHERE g.whole_store = 1
+     ORDER BY g.store_id`,
+    [from, to, addDays(to, -ACTIVE_DAYS), addDays(to, -CHURNED_DAYS)],
+  );
+  return stores.map((s) => ({
+    storeId: s.store_id,
+    sales: num(s.sales),
+    revenue: num(s.revenue),
+    memberShare: share(num(s.member_revenue), num(s.revenue)),
+    repeatShare: share(num(s.repeaters), num(s.buyers)),
+    activeMembers: num(s.active),
+    dormantMembers: num(s.dormant),
+  }));
+}
+
+/** The naive answers' figures as the rollups' answers give them, to check both agree. */
+function sameFigures(
+  rolled: [Overview, StoresCompare],
+  naive: [Awaited<ReturnType<typeof naiveOverview>>, Awaited<ReturnType<typeof naiveStoresCompare>>],
+): boolean {
+  const [o, c] = rolled;
+  const overviewAgrees = isDeepStrictEqual(
+    {
+      revenue: o.revenue,
+      sales: o.sales,
+      memberRevenue: o.memberRevenue,
+      membersActive: o.membersActive,
+      returningMembers: o.returningMembers,
+      days: o.days.filter((d) => d.sales > 0).length,
+    },
+    naive[0],
+  );
+  const storesAgree = isDeepStrictEqual(
+    c.stores
+      .filter((s) => s.sales > 0)
+      .map((s) => ({
+        storeId: s.storeId,
+        sales: s.sales,
+        revenue: s.revenue,
+        memberShare: s.memberShare,
+        repeatShare: s.repeatShare,
+        activeMembers: s.activeMembers,
+        dormantMembers: s.dormantMembers,
+      })),
+    naive[1],
+  );
+  return overviewAgrees && storesAgree;
 }
 
 async function median(calls: number, work: () => Promise<unknown>): Promise<number> {
@@ -105,40 +195,41 @@ async function median(calls: number, work: () => Promise<unknown>): Promise<numb
   return times[Math.floor(times.length / 2)]!;
 }
 
-async function fill(db: Database): Promise<void> {
-  const rng = seededRng(SEED);
-  const phoneHashes = Array.from({ length: STORES * MEMBERS_PER_STORE * 0.8 }, () =>
-    Array.from({ length: 64 }, () => Math.floor(rng() * 16).toString(16)).join(''),
-  );
-  const started = performance.now();
-  for (let s = 0; s < STORES; s++) {
-    const storeId = `store-${String(s + 1).padStart(3, '0')}`;
-    const events = storeYear(storeId, Math.round(SALES / STORES), rng, phoneHashes);
-    const members = events.filter((e) => e.type === 'member.registered');
-    await storeEvents(
-      db,
-      members.map((event) => ({ event, knownType: true })),
-    );
-    const sales = events.filter((e) => e.type === 'sale.completed');
-    for (let i = 0; i < sales.length; i += BATCH) {
-      await db.transaction((tx) => projectMany(tx, sales.slice(i, i + BATCH)));
-    }
-    if ((s + 1) % 10 === 0) progress(`${s + 1} stores stored (${Math.round((performance.now() - started) / 1000)} s)`);
-  }
-}
-
 runBench(async () => {
-  const db = await openDatabase({ dataDir: 'memory://' });
+  const url = env.AYI_BENCH_HQ_DATABASE_URL;
+  const dir = url ? null : mkdtempSync(path.join(tmpdir(), 'ayi-hq-dashboard-'));
+  const db = await openDatabase(url ? { url } : { dataDir: dir! });
   try {
     await migrate(db);
-    progress(`storing ${SALES} sales of ${STORES} stores through HQ's ingest (PGlite)`);
+    progress(`writing ${SALES} sales and ${STORES * MEMBERS} members of ${STORES} stores (${db.kind})`);
     await fill(db);
-    const bare = await median(CALLS, () => db.query('SELECT sum(total) FROM sales'));
+    await db.exec('ANALYZE');
+    let start = performance.now();
+    await naiveOverview(db, YEAR.from, YEAR.to);
+    const naivePass = performance.now() - start;
+    start = performance.now();
+    const days = await refreshRollups(db);
+    const backfill = performance.now() - start;
+    progress(`rollups of ${days} store days worked out in ${Math.round(backfill)} ms`);
+    await db.exec('ANALYZE');
+    const rolled: [Overview, StoresCompare] = [await overview(db, YEAR), await storesCompare(db, YEAR)];
+    const naive = [
+      await naiveOverview(db, YEAR.from, YEAR.to),
+      await naiveStoresCompare(db, YEAR.from, YEAR.to),
+    ] as const;
+    if (!sameFigures(rolled, [...naive])) throw new Error('the rollups and the sales give different figures');
     const overviewMs = await median(CALLS, () => overview(db, YEAR));
     const compareMs = await median(CALLS, () => storesCompare(db, YEAR));
-    emit('hq_overview_ms', overviewMs, 'ms', bare, overviewMs / bare);
-    emit('hq_stores_compare_ms', compareMs, 'ms', bare, compareMs / bare);
+    const naiveOverviewMs = await median(NAIVE_CALLS, () => naiveOverview(db, YEAR.from, YEAR.to));
+    const naiveCompareMs = await median(NAIVE_CALLS, () => naiveStoresCompare(db, YEAR.from, YEAR.to));
+    emit('hq_overview_ms', overviewMs, 'ms', naiveOverviewMs, overviewMs / naiveOverviewMs);
+    emit('hq_stores_compare_ms', compareMs, 'ms', naiveCompareMs, compareMs / naiveCompareMs);
+    const both = overviewMs + compareMs;
+    const naiveBoth = naiveOverviewMs + naiveCompareMs;
+    emit('hq_dashboard_ms', both, 'ms', naiveBoth, both / naiveBoth);
+    emit('hq_rollup_backfill_s', backfill / 1000, 's', naivePass / 1000, backfill / naivePass);
   } finally {
     await db.close();
+    if (dir) removeUnlessKept(dir);
   }
 });

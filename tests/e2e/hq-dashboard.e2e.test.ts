@@ -165,6 +165,15 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     const csv = readFileSync((await (await download).path())!, 'utf8');
     expect(csv.startsWith('\uFEFF')).toBe(true);
     for (const storeId of STORES) expect(csv).toContain(storeId);
+    // Each store's one member bought today: active there, none dormant, churned or never buying.
+    const [header, ...rows] = csv
+      .slice(1)
+      .trim()
+      .split(/\r?\n/)
+      .map((line) => line.split(','));
+    const activity = ['活躍會員', '沉睡會員', '流失會員', '從未消費會員'].map((label) => header!.indexOf(label));
+    expect(activity.every((column) => column >= 0)).toBe(true);
+    expect(rows.map((row) => activity.map((column) => row[column]))).toEqual(STORES.map(() => ['1', '0', '0', '0']));
 
     // The customer who shops at both stores is one person, a cross-store shopper.
     await page.getByTestId('nav-customers').click();
@@ -218,6 +227,11 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await expect.poll(() => page.locator('main h1').textContent()).toBe('Chain overview');
     await expect.poll(() => revenue.textContent()).toBe(expected);
     await shot(page, 'hq-overview-en.png');
+    await page.getByTestId('nav-stores').click();
+    await expect
+      .poll(() => page.getByTestId('stores-activity-note').textContent())
+      .toContain('active within 90 days, dormant within 180 days');
+    await page.getByTestId('nav-overview').click();
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, 'hq-overview-en-phone.png');
     await page.getByTestId('lang-zh-TW').click();

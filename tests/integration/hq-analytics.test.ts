@@ -15,7 +15,7 @@ import { quarantined, seqConflicts, storeLinks } from '../../hq/src/analytics/li
 import { overview } from '../../hq/src/analytics/overview.ts';
 import { AnalyticsParamError } from '../../hq/src/analytics/params.ts';
 import { productPairs, products } from '../../hq/src/analytics/products.ts';
-import { storesCompare } from '../../hq/src/analytics/stores-compare.ts';
+import { MEDIAN_FIGURES, storesCompare } from '../../hq/src/analytics/stores-compare.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
 import { addUser } from '../../hq/src/auth/users.ts';
@@ -30,6 +30,7 @@ import { LinkWatch } from '../../hq/src/ingest/link-watch.ts';
 import { quarantine, storeEvent, storeEvents, type ValidEvent } from '../../hq/src/ingest/store-event.ts';
 import { quintiles, rfmSegment } from '../../hub/src/domain/rfm.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
+import { DEFAULT_ACTIVE_DAYS, DEFAULT_CHURNED_DAYS } from '../../hub/src/services/analytics.service.ts';
 import { seededRng } from '../../scripts/lib/baskets.ts';
 import { CHAIN_ID, chainTruth, chainYear, type ChainTruth, type CountedSale } from '../support/hq-chain.ts';
 import { completedSale, saleLine } from '../support/member-events.ts';
@@ -61,6 +62,16 @@ async function ingestShuffled(db: Database, events: HubEvent[], seed: number): P
     i += size;
   }
 }
+
+/** Each sale's business day, by `{storeId} {saleId}`. */
+const saleDay = new Map(
+  year.events
+    .filter((e) => e.type === 'sale.completed')
+    .map((e) => {
+      const sale = e.data as { saleId: string; businessDate: string };
+      return [`${e.storeId} ${sale.saleId}`, sale.businessDate] as const;
+    }),
+);
 
 const inRange = (from: string, to: string) => (s: CountedSale) => s.date >= from && s.date <= to;
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -98,6 +109,63 @@ function expectedOverview(t: ChainTruth, from: string, to: string) {
       const ofStore = sales.filter((s) => s.storeId === storeId);
       return { storeId, revenue: sum(ofStore.map((s) => s.net)), sales: ofStore.length };
     }),
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/**
+ * The store comparison from the events: each store's sales, its buyers' repeat share and its
+ * members' activity at the range's end by the hub member report's own thresholds.
+ */
+function expectedStores(t: ChainTruth, from: string, to: string) {
+  const sales = t.counted.filter(inRange(from, to));
+  const storeIds = [...new Set([...t.counted.map((s) => s.storeId), ...t.lastEventAt.keys()])].sort();
+  const stores = storeIds.map((storeId) => {
+    const ofStore = sales.filter((s) => s.storeId === storeId);
+    const revenue = sum(ofStore.map((s) => s.net));
+    const buyers = new Map<string, number>();
+    for (const s of ofStore) if (s.person) buyers.set(s.person, (buyers.get(s.person) ?? 0) + 1);
+    const activity = { active: 0, dormant: 0, churned: 0, never: 0 };
+    for (const record of t.registeredRecords.filter((r) => r.storeId === storeId && r.date <= to)) {
+      const days = t.counted
+        .filter((s) => s.storeId === storeId && s.person === record.person && s.date <= to)
+        .map((s) => daysBetween(s.date, to));
+      const sinceLast = days.length > 0 ? Math.min(...days) : null;
+      if (sinceLast === null) activity.never += 1;
+      else if (sinceLast <= DEFAULT_ACTIVE_DAYS) activity.active += 1;
+      else if (sinceLast <= DEFAULT_CHURNED_DAYS) activity.dormant += 1;
+      else activity.churned += 1;
+    }
+    return {
+      storeId,
+      revenue,
+      sales: ofStore.length,
+      averageBasket: ofStore.length ? Math.round(revenue / ofStore.length) : 0,
+      memberShare: share(sum(ofStore.filter((s) => s.memberId).map((s) => s.net)), revenue),
+      repeatShare: share([...buyers.values()].filter((n) => n > 1).length, buyers.size),
+      newMembers: t.registeredRecords.filter((r) => r.storeId === storeId && r.date >= from && r.date <= to).length,
+      refunds: sum(ofStore.map((s) => s.refunded)),
+      refundedSales: ofStore.filter((s) => s.refunded > 0).length,
+      activeMembers: activity.active,
+      dormantMembers: activity.dormant,
+      churnedMembers: activity.churned,
+      neverBoughtMembers: activity.never,
+      lastEventAt: t.lastEventAt.get(storeId) ?? null,
+    };
+  });
+  const medianOf = (figure: keyof (typeof stores)[number]) => median(stores.map((s) => s[figure] as number));
+  return {
+    from,
+    to,
+    activeDays: DEFAULT_ACTIVE_DAYS,
+    churnedDays: DEFAULT_CHURNED_DAYS,
+    stores,
+    median: Object.fromEntries(MEDIAN_FIGURES.map((figure) => [figure, medianOf(figure)])),
   };
 }
 
@@ -178,32 +246,13 @@ describe.each(backends)('HQ analytics on $name', ({ name, open }) => {
 
   it('compares the stores as the events count them', async () => {
     if (!db) return;
-    const from = '2026-02-01';
-    const to = '2026-10-31';
-    const result = await storesCompare(db, { from, to });
-    const sales = truth.counted.filter(inRange(from, to));
+    const result = await storesCompare(db, { from: '2026-02-01', to: '2026-10-31' });
     expect(result.stores.map((s) => s.storeId)).toEqual(['store-a', 'store-b', 'store-c']);
-    for (const store of result.stores) {
-      const ofStore = sales.filter((s) => s.storeId === store.storeId);
-      const revenue = sum(ofStore.map((s) => s.net));
-      const buyers = new Map<string, number>();
-      for (const s of ofStore) if (s.person) buyers.set(s.person, (buyers.get(s.person) ?? 0) + 1);
-      expect(store).toEqual({
-        storeId: store.storeId,
-        revenue,
-        sales: ofStore.length,
-        averageBasket: Math.round(revenue / ofStore.length),
-        memberShare: share(sum(ofStore.filter((s) => s.memberId).map((s) => s.net)), revenue),
-        repeatShare: share([...buyers.values()].filter((n) => n > 1).length, buyers.size),
-        newMembers: truth.registeredRecords.filter((r) => r.storeId === store.storeId && r.date >= from && r.date <= to)
-          .length,
-        refunds: sum(ofStore.map((s) => s.refunded)),
-        refundedSales: ofStore.filter((s) => s.refunded > 0).length,
-        lastEventAt: truth.lastEventAt.get(store.storeId),
-      });
+    expect(result).toEqual(expectedStores(truth, '2026-02-01', '2026-10-31'));
+    // Every class of member activity occurs, so each is checked.
+    for (const figure of ['activeMembers', 'dormantMembers', 'churnedMembers', 'neverBoughtMembers'] as const) {
+      expect(sum(result.stores.map((s) => s[figure]))).toBeGreaterThan(0);
     }
-    const revenues = result.stores.map((s) => s.revenue).sort((a, b) => a - b);
-    expect(result.median.revenue).toBe(revenues[1]);
   });
 
   it('scores RFM over persons across stores and counts the cross-store shoppers', async () => {
@@ -405,6 +454,75 @@ describe.each(backends)('HQ analytics on $name', ({ name, open }) => {
     await expect(overview(db, { from: '2025-01-01', to: '2026-04-01' })).rejects.toThrow(/at most 400/);
     await expect(customers(db, { from: '2026-02-30', to: '2026-04-01' })).rejects.toThrow(AnalyticsParamError);
   });
+});
+
+describe.each(backends)('HQ rollups on $name', ({ open }) => {
+  // The events held back to arrive last: refunds and sales of the year's first months (late, for
+  // days the rollups already hold), then the erasures.
+  const late = year.events.filter(
+    (e, i) =>
+      (e.type === 'sale.refunded' || (e.type === 'sale.completed' && i % 7 === 0)) &&
+      saleDay.get(`${e.storeId} ${(e.data as { saleId: string }).saleId}`)! < '2026-04-01',
+  );
+  const erasures: HubEvent[] = year.events.filter((e) => e.type === 'member.erased');
+  const first = year.events.filter((e) => !late.includes(e) && !erasures.includes(e));
+  const ranges = [
+    ['2026-01-01', '2026-12-31'],
+    ['2026-02-10', '2026-05-20'],
+    ['2026-03-03', '2026-03-09'],
+  ] as const;
+
+  async function expectFiguresOf(db: Database, published: HubEvent[]) {
+    const t = chainTruth(published);
+    for (const [from, to] of ranges) {
+      expect(await overview(db, { from, to })).toEqual(expectedOverview(t, from, to));
+      expect(await storesCompare(db, { from, to })).toEqual(expectedStores(t, from, to));
+    }
+  }
+
+  it('keeps the day totals exact when a refund or a sale arrives late for an old day, and after an erasure', async () => {
+    const db = await open();
+    if (!db) return;
+    try {
+      await migrate(db);
+      await ingestShuffled(db, first, 2);
+      await expectFiguresOf(db, first);
+      expect(late.filter((e) => e.type === 'sale.refunded').length).toBeGreaterThan(0);
+      expect(late.filter((e) => e.type === 'sale.completed').length).toBeGreaterThan(0);
+      await ingestShuffled(db, late, 3);
+      await expectFiguresOf(db, [...first, ...late]);
+      expect(erasures.length).toBeGreaterThan(0);
+      await ingestShuffled(db, erasures, 4);
+      await expectFiguresOf(db, year.events);
+      const rollups = JSON.stringify([
+        await db.query('SELECT * FROM member_days'),
+        await db.query('SELECT * FROM member_months'),
+      ]);
+      for (const id of year.erasedIds) expect(rollups).not.toContain(id);
+    } finally {
+      await db.close();
+    }
+  }, 240_000);
+
+  it('works out the rollups of the sales an HQ upgraded in place already holds', async () => {
+    const db = await open();
+    if (!db) return;
+    try {
+      await migrate(db);
+      await ingestShuffled(db, year.events, 5);
+      const whole = { from: '2026-01-01', to: '2026-12-31' };
+      const figures = [await overview(db, whole), await storesCompare(db, whole)];
+      // The database as it was before 010: the sales there, no rollups.
+      await db.exec(`DROP TABLE store_days; DROP TABLE member_days; DROP TABLE member_months;
+                     DROP TABLE rollup_dirty_days; DELETE FROM schema_migrations WHERE version = 10;`);
+      expect(await migrate(db)).toEqual(['010_rollups.sql']);
+      const [dirty] = await db.query<{ n: string }>('SELECT count(*) AS n FROM rollup_dirty_days');
+      expect(Number(dirty!.n)).toBe(0);
+      expect([await overview(db, whole), await storesCompare(db, whole)]).toEqual(figures);
+    } finally {
+      await db.close();
+    }
+  }, 240_000);
 });
 
 describe.each(backends)('HQ link health on $name', ({ open }) => {

@@ -271,8 +271,8 @@ export interface ChainTruth {
   counted: CountedSale[];
   /** Per live person, the first day any of their records registered. */
   firstRegistered: Map<string, string>;
-  /** Per store, the records registered (not merged away, not erased), with their day. */
-  registeredRecords: { storeId: string; date: string }[];
+  /** Per store, the records registered (not merged away, not erased), with their day and person. */
+  registeredRecords: { storeId: string; date: string; person: string }[];
   lastEventAt: Map<string, string>;
   /** Per live record ({storeId}/{memberId}): the newest tier and consent flags its events gave. */
   standing: Map<string, { tier: string | null; consent: Record<string, boolean> }>;
@@ -390,7 +390,7 @@ export function chainTruth(events: HubEvent[]): ChainTruth {
     const [storeId, memberId] = recordKey.split('/') as [string, string];
     const person = personOf(storeId, memberId);
     if (!firstRegistered.has(person) || firstRegistered.get(person)! > rec.date) firstRegistered.set(person, rec.date);
-    if (!rec.mergedInto) registeredRecords.push({ storeId, date: rec.date });
+    if (!rec.mergedInto) registeredRecords.push({ storeId, date: rec.date, person });
   }
   for (const recordKey of erased) standing.delete(recordKey);
   return { counted, firstRegistered, registeredRecords, lastEventAt, catalogNames, standing };

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { refreshRollupsIn } from '../analytics/rollups.js';
 import { rebuildAnalyticsIn } from '../ingest/analytics-projections.js';
 import type { Database, Queryable } from './database.js';
 
@@ -38,6 +39,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
  */
 export const MIGRATION_STEPS: Partial<Record<number, (tx: Queryable) => Promise<unknown>>> = {
   5: rebuildAnalyticsIn,
+  10: refreshRollupsIn,
 };
 
 /** Applies what is missing; returns the names applied now. */

@@ -6,6 +6,7 @@
  * (late, or resent) are anonymised the same way before they are stored.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { forgetMemberInRollups } from '../analytics/rollups.js';
 import type { Queryable } from '../db/database.js';
 import { eraseMemberRows } from './analytics-projections.js';
 import type { IncomingEvent } from './event-message.js';
@@ -112,6 +113,7 @@ async function eraseMembers(tx: Queryable, memberIds: string[], anonId: string):
       [memberId, anonId],
     );
     await tx.query('UPDATE sales SET member_id = $2 WHERE member_id = $1', [memberId, anonId]);
+    await forgetMemberInRollups(tx, memberId);
   }
   await eraseMemberRows(tx, memberIds, anonId);
   await tx.query(

@@ -9,6 +9,7 @@ import type {
   SaleRefundedData,
   SaleVoidedData,
 } from '../../../hub/src/protocol/events.js';
+import { markSaleDaysDirty } from '../analytics/rollups.js';
 import type { Queryable } from '../db/database.js';
 import { ANALYTICS_PROJECTIONS, saleTiers } from './analytics-projections.js';
 import { applyErasure } from './erasure.js';
@@ -140,6 +141,8 @@ export async function projectMany(tx: Queryable, events: IncomingEvent[]): Promi
     tx,
     completed.map((c) => c.event),
   );
+  // The days whose rollups these sales change are worked out again before a report reads them.
+  await markSaleDaysDirty(tx, events);
 }
 
 /** What a batch changes in one sale's row (its refunds aside). */
