@@ -204,14 +204,17 @@ describe("HQ's catalog reaches every store", () => {
         'HQ-COF,,總部咖啡豆,咖啡,四百,30,',
         'HQ-CUP,4710000000011,隨行杯,器具,280,,2.5',
         'HQ-TEA,,重複,飲料,50,,',
+        `HQ-BOX,${Array.from({ length: 33 }, (_, i) => `BOX-${i}`).join('|')},禮盒,器具,900,,`,
       ].join('\n'),
       'text/csv',
     );
     expect(badRows.status).toBe(400);
     expect(badRows.body.error).toBe('invalid_catalog');
-    expect(badRows.body.message).toMatch(/3 row\(s\).*line 3: price/);
+    expect(badRows.body.message).toMatch(/4 row\(s\).*line 3: price/);
     const rejected = (badRows.body.details as { rejected: { line: number; errors: string[] }[] }).rejected;
-    expect(rejected.map((row) => row.line)).toEqual([3, 4, 5]);
+    expect(rejected.map((row) => row.line)).toEqual([3, 4, 5, 6]);
+    // A store's import takes 33 barcodes; a version does not (the stores would refuse it).
+    expect(rejected[3]!.errors.join(' ')).toMatch(/barcodes/);
     expect(rejected[1]!.errors.join(' ')).toMatch(/4710000000011 already belongs to HQ-TEA.*price@store-b/);
     expect(rejected[2]!.errors.join(' ')).toMatch(/HQ-TEA already appears on line 2/);
     const noPrice = await hqRequest('POST', '/api/catalog', 'sku,name,category\nHQ-TEA,茶,飲料\n', 'text/csv');
@@ -225,6 +228,15 @@ describe("HQ's catalog reaches every store", () => {
     );
     expect(badStore).toMatchObject({ status: 400, body: { error: 'invalid_csv' } });
     expect(badStore.body.message).toMatch(/price@store b/);
+    const tooMany = Array.from({ length: 20_001 }, (_, i) => `MANY-${i},,商品 ${i},類別,10,`);
+    const huge = await hqRequest(
+      'POST',
+      '/api/catalog',
+      ['sku,barcodes,name,category,price,repurchase_days', ...tooMany].join('\n'),
+      'text/csv',
+    );
+    expect(huge).toMatchObject({ status: 400, body: { error: 'invalid_csv' } });
+    expect(huge.body.message).toMatch(/20001 products; .* at most 20000/);
     // None of them made a version.
     expect((await hqCatalog())?.latest ?? null).toBeNull();
   });

@@ -4,6 +4,7 @@
  * own, `price@{storeId}` (an empty cell: the chain's price). Every bad row is reported with its
  * line number and reasons, and a file with any bad row makes no catalog.
  */
+import { Value } from '@sinclair/typebox/value';
 import {
   priceProblem,
   validateCatalogRows,
@@ -11,6 +12,7 @@ import {
   type RejectedRow,
 } from '../../../hub/src/domain/catalog.js';
 import { DomainError } from '../../../hub/src/domain/errors.js';
+import { CATALOG_MAX_PRODUCTS, CatalogProductSchema } from '../../../hub/src/protocol/event-schemas.js';
 import { parseCatalogCsv } from '../../../hub/src/services/catalog.service.js';
 import { HqError } from '../errors.js';
 
@@ -42,6 +44,17 @@ export function chainCatalogFromCsv(csv: string): ChainCatalog {
   // No barcode belongs to anything outside the file: the version is the whole catalog.
   const { products, rejected } = validateCatalogRows(rows, () => undefined);
   const byLine = new Map<number, RejectedRow>(rejected.map((row) => [row.line, row]));
+  const reject = (line: number, sku: string | null, problem: string) => {
+    const held = byLine.get(line) ?? { line, sku, errors: [] };
+    held.errors.push(problem);
+    byLine.set(line, held);
+  };
+  // What a store's import allows and a version does not (more than 32 barcodes): the stores would refuse it.
+  const productLines = rows.filter(({ line }) => !byLine.has(line)).map(({ line }) => line);
+  products.forEach((product, index) => {
+    const error = Value.Errors(CatalogProductSchema, product).First();
+    if (error) reject(productLines[index]!, product.sku, `${error.path.slice(1) || 'product'}: ${error.message}`);
+  });
   const storePrices: ChainCatalog['storePrices'] = {};
   for (const { line, row } of rows) {
     const cells = row as Record<string, string | undefined>;
@@ -49,11 +62,8 @@ export function chainCatalogFromCsv(csv: string): ChainCatalog {
       const text = (cells[column] ?? '').trim();
       if (!text) continue;
       const problem = priceProblem(column, text);
-      if (problem) {
-        const held = byLine.get(line) ?? { line, sku: (cells.sku ?? '').trim() || null, errors: [] };
-        held.errors.push(problem);
-        byLine.set(line, held);
-      } else if (!byLine.has(line)) {
+      if (problem) reject(line, (cells.sku ?? '').trim() || null, problem);
+      else if (!byLine.has(line)) {
         const storeId = column.slice(STORE_PRICE_PREFIX.length);
         (storePrices[storeId] ??= {})[(cells.sku ?? '').trim()] = Number(text);
       }
@@ -68,6 +78,12 @@ export function chainCatalogFromCsv(csv: string): ChainCatalog {
       `${all.length} row(s) of the file are wrong, nothing was published. ${named.join(' | ')}`,
       400,
       { rejected: all },
+    );
+  }
+  if (products.length > CATALOG_MAX_PRODUCTS) {
+    throw new HqError(
+      'invalid_csv',
+      `The file has ${products.length} products; a catalog version holds at most ${CATALOG_MAX_PRODUCTS}`,
     );
   }
   return { products, storePrices };
