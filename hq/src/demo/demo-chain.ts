@@ -332,7 +332,7 @@ function keepSelling(
     const { code } = await adminRequest<{ code: string }>(path.join(store.dataDir, 'ayi.sock'), 'pair');
     await tablet.pair(code, `Demo counter (${store.name})`);
     await tablet.login(DEMO_CASHIER_PIN);
-    const products: ProductView[] = await tablet.products();
+    let products: ProductView[] = await tablet.products();
     // The same few mobile numbers at every store: HQ sees them as one person each.
     const members: string[] = [];
     for (let i = 1; i <= LIVE_SHOPPERS; i++) {
@@ -354,6 +354,8 @@ function keepSelling(
         ...(memberId ? { memberId } : {}),
       });
       if (answer.status === 201 || answer.status === 200) sold();
+      // A sale priced from an older catalog (HQ published a version since): the counter reloads it.
+      else products = await tablet.products();
     }
   };
   const done = run()
