@@ -12,7 +12,7 @@ import { runUsersCommand, USERS_USAGE } from './cli/users.js';
 import { loadConfig, loadDatabaseConfig, loadServerConfig, type HqDatabaseConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
-import { DEMO_CHAIN_ID, startDemoChain, type DemoChain } from './demo/demo-chain.js';
+import { DEMO_CHAIN_ID, publishDemoCatalog, startDemoChain, type DemoChain } from './demo/demo-chain.js';
 import { HqError } from './errors.js';
 import { startCatalogPublisher } from './catalog/catalog-publisher.js';
 import { analyticsRoutes } from './http/analytics.routes.js';
@@ -98,7 +98,10 @@ async function run(
     dashboardAddress = serverConfig.publicOrigin ?? address;
     log.info({ listening: address, dashboard: dashboardAddress }, 'HQ dashboard at this address');
   }
-  if (demo && dashboardAddress) await announceDemo(db, demo, dashboardAddress);
+  if (demo && dashboardAddress) {
+    const catalogVersion = catalogPublisher ? await publishDemoCatalog(db, catalogPublisher, demo.history) : null;
+    await announceDemo(db, demo, dashboardAddress, catalogVersion);
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -166,7 +169,12 @@ function ensureDashboardBuilt(): void {
 }
 
 /** The demo's sign-in: the admin user, made on the first start and given a new password at every start. */
-async function announceDemo(db: Database, chain: DemoChain, dashboard: string): Promise<void> {
+async function announceDemo(
+  db: Database,
+  chain: DemoChain,
+  dashboard: string,
+  catalogVersion: number | null,
+): Promise<void> {
   const { password } = (await findUser(db, 'admin'))
     ? await changeUser(db, 'admin', { resetPassword: true })
     : await addUser(db, 'admin', 'admin');
@@ -175,6 +183,9 @@ async function announceDemo(db: Database, chain: DemoChain, dashboard: string): 
     'Ayi HQ demo chain is running.',
     `  Dashboard:  ${dashboard}`,
     `  Sign in:    admin / ${password}  (new at every start; the dashboard asks you to choose your own)`,
+    ...(catalogVersion === null
+      ? []
+      : [`  Catalog:    version ${catalogVersion} from HQ; the 商品目錄 page shows which store runs which version`]),
     '  Stores (tablet UI; demo PINs: cashier 1111, manager 222222, owner 333333):',
     ...chain.stores.map(
       (store) => `    ${store.name.padEnd(6, '　')} ${store.url}  pairing code ${store.pairingCode} (10 minutes)`,

@@ -17,6 +17,7 @@ import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
+import { demoCatalogCsv } from './demo/demo-catalog.js';
 import { clearSeedingMark, markSeeding, seedingWasCutShort } from './demo/seeding-mark.js';
 import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
@@ -793,11 +794,7 @@ export class Hub {
       );
     }
     if (catalog.isEmpty()) {
-      const demoFile = (name: string) =>
-        readFileSync(path.resolve(import.meta.dirname, '..', 'src', 'demo', name), 'utf8').trimEnd();
-      // The year of history also sells baby products and fresh food, which its members come back for.
-      const extra = history ? `\n${demoFile('history-catalog.csv').split('\n').slice(1).join('\n')}` : '';
-      await catalog.importCsv(`${demoFile('catalog.csv')}${extra}\n`, { dryRun: false, source: 'demo' });
+      await catalog.importCsv(demoCatalogCsv(Boolean(history)), { dryRun: false, source: 'demo' });
     }
     if (!this.security.hasStaff()) {
       for (const staff of DEMO_STAFF) await this.security.addStaff(staff.name, staff.role, staff.pin);

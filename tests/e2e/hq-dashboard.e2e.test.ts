@@ -3,18 +3,21 @@
  * hubs) selling through a real mosquitto, HQ ingesting into PGlite and serving its built dashboard,
  * driven in headless Chromium. The figures on screen are checked against the stores' own sales
  * lists; a new sale at a store shows on the open dashboard without a reload; one customer who
- * signed up at both stores is one cross-store shopper; roles decide what a user sees.
+ * signed up at both stores is one cross-store shopper; the products never sold are listed, per store
+ * too; a catalog CSV with bad rows is refused row by row and the mended one reaches the stores;
+ * roles decide what a user sees.
  *
  * Needs `npm run build:test` first (hub, tablet UI, dashboard), mosquitto and Debian's Chromium.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
 import { HubTablet } from '../../scripts/lib/hub-client.ts';
 import { CHROMIUM, CHROMIUM_ARGS, shot, TABLET_VIEWPORT } from '../support/browser.ts';
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
+import { REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { startHqService, type HqService } from '../support/hq-service.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { checkoutRequest } from '../support/sales.ts';
@@ -23,6 +26,8 @@ import { TempDirs } from '../support/temp-dirs.ts';
 const CHAIN = 'e2e-chain';
 const STORES = ['store-north', 'store-south'] as const;
 const temp = new TempDirs();
+/** The catalog each store starts with (its demo import). */
+const DEMO_CATALOG = path.join(REPO_ROOT, 'hub', 'src', 'demo', 'catalog.csv');
 const money = (n: number) => `NT$${new Intl.NumberFormat('zh-TW').format(n)}`;
 
 let broker: Mosquitto;
@@ -82,7 +87,8 @@ beforeAll(async () => {
     counters.push(counter);
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-});
+  // Two hubs, HQ and Chromium starting on a busy machine can take more than the default minute.
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -195,23 +201,67 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
       .toBe(STORES.length + 1);
     expect(await page.getByTestId('silent-stores').count()).toBe(0);
 
-    // The chain's catalog: a version published from a file reaches both stores, which report it.
+    // Products: the stores' demo catalog, the two products sold and the rest never sold.
+    const demoSkus = readFileSync(DEMO_CATALOG, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',')[0]!);
+    const neverSold = demoSkus.filter((sku) => sku !== 'DRK-001' && sku !== 'FOD-001');
+    await page.getByTestId('nav-products').click();
+    await expect.poll(() => page.getByTestId('products-slow-row').count()).toBe(demoSkus.length);
+    // The slow movers start with those not sold in the period; the best seller comes last.
+    expect(await page.getByTestId('products-slow-row').last().innerText()).toContain('DRK-001');
+    await expect.poll(() => page.getByTestId('products-not-sold-row').count()).toBe(neverSold.length);
+    const notSold = await page.getByTestId('products-not-sold').innerText();
+    expect(notSold).toContain('超過 30 天未售出');
+    expect(notSold).toContain('從未售出');
+    for (const sku of neverSold) expect(notSold).toContain(sku);
+    expect(notSold).not.toContain('DRK-001');
+    const notSoldCsv = page.waitForEvent('download');
+    await page.getByTestId('products-not-sold-csv').click();
+    const notSoldFile = readFileSync((await (await notSoldCsv).path())!, 'utf8');
+    expect(notSoldFile.startsWith('\uFEFF')).toBe(true);
+    expect(notSoldFile.trim().split('\n')).toHaveLength(neverSold.length + 1);
+    // One store's figures; a count of days that is not one is refused.
+    await page.getByTestId('products-store').selectOption(STORES[0]);
+    await page.waitForURL(`**/products?*store=${STORES[0]}*`);
+    await expect.poll(() => page.getByTestId('products-not-sold-row').count()).toBe(neverSold.length);
+    await page.getByTestId('products-days').fill('0');
+    await page.getByTestId('products-days-apply').click();
+    await expect.poll(() => page.getByTestId('products-days-problem').textContent()).toContain('1 到 3650');
+    await page.getByTestId('products-days').fill('7');
+    await page.getByTestId('products-days-apply').click();
+    await expect.poll(() => page.getByTestId('products-not-sold').innerText()).toContain('超過 7 天未售出');
+    expect(await page.getByTestId('load-failed').count()).toBe(0);
+    await shot(page, 'hq-products-zh.png');
+
+    // The chain's catalog from a CSV file: a file with bad rows names them and publishes nothing.
     await page.getByTestId('nav-catalog').click();
     await page.getByTestId('catalog-file').setInputFiles({
-      name: 'catalog.json',
-      mimeType: 'application/json',
+      name: 'catalog.csv',
+      mimeType: 'text/csv',
       buffer: Buffer.from(
-        JSON.stringify({
-          products: [
-            { sku: 'FOD-001', barcodes: [], name: '總部便當', category: '食品', price: 120, repurchaseDays: 7 },
-            { sku: 'DRK-001', barcodes: [], name: '總部綠茶', category: '飲料', price: 30, repurchaseDays: null },
-          ],
-          storePrices: { [STORES[1]]: { 'DRK-001': 28 } },
-        }),
+        `sku,barcodes,name,category,price,repurchase_days,price@${STORES[1]}\nFOD-001,,總部便當,食品,一百,7,\nDRK-001,,總部綠茶,飲料,30,,-1\n`,
+      ),
+    });
+    await page.getByTestId('catalog-submit').click();
+    await expect.poll(() => page.getByTestId('catalog-bad-row').count()).toBe(2);
+    const badRows = await page.getByTestId('catalog-bad-rows').innerText();
+    expect(badRows).toContain('第 2 行（FOD-001）');
+    expect(badRows).toMatch(new RegExp(`第 3 行（DRK-001）：\\s*price@${STORES[1]}: `));
+    expect(await page.getByTestId('catalog-version-value').textContent()).toBe('無');
+    // The same file mended, saved by Excel (BOM): it reaches both stores, which report it.
+    await page.getByTestId('catalog-file').setInputFiles({
+      name: 'catalog.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        `\uFEFFsku,barcodes,name,category,price,repurchase_days,price@${STORES[1]}\r\nFOD-001,,總部便當,食品,120,7,\r\nDRK-001,,總部綠茶,飲料,30,,28\r\n`,
       ),
     });
     await page.getByTestId('catalog-submit').click();
     await page.getByTestId('catalog-done').waitFor();
+    expect(await page.getByTestId('catalog-bad-rows').count()).toBe(0);
     await expect.poll(() => page.getByTestId('catalog-version-value').textContent()).toBe('v1');
     await expect
       .poll(async () => (await page.getByTestId('catalog-stores').innerText()).split('v1').length - 1, {
@@ -220,6 +270,19 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
       .toBe(STORES.length);
     expect(await page.getByTestId('catalog-behind').count()).toBe(0);
     await shot(page, 'hq-catalog-zh.png');
+    // HQ's version is each store's whole catalog now: two products, both sold, none unsold.
+    await page.getByTestId('nav-products').click();
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          await page.getByTestId('products-not-sold').waitFor();
+          return page.getByTestId('products-slow-row').count();
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe(2);
+    expect(await page.getByTestId('products-not-sold-row').count()).toBe(0);
 
     // English, on the tablet and on a phone.
     await page.getByTestId('lang-en').click();
@@ -231,6 +294,9 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await expect
       .poll(() => page.getByTestId('stores-activity-note').textContent())
       .toContain('active within 90 days, dormant within 180 days');
+    await page.getByTestId('nav-products').click();
+    await expect.poll(() => page.getByTestId('products-not-sold').innerText()).toContain('Not sold for over 30 days');
+    await expect.poll(() => page.getByTestId('products-slow').innerText()).toContain('Slow movers');
     await page.getByTestId('nav-overview').click();
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, 'hq-overview-en-phone.png');

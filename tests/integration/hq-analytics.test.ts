@@ -14,7 +14,7 @@ import { customers } from '../../hq/src/analytics/customers.ts';
 import { quarantined, seqConflicts, storeLinks } from '../../hq/src/analytics/link-health.ts';
 import { overview } from '../../hq/src/analytics/overview.ts';
 import { AnalyticsParamError } from '../../hq/src/analytics/params.ts';
-import { productPairs, products } from '../../hq/src/analytics/products.ts';
+import { notSold, productPairs, products, slowMovers } from '../../hq/src/analytics/products.ts';
 import { MEDIAN_FIGURES, storesCompare } from '../../hq/src/analytics/stores-compare.ts';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
 import { migrate } from '../../hq/src/db/migrations.ts';
@@ -806,6 +806,12 @@ describe('HQ analytics routes over HTTP', () => {
       await products(db, { from: '2026-01-01', to: '2026-06-30', storeId: 'store-a', limit: 5 }),
     );
     expect((await get(`/products/pairs?${q}`)).status).toBe(200);
+    expect((await get(`/products/slow?${q}&storeId=store-b&limit=4`)).body).toEqual(
+      await slowMovers(db, { from: '2026-01-01', to: '2026-06-30', storeId: 'store-b', limit: 4 }),
+    );
+    expect((await get(`/products/not-sold?${q}&days=14`)).body).toEqual(
+      await notSold(db, { from: '2026-01-01', to: '2026-06-30', days: 14 }),
+    );
     expect((await get('/stores', 'operations')).status).toBe(200);
     expect((await get('/quarantine?page=1&pageSize=10', 'admin')).status).toBe(200);
     expect((await get(`/products/pairs?${q}&minBaskets=1&limit=3`)).status).toBe(200);
@@ -821,6 +827,9 @@ describe('HQ analytics routes over HTTP', () => {
     ['/customers/cohorts?months=0', /months/],
     ['/products?from=2026-01-01&to=2026-01-31&storeId=Store%20A', /storeId/],
     ['/quarantine?pageSize=5000', /pageSize/],
+    ['/products/not-sold?from=2026-01-01&to=2026-01-31&days=0', /days/],
+    ['/products/not-sold?from=2026-01-01&to=2026-01-31&days=a%20month', /days/],
+    ['/products/slow?from=2026-01-01&to=2026-01-31&limit=5000', /limit/],
   ])('answers %s with 400 and what is wrong', async (path, message) => {
     const { status, body } = await get(path, 'admin');
     expect(status).toBe(400);

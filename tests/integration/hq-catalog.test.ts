@@ -95,14 +95,15 @@ async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, what
   }
 }
 
-async function hqRequest(method: 'GET' | 'POST', url: string, body?: unknown) {
+/** A JSON body, or a string sent as it is (a CSV file). */
+async function hqRequest(method: 'GET' | 'POST', url: string, body?: unknown, contentType = 'application/json') {
   const res = await fetch(hq.url + url, {
     method,
     headers: {
       cookie,
-      ...(method === 'POST' ? { origin: hq.url, 'content-type': 'application/json' } : {}),
+      ...(method === 'POST' ? { origin: hq.url, 'content-type': contentType } : {}),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -193,6 +194,49 @@ describe("HQ's catalog reaches every store", () => {
     });
     expect(unknownSku.status).toBe(400);
     expect(unknownSku.body.message).toMatch(/NO-SUCH is not a product/);
+    // A CSV file with bad rows: each named by its line with its reasons, the good rows not published.
+    const badRows = await hqRequest(
+      'POST',
+      '/api/catalog',
+      [
+        'sku,barcodes,name,category,price,repurchase_days,price@store-b',
+        'HQ-TEA,4710000000011,總部烏龍茶,飲料,50,14,45',
+        'HQ-COF,,總部咖啡豆,咖啡,四百,30,',
+        'HQ-CUP,4710000000011,隨行杯,器具,280,,2.5',
+        'HQ-TEA,,重複,飲料,50,,',
+        `HQ-BOX,${Array.from({ length: 33 }, (_, i) => `BOX-${i}`).join('|')},禮盒,器具,900,,`,
+      ].join('\n'),
+      'text/csv',
+    );
+    expect(badRows.status).toBe(400);
+    expect(badRows.body.error).toBe('invalid_catalog');
+    expect(badRows.body.message).toMatch(/4 row\(s\).*line 3: price/);
+    const rejected = (badRows.body.details as { rejected: { line: number; errors: string[] }[] }).rejected;
+    expect(rejected.map((row) => row.line)).toEqual([3, 4, 5, 6]);
+    // A store's import takes 33 barcodes; a version does not (the stores would refuse it).
+    expect(rejected[3]!.errors.join(' ')).toMatch(/barcodes/);
+    expect(rejected[1]!.errors.join(' ')).toMatch(/4710000000011 already belongs to HQ-TEA.*price@store-b/);
+    expect(rejected[2]!.errors.join(' ')).toMatch(/HQ-TEA already appears on line 2/);
+    const noPrice = await hqRequest('POST', '/api/catalog', 'sku,name,category\nHQ-TEA,茶,飲料\n', 'text/csv');
+    expect(noPrice).toMatchObject({ status: 400, body: { error: 'invalid_csv' } });
+    expect(noPrice.body.message).toMatch(/Missing column\(s\): price/);
+    const badStore = await hqRequest(
+      'POST',
+      '/api/catalog',
+      'sku,name,category,price,price@Store B\nHQ-TEA,茶,飲料,50,45\n',
+      'text/csv',
+    );
+    expect(badStore).toMatchObject({ status: 400, body: { error: 'invalid_csv' } });
+    expect(badStore.body.message).toMatch(/price@store b/);
+    const tooMany = Array.from({ length: 20_001 }, (_, i) => `MANY-${i},,商品 ${i},類別,10,`);
+    const huge = await hqRequest(
+      'POST',
+      '/api/catalog',
+      ['sku,barcodes,name,category,price,repurchase_days', ...tooMany].join('\n'),
+      'text/csv',
+    );
+    expect(huge).toMatchObject({ status: 400, body: { error: 'invalid_csv' } });
+    expect(huge.body.message).toMatch(/20001 products; .* at most 20000/);
     // None of them made a version.
     expect((await hqCatalog())?.latest ?? null).toBeNull();
   });
@@ -408,4 +452,28 @@ describe("HQ's catalog reaches every store", () => {
     }
     await poll(hqCatalog, (v) => v.stores.every((s) => s.catalogVersion === 4), 'HQ to see both stores at 4');
   }, 90_000);
+
+  it('publishes a CSV file (UTF-8 with BOM, as Excel saves it), with store B’s own prices in its column', async () => {
+    const csv = [
+      'SKU,barcodes,name,category,price,repurchase_days,price@store-b',
+      'HQ-TEA,4710000000011|4710000000042,"總部烏龍茶, 大瓶",飲料,60,14,55',
+      'HQ-CUP,,隨行杯,器具,280,,',
+    ].join('\r\n');
+    const res = await hqRequest('POST', '/api/catalog', `\uFEFF${csv}\r\n`, 'text/csv; charset=utf-8');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ version: 5, products: 2, published: true });
+    const sold = {
+      'HQ-TEA': { name: '總部烏龍茶, 大瓶', price: 60 },
+      'HQ-CUP': { name: '隨行杯', price: 280 },
+    };
+    for (const store of ['a', 'b'] as const) {
+      const shown = await poll(
+        () => storeProducts(hubs[store]!),
+        (p) => Object.keys(p).length === 2,
+        `store ${store.toUpperCase()} on the CSV's version`,
+      );
+      expect(shown).toEqual(store === 'b' ? { ...sold, 'HQ-TEA': { ...sold['HQ-TEA'], price: 55 } } : sold);
+    }
+    await poll(hqCatalog, (v) => v.stores.every((s) => s.catalogVersion === 5), 'HQ to see both stores at 5');
+  }, 60_000);
 });

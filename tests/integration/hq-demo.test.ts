@@ -1,8 +1,9 @@
 /**
  * `npm run hq -- --demo` as a newcomer runs it (README, "A live chain with HQ"): a broker, three
  * demo stores that keep selling and HQ with its dashboard, from one command. The printed sign-in
- * works, the three stores' sales reach HQ's figures, and Ctrl-C (SIGINT) stops everything it
- * started. The stores start without their year of history here (AYI_DEMO_HISTORY=off).
+ * works, the three stores' sales reach HQ's figures, every store runs the catalog version HQ
+ * published at start, and Ctrl-C (SIGINT) stops everything it started. The stores start without
+ * their year of history here (AYI_DEMO_HISTORY=off).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -98,6 +99,23 @@ it.skipIf(!MOSQUITTO_BIN)(
         stores: { storeId: string; online: boolean }[];
       };
       expect(links.stores.map((s) => s.storeId).sort()).toEqual(['newtaipei-banqiao', 'taichung-xitun', 'taipei-daan']);
+
+      // HQ published the chain's catalog at start; every store runs it, as the catalog page shows.
+      expect(output).toContain('Catalog:    version 1 from HQ');
+      const catalog = async () =>
+        (
+          (await (await fetch(`${dashboard}/api/catalog`, { headers: { cookie } })).json()) as {
+            chains: {
+              chainId: string;
+              latest: { version: number } | null;
+              stores: { catalogVersion: number | null }[];
+            }[];
+          }
+        ).chains.find((chain) => chain.chainId === 'ayi-demo');
+      await expect
+        .poll(async () => (await catalog())?.stores.map((s) => s.catalogVersion), { timeout: 30_000, interval: 1000 })
+        .toEqual([1, 1, 1]);
+      expect((await catalog())?.latest?.version).toBe(1);
     } finally {
       demo.kill('SIGINT');
       expect(await exited).toBe(0);

@@ -1,11 +1,12 @@
 /**
  * Products across stores over a range of business days: the best sellers by revenue and by units,
- * totals per category, and the products bought together. Line amounts are NT$ after the order's
- * deductions and before refunds (a refund is not kept per line); voided sales are left out.
+ * totals per category, the products bought together, the slow movers and the products not sold for
+ * a number of days. Line amounts are NT$ after the order's deductions and before refunds (a refund
+ * is not kept per line); voided sales are left out.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Queryable } from '../db/database.js';
-import { checked, DateRange, num, StoreId } from './params.js';
+import { addDays, checked, DateRange, daysFrom, num, StoreId } from './params.js';
 
 export const ProductsParams = Type.Object(
   {
@@ -40,11 +41,14 @@ export interface Products {
 /** A product without a catalog entry falls in this category. */
 export const UNCATEGORISED = '(uncategorised)';
 
-// The lines of the counted sales in the range, with the product's newest name and category.
-const LINES = `
+// Each product's name and category from the newest catalog that has it (the store's own first).
+const NAMES = `
   names AS (
     SELECT DISTINCT ON (sku) sku, name, category FROM products
-    ORDER BY sku, (store_id = $3::text) DESC NULLS LAST, catalog_event DESC),
+    ORDER BY sku, (store_id = $3::text) DESC NULLS LAST, catalog_event DESC)`;
+
+// The lines of the counted sales in the range, with the product's newest name and category.
+const LINES = `${NAMES},
   lines AS (
     SELECT l.store_id, l.sale_id, l.sku, l.qty, l.amount,
            COALESCE(n.name, l.sku) AS name, COALESCE(n.category, '${UNCATEGORISED}') AS category
@@ -155,5 +159,203 @@ export async function productPairs(
       support: round(num(row.baskets) / baskets),
       lift: round((num(row.baskets) * baskets) / (num(row.a_baskets) * num(row.b_baskets))),
     })),
+  };
+}
+
+export const SlowMoversParams = Type.Object(
+  {
+    ...DateRange.properties,
+    storeId: Type.Optional(StoreId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000, description: 'How many products (50).' })),
+  },
+  { additionalProperties: false },
+);
+export type SlowMoversParams = Static<typeof SlowMoversParams>;
+
+export const NotSoldParams = Type.Object(
+  {
+    ...SlowMoversParams.properties,
+    days: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3650,
+        description: 'Listed when the last sale is more than this many days before `to` (30).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type NotSoldParams = Static<typeof NotSoldParams>;
+
+/** A product of the catalog with its sales: at one store, or across the chain. */
+export interface ShelfProduct {
+  sku: string;
+  name: string;
+  category: string;
+  /** Units and NT$ in the range (0: not sold in it). */
+  qty: number;
+  revenue: number;
+  /** The last business day it sold on, up to the range's end (at the store, or anywhere in the chain); null: never. */
+  lastSold: string | null;
+  /** Days from that sale to the range's end (null: never sold). */
+  daysSinceSale: number | null;
+  /** Stores whose catalog has it (1 when one store is asked for; 0: only in HQ's published catalog so far). */
+  stores: number;
+}
+
+export interface NotSoldProduct extends ShelfProduct {
+  /** Of `stores`, those that have not sold it for more than `days` days (or never). */
+  storesNotSelling: number;
+}
+
+export interface SlowMovers {
+  from: string;
+  to: string;
+  storeId: string | null;
+  /** Products in the catalog asked about (the store's, or the chain's). */
+  catalogProducts: number;
+  products: ShelfProduct[];
+  /** The stores HQ holds events of (for choosing one). */
+  stores: string[];
+}
+
+export interface NotSold {
+  from: string;
+  to: string;
+  storeId: string | null;
+  days: number;
+  /** Products whose last sale is before this day (or that never sold). */
+  soldBefore: string;
+  /** How many products are not sold for that long (`products` holds the first `limit`). */
+  total: number;
+  products: NotSoldProduct[];
+  stores: string[];
+}
+
+/**
+ * The catalog asked about, each product with its units and revenue in the range ($1..$2) and its
+ * last sale up to $2. A store's catalog is its products as its latest catalog imports left them: a
+ * version from HQ replaces the store's whole catalog, so what an older import had and that version
+ * does not is no longer the store's. Chain-wide ($3 null), the chain's catalog is every store's
+ * plus each chain's latest published version (products not yet at any store). $4: the days after
+ * which a store counts as not selling a product it carries (null: not asked).
+ */
+const SHELF = `${NAMES},
+  hq_imports AS (
+    SELECT DISTINCT ON (store_id) store_id, event_id FROM events
+    WHERE type = 'catalog.imported' AND data ->> 'source' = 'hq' AND ($3::text IS NULL OR store_id = $3::text)
+    ORDER BY store_id, event_id DESC),
+  catalog AS (
+    SELECT p.store_id, p.sku FROM products p
+    LEFT JOIN hq_imports h ON h.store_id = p.store_id
+    WHERE ($3::text IS NULL OR p.store_id = $3::text) AND (h.event_id IS NULL OR p.catalog_event >= h.event_id)),
+  published AS (
+    SELECT DISTINCT ON (p ->> 'sku') p ->> 'sku' AS sku, p ->> 'name' AS name, p ->> 'category' AS category
+    FROM (SELECT DISTINCT ON (chain_id) message FROM catalog_versions ORDER BY chain_id, version DESC) latest
+    CROSS JOIN LATERAL jsonb_array_elements(latest.message -> 'products') AS p
+    WHERE $3::text IS NULL
+    ORDER BY p ->> 'sku'),
+  sold AS (
+    SELECT l.store_id, l.sku, max(s.business_date) AS last_sold,
+           sum(l.qty) FILTER (WHERE s.business_date >= $1::date) AS qty,
+           sum(l.amount) FILTER (WHERE s.business_date >= $1::date) AS revenue
+    FROM sale_lines l
+    JOIN sales s ON s.store_id = l.store_id AND s.sale_id = l.sale_id
+    WHERE s.completed AND NOT s.voided AND s.business_date <= $2::date
+      AND ($3::text IS NULL OR s.store_id = $3::text)
+    GROUP BY l.store_id, l.sku),
+  carried AS (
+    SELECT c.sku, count(*) AS stores,
+           count(*) FILTER (WHERE sold.last_sold IS NULL OR sold.last_sold < $2::date - $4::int) AS stores_not_selling
+    FROM catalog c LEFT JOIN sold ON sold.store_id = c.store_id AND sold.sku = c.sku
+    GROUP BY c.sku),
+  chain_sold AS (
+    SELECT sku, max(last_sold) AS last_sold, sum(qty) AS qty, sum(revenue) AS revenue FROM sold GROUP BY sku),
+  shelf AS (
+    SELECT k.sku, COALESCE(n.name, pub.name, k.sku) AS name,
+           COALESCE(n.category, pub.category, '${UNCATEGORISED}') AS category,
+           COALESCE(cs.qty, 0) AS qty, COALESCE(cs.revenue, 0) AS revenue, cs.last_sold,
+           COALESCE(c.stores, 0) AS stores, COALESCE(c.stores_not_selling, 0) AS stores_not_selling
+    FROM (SELECT sku FROM catalog UNION SELECT sku FROM published) k
+    LEFT JOIN names n ON n.sku = k.sku
+    LEFT JOIN published pub ON pub.sku = k.sku
+    LEFT JOIN chain_sold cs ON cs.sku = k.sku
+    LEFT JOIN carried c ON c.sku = k.sku)`;
+
+interface ShelfRow {
+  sku: string;
+  name: string;
+  category: string;
+  qty: string;
+  revenue: string;
+  last_sold: string | null;
+  stores: string;
+  stores_not_selling: string;
+  total: string;
+}
+
+const SHELF_COLUMNS = `sku, name, category, qty, revenue, to_char(last_sold, 'YYYY-MM-DD') AS last_sold, stores,
+  stores_not_selling, count(*) OVER () AS total`;
+
+function shelfProduct(row: ShelfRow, to: string): ShelfProduct {
+  return {
+    sku: row.sku,
+    name: row.name,
+    category: row.category,
+    qty: num(row.qty),
+    revenue: num(row.revenue),
+    lastSold: row.last_sold,
+    daysSinceSale: row.last_sold === null ? null : daysFrom(row.last_sold, to),
+    stores: num(row.stores),
+  };
+}
+
+/** The stores HQ holds events of. */
+async function knownStores(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ store_id: string }>('SELECT DISTINCT store_id FROM store_streams ORDER BY 1');
+  return rows.map((row) => row.store_id);
+}
+
+/**
+ * The slow movers: the catalog's products with the fewest units sold in the range, those never
+ * sold in it first (0 units), then by revenue and sku.
+ */
+export async function slowMovers(db: Queryable, params: SlowMoversParams): Promise<SlowMovers> {
+  const { from, to, storeId = null, limit = 50 } = checked(SlowMoversParams, params);
+  const rows = await db.query<ShelfRow>(
+    `WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf ORDER BY qty, revenue, sku LIMIT $5`,
+    [from, to, storeId, null, limit],
+  );
+  return {
+    from,
+    to,
+    storeId,
+    catalogProducts: rows.length > 0 ? num(rows[0]!.total) : 0,
+    products: rows.map((row) => shelfProduct(row, to)),
+    stores: await knownStores(db),
+  };
+}
+
+/**
+ * The catalog's products whose last sale (at the store, or anywhere in the chain) is more than
+ * `days` days before the range's end, or that never sold: never sold first, then the longest unsold.
+ */
+export async function notSold(db: Queryable, params: NotSoldParams): Promise<NotSold> {
+  const { from, to, storeId = null, days = 30, limit = 50 } = checked(NotSoldParams, params);
+  const rows = await db.query<ShelfRow>(
+    `WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf
+     WHERE last_sold IS NULL OR last_sold < $2::date - $4::int
+     ORDER BY last_sold NULLS FIRST, sku LIMIT $5`,
+    [from, to, storeId, days, limit],
+  );
+  return {
+    from,
+    to,
+    storeId,
+    days,
+    soldBefore: addDays(to, -days),
+    total: rows.length > 0 ? num(rows[0]!.total) : 0,
+    products: rows.map((row) => ({ ...shelfProduct(row, to), storesNotSelling: num(row.stores_not_selling) })),
+    stores: await knownStores(db),
   };
 }

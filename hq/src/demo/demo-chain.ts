@@ -10,10 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { demoCatalogCsv } from '../../../hub/src/demo/demo-catalog.js';
 import type { ProductView } from '../../../hub/src/protocol/api.js';
 import { adminRequest } from '../../../hub/src/transport/admin/admin.client.js';
 import { randomBasket, seededRng } from '../../../scripts/lib/baskets.js';
 import { HubTablet } from '../../../scripts/lib/hub-client.js';
+import { chainCatalogFromCsv } from '../catalog/catalog-csv.js';
+import type { CatalogPublisher } from '../catalog/catalog-publisher.js';
+import { createCatalogVersion, latestCatalogMessage } from '../catalog/catalogs.js';
+import type { Database } from '../db/database.js';
 
 export const DEMO_CHAIN_ID = 'ayi-demo';
 
@@ -46,6 +51,8 @@ export interface DemoStore {
 
 export interface DemoChain {
   brokerUrl: string;
+  /** The stores started with their year of history (and its products). */
+  history: boolean;
   stores: DemoStore[];
   /** Sales rung up since start, all stores. */
   liveSales(): number;
@@ -105,6 +112,7 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
     });
     return {
       brokerUrl: broker.url,
+      history: options.history,
       stores: started.map(({ storeId, name, url, dataDir, pairingCode }) => ({
         storeId,
         name,
@@ -119,6 +127,29 @@ export async function startDemoChain(options: DemoChainOptions): Promise<DemoCha
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The chain's catalog from HQ, so the catalog page has a version to show the stores running: the
+ * stores' own demo catalog, with 台中西屯店's drinks a dollar cheaper. Published once, on the first
+ * start (a second start keeps the versions published since); the stores apply it as it comes.
+ * Answers the chain's latest version.
+ */
+export async function publishDemoCatalog(db: Database, publisher: CatalogPublisher, history: boolean): Promise<number> {
+  const latest = await latestCatalogMessage(db, DEMO_CHAIN_ID);
+  if (latest) return latest.version;
+  const { products } = chainCatalogFromCsv(demoCatalogCsv(history, path.join(REPO_ROOT, 'hub', 'src', 'demo')));
+  const cheaperDrinks = Object.fromEntries(
+    products.filter((p) => p.category === '飲料' && p.price > 0).map((p) => [p.sku, p.price - 1]),
+  );
+  const version = await createCatalogVersion(
+    db,
+    DEMO_CHAIN_ID,
+    { products, storePrices: { 'taichung-xitun': cheaperDrinks } },
+    'admin',
+  );
+  await publisher.publishLatest(DEMO_CHAIN_ID);
+  return version.version;
 }
 
 /** The hub and the tablet UI are run built; a fresh checkout builds them once, quietly. */
@@ -301,7 +332,7 @@ function keepSelling(
     const { code } = await adminRequest<{ code: string }>(path.join(store.dataDir, 'ayi.sock'), 'pair');
     await tablet.pair(code, `Demo counter (${store.name})`);
     await tablet.login(DEMO_CASHIER_PIN);
-    const products: ProductView[] = await tablet.products();
+    let products: ProductView[] = await tablet.products();
     // The same few mobile numbers at every store: HQ sees them as one person each.
     const members: string[] = [];
     for (let i = 1; i <= LIVE_SHOPPERS; i++) {
@@ -323,6 +354,8 @@ function keepSelling(
         ...(memberId ? { memberId } : {}),
       });
       if (answer.status === 201 || answer.status === 200) sold();
+      // A sale priced from an older catalog (HQ published a version since): the counter reloads it.
+      else products = await tablet.products();
     }
   };
   const done = run()

@@ -1,13 +1,23 @@
 /**
  * The chain's figures for its analysts (and operations and admins): overview, store comparison,
- * customers and cohorts, products and the pairs bought together. Every answer is JSON; business
- * dates are store-local days (YYYY-MM-DD), amounts NT$ in whole dollars.
+ * customers and cohorts, products (best sellers, slow movers, not sold for N days) and the pairs
+ * bought together. Every answer is JSON; business dates are store-local days (YYYY-MM-DD), amounts
+ * NT$ in whole dollars.
  */
 import { cohorts, CohortsParams } from '../analytics/cohorts.js';
 import { customers, CustomersParams } from '../analytics/customers.js';
 import { overview, OverviewParams } from '../analytics/overview.js';
 import type { DateRange } from '../analytics/params.js';
-import { productPairs, products, PairsParams, ProductsParams } from '../analytics/products.js';
+import {
+  notSold,
+  NotSoldParams,
+  productPairs,
+  products,
+  PairsParams,
+  ProductsParams,
+  slowMovers,
+  SlowMoversParams,
+} from '../analytics/products.js';
 import { storesCompare, StoresCompareParams } from '../analytics/stores-compare.js';
 import { answer } from './answer.js';
 import type { HqRoutes } from './route-deps.js';
@@ -43,5 +53,15 @@ export const analyticsRoutes: HqRoutes = (app, { db, allow }) => {
     '/products/pairs',
     { preHandler, schema: { querystring: PairsParams } },
     answer((request) => productPairs(db, request.query as PairsParams)),
+  );
+  app.get(
+    '/products/slow',
+    { preHandler, schema: { querystring: SlowMoversParams } },
+    answer((request) => slowMovers(db, request.query as SlowMoversParams)),
+  );
+  app.get(
+    '/products/not-sold',
+    { preHandler, schema: { querystring: NotSoldParams } },
+    answer((request) => notSold(db, request.query as NotSoldParams)),
   );
 };

@@ -1,9 +1,11 @@
 /**
  * The chain's catalog for its operations: publish a new version (products and per-store prices)
- * to every store, and see the latest version and which version each store runs.
+ * to every store, as JSON or as a CSV file, and see the latest version and which version each
+ * store runs.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CatalogVersionSchema } from '../../../hub/src/protocol/event-schemas.js';
+import { chainCatalogFromCsv } from '../catalog/catalog-csv.js';
 import type { CatalogPublisher } from '../catalog/catalog-publisher.js';
 import { catalogView, createCatalogVersion } from '../catalog/catalogs.js';
 import { HqError } from '../errors.js';
@@ -46,25 +48,42 @@ export function catalogRoutes(options: CatalogRoutesOptions): HqRoutes {
       { onRequest, schema: { querystring: CatalogQuery } },
       async (request) => ({ chains: await catalogView(db, request.query.chain ?? options.chainId) }),
     );
-    app.post<{ Body: Static<typeof PublishCatalogBody> }>(
+    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CATALOG_BODY_LIMIT }, (_request, body, done) =>
+      done(null, body),
+    );
+    app.post<{ Body: Static<typeof PublishCatalogBody> | string; Querystring: { chain?: string } }>(
       '/catalog',
-      { onRequest, bodyLimit: CATALOG_BODY_LIMIT, schema: { body: PublishCatalogBody } },
+      {
+        onRequest,
+        bodyLimit: CATALOG_BODY_LIMIT,
+        schema: {
+          querystring: CatalogQuery,
+          body: {
+            content: {
+              'application/json': { schema: PublishCatalogBody },
+              'text/csv': { schema: Type.String() },
+            },
+          },
+        },
+      },
       async (request, reply) => {
-        const chainId = request.body.chainId ?? options.chainId;
-        if (!chainId) throw new HqError('bad_request', 'body.chainId is required: this HQ serves every chain');
+        const body = request.body;
+        const chainField = typeof body === 'string' ? 'chain (in the query)' : 'body.chainId';
+        const chainId = (typeof body === 'string' ? undefined : body.chainId) ?? request.query.chain ?? options.chainId;
+        if (!chainId) throw new HqError('bad_request', `${chainField} is required: this HQ serves every chain`);
         if (options.chainId && chainId !== options.chainId) {
-          throw new HqError('bad_request', `body.chainId: this HQ serves chain ${options.chainId}`);
+          throw new HqError('bad_request', `${chainField}: this HQ serves chain ${options.chainId}`);
         }
+        // Read before the broker is asked about: a bad file is refused whatever the link.
+        const catalog =
+          typeof body === 'string'
+            ? chainCatalogFromCsv(body)
+            : { products: body.products, storePrices: body.storePrices ?? {} };
         const publisher = options.publisher;
         if (!publisher) {
           throw new HqError('no_broker', 'HQ has no broker to publish through (AYI_HQ_MQTT_URL)', 503);
         }
-        const message = await createCatalogVersion(
-          db,
-          chainId,
-          { products: request.body.products, storePrices: request.body.storePrices ?? {} },
-          request.hqUser!.username,
-        );
+        const message = await createCatalogVersion(db, chainId, catalog, request.hqUser!.username);
         const published = await Promise.race([
           publisher.publishLatest(chainId).then(
             () => true,

@@ -15,6 +15,13 @@ const SKU = /^[A-Za-z0-9._-]{1,64}$/;
 const BARCODE = /^[\x21-\x7e]{1,64}$/;
 const WHOLE = /^\d+$/;
 
+/** What is wrong with a price cell (null: a whole NT$ amount the catalog takes). */
+export function priceProblem(column: string, text: string): string | null {
+  return WHOLE.test(text) && Number(text) <= 10_000_000
+    ? null
+    : `${column}: a whole NT$ amount from 0 to 10000000, got "${text}"`;
+}
+
 export function validateCatalogRows(
   rows: { line: number; row: CatalogRow }[],
   barcodeOwner: (code: string) => string | undefined,
@@ -42,9 +49,8 @@ export function validateCatalogRows(
     else if (name.length > 80) errors.push('name: at most 80 characters');
     if (!category) errors.push('category: required');
     else if (category.length > 40) errors.push('category: at most 40 characters');
-    if (!WHOLE.test(priceText) || Number(priceText) > 10_000_000) {
-      errors.push(`price: a whole NT$ amount from 0 to 10000000, got "${priceText}"`);
-    }
+    const priceWrong = priceProblem('price', priceText);
+    if (priceWrong) errors.push(priceWrong);
     if (cycleText && (!WHOLE.test(cycleText) || Number(cycleText) < 1 || Number(cycleText) > 3650)) {
       errors.push(`repurchase_days: empty or a whole number of days from 1 to 3650, got "${cycleText}"`);
     }

@@ -11,19 +11,27 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly retryAfterSeconds?: number,
+    /** What HQ said beside the message (for a refused catalog file: its bad rows). */
+    readonly details?: unknown,
   ) {
     super(message);
   }
 }
 
-export async function api<T>(method: string, path: string, body?: unknown, { redirectOn401 = true } = {}): Promise<T> {
+/** `contentType`: a body other than JSON (a CSV file's text), sent as it is. */
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  { redirectOn401 = true, contentType = 'application/json' } = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { 'content-type': contentType },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'unreachable', 'HQ is not answering');
@@ -41,6 +49,7 @@ export async function api<T>(method: string, path: string, body?: unknown, { red
       error?: string | { code?: string; message?: string };
       message?: string;
       retryAfterSeconds?: number;
+      details?: unknown;
     };
     const code = typeof error.error === 'string' ? error.error : (error.error?.code ?? 'error');
     const message =
@@ -48,7 +57,7 @@ export async function api<T>(method: string, path: string, body?: unknown, { red
     if (res.status === 401 && redirectOn401) await goto(resolve('/login'));
     if (res.status === 403 && code === 'password_change_required') await goto(resolve('/password'));
     const retry = Number(res.headers.get('retry-after')) || error.retryAfterSeconds;
-    throw new ApiError(res.status, code, message, retry);
+    throw new ApiError(res.status, code, message, retry, error.details);
   }
   return parsed as T;
 }
