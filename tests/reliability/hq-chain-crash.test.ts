@@ -13,7 +13,7 @@
  * in the journal; every sale a tablet was told was recorded among them; no seq conflict and nothing
  * quarantined.
  *
- * Needs the built hub: `npm run build -w hub`. AYI_HQ_CHAIN_CRASH_CYCLES (default 6) sets the number
+ * Needs the built hub: `npm run build -w hub`. AYI_HQ_CHAIN_CRASH_CYCLES (default 4) sets the number
  * of kill/restart cycles, AYI_HQ_CHAIN_CRASH_SEED the random seed (printed, so a failing run can be
  * repeated).
  */
@@ -35,7 +35,7 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import type { TabletClient } from '../support/test-hub.ts';
 
-const CYCLES = Number(process.env.AYI_HQ_CHAIN_CRASH_CYCLES ?? 6);
+const CYCLES = Number(process.env.AYI_HQ_CHAIN_CRASH_CYCLES ?? 4);
 const SEED = Number(process.env.AYI_HQ_CHAIN_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CHAIN = 'chaos-chain';
 const STORES = ['store-north', 'store-south'] as const;
