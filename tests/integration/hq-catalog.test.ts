@@ -20,6 +20,7 @@ import { scanJournal } from '../support/journal-files.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
 import { TabletClient } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { poll } from '../support/poll.ts';
 
 const CHAIN = 'cat-chain';
 const temp = new TempDirs();
@@ -83,16 +84,6 @@ async function storeProducts(hub: HubProcess): Promise<Record<string, { name: st
 
 function expected(products: Product[], prices: Record<string, number> = {}) {
   return Object.fromEntries(products.map((p) => [p.sku, { name: p.name, price: prices[p.sku] ?? p.price }]));
-}
-
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** A JSON body, or a string sent as it is (a CSV file). */

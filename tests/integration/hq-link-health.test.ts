@@ -20,6 +20,7 @@ import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from 
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TabletClient } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { poll } from '../support/poll.ts';
 
 const temp = new TempDirs();
 const CHAIN = 'link-chain';
@@ -53,16 +54,6 @@ async function health(): Promise<HealthView> {
 
 async function link(silentAfterSeconds?: number): Promise<StoreLink | undefined> {
   return (await storeLinks(db, { silentAfterSeconds })).stores.find((store) => store.storeId === STORE);
-}
-
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** The pings HQ published to the store, as the broker carried them. */

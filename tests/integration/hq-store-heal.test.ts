@@ -28,6 +28,7 @@ import { checkoutRequest, listSales, sell } from '../support/sales.ts';
 import { demoPin, pairedTablet, signUpMember, startTestHub, TabletClient } from '../support/test-hub.ts';
 import type { MemberCard } from '../../hub/src/protocol/members.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { poll } from '../support/poll.ts';
 
 const temp = new TempDirs();
 const CHAIN = 'test-chain';
@@ -75,16 +76,6 @@ const start = () =>
 
 async function health(): Promise<HealthView> {
   return (await (await fetch(`${hub.url}/api/health`)).json()) as HealthView;
-}
-
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function contiguousSeq(): Promise<number> {
