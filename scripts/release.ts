@@ -54,7 +54,6 @@ const { values } = parseArgs({
   options: {
     arch: { type: 'string', default: 'arm64' },
     out: { type: 'string', default: path.join(ROOT, 'release') },
-    build: { type: 'boolean', default: true },
     'no-build': { type: 'boolean', default: false },
     'ui-build': { type: 'string', default: path.join(ROOT, 'ui', 'build') },
   },
@@ -72,7 +71,7 @@ const hubPackage = JSON.parse(readFileSync(path.join(ROOT, 'hub', 'package.json'
 const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const name = `ayi-hub-${version}-linux-${arch}`;
 
-if (values.build && !values['no-build']) {
+if (!values['no-build']) {
   console.error('release: building the hub and the tablet UI');
   run('npm', ['run', 'build', '-w', 'hub']);
   if (uiBuild === path.join(ROOT, 'ui', 'build')) run('npm', ['run', 'build', '-w', 'ui']);
