@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two files at a time: most of a file's time is spent waiting (backoffs, hub and broker starts,
+    // browser round trips), so a second worker halves the wall time on a two-core machine. The
+    // e2e and reliability projects still run their own files one at a time.
+    maxWorkers: 2,
     projects: [
       {
         // The UI's pure helpers are tested here too; they import through SvelteKit's aliases.
