@@ -13,6 +13,11 @@
  *                                            digits from an older version no longer logs in until then
  *   npm run ayi -- remove-staff <staffId>    that PIN no longer logs in (sales keep the name)
  *   npm run ayi -- snapshot                  write a snapshot now
+ *   npm run ayi -- backup                    write an encrypted backup now into AYI_BACKUP_DIR (the store
+ *                                            keeps selling); the newest AYI_BACKUP_KEEP are kept
+ *   npm run ayi -- restore <backup file>     with the hub stopped: checks the passphrase and the file,
+ *                                            restores it into the data directory (what was there is moved
+ *                                            to before-restore-<time>/ in it) and starts a new epoch
  *   npm run ayi -- health
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
@@ -20,29 +25,43 @@
  * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
  * the installed settings name (AYI_DATA_DIR in /etc/ayi/hub.env, the file the systemd unit reads;
  * AYI_SETTINGS_FILE names another), else ./data (a checkout).
+ * The backup passphrase comes from the same settings (AYI_BACKUP_PASSPHRASE_FILE or
+ * AYI_BACKUP_PASSPHRASE), never from the command line.
  * PINs are never arguments (they would stay in the shell's history and show in `ps`): they are typed
  * at a prompt that does not echo them, twice, or read from the first line of stdin when it is not a
  * terminal (`printf '583920\n' | npm run ayi -- set-pin stf-…`).
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
+import { readPassphrase } from '../hub/src/storage/backup-archive.ts';
+import { restoreBackup } from '../hub/src/services/backup-restore.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover>\n',
   );
   process.exit(command ? 0 : 2);
 }
+/** The installed settings file's text, read once (null: there is none). */
+let settingsCache: string | null | undefined;
 const dataDir = findDataDir();
 const socketPath = path.join(dataDir, 'ayi.sock');
 
 /** Commands that set a PIN, and how many arguments come before it. */
 const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };
 
+/** A backup takes a while on a big journal (and the passphrase's key is slow to derive on purpose). */
+const BACKUP_TIMEOUT_MS = 10 * 60_000;
+
 try {
+  if (command === 'restore') {
+    await restore(args);
+    process.exit(0);
+  }
   const pinAfter = PIN_AFTER[command];
   if (pinAfter !== undefined) {
     if (args.length > pinAfter) {
@@ -59,7 +78,7 @@ try {
     }
     args.push(await readPin());
   }
-  const result = await adminRequest(socketPath, command, args);
+  const result = await adminRequest(socketPath, command, args, command === 'backup' ? BACKUP_TIMEOUT_MS : 10_000);
   if (command === 'pair') {
     const { code, expiresAt } = result as { code: string; expiresAt: string };
     process.stdout.write(`Pairing code: ${code} (valid until ${expiresAt})\n`);
@@ -68,7 +87,11 @@ try {
   }
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+  if (command === 'restore') {
+    process.stderr.write(
+      `Restore refused: ${e.code === 'ENOENT' ? `no such file: ${e.path ?? args[0]}` : e.message}\n`,
+    );
+  } else if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
     process.stderr.write(`No hub is running with data directory ${dataDir} (set AYI_DATA_DIR).\n`);
   } else {
     process.stderr.write(`${e.message}\n`);
@@ -76,24 +99,81 @@ try {
   process.exit(1);
 }
 
+/**
+ * `ayi restore <file>`: refused while a hub answers on the data directory's socket (it would write
+ * over files the hub holds open); the passphrase from the settings, never the command line.
+ */
+async function restore(restoreArgs: string[]): Promise<void> {
+  const [file, ...extra] = restoreArgs;
+  if (!file || extra.length > 0) throw new Error('usage: restore <backup file>');
+  if (await hubAnswers(socketPath)) {
+    throw new Error(
+      `The hub is running on ${dataDir}: stop it first (sudo systemctl stop ayi-hub), then restore, then start it ` +
+        '(sudo systemctl start ayi-hub). Nothing was changed.',
+    );
+  }
+  const passphrase = await readPassphrase({
+    backupPassphrase: setting('AYI_BACKUP_PASSPHRASE'),
+    backupPassphraseFile: setting('AYI_BACKUP_PASSPHRASE_FILE'),
+  });
+  const result = await restoreBackup({ file: path.resolve(file), dataDir, passphrase });
+  process.stdout.write(
+    [
+      `Restored ${result.chainId}/${result.storeId} from the backup of ${result.backupCreatedAt} (events up to seq ${result.seq}) into ${result.dataDir}.`,
+      `New epoch ${result.epoch} (was ${result.previousEpoch}): the store records from seq ${result.seq + 1} on under it.`,
+      result.movedAsideTo
+        ? `What the data directory held is in ${result.movedAsideTo} (nothing was deleted).`
+        : 'The data directory was empty.',
+      'Start the hub: sudo systemctl start ayi-hub',
+      '',
+    ].join('\n'),
+  );
+}
+
+function hubAnswers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = net.createConnection(socket);
+    conn.once('connect', () => {
+      conn.destroy();
+      resolve(true);
+    });
+    conn.once('error', () => resolve(false));
+  });
+}
+
 /** AYI_DATA_DIR, else the installed settings' (as the service runs with), else ./data. */
 function findDataDir(): string {
-  if (process.env.AYI_DATA_DIR) return path.resolve(process.env.AYI_DATA_DIR);
+  const value = setting('AYI_DATA_DIR');
+  if (value !== null) return path.resolve(value);
+  // No settings file at all: a checkout. Settings without AYI_DATA_DIR: the unit's own default.
+  return settingsText() === null ? path.resolve('./data') : path.resolve('/var/lib/ayi');
+}
+
+/** The installed settings (AYI_SETTINGS_FILE, else /etc/ayi/hub.env), or null when there are none. */
+function settingsText(): string | null {
+  if (settingsCache !== undefined) return settingsCache;
   const settingsFile = process.env.AYI_SETTINGS_FILE ?? '/etc/ayi/hub.env';
-  let settings: string;
   try {
-    settings = readFileSync(settingsFile, 'utf8');
+    settingsCache = readFileSync(settingsFile, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES') {
-      process.stderr.write(`Cannot read ${settingsFile} for the data directory: run this with sudo.\n`);
+      process.stderr.write(`Cannot read ${settingsFile} for the hub's settings: run this with sudo.\n`);
       process.exit(1);
     }
-    return path.resolve('./data');
+    settingsCache = null;
   }
-  // systemd's EnvironmentFile syntax, as far as the data directory needs: KEY=VALUE, quotes optional.
-  const line = /^\s*AYI_DATA_DIR\s*=\s*(.*?)\s*$/m.exec(settings);
+  return settingsCache;
+}
+
+/** A setting from the environment, else from the installed settings; null when neither has it. */
+function setting(name: string): string | null {
+  const fromEnv = process.env[name];
+  if (fromEnv) return fromEnv;
+  const settings = settingsText();
+  if (settings === null) return null;
+  // systemd's EnvironmentFile syntax, as far as these settings need: KEY=VALUE, quotes optional.
+  const line = new RegExp(`^\\s*${name}\\s*=\\s*(.*?)\\s*$`, 'm').exec(settings);
   const value = line?.[1]?.replace(/^(["'])(.*)\1$/, '$2');
-  // The unit's own default when the settings do not name one.
-  return path.resolve(value || '/var/lib/ayi');
+  return value || null;
 }

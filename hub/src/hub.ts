@@ -61,6 +61,9 @@ import {
 } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
+import { scheduleNightlyBackup } from './jobs/backup.job.js';
+import { BackupService } from './services/backup.service.js';
+import { readPassphrase } from './storage/backup-archive.js';
 import { JournalRestorer } from './services/journal-restore.service.js';
 import type { HubEvent } from './protocol/events.js';
 import { HqLinkService, hqLinkSettings } from './services/hq-link.service.js';
@@ -106,6 +109,8 @@ interface StoreIdentityFile {
   createdAt: string;
   /** Highest seq HQ has acknowledged (the MQTT link moves it). */
   deliveredSeq: number;
+  /** Set by a restore: the epoch's first seq (the backup's last seq + 1); absent: 1. */
+  epochStartSeq?: number;
 }
 
 interface MemberSecretsFile {
@@ -128,7 +133,14 @@ export interface HubOptions {
 
 /** What makes the hub's health `degraded` (also in the status to HQ). */
 export type HealthProblem =
-  'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog' | 'demo_history_incomplete';
+  | 'storage_full'
+  | 'storage_low'
+  | 'storage_error'
+  | 'journal_damaged'
+  | 'hq_backlog'
+  | 'demo_history_incomplete'
+  | 'backup_failed'
+  | 'backup_old';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -158,6 +170,7 @@ export class Hub {
   hardware!: Hardware;
   hqLink!: HqLinkService;
   storage!: StorageMonitor;
+  backups!: BackupService;
 
   private constructor(
     readonly config: HubConfig,
@@ -237,6 +250,23 @@ export class Hub {
       throw new Error(
         `The data directory ${config.dataDir} belongs to store ${identity.data.chainId}/${identity.data.storeId}, ` +
           `not ${config.chainId}/${config.storeId}. Use that store's id or another AYI_DATA_DIR.`,
+      );
+    }
+
+    this.backups = new BackupService({
+      dataDir: config.dataDir,
+      dir: config.backupDir === null ? null : path.resolve(config.backupDir),
+      keep: config.backupKeep,
+      passphrase: () => readPassphrase(config),
+      identity: () => ({ chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch }),
+      lastSeq: () => this.events.lastSeq,
+      hubVersion: HUB_VERSION,
+      clock,
+    });
+    await this.backups.load();
+    if (config.backupDir !== null && config.backupPassphrase === null && config.backupPassphraseFile === null) {
+      log.error(
+        'backups are set (AYI_BACKUP_DIR) without a passphrase: set AYI_BACKUP_PASSPHRASE_FILE; no backup is written until then',
       );
     }
 
@@ -373,6 +403,7 @@ export class Hub {
     this.hqLink = new HqLinkService({
       settings: hqLinkSettings(config),
       identity: { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      ...(identity.data.epochStartSeq !== undefined ? { epochStartSeq: identity.data.epochStartSeq } : {}),
       version: HUB_VERSION,
       timeZone: config.tz,
       dataDir: config.dataDir,
@@ -564,6 +595,7 @@ export class Hub {
         problems,
         storage: storage.view(),
         journal: journal.damage(),
+        backup: this.backups.view(),
         storeId: config.storeId,
         chainId: config.chainId,
         version: HUB_VERSION,
@@ -609,6 +641,22 @@ export class Hub {
       log.error({ err }, 'nightly snapshot failed'),
     );
     this.stoppers.push(() => nightly.stop());
+    if (config.backupDir !== null) {
+      const nightlyBackup = scheduleNightlyBackup(
+        config.backupCron,
+        config.tz,
+        this.backups,
+        (result) => {
+          log.info({ file: result.file, seq: result.seq, bytes: result.bytes }, 'nightly backup written');
+          this.hqLink.refreshStatus();
+        },
+        (err) => {
+          log.error({ err }, 'nightly backup failed');
+          this.hqLink.refreshStatus();
+        },
+      );
+      this.stoppers.push(() => nightlyBackup.stop());
+    }
     const loyaltyReview = scheduleLoyaltyReview(
       LOYALTY_REVIEW_CRON,
       config.tz,
@@ -706,6 +754,7 @@ export class Hub {
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
     if (this.demoHistoryCutShort) problems.push('demo_history_incomplete');
+    if (this.backups) problems.push(...this.backups.problems());
     return problems;
   }
 
@@ -910,12 +959,22 @@ export class Hub {
       case 'snapshot':
         await this.snapshots.take();
         return { seq: this.state.lastSeq };
+      case 'backup': {
+        try {
+          const result = await this.backups.create();
+          this.log.info({ file: result.file, seq: result.seq, bytes: result.bytes }, 'backup written');
+          return result;
+        } finally {
+          this.hqLink.refreshStatus();
+        }
+      }
       case 'health':
         return {
           lastSeq: this.events.lastSeq,
           problems: this.problems(),
           storage: this.storage.view(),
           journal: this.journalDamage?.() ?? null,
+          backup: this.backups.view(),
           startup: this.startup,
           hqLink: this.hqLink.state(),
         };
@@ -925,7 +984,7 @@ export class Hub {
         return discoverDevices(await sharedUsbBus(this.log), () => loadSerialPort().list());
       default:
         throw new Error(
-          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, health, hardware, discover`,
+          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, backup, health, hardware, discover`,
         );
     }
   }

@@ -12,6 +12,7 @@ import {
   bodyTemplateProblem,
   parseAuthHeader,
 } from '../services/sms/http-sms.provider.js';
+import { MIN_PASSPHRASE_CHARS } from '../storage/backup-archive.js';
 
 const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
 
@@ -83,6 +84,16 @@ export const HubConfigSchema = Type.Object(
     diskMinFreeMb: Type.Integer({ minimum: 0 }),
     /** How often free space is measured (s); every 5 s while the disk is full. */
     diskProbeSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+    /** Where backups go (a USB stick, a mounted share); unset: no nightly backup. */
+    backupDir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** Backups of this store kept in it: the newest N. */
+    backupKeep: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** node-cron expression for the nightly backup, in the store's time zone. */
+    backupCron: Type.String({ minLength: 9 }),
+    /** The passphrase backups are encrypted with. Never echoed; a file (below) keeps it out of hub.env. */
+    backupPassphrase: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+    /** A file whose first line is the passphrase (read at each backup). */
+    backupPassphraseFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -134,6 +145,11 @@ export function defaultConfig(): HubConfig {
     diskMinFreePercent: 10,
     diskMinFreeMb: 500,
     diskProbeSeconds: 60,
+    backupDir: null,
+    backupKeep: 14,
+    backupCron: '0 4 * * *',
+    backupPassphrase: null,
+    backupPassphraseFile: null,
   };
 }
 
@@ -191,10 +207,21 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_DISK_MIN_FREE_PERCENT: ['diskMinFreePercent', (v) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)],
   AYI_DISK_MIN_FREE_MB: ['diskMinFreeMb', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_DISK_PROBE_S: ['diskProbeSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_BACKUP_DIR: ['backupDir', (v) => (v === '' ? null : v)],
+  AYI_BACKUP_KEEP: ['backupKeep', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_BACKUP_CRON: ['backupCron', String],
+  AYI_BACKUP_PASSPHRASE: ['backupPassphrase', (v) => (v === '' ? null : v)],
+  AYI_BACKUP_PASSPHRASE_FILE: ['backupPassphraseFile', (v) => (v === '' ? null : v)],
 };
 
 /** Settings that may hold a secret (a token in a header or a URL): a problem never shows their value. */
-const SECRET_KEYS = new Set<string>(['smsHttpUrl', 'smsHttpAuthHeader', 'memberHashKey', 'mqttPassword']);
+const SECRET_KEYS = new Set<string>([
+  'smsHttpUrl',
+  'smsHttpAuthHeader',
+  'memberHashKey',
+  'mqttPassword',
+  'backupPassphrase',
+]);
 
 function isValidTimeZone(tz: string): boolean {
   try {
@@ -222,6 +249,26 @@ function mqttProblems(merged: Record<string, unknown>): string[] {
   if (typeof mqttUrl === 'string' && /^\w+:\/\/[^/]*@/.test(mqttUrl)) {
     problems.push(
       'mqttUrl (AYI_MQTT_URL): put the user name and password in AYI_MQTT_USERNAME and AYI_MQTT_PASSWORD, not in the URL (value not shown)',
+    );
+  }
+  return problems;
+}
+
+/**
+ * The passphrase settings. A backup directory without a passphrase does not stop the start (the store
+ * sells); each backup then fails with a clear error, shown in health (backup_failed).
+ */
+function backupProblems(merged: Record<string, unknown>): string[] {
+  const { backupPassphrase, backupPassphraseFile } = merged;
+  const problems: string[] = [];
+  if (typeof backupPassphrase === 'string' && typeof backupPassphraseFile === 'string') {
+    problems.push(
+      'backupPassphrase (AYI_BACKUP_PASSPHRASE) and backupPassphraseFile (AYI_BACKUP_PASSPHRASE_FILE): set one, not both',
+    );
+  }
+  if (typeof backupPassphrase === 'string' && [...backupPassphrase].length < MIN_PASSPHRASE_CHARS) {
+    problems.push(
+      `backupPassphrase (AYI_BACKUP_PASSPHRASE): at least ${MIN_PASSPHRASE_CHARS} characters (value not shown)`,
     );
   }
   return problems;
@@ -287,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   problems.push(...smsProblems(merged));
   problems.push(...mqttProblems(merged));
+  problems.push(...backupProblems(merged));
   if (typeof merged.tz === 'string' && !isValidTimeZone(merged.tz)) {
     problems.push(`tz (AYI_TZ): unknown time zone ${JSON.stringify(merged.tz)}; use an IANA name such as Asia/Taipei`);
   }

@@ -577,8 +577,16 @@ export const LinkStatusSchema = Type.Object(
     problems: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged; empty when all is well). ' +
+          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged, backup_failed, ' +
+          'backup_old; empty when all is well). ' +
           'Published again when it changes. More codes may be added.',
+      }),
+    ),
+    epochStartSeq: Type.Optional(
+      Type.Integer({
+        minimum: 2,
+        description:
+          "A store restored from a backup: its epoch's first seq (the backup's last seq + 1). Absent: the epoch starts at 1.",
       }),
     ),
     missingSeqs: Type.Optional(

@@ -93,6 +93,11 @@ export interface HqLinkDeps {
   /** The last committed seq (EventStore.lastSeq): nothing after it is read from the journal. */
   lastSeq: () => number;
   log: Logger;
+  /**
+   * The first seq of this epoch when it is not 1: a store restored from a backup records from the
+   * backup's seq + 1 on under a new epoch (its seqs before are the old epoch's). In the status.
+   */
+  epochStartSeq?: number;
   /** Used when there is no hq-link.json yet (`deliveredSeq` of store.json). */
   initialDeliveredSeq?: number;
   /** A summary of the store's devices for the online status. */
@@ -705,6 +710,8 @@ export class HqLinkService {
       at: this.clock().toISOString(),
     };
     if (this.connectionOpenedAt !== null) payload.connectedAt = this.connectionOpenedAt;
+    if (this.deps.epochStartSeq !== undefined && this.deps.epochStartSeq > 1)
+      payload.epochStartSeq = this.deps.epochStartSeq;
     if (reason) payload.reason = reason;
     if (this.deps.catalog) {
       const catalog = this.deps.catalog.status();

@@ -43,6 +43,7 @@ import { registerCompression, uiFileOptions } from './ui-files.js';
 import type { AnalyticsService } from '../../services/analytics.service.js';
 import type { SegmentsService } from '../../services/segments.service.js';
 import type { TagRulesService } from '../../services/tag-rules.service.js';
+import type { BackupView } from '../../services/backup.service.js';
 
 export const JSON_BODY_LIMIT = 64 * 1024;
 export const CSV_BODY_LIMIT = 2 * 1024 * 1024;
@@ -84,12 +85,14 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
-  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog, demo_history_incomplete (empty when ok). */
+  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog, demo_history_incomplete, backup_failed, backup_old (empty when ok). */
   problems: string[];
   /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
   storage: StorageView;
   /** Seqs the journal lacks and damaged lines found by reading it (start-up, HQ resends). */
   journal: JournalDamage;
+  /** Backups: set or not, the newest one, the last attempt's result (no passphrase, nothing personal). */
+  backup: BackupView;
   storeId: string;
   chainId: string;
   version: string;
