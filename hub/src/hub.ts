@@ -527,7 +527,10 @@ export class Hub {
       this.security,
       clock,
     );
-    const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals);
+    // After a restore the old box may have sold under the same seqs after the backup (HQ has those
+    // sales): this epoch's sale ids end with a part of the epoch, so no id names two sales.
+    const saleIdSuffix = identity.data.epochStartSeq !== undefined ? `-${identity.data.epoch.slice(-6)}` : '';
+    const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals, saleIdSuffix);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     restoredListeners.push((event) => analytics.noteCommitted(event));
     members.useStoreIntervals(() => analytics.storeIntervals());

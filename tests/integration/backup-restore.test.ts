@@ -311,6 +311,13 @@ describe('ayi backup while the store sells, ayi restore, a new epoch', () => {
       expect(newEpochEvents.find((event) => event.type === 'sale.completed')!.data).toMatchObject({
         saleId: newSale.saleId,
       });
+      // The old box sold under the same seqs after the backup: no sale id names two sales.
+      const oldSaleIds = hq
+        .unique()
+        .filter((event) => event.epoch === oldEpoch && event.type === 'sale.completed')
+        .map((event) => (event.data as { saleId: string }).saleId);
+      expect(oldSaleIds).toHaveLength(allSold.length);
+      expect(oldSaleIds).not.toContain(newSale.saleId);
       const status = hq.last('/status');
       expect(status).toMatchObject({ epoch: newEpoch, epochStartSeq: backupSeq + 1 });
 

@@ -16,6 +16,7 @@ import {
   type PingCommand,
 } from '../../../hub/src/protocol/event-schemas.js';
 import type { Database } from '../db/database.js';
+import { startStreamAt } from './store-event.js';
 
 /** Publishes a command; `expirySeconds` drops it at the broker if the store has not taken it by then. */
 export type PublishCommand = (topic: string, payload: string, options?: { expirySeconds?: number }) => Promise<void>;
@@ -113,6 +114,9 @@ export class LinkWatch {
         problems,
       ],
     );
+    if (stored.length > 0 && online && status.epochStartSeq !== undefined) {
+      await startStreamAt(this.db, { chainId, storeId, epoch: status.epoch }, status.epochStartSeq);
+    }
     if (stored.length > 0 && !online) {
       this.log.warn({ storeId, reason: status.reason ?? null }, 'a store went offline');
     }

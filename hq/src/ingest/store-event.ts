@@ -338,6 +338,47 @@ async function storeLocked(
 }
 
 /** The highest seq up to which every seq is held, after `event` arrived. */
+/**
+ * A store restored from a backup records its new epoch from `startSeq` on (its status's
+ * `epochStartSeq`, the backup's last seq + 1): its seqs before that are the old epoch's events, so
+ * HQ holds the new stream as complete up to `startSeq - 1` and never asks for them (a resend covers
+ * the current epoch only and could not give them). Whether the status comes before the epoch's
+ * first events or after some of them; a stream already past the start is left as it is.
+ */
+export async function startStreamAt(
+  db: Database,
+  stream: { chainId: string; storeId: string; epoch: string },
+  startSeq: number,
+): Promise<void> {
+  const before = startSeq - 1;
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO store_streams (store_id, epoch, chain_id, contiguous_seq, max_seq) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT DO NOTHING`,
+      [stream.storeId, stream.epoch, stream.chainId, before],
+    );
+    const [row] = await tx.query<{ contiguous_seq: string }>(
+      'SELECT contiguous_seq FROM store_streams WHERE store_id = $1 AND epoch = $2 FOR UPDATE',
+      [stream.storeId, stream.epoch],
+    );
+    if (!row || Number(row.contiguous_seq) >= before) return;
+    // Events of the epoch that came before its status: the run from its start counts.
+    const first = await tx.query('SELECT 1 FROM events WHERE store_id = $1 AND epoch = $2 AND seq = $3 LIMIT 1', [
+      stream.storeId,
+      stream.epoch,
+      startSeq,
+    ]);
+    const contiguous =
+      first.length > 0 ? await advanceContiguous(tx, { ...stream, seq: startSeq } as IncomingEvent, before) : before;
+    await tx.query(
+      `UPDATE store_streams SET contiguous_seq = $3, max_seq = GREATEST(max_seq, $3),
+         gap_since = CASE WHEN GREATEST(max_seq, $3) > $3 THEN COALESCE(gap_since, now()) ELSE NULL END
+       WHERE store_id = $1 AND epoch = $2`,
+      [stream.storeId, stream.epoch, contiguous],
+    );
+  });
+}
+
 async function advanceContiguous(tx: Queryable, event: IncomingEvent, contiguous: number): Promise<number> {
   if (event.seq !== contiguous + 1) return contiguous;
   let reached = event.seq;

@@ -118,7 +118,10 @@ export const SealedDataSchema = Type.Object(
 
 export const SaleCompletedDataSchema = Type.Object(
   {
-    saleId: Id('Store-local sale number, YYYYMMDD-seq.'),
+    saleId: Id(
+      'Store-local sale number, YYYYMMDD-seq; in an epoch started by a restore from a backup, followed by - and ' +
+        "the epoch's last six hex digits.",
+    ),
     idempotencyKey: Type.String({ minLength: 1, maxLength: 64 }),
     requestHash: Type.String({ minLength: 1, maxLength: 128 }),
     businessDate: LocalDate('Store-local day of the sale.'),

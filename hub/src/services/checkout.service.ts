@@ -104,6 +104,11 @@ export class CheckoutService {
     private readonly timeZone: string,
     private readonly clock: () => Date,
     private readonly approvals: DiscountApprovalService,
+    /**
+     * Ends every sale id of a store restored from a backup (see hub.ts): its seqs after the backup
+     * were the old box's too, and a sale id must never name two sales.
+     */
+    private readonly saleIdSuffix = '',
   ) {}
 
   /** What the cart costs now, with the member's discount, the coupon and points; nothing is recorded. */
@@ -298,7 +303,7 @@ export class CheckoutService {
         .record('sale.completed', ({ seq, at }) => {
           const date = businessDate(at, this.timeZone);
           return {
-            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}`,
+            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}${this.saleIdSuffix}`,
             idempotencyKey: request.idempotencyKey,
             requestHash: hash,
             businessDate: date,
