@@ -32,6 +32,7 @@
  * terminal (`printf '583920\n' | npm run ayi -- set-pin stf-…`).
  */
 import { readFileSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { readPin } from './read-pin.ts';
@@ -112,6 +113,8 @@ async function restore(restoreArgs: string[]): Promise<void> {
         '(sudo systemctl start ayi-hub). Nothing was changed.',
     );
   }
+  // A mistyped name is said as such, before the passphrase is looked for.
+  await access(path.resolve(file));
   const passphrase = await readPassphrase({
     backupPassphrase: setting('AYI_BACKUP_PASSPHRASE'),
     backupPassphraseFile: setting('AYI_BACKUP_PASSPHRASE_FILE'),

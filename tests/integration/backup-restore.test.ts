@@ -375,7 +375,7 @@ describe('the nightly backup and its problems in health', () => {
     expect(health.status).toBe('degraded');
     expect(health.backup.lastError).toMatch(/no backup passphrase/);
     await expect(adminRequest(path.join(hub.config.dataDir, 'ayi.sock'), 'backup')).rejects.toThrow(
-      /no backup passphrase: set AYI_BACKUP_PASSPHRASE_FILE/,
+      /no backup passphrase: set AYI_BACKUP_PASSPHRASE in \/etc\/ayi\/hub.env/,
     );
     expect(backupsIn(dir)).toEqual([]);
     await hub.stop();

@@ -64,7 +64,7 @@ export function checkPassphrase(passphrase: string | null | undefined): string {
   if (!passphrase) {
     throw new BackupError(
       'no_passphrase',
-      'no backup passphrase: set AYI_BACKUP_PASSPHRASE_FILE (a file in /etc/ayi holding it) or AYI_BACKUP_PASSPHRASE in /etc/ayi/hub.env',
+      'no backup passphrase: set AYI_BACKUP_PASSPHRASE in /etc/ayi/hub.env (or AYI_BACKUP_PASSPHRASE_FILE, a file holding it)',
     );
   }
   if ([...passphrase].length < MIN_PASSPHRASE_CHARS) {
