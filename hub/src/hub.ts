@@ -266,7 +266,7 @@ export class Hub {
     await this.backups.load();
     if (config.backupDir !== null && config.backupPassphrase === null && config.backupPassphraseFile === null) {
       log.error(
-        'backups are set (AYI_BACKUP_DIR) without a passphrase: set AYI_BACKUP_PASSPHRASE_FILE; no backup is written until then',
+        'backups are set (AYI_BACKUP_DIR) without a passphrase: set AYI_BACKUP_PASSPHRASE in /etc/ayi/hub.env; no backup is written until then',
       );
     }
 

@@ -101,7 +101,6 @@ export class BackupService {
       const passphrase = checkPassphrase(await this.deps.passphrase());
       await ensureDirectory(dir);
       const seq = this.deps.lastSeq();
-      const entries = await collectDataFiles(this.deps.dataDir, seq);
       const identity = this.deps.identity();
       const name = backupName(identity.chainId, identity.storeId, createdAt, seq);
       const header: Omit<BackupHeader, 'format' | 'kdf' | 'iv' | 'keyCheck'> = {
@@ -110,11 +109,16 @@ export class BackupService {
         createdAt: createdAt.toISOString(),
         hubVersion: this.deps.hubVersion,
       };
-      const bytes = await writeBackup(path.join(dir, name), header, entries, passphrase);
+      const { bytes, files } = await writeBackup(
+        path.join(dir, name),
+        header,
+        dataFiles(this.deps.dataDir, seq),
+        passphrase,
+      );
       const removed = await this.prune();
       this.newest = { file: name, at: createdAt.toISOString(), seq };
       this.last = { at: createdAt.toISOString(), ok: true, error: null };
-      return { file: path.join(dir, name), seq, bytes, files: entries.length, createdAt: header.createdAt, removed };
+      return { file: path.join(dir, name), seq, bytes, files, createdAt: header.createdAt, removed };
     } catch (err) {
       this.last = { at: createdAt.toISOString(), ok: false, error: (err as Error).message };
       throw err;
@@ -186,10 +190,16 @@ function parseName(name: string): { at: string; seq: number } {
  */
 export async function collectDataFiles(dataDir: string, seq: number): Promise<ArchiveEntry[]> {
   const entries: ArchiveEntry[] = [];
+  for await (const entry of dataFiles(dataDir, seq)) entries.push(entry);
+  return entries;
+}
+
+/** The same, one file at a time (read when the backup gets to it). */
+export async function* dataFiles(dataDir: string, seq: number): AsyncGenerator<ArchiveEntry> {
   for (const name of (await fs.readdir(dataDir)).sort()) {
     if (!DATA_FILES.test(name)) continue;
     const bytes = await readIfFile(path.join(dataDir, name));
-    if (bytes) entries.push({ name, bytes });
+    if (bytes) yield { name, bytes };
   }
   for (const dir of LINE_DIRS) {
     let names: string[];
@@ -204,10 +214,9 @@ export async function collectDataFiles(dataDir: string, seq: number): Promise<Ar
       const bytes = await readIfFile(path.join(dataDir, dir, name));
       if (!bytes) continue;
       const kept = dir === 'journal' ? cutAtSeq(bytes, seq) : wholeLines(bytes);
-      if (kept.length > 0) entries.push({ name: `${dir}/${name}`, bytes: kept });
+      if (kept.length > 0) yield { name: `${dir}/${name}`, bytes: kept };
     }
   }
-  return entries;
 }
 
 async function readIfFile(file: string): Promise<Buffer | null> {

@@ -88,18 +88,14 @@ function deriveKeys(passphrase: string, salt: Buffer, cost: { N: number; r: numb
   });
 }
 
-function encodeArchive(entries: readonly ArchiveEntry[]): Buffer[] {
-  const pieces: Buffer[] = [];
-  for (const entry of entries) {
-    const name = Buffer.from(entry.name, 'utf8');
-    const head = Buffer.alloc(4 + name.length + 8);
-    head.writeUInt32BE(name.length, 0);
-    name.copy(head, 4);
-    head.writeBigUInt64BE(BigInt(entry.bytes.length), 4 + name.length);
-    pieces.push(head, entry.bytes);
-  }
-  pieces.push(Buffer.alloc(4));
-  return pieces;
+/** An entry's head in the archive: its name's length, its name, its size. */
+function entryHead(entry: ArchiveEntry): Buffer {
+  const name = Buffer.from(entry.name, 'utf8');
+  const head = Buffer.alloc(4 + name.length + 8);
+  head.writeUInt32BE(name.length, 0);
+  name.copy(head, 4);
+  head.writeBigUInt64BE(BigInt(entry.bytes.length), 4 + name.length);
+  return head;
 }
 
 /** A name in the archive: a relative path inside the data directory, nothing else. */
@@ -132,14 +128,15 @@ function decodeArchive(plain: Buffer): ArchiveEntry[] {
 
 /**
  * Writes the backup to `file`: a temporary name beside it first, fsync'd, then renamed and the
- * directory fsync'd, so a backup file that exists is whole. Returns its size.
+ * directory fsync'd, so a backup file that exists is whole. The entries are taken one at a time (a
+ * journal's day files: only one is in memory at once). Returns its size and how many files it holds.
  */
 export async function writeBackup(
   file: string,
   header: Omit<BackupHeader, 'format' | 'kdf' | 'iv' | 'keyCheck'>,
-  entries: readonly ArchiveEntry[],
+  entries: Iterable<ArchiveEntry> | AsyncIterable<ArchiveEntry>,
   passphrase: string,
-): Promise<number> {
+): Promise<{ bytes: number; files: number }> {
   const salt = randomBytes(16);
   const iv = randomBytes(12);
   const { key, check } = await deriveKeys(passphrase, salt, SCRYPT);
@@ -155,16 +152,23 @@ export async function writeBackup(
   cipher.setAAD(prefix);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   let size = 0;
+  let files = 0;
   try {
     const handle = await fs.open(tmp, 'w', 0o600);
     try {
       await writeFully(handle, prefix);
       size += prefix.length;
-      for (const piece of encodeArchive(entries)) {
+      const put = async (piece: Buffer) => {
         const out = cipher.update(piece);
         await writeFully(handle, out);
         size += out.length;
+      };
+      for await (const entry of entries) {
+        await put(entryHead(entry));
+        await put(entry.bytes);
+        files += 1;
       }
+      await put(Buffer.alloc(4));
       const tail = Buffer.concat([cipher.final(), cipher.getAuthTag()]);
       await writeFully(handle, tail);
       size += tail.length;
@@ -178,7 +182,7 @@ export async function writeBackup(
     throw err;
   }
   await fsyncDirectory(path.dirname(file));
-  return size;
+  return { bytes: size, files };
 }
 
 /** The header of a backup file, read without the passphrase (what store, what seq, when). */
