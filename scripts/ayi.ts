@@ -119,7 +119,12 @@ async function restore(restoreArgs: string[]): Promise<void> {
     backupPassphrase: setting('AYI_BACKUP_PASSPHRASE'),
     backupPassphraseFile: setting('AYI_BACKUP_PASSPHRASE_FILE'),
   });
-  const result = await restoreBackup({ file: path.resolve(file), dataDir, passphrase });
+  const result = await restoreBackup({
+    file: path.resolve(file),
+    dataDir,
+    passphrase,
+    expectedStore: { chainId: setting('AYI_CHAIN_ID'), storeId: setting('AYI_STORE_ID') },
+  });
   process.stdout.write(
     [
       `Restored ${result.chainId}/${result.storeId} from the backup of ${result.backupCreatedAt} (events up to seq ${result.seq}) into ${result.dataDir}.`,

@@ -55,6 +55,8 @@ export async function restoreBackup(options: {
   file: string;
   dataDir: string;
   passphrase: string | null | undefined;
+  /** The store this box is set up for (AYI_CHAIN_ID, AYI_STORE_ID); a backup of another is refused. */
+  expectedStore?: { chainId: string | null; storeId: string | null };
   clock?: () => Date;
 }): Promise<RestoreResult> {
   const clock = options.clock ?? (() => new Date());
@@ -67,6 +69,18 @@ export async function restoreBackup(options: {
   const identity = JSON.parse(identityEntry.bytes.toString('utf8')) as IdentityFile;
   if (identity.chainId !== header.chainId || identity.storeId !== header.storeId || identity.epoch !== header.epoch) {
     throw new BackupError('damaged', 'the backup is inconsistent: its identity file names another store or epoch');
+  }
+
+  const expected = options.expectedStore;
+  if (
+    expected &&
+    ((expected.chainId !== null && expected.chainId !== identity.chainId) ||
+      (expected.storeId !== null && expected.storeId !== identity.storeId))
+  ) {
+    throw new Error(
+      `this backup is of store ${identity.chainId}/${identity.storeId}, but this box is set up for ` +
+        `${expected.chainId ?? '?'}/${expected.storeId ?? '?'} (AYI_CHAIN_ID, AYI_STORE_ID in /etc/ayi/hub.env): nothing was changed`,
+    );
   }
 
   const now = clock();

@@ -149,7 +149,7 @@ describe('restore', () => {
     expect(readFileSync(path.join(target, 'journal', '2026-12-07.jsonl'), 'utf8')).toBe(line(4) + line(5));
   });
 
-  it('changes nothing for a wrong passphrase or without one', async () => {
+  it('changes nothing for a wrong passphrase, without one, or for a backup of another store', async () => {
     const file = path.join(dirs.make(), 'b.ayibackup');
     await writeBackup(file, header, await collectDataFiles(dataDir(), 5), PASSPHRASE);
     const target = dirs.make('ayi-target-');
@@ -158,6 +158,14 @@ describe('restore', () => {
       /wrong passphrase/,
     );
     await expect(restoreBackup({ file, dataDir: target, passphrase: null })).rejects.toThrow(/no backup passphrase/);
+    await expect(
+      restoreBackup({
+        file,
+        dataDir: target,
+        passphrase: PASSPHRASE,
+        expectedStore: { chainId: 'acme', storeId: 's-2' },
+      }),
+    ).rejects.toThrow(/this backup is of store acme\/s-1, but this box is set up for acme\/s-2/);
     expect(readdirSync(target)).toEqual(['store.json']);
     expect(readFileSync(path.join(target, 'store.json'), 'utf8')).toBe('kept');
   });
