@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
 import { EVENT_SCHEMA, type HubEvent } from '../../../hub/src/protocol/events.ts';
 import { HubWatchdog, type WatchdogOptions } from '../../../hub/src/services/watchdog.service.ts';
-import { watchdogTimeoutMs } from '../../../hub/src/services/systemd-notify.ts';
+import { SystemdNotifier, watchdogTimeoutMs } from '../../../hub/src/services/systemd-notify.ts';
 import { poll } from '../../support/poll.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
 
@@ -102,6 +102,21 @@ describe('systemd watchdog', () => {
     expect(watchdogTimeoutMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 42)).toBeNull();
     expect(watchdogTimeoutMs({}, 42)).toBeNull();
     expect(watchdogTimeoutMs({ WATCHDOG_USEC: 'soon' }, 42)).toBeNull();
+  });
+
+  it('sends nothing outside systemd, and one-line STATUS= messages under it', async () => {
+    const sent: string[][] = [];
+    const record = async (assignments: string[]) => void sent.push(assignments);
+    expect(SystemdNotifier.fromEnv({}, record)).toBeNull();
+    const notifier = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: '/run/systemd/notify' }, record)!;
+    await notifier.ready('Selling: store demo/store-001,\nport 8080');
+    await notifier.watchdog();
+    await notifier.stopping('Stopping');
+    expect(sent).toEqual([
+      ['READY=1', 'STATUS=Selling: store demo/store-001, port 8080'],
+      ['WATCHDOG=1'],
+      ['STOPPING=1', 'STATUS=Stopping'],
+    ]);
   });
 
   it('pings a third of the timeout apart', () => {
