@@ -274,6 +274,7 @@ export class Hub {
     );
     this.stoppers.push(() => journal.close());
     this.journalDamage = () => journal.damage();
+    this.journalFlush = (now) => journal.flushRunningMs(now);
 
     const snapshotStore = new SnapshotStore<StoreStateData>(
       path.join(config.dataDir, 'snapshots'),
@@ -710,6 +711,12 @@ export class Hub {
   }
 
   private journalDamage: (() => JournalDamage) | null = null;
+  private journalFlush: ((now?: number) => number | null) | null = null;
+
+  /** How long the journal's running write (fdatasync) has been running (ms), null when none is. */
+  journalFlushRunningMs(now?: number): number | null {
+    return this.journalFlush?.(now) ?? null;
+  }
   /** This demo store's seeded year was cut short (see demo/seeding-mark.ts). */
   private demoHistoryCutShort = false;
 

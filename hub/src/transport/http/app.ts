@@ -1,5 +1,6 @@
 /** The hub's HTTP server: API routes, the WebSocket and the tablet UI on one port. */
 import type { HqLinkState } from '../../services/hq-link.service.js';
+import { WATCHDOG_USER_AGENT } from '../../services/watchdog.service.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, {
@@ -175,7 +176,9 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     return sendError(request, reply, err);
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+    // The watchdog's health check every 10 s would fill the journal: logged only at debug.
+    const quiet = request.headers['user-agent'] === WATCHDOG_USER_AGENT && reply.statusCode === 200;
+    request.log[quiet ? 'debug' : 'info'](
       {
         method: request.method,
         route: request.routeOptions.url,
