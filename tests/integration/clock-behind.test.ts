@@ -179,3 +179,27 @@ describe("a hub whose clock is behind its journal's last event", () => {
     expect((await health()).status).toBe('ok');
   });
 });
+
+describe('a hub that starts in 1970 (a box that never saved the time)', () => {
+  it('starts, serves reads, and refuses writes with clock_behind', async () => {
+    await socket?.close();
+    await hub.stop();
+    const newest = journalEvents().at(-1)!;
+    clock.set('1970-01-01T00:00:00Z');
+    hub = await startTestHub({ dataDir, config: { chainId: CHAIN, storeId: STORE, mqttUrl: null }, clock: clock.now });
+    cashier = Object.assign(new TabletClient(hub.url), {
+      deviceToken: cashier.deviceToken,
+      deviceId: cashier.deviceId,
+      sessionToken: cashier.sessionToken,
+    });
+
+    const view = await health();
+    expect(view.problems).toEqual(['clock_behind']);
+    expect(view.clock).toMatchObject({ state: 'behind', lastEventAt: newest.at, now: '1970-01-01T00:00:00.000Z' });
+    expect((await cashier.request('GET', '/api/products')).status).toBe(200);
+    const sale = await cashier.request('POST', '/api/sales', aSale());
+    expect(sale.status).toBe(503);
+    expect(sale.body.error?.code).toBe('clock_behind');
+    expect(journalEvents().at(-1)).toEqual(newest);
+  });
+});
