@@ -511,6 +511,7 @@ export class Hub {
       clock,
       log: log.child({ component: 'messaging' }),
       render: messageTemplates({ storeName: config.storeName }),
+      canRecord: () => clockGuard.state() === 'ok',
     });
     this.messaging = messaging;
     bus.on('event.committed', (event) => {
