@@ -481,6 +481,7 @@ export class Hub {
       securityDb,
       clock,
       {
+        checkRecordable: () => clockGuard.check(clock()),
         devicePaired: async (device) => void (await events.record('device.paired', device)),
         deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
         staffAdded: async (staff) =>

@@ -20,7 +20,7 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { scanJournal } from '../support/journal-files.ts';
 import { hqSubscriber, startMosquitto, type HqSubscriber, type Mosquitto } from '../support/mosquitto.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
-import { TabletClient, pairedTablet, startTestHub } from '../support/test-hub.ts';
+import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { openTabletSocket, type TabletSocket } from '../support/ws-client.ts';
 
@@ -120,6 +120,19 @@ describe("a hub whose clock is behind its journal's last event", () => {
     expect((await cashier.request('GET', '/api/sales')).status).toBe(200);
   });
 
+  it('refuses to pair a tablet or add staff, leaving nothing half made', async () => {
+    const socketPath = path.join(dataDir, 'ayi.sock');
+    const devicesBefore = await adminRequest<unknown[]>(socketPath, 'devices');
+    const staffBefore = await adminRequest<unknown[]>(socketPath, 'staff');
+    const { code } = await adminRequest<{ code: string }>(socketPath, 'pair');
+    const pairing = await new TabletClient(hub.url).request('POST', '/api/pair', { code, name: 'Back office' });
+    expect(pairing.status).toBe(503);
+    expect(pairing.body.error?.code).toBe('clock_behind');
+    await expect(adminRequest(socketPath, 'add-staff', ['阿華', 'cashier', '5555'])).rejects.toThrow(/clock/);
+    expect(await adminRequest<unknown[]>(socketPath, 'devices')).toEqual(devicesBefore);
+    expect(await adminRequest<unknown[]>(socketPath, 'staff')).toEqual(staffBefore);
+  });
+
   it('tells the tablet over its socket (the banner) and refuses a checkout sent there the same way', async () => {
     socket = await openTabletSocket(cashier);
     expect((await socket.next('hello')).clock).toBe('behind');
@@ -147,6 +160,7 @@ describe("a hub whose clock is behind its journal's last event", () => {
     expect(view.clock.state).toBe('ok');
 
     const sale: SaleView = await sell(cashier, aSale());
+    await new TabletClient(hub.url).pair(await newPairingCode(hub), 'Back office');
     const recorded = journalEvents().find(
       (event) => event.type === 'sale.completed' && (event.data as { saleId: string }).saleId === sale.saleId,
     );
