@@ -23,6 +23,7 @@ import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
 import { StorageMonitor, isDiskFull, isStorageError } from './storage/storage-monitor.js';
+import { ClockGuard } from './storage/clock-guard.js';
 import { openSettings } from './storage/settings.repo.js';
 import { DurableJsonFile } from './storage/durable-json.adapter.js';
 import { CatalogService } from './services/catalog.service.js';
@@ -128,7 +129,13 @@ export interface HubOptions {
 
 /** What makes the hub's health `degraded` (also in the status to HQ). */
 export type HealthProblem =
-  'storage_full' | 'storage_low' | 'storage_error' | 'journal_damaged' | 'hq_backlog' | 'demo_history_incomplete';
+  | 'storage_full'
+  | 'storage_low'
+  | 'storage_error'
+  | 'journal_damaged'
+  | 'clock_behind'
+  | 'hq_backlog'
+  | 'demo_history_incomplete';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -158,6 +165,8 @@ export class Hub {
   hardware!: Hardware;
   hqLink!: HqLinkService;
   storage!: StorageMonitor;
+  /** The clock against the journal's last event: writes are refused while it is behind. */
+  clockGuard!: ClockGuard;
 
   private constructor(
     readonly config: HubConfig,
@@ -276,6 +285,22 @@ export class Hub {
     this.journalDamage = () => journal.damage();
     this.journalFlush = (now) => journal.flushRunningMs(now);
 
+    // A box that lost the time (no battery clock, no network yet) must not date events before the
+    // journal's last one: refused while behind, accepted again as soon as time sync sets the clock.
+    const clockGuard = new ClockGuard(clock, lastEvent?.at ?? null, (view) => {
+      const fields = { now: view.now, lastEventAt: view.lastEventAt };
+      if (view.state === 'behind')
+        log.error(
+          fields,
+          "the clock is behind the journal's last event: sales and changes are refused until time sync",
+        );
+      else log.info(fields, 'the clock is past the journal again: sales and changes are accepted');
+      bus.emit('clock.changed', view);
+      this.hqLink?.refreshStatus();
+    });
+    this.clockGuard = clockGuard;
+    this.stoppers.push(() => clockGuard.stop());
+
     const snapshotStore = new SnapshotStore<StoreStateData>(
       path.join(config.dataDir, 'snapshots'),
       (file, reason) => log.warn({ file, reason }, 'skipped a damaged snapshot'),
@@ -364,7 +389,9 @@ export class Hub {
         else log.error({ err }, 'journal append failed; the events were refused');
       },
       (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
+      (at) => clockGuard.check(at),
     );
+    this.events.onCommitted((event) => clockGuard.noteEvent(event.at));
     this.events.onCommitted(() => storage.noteWriteSuccess());
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
@@ -455,6 +482,7 @@ export class Hub {
       securityDb,
       clock,
       {
+        checkRecordable: () => clockGuard.check(clock()),
         devicePaired: async (device) => void (await events.record('device.paired', device)),
         deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
         staffAdded: async (staff) =>
@@ -485,6 +513,7 @@ export class Hub {
       clock,
       log: log.child({ component: 'messaging' }),
       render: messageTemplates({ storeName: config.storeName }),
+      canRecord: () => clockGuard.state() === 'ok',
     });
     this.messaging = messaging;
     bus.on('event.committed', (event) => {
@@ -564,6 +593,7 @@ export class Hub {
         status: problems.length > 0 ? 'degraded' : 'ok',
         problems,
         storage: storage.view(),
+        clock: clockGuard.view(),
         journal: journal.damage(),
         storeId: config.storeId,
         chainId: config.chainId,
@@ -703,6 +733,7 @@ export class Hub {
     if (storage === 'full') problems.push('storage_full');
     if (storage === 'low') problems.push('storage_low');
     if (storage === 'error') problems.push('storage_error');
+    if (this.clockGuard?.state() === 'behind') problems.push('clock_behind');
     const damage = this.journalDamage?.();
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
@@ -922,6 +953,7 @@ export class Hub {
           lastSeq: this.events.lastSeq,
           problems: this.problems(),
           storage: this.storage.view(),
+          clock: this.clockGuard.view(),
           journal: this.journalDamage?.() ?? null,
           startup: this.startup,
           hqLink: this.hqLink.state(),

@@ -577,7 +577,8 @@ export const LinkStatusSchema = Type.Object(
     problems: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged; empty when all is well). ' +
+          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged, clock_behind; ' +
+          'empty when all is well). ' +
           'Published again when it changes. More codes may be added.',
       }),
     ),

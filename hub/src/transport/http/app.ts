@@ -28,6 +28,7 @@ import { authenticate, roleCheckedBy } from './auth.js';
 import { refuseForeignHost, refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
 import type { Role } from '../../protocol/api.js';
 import type { StorageView } from '../../storage/storage-monitor.js';
+import type { ClockView } from '../../storage/clock-guard.js';
 import type { JournalDamage } from '../../storage/journal.js';
 import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
@@ -85,10 +86,12 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
-  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog, demo_history_incomplete (empty when ok). */
+  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, clock_behind, hq_backlog, demo_history_incomplete (empty when ok). */
   problems: string[];
   /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
   storage: StorageView;
+  /** The clock now and the journal's last event: `behind` while writes are refused (clock_behind). */
+  clock: ClockView;
   /** Seqs the journal lacks and damaged lines found by reading it (start-up, HQ resends). */
   journal: JournalDamage;
   storeId: string;
