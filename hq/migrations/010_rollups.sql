@@ -2,7 +2,7 @@
 -- Kept exact: whatever changes a day's counted sales (a sale, a void, a refund, a late copy, an
 -- erasure) marks the (store, day) dirty in the transaction that changes it, and the totals of dirty
 -- days are worked out again from the sales before a report reads them (refreshRollups). The
--- migration marks every day already held, and its step works them out (the backfill).
+-- migration marks every day already held; migration 011's step works them out (the backfill).
 
 -- The store's counted sales of the day (completed, not voided): revenue net of refunds, NT$.
 CREATE TABLE store_days (

@@ -23,6 +23,7 @@ import { EventStore } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
 import { StorageMonitor, isDiskFull, isStorageError } from './storage/storage-monitor.js';
+import { ClockGuard } from './storage/clock-guard.js';
 import { openSettings } from './storage/settings.repo.js';
 import { DurableJsonFile } from './storage/durable-json.adapter.js';
 import { CatalogService } from './services/catalog.service.js';
@@ -137,6 +138,7 @@ export type HealthProblem =
   | 'storage_low'
   | 'storage_error'
   | 'journal_damaged'
+  | 'clock_behind'
   | 'hq_backlog'
   | 'demo_history_incomplete'
   | 'backup_failed'
@@ -171,6 +173,8 @@ export class Hub {
   hqLink!: HqLinkService;
   storage!: StorageMonitor;
   backups!: BackupService;
+  /** The clock against the journal's last event: writes are refused while it is behind. */
+  clockGuard!: ClockGuard;
 
   private constructor(
     readonly config: HubConfig,
@@ -304,6 +308,23 @@ export class Hub {
     );
     this.stoppers.push(() => journal.close());
     this.journalDamage = () => journal.damage();
+    this.journalFlush = (now) => journal.flushRunningMs(now);
+
+    // A box that lost the time (no battery clock, no network yet) must not date events before the
+    // journal's last one: refused while behind, accepted again as soon as time sync sets the clock.
+    const clockGuard = new ClockGuard(clock, lastEvent?.at ?? null, (view) => {
+      const fields = { now: view.now, lastEventAt: view.lastEventAt };
+      if (view.state === 'behind')
+        log.error(
+          fields,
+          "the clock is behind the journal's last event: sales and changes are refused until time sync",
+        );
+      else log.info(fields, 'the clock is past the journal again: sales and changes are accepted');
+      bus.emit('clock.changed', view);
+      this.hqLink?.refreshStatus();
+    });
+    this.clockGuard = clockGuard;
+    this.stoppers.push(() => clockGuard.stop());
 
     const snapshotStore = new SnapshotStore<StoreStateData>(
       path.join(config.dataDir, 'snapshots'),
@@ -393,7 +414,9 @@ export class Hub {
         else log.error({ err }, 'journal append failed; the events were refused');
       },
       (err, event) => log.error({ err, seq: event.seq, type: event.type }, 'committed-event listener failed'),
+      (at) => clockGuard.check(at),
     );
+    this.events.onCommitted((event) => clockGuard.noteEvent(event.at));
     this.events.onCommitted(() => storage.noteWriteSuccess());
     this.events.onCommitted((event) => state.apply(event));
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
@@ -485,6 +508,7 @@ export class Hub {
       securityDb,
       clock,
       {
+        checkRecordable: () => clockGuard.check(clock()),
         devicePaired: async (device) => void (await events.record('device.paired', device)),
         deviceRevoked: async (deviceId) => void (await events.record('device.revoked', { deviceId })),
         staffAdded: async (staff) =>
@@ -515,6 +539,7 @@ export class Hub {
       clock,
       log: log.child({ component: 'messaging' }),
       render: messageTemplates({ storeName: config.storeName }),
+      canRecord: () => clockGuard.state() === 'ok',
     });
     this.messaging = messaging;
     bus.on('event.committed', (event) => {
@@ -597,6 +622,7 @@ export class Hub {
         status: problems.length > 0 ? 'degraded' : 'ok',
         problems,
         storage: storage.view(),
+        clock: clockGuard.view(),
         journal: journal.damage(),
         backup: this.backups.view(),
         storeId: config.storeId,
@@ -753,6 +779,7 @@ export class Hub {
     if (storage === 'full') problems.push('storage_full');
     if (storage === 'low') problems.push('storage_low');
     if (storage === 'error') problems.push('storage_error');
+    if (this.clockGuard?.state() === 'behind') problems.push('clock_behind');
     const damage = this.journalDamage?.();
     if (damage && (damage.missingSeqs.length > 0 || damage.damagedLines.length > 0)) problems.push('journal_damaged');
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
@@ -762,6 +789,12 @@ export class Hub {
   }
 
   private journalDamage: (() => JournalDamage) | null = null;
+  private journalFlush: ((now?: number) => number | null) | null = null;
+
+  /** How long the journal's running write (fdatasync) has been running (ms), null when none is. */
+  journalFlushRunningMs(now?: number): number | null {
+    return this.journalFlush?.(now) ?? null;
+  }
   /** This demo store's seeded year was cut short (see demo/seeding-mark.ts). */
   private demoHistoryCutShort = false;
 
@@ -976,6 +1009,7 @@ export class Hub {
           lastSeq: this.events.lastSeq,
           problems: this.problems(),
           storage: this.storage.view(),
+          clock: this.clockGuard.view(),
           journal: this.journalDamage?.() ?? null,
           backup: this.backups.view(),
           startup: this.startup,

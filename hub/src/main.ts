@@ -1,6 +1,8 @@
 /** Process entry: configuration, the hub, a banner for whoever started it, graceful shutdown. */
 import { ConfigError, loadConfig } from './config/config.js';
 import { DEMO_STAFF, Hub } from './hub.js';
+import { SystemdNotifier, watchdogTimeoutMs } from './services/systemd-notify.js';
+import { HubWatchdog } from './services/watchdog.service.js';
 
 async function main(): Promise<void> {
   let config;
@@ -28,11 +30,36 @@ async function main(): Promise<void> {
   if (!config.mqttUrl) lines.push('No broker configured (AYI_MQTT_URL): events stay in the journal until one is.');
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
+  // Under systemd (Type=notify): "started" means answering, and a hung hub is restarted.
+  const notifier = SystemdNotifier.fromEnv();
+  let watchdog: HubWatchdog | null = null;
+  if (notifier) {
+    notifier
+      .ready(`Selling: store ${config.chainId}/${config.storeId}, port ${new URL(hub.url).port}`)
+      .catch((err: unknown) => hub.log.warn({ err }, 'cannot tell systemd the hub is ready'));
+    const timeoutMs = watchdogTimeoutMs(process.env);
+    if (timeoutMs !== null) {
+      watchdog = new HubWatchdog({
+        timeoutMs,
+        healthUrl: `${hub.url}/api/health`,
+        journalFlushRunningMs: (now) => hub.journalFlushRunningMs(now),
+        notifier,
+        log: hub.log,
+      });
+      watchdog.start();
+    }
+  }
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     hub.log.info({ signal }, 'shutting down');
+    // Pings end here: the server closing is no failure. The tool outlives the process if need be.
+    watchdog?.stop();
+    notifier
+      ?.stopping('Stopping: finishing requests, writing a snapshot')
+      .catch((err: unknown) => hub.log.warn({ err }, 'cannot tell systemd the hub is stopping'));
     hub.stop().then(
       () => process.exit(0),
       (err: unknown) => {

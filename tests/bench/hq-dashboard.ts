@@ -9,14 +9,17 @@
  *                          median of AYI_BENCH_HQ_NAIVE_CALLS calls. ratio = value / baseline.
  *   hq_stores_compare_ms   the same for the store comparison (members' activity included).
  *   hq_dashboard_ms        both together, as the overview and the stores pages ask them.
+ *   hq_products_ms         the products page's best sellers and categories over the year, read from
+ *                          product_days; baseline: the same figures from the sale lines (the query
+ *                          before product_days), compared first: the bench fails if they differ.
  *   hq_rollup_backfill_s   working out the rollups of the whole year at once (what migration 010
  *                          does to an HQ upgraded in place). Baseline: one pass of the naive
  *                          overview over the same sales.
  *
  * The chain: AYI_BENCH_HQ_STORES stores, AYI_BENCH_HQ_MEMBERS (per store) members, some sharing a
  * phone number across stores, and AYI_BENCH_HQ_SALES sales over 2026, a third to members (a few
- * members buy most), 2 % refunded in part, 0.5 % voided. The rows are written straight into the
- * tables with SQL generate_series, not through ingest: 5,000,000 sales through ingest take hours
+ * members buy most), 2 % refunded in part, 0.5 % voided, two lines each of 150 products. The rows
+ * are written straight into the tables with SQL generate_series, not through ingest: 5,000,000 sales through ingest take hours
  * (ingest's own speed is hq-ingest.ts's). The figures never read the events table, so it stays empty.
  * The rollups are then worked out as the migration's backfill does, and the answers of both paths
  * are compared: the bench fails if they differ.
@@ -31,6 +34,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { overview, type Overview } from '../../hq/src/analytics/overview.ts';
+import { products } from '../../hq/src/analytics/products.ts';
 import { addDays, share } from '../../hq/src/analytics/params.ts';
 import { refreshRollups } from '../../hq/src/analytics/rollups.ts';
 import { ACTIVE_DAYS, CHURNED_DAYS, storesCompare, type StoresCompare } from '../../hq/src/analytics/stores-compare.ts';
@@ -74,6 +78,14 @@ async function fill(db: Database): Promise<void> {
                     70 + floor(random() * 300)::bigint AS total, random() AS r_refund
              FROM generate_series(0, $2 - 1) AS i) g`,
       [store, sales, MEMBERS],
+    );
+    // Two lines a sale, of 150 products (a few sell most), each half the sale's total.
+    await db.query(
+      `INSERT INTO sale_lines (store_id, sale_id, line_no, sku, qty, amount)
+       SELECT store_id, sale_id, n, 'P' || lpad(floor(power(random(), 2) * 150)::int::text, 3, '0'),
+              1 + floor(random() * 3)::int, total / 2
+       FROM sales CROSS JOIN generate_series(1, 2) AS n WHERE store_id = $1`,
+      [store],
     );
     if ((s + 1) % 20 === 0) progress(`${s + 1} stores written (${Math.round((performance.now() - started) / 1000)} s)`);
   }
@@ -149,6 +161,18 @@ async function naiveStoresCompare(db: Database, from: string, to: string) {
   }));
 }
 
+/** The products page's best sellers straight from the sale lines: the query it ran before product_days. */
+async function naiveProducts(db: Database, from: string, to: string) {
+  const rows = await db.query<{ sku: string; revenue: string; qty: string; baskets: string }>(
+    `SELECT l.sku, sum(l.amount) AS revenue, sum(l.qty) AS qty, count(DISTINCT (l.store_id, l.sale_id)) AS baskets
+     FROM sale_lines l JOIN sales s ON s.store_id = l.store_id AND s.sale_id = l.sale_id
+     WHERE s.completed AND NOT s.voided AND s.business_date BETWEEN $1 AND $2
+     GROUP BY l.sku ORDER BY l.sku`,
+    [from, to],
+  );
+  return rows.map((r) => ({ sku: r.sku, revenue: num(r.revenue), qty: num(r.qty), baskets: num(r.baskets) }));
+}
+
 /** The naive answers' figures as the rollups' answers give them, to check both agree. */
 function sameFigures(
   rolled: [Overview, StoresCompare],
@@ -218,6 +242,13 @@ runBench(async () => {
       await naiveStoresCompare(db, YEAR.from, YEAR.to),
     ] as const;
     if (!sameFigures(rolled, [...naive])) throw new Error('the rollups and the sales give different figures');
+    const sold = await products(db, { ...YEAR, limit: 200 });
+    const soldFigures = sold.byRevenue
+      .map(({ sku, revenue, qty, baskets }) => ({ sku, revenue, qty, baskets }))
+      .sort((a, b) => (a.sku < b.sku ? -1 : 1));
+    if (!isDeepStrictEqual(soldFigures, await naiveProducts(db, YEAR.from, YEAR.to))) {
+      throw new Error('product_days and the sale lines give different product figures');
+    }
     const overviewMs = await median(CALLS, () => overview(db, YEAR));
     const compareMs = await median(CALLS, () => storesCompare(db, YEAR));
     const naiveOverviewMs = await median(NAIVE_CALLS, () => naiveOverview(db, YEAR.from, YEAR.to));
@@ -228,6 +259,9 @@ runBench(async () => {
     const naiveBoth = naiveOverviewMs + naiveCompareMs;
     emit('hq_dashboard_ms', both, 'ms', naiveBoth, both / naiveBoth);
     emit('hq_rollup_backfill_s', backfill / 1000, 's', naivePass / 1000, backfill / naivePass);
+    const productsMs = await median(CALLS, () => products(db, { ...YEAR, limit: 20 }));
+    const naiveProductsMs = await median(NAIVE_CALLS, () => naiveProducts(db, YEAR.from, YEAR.to));
+    emit('hq_products_ms', productsMs, 'ms', naiveProductsMs, productsMs / naiveProductsMs);
   } finally {
     await db.close();
     if (dir) removeUnlessKept(dir);

@@ -238,6 +238,11 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
 
     // The chain's catalog from a CSV file: a file with bad rows names them and publishes nothing.
     await page.getByTestId('nav-catalog').click();
+    // The file picker speaks the dashboard's language, not the browser's ("Choose File").
+    const publishForm = page.getByTestId('catalog-publish');
+    await expect.poll(() => publishForm.innerText()).toContain('選擇商品目錄檔');
+    expect(await page.getByTestId('catalog-file-name').textContent()).toContain('尚未選擇檔案');
+    expect(await page.getByTestId('catalog-submit').isDisabled()).toBe(true);
     await page.getByTestId('catalog-file').setInputFiles({
       name: 'catalog.csv',
       mimeType: 'text/csv',
@@ -245,6 +250,7 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
         `sku,barcodes,name,category,price,repurchase_days,price@${STORES[1]}\nFOD-001,,總部便當,食品,一百,7,\nDRK-001,,總部綠茶,飲料,30,,-1\n`,
       ),
     });
+    expect(await page.getByTestId('catalog-file-name').textContent()).toContain('catalog.csv');
     await page.getByTestId('catalog-submit').click();
     await expect.poll(() => page.getByTestId('catalog-bad-row').count()).toBe(2);
     const badRows = await page.getByTestId('catalog-bad-rows').innerText();
@@ -300,6 +306,10 @@ describe('HQ dashboard (browser, built hubs, HQ and dashboard)', () => {
     await page.getByTestId('nav-products').click();
     await expect.poll(() => page.getByTestId('products-not-sold').innerText()).toContain('Not sold for over 30 days');
     await expect.poll(() => page.getByTestId('products-slow').innerText()).toContain('Slow movers');
+    await page.getByTestId('nav-catalog').click();
+    await expect.poll(() => page.getByTestId('catalog-publish').innerText()).toContain('Choose a catalog file');
+    expect(await page.getByTestId('catalog-file-name').textContent()).toContain('No file chosen');
+    await shot(page, 'hq-catalog-en.png');
     await page.getByTestId('nav-overview').click();
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, 'hq-overview-en-phone.png');

@@ -48,6 +48,7 @@ describe('WebSocket /api/ws', () => {
       staff: expect.objectContaining({ name: '小美', role: 'cashier' }),
       lastSeq: seq,
       storage: expect.stringMatching(/^(ok|low)$/),
+      clock: 'ok',
     });
   });
 

@@ -12,7 +12,6 @@ import {
   noteStoreCatalog,
 } from '../../hq/src/catalog/catalogs.ts';
 import type { Database } from '../../hq/src/db/database.ts';
-import { migrate } from '../../hq/src/db/migrations.ts';
 import { HqError } from '../../hq/src/errors.ts';
 import type { ProductData } from '../../hub/src/protocol/events.ts';
 import { hqTestDatabases } from '../support/postgres-server.ts';
@@ -28,12 +27,10 @@ const product = (sku: string, price: number): ProductData => ({
 
 const backends = hqTestDatabases();
 
-describe.each(backends)("HQ's catalogs on $name", ({ name, open }) => {
+describe.each(backends)("HQ's catalogs on $name", ({ open }) => {
   let db: Database | null = null;
   beforeAll(async () => {
     db = await open();
-    if (db) await migrate(db);
-    else console.warn(`${name}: no server at 127.0.0.1:5432; these tests ran on PGlite only`);
   }, 60_000);
   afterAll(async () => {
     await db?.close();

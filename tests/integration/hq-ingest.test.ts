@@ -6,14 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import type { Database } from '../../hq/src/db/database.ts';
 import { migrate, readMigrations } from '../../hq/src/db/migrations.ts';
 import { readEventMessage } from '../../hq/src/ingest/event-message.ts';
 import { IngestBatcher } from '../../hq/src/ingest/batcher.ts';
 import { quarantine, storeEvent, storeEvents } from '../../hq/src/ingest/store-event.ts';
 import type { EventType, HubEvent } from '../../hub/src/protocol/events.ts';
 import { completedSale, refundedSale, saleLine, voidedSale } from '../support/member-events.ts';
-import { postgresServer, type ServerDatabase } from '../support/postgres-server.ts';
+import { hqTestDatabases } from '../support/postgres-server.ts';
 
 const CHAIN = 'test-chain';
 const topicOf = (storeId: string) => `ayi/v1/${CHAIN}/${storeId}/events`;
@@ -88,31 +88,15 @@ async function salesRows(db: Database, storeId: string) {
   ).map((r) => ({ ...r }));
 }
 
-let server: ServerDatabase | null = null;
-beforeAll(async () => {
-  server = await postgresServer();
-});
-afterAll(async () => {
-  await server?.dropAll();
-});
-
 const eventCount = async (db: Database, storeId: string) =>
   Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE store_id = $1', [storeId]))[0]!.n);
 
-const backends: { name: string; open: () => Promise<Database | null> }[] = [
-  { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
-  {
-    name: 'PostgreSQL server',
-    open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
-  },
-];
+const backends = hqTestDatabases();
 
-describe.each(backends)('HQ ingest on $name', ({ name, open }) => {
+describe.each(backends)('HQ ingest on $name', ({ open }) => {
   let database: Database | null = null;
   beforeAll(async () => {
     database = await open();
-    if (database) await migrate(database);
-    else console.warn(`${name}: no server at 127.0.0.1:5432; these tests ran on PGlite only`);
   }, 60_000);
   afterAll(async () => {
     await database?.close();

@@ -303,6 +303,7 @@ describe('GET /api/health', () => {
     expect(Object.keys(health).sort()).toEqual(
       [
         'chainId',
+        'clock',
         'epoch',
         'hq',
         'journal',

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { openDatabase, type Database } from '../../hq/src/db/database.ts';
+import { migrate } from '../../hq/src/db/migrations.ts';
 
 export const POSTGRES_ADMIN_URL = process.env.AYI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -42,22 +43,33 @@ export async function postgresServer(): Promise<ServerDatabase | null> {
 
 /**
  * The databases an HQ test file runs on: PGlite always, and a fresh database on the PostgreSQL
- * server where one answers (`open` gives null without one). Call at the top of the file: it starts
- * and drops the server's databases around the file's tests.
+ * server where one answers. `open` gives a new database with HQ's migrations applied, or null
+ * (said once) without a server. Call at the top of the file: it starts and drops the server's
+ * databases around the file's tests.
  */
 export function hqTestDatabases(): { name: string; open: () => Promise<Database | null> }[] {
   let server: ServerDatabase | null = null;
+  let absenceSaid = false;
   beforeAll(async () => {
     server = await postgresServer();
   });
   afterAll(async () => {
     await server?.dropAll();
   });
+  const migrated = async (db: Database) => {
+    await migrate(db);
+    return db;
+  };
   return [
-    { name: 'PGlite', open: () => openDatabase({ dataDir: 'memory://' }) },
+    { name: 'PGlite', open: async () => migrated(await openDatabase({ dataDir: 'memory://' })) },
     {
       name: 'PostgreSQL server',
-      open: async () => (server ? openDatabase({ url: await server.createDatabase() }) : null),
+      open: async () => {
+        if (server) return migrated(await openDatabase({ url: await server.createDatabase() }));
+        if (!absenceSaid) console.warn('no PostgreSQL server at 127.0.0.1:5432: these tests ran on PGlite only');
+        absenceSaid = true;
+        return null;
+      },
     },
   ];
 }

@@ -5,8 +5,9 @@
  * is not kept per line); voided sales are left out.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { addDays, checked, DateRange, daysFrom, num, StoreId } from './params.js';
+import { readRollups } from './rollups.js';
 
 export const ProductsParams = Type.Object(
   {
@@ -58,21 +59,20 @@ const LINES = `${NAMES},
     WHERE s.completed AND NOT s.voided AND s.business_date BETWEEN $1 AND $2
       AND ($3::text IS NULL OR s.store_id = $3::text))`;
 
-export async function products(db: Queryable, params: ProductsParams): Promise<Products> {
+export async function products(db: Database, params: ProductsParams): Promise<Products> {
   const { from, to, storeId = null, limit = 20 } = checked(ProductsParams, params);
-  const rows = await db.query<{
-    sku: string;
-    name: string;
-    category: string;
-    revenue: string;
-    qty: string;
-    baskets: string;
-  }>(
-    `WITH ${LINES}
-     SELECT sku, min(name) AS name, min(category) AS category, sum(amount) AS revenue, sum(qty) AS qty,
-            count(DISTINCT (store_id, sale_id)) AS baskets
-     FROM lines GROUP BY sku`,
-    [from, to, storeId],
+  const rows = await readRollups(db, (tx) =>
+    tx.query<{ sku: string; name: string; category: string; revenue: string; qty: string; baskets: string }>(
+      `WITH ${NAMES},
+         sold AS (
+           SELECT sku, sum(revenue) AS revenue, sum(qty) AS qty, sum(baskets) AS baskets FROM product_days
+           WHERE business_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR store_id = $3::text)
+           GROUP BY sku)
+       SELECT d.sku, COALESCE(n.name, d.sku) AS name, COALESCE(n.category, '${UNCATEGORISED}') AS category,
+              d.revenue, d.qty, d.baskets
+       FROM sold d LEFT JOIN names n ON n.sku = d.sku`,
+      [from, to, storeId],
+    ),
   );
   const figures = rows.map((row): ProductFigures => ({
     sku: row.sku,
@@ -234,7 +234,7 @@ export interface NotSold {
 
 /**
  * The catalog asked about, each product with its units and revenue in the range ($1..$2) and its
- * last sale up to $2. A store's catalog is its products as its latest catalog imports left them: a
+ * last sale up to $2 (from the per-day rollup, product_days: a caller reads it through readRollups). A store's catalog is its products as its latest catalog imports left them: a
  * version from HQ replaces the store's whole catalog, so what an older import had and that version
  * does not is no longer the store's. Chain-wide ($3 null), the chain's catalog is every store's
  * plus each chain's latest published version (products not yet at any store). $4: the days after
@@ -256,14 +256,12 @@ const SHELF = `${NAMES},
     WHERE $3::text IS NULL
     ORDER BY p ->> 'sku'),
   sold AS (
-    SELECT l.store_id, l.sku, max(s.business_date) AS last_sold,
-           sum(l.qty) FILTER (WHERE s.business_date >= $1::date) AS qty,
-           sum(l.amount) FILTER (WHERE s.business_date >= $1::date) AS revenue
-    FROM sale_lines l
-    JOIN sales s ON s.store_id = l.store_id AND s.sale_id = l.sale_id
-    WHERE s.completed AND NOT s.voided AND s.business_date <= $2::date
-      AND ($3::text IS NULL OR s.store_id = $3::text)
-    GROUP BY l.store_id, l.sku),
+    SELECT store_id, sku, max(business_date) AS last_sold,
+           sum(qty) FILTER (WHERE business_date >= $1::date) AS qty,
+           sum(revenue) FILTER (WHERE business_date >= $1::date) AS revenue
+    FROM product_days
+    WHERE business_date <= $2::date AND ($3::text IS NULL OR store_id = $3::text)
+    GROUP BY store_id, sku),
   carried AS (
     SELECT c.sku, count(*) AS stores,
            count(*) FILTER (WHERE sold.last_sold IS NULL OR sold.last_sold < $2::date - $4::int) AS stores_not_selling
@@ -320,11 +318,16 @@ async function knownStores(db: Queryable): Promise<string[]> {
  * The slow movers: the catalog's products with the fewest units sold in the range, those never
  * sold in it first (0 units), then by revenue and sku.
  */
-export async function slowMovers(db: Queryable, params: SlowMoversParams): Promise<SlowMovers> {
+export async function slowMovers(db: Database, params: SlowMoversParams): Promise<SlowMovers> {
   const { from, to, storeId = null, limit = 50 } = checked(SlowMoversParams, params);
-  const rows = await db.query<ShelfRow>(
-    `WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf ORDER BY qty, revenue, sku LIMIT $5`,
-    [from, to, storeId, null, limit],
+  const rows = await readRollups(db, (tx) =>
+    tx.query<ShelfRow>(`WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf ORDER BY qty, revenue, sku LIMIT $5`, [
+      from,
+      to,
+      storeId,
+      null,
+      limit,
+    ]),
   );
   return {
     from,
@@ -340,13 +343,15 @@ export async function slowMovers(db: Queryable, params: SlowMoversParams): Promi
  * The catalog's products whose last sale (at the store, or anywhere in the chain) is more than
  * `days` days before the range's end, or that never sold: never sold first, then the longest unsold.
  */
-export async function notSold(db: Queryable, params: NotSoldParams): Promise<NotSold> {
+export async function notSold(db: Database, params: NotSoldParams): Promise<NotSold> {
   const { from, to, storeId = null, days = 30, limit = 50 } = checked(NotSoldParams, params);
-  const rows = await db.query<ShelfRow>(
-    `WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf
-     WHERE last_sold IS NULL OR last_sold < $2::date - $4::int
-     ORDER BY last_sold NULLS FIRST, sku LIMIT $5`,
-    [from, to, storeId, days, limit],
+  const rows = await readRollups(db, (tx) =>
+    tx.query<ShelfRow>(
+      `WITH ${SHELF} SELECT ${SHELF_COLUMNS} FROM shelf
+       WHERE last_sold IS NULL OR last_sold < $2::date - $4::int
+       ORDER BY last_sold NULLS FIRST, sku LIMIT $5`,
+      [from, to, storeId, days, limit],
+    ),
   );
   return {
     from,

@@ -1,7 +1,8 @@
 /**
- * Per-store, per-day totals (store_days) and each member record's purchases by day and by month
- * (member_days, member_months), so the overview and the store comparison read a row per store and
- * day instead of every sale. Exact by construction: ingest marks the (store, day)s whose counted
+ * Per-store, per-day totals (store_days), each member record's purchases by day and by month
+ * (member_days, member_months) and each product's sales by store and day (product_days), so the
+ * overview, the store comparison and the products page read a row per store and day instead of
+ * every sale. Exact by construction: ingest marks the (store, day)s whose counted
  * sales it changed, in the same transaction (markSaleDaysDirty, forgetMemberInRollups), and
  * refreshRollups works the marked days out again from the sales before a report reads them.
  */
@@ -75,6 +76,16 @@ export async function refreshRollupsIn(tx: Queryable): Promise<number> {
      FROM counted_sales s JOIN ${DIRTY} ON ${OF_DAY}
      WHERE s.member_id IS NOT NULL
      GROUP BY s.store_id, s.business_date, s.member_id`,
+    days,
+  );
+  await tx.query(`DELETE FROM product_days s USING ${DIRTY} WHERE ${OF_DAY}`, days);
+  await tx.query(
+    `INSERT INTO product_days (store_id, business_date, sku, qty, revenue, baskets)
+     SELECT s.store_id, s.business_date, l.sku, sum(l.qty), sum(l.amount), count(DISTINCT l.sale_id)
+     FROM sales s JOIN ${DIRTY} ON ${OF_DAY}
+     JOIN sale_lines l ON l.store_id = s.store_id AND l.sale_id = s.sale_id
+     WHERE s.completed AND NOT s.voided
+     GROUP BY s.store_id, s.business_date, l.sku`,
     days,
   );
   const MONTHS = `(SELECT DISTINCT store_id, date_trunc('month', business_date)::date AS month FROM ${DIRTY}) AS x`;

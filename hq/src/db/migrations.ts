@@ -39,7 +39,9 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
  */
 export const MIGRATION_STEPS: Partial<Record<number, (tx: Queryable) => Promise<unknown>>> = {
   5: rebuildAnalyticsIn,
-  10: refreshRollupsIn,
+  // 010's days are worked out by 011's step: the refresh fills product_days too, which 010 does
+  // not have yet. What 010 marks stays marked until then (or until a report reads the rollups).
+  11: refreshRollupsIn,
 };
 
 /** Applies what is missing; returns the names applied now. */

@@ -5,6 +5,7 @@
 import type { HubEvent } from '../protocol/events.js';
 import type { DeviceStatusView, ScanEvent } from '../devices/device-types.js';
 import type { StorageView } from '../storage/storage-monitor.js';
+import type { ClockView } from '../storage/clock-guard.js';
 
 export interface BusTopics {
   /** An event is on disk and projected. */
@@ -17,6 +18,8 @@ export interface BusTopics {
   'device.status': DeviceStatusView;
   /** Free space on the data disk changed state (ok, low, full). */
   'storage.changed': StorageView;
+  /** The clock fell behind the journal's last event, or caught up with it. */
+  'clock.changed': ClockView;
 }
 
 type Listener<T> = (payload: T) => void;

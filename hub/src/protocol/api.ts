@@ -320,6 +320,12 @@ export interface QuoteView {
  */
 export type StorageState = 'ok' | 'low' | 'full' | 'error';
 
+/**
+ * The hub's clock against its journal: `behind` while it is more than a few minutes before the last
+ * recorded event (a box that lost the time after a power cut): writes refused, 503 clock_behind.
+ */
+export type ClockState = 'ok' | 'behind';
+
 /** Messages the hub sends over the WebSocket. */
 export type ServerMessage =
   | {
@@ -330,9 +336,13 @@ export type ServerMessage =
       lastSeq: number;
       /** The data disk: `full` means sales and changes are refused until space is freed. */
       storage: StorageState;
+      /** The clock: `behind` means sales and changes are refused until time sync (absent from older hubs). */
+      clock?: ClockState;
     }
   /** The data disk changed state: tablets show (or take down) the "storage is full" banner. */
   | { type: 'storage'; state: StorageState }
+  /** The clock fell behind the journal or caught up: tablets show (or take down) the clock banner. */
+  | { type: 'clock'; state: ClockState }
   | { type: 'sale'; sale: SaleView }
   | { type: 'catalog.changed'; products: number }
   /** A member's record changed (sale, points, profile, tags, merge, erasure): refresh an open card. */

@@ -580,8 +580,8 @@ export const LinkStatusSchema = Type.Object(
     problems: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged, backup_failed, ' +
-          'backup_old; empty when all is well). ' +
+          'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged, clock_behind, ' +
+          'backup_failed, backup_old; empty when all is well). ' +
           'Published again when it changes. More codes may be added.',
       }),
     ),

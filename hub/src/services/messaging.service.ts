@@ -48,6 +48,11 @@ export interface MessagingServiceOptions {
   intervalMs?: number;
   /** Sends at the same time. Default 1. */
   concurrency?: number;
+  /**
+   * False while attempts cannot be recorded (the clock is behind the journal): nothing is sent then,
+   * since a message sent without its attempt on record would be sent again and again.
+   */
+  canRecord?: () => boolean;
 }
 
 /** A single SMS segment of Chinese text holds 70 characters (UCS-2). */
@@ -141,6 +146,7 @@ export class MessagingService {
   /** Starts sends for due messages while there is room. */
   private fill(force = false): void {
     if (this.state === 'stopped' || (this.state === 'idle' && !force)) return;
+    if (this.options.canRecord && !this.options.canRecord()) return;
     const free = this.concurrency - this.inFlight.size;
     if (free <= 0) return;
     const nowMs = this.options.clock().getTime();

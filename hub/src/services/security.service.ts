@@ -168,6 +168,12 @@ export interface SecurityEvents {
   staffPinChanged(staffId: string): Promise<void>;
   /** `by` is null when the technician unlocked it. */
   deviceUnlocked(deviceId: string, by: { staffId: string; deviceId: string } | null): Promise<void>;
+  /**
+   * Throws when no event can be recorded now (the clock is behind the journal). Checked before a
+   * change touches security.json, so a refused change is not left half made (a device paired that
+   * the journal and the tablet never heard of).
+   */
+  checkRecordable?(): void;
 }
 
 export class SecurityService {
@@ -257,6 +263,8 @@ export class SecurityService {
       }
       throw new DomainError('pairing_code_invalid', 'Wrong or expired pairing code', undefined, 401);
     }
+    // Before the code is used up or the device stored: a refused pairing leaves nothing behind.
+    this.events.checkRecordable?.();
     this.codes.delete(code);
     const token = newToken();
     const device: DeviceRecord = {
@@ -339,6 +347,7 @@ export class SecurityService {
   async revokeDevice(deviceId: string): Promise<void> {
     const device = this.db.data.devices.find((d) => d.deviceId === deviceId && !d.revokedAt);
     if (!device) throw new DomainError('not_found', `No paired device ${deviceId}`, undefined, 404);
+    this.events.checkRecordable?.();
     const revokedAt = this.clock().toISOString();
     await updateSettings(this.db, (data) => {
       const record = data.devices.find((d) => d.deviceId === deviceId);
@@ -378,6 +387,7 @@ export class SecurityService {
   async addStaff(name: string, role: Role, pin: string): Promise<StaffView> {
     const pinHmac = this.newPinHmac(role, pin, null);
     const staff: StaffRecord = { staffId: `stf-${randomBytes(4).toString('hex')}`, name, role, pinHmac };
+    this.events.checkRecordable?.();
     await updateSettings(this.db, (data) => {
       data.staff.push(staff);
     });
@@ -398,6 +408,7 @@ export class SecurityService {
   async setPin(staffId: string, pin: string): Promise<StaffView> {
     const staff = this.staffRecord(staffId);
     const pinHmac = this.newPinHmac(staff.role, pin, staffId);
+    this.events.checkRecordable?.();
     await updateSettings(this.db, (data) => {
       const record = data.staff.find((s) => s.staffId === staffId);
       if (record) record.pinHmac = pinHmac;
@@ -411,6 +422,7 @@ export class SecurityService {
   /** The technician's `ayi remove-staff`: the PIN no longer logs in and open sessions end. Sales keep the name. */
   async removeStaff(staffId: string): Promise<StaffView> {
     const staff = this.staffRecord(staffId);
+    this.events.checkRecordable?.();
     await updateSettings(this.db, (data) => {
       data.staff = data.staff.filter((s) => s.staffId !== staffId);
       data.sessions = data.sessions.filter((s) => s.staffId !== staffId);
@@ -621,6 +633,7 @@ export class SecurityService {
     }
     const wasLocked = Boolean(this.db.data.pinGuards[deviceId]?.lockedAt);
     if (wasLocked) {
+      this.events.checkRecordable?.();
       const unlockedAt = this.clock().toISOString();
       await updateSettings(this.db, (data) => {
         const guard = data.pinGuards[deviceId];
@@ -641,6 +654,7 @@ export class SecurityService {
    */
   async unlockAll(): Promise<{ unlocked: string[] }> {
     const unlocked = this.lockedTablets().map((t) => t.deviceId);
+    if (unlocked.length > 0) this.events.checkRecordable?.();
     await updateSettings(this.db, (data) => {
       data.pinGuards = {};
       data.storePinFailures = [];

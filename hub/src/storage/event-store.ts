@@ -57,6 +57,8 @@ export class EventStore implements EventRecorder {
     private readonly clock: () => Date,
     private readonly onWriteFailure: (err: Error) => void,
     private readonly onListenerError: (err: Error, event: HubEvent) => void,
+    /** Throws to refuse an event dated `at` before anything is given out (a clock behind the journal). */
+    private readonly checkTime: (at: Date) => void = () => {},
   ) {
     this.lastAllocated = lastSeq;
     this.lastCommitted = lastSeq;
@@ -84,6 +86,7 @@ export class EventStore implements EventRecorder {
     // and are then tried on the disk afresh, so none is refused for a failure that has passed.
     while (this.recovering) await this.recovering;
     const at = this.clock();
+    this.checkTime(at);
     // Taken after the wait, so history events keep their business times in seq order.
     const businessAt = occurredAt?.();
     const seq = this.lastAllocated + 1;

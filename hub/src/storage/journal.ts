@@ -89,6 +89,8 @@ export interface JournalEnd {
 
 export class Journal {
   private current: DayFile | null = null;
+  /** The day file before the current one while its last writes are still flushing (after midnight). */
+  private closingAdapter: JsonLinesAppendFile<HubEvent> | null = null;
   private closing: Promise<void>[] = [];
   private readonly missing = new Set<number>();
   private readonly damagedLines = new Map<string, number[]>();
@@ -283,8 +285,17 @@ export class Journal {
       const previous = this.current;
       this.current = this.newDay(day);
       if (previous) {
-        this.current.adapter.startAfter(previous.adapter.flushed());
-        this.closing.push(previous.adapter.close());
+        const adapter = previous.adapter;
+        this.current.adapter.startAfter(adapter.flushed());
+        this.closingAdapter = adapter;
+        const closed = adapter.close();
+        this.closing.push(closed);
+        void closed.then(
+          () => {
+            if (this.closingAdapter === adapter) this.closingAdapter = null;
+          },
+          () => undefined,
+        );
       }
     }
     this.current.db.data.push(event);
@@ -470,6 +481,20 @@ export class Journal {
       if (seq >= fromSeq && seq <= toSeq && missing.size < limit && !this.restored.has(seq)) missing.add(seq);
     }
     return [...missing].sort((a, b) => a - b);
+  }
+
+  /**
+   * How long the journal's oldest running write has been running (ms), or null when none is: the
+   * hub's watchdog stops telling systemd all is well when a write (fdatasync) never finishes.
+   * The day file being written, the one before it (still flushing after midnight) and restores.
+   */
+  flushRunningMs(now = performance.now()): number | null {
+    let longest: number | null = null;
+    for (const adapter of [this.current?.adapter, this.closingAdapter, this.restoredFile?.adapter]) {
+      const running = adapter?.flushRunningMs(now) ?? null;
+      if (running !== null && (longest === null || running > longest)) longest = running;
+    }
+    return longest;
   }
 
   async close(): Promise<void> {

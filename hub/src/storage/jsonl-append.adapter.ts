@@ -113,6 +113,12 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   private readonly repairTail: boolean;
   /** The open handle's directory entry is fsync'd (a failed directory fsync is retried on the next write). */
   private entryDurable = false;
+  /**
+   * When the batch being written now started (performance.now(), which a clock set by time sync
+   * does not move), null while nothing is being written: a write or fdatasync that never returns
+   * (a dying SD card) shows here as a flush running for ever.
+   */
+  private batchStartedAt: number | null = null;
 
   constructor(
     readonly filename: string,
@@ -222,6 +228,14 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       });
   }
 
+  /**
+   * How long the write being flushed now has been running (ms), or null when nothing is being
+   * written. The wait for another file's writes (`startAfter`) counts: this file is stuck too.
+   */
+  flushRunningMs(now = performance.now()): number | null {
+    return this.batchStartedAt === null ? null : Math.max(0, now - this.batchStartedAt);
+  }
+
   /** Number of entries known to be on disk. */
   get durableCount(): number {
     return this.written;
@@ -253,6 +267,7 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
   }
 
   private async flushLoop(): Promise<void> {
+    this.batchStartedAt = performance.now();
     try {
       if (this.barrier) {
         const barrier = this.barrier;
@@ -260,6 +275,8 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
         if (this.barrier === barrier) this.barrier = null;
       }
       while (this.written < this.latest.length) {
+        // Each batch is timed on its own: a busy store keeps the loop running, each write is short.
+        this.batchStartedAt = performance.now();
         const batch = this.latest.slice(this.written);
         let text = '';
         for (const entry of batch) text += formatLine(entry);
@@ -290,6 +307,8 @@ export class JsonLinesAppendFile<T> implements Adapter<T[]> {
       this.latest.length = this.written;
       for (const waiter of this.waiters) waiter.reject(failure);
       this.waiters = [];
+    } finally {
+      this.batchStartedAt = null;
     }
   }
 

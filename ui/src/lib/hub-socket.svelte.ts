@@ -15,7 +15,15 @@
  * - `onScan(fn)`: a hardware scanner assigned to this tablet read a code (the checkout page handles
  *   it like a keyboard-wedge scan).
  */
-import type { CheckoutRequest, ClientMessage, SaleView, ServerMessage, StaffView, StorageState } from '$protocol/api';
+import type {
+  CheckoutRequest,
+  ClientMessage,
+  ClockState,
+  SaleView,
+  ServerMessage,
+  StaffView,
+  StorageState,
+} from '$protocol/api';
 import { ApiError, NETWORK_ERROR, TIMEOUT, reportAuthFailure } from './api';
 import { deviceStore } from './devices.svelte';
 import { randomId } from './ids';
@@ -75,6 +83,8 @@ export class HubSocket {
   lastSeq = $state(0);
   /** The hub's data disk as it last said (`full`: sales and changes are refused; the banner shows). */
   storage = $state<StorageState>('ok');
+  /** The hub's clock as it last said (`behind`: sales and changes are refused until time sync; a banner shows). */
+  clock = $state<ClockState>('ok');
   /** When the next reconnect attempt is due (ms since epoch), for the status tooltip. */
   nextRetryAt = $state<number | null>(null);
   /** How many `hello`s this tablet has had (one per established connection). */
@@ -259,6 +269,7 @@ export class HubSocket {
         this.storeId = msg.storeId;
         this.lastSeq = msg.lastSeq;
         this.storage = msg.storage ?? 'ok';
+        this.clock = msg.clock ?? 'ok';
         this.connections += 1;
         if (this.#linkLost) {
           this.#linkLost = false;
@@ -274,6 +285,9 @@ export class HubSocket {
         break;
       case 'storage':
         this.storage = msg.state;
+        break;
+      case 'clock':
+        this.clock = msg.state;
         break;
       case 'sale':
         if (msg.sale.seq > this.lastSeq) this.lastSeq = msg.sale.seq;

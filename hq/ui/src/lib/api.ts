@@ -63,3 +63,8 @@ export async function api<T>(
 }
 
 export const get = <T>(path: string) => api<T>('GET', path);
+
+/** The minutes to wait that a refusal for too many tries asks for (at least one). */
+export function minutesToWait(err: ApiError): number {
+  return Math.max(1, Math.ceil((err.retryAfterSeconds ?? 60) / 60));
+}

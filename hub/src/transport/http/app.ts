@@ -1,5 +1,6 @@
 /** The hub's HTTP server: API routes, the WebSocket and the tablet UI on one port. */
 import type { HqLinkState } from '../../services/hq-link.service.js';
+import { WATCHDOG_USER_AGENT } from '../../services/watchdog.service.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, {
@@ -27,6 +28,7 @@ import { authenticate, roleCheckedBy } from './auth.js';
 import { refuseForeignHost, refuseForeignOrigin, registerSecurityHeaders } from './security-headers.js';
 import type { Role } from '../../protocol/api.js';
 import type { StorageView } from '../../storage/storage-monitor.js';
+import type { ClockView } from '../../storage/clock-guard.js';
 import type { JournalDamage } from '../../storage/journal.js';
 import { sessionRoutes } from './session.routes.js';
 import { catalogRoutes } from './catalog.routes.js';
@@ -85,10 +87,12 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
-  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, hq_backlog, demo_history_incomplete, backup_failed, backup_old (empty when ok). */
+  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, clock_behind, hq_backlog, demo_history_incomplete, backup_failed, backup_old (empty when ok). */
   problems: string[];
   /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
   storage: StorageView;
+  /** The clock now and the journal's last event: `behind` while writes are refused (clock_behind). */
+  clock: ClockView;
   /** Seqs the journal lacks and damaged lines found by reading it (start-up, HQ resends). */
   journal: JournalDamage;
   /** Backups: set or not, the newest one, the last attempt's result (no passphrase, nothing personal). */
@@ -178,7 +182,9 @@ export async function buildHttpApp(ctx: HttpContext, logger: FastifyBaseLogger):
     return sendError(request, reply, err);
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+    // The watchdog's health check every 10 s would fill the journal: logged only at debug.
+    const quiet = request.headers['user-agent'] === WATCHDOG_USER_AGENT && reply.statusCode === 200;
+    request.log[quiet ? 'debug' : 'info'](
       {
         method: request.method,
         route: request.routeOptions.url,

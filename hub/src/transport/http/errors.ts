@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiError } from '../../protocol/api.js';
 import { isDiskFull, isStorageError } from '../../storage/storage-monitor.js';
+import { isClockBehind } from '../../storage/clock-guard.js';
 
 export function apiError(code: string, message: string, details?: unknown): ApiError {
   return { error: details === undefined ? { code, message } : { code, message, details } };
@@ -23,6 +24,17 @@ export function toApiError(err: unknown): { status: number; body: ApiError } {
     return {
       status: 503,
       body: apiError('storage_error', "The box's storage cannot be written: nothing was saved. Call support."),
+    };
+  }
+  // The clock is behind the journal's last event (no time sync yet): nothing is written into the past.
+  if (isClockBehind(err)) {
+    return {
+      status: 503,
+      body: apiError(
+        'clock_behind',
+        "The box's clock is behind its last recorded sale: nothing was saved. Check its network so it can set the time, or call support.",
+        { now: err.now, lastEventAt: err.lastEventAt },
+      ),
     };
   }
   const e = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: unknown }[] };

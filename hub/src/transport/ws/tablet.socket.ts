@@ -122,7 +122,12 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
   const offStorage = ctx.bus.on('storage.changed', (view) => {
     broadcast({ type: 'storage', state: view.state }, false, () => true);
   });
+  /** So is a clock behind the journal: no sale can be saved until time sync. */
+  const offClock = ctx.bus.on('clock.changed', (view) => {
+    broadcast({ type: 'clock', state: view.state }, false, () => true);
+  });
   app.addHook('onClose', async () => {
+    offClock();
     offStorage();
     offCommitted();
     offRevoked();
@@ -161,6 +166,7 @@ export async function tabletSocket(app: FastifyInstance, ctx: HttpContext): Prom
         staff: request.staff,
         lastSeq: health.lastSeq,
         storage: health.storage.state,
+        clock: health.clock.state,
       });
       socket.on('message', (raw: Buffer) => {
         void handleMessage(connection, raw.toString('utf8')).catch((err: unknown) => {
