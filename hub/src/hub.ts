@@ -17,6 +17,7 @@ import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
+import type { StoreIdentityFile } from './storage/store-identity.js';
 import { demoCatalogCsv } from './demo/demo-catalog.js';
 import { clearSeedingMark, markSeeding, seedingWasCutShort } from './demo/seeding-mark.js';
 import { EventStore } from './storage/event-store.js';
@@ -101,17 +102,6 @@ interface DemoHistoryParts {
   analytics: AnalyticsService;
   vault: MemberVault;
   program: LoyaltyProgram;
-}
-
-interface StoreIdentityFile {
-  chainId: string;
-  storeId: string;
-  epoch: string;
-  createdAt: string;
-  /** Highest seq HQ has acknowledged (the MQTT link moves it). */
-  deliveredSeq: number;
-  /** Set by a restore: the epoch's first seq (the backup's last seq + 1); absent: 1. */
-  epochStartSeq?: number;
 }
 
 interface MemberSecretsFile {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { BackupError, checkPassphrase, readBackup } from '../storage/backup-archive.js';
 import { ensureDirectory, fsyncDirectory, writeFully } from '../storage/fsync.js';
+import type { StoreIdentityFile } from '../storage/store-identity.js';
 
 export interface RestoreResult {
   dataDir: string;
@@ -29,16 +30,6 @@ export interface RestoreResult {
   /** Where what the data directory held went (null: it was empty). */
   movedAsideTo: string | null;
   files: number;
-}
-
-interface IdentityFile {
-  chainId: string;
-  storeId: string;
-  epoch: string;
-  createdAt: string;
-  deliveredSeq: number;
-  epochStartSeq?: number;
-  restoredFrom?: { epoch: string; seq: number; backupCreatedAt: string; restoredAt: string }[];
 }
 
 interface WatermarkFileData {
@@ -66,7 +57,7 @@ export async function restoreBackup(options: {
 
   const identityEntry = entries.find((entry) => entry.name === 'store.json');
   if (!identityEntry) throw new BackupError('damaged', 'the backup holds no store identity (store.json)');
-  const identity = JSON.parse(identityEntry.bytes.toString('utf8')) as IdentityFile;
+  const identity = JSON.parse(identityEntry.bytes.toString('utf8')) as StoreIdentityFile;
   if (identity.chainId !== header.chainId || identity.storeId !== header.storeId || identity.epoch !== header.epoch) {
     throw new BackupError('damaged', 'the backup is inconsistent: its identity file names another store or epoch');
   }
@@ -89,7 +80,7 @@ export async function restoreBackup(options: {
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}Z$/, 'Z');
   const epoch = uuidv7({ msecs: now.getTime() });
-  const restoredIdentity: IdentityFile = {
+  const restoredIdentity: StoreIdentityFile = {
     ...identity,
     epoch,
     // Acknowledgements beyond the backup belong to events the backup does not have.
@@ -147,7 +138,7 @@ export async function restoreBackup(options: {
  */
 function restoredWatermark(
   files: Map<string, Buffer>,
-  identity: IdentityFile,
+  identity: StoreIdentityFile,
   seq: number,
   epoch: string,
   now: Date,

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
-import { EVENT_SCHEMA, type HubEvent } from '../../../hub/src/protocol/events.ts';
 import { HubWatchdog, type WatchdogOptions } from '../../../hub/src/services/watchdog.service.ts';
 import { SystemdNotifier, watchdogTimeoutMs } from '../../../hub/src/services/systemd-notify.ts';
 import { poll } from '../../support/poll.ts';
+import { pairedEvent } from '../../support/journal-events.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
 
 const temp = new TempDirs();
@@ -31,20 +31,6 @@ afterAll(async () => {
   }
   temp.removeAll();
 });
-
-function event(seq: number): HubEvent {
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `evt-${seq}`,
-    chainId: 'demo',
-    storeId: 'store-001',
-    epoch: 'epoch-1',
-    seq,
-    type: 'device.paired',
-    at: new Date().toISOString(),
-    data: { deviceId: `tab-${seq}`, name: `Tablet ${seq}` },
-  };
-}
 
 /** A health page on a free loopback port: answers with `status`, or never when null. */
 async function healthServer(status: number | null): Promise<string> {
@@ -142,7 +128,7 @@ describe('systemd watchdog', () => {
   it('stops pinging while a journal write never finishes, says why once, and pings again once it does', async () => {
     const dir = temp.make('ayi-watchdog-');
     const { journal } = await Journal.open(path.join(dir, 'journal'), 'Asia/Taipei');
-    await journal.append(event(1));
+    await journal.append(pairedEvent(1));
     const healthUrl = await healthServer(200);
     // The journal is asked about a moment later than now when told to: a write held for "a long
     // time" without the test waiting for it.
@@ -166,7 +152,7 @@ describe('systemd watchdog', () => {
     );
 
     const disk = await holdDatasync(dir);
-    const appended = journal.append(event(2));
+    const appended = journal.append(pairedEvent(2));
     await poll(
       async () => journal.flushRunningMs(),
       (running) => running !== null,

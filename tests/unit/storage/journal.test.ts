@@ -8,27 +8,14 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Journal } from '../../../hub/src/storage/journal.ts';
 import { EventStore } from '../../../hub/src/storage/event-store.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { EVENT_SCHEMA, type HubEvent } from '../../../hub/src/protocol/events.ts';
+import type { HubEvent } from '../../../hub/src/protocol/events.ts';
+import { pairedEvent } from '../../support/journal-events.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
 
 const temp = new TempDirs();
 afterAll(() => temp.removeAll());
 
 const TZ = 'Asia/Taipei';
-
-function event(seq: number, at: string): HubEvent {
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `evt-${seq}`,
-    chainId: 'demo',
-    storeId: 'store-001',
-    epoch: 'epoch-1',
-    seq,
-    type: 'device.paired',
-    at,
-    data: { deviceId: `tab-${seq}`, name: `Tablet ${seq}` },
-  };
-}
 
 const seqsIn = (file: string) =>
   readFileSync(file, 'utf8')
@@ -47,10 +34,10 @@ describe('Journal', () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const { journal, lastEvent } = await Journal.open(dir, TZ);
     expect(lastEvent).toBeNull();
-    await journal.append(event(1, '2026-11-22T01:00:00.000Z')); // 09:00 on the 22nd
-    await journal.append(event(2, '2026-11-22T15:59:59.000Z')); // 23:59:59 on the 22nd
-    await journal.append(event(3, '2026-11-22T16:00:00.000Z')); // 00:00 on the 23rd
-    await journal.append(event(4, '2026-11-23T02:00:00.000Z')); // 10:00 on the 23rd
+    await journal.append(pairedEvent(1, '2026-11-22T01:00:00.000Z')); // 09:00 on the 22nd
+    await journal.append(pairedEvent(2, '2026-11-22T15:59:59.000Z')); // 23:59:59 on the 22nd
+    await journal.append(pairedEvent(3, '2026-11-22T16:00:00.000Z')); // 00:00 on the 23rd
+    await journal.append(pairedEvent(4, '2026-11-23T02:00:00.000Z')); // 10:00 on the 23rd
     await journal.close();
 
     expect(readdirSync(dir).sort()).toEqual(['2026-11-22.jsonl', '2026-11-23.jsonl']);
@@ -64,7 +51,7 @@ describe('Journal', () => {
     const days = ['2026-11-20', '2026-11-21', '2026-11-22'];
     let seq = 0;
     for (const day of days) {
-      for (let i = 0; i < 3; i++) await first.journal.append(event(++seq, `${day}T0${i + 1}:00:00.000Z`));
+      for (let i = 0; i < 3; i++) await first.journal.append(pairedEvent(++seq, `${day}T0${i + 1}:00:00.000Z`));
     }
     await first.journal.close();
 
@@ -90,7 +77,7 @@ describe('Journal', () => {
     await stopped.return(undefined);
 
     // the next event continues the newest file
-    await journal.append(event(10, '2026-11-22T09:00:00.000Z'));
+    await journal.append(pairedEvent(10, '2026-11-22T09:00:00.000Z'));
     await journal.close();
     expect(seqsIn(path.join(dir, '2026-11-22.jsonl'))).toEqual([7, 8, 9, 10]);
   });
@@ -98,10 +85,10 @@ describe('Journal', () => {
   it('never writes to an earlier day file when the clock goes back', async () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const { journal } = await Journal.open(dir, TZ);
-    await journal.append(event(1, '2026-11-22T10:00:00.000Z')); // the 22nd
-    await journal.append(event(2, '2026-11-22T16:30:00.000Z')); // 00:30 on the 23rd
+    await journal.append(pairedEvent(1, '2026-11-22T10:00:00.000Z')); // the 22nd
+    await journal.append(pairedEvent(2, '2026-11-22T16:30:00.000Z')); // 00:30 on the 23rd
     // the clock is set back an hour: 23:30 on the 22nd again
-    await journal.append(event(3, '2026-11-22T15:30:00.000Z'));
+    await journal.append(pairedEvent(3, '2026-11-22T15:30:00.000Z'));
     await journal.close();
 
     expect(seqsIn(path.join(dir, '2026-11-22.jsonl'))).toEqual([1]);
@@ -111,12 +98,12 @@ describe('Journal', () => {
   it('keeps to the newest file after a restart even if the clock is now earlier', async () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const first = await Journal.open(dir, TZ);
-    await first.journal.append(event(1, '2026-11-22T10:00:00.000Z'));
-    await first.journal.append(event(2, '2026-11-23T10:00:00.000Z'));
+    await first.journal.append(pairedEvent(1, '2026-11-22T10:00:00.000Z'));
+    await first.journal.append(pairedEvent(2, '2026-11-23T10:00:00.000Z'));
     await first.journal.close();
 
     const { journal } = await Journal.open(dir, TZ);
-    await journal.append(event(3, '2026-11-21T10:00:00.000Z')); // a hub whose clock lost two days
+    await journal.append(pairedEvent(3, '2026-11-21T10:00:00.000Z')); // a hub whose clock lost two days
     await journal.close();
     expect(existsSync(path.join(dir, '2026-11-21.jsonl'))).toBe(false);
     expect(seqsIn(path.join(dir, '2026-11-22.jsonl'))).toEqual([1]);
@@ -127,10 +114,10 @@ describe('Journal', () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const { journal } = await Journal.open(dir, TZ);
     const writes = [
-      journal.append(event(1, '2026-11-22T15:59:58.000Z')),
-      journal.append(event(2, '2026-11-22T15:59:59.000Z')),
-      journal.append(event(3, '2026-11-22T16:00:00.000Z')),
-      journal.append(event(4, '2026-11-22T16:00:01.000Z')),
+      journal.append(pairedEvent(1, '2026-11-22T15:59:58.000Z')),
+      journal.append(pairedEvent(2, '2026-11-22T15:59:59.000Z')),
+      journal.append(pairedEvent(3, '2026-11-22T16:00:00.000Z')),
+      journal.append(pairedEvent(4, '2026-11-22T16:00:01.000Z')),
     ];
     await Promise.all(writes);
     await journal.close();
@@ -243,7 +230,7 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const first = await Journal.open(dir, TZ);
     for (let seq = 1; seq <= 6; seq++) {
-      await first.journal.append(event(seq, `2026-11-2${seq <= 3 ? 2 : 3}T02:00:00.000Z`));
+      await first.journal.append(pairedEvent(seq, `2026-11-2${seq <= 3 ? 2 : 3}T02:00:00.000Z`));
     }
     await first.journal.close();
     // Seq 2's line is damaged (a byte of it changed: it still parses); seq 4, the first line of the
@@ -281,7 +268,7 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     const dir = path.join(temp.make('ayi-journal-'), 'journal');
     const { journal } = await Journal.open(dir, TZ);
     let seq = 0;
-    for (const at of days) for (let i = 0; i < perDay; i++) await journal.append(event(++seq, at));
+    for (const at of days) for (let i = 0; i < perDay; i++) await journal.append(pairedEvent(++seq, at));
     await journal.close();
     return dir;
   }
@@ -298,7 +285,7 @@ describe('Journal across midnight: on-disk order is seq order', () => {
     expect(journal.damage()).toEqual({ missingSeqs: [3], damagedLines: [{ file: '2026-11-22.jsonl', lines: [3] }] });
     expect(statSync(file).size).toBe(size);
     // The next event goes after the damaged line; the damaged line stays where it was.
-    await journal.append(event(4, '2026-11-22T03:00:00.000Z'));
+    await journal.append(pairedEvent(4, '2026-11-22T03:00:00.000Z'));
     expect(await replayAll(journal, 0)).toEqual([1, 2, 4]);
     await journal.close();
     expect(readFileSync(file).subarray(0, size).equals(damagedBytes)).toBe(true);
@@ -406,10 +393,10 @@ describe('Journal restored from HQ', () => {
   async function damagedJournal(damaged: number[]): Promise<string> {
     const dir = path.join(temp.make('ayi-journal-restore-'), 'journal');
     const { journal } = await Journal.open(dir, TZ);
-    await journal.append(event(1, '2026-11-22T01:00:00.000Z'));
-    await journal.append(event(2, '2026-11-22T02:00:00.000Z'));
-    await journal.append(event(3, '2026-11-23T01:00:00.000Z'));
-    await journal.append(event(4, '2026-11-23T02:00:00.000Z'));
+    await journal.append(pairedEvent(1, '2026-11-22T01:00:00.000Z'));
+    await journal.append(pairedEvent(2, '2026-11-22T02:00:00.000Z'));
+    await journal.append(pairedEvent(3, '2026-11-23T01:00:00.000Z'));
+    await journal.append(pairedEvent(4, '2026-11-23T02:00:00.000Z'));
     await journal.close();
     for (const file of readdirSync(dir)) {
       const lines = readFileSync(path.join(dir, file), 'utf8').split('\n');
@@ -428,7 +415,7 @@ describe('Journal restored from HQ', () => {
     expect(journal.damage().missingSeqs).toEqual([2, 4]);
     expect(journal.damagedLineOf(2)).toMatchObject({ file: '2026-11-22.jsonl', line: 2, seq: 2 });
     expect(journal.damagedLineOf(4)).toMatchObject({ file: '2026-11-23.jsonl', line: 2, seq: 4 });
-    await journal.restore([event(2, '2026-11-22T02:00:00.000Z'), event(4, '2026-11-23T02:00:00.000Z')]);
+    await journal.restore([pairedEvent(2, '2026-11-22T02:00:00.000Z'), pairedEvent(4, '2026-11-23T02:00:00.000Z')]);
     expect(journal.damage()).toEqual({ missingSeqs: [], damagedLines: [] });
     expect(await replayAll(journal, 0)).toEqual([1, 2, 3, 4]);
     expect(await replayAll(journal, 2, '2026-11-23')).toEqual([3, 4]);
@@ -441,7 +428,7 @@ describe('Journal restored from HQ', () => {
     expect(again.lastSeqSeen).toBe(4);
     expect(await replayAll(again.journal, 0)).toEqual([1, 2, 3, 4]);
     expect(again.journal.damage()).toEqual({ missingSeqs: [], damagedLines: [] });
-    await again.journal.append(event(5, '2026-11-23T03:00:00.000Z'));
+    await again.journal.append(pairedEvent(5, '2026-11-23T03:00:00.000Z'));
     expect(await replayAll(again.journal, 3)).toEqual([4, 5]);
     await again.journal.close();
   });
