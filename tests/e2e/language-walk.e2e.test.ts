@@ -166,6 +166,9 @@ describe('every page in each language (browser, built hub + UI)', () => {
       ...namesIn(await apiGet<unknown>(page, '/api/coupons')),
       ...namesIn(await apiGet<unknown>(page, '/api/hardware')),
     ];
+    // The member's coupon codes are random letters (a code without a digit reads like a word).
+    const card = await apiGet<{ coupons: { code: string }[] }>(page, `/api/members/${member.memberId}/card`);
+    const couponCodes = card.coupons.map((c) => c.code);
     const data = [
       ...catalog,
       me.storeName ?? '',
@@ -176,6 +179,7 @@ describe('every page in each language (browser, built hub + UI)', () => {
       '下月壽星',
       '辦公室',
       ...named,
+      ...couponCodes,
     ];
 
     const reportTabs = async (p: Page) => {

@@ -302,6 +302,7 @@ describe('GET /api/health', () => {
     const health = (await res.json()) as Record<string, unknown>;
     expect(Object.keys(health).sort()).toEqual(
       [
+        'backup',
         'chainId',
         'clock',
         'epoch',
