@@ -54,7 +54,8 @@ const USAGE = `usage: npm run hq-tail -- --broker URL [options]
   --session-expiry SEC  how long the broker keeps that session while the tool is not running
                      (default 86400, a day)
   --duration SEC     exit after this many seconds (default: run until Ctrl-C)
-  --from-start       a stream first seen above seq 1 has a gap from seq 1
+  --from-start       a stream first seen above seq 1 has a gap from seq 1 (from its epochStartSeq
+                     for a store restored from a backup)
   --json             print JSON lines (invalid messages, gaps, summaries) instead of text
   --help             this text
 
@@ -270,6 +271,8 @@ export class Tally {
   private readonly seen = new Set<string>();
   private readonly stores = new Map<string, StoreTally>();
   private readonly streams = new Map<string, Stream>();
+  /** A restored store's epoch: the seq it starts at (`epochStartSeq` of its status), by chain/store/epoch. */
+  private readonly epochStarts = new Map<string, number>();
   /** Pings sent and not answered yet, by requestId. */
   private readonly pending = new Map<string, { store: StoreTally; sentAtMs: number }>();
   private messages = 0;
@@ -356,6 +359,7 @@ export class Tally {
       const problem = this.problem(this.statusCheck, message);
       if (problem) return invalid(`status: ${problem}`);
       store.status = message as LinkStatus;
+      this.noteEpochStart(chainId, storeId, store.status);
       return { kind: 'status', topic };
     }
     if (kind === 'cmd-result') {
@@ -428,7 +432,7 @@ export class Tally {
     const key = `${chainId}/${storeId}/${epoch}`;
     let stream = this.streams.get(key);
     if (!stream) {
-      const first = this.fromStart ? 1 : seq;
+      const first = this.fromStart ? (this.epochStarts.get(key) ?? 1) : seq;
       stream = {
         chainId,
         storeId,
@@ -472,6 +476,24 @@ export class Tally {
     }
     for (const s of stream.ahead) if (s <= stream.contiguous) stream.ahead.delete(s);
     return { gapOpened, late };
+  }
+
+  /**
+   * A store restored from a backup starts its epoch after the backup's last seq: with --from-start,
+   * the seqs before that are not missing (they are the old epoch's). The status may come after the
+   * epoch's first events: a stream already open is moved to its start.
+   */
+  private noteEpochStart(chainId: string, storeId: string, status: LinkStatus): void {
+    if (status.state !== 'online' || !status.epochStartSeq) return;
+    const key = `${chainId}/${storeId}/${status.epoch}`;
+    const start = status.epochStartSeq;
+    this.epochStarts.set(key, start);
+    const stream = this.streams.get(key);
+    if (!this.fromStart || !stream || stream.first >= start) return;
+    stream.first = start;
+    stream.contiguous = Math.max(stream.contiguous, start - 1);
+    for (const seq of stream.ahead) if (seq <= stream.contiguous) stream.ahead.delete(seq);
+    while (stream.ahead.delete(stream.contiguous + 1)) stream.contiguous += 1;
   }
 
   private gapsOf(stream: Stream): [number, number][] {

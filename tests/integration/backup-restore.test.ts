@@ -77,31 +77,47 @@ async function eventsInBackup(file: string): Promise<HubEvent[]> {
 
 let broker: Mosquitto;
 let hq: HqSubscriber;
-let tail: { child: ChildProcess; out: () => string; exited: Promise<number | null> };
+type Tail = { child: ChildProcess; out: () => string; exited: Promise<number | null> };
+/** hq-tail as HQ's developers run it; `fromStart`: every stream counted from its first seq. */
+let tails: { joined: Tail; fromStart: Tail };
 let hubA: HubProcess;
 let hubB: HubProcess | null = null;
 let backupDir: string;
 let env: Record<string, string>;
 
-beforeAll(async () => {
-  broker = await startMosquitto();
-  hq = await hqSubscriber(broker.url, 'ayi/v1/#', false);
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', HQ_TAIL, '--broker', broker.url, '--chain', 'demo', '--json', '--interval', '0', '--ping', '0'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** The summaries a tail printed (JSON lines). */
+function summariesOf(tail: Tail): TailSummary[] {
+  return tail
+    .out()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { kind: string })
+    .filter((line) => line.kind === 'summary') as unknown as TailSummary[];
+}
+
+async function startTail(extra: string[]): Promise<Tail> {
+  const args = ['--broker', broker.url, '--chain', 'demo', '--json', '--interval', '0', '--ping', '0', ...extra];
+  const child = spawn(process.execPath, ['--import', 'tsx', HQ_TAIL, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  tail = { child, out: () => out, exited: new Promise((resolve) => child.once('exit', resolve)) };
   await poll(
     async () => out + err,
     (text) => text.includes('subscribed'),
     'hq-tail to subscribe',
     20_000,
   );
+  return { child, out: () => out, exited: new Promise((resolve) => child.once('exit', resolve)) };
+}
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  hq = await hqSubscriber(broker.url, 'ayi/v1/#', false);
+  tails = { joined: await startTail([]), fromStart: await startTail(['--from-start']) };
 
   backupDir = dirs.make('ayi-backups-');
   const passphraseFile = path.join(dirs.make('ayi-etc-'), 'backup-passphrase');
@@ -118,7 +134,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await hubB?.stop();
   await hubA?.stop();
-  if (tail && tail.child.exitCode === null) tail.child.kill('SIGKILL');
+  for (const tail of Object.values(tails ?? {})) if (tail.child.exitCode === null) tail.child.kill('SIGKILL');
   await hq?.close();
   await broker?.kill();
   dirs.removeAll();
@@ -337,19 +353,23 @@ describe('ayi backup while the store sells, ayi restore, a new epoch', () => {
       expect(oldSeqs.at(-1)).toBeGreaterThanOrEqual(lastSeqA);
       expect(oldSeqs).toEqual(Array.from({ length: oldSeqs.length }, (_, i) => i + 1));
 
-      // hq-tail: two epochs of the store, no gap, no invalid message.
-      tail.child.kill('SIGTERM');
-      const code = await tail.exited;
-      const summaries = tail
-        .out()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { kind: string })
-        .filter((line) => line.kind === 'summary') as unknown as TailSummary[];
-      const store = summaries.at(-1)!.stores.find((s) => s.storeId === 'store-001')!;
-      expect(store.epochs.map((e) => e.epoch).sort()).toEqual([oldEpoch, newEpoch].sort());
-      expect(store.epochs.every((e) => e.missing === 0)).toBe(true);
-      expect(code).toBe(0);
+      // hq-tail: two epochs of the store, no gap, no invalid message; counted from each stream's
+      // first seq too, the restored epoch starts at its epochStartSeq, not at 1.
+      for (const tail of [tails.joined, tails.fromStart]) {
+        tail.child.kill('SIGTERM');
+        const code = await tail.exited;
+        const store = summariesOf(tail)
+          .at(-1)!
+          .stores.find((s) => s.storeId === 'store-001')!;
+        expect(store.epochs.map((e) => e.epoch).sort()).toEqual([oldEpoch, newEpoch].sort());
+        expect(store.epochs.every((e) => e.missing === 0)).toBe(true);
+        expect(code).toBe(0);
+      }
+      const restored = summariesOf(tails.fromStart)
+        .at(-1)!
+        .stores.find((s) => s.storeId === 'store-001')!
+        .epochs.find((e) => e.epoch === newEpoch)!;
+      expect(restored.firstSeq).toBe(backupSeq + 1);
     }, 90_000);
   });
 });
