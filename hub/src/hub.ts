@@ -43,8 +43,6 @@ import { MessagingService, messageTemplates } from './services/messaging.service
 import { createSmsProvider } from './services/sms/sms-provider.js';
 import { MemberVault } from './storage/member-vault.js';
 import { DEFAULT_PROGRAM, LoyaltyProgram, checkProgram } from './domain/loyalty.js';
-import { scheduleLoyaltyReview } from './jobs/loyalty.job.js';
-import { scheduleCrmNightly } from './jobs/crm-nightly.job.js';
 import { AnalyticsService } from './services/analytics.service.js';
 import { SegmentsService } from './services/segments.service.js';
 import { TagRulesService } from './services/tag-rules.service.js';
@@ -62,8 +60,7 @@ import {
   type HealthView,
 } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
-import { scheduleNightlySnapshot } from './jobs/snapshot.job.js';
-import { scheduleNightlyBackup } from './jobs/backup.job.js';
+import { scheduleNightly } from './jobs/nightly.js';
 import { BackupService } from './services/backup.service.js';
 import { readPassphrase } from './storage/backup-archive.js';
 import { JournalRestorer } from './services/journal-restore.service.js';
@@ -656,43 +653,52 @@ export class Hub {
       this.adminCommand(command, args),
     );
     this.stoppers.push(() => admin.close());
-    const nightly = scheduleNightlySnapshot(config.snapshotCron, config.tz, this.snapshots, (err) =>
-      log.error({ err }, 'nightly snapshot failed'),
-    );
-    this.stoppers.push(() => nightly.stop());
+    const nightlyJobs = [
+      scheduleNightly({
+        name: 'nightly-snapshot',
+        cron: config.snapshotCron,
+        timeZone: config.tz,
+        run: () => this.snapshots.take(),
+        onError: (err) => log.error({ err }, 'nightly snapshot failed'),
+      }),
+      scheduleNightly({
+        name: 'loyalty-review',
+        cron: LOYALTY_REVIEW_CRON,
+        timeZone: config.tz,
+        run: () => members.reviewLoyalty(),
+        onDone: (result) => log.info(result, 'nightly loyalty review'),
+        onError: (err) => log.error({ err }, 'nightly loyalty review failed'),
+      }),
+      // RFM scores and repurchase intervals from the day's state, then every automatic tag rule for
+      // every member (conditions such as "in the last 180 days" change with the date alone).
+      scheduleNightly({
+        name: 'crm-nightly',
+        cron: CRM_NIGHTLY_CRON,
+        timeZone: config.tz,
+        run: async () => ({ ...analytics.nightly(), ...(await tagRules.runAll()) }),
+        onDone: (result) => log.info(result, 'nightly CRM pass'),
+        onError: (err) => log.error({ err }, 'nightly CRM pass failed'),
+      }),
+    ];
     if (config.backupDir !== null) {
-      const nightlyBackup = scheduleNightlyBackup(
-        config.backupCron,
-        config.tz,
-        this.backups,
-        (result) => {
-          log.info({ file: result.file, seq: result.seq, bytes: result.bytes }, 'nightly backup written');
-          this.hqLink.refreshStatus();
-        },
-        (err) => {
-          log.error({ err }, 'nightly backup failed');
-          this.hqLink.refreshStatus();
-        },
+      nightlyJobs.push(
+        scheduleNightly({
+          name: 'nightly-backup',
+          cron: config.backupCron,
+          timeZone: config.tz,
+          run: () => this.backups.create(),
+          onDone: (result) => {
+            log.info({ file: result.file, seq: result.seq, bytes: result.bytes }, 'nightly backup written');
+            this.hqLink.refreshStatus();
+          },
+          onError: (err) => {
+            log.error({ err }, 'nightly backup failed');
+            this.hqLink.refreshStatus();
+          },
+        }),
       );
-      this.stoppers.push(() => nightlyBackup.stop());
     }
-    const loyaltyReview = scheduleLoyaltyReview(
-      LOYALTY_REVIEW_CRON,
-      config.tz,
-      members,
-      (result) => log.info(result, 'nightly loyalty review'),
-      (err) => log.error({ err }, 'nightly loyalty review failed'),
-    );
-    this.stoppers.push(() => loyaltyReview.stop());
-    const crmNightly = scheduleCrmNightly(
-      CRM_NIGHTLY_CRON,
-      config.tz,
-      analytics,
-      tagRules,
-      (result) => log.info(result, 'nightly CRM pass'),
-      (err) => log.error({ err }, 'nightly CRM pass failed'),
-    );
-    this.stoppers.push(() => crmNightly.stop());
+    for (const job of nightlyJobs) this.stoppers.push(() => job.stop());
     // Tag evaluations still queued write their events before the journal closes; later events are
     // left to the next start-up run.
     this.stoppers.push(() => tagRules.stop());
