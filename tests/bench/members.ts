@@ -21,7 +21,8 @@ import { priceCart } from '../../hub/src/domain/sale.ts';
 import { daysBefore } from '../../hub/src/domain/time.ts';
 import { validateCatalogRows } from '../../hub/src/domain/catalog.ts';
 import { parseCatalogCsv } from '../../hub/src/services/catalog.service.ts';
-import { EVENT_SCHEMA, type EventPayloads, type EventType, type HubEvent } from '../../hub/src/protocol/events.ts';
+import type { EventPayloads, EventType, HubEvent } from '../../hub/src/protocol/events.ts';
+import { journalEvent, type EventOrigin } from '../support/journal-events.ts';
 import type { StaffView } from '../../hub/src/protocol/api.ts';
 import { MembersService } from '../../hub/src/services/members.service.ts';
 import { KeyedLock } from '../../hub/src/services/keyed-lock.ts';
@@ -44,19 +45,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** An event as the hub journals it; typed by its payload, so the bench keeps up with the contract. */
+const BENCH_STORE: EventOrigin = { chainId: 'bench', storeId: 'store-bench', epoch: 'bench', eventIdPrefix: 'bench' };
 function envelope<K extends EventType>(seq: number, at: string, type: K, data: EventPayloads[K]): HubEvent {
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: uuidv7(),
-    chainId: 'bench',
-    storeId: 'store-bench',
-    epoch: 'bench',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
+  return journalEvent(seq, at, type, data, BENCH_STORE);
 }
 
 async function main(): Promise<void> {

@@ -71,7 +71,6 @@ import { daysAfter, daysBefore, monthsBefore } from '../../hub/src/domain/time.t
 import type { CartLine } from '../../hub/src/protocol/api.ts';
 import type { RfmReport, SegmentDefinition } from '../../hub/src/protocol/crm.ts';
 import {
-  EVENT_SCHEMA,
   type EventPayloads,
   type EventType,
   type HubEvent,
@@ -80,6 +79,7 @@ import {
 } from '../../hub/src/protocol/events.ts';
 import type { Gender } from '../../hub/src/protocol/members.ts';
 import { seededRng, type Rng } from '../../scripts/lib/baskets.ts';
+import { journalEvent, type EventOrigin } from '../support/journal-events.ts';
 import { percentile, round } from '../../scripts/lib/stats.ts';
 
 const env = process.env;
@@ -451,19 +451,9 @@ class CsvFile {
   }
 }
 
-/** An event as the hub journals it; typed by its payload, so the bench keeps up with the contract. */
+const BENCH_STORE: EventOrigin = { chainId: 'bench', storeId: 'store-bench', epoch: 'bench', eventIdPrefix: 'bench' };
 function envelope<K extends EventType>(seq: number, at: string, type: K, data: EventPayloads[K]): HubEvent {
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `bench-${seq}`,
-    chainId: 'bench',
-    storeId: 'store-bench',
-    epoch: 'bench',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
+  return journalEvent(seq, at, type, data, BENCH_STORE);
 }
 
 /** "Sealed" as plain JSON: the projection opens it exactly as it opens the vault's. */

@@ -2,7 +2,8 @@
  * End to end: the counter as a busy store uses it, on the common 10" tablet (1024×768) and on a
  * phone (390×844). The member box finds members and nothing else; the pay button, the total and
  * the change stay in sight for every role in both languages; a sale in progress is parked at
- * logout and only its cashier or a manager gets it back; the member's coupon is offered next to
+ * logout and only its cashier or a manager gets it back; a scanned line comes into sight (on a phone,
+ * above the pay bar); the member's coupon is offered next to
  * the total; a scanner's burst does not search the catalog per key.
  *
  * Needs `npm run build` first and Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides).
@@ -11,6 +12,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import {
+  apiGet,
   logOut,
   onAnotherTablet,
   openFromTopBar,
@@ -59,14 +61,24 @@ async function signUpAtCounter(page: Page, phone: string): Promise<void> {
   await page.getByTestId('member-card').waitFor();
 }
 
+/** The cart line of `sku` is whole on screen and a tap on it reaches it. */
+async function lineInSight(page: Page, sku: string): Promise<boolean> {
+  const sight = await inSightOf(page, `[data-testid="cart-line"][data-sku="${sku}"]`);
+  return sight.inside && sight.tappable;
+}
+
 /**
  * Where an element is on screen, and whether a tap at its centre reaches it (not something laid
  * over it): it must lie inside the viewport, below the top bar.
  */
 async function inSight(page: Page, testId: string): Promise<{ box: string; tappable: boolean; inside: boolean }> {
+  return inSightOf(page, `[data-testid="${testId}"]`);
+}
+
+async function inSightOf(page: Page, selector: string): Promise<{ box: string; tappable: boolean; inside: boolean }> {
   // A string, so this Node-side file needs no DOM types.
   return page.evaluate(`(() => {
-    const el = document.querySelector('[data-testid="${testId}"]');
+    const el = document.querySelector('${selector}');
     if (!el) return { box: 'missing', tappable: false, inside: false };
     const r = el.getBoundingClientRect();
     const bar = document.querySelector('header.topbar')?.getBoundingClientRect();
@@ -186,6 +198,32 @@ describe('the counter at 1024×768 and 390×844 (browser, built hub + UI)', () =
     await page.getByTestId('scan-input').press('Escape');
     await page.getByTestId('clear-cart').click();
     await page.getByTestId('clear-cart').click();
+  });
+
+  it('a long cart: every scanned line comes into sight, on the tablet and on the phone', async () => {
+    const { page } = session();
+    await emptyCart(page);
+    const { products } = await apiGet<{ products: { sku: string; barcodes: string[] }[] }>(page, '/api/products');
+    const scannable = products.filter((p) => p.barcodes.length > 0).slice(0, 16);
+    expect(scannable.length).toBe(16);
+    for (const size of [TABLET, PHONE]) {
+      await page.setViewportSize(size);
+      await emptyCart(page);
+      for (const [i, product] of scannable.entries()) {
+        await blur(page);
+        await scan(page, product.barcodes[0]!);
+        await expect.poll(() => page.getByTestId('cart-line').count()).toBe(i + 1);
+        await expect.poll(() => lineInSight(page, product.sku)).toBe(true);
+      }
+      // Scanning the first product again brings its line (now far up the list) back into sight.
+      await blur(page);
+      await scan(page, scannable[0]!.barcodes[0]!);
+      const first = page.locator(`[data-testid="cart-line"][data-sku="${scannable[0]!.sku}"]`);
+      await expect.poll(() => first.getByTestId('cart-line-qty').inputValue()).toBe('2');
+      await expect.poll(() => lineInSight(page, scannable[0]!.sku)).toBe(true);
+    }
+    await page.setViewportSize(TABLET);
+    await emptyCart(page);
   });
 
   it('keeps the pay button, the total and the change in sight for every role, size and language', async () => {

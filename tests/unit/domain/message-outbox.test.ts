@@ -14,26 +14,18 @@ import {
   type QueuedMessage,
 } from '../../../hub/src/domain/message-outbox.ts';
 import {
-  EVENT_SCHEMA,
+  type EventPayloads,
+  type EventType,
   type HubEvent,
   type MessageAttemptedData,
   type MessageQueuedData,
 } from '../../../hub/src/protocol/events.ts';
+import { journalEvent } from '../../support/journal-events.ts';
 
 let seq = 0;
-function envelope<T extends HubEvent['type']>(type: T, data: unknown, at: string): HubEvent {
+function envelope<K extends EventType>(type: K, data: EventPayloads[K], at: string): HubEvent {
   seq += 1;
-  return {
-    schema: EVENT_SCHEMA,
-    eventId: `evt-${seq}`,
-    chainId: 'demo',
-    storeId: 'store-001',
-    epoch: 'epoch-1',
-    seq,
-    type,
-    at,
-    data,
-  } as HubEvent;
+  return journalEvent(seq, at, type, data);
 }
 
 const queued = (messageId: string, at: string, params: Record<string, string> = {}): HubEvent =>
