@@ -80,7 +80,14 @@ export function clockCheck(view: ClockView | null, ntpSynchronized: boolean | nu
     };
   }
   const ntp = ntpSynchronized === true ? ', synchronised by NTP' : '';
-  return ok('clock', view ? `The clock is after the journal's last event${ntp}.` : `The clock is set${ntp}.`);
+  return ok(
+    'clock',
+    view
+      ? `The clock is after the journal's last event${ntp}.`
+      : ntpSynchronized === true
+        ? 'The clock is synchronised by NTP (compared with the journal by the hub only).'
+        : 'NTP cannot be asked here; the clock is compared with the journal by the hub only.',
+  );
 }
 
 /** Free space on the data directory's disk, and write errors (StorageMonitor's view). */
@@ -213,23 +220,27 @@ export function certificatesCheck(files: CertificateFile[], now: Date): DoctorCh
   const warns: string[] = [];
   const oks: string[] = [];
   for (const { setting, file, kind = 'certificate' } of files) {
-    let cert: X509Certificate;
+    let data: Buffer;
     try {
-      const data = readFileSync(file);
-      if (kind === 'key') {
-        if (!data.toString('latin1').includes('PRIVATE KEY-----')) fails.push(`${setting} (${file}) is not a PEM key`);
-        continue;
-      }
-      cert = new X509Certificate(data);
+      data = readFileSync(file);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       fails.push(
         code === 'EACCES'
           ? `${setting} (${file}) cannot be read by this user (EACCES)`
-          : code
-            ? `${setting} (${file}) cannot be read (${code})`
-            : `${setting} (${file}) is not a PEM certificate`,
+          : `${setting} (${file}) cannot be read (${code})`,
       );
+      continue;
+    }
+    if (kind === 'key') {
+      if (!data.toString('latin1').includes('PRIVATE KEY-----')) fails.push(`${setting} (${file}) is not a PEM key`);
+      continue;
+    }
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(data);
+    } catch {
+      fails.push(`${setting} (${file}) is not a PEM certificate`);
       continue;
     }
     const validTo = new Date(cert.validTo);
