@@ -369,7 +369,7 @@ export function updateCheck(installDir: string, runningVersion: string | null): 
       id: 'update',
       level: 'fail',
       summary: `${current} (-> ${link}) has no readable RELEASE.json (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`,
-      fix: `Roll back to the release that ran before: sudo ayi rollback; see "Updates" in ${DOC}.`,
+      fix: `Roll back to the release that ran before: sudo ayi rollback; see "The release installed" in ${DOC}.`,
     };
   }
   const installed = `Release ${version}, installed ${switchedAt.toISOString()}`;

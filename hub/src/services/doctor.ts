@@ -106,13 +106,13 @@ export function diskCheck(view: StorageView): DoctorCheck {
     };
   }
   if (view.state === 'full') {
-    return { id: 'disk', level: 'fail', summary: `The data disk is full (${free}): sales are refused.`, fix };
+    return { id: 'disk', level: 'fail', summary: `The data disk is full: ${free}; sales are refused.`, fix };
   }
   if (view.state === 'low') {
     const days = view.daysLeft === null ? '' : `, full in about ${Math.round(view.daysLeft)} days`;
-    return { id: 'disk', level: 'warn', summary: `The data disk is running out of space (${free}${days}).`, fix };
+    return { id: 'disk', level: 'warn', summary: `The data disk is running out of space: ${free}${days}.`, fix };
   }
-  return ok('disk', `The data disk has room (${free}).`);
+  return ok('disk', `The data disk has room: ${free}.`);
 }
 
 /** Damaged journal lines and seqs missing from it. */
