@@ -182,7 +182,16 @@ export function brokerCheck(state: HqLinkState): DoctorCheck {
   if (state.link === 'connected') {
     return ok('broker', `Connected to ${state.broker} since ${state.connectedSince}; ${state.backlog} events to send.`);
   }
-  const why = state.lastError ?? 'no answer yet';
+  if (state.lastError === null) {
+    // Just started: the first connection is under way.
+    return {
+      id: 'broker',
+      level: 'warn',
+      summary: `Connecting to ${state.broker} (no answer yet).`,
+      fix: `Run ayi doctor again in a minute; if it still says so, see "The link to HQ" in ${DOC}.`,
+    };
+  }
+  const why = state.lastError;
   return {
     id: 'broker',
     level: 'fail',

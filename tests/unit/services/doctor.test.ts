@@ -164,6 +164,8 @@ describe('the broker check', () => {
   it('is ok while connected and warns without a broker', () => {
     expect(brokerCheck(link({})).level).toBe('ok');
     expect(brokerCheck(link({ link: 'disabled', broker: null })).level).toBe('warn');
+    // Just started, the first connection under way: not yet a failure.
+    expect(brokerCheck(link({ link: 'connecting', connectedSince: null })).level).toBe('warn');
   });
   it("says why it is not connected, and the fix fits the link's last error", () => {
     const refused = brokerCheck(
