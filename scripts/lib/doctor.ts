@@ -142,6 +142,18 @@ async function askHub(dataDir: string): Promise<{ hubCheck: DoctorCheck; answer:
     };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') {
+      // The socket is the hub's user's and root's only: not a hub problem.
+      return {
+        hubCheck: {
+          id: 'hub',
+          level: 'fail',
+          summary: `This user may not talk to the hub (${socket} is for the hub's user and root): nothing checked by the hub.`,
+          fix: 'Run it with sudo: sudo ayi doctor.',
+        },
+        answer: null,
+      };
+    }
     const down = code === 'ENOENT' || code === 'ECONNREFUSED';
     const service = serviceState();
     return {

@@ -192,13 +192,18 @@ async function startHub(b: Box): Promise<HubProcess> {
 }
 
 /** `ayi <args>` as typed on the box: no AYI_DATA_DIR, the settings file names it. */
-function ayi(b: Box, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ayi(
+  b: Box,
+  args: string[],
+  as: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AYI_')) env[name] = value;
   env.AYI_SETTINGS_FILE = b.settingsFile;
   env.AYI_INSTALL_DIR = b.installDir;
+  const command = [...as, process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args], {
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -298,6 +303,25 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
 
     await hq.waitFor(() => statusOf()?.state === 'online', 20_000, 'the online status');
     expect(statusOf()!.checks).toEqual({ failing: [], warning: [] });
+  });
+
+  it('tells a technician without sudo to use it (the hub answers root and its own user only)', async () => {
+    // The settings file is root's (0600 here): a copy the other user may read, as a group-readable one would be.
+    const readable = path.join(temp.make('ayi-doctor-etc-'), 'hub.env');
+    copyFileSync(healthy.settingsFile, readable);
+    chmodSync(readable, 0o644);
+    chmodSync(path.dirname(readable), 0o755);
+    const run = await ayi(
+      { ...healthy, settingsFile: readable },
+      ['doctor', '--json'],
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+    );
+    const checks = (JSON.parse(run.stdout) as { checks: DoctorCheck[] }).checks;
+    const hub = checks.find((c) => c.id === 'hub')!;
+    expect(hub.level).toBe('fail');
+    expect(hub.summary).toContain('This user may not talk to the hub');
+    expect(hub.fix).toBe('Run it with sudo: sudo ayi doctor.');
+    expect(run.code).toBe(2);
   });
 
   it('fails the certificates check when the client certificate has expired, and HQ is told without a restart', async () => {
