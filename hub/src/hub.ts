@@ -618,8 +618,8 @@ export class Hub {
         .filter((staff) => !state.staff.has(staff.id))
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     ).catch((err: unknown) => log.error({ err }, 'cannot record the staff added before staff were journalled'));
-    // NTP's verdict for the checks in the first status (a few ms; null where there is no systemd).
-    this.ntpSynchronized = await ntpSynchronized();
+    // NTP's verdict for the checks (null where there is no systemd), without delaying the start.
+    void ntpSynchronized().then((synchronized) => (this.ntpSynchronized = synchronized));
     // Reads the TLS files (a clear error stops the start) and connects in the background.
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
