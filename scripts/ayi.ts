@@ -22,6 +22,8 @@
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
+ *   npm run ayi -- doctor [--json]           every check of the box with the fix for each (scripts/lib/doctor.ts);
+ *                                            exit status 0 all ok, 1 warnings only, 2 failures
  * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
  * the installed settings name (AYI_DATA_DIR in /etc/ayi/hub.env, the file the systemd unit reads;
  * AYI_SETTINGS_FILE names another), else ./data (a checkout).
@@ -39,11 +41,12 @@ import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 import { readPassphrase } from '../hub/src/storage/backup-archive.ts';
 import { restoreBackup } from '../hub/src/services/backup-restore.ts';
+import { findServiceUser, runDoctor } from './lib/doctor.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover|doctor [--json]>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -57,6 +60,20 @@ const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };
 
 /** A backup takes a while on a big journal (and the passphrase's key is slow to derive on purpose). */
 const BACKUP_TIMEOUT_MS = 10 * 60_000;
+
+if (command === 'doctor') {
+  process.exit(
+    await runDoctor(args, {
+      dataDir,
+      settingsFile: settingsFileName(),
+      settingsText: settingsText(),
+      setting,
+      installDir: path.resolve(process.env.AYI_INSTALL_DIR ?? '/opt/ayi'),
+      now: new Date(),
+      serviceUser: findServiceUser(),
+    }),
+  );
+}
 
 try {
   if (command === 'restore') {
@@ -160,7 +177,7 @@ function findDataDir(): string {
 /** The installed settings (AYI_SETTINGS_FILE, else /etc/ayi/hub.env), or null when there are none. */
 function settingsText(): string | null {
   if (settingsCache !== undefined) return settingsCache;
-  const settingsFile = process.env.AYI_SETTINGS_FILE ?? '/etc/ayi/hub.env';
+  const settingsFile = settingsFileName();
   try {
     settingsCache = readFileSync(settingsFile, 'utf8');
   } catch (err) {
@@ -172,6 +189,10 @@ function settingsText(): string | null {
     settingsCache = null;
   }
   return settingsCache;
+}
+
+function settingsFileName(): string {
+  return process.env.AYI_SETTINGS_FILE ?? '/etc/ayi/hub.env';
 }
 
 /** A setting from the environment, else from the installed settings; null when neither has it. */

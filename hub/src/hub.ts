@@ -70,6 +70,22 @@ import { WatermarkFile } from './transport/mqtt/watermark-file.js';
 import { DiscountPolicy, type Role } from './protocol/api.js';
 import { DEFAULT_DISCOUNT_POLICY } from './domain/discount-policy.js';
 import { DiscountApprovalService } from './services/discount-approval.service.js';
+import {
+  backupsCheck,
+  brokerCheck,
+  certificatesCheck,
+  clockCheck,
+  devicesCheck,
+  diskCheck,
+  journalCheck,
+  memberKeyCheck,
+  ntpSynchronized,
+  sameSummary,
+  summarize,
+  type CertificateFile,
+  type CheckSummary,
+  type DoctorCheck,
+} from './services/doctor.js';
 
 export const HUB_VERSION: string = (
   JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }
@@ -432,6 +448,7 @@ export class Hub {
       clock,
       // The backlog is HQ's own to see; the rest tells HQ why this store is degraded.
       problems: () => this.problems().filter((problem) => problem !== 'hq_backlog'),
+      checks: () => this.checkSummary(),
       missingSeqs: () => journal.damage().missingSeqs,
       restore: (events) => restorer.restore(events),
       catalog: {
@@ -598,6 +615,8 @@ export class Hub {
         .filter((staff) => !state.staff.has(staff.id))
         .map((staff) => events.record('staff.added', { staffId: staff.id, name: staff.name, role: staff.role })),
     ).catch((err: unknown) => log.error({ err }, 'cannot record the staff added before staff were journalled'));
+    // NTP's verdict for the checks (null where there is no systemd), without delaying the start.
+    void ntpSynchronized().then((synchronized) => (this.ntpSynchronized = synchronized));
     // Reads the TLS files (a clear error stops the start) and connects in the background.
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
@@ -653,6 +672,22 @@ export class Hub {
       this.adminCommand(command, args),
     );
     this.stoppers.push(() => admin.close());
+    // The checks again every few minutes (cheap ones: no broker round trip, no journal read): HQ's
+    // status is published again when what fails or warns has changed.
+    let lastSummary = this.checkSummary();
+    const recheck = setInterval(() => {
+      void ntpSynchronized().then((synchronized) => {
+        if (this.stopping) return;
+        this.ntpSynchronized = synchronized;
+        const summary = this.checkSummary();
+        if (!sameSummary(summary, lastSummary)) {
+          log.warn({ failing: summary.failing, warning: summary.warning }, 'the box checks changed (ayi doctor)');
+          hqLink.refreshStatus();
+        }
+        lastSummary = summary;
+      });
+    }, config.checkEverySeconds * 1000).unref();
+    this.stoppers.push(() => clearInterval(recheck));
     const nightlyJobs = [
       scheduleNightly({
         name: 'nightly-snapshot',
@@ -782,6 +817,40 @@ export class Hub {
     if (this.demoHistoryCutShort) problems.push('demo_history_incomplete');
     if (this.backups) problems.push(...this.backups.problems());
     return problems;
+  }
+
+  /** NTP's verdict at the last check (null: not known here). */
+  private ntpSynchronized: boolean | null = null;
+
+  /** The checks the hub makes itself (`ayi doctor` adds those only root can make). */
+  checks(): DoctorCheck[] {
+    const now = this.clock();
+    const { config } = this;
+    const certificates: CertificateFile[] = [
+      ...(config.mqttCaFile ? [{ setting: 'AYI_MQTT_CA_FILE', file: config.mqttCaFile }] : []),
+      ...(config.mqttCertFile ? [{ setting: 'AYI_MQTT_CERT_FILE', file: config.mqttCertFile }] : []),
+      ...(config.mqttKeyFile ? [{ setting: 'AYI_MQTT_KEY_FILE', file: config.mqttKeyFile, kind: 'key' as const }] : []),
+    ];
+    const devices = this.hardware ? this.hardware.registry.list() : [];
+    return [
+      clockCheck(this.clockGuard.view(), this.ntpSynchronized),
+      diskCheck(this.storage.view()),
+      journalCheck(this.journalDamage?.() ?? { missingSeqs: [], damagedLines: [] }),
+      devicesCheck('printer', devices),
+      devicesCheck('scanner', devices),
+      brokerCheck(this.hqLink.state()),
+      certificatesCheck(certificates, now),
+      memberKeyCheck(config.memberHashKey),
+      backupsCheck(this.backups.view(), this.backups.problems(), now),
+    ];
+  }
+
+  /**
+   * The checks' summary in the status to HQ. Without the broker check: a status HQ receives came
+   * over a working link (HQ sees the link itself).
+   */
+  checkSummary(): CheckSummary {
+    return summarize(this.checks().filter((check) => check.id !== 'broker'));
   }
 
   private journalDamage: (() => JournalDamage) | null = null;
@@ -1013,11 +1082,19 @@ export class Hub {
         };
       case 'hardware':
         return this.hardware.registry.list();
+      case 'doctor':
+        this.ntpSynchronized = await ntpSynchronized();
+        return {
+          version: HUB_VERSION,
+          chainId: this.config.chainId,
+          storeId: this.config.storeId,
+          checks: this.checks(),
+        };
       case 'discover':
         return discoverDevices(await sharedUsbBus(this.log), () => loadSerialPort().list());
       default:
         throw new Error(
-          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, backup, health, hardware, discover`,
+          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, backup, health, hardware, discover, doctor`,
         );
     }
   }

@@ -3,7 +3,7 @@
  * (PGlite). HQ keeps the store's retained status (online with its version and health; offline by the
  * broker's last will when the hub is killed; online again after a restart), pings the store once it
  * has been quiet for AYI_HQ_PING_AFTER_S and records the answer's live figures, flags it silent
- * after the limit with the hub stopped, and shows the backlog the hub itself reports: the events it
+ * after the limit with the hub stopped, keeps the box's own checks (ayi doctor) that fail or warn, and shows the backlog the hub itself reports: the events it
  * sold while the broker was out of reach.
  */
 import { pino } from 'pino';
@@ -122,6 +122,9 @@ describe('link health at HQ', () => {
     expect(shown!.health).toBe((status.problems as string[]).length === 0 ? 'ok' : 'degraded');
     expect(shown!.statusAt).toBe(status.at);
     expect(shown!.silent).toBe(false);
+    // The box's own checks (ayi doctor): this demo box has no chain member key and no backups set up.
+    expect(status.checks).toEqual({ failing: [], warning: ['member-key', 'backups'] });
+    expect(shown!.checks).toEqual(status.checks);
     // The status as the hub sent it is kept.
     const [row] = await db.query<{ status: Record<string, unknown> }>(
       'SELECT status FROM store_status WHERE store_id = $1',

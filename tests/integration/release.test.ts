@@ -6,7 +6,7 @@
  * Packaged for this machine's architecture from the test builds (`npm run build:test`).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,5 +140,21 @@ describe('the release artifact', () => {
     const unknownTablet = typed(['unlock', 'dev-no-such-tablet']);
     expect(unknownTablet.status).toBe(1);
     expect(unknownTablet.stderr).toContain('No paired device dev-no-such-tablet');
+
+    // ayi doctor from the release, installed as on a box: <install root>/current -> the release.
+    symlinkSync(path.basename(unpacked), path.join(boxDir, 'current'));
+    const release = JSON.parse(readFileSync(path.join(unpacked, 'RELEASE.json'), 'utf8')) as { version: string };
+    const doctor = spawnSync(path.join(unpacked, 'bin', 'ayi'), ['doctor', '--json'], {
+      cwd: os.tmpdir(),
+      env: { PATH: process.env.PATH, AYI_SETTINGS_FILE: settingsFile, AYI_INSTALL_DIR: boxDir },
+      encoding: 'utf8',
+    });
+    const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; level: string; summary: string }[] }).checks;
+    const check = (id: string) => checks.find((c) => c.id === id);
+    expect(check('hub')?.level, doctor.stderr).toBe('ok');
+    expect(check('update')?.summary).toContain(`Release ${release.version}, installed `);
+    // This box has no broker, no chain member key and no backups set up: warnings only (exit status 1).
+    expect(checks.filter((c) => c.level !== 'ok').map((c) => c.id)).toEqual(['broker', 'member-key', 'backups']);
+    expect(doctor.status).toBe(1);
   });
 });

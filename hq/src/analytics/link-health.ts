@@ -38,6 +38,12 @@ export interface StoreLink {
   health: 'ok' | 'degraded' | null;
   problems: string[];
   /**
+   * The box's own checks (`ayi doctor` on the box) that fail or warn, by id, from its online status;
+   * null when offline, unknown, or from a hub older than the checks. A box with failing checks needs
+   * a technician (firmware-config/README.md, "ayi doctor", says what each means).
+   */
+  checks: { failing: string[]; warning: string[] } | null;
+  /**
    * The hub's newest figures, from its ping answer or its status, whichever is newer (an offline
    * status's are those of when it connected: a lower bound): its last seq, what the broker
    * acknowledged, and the backlog (events not yet delivered, lastSeq - deliveredSeq).
@@ -77,7 +83,7 @@ export async function storeLinks(
   );
   const statuses = await db.query<Record<string, Cell>>(
     `SELECT store_id, chain_id, online, status->>'reason' AS reason, status_at, received_at, version, health,
-            problems, last_seq, delivered_seq, ping_sent_at, ping_answered_at, ping_answer
+            problems, status->'checks' AS checks, last_seq, delivered_seq, ping_sent_at, ping_answered_at, ping_answer
      FROM store_status`,
   );
   const conflicts = await db.query<{ store_id: string; n: string }>(
@@ -111,6 +117,7 @@ export async function storeLinks(
     version: null,
     health: null,
     problems: [],
+    checks: null,
     lastSeq: null,
     deliveredSeq: null,
     backlog: null,
@@ -162,6 +169,7 @@ export async function storeLinks(
     link.version = row.version === null ? null : String(row.version);
     link.health = row.health === 'ok' || row.health === 'degraded' ? row.health : null;
     link.problems = Array.isArray(row.problems) ? row.problems.map(String) : [];
+    link.checks = link.online ? checksOf(row.checks) : null;
     link.lastSeq = row.last_seq === null ? null : num(row.last_seq);
     link.deliveredSeq = row.delivered_seq === null ? null : num(row.delivered_seq);
     link.figuresAt = link.statusAt;
@@ -300,4 +308,18 @@ export async function seqConflicts(
       detectedAt: isoTime(row.detected_at as Date)!,
     })),
   };
+}
+
+/** The status's `checks` as stored (the contract's shape was checked on ingest; older hubs have none). */
+function checksOf(value: Cell | undefined): { failing: string[]; warning: string[] } | null {
+  if (
+    value === null ||
+    value === undefined ||
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    value instanceof Date
+  )
+    return null;
+  const ids = (list: unknown) => (Array.isArray(list) ? list.map(String) : []);
+  return { failing: ids(value.failing), warning: ids(value.warning) };
 }

@@ -84,6 +84,8 @@ export const HubConfigSchema = Type.Object(
     diskMinFreeMb: Type.Integer({ minimum: 0 }),
     /** How often free space is measured (s); every 5 s while the disk is full. */
     diskProbeSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+    /** How often the box checks (`ayi doctor`'s, the cheap ones) run again for the status to HQ (s). */
+    checkEverySeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
     /** Where backups go (a USB stick, a mounted share); unset: no nightly backup. */
     backupDir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
     /** Backups of this store kept in it: the newest N. */
@@ -145,6 +147,7 @@ export function defaultConfig(): HubConfig {
     diskMinFreePercent: 10,
     diskMinFreeMb: 500,
     diskProbeSeconds: 60,
+    checkEverySeconds: 300,
     backupDir: null,
     backupKeep: 14,
     backupCron: '0 4 * * *',
@@ -207,6 +210,7 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_DISK_MIN_FREE_PERCENT: ['diskMinFreePercent', (v) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v)],
   AYI_DISK_MIN_FREE_MB: ['diskMinFreeMb', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_DISK_PROBE_S: ['diskProbeSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_CHECK_EVERY_S: ['checkEverySeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_BACKUP_DIR: ['backupDir', (v) => (v === '' ? null : v)],
   AYI_BACKUP_KEEP: ['backupKeep', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_BACKUP_CRON: ['backupCron', String],

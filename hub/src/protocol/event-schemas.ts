@@ -585,6 +585,22 @@ export const LinkStatusSchema = Type.Object(
           'Published again when it changes. More codes may be added.',
       }),
     ),
+    checks: Type.Optional(
+      Type.Object(
+        {
+          failing: Type.Array(Type.String(), { description: 'Ids of the checks that fail.' }),
+          warning: Type.Array(Type.String(), { description: 'Ids of the checks that warn.' }),
+        },
+        {
+          additionalProperties: true,
+          description:
+            "online: the box's own checks (`ayi doctor` on the box) that fail or warn, by id: clock, disk, journal, " +
+            'printers, scanners, certificates, member-key, backups (the link itself is not among them: HQ sees it). ' +
+            'Both empty when all is well. The hub checks again every 5 minutes and publishes the status again when ' +
+            'this changes. More ids may be added. What each means and its fix: firmware-config/README.md, "ayi doctor".',
+        },
+      ),
+    ),
     epochStartSeq: Type.Optional(
       Type.Integer({
         minimum: 2,

@@ -113,6 +113,8 @@ export interface HqLinkDeps {
   linkFor?: (event: HubEvent) => HqMemberLink | null;
   /** What makes the hub's health degraded (e.g. `storage_full`), for the online status. */
   problems?: () => string[];
+  /** Which of the box's checks (`ayi doctor`) fail and warn, by id, for the online status. */
+  checks?: () => { failing: string[]; warning: string[] };
   /** Seqs the journal lacks (damaged lines), for the online status: HQ restores those it holds. */
   missingSeqs?: () => number[];
   /** Checks and restores events HQ sends back for missing seqs (cmd/restore). */
@@ -720,6 +722,13 @@ export class HqLinkService {
       if (state === 'online') payload.catalogRefused = catalog.catalogRefused;
     }
     if (state === 'online' && this.deps.problems) payload.problems = this.deps.problems();
+    if (state === 'online' && this.deps.checks) {
+      try {
+        payload.checks = this.deps.checks();
+      } catch (err) {
+        this.log.warn({ err }, 'HQ link: cannot run the checks for the status');
+      }
+    }
     const missing = state === 'online' ? (this.deps.missingSeqs?.() ?? []) : [];
     if (missing.length > 0) payload.missingSeqs = missing.slice(0, STATUS_MISSING_SEQS);
     if (state === 'online' && this.deps.devices) {
