@@ -583,8 +583,15 @@ export class Hub {
     );
     // After a restore the old box may have sold under the same seqs after the backup (HQ has those
     // sales): this epoch's sale ids end with a part of the epoch, so no id names two sales.
+    // Until the link has read the broker's retained status this run cannot know whether its data went
+    // back in time (the old box may have sold under the coming seqs too): a code of the run instead.
+    const runSuffix = `-${randomBytes(3).toString('hex')}`;
     const saleIdSuffix = () =>
-      identity.data.epochStartSeq !== undefined ? `-${identity.data.epoch.slice(-6)}` : '';
+      !hqLink.epochChecked()
+        ? runSuffix
+        : identity.data.epochStartSeq !== undefined
+          ? `-${identity.data.epoch.slice(-6)}`
+          : '';
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals, saleIdSuffix);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     restoredListeners.push((event) => analytics.noteCommitted(event));

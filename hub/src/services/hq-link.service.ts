@@ -240,6 +240,8 @@ export class HqLinkService {
    */
   private statusCheck: { retained: unknown[] } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
+  /** This run has read the broker's retained status once (or cannot: no broker, an ACL refusal). */
+  private epochCheckedValue = false;
   /** The problems of the online status last published (JSON), to send it again when they change. */
   private publishedProblems: string | null = null;
 
@@ -310,7 +312,10 @@ export class HqLinkService {
     this.acks = new AckTracker(delivered, deliveredAt);
     this.nextSeq = delivered + 1;
     await this.lookUpOldest();
-    if (this.settings.url === null) return;
+    if (this.settings.url === null) {
+      this.epochCheckedValue = true;
+      return;
+    }
     this.tls = readTlsMaterial({ ...this.settings, url: this.settings.url });
     // mqtt.js (about 130 modules) is loaded only by a hub that has a broker to talk to.
     this.mqttConnect = this.deps.connect ?? (await import('mqtt')).connect;
@@ -342,6 +347,14 @@ export class HqLinkService {
     this.tail.push(event);
     if (this.tail.length - this.tailHead > this.settings.tailSize) this.dropTailHead(1);
     if (this.link === 'connected') this.schedulePump();
+  }
+
+  /**
+   * Whether this run has compared its epoch with the broker's retained status yet. Until then the
+   * hub cannot know whether its data went back in time, so sale ids carry a code of the run.
+   */
+  epochChecked(): boolean {
+    return this.epochCheckedValue;
   }
 
   state(): HqLinkState {
@@ -569,6 +582,7 @@ export class HqLinkService {
         'HQ link: new epoch started; publishing goes on',
       );
     }
+    this.epochCheckedValue = true;
     if (generation !== this.generation || this.client !== client) return;
     this.statusCheck = null;
     this.publishOnlineStatus(client, generation);
