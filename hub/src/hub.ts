@@ -451,7 +451,7 @@ export class Hub {
         log.error(
           { previousEpoch: ahead.epoch, epoch, epochStartSeq: ahead.epochStartSeq, brokerSeq: ahead.brokerSeq },
           'went back in time: the data is older than what HQ has of this store (an old copy or card image was put back); ' +
-            "a new epoch starts, HQ keeps the sales it has; this box lacks those made after the copy",
+            'a new epoch starts, HQ keeps the sales it has; this box lacks those made after the copy',
         );
         return { epoch };
       },

@@ -92,6 +92,23 @@ async function delivered(hub: HubProcess): Promise<HealthView> {
   );
 }
 
+/**
+ * The hub's online status published after `from` (an index into what HQ received): it goes out
+ * only once the hub has read the broker's retained status on that connection.
+ */
+async function onlineStatusAfter(from: number): Promise<Record<string, unknown>> {
+  const statuses = (messages: typeof hq.messages) =>
+    messages
+      .filter((m) => m.topic === STATUS_TOPIC && m.payload !== '')
+      .map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+  // A copy HQ's subscriber gets again when it reconnects is not new: a new connection's status is.
+  const seen = new Set(statuses(hq.messages.slice(0, from)).map((status) => status.connectedAt));
+  const find = () =>
+    statuses(hq.messages.slice(from)).find((status) => status.state === 'online' && !seen.has(status.connectedAt));
+  await hq.waitFor(() => find() !== undefined, 30_000, 'an online status');
+  return find()!;
+}
+
 const readIdentity = (dataDir: string) =>
   JSON.parse(readFileSync(path.join(dataDir, 'store.json'), 'utf8')) as StoreIdentityFile;
 
@@ -224,7 +241,9 @@ describe('a data directory put back from an earlier day', () => {
 
     // A restart changes nothing more: the retained status is of the new epoch now.
     await stopHub(hub);
+    const beforeAgain = hq.messages.length;
     const again = await startHub(dataDir);
+    await onlineStatusAfter(beforeAgain);
     const after = await delivered(again);
     expect(after.epoch).toBe(newEpoch);
     expect(readIdentity(dataDir).wentBackInTime).toHaveLength(1);
@@ -259,7 +278,9 @@ describe('what does not mean the hub went back in time', () => {
       { qos: 1, retain: true },
     );
     await other.endAsync();
+    const beforeRestart = hq.messages.length;
     const restarted = await startHub(dataDir);
+    await onlineStatusAfter(beforeRestart);
     const afterOther = await delivered(restarted);
     expect(afterOther.epoch).toBe(first.epoch);
     expect(afterOther.wentBackInTime).toBeNull();
@@ -272,7 +293,9 @@ describe('what does not mean the hub went back in time', () => {
     await hq.waitFor(() => hq.last('/status')?.lastSeq === sold.lastSeq, 10_000, 'the status with the new seq');
     expect(sold.lastSeq).toBeGreaterThan(afterOther.lastSeq);
     await broker.stop();
+    const beforeReconnect = hq.messages.length;
     await broker.start();
+    await onlineStatusAfter(beforeReconnect);
     const afterReconnect = await poll(
       () => healthOf(restarted),
       (view) => view.hq.link === 'connected' && view.hq.backlog === 0,

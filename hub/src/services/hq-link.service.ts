@@ -199,6 +199,8 @@ const STATUS_MISSING_SEQS = 100;
 const STOP_TIMEOUT_MS = 2000;
 /** A broker sends a retained message right after the SUBACK: this covers its way through the socket. */
 export const RETAINED_STATUS_GRACE_MS = 500;
+/** The latest of them is what the broker retains; a few more cover publishes still on their way. */
+const OWN_STATUSES_KEPT = 8;
 
 export class HqLinkService {
   private readonly settings: HqLinkSettings;
@@ -232,13 +234,16 @@ export class HqLinkService {
   private lastSeqAtStart = 0;
   /** The highest seq published on any connection of this run (under the current epoch). */
   private publishedThrough = 0;
-  /** `connectedAt` of this run's connections: a retained status carrying one is this run's own. */
-  private readonly ownConnections = new Set<string>();
+  /**
+   * The statuses this run published last (online ones and last wills, as sent): a retained status
+   * that is one of them is this run's own. The retained one is always among the newest.
+   */
+  private readonly ownStatuses: string[] = [];
   /**
    * While the retained status is being read at the start of a connection: what came. Nothing is
    * published on the connection until it is read (events wait in the outbox, the journal).
    */
-  private statusCheck: { retained: unknown[] } | null = null;
+  private statusCheck: { retained: string[] } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   /** This run has read the broker's retained status once (or cannot: no broker, an ACL refusal). */
   private epochCheckedValue = false;
@@ -420,10 +425,11 @@ export class HqLinkService {
     this.link = 'connecting';
     const clientId = `ayi-${this.identity.chainId}-${this.identity.storeId}`;
     this.connectionOpenedAt = this.clock().toISOString();
-    this.ownConnections.add(this.connectionOpenedAt);
+    const will = JSON.stringify(this.statusPayload('offline', 'connection-lost'));
+    this.noteOwnStatus(will);
     const options = clientOptions({ ...this.settings, url: this.settings.url }, this.tls, clientId, {
       topic: this.topics.status,
-      payload: JSON.stringify(this.statusPayload('offline', 'connection-lost')),
+      payload: will,
     });
     const client = this.mqttConnect!(this.settings.url, options);
     this.client = client;
@@ -442,7 +448,7 @@ export class HqLinkService {
     client.on('message', (topic, payload, packet) => {
       if (generation !== this.generation) return;
       if (topic === this.topics.status) {
-        if (packet.retain && this.statusCheck) this.statusCheck.retained.push(parseJson(payload));
+        if (packet.retain && this.statusCheck) this.statusCheck.retained.push(payload.toString('utf8'));
         return;
       }
       this.onCommand(client, topic, payload, packet);
@@ -504,7 +510,7 @@ export class HqLinkService {
    * online status goes out and publishing starts. Selling never waits for this.
    */
   private checkRetainedStatus(client: MqttClient, generation: number): void {
-    const check = { retained: [] as unknown[] };
+    const check = { retained: [] as string[] };
     this.statusCheck = check;
     const finish = (ahead: BrokerStatusAhead | null) => {
       void this.afterStatusCheck(client, generation, ahead).catch((err: unknown) => {
@@ -536,7 +542,9 @@ export class HqLinkService {
   }
 
   /** The retained `status` when it shows the hub went back in time (see checkRetainedStatus), else null. */
-  private aheadOf(status: unknown): BrokerStatusAhead | null {
+  private aheadOf(retained: string): BrokerStatusAhead | null {
+    if (this.ownStatuses.includes(retained)) return null;
+    const status = parseJson(retained);
     if (typeof status !== 'object' || status === null) return null;
     const fields = status as Record<string, unknown>;
     if (
@@ -545,7 +553,6 @@ export class HqLinkService {
       fields.epoch !== this.identity.epoch
     )
       return null;
-    if (typeof fields.connectedAt === 'string' && this.ownConnections.has(fields.connectedAt)) return null;
     const seqs = [fields.lastSeq, fields.deliveredSeq].filter((seq): seq is number => Number.isInteger(seq));
     const brokerSeq = Math.max(0, ...seqs);
     if (brokerSeq <= this.lastSeqAtStart) return null;
@@ -647,8 +654,7 @@ export class HqLinkService {
           this.takenStored = null;
           const event = this.fromTail(seq) ?? this.fromDayRead(seq) ?? (await this.fromJournal(seq));
           const stored = this.takenStored;
-          if (event === null || generation !== this.generation || this.link !== 'connected' || this.statusCheck)
-            break;
+          if (event === null || generation !== this.generation || this.link !== 'connected' || this.statusCheck) break;
           // A resend moved the cursor while the journal was being read: read from there.
           if (this.nextSeq !== seq) continue;
           this.publish(client, event, generation, stored);
@@ -871,15 +877,17 @@ export class HqLinkService {
   private publishOnlineStatus(client: MqttClient, generation: number): void {
     const payload = this.statusPayload('online');
     this.publishedProblems = JSON.stringify(payload.problems ?? null);
-    client.publish(
-      this.topics.status,
-      JSON.stringify(payload),
-      { qos: 1, retain: true },
-      (err) => {
-        // A failure of an older connection's publish is not this connection's error.
-        if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
-      },
-    );
+    const text = JSON.stringify(payload);
+    this.noteOwnStatus(text);
+    client.publish(this.topics.status, text, { qos: 1, retain: true }, (err) => {
+      // A failure of an older connection's publish is not this connection's error.
+      if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
+    });
+  }
+
+  private noteOwnStatus(text: string): void {
+    this.ownStatuses.push(text);
+    if (this.ownStatuses.length > OWN_STATUSES_KEPT) this.ownStatuses.shift();
   }
 
   private statusPayload(state: 'online' | 'offline', reason?: string): Record<string, unknown> {
@@ -1050,9 +1058,9 @@ export class HqLinkService {
   }
 }
 
-function parseJson(payload: Buffer): unknown {
+function parseJson(text: string): unknown {
   try {
-    return JSON.parse(payload.toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     return null;
   }
