@@ -256,6 +256,7 @@ export class Hub {
       epoch: identity.data.epoch,
     };
     this.wentBackInTime = () => identity.data.wentBackInTime?.at(-1) ?? null;
+    this.epoch = () => identity.data.epoch;
 
     this.backups = new BackupService({
       dataDir: config.dataDir,
@@ -829,6 +830,8 @@ export class Hub {
     return problems;
   }
 
+  /** The epoch the store records in now. */
+  private epoch: () => string = () => '';
   /** The last time the hub noticed it went back in time (null: never). */
   private wentBackInTime: () => WentBackInTime | null = () => null;
 
@@ -1058,6 +1061,8 @@ export class Hub {
           backup: this.backups.view(),
           startup: this.startup,
           hqLink: this.hqLink.state(),
+          epoch: this.epoch(),
+          wentBackInTime: this.wentBackInTime(),
         };
       case 'hardware':
         return this.hardware.registry.list();

@@ -20,6 +20,7 @@ import { GapHealer } from '../../hq/src/ingest/gap-healer.ts';
 import { LinkWatch } from '../../hq/src/ingest/link-watch.ts';
 import { storeEvent } from '../../hq/src/ingest/store-event.ts';
 import type { StoreIdentityFile } from '../../hub/src/storage/store-identity.ts';
+import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
 import type { HealthView } from '../../hub/src/transport/http/app.ts';
 import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { type HqSubscriber, type Mosquitto, hqSubscriber, startMosquitto } from '../support/mosquitto.ts';
@@ -182,6 +183,10 @@ describe('a data directory put back from an earlier day', () => {
     expect(health.problems).toContain('went_back_in_time');
     expect(health.status).toBe('degraded');
     expect(hub.output()).toMatch(/went back in time/);
+    // `ayi health`, as the technician runs it on the box.
+    const told = await adminRequest<Record<string, unknown>>(path.join(dataDir, 'ayi.sock'), 'health');
+    expect(told).toMatchObject({ epoch: newEpoch, wentBackInTime: health.wentBackInTime });
+    expect(told.problems).toContain('went_back_in_time');
     // Durable: store.json names the new epoch, where it starts and what was noticed.
     const identity = readIdentity(dataDir);
     expect(identity).toMatchObject({ epoch: newEpoch, epochStartSeq: copySeq + 1 });
