@@ -17,15 +17,15 @@ import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
-import type { StoreIdentityFile } from './storage/store-identity.js';
+import { WENT_BACK_IN_TIME_SHOWN_MS, type StoreIdentityFile, type WentBackInTime } from './storage/store-identity.js';
 import { demoCatalogCsv } from './demo/demo-catalog.js';
 import { clearSeedingMark, markSeeding, seedingWasCutShort } from './demo/seeding-mark.js';
-import { EventStore } from './storage/event-store.js';
+import { EventStore, type StoreIdentity } from './storage/event-store.js';
 import { Journal, type JournalDamage } from './storage/journal.js';
 import { SnapshotStore } from './storage/snapshots.js';
 import { StorageMonitor, isDiskFull, isStorageError } from './storage/storage-monitor.js';
 import { ClockGuard } from './storage/clock-guard.js';
-import { openSettings } from './storage/settings.repo.js';
+import { openSettings, updateSettings } from './storage/settings.repo.js';
 import { DurableJsonFile } from './storage/durable-json.adapter.js';
 import { CatalogService } from './services/catalog.service.js';
 import { CheckoutService } from './services/checkout.service.js';
@@ -145,7 +145,8 @@ export type HealthProblem =
   | 'hq_backlog'
   | 'demo_history_incomplete'
   | 'backup_failed'
-  | 'backup_old';
+  | 'backup_old'
+  | 'went_back_in_time';
 
 export interface StartupReport {
   snapshotSeq: number;
@@ -259,6 +260,16 @@ export class Hub {
           `not ${config.chainId}/${config.storeId}. Use that store's id or another AYI_DATA_DIR.`,
       );
     }
+
+    // One identity for everything that stamps or checks events: a new epoch (the hub went back in
+    // time, see the HQ link) changes it for all of them at once.
+    const storeIdentity: StoreIdentity = {
+      chainId: config.chainId,
+      storeId: config.storeId,
+      epoch: identity.data.epoch,
+    };
+    this.wentBackInTime = () => identity.data.wentBackInTime?.at(-1) ?? null;
+    this.epoch = () => identity.data.epoch;
 
     this.backups = new BackupService({
       dataDir: config.dataDir,
@@ -404,7 +415,7 @@ export class Hub {
 
     this.events = new EventStore(
       journal,
-      { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      storeIdentity,
       lastSeq,
       clock,
       (err) => {
@@ -428,8 +439,37 @@ export class Hub {
     // The link to HQ publishes from the journal; this listener only appends to its in-memory tail.
     this.hqLink = new HqLinkService({
       settings: hqLinkSettings(config),
-      identity: { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      identity: storeIdentity,
       ...(identity.data.epochStartSeq !== undefined ? { epochStartSeq: identity.data.epochStartSeq } : {}),
+      lastSeqAtStart: lastSeq,
+      // Durable in store.json before anything is published under the new epoch.
+      startNewEpoch: async (ahead) => {
+        const noticedAt = clock().toISOString();
+        const epoch = uuidv7({ msecs: Date.parse(noticedAt) });
+        const record: WentBackInTime = {
+          previousEpoch: ahead.epoch,
+          epoch,
+          epochStartSeq: ahead.epochStartSeq,
+          brokerSeq: ahead.brokerSeq,
+          brokerStatusAt: ahead.brokerStatusAt,
+          noticedAt,
+        };
+        await updateSettings(identity, (data) => ({
+          ...data,
+          epoch,
+          epochStartSeq: ahead.epochStartSeq,
+          deliveredSeq: Math.min(data.deliveredSeq, ahead.epochStartSeq - 1),
+          wentBackInTime: [...(data.wentBackInTime ?? []), record],
+        }));
+        storeIdentity.epoch = epoch;
+        log.error(
+          { previousEpoch: ahead.epoch, epoch, epochStartSeq: ahead.epochStartSeq, brokerSeq: ahead.brokerSeq },
+          'went back in time: the data is older than what HQ has of this store (an old copy or card image was put back); ' +
+            'a new epoch starts, HQ keeps the sales it has; this box lacks those made after the copy',
+        );
+        return { epoch };
+      },
+      wentBackInTime: () => this.wentBackInTime(),
       version: HUB_VERSION,
       timeZone: config.tz,
       dataDir: config.dataDir,
@@ -490,7 +530,7 @@ export class Hub {
     };
     const restoredListeners: ((event: HubEvent) => void)[] = [];
     const restorer = new JournalRestorer({
-      identity: { chainId: config.chainId, storeId: config.storeId, epoch: identity.data.epoch },
+      identity: storeIdentity,
       journal,
       lastSeq: () => this.events.lastSeq,
       apply: (restored, write) =>
@@ -558,7 +598,15 @@ export class Hub {
     );
     // After a restore the old box may have sold under the same seqs after the backup (HQ has those
     // sales): this epoch's sale ids end with a part of the epoch, so no id names two sales.
-    const saleIdSuffix = identity.data.epochStartSeq !== undefined ? `-${identity.data.epoch.slice(-6)}` : '';
+    // Until the link has read the broker's retained status this run cannot know whether its data went
+    // back in time (the old box may have sold under the coming seqs too): a code of the run instead.
+    const runSuffix = `-${randomBytes(3).toString('hex')}`;
+    const saleIdSuffix = () =>
+      !hqLink.epochChecked()
+        ? runSuffix
+        : identity.data.epochStartSeq !== undefined
+          ? `-${identity.data.epoch.slice(-6)}`
+          : '';
     const checkout = new CheckoutService(state, this.events, members, config.tz, clock, approvals, saleIdSuffix);
     const analytics = new AnalyticsService(state, members, config.storeId, config.tz, clock);
     restoredListeners.push((event) => analytics.noteCommitted(event));
@@ -635,6 +683,7 @@ export class Hub {
         chainId: config.chainId,
         version: HUB_VERSION,
         epoch: identity.data.epoch,
+        wentBackInTime: this.wentBackInTime(),
         lastSeq: this.events.lastSeq,
         undeliveredEvents: hq.backlog,
         hq: hqHealth(hq),
@@ -816,6 +865,9 @@ export class Hub {
     if (this.hqLink?.state().backlogAlert) problems.push('hq_backlog');
     if (this.demoHistoryCutShort) problems.push('demo_history_incomplete');
     if (this.backups) problems.push(...this.backups.problems());
+    const wentBack = this.wentBackInTime();
+    if (wentBack && this.clock().getTime() - Date.parse(wentBack.noticedAt) < WENT_BACK_IN_TIME_SHOWN_MS)
+      problems.push('went_back_in_time');
     return problems;
   }
 
@@ -852,6 +904,11 @@ export class Hub {
   checkSummary(): CheckSummary {
     return summarize(this.checks().filter((check) => check.id !== 'broker'));
   }
+
+  /** The epoch the store records in now. */
+  private epoch: () => string = () => '';
+  /** The last time the hub noticed it went back in time (null: never). */
+  private wentBackInTime: () => WentBackInTime | null = () => null;
 
   private journalDamage: (() => JournalDamage) | null = null;
   private journalFlush: ((now?: number) => number | null) | null = null;
@@ -1079,6 +1136,8 @@ export class Hub {
           backup: this.backups.view(),
           startup: this.startup,
           hqLink: this.hqLink.state(),
+          epoch: this.epoch(),
+          wentBackInTime: this.wentBackInTime(),
         };
       case 'hardware':
         return this.hardware.registry.list();

@@ -103,6 +103,22 @@ describe('the mosquitto ACL example', () => {
     await waitFor(() => received.filter((m) => m.payload.startsWith('own-')).length === 3, 'the own messages');
   });
 
+  it('lets a store read its own retained status (to notice it went back in time), and no other store’s', async () => {
+    await store1.publishAsync('ayi/v1/demo/store-001/status', 'status of store 1', { qos: 1, retain: true });
+    await store2.publishAsync('ayi/v1/demo/store-002/status', 'status of store 2', { qos: 1, retain: true });
+    const reader = await connect('demo/store-001');
+    const seen: string[] = [];
+    reader.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
+    try {
+      await reader.subscribeAsync('ayi/v1/demo/+/status', { qos: 1 });
+      await waitFor(() => seen.length > 0, 'its own retained status');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen).toEqual(['ayi/v1/demo/store-001/status status of store 1']);
+    } finally {
+      await reader.endAsync(true);
+    }
+  });
+
   it("refuses a store publishing under another store's topic: HQ never receives it", async () => {
     const own = 'ayi/v1/demo/store-001/events';
     const code = await expectRefused(store1, 'ayi/v1/demo/store-002/events', own);

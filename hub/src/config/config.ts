@@ -43,6 +43,8 @@ export const HubConfigSchema = Type.Object(
     mqttReconnectMaxMs: Type.Integer({ minimum: 500, maximum: 600_000 }),
     /** The oldest event not yet delivered to the broker raises an alert once it is this old (s). */
     mqttBacklogAlertSeconds: Type.Integer({ minimum: 1, maximum: 30 * 24 * 3600 }),
+    /** How often (s) the online status is checked against time-based problems (backup_old) and sent again if they changed. */
+    mqttStatusRecheckSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
     /** Seed demo catalog and demo staff into a new data directory. */
     demo: Type.Boolean(),
     /**
@@ -129,6 +131,7 @@ export function defaultConfig(): HubConfig {
     mqttInflightWindow: 64,
     mqttReconnectMaxMs: 30_000,
     mqttBacklogAlertSeconds: 900,
+    mqttStatusRecheckSeconds: 60,
     demo: true,
     demoHistory: true,
     allowedOrigins: [],
@@ -175,6 +178,7 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_MQTT_INFLIGHT: ['mqttInflightWindow', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_MQTT_RECONNECT_MAX_MS: ['mqttReconnectMaxMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_MQTT_BACKLOG_ALERT_S: ['mqttBacklogAlertSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  AYI_MQTT_STATUS_RECHECK_S: ['mqttStatusRecheckSeconds', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_DEMO: ['demo', (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v)],
   AYI_DEMO_HISTORY: [
     'demoHistory',

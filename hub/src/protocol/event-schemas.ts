@@ -581,8 +581,9 @@ export const LinkStatusSchema = Type.Object(
       Type.Array(Type.String(), {
         description:
           'online: what makes the hub degraded (storage_full, storage_low, storage_error, journal_damaged, clock_behind, ' +
-          'backup_failed, backup_old; empty when all is well). ' +
-          'Published again when it changes. More codes may be added.',
+          'backup_failed, backup_old, went_back_in_time; empty when all is well). ' +
+          'Published again when it changes, also when a problem comes or goes with time alone (backup_old). ' +
+          'More codes may be added.',
       }),
     ),
     checks: Type.Optional(
@@ -605,8 +606,31 @@ export const LinkStatusSchema = Type.Object(
       Type.Integer({
         minimum: 2,
         description:
-          "A store restored from a backup: its epoch's first seq (the backup's last seq + 1). Absent: the epoch starts at 1.",
+          "A store restored from a backup: its epoch's first seq (the backup's last seq + 1); a store that went back in " +
+          "time: the journal's last seq + 1 when it noticed. Absent: the epoch starts at 1.",
       }),
+    ),
+    wentBackInTime: Type.Optional(
+      Type.Object(
+        {
+          previousEpoch: Type.String({ description: 'The epoch the hub was in.' }),
+          epoch: Type.String({ description: 'The new epoch it started.' }),
+          epochStartSeq: Type.Integer({ minimum: 1, description: "The new epoch's first seq." }),
+          brokerSeq: Type.Integer({
+            minimum: 0,
+            description: "The seq the broker's retained status named for the previous epoch.",
+          }),
+          brokerStatusAt: Nullable(Type.String({ description: 'When that status was published.' })),
+          noticedAt: UtcTime('When the hub noticed.'),
+        },
+        {
+          additionalProperties: true,
+          description:
+            'The last time the hub noticed its data went back in time (an old copy or card image put back: the ' +
+            "broker's retained status named a later seq of its epoch) and started a new epoch. The previous epoch's " +
+            "seqs epochStartSeq..brokerSeq are the old box's events, which the store no longer has. Absent: never.",
+        },
+      ),
     ),
     missingSeqs: Type.Optional(
       Type.Array(Type.Integer({ minimum: 1 }), {

@@ -105,10 +105,10 @@ export class CheckoutService {
     private readonly clock: () => Date,
     private readonly approvals: DiscountApprovalService,
     /**
-     * Ends every sale id of a store restored from a backup (see hub.ts): its seqs after the backup
-     * were the old box's too, and a sale id must never name two sales.
+     * Ends every sale id of a store restored from a backup, or that went back in time (see hub.ts):
+     * its seqs after the backup were the old box's too, and a sale id must never name two sales.
      */
-    private readonly saleIdSuffix = '',
+    private readonly saleIdSuffix: () => string = () => '',
   ) {}
 
   /** What the cart costs now, with the member's discount, the coupon and points; nothing is recorded. */
@@ -303,7 +303,7 @@ export class CheckoutService {
         .record('sale.completed', ({ seq, at }) => {
           const date = businessDate(at, this.timeZone);
           return {
-            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}${this.saleIdSuffix}`,
+            saleId: `${date.replaceAll('-', '')}-${String(seq).padStart(6, '0')}${this.saleIdSuffix()}`,
             idempotencyKey: request.idempotencyKey,
             requestHash: hash,
             businessDate: date,

@@ -68,6 +68,22 @@ export interface HqLinkSettings extends Omit<MqttLinkSettings, 'url'> {
   backlogAlertSeconds: number;
   /** Committed events kept in memory for publishing; an older backlog is read from the journal. */
   tailSize: number;
+  /** How often the online status is checked against time-based problems and sent again if they changed. */
+  statusRecheckMs?: number;
+  /** After subscribing to its own status, how long the link waits for the broker's retained copy. */
+  retainedStatusGraceMs?: number;
+}
+
+/** The broker's retained status of this store showed a later seq of the same epoch than this hub has. */
+export interface BrokerStatusAhead {
+  /** The epoch the hub records in (and the retained status names). */
+  epoch: string;
+  /** The highest seq the retained status names (its lastSeq, or deliveredSeq if higher). */
+  brokerSeq: number;
+  /** When that status was published (its `at`), if it says. */
+  brokerStatusAt: string | null;
+  /** The new epoch's first seq: the hub's events from there on are published under the new epoch. */
+  epochStartSeq: number;
 }
 
 /** The part of the journal the link reads. */
@@ -117,6 +133,18 @@ export interface HqLinkDeps {
   checks?: () => { failing: string[]; warning: string[] };
   /** Seqs the journal lacks (damaged lines), for the online status: HQ restores those it holds. */
   missingSeqs?: () => number[];
+  /**
+   * The journal's last seq when the hub started (before this run recorded anything): the seqs
+   * after it are this run's own. Absent: `lastSeq()` when the link starts.
+   */
+  lastSeqAtStart?: number;
+  /**
+   * The hub went back in time (a data directory or SD card image of an earlier day put back): starts
+   * a new epoch from `ahead.epochStartSeq`, durably, and resolves with it. Absent: only logged.
+   */
+  startNewEpoch?: (ahead: BrokerStatusAhead) => Promise<{ epoch: string }>;
+  /** What the status tells HQ of the last time the hub went back in time (null: never). */
+  wentBackInTime?: () => unknown;
   /** Checks and restores events HQ sends back for missing seqs (cmd/restore). */
   restore?: (events: unknown[]) => Promise<CommandResult>;
   /** Applies HQ's catalog versions (the chain's retained catalog topic) and says what the store runs. */
@@ -148,6 +176,8 @@ export function hqLinkSettings(config: HubConfig): HqLinkSettings {
     reconnectMaxMs: config.mqttReconnectMaxMs,
     backlogAlertSeconds: config.mqttBacklogAlertSeconds,
     tailSize: DEFAULT_TAIL_SIZE,
+    statusRecheckMs: config.mqttStatusRecheckSeconds * 1000,
+    retainedStatusGraceMs: RETAINED_STATUS_GRACE_MS,
   };
 }
 
@@ -169,6 +199,10 @@ export type CommandResult = Record<string, unknown> & { ok: boolean };
 const STATUS_MISSING_SEQS = 100;
 
 const STOP_TIMEOUT_MS = 2000;
+/** A broker sends a retained message right after the SUBACK: this covers its way through the socket. */
+export const RETAINED_STATUS_GRACE_MS = 500;
+/** The latest of them is what the broker retains; a few more cover publishes still on their way. */
+const OWN_STATUSES_KEPT = 8;
 
 export class HqLinkService {
   private readonly settings: HqLinkSettings;
@@ -196,6 +230,27 @@ export class HqLinkService {
   private lastErrorValue: string | null = null;
   private lastErrorAt: string | null = null;
   private errorOnThisConnection = false;
+  /** Who the store is and the epoch it records in (a new one when the hub went back in time). */
+  private identity: StoreIdentity;
+  private epochStartSeq: number | undefined;
+  private lastSeqAtStart = 0;
+  /** The highest seq published on any connection of this run (under the current epoch). */
+  private publishedThrough = 0;
+  /**
+   * The statuses this run published last (online ones and last wills, as sent): a retained status
+   * that is one of them is this run's own. The retained one is always among the newest.
+   */
+  private readonly ownStatuses: string[] = [];
+  /**
+   * While the retained status is being read at the start of a connection: what came. Nothing is
+   * published on the connection until it is read (events wait in the outbox, the journal).
+   */
+  private statusCheck: { retained: string[] } | null = null;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  /** This run has read the broker's retained status once (or cannot: no broker, an ACL refusal). */
+  private epochCheckedValue = false;
+  /** The problems of the online status last published (JSON), to send it again when they change. */
+  private publishedProblems: string | null = null;
 
   /** The next seq to publish on this connection. */
   private nextSeq = 1;
@@ -218,6 +273,8 @@ export class HqLinkService {
   constructor(private readonly deps: HqLinkDeps) {
     this.settings = deps.settings;
     this.topics = storeTopics(deps.identity.chainId, deps.identity.storeId);
+    this.identity = { ...deps.identity };
+    this.epochStartSeq = deps.epochStartSeq;
     this.clock = deps.clock ?? (() => new Date());
     this.log = deps.log;
     this.link = deps.settings.url === null ? 'disabled' : 'disconnected';
@@ -240,12 +297,13 @@ export class HqLinkService {
     const lastSeq = this.deps.lastSeq();
     let delivered = this.deps.initialDeliveredSeq ?? 0;
     let deliveredAt: string | null = null;
-    if (stored && stored.epoch === this.deps.identity.epoch) {
+    this.lastSeqAtStart = this.deps.lastSeqAtStart ?? lastSeq;
+    if (stored && stored.epoch === this.identity.epoch) {
       delivered = stored.deliveredSeq;
       deliveredAt = stored.deliveredAt;
     } else if (stored) {
       this.log.warn(
-        { fileEpoch: stored.epoch, epoch: this.deps.identity.epoch },
+        { fileEpoch: stored.epoch, epoch: this.identity.epoch },
         'HQ link: the delivered watermark belongs to another epoch; publishing the journal again',
       );
       delivered = 0;
@@ -261,7 +319,10 @@ export class HqLinkService {
     this.acks = new AckTracker(delivered, deliveredAt);
     this.nextSeq = delivered + 1;
     await this.lookUpOldest();
-    if (this.settings.url === null) return;
+    if (this.settings.url === null) {
+      this.epochCheckedValue = true;
+      return;
+    }
     this.tls = readTlsMaterial({ ...this.settings, url: this.settings.url });
     // mqtt.js (about 130 modules) is loaded only by a hub that has a broker to talk to.
     this.mqttConnect = this.deps.connect ?? (await import('mqtt')).connect;
@@ -269,6 +330,12 @@ export class HqLinkService {
       { broker: redactUrl(this.settings.url), deliveredSeq: delivered, backlog: lastSeq - delivered },
       'HQ link starting',
     );
+    // Problems that come or go with time alone (a backup growing old) reach HQ without another change.
+    this.recheckTimer = setInterval(() => {
+      if (this.link !== 'connected' || this.statusCheck !== null || !this.deps.problems) return;
+      if (JSON.stringify(this.deps.problems()) !== this.publishedProblems) this.refreshStatus();
+    }, this.settings.statusRecheckMs ?? 60_000);
+    this.recheckTimer.unref();
     this.connect();
   }
 
@@ -287,6 +354,14 @@ export class HqLinkService {
     this.tail.push(event);
     if (this.tail.length - this.tailHead > this.settings.tailSize) this.dropTailHead(1);
     if (this.link === 'connected') this.schedulePump();
+  }
+
+  /**
+   * Whether this run has compared its epoch with the broker's retained status yet. Until then the
+   * hub cannot know whether its data went back in time, so sale ids carry a code of the run.
+   */
+  epochChecked(): boolean {
+    return this.epochCheckedValue;
   }
 
   state(): HqLinkState {
@@ -318,6 +393,8 @@ export class HqLinkService {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = null;
     const client = this.client;
     const wasConnected = this.link === 'connected';
     this.generation += 1;
@@ -348,11 +425,13 @@ export class HqLinkService {
     if (this.stopped || this.settings.url === null) return;
     const generation = ++this.generation;
     this.link = 'connecting';
-    const clientId = `ayi-${this.deps.identity.chainId}-${this.deps.identity.storeId}`;
+    const clientId = `ayi-${this.identity.chainId}-${this.identity.storeId}`;
     this.connectionOpenedAt = this.clock().toISOString();
+    const will = JSON.stringify(this.statusPayload('offline', 'connection-lost'));
+    this.noteOwnStatus(will);
     const options = clientOptions({ ...this.settings, url: this.settings.url }, this.tls, clientId, {
       topic: this.topics.status,
-      payload: JSON.stringify(this.statusPayload('offline', 'connection-lost')),
+      payload: will,
     });
     const client = this.mqttConnect!(this.settings.url, options);
     this.client = client;
@@ -369,7 +448,12 @@ export class HqLinkService {
       if (generation === this.generation) this.onConnected(client, generation);
     });
     client.on('message', (topic, payload, packet) => {
-      if (generation === this.generation) this.onCommand(client, topic, payload, packet);
+      if (generation !== this.generation) return;
+      if (topic === this.topics.status) {
+        if (packet.retain && this.statusCheck) this.statusCheck.retained.push(payload.toString('utf8'));
+        return;
+      }
+      this.onCommand(client, topic, payload, packet);
     });
     client.on('error', (err) => {
       if (generation !== this.generation) return;
@@ -400,7 +484,7 @@ export class HqLinkService {
       { deliveredSeq: this.acks.deliveredSeq, backlog: this.deps.lastSeq() - this.acks.deliveredSeq },
       'HQ link connected',
     );
-    this.publishOnlineStatus(client, generation);
+    this.checkRetainedStatus(client, generation);
     client.subscribe(this.topics.commands, { qos: 1 }, (err) => {
       if (err && generation === this.generation) {
         this.lastError = `cannot subscribe to HQ commands: ${err.message}`;
@@ -417,11 +501,106 @@ export class HqLinkService {
         }
       });
     }
+  }
+
+  /**
+   * Reads the broker's retained status of this store before anything of this connection is
+   * published (retain handling 0: the broker sends it with the SUBACK, or there is none). A status
+   * of the same epoch naming a later seq than this hub had when it started, and not published by
+   * this run, means the data directory went back in time (an old copy or SD card image put back):
+   * those seqs are already taken at HQ, so the hub starts a new epoch before publishing. Then the
+   * online status goes out and publishing starts. Selling never waits for this.
+   */
+  private checkRetainedStatus(client: MqttClient, generation: number): void {
+    const check = { retained: [] as string[] };
+    this.statusCheck = check;
+    const finish = (ahead: BrokerStatusAhead | null) => {
+      void this.afterStatusCheck(client, generation, ahead).catch((err: unknown) => {
+        if (generation !== this.generation) return;
+        this.lastError = `cannot start a new epoch: ${(err as Error).message}`;
+        this.log.error({ err }, 'HQ link: the hub went back in time but cannot start a new epoch; not publishing');
+        // Nothing is published under seqs HQ already holds: the next connection tries again.
+        this.onClosed(client);
+      });
+    };
+    client.subscribe(this.topics.status, { qos: 1, rh: 0 }, (err) => {
+      if (generation !== this.generation) return;
+      if (err) {
+        // An ACL that lets the store only write its status: the check cannot be made, publishing goes on.
+        this.log.warn(
+          { err: err.message },
+          'HQ link: cannot read its own retained status (the broker refuses); a data directory put back from an earlier day would not be noticed',
+        );
+        finish(null);
+        return;
+      }
+      setTimeout(() => {
+        if (generation !== this.generation) return;
+        client.unsubscribe(this.topics.status, () => undefined);
+        const ahead = check.retained.map((status) => this.aheadOf(status)).find((found) => found !== null) ?? null;
+        finish(ahead);
+      }, this.settings.retainedStatusGraceMs ?? RETAINED_STATUS_GRACE_MS);
+    });
+  }
+
+  /** The retained `status` when it shows the hub went back in time (see checkRetainedStatus), else null. */
+  private aheadOf(retained: string): BrokerStatusAhead | null {
+    if (this.ownStatuses.includes(retained)) return null;
+    const status = parseJson(retained);
+    if (typeof status !== 'object' || status === null) return null;
+    const fields = status as Record<string, unknown>;
+    if (
+      fields.chainId !== this.identity.chainId ||
+      fields.storeId !== this.identity.storeId ||
+      fields.epoch !== this.identity.epoch
+    )
+      return null;
+    const seqs = [fields.lastSeq, fields.deliveredSeq].filter((seq): seq is number => Number.isInteger(seq));
+    const brokerSeq = Math.max(0, ...seqs);
+    if (brokerSeq <= this.lastSeqAtStart) return null;
+    return {
+      epoch: this.identity.epoch,
+      brokerSeq,
+      brokerStatusAt: typeof fields.at === 'string' ? fields.at : null,
+      // This run's events after its start are the ones HQ does not have under these seqs; those it
+      // already published (an earlier connection of this run) stay where they are.
+      epochStartSeq: Math.max(this.lastSeqAtStart, this.publishedThrough) + 1,
+    };
+  }
+
+  private async afterStatusCheck(
+    client: MqttClient,
+    generation: number,
+    ahead: BrokerStatusAhead | null,
+  ): Promise<void> {
+    if (ahead) {
+      this.log.error(
+        { epoch: ahead.epoch, brokerSeq: ahead.brokerSeq, lastSeqAtStart: this.lastSeqAtStart },
+        'HQ link: the hub went back in time (its data is older than what the broker has of this store); starting a new epoch',
+      );
+      if (!this.deps.startNewEpoch) throw new Error('this hub cannot start a new epoch');
+      const { epoch } = await this.deps.startNewEpoch(ahead);
+      this.identity = { ...this.identity, epoch };
+      this.epochStartSeq = ahead.epochStartSeq;
+      this.publishedThrough = 0;
+      // The acknowledged prefix is the old epoch's events, as HQ holds them: kept under the new epoch.
+      this.watermarkFile.update(this.watermarkData(), 1);
+      await this.watermarkFile.flush();
+      this.log.warn(
+        { previousEpoch: ahead.epoch, epoch, epochStartSeq: ahead.epochStartSeq },
+        'HQ link: new epoch started; publishing goes on',
+      );
+    }
+    this.epochCheckedValue = true;
+    if (generation !== this.generation || this.client !== client) return;
+    this.statusCheck = null;
+    this.publishOnlineStatus(client, generation);
     this.schedulePump();
   }
 
   private onClosed(client: MqttClient): void {
     this.generation += 1;
+    this.statusCheck = null;
     const was = this.link;
     if (was === 'connected' && !this.errorOnThisConnection) this.lastError = 'the broker closed the connection';
     this.link = 'disconnected';
@@ -468,6 +647,7 @@ export class HqLinkService {
         while (
           client &&
           this.link === 'connected' &&
+          this.statusCheck === null &&
           generation === this.generation &&
           this.inFlight < this.settings.inflightWindow &&
           this.nextSeq <= this.deps.lastSeq()
@@ -476,7 +656,7 @@ export class HqLinkService {
           this.takenStored = null;
           const event = this.fromTail(seq) ?? this.fromDayRead(seq) ?? (await this.fromJournal(seq));
           const stored = this.takenStored;
-          if (event === null || generation !== this.generation || this.link !== 'connected') break;
+          if (event === null || generation !== this.generation || this.link !== 'connected' || this.statusCheck) break;
           // A resend moved the cursor while the journal was being read: read from there.
           if (this.nextSeq !== seq) continue;
           this.publish(client, event, generation, stored);
@@ -500,8 +680,15 @@ export class HqLinkService {
   private publish(client: MqttClient, event: HubEvent, generation: number, stored: Buffer | null): void {
     this.inFlight += 1;
     this.inFlightAt.set(event.seq, event.at);
+    this.publishedThrough = Math.max(this.publishedThrough, event.seq);
     const link = this.deps.linkFor?.(event) ?? null;
-    const payload = link ? JSON.stringify({ ...event, link }) : (stored ?? JSON.stringify(event));
+    // Recorded under the old epoch before the hub noticed it went back in time: HQ holds other
+    // events under those seqs of it, so this run's are HQ's under the new epoch (same eventId).
+    const relabel =
+      this.epochStartSeq !== undefined && event.seq >= this.epochStartSeq && event.epoch !== this.identity.epoch;
+    const sent = relabel ? { ...event, epoch: this.identity.epoch } : event;
+    const payload =
+      link || relabel ? JSON.stringify(link ? { ...sent, link } : sent) : (stored ?? JSON.stringify(event));
     client.publish(this.topics.events, payload, { qos: 1 }, (err) => {
       if (generation !== this.generation) {
         // That connection is gone (its in-flight messages are published again); a PUBACK that
@@ -548,7 +735,7 @@ export class HqLinkService {
 
   private watermarkData(): WatermarkData {
     return {
-      epoch: this.deps.identity.epoch,
+      epoch: this.identity.epoch,
       deliveredSeq: this.acks.deliveredSeq,
       deliveredAt: this.acks.deliveredAt,
       updatedAt: this.clock().toISOString(),
@@ -683,37 +870,43 @@ export class HqLinkService {
   /** Publishes the online status again (retained) when something it shows has changed (a problem, a lock). */
   refreshStatus(): void {
     const client = this.client;
-    if (!client || this.link !== 'connected') return;
+    // While the retained status is read, nothing goes out: the status follows the check.
+    if (!client || this.link !== 'connected' || this.statusCheck !== null) return;
     this.publishOnlineStatus(client, this.generation);
   }
 
   /** Retained, so HQ sees the store's current state even when it subscribes later. */
   private publishOnlineStatus(client: MqttClient, generation: number): void {
-    client.publish(
-      this.topics.status,
-      JSON.stringify(this.statusPayload('online')),
-      { qos: 1, retain: true },
-      (err) => {
-        // A failure of an older connection's publish is not this connection's error.
-        if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
-      },
-    );
+    const payload = this.statusPayload('online');
+    this.publishedProblems = JSON.stringify(payload.problems ?? null);
+    const text = JSON.stringify(payload);
+    this.noteOwnStatus(text);
+    client.publish(this.topics.status, text, { qos: 1, retain: true }, (err) => {
+      // A failure of an older connection's publish is not this connection's error.
+      if (err && generation === this.generation) this.lastError = `online status: ${err.message}`;
+    });
+  }
+
+  private noteOwnStatus(text: string): void {
+    this.ownStatuses.push(text);
+    if (this.ownStatuses.length > OWN_STATUSES_KEPT) this.ownStatuses.shift();
   }
 
   private statusPayload(state: 'online' | 'offline', reason?: string): Record<string, unknown> {
     const payload: Record<string, unknown> = {
       state,
-      chainId: this.deps.identity.chainId,
-      storeId: this.deps.identity.storeId,
-      epoch: this.deps.identity.epoch,
+      chainId: this.identity.chainId,
+      storeId: this.identity.storeId,
+      epoch: this.identity.epoch,
       lastSeq: this.deps.lastSeq(),
       deliveredSeq: this.acks.deliveredSeq,
       version: this.deps.version,
       at: this.clock().toISOString(),
     };
     if (this.connectionOpenedAt !== null) payload.connectedAt = this.connectionOpenedAt;
-    if (this.deps.epochStartSeq !== undefined && this.deps.epochStartSeq > 1)
-      payload.epochStartSeq = this.deps.epochStartSeq;
+    if (this.epochStartSeq !== undefined && this.epochStartSeq > 1) payload.epochStartSeq = this.epochStartSeq;
+    const wentBackInTime = this.deps.wentBackInTime?.() ?? null;
+    if (wentBackInTime !== null) payload.wentBackInTime = wentBackInTime;
     if (reason) payload.reason = reason;
     if (this.deps.catalog) {
       const catalog = this.deps.catalog.status();
@@ -797,9 +990,9 @@ export class HqLinkService {
     const answer = {
       command,
       requestId,
-      chainId: this.deps.identity.chainId,
-      storeId: this.deps.identity.storeId,
-      epoch: this.deps.identity.epoch,
+      chainId: this.identity.chainId,
+      storeId: this.identity.storeId,
+      epoch: this.identity.epoch,
       at: this.clock().toISOString(),
       ...result,
     };
@@ -871,6 +1064,14 @@ export class HqLinkService {
       default:
         return { ok: false, error: `unknown command ${command}; try ping, resend or restore` };
     }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
   }
 }
 

@@ -1,4 +1,5 @@
 /** The hub's HTTP server: API routes, the WebSocket and the tablet UI on one port. */
+import type { WentBackInTime } from '../../storage/store-identity.js';
 import type { HqLinkState } from '../../services/hq-link.service.js';
 import { WATCHDOG_USER_AGENT } from '../../services/watchdog.service.js';
 import { existsSync } from 'node:fs';
@@ -87,7 +88,7 @@ export function hqHealth(state: HqLinkState): HqHealthView {
 
 export interface HealthView {
   status: 'ok' | 'degraded';
-  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, clock_behind, hq_backlog, demo_history_incomplete, backup_failed, backup_old (empty when ok). */
+  /** Why it is degraded: storage_full, storage_low, storage_error, journal_damaged, clock_behind, hq_backlog, demo_history_incomplete, backup_failed, backup_old, went_back_in_time (empty when ok). */
   problems: string[];
   /** Free space on the data disk, its thresholds, and the days left at the rate measured. */
   storage: StorageView;
@@ -101,6 +102,11 @@ export interface HealthView {
   chainId: string;
   version: string;
   epoch: string;
+  /**
+   * The last time the hub noticed it went back in time (an old copy of its data put back) and
+   * started a new epoch; null: never. `went_back_in_time` is a problem for a day after it.
+   */
+  wentBackInTime: WentBackInTime | null;
   lastSeq: number;
   undeliveredEvents: number;
   /** The MQTT link to HQ: state, backlog, age of the oldest undelivered event, last error. */
