@@ -182,5 +182,7 @@ describe('ayi catalog and ayi catalog-import', () => {
     expect((await runAyi(['catalog'], dataDir)).stdout).toContain(
       "HQ's catalog: version 4 applied, changed since by a CSV import",
     );
+    // A CSV adds and updates: HQ's product it does not list stays.
+    expect((await summary()).products).toBe(2);
   });
 });
