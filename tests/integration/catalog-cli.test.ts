@@ -146,6 +146,18 @@ describe('ayi catalog and ayi catalog-import', () => {
     expect(scanned.body).toMatchObject({ sku: 'TEA-2', name: '綠茶', price: 45 });
   });
 
+  it('loads a catalog of thousands of products through the admin socket', async () => {
+    const rows = Array.from(
+      { length: 4000 },
+      (_, i) =>
+        `BULK-${String(i).padStart(5, '0')},47199${String(i).padStart(8, '0')},散裝商品 ${i} 號,雜貨,${10 + (i % 90)},`,
+    );
+    const file = csvFile('bulk.csv', [HEADER, ...rows].join('\n'));
+    const run = await runAyi(['catalog-import', file], dataDir);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(`Loaded 4000 products from ${file} (4000 new, 0 updated). The store has 4003 products.\n`);
+  });
+
   it('says when HQ’s catalog version is the one applied', async () => {
     const hq = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
     try {
