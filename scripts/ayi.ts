@@ -1,6 +1,12 @@
 /**
  * The technician's command line for a running hub on this machine:
  *   npm run ayi -- pair                      a new pairing code for a tablet (10 minutes)
+ *   npm run ayi -- pair --print [--printer ID] [--json]
+ *                                            the same, printed on the receipt printer with the box's address
+ *                                            and a QR code the tablet's camera opens (scripts/lib/pairing-cli.ts)
+ *   npm run ayi -- catalog [--json]          products in the catalog, HQ's catalog version (scripts/lib/catalog-cli.ts)
+ *   npm run ayi -- catalog-import <file.csv> [--dry-run] [--json]
+ *                                            load a catalog CSV (UTF-8), all or nothing
  *   npm run ayi -- devices                   paired tablets
  *   npm run ayi -- revoke <deviceId>         unpair a tablet (closes its connection)
  *   npm run ayi -- unlock <deviceId>         lift a PIN lock from a tablet (managers can, from another tablet)
@@ -42,11 +48,13 @@ import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 import { readPassphrase } from '../hub/src/storage/backup-archive.ts';
 import { restoreBackup } from '../hub/src/services/backup-restore.ts';
 import { findServiceUser, runDoctor } from './lib/doctor.ts';
+import { catalogCommand } from './lib/catalog-cli.ts';
+import { pairCommand } from './lib/pairing-cli.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover|doctor [--json]>\n',
+    'usage: npm run ayi -- <pair [--print]|catalog|catalog-import FILE|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover|doctor [--json]>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -80,6 +88,9 @@ try {
     await restore(args);
     process.exit(0);
   }
+  if (command === 'pair' && args.length > 0) process.exit(await pairCommand(socketPath, args));
+  if (command === 'catalog' || command === 'catalog-import')
+    process.exit(await catalogCommand(socketPath, command, args));
   const pinAfter = PIN_AFTER[command];
   if (pinAfter !== undefined) {
     if (args.length > pinAfter) {

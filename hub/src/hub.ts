@@ -61,6 +61,7 @@ import {
 } from './transport/http/app.js';
 import { startAdminSocket } from './transport/admin/admin.socket.js';
 import { scheduleNightly } from './jobs/nightly.js';
+import { TechnicianCommands } from './services/technician-commands.js';
 import { BackupService } from './services/backup.service.js';
 import { readPassphrase } from './storage/backup-archive.js';
 import { JournalRestorer } from './services/journal-restore.service.js';
@@ -174,6 +175,7 @@ export class Hub {
   /** Automatic tags: tests wait for its queue (`idle()`). */
   tagRules!: TagRulesService;
   hardware!: Hardware;
+  catalog!: CatalogService;
   hqLink!: HqLinkService;
   storage!: StorageMonitor;
   backups!: BackupService;
@@ -436,6 +438,7 @@ export class Hub {
     this.events.onCommitted((event) => this.snapshots.noteEvent(event));
     this.events.onCommitted((event) => bus.emit('event.committed', event));
     const catalog = new CatalogService(state, this.events, { chainId: config.chainId, storeId: config.storeId }, clock);
+    this.catalog = catalog;
     // The link to HQ publishes from the journal; this listener only appends to its in-memory tail.
     this.hqLink = new HqLinkService({
       settings: hqLinkSettings(config),
@@ -1139,6 +1142,12 @@ export class Hub {
           epoch: this.epoch(),
           wentBackInTime: this.wentBackInTime(),
         };
+      case 'pair-print':
+        return this.technicianCommands().pairingPage(args[0] ?? null);
+      case 'catalog':
+        return this.technicianCommands().catalogSummary();
+      case 'catalog-import':
+        return this.technicianCommands().importCatalog(args[0], args[1] === '--dry-run');
       case 'hardware':
         return this.hardware.registry.list();
       case 'doctor':
@@ -1153,9 +1162,20 @@ export class Hub {
         return discoverDevices(await sharedUsbBus(this.log), () => loadSerialPort().list());
       default:
         throw new Error(
-          `unknown command ${command}; try pair, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, backup, health, hardware, discover, doctor`,
+          `unknown command ${command}; try pair, pair-print, catalog, catalog-import, devices, revoke, unlock, staff, add-staff, set-pin, remove-staff, snapshot, backup, health, hardware, discover, doctor`,
         );
     }
+  }
+
+  private technicianCommands(): TechnicianCommands {
+    return new TechnicianCommands({
+      config: this.config,
+      port: () => (this.app!.server.address() as AddressInfo).port,
+      version: HUB_VERSION,
+      security: this.security,
+      printing: this.hardware.printing,
+      catalog: this.catalog,
+    });
   }
 
   /** Every HTTP API route with the role it needs (for tests and docs). */

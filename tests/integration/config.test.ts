@@ -23,6 +23,21 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 }
 
 describe('loadConfig', () => {
+  it('takes AYI_PUBLIC_URL for the pairing QR code: an origin whose host name the hub answers to', () => {
+    expect(loadConfig({}).publicUrl).toBeNull();
+    expect(loadConfig({ AYI_PUBLIC_URL: 'http://192.168.1.20:8080' }).publicUrl).toBe('http://192.168.1.20:8080');
+    expect(
+      loadConfig({ AYI_PUBLIC_URL: 'http://ayi-store.lan:8080', AYI_ALLOWED_HOSTS: 'ayi-store.lan' }).publicUrl,
+    ).toBe('http://ayi-store.lan:8080');
+    expect(configError({ AYI_PUBLIC_URL: 'http://ayi-store.lan:8080' }).problems).toEqual([
+      'publicUrl (AYI_PUBLIC_URL): the hub answers to ayi-store.lan only once it is in AYI_ALLOWED_HOSTS too (a tablet opening the pairing QR would be refused)',
+    ]);
+    expect(configError({ AYI_PUBLIC_URL: 'http://192.168.1.20:8080/pair' }).problems[0]).toMatch(
+      /^publicUrl \(AYI_PUBLIC_URL\): scheme, host and port only/,
+    );
+    expect(configError({ AYI_PUBLIC_URL: '192.168.1.20' }).problems[0]).toMatch(/^publicUrl \(AYI_PUBLIC_URL\)/);
+  });
+
   it('reads AYI_* variables over the defaults', () => {
     const config = loadConfig({
       AYI_PORT: '9090',

@@ -123,6 +123,17 @@ describe('the release artifact', () => {
       encoding: 'utf8',
     });
     expect(pairing).toMatch(/\d{8}/);
+    // The pairing page's QR code on the screen: the bundled command carries its QR library. The demo
+    // store prints on the virtual printer only, which the command reports with exit status 1.
+    const pairingPage = spawnSync(path.join(unpacked, 'bin', 'ayi'), ['pair', '--print'], {
+      env: { PATH: process.env.PATH, AYI_DATA_DIR: dataDir },
+      encoding: 'utf8',
+    });
+    expect(pairingPage.stderr).toBe('');
+    expect(pairingPage.stdout).toMatch(/\/pair#code=\d{8}\n/);
+    expect(pairingPage.stdout).toMatch(/[▀▄█]{7}/);
+    expect(pairingPage.stdout).toContain('virtual printer');
+    expect(pairingPage.status).toBe(1);
 
     // As a technician types it on the box: no AYI_DATA_DIR, from any directory; the data directory
     // comes from the settings the service runs with.

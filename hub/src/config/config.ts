@@ -3,6 +3,8 @@
  * variables. Validated once at start-up; every problem is reported by name.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -58,6 +60,11 @@ export const HubConfigSchema = Type.Object(
      * and without .local): any other Host is refused (DNS rebinding).
      */
     allowedHosts: Type.Array(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$' })),
+    /**
+     * Where tablets reach the hub (`http://ayi-store.lan:8080`), for the pairing page's QR code.
+     * Unset: the box's own LAN addresses and the port it listens on.
+     */
+    publicUrl: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()]),
     /** Take a snapshot after this many events (besides nightly and at shutdown). */
     snapshotEveryEvents: Type.Integer({ minimum: 100 }),
     /** A due periodic snapshot waits for this long without events (ms), so it never delays a sale. */
@@ -136,6 +143,7 @@ export function defaultConfig(): HubConfig {
     demoHistory: true,
     allowedOrigins: [],
     allowedHosts: [],
+    publicUrl: null,
     snapshotEveryEvents: 5000,
     snapshotQuietMs: 2000,
     snapshotCron: '30 3 * * *',
@@ -200,6 +208,7 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
         .map((s) => s.trim())
         .filter(Boolean),
   ],
+  AYI_PUBLIC_URL: ['publicUrl', (v) => (v === '' ? null : v)],
   AYI_SNAPSHOT_EVERY_EVENTS: ['snapshotEveryEvents', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_SNAPSHOT_QUIET_MS: ['snapshotQuietMs', (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   AYI_SNAPSHOT_CRON: ['snapshotCron', String],
@@ -282,6 +291,38 @@ function backupProblems(merged: Record<string, unknown>): string[] {
   return problems;
 }
 
+/**
+ * The public URL is what a tablet opens from the pairing QR code: an origin only (the UI's paths are
+ * added to it), and a host name the hub answers to (any other is refused as DNS rebinding).
+ */
+function publicUrlProblems(merged: Record<string, unknown>): string[] {
+  const { publicUrl, allowedHosts } = merged;
+  if (typeof publicUrl !== 'string' || !/^https?:\/\//.test(publicUrl)) return [];
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    return [`publicUrl (AYI_PUBLIC_URL): not a URL; got ${JSON.stringify(publicUrl)}`];
+  }
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    return [
+      `publicUrl (AYI_PUBLIC_URL): scheme, host and port only, such as http://ayi-store.lan:8080; got ${JSON.stringify(publicUrl)}`,
+    ];
+  }
+  const name = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const machine = hostname()
+    .toLowerCase()
+    .replace(/\.local$/, '');
+  const known = new Set(['localhost', machine, `${machine}.local`]);
+  for (const host of Array.isArray(allowedHosts) ? allowedHosts : []) known.add(String(host).toLowerCase());
+  if (isIP(name) === 0 && !known.has(name)) {
+    return [
+      `publicUrl (AYI_PUBLIC_URL): the hub answers to ${name} only once it is in AYI_ALLOWED_HOSTS too (a tablet opening the pairing QR would be refused)`,
+    ];
+  }
+  return [];
+}
+
 /** The SMS settings that the schema alone cannot check. */
 function smsProblems(merged: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -343,6 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   problems.push(...smsProblems(merged));
   problems.push(...mqttProblems(merged));
   problems.push(...backupProblems(merged));
+  problems.push(...publicUrlProblems(merged));
   if (typeof merged.tz === 'string' && !isValidTimeZone(merged.tz)) {
     problems.push(`tz (AYI_TZ): unknown time zone ${JSON.stringify(merged.tz)}; use an IANA name such as Asia/Taipei`);
   }

@@ -56,7 +56,7 @@ const WIDTHS_KEPT = 10_000;
 const widthsSeen = new Map<string, number>();
 
 /** Cuts text to at most `width` display columns (measured a character at a time, not the whole prefix). */
-function clip(text: string, width: number): string {
+export function clip(text: string, width: number): string {
   if (displayWidth(text) <= width) return text;
   let out = '';
   let used = 0;

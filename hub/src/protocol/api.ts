@@ -127,7 +127,8 @@ export interface DiscountOverLimit {
 export const PairRequest = Type.Object(
   {
     code: Type.String({ minLength: 6, maxLength: 12, pattern: '^[0-9]+$' }),
-    name: Type.String({ minLength: 1, maxLength: 40 }),
+    /** Absent: the hub names the tablet 平板 N (a tablet paired from the pairing page's QR code). */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
   },
   { additionalProperties: false },
 );

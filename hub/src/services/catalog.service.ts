@@ -151,12 +151,20 @@ export class CatalogService {
     return this.state.products.size === 0;
   }
 
-  async importCsv(csv: string, options: { dryRun: boolean; source?: 'csv' | 'demo' }): Promise<ImportReport> {
+  /**
+   * Imports the rows a CSV has right and reports the others; with `allOrNothing` (the technician's
+   * `ayi catalog-import`) one bad row means nothing is imported.
+   */
+  async importCsv(
+    csv: string,
+    options: { dryRun: boolean; source?: 'csv' | 'demo'; allOrNothing?: boolean },
+  ): Promise<ImportReport> {
     const rows = parseCatalogCsv(csv);
     const { products, rejected } = validateCatalogRows(rows, (code) => this.state.barcodes.get(code));
     const created = products.filter((p) => !this.state.products.has(p.sku)).length;
     const report = { applied: false, created, updated: products.length - created, rejected };
     if (options.dryRun || products.length === 0) return report;
+    if (options.allOrNothing && rejected.length > 0) return report;
     await this.events.record('catalog.imported', { source: options.source ?? 'csv', products });
     return { ...report, applied: true };
   }

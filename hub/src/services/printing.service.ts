@@ -29,7 +29,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
-import { buildReceipt, type ReceiptContext, type ReceiptDocument } from '../domain/receipt.js';
+import { buildReceipt, type ReceiptBlock, type ReceiptContext, type ReceiptDocument } from '../domain/receipt.js';
 import type { SaleRecord, StoreState } from '../domain/store-state.js';
 import { businessDate } from '../domain/time.js';
 import type { PrinterConfig } from '../devices/device-config.js';
@@ -61,6 +61,20 @@ export interface ReceiptJobView {
 export interface ReprintView extends ReceiptJobView {
   printerId: string;
   queued: boolean;
+}
+
+/** A page that is not a receipt, as printPage() left it. */
+export interface PrintedPageView {
+  jobId: string;
+  printerId: string;
+  printerName: string;
+  transport: PrinterConfig['transport'];
+  /** The printer took it (a virtual printer only keeps its text). */
+  printed: boolean;
+  /** Why it is still queued (the printer's last error), when it is. */
+  error: string | null;
+  /** The page's text as it prints. */
+  text: string;
 }
 
 /** Sales younger than this get their missing original printed at start-up. */
@@ -263,32 +277,68 @@ export class PrintingService {
 
   /** A test page on one printer (the admin page). Resolves once the job is accepted. */
   async printTestPage(printerId: string): Promise<{ jobId: string }> {
+    const job = await this.acceptPage(printerId, 'test', (columns, config, now) => [
+      { kind: 'text', text: '測試頁 TEST PAGE', align: 'center', bold: true, size: 'double' },
+      { kind: 'text', text: config.name, align: 'center' },
+      { kind: 'text', text: this.store.storeName, align: 'center' },
+      { kind: 'text', text: '-'.repeat(columns), align: 'left' },
+      { kind: 'text', text: `${config.paperWidth} mm, ${columns} 欄 columns`, align: 'left' },
+      { kind: 'text', text: `${config.encoding} 繁體中文：臺灣發票收據`, align: 'left' },
+      { kind: 'text', text: now.toISOString(), align: 'left' },
+      { kind: 'qr', data: `ayi:test:${printerId}` },
+      { kind: 'barcode', data: 'AYI-TEST' },
+      { kind: 'feed', lines: 3 },
+      { kind: 'cut' },
+    ]);
+    return { jobId: job.jobId };
+  }
+
+  /**
+   * A page that is not a receipt (the technician's pairing page) on a printer, the default one when
+   * `printerId` is null, through its queue like any receipt. Waits up to `waitMs` for it to come out:
+   * `printed` false means it is still queued (the printer holds its queue: `error` says why), and it
+   * prints when the printer can.
+   */
+  async printPage(
+    printerId: string | null,
+    kind: string,
+    blocks: (columns: number, config: PrinterConfig, now: Date) => ReceiptBlock[],
+    waitMs: number,
+  ): Promise<PrintedPageView> {
+    const job = await this.acceptPage(printerId, kind, blocks);
+    const queue = this.queues.get(job.printerId)!;
+    // Until it prints, or the printer says why it cannot (paper out, offline): no use waiting longer.
+    const until = Date.now() + waitMs;
+    while (job.printedAt === null && queue.lastError === null && Date.now() < until) {
+      await Promise.race([job.printed.promise, delay(100)]);
+    }
+    return {
+      jobId: job.jobId,
+      printerId: job.printerId,
+      printerName: queue.config.name,
+      transport: queue.config.transport,
+      printed: job.printedAt !== null,
+      error: job.printedAt === null ? queue.lastError : null,
+      text: job.text,
+    };
+  }
+
+  private async acceptPage(
+    printerId: string | null,
+    kind: string,
+    blocks: (columns: number, config: PrinterConfig, now: Date) => ReceiptBlock[],
+  ): Promise<QueuedJob> {
     await this.start();
-    const queue = this.queues.get(printerId);
+    const queue = printerId === null ? this.defaultQueue() : this.queues.get(printerId);
     if (!queue) throw new DomainError('not_found', `No printer ${printerId}`, undefined, 404);
     const now = this.clock();
     const day = businessDate(now, this.store.timeZone);
     const columns = PAPER_COLUMNS[queue.config.paperWidth];
-    const doc: ReceiptDocument = {
-      columns,
-      blocks: [
-        { kind: 'text', text: '測試頁 TEST PAGE', align: 'center', bold: true, size: 'double' },
-        { kind: 'text', text: queue.config.name, align: 'center' },
-        { kind: 'text', text: this.store.storeName, align: 'center' },
-        { kind: 'text', text: '-'.repeat(columns), align: 'left' },
-        { kind: 'text', text: `${queue.config.paperWidth} mm, ${columns} 欄 columns`, align: 'left' },
-        { kind: 'text', text: `${queue.config.encoding} 繁體中文：臺灣發票收據`, align: 'left' },
-        { kind: 'text', text: now.toISOString(), align: 'left' },
-        { kind: 'qr', data: `ayi:test:${printerId}` },
-        { kind: 'barcode', data: 'AYI-TEST' },
-        { kind: 'feed', lines: 3 },
-        { kind: 'cut' },
-      ],
-    };
+    const doc: ReceiptDocument = { columns, blocks: blocks(columns, queue.config, now) };
     const bytes = this.codec.encode(doc, { encoding: queue.config.encoding, kickDrawer: false });
     const stamp = now.toISOString().replace(/\D/g, '').slice(0, 14);
-    const jobId = `test-${printerId}-${stamp}-${randomBytes(2).toString('hex')}`;
-    const job = await this.enqueue(jobId, () =>
+    const jobId = `${kind}-${queue.config.id}-${stamp}-${randomBytes(2).toString('hex')}`;
+    return this.enqueue(jobId, () =>
       this.accept(queue, {
         jobId,
         saleId: null,
@@ -297,7 +347,6 @@ export class PrintingService {
         bytes,
       }),
     );
-    return { jobId: job.jobId };
   }
 
   /**

@@ -22,6 +22,8 @@ import { DomainError } from '../domain/errors.js';
 import { updateSettings, updateSettingsAtOnce } from '../storage/settings.repo.js';
 
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
+/** A tablet paired without a name (from the pairing page's QR code) is 平板 1, 平板 2... */
+export const DEFAULT_TABLET_NAME = '平板';
 /** Wrong pairing codes one client address may send in PAIRING_WINDOW_MS. */
 export const PAIRING_FAILURES_PER_ADDRESS = 10;
 export const PAIRING_WINDOW_MS = 10 * 60_000;
@@ -239,7 +241,11 @@ export class SecurityService {
    * against: a client over its limit is refused before its code is even looked at, and nobody
    * else's code is touched.
    */
-  async pair(code: string, name: string, clientAddress: string): Promise<{ device: DeviceIdentity; token: string }> {
+  async pair(
+    code: string,
+    requestedName: string | undefined,
+    clientAddress: string,
+  ): Promise<{ device: DeviceIdentity; token: string }> {
     const now = this.clock().getTime();
     const clientKey = pairingClientKey(clientAddress);
     const recent = this.recentPairingFailures(clientKey, now);
@@ -266,6 +272,7 @@ export class SecurityService {
     // Before the code is used up or the device stored: a refused pairing leaves nothing behind.
     this.events.checkRecordable?.();
     this.codes.delete(code);
+    const name = requestedName ?? this.nextTabletName();
     const token = newToken();
     const device: DeviceRecord = {
       deviceId: `tab-${randomBytes(6).toString('hex')}`,
@@ -280,6 +287,14 @@ export class SecurityService {
     this.devicesByToken.set(device.tokenHash, device);
     await this.events.devicePaired({ deviceId: device.deviceId, name });
     return { device: { deviceId: device.deviceId, name }, token };
+  }
+
+  /** 平板 N, the lowest N no paired tablet is named with: the name of a tablet paired from a QR code. */
+  private nextTabletName(): string {
+    const taken = new Set(this.db.data.devices.filter((d) => !d.revokedAt).map((d) => d.name));
+    let n = 1;
+    while (taken.has(`${DEFAULT_TABLET_NAME} ${n}`)) n++;
+    return `${DEFAULT_TABLET_NAME} ${n}`;
   }
 
   private recentPairingFailures(clientKey: string, now: number): number[] {

@@ -5,6 +5,12 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 
+/**
+ * The longest request line: a catalog CSV of up to 2 MiB (`ayi catalog-import`) as a JSON string,
+ * with room for its escapes. Only root and the hub's user can open the socket.
+ */
+const MAX_REQUEST_CHARS = 6 * 1024 * 1024;
+
 export type AdminHandler = (command: string, args: string[]) => Promise<unknown>;
 
 export async function startAdminSocket(socketPath: string, handle: AdminHandler): Promise<{ close(): Promise<void> }> {
@@ -14,7 +20,7 @@ export async function startAdminSocket(socketPath: string, handle: AdminHandler)
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => {
       buffer += chunk;
-      if (buffer.length > 16_384) return conn.destroy();
+      if (buffer.length > MAX_REQUEST_CHARS) return conn.destroy();
       const newline = buffer.indexOf('\n');
       if (newline === -1) return;
       const line = buffer.slice(0, newline);
