@@ -316,6 +316,7 @@ describe('GET /api/health', () => {
         'undeliveredEvents',
         'uptimeSeconds',
         'version',
+        'wentBackInTime',
       ].sort(),
     );
     expect(health).toMatchObject({ storeId: 'store-001', chainId: 'demo', journal: { missingSeqs: [] } });
