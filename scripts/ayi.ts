@@ -20,6 +20,9 @@
  *                                            to before-restore-<time>/ in it) and starts a new epoch
  *   npm run ayi -- health
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
+ *   npm run ayi -- check-settings <file>     checks a store's settings (hub.env lines) before they are installed:
+ *                                            every value, the TLS files, the member key and a real CONNECT
+ *                                            to the broker with those credentials (scripts/provision runs it)
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
  * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
@@ -39,11 +42,12 @@ import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 import { readPassphrase } from '../hub/src/storage/backup-archive.ts';
 import { restoreBackup } from '../hub/src/services/backup-restore.ts';
+import { checkSettingsCommand } from './lib/settings-check.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|check-settings FILE|health|hardware|discover>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -59,6 +63,7 @@ const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };
 const BACKUP_TIMEOUT_MS = 10 * 60_000;
 
 try {
+  if (command === 'check-settings') process.exit(await checkSettingsCommand(args));
   if (command === 'restore') {
     await restore(args);
     process.exit(0);
