@@ -58,13 +58,15 @@ const cannotRun =
 if (cannotRun) console.warn(`provision.test.ts skipped: ${cannotRun}`);
 
 let root = '';
-const mounts: string[] = [];
 let mosquitto: Mosquitto | null = null;
 let hub: ChildProcess | null = null;
 let hubOutput = '';
 let artifactName = '';
 let port = 0;
 const timings: Record<string, number> = {};
+/** A file on this machine standing in for the store's USB SSD, attached as a loop device. */
+let ssdImage = '';
+let loopDevice = '';
 
 function timed<T>(what: string, run: () => T): T {
   const started = Date.now();
@@ -196,25 +198,88 @@ function makeChroot(): void {
   chmodSync(root, 0o755);
   writeFileSync(inRoot('etc/resolv.conf'), readFileSync('/etc/resolv.conf'));
   if (existsSync(APT_CACHE)) cpSync(APT_CACHE, inRoot('var/cache/apt/archives'), { recursive: true });
-  for (const [what, args] of [
-    ['proc', ['-t', 'proc', 'proc', inRoot('proc')]],
-    ['dev', ['--bind', '/dev', inRoot('dev')]],
-  ] as const) {
-    execFileSync('mount', [...args]);
-    mounts.push(inRoot(what));
-  }
+  execFileSync('mount', ['-t', 'proc', 'proc', inRoot('proc')]);
+  execFileSync('mount', ['--bind', '/dev', inRoot('dev')]);
 }
 
 function removeChroot(): void {
-  for (const mount of mounts.reverse()) {
-    if (spawnSync('umount', [mount]).status !== 0) spawnSync('umount', ['-l', mount]);
+  // Deepest first: the data device provisioning mounted inside, then /dev and /proc.
+  const mountedUnder = () =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((point) => root !== '' && (point === root || point.startsWith(`${root}/`)))
+      .sort((a, b) => b.length - a.length);
+  for (const point of mountedUnder()) {
+    if (spawnSync('umount', [point]).status !== 0) spawnSync('umount', ['-l', point]);
   }
-  const stillMounted = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => root !== '' && line.split(' ')[4]?.startsWith(root));
+  if (loopDevice) spawnSync('losetup', ['-d', loopDevice]);
+  if (ssdImage) rmSync(ssdImage, { force: true });
   // Never delete through a mount (the bind-mounted /dev is this machine's).
-  if (root && !stillMounted) rmSync(root, { recursive: true, force: true });
+  if (root && mountedUnder().length === 0) rmSync(root, { recursive: true, force: true });
   else if (root) console.warn(`left ${root} in place: something is still mounted under it`);
+}
+
+interface Health {
+  status: string;
+  storeId: string;
+  lastSeq: number;
+  hq: { link: string };
+}
+
+/** The hub as its unit starts it: its user and group, its environment file, its directory, its ExecStart. */
+async function startHubAsTheUnitDoes(): Promise<Health> {
+  hubOutput = '';
+  const unit = readFileSync(inRoot('etc/systemd/system/ayi-hub.service'), 'utf8');
+  const directive = (name: string) => {
+    const found = new RegExp(`^${name}=(.*)$`, 'm').exec(unit)?.[1];
+    if (!found) throw new Error(`the unit has no ${name}=`);
+    return found;
+  };
+  expect(directive('User')).toBe('ayi');
+  const environment = readFileSync(inRoot(directive('EnvironmentFile')), 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line));
+  const uid = chrootId('passwd', directive('User'));
+  const gid = chrootId('group', directive('Group'));
+  hub = spawn(
+    'chroot',
+    [
+      `--userspec=${uid}:${gid}`,
+      root,
+      '/usr/bin/env',
+      '-i',
+      PATH_IN_CHROOT,
+      ...environment,
+      '/bin/sh',
+      '-c',
+      `cd ${directive('WorkingDirectory')} && exec ${directive('ExecStart')}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  hub.stdout!.setEncoding('utf8').on('data', (chunk: string) => (hubOutput += chunk));
+  hub.stderr!.setEncoding('utf8').on('data', (chunk: string) => (hubOutput += chunk));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return poll(
+    async () => {
+      if (hub!.exitCode !== null) throw new Error(`the hub exited:\n${hubOutput}`);
+      try {
+        return (await (await fetch(`${baseUrl}/api/health`)).json()) as Health;
+      } catch {
+        return null;
+      }
+    },
+    (h) => h?.hq.link === 'connected',
+    'the hub to answer with its link to HQ up',
+    60_000,
+  ) as Promise<Health>;
+}
+
+async function stopHub(): Promise<void> {
+  if (!hub || hub.exitCode !== null) return;
+  const exited = new Promise((resolve) => hub!.once('exit', resolve));
+  hub.kill('SIGTERM');
+  await exited;
 }
 
 describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', () => {
@@ -256,11 +321,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
   }, 1_200_000);
 
   afterAll(async () => {
-    if (hub && hub.exitCode === null) {
-      const exited = new Promise((resolve) => hub!.once('exit', resolve));
-      hub.kill('SIGTERM');
-      await exited;
-    }
+    await stopHub();
     await mosquitto?.kill();
     if (root) {
       // The .deb files apt fetched: the next run installs Node.js without downloading it again.
@@ -375,53 +436,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
   });
 
   it('the hub started as the unit starts it sells, paired and staffed with ayi', async () => {
-    const unit = readFileSync(inRoot('etc/systemd/system/ayi-hub.service'), 'utf8');
-    const directive = (name: string) => {
-      const found = new RegExp(`^${name}=(.*)$`, 'm').exec(unit)?.[1];
-      if (!found) throw new Error(`the unit has no ${name}=`);
-      return found;
-    };
-    expect(directive('User')).toBe('ayi');
-    const environment = readFileSync(inRoot(directive('EnvironmentFile')), 'utf8')
-      .split('\n')
-      .filter((line) => /^[A-Z_]+=/.test(line));
-    const uid = chrootId('passwd', directive('User'));
-    const gid = chrootId('group', directive('Group'));
-    hub = spawn(
-      'chroot',
-      [
-        `--userspec=${uid}:${gid}`,
-        root,
-        '/usr/bin/env',
-        '-i',
-        PATH_IN_CHROOT,
-        ...environment,
-        '/bin/sh',
-        '-c',
-        `cd ${directive('WorkingDirectory')} && exec ${directive('ExecStart')}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    hub.stdout!.setEncoding('utf8').on('data', (chunk: string) => (hubOutput += chunk));
-    hub.stderr!.setEncoding('utf8').on('data', (chunk: string) => (hubOutput += chunk));
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const health = await poll(
-      async () => {
-        if (hub!.exitCode !== null) throw new Error(`the hub exited:\n${hubOutput}`);
-        try {
-          return (await (await fetch(`${baseUrl}/api/health`)).json()) as {
-            status: string;
-            storeId: string;
-            hq: { link: string };
-          };
-        } catch {
-          return null;
-        }
-      },
-      (h) => h?.hq.link === 'connected',
-      'the hub to answer with its link to HQ up',
-      60_000,
-    );
+    const health = await startHubAsTheUnitDoes();
     expect(health).toMatchObject({ status: 'ok', storeId: 'taipei-daan-01' });
 
     // As the technician types them on the box: root, no AYI_DATA_DIR (it is in hub.env).
@@ -437,7 +452,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     const code = /\b(\d{8})\b/.exec(pairing.stdout)?.[1];
     expect(code, pairing.stdout).toBeDefined();
 
-    const tablet = new TabletClient(baseUrl);
+    const tablet = new TabletClient(`http://127.0.0.1:${port}`);
     await tablet.pair(code!, 'Counter');
     await tablet.login(OWNER_PIN);
     const sale = await sell(tablet, checkoutRequest([{ sku: 'FOD-001', qty: 1 }], [{ type: 'cash', amount: 500 }]));
@@ -445,6 +460,70 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     // Written by the hub as its user, in the data directory provisioning made.
     const journalFiles = readdirSync(inRoot('var/lib/ayi'), { recursive: true }).map(String);
     expect(journalFiles.length).toBeGreaterThan(0);
-    expect(statSync(inRoot('var/lib/ayi/ayi.sock')).uid).toBe(uid);
+    expect(statSync(inRoot('var/lib/ayi/ayi.sock')).uid).toBe(chrootId('passwd', 'ayi'));
   }, 120_000);
+
+  it('moves the data to a USB SSD: formatted only when asked, copied and checked, mounted by UUID, the old copy kept', async (context) => {
+    // A loop device over a file is the SSD here (the chroot sees this machine's /dev).
+    ssdImage = path.join(os.tmpdir(), `ayi-ssd-${process.pid}.img`);
+    writeFileSync(ssdImage, '');
+    execFileSync('truncate', ['-s', '64M', ssdImage]);
+    const attached = spawnSync('losetup', ['--find', '--show', ssdImage], { encoding: 'utf8' });
+    if (attached.status !== 0) {
+      console.warn(`the USB SSD step skipped: no loop device here (${attached.stderr.trim()})`);
+      context.skip();
+    }
+    loopDevice = attached.stdout.trim();
+    const before = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Health;
+    await stopHub();
+    const dataFiles = () =>
+      readdirSync(inRoot('var/lib/ayi'), { recursive: true })
+        .map(String)
+        .filter((f) => !f.startsWith('lost+found'))
+        .sort();
+    const held = dataFiles();
+    expect(held).toContain('security.json');
+
+    const unformatted = provision('--data-device', loopDevice);
+    expect(unformatted.status).toBe(1);
+    expect(unformatted.output).toContain('has no filesystem: add --format-data-device');
+    expect(unformatted.output).toContain('nothing was changed');
+
+    const moved = timed('provision moving the data (s)', () =>
+      provision('--data-device', loopDevice, '--format-data-device'),
+    );
+    expect(moved.status, moved.output).toBe(0);
+    expect(moved.output).toContain(`formatted (ext4, label ayi-data)`);
+    expect(moved.output).toMatch(
+      /\/var\/lib\/ayi moved to \/dev\/loop\d+ \(the old copy stays in \/var\/lib\/ayi\.before-ssd-/,
+    );
+    const mountInfo = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' ')[4] === inRoot('var/lib/ayi'));
+    expect(mountInfo, 'the SSD is mounted at /var/lib/ayi').toBeDefined();
+    expect(mountInfo).toContain('noatime');
+    const uuid = execFileSync('blkid', ['-p', '-o', 'value', '-s', 'UUID', loopDevice], { encoding: 'utf8' }).trim();
+    expect(readFileSync(inRoot('etc/fstab'), 'utf8')).toContain(
+      `UUID=${uuid} /var/lib/ayi ext4 defaults,noatime,commit=30,nofail,x-systemd.device-timeout=30s 0 2\n`,
+    );
+    expect(readFileSync(inRoot('etc/systemd/system/ayi-hub.service.d/data-device.conf'), 'utf8')).toContain(
+      'RequiresMountsFor=/var/lib/ayi',
+    );
+    expect(dataFiles()).toEqual(held);
+    const aside = readdirSync(inRoot('var/lib')).filter((name) => name.startsWith('ayi.before-ssd-'));
+    expect(aside).toHaveLength(1);
+    const ayiUid = chrootId('passwd', 'ayi');
+    expect([statSync(inRoot('var/lib/ayi')).mode & 0o7777, statSync(inRoot('var/lib/ayi')).uid]).toEqual([
+      0o700,
+      ayiUid,
+    ]);
+
+    const again = provision('--data-device', loopDevice);
+    expect(again.status, again.output).toBe(0);
+    expect(again.output).toContain('Nothing changed.');
+
+    // The hub on the SSD: the same store, every event there.
+    const after = await startHubAsTheUnitDoes();
+    expect(after.lastSeq).toBe(before.lastSeq);
+  }, 600_000);
 });
