@@ -3,13 +3,15 @@
  * made with debootstrap from deb.debian.org stands in for the Pi (x86_64 here, the x64 release).
  * Inside it, as root, the script installs the release, Node.js from apt, the user, the settings and
  * the unit from a settings file, against a real mosquitto on this machine (the chroot shares the
- * network) with a password file. Then the hub is started the way the unit does (its user, its
- * environment file, its ExecStart) and sells through the HTTP API.
+ * network) over TLS, with the chain's CA file and a password file. Then the hub is started the way
+ * the unit does (its user, its environment file, its ExecStart) and sells through the HTTP API, and
+ * its data is moved to a "USB SSD" (a loop device over a file).
  *
  * systemd is not PID 1 in a chroot: the script's start and end check are not run here (it says so).
  * The chroot is cached in .cache/debootstrap-trixie.tar (and the .deb files apt fetched in
  * .cache/apt-archives/), so a second run does not download it again; from nothing it takes about a
- * minute more. It needs root and debootstrap (.ci/run installs it); without them it is skipped.
+ * minute and a half more. It needs root and debootstrap (.ci/run installs it); without them it is
+ * skipped, with the reason.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +68,7 @@ let port = 0;
 const timings: Record<string, number> = {};
 /** A file on this machine standing in for the store's USB SSD, attached as a loop device. */
 let ssdImage = '';
+let pkiDir = '';
 let loopDevice = '';
 
 function timed<T>(what: string, run: () => T): T {
@@ -86,7 +89,8 @@ function settingsFile(overrides: Record<string, string> = {}): void {
     AYI_STORE_NAME: '阿姨的店 大安店',
     AYI_TZ: 'Asia/Taipei',
     AYI_PORT: String(port),
-    AYI_MQTT_URL: mosquitto!.url,
+    AYI_MQTT_URL: `mqtts://127.0.0.1:${mosquitto!.port}`,
+    AYI_MQTT_CA_FILE: 'tls/ca.pem',
     AYI_MQTT_USERNAME: BROKER_USER,
     AYI_MQTT_PASSWORD_FILE: 'broker-password.txt',
     AYI_MEMBER_HASH_KEY: memberKey,
@@ -163,6 +167,60 @@ function isLink(file: string): boolean {
 function changedFiles(before: Map<string, string>, after: Map<string, string>): string[] {
   const names = new Set([...before.keys(), ...after.keys()]);
   return [...names].filter((name) => before.get(name) !== after.get(name)).sort();
+}
+
+/** The chain's CA and the broker's certificate for 127.0.0.1, signed by it (openssl). */
+function makePki(dir: string): { ca: string; cert: string; key: string } {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Acme chain CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
+  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.pem',
+  );
+  // mosquitto drops to its own user and must read its files.
+  chmodSync(dir, 0o755);
+  chmodSync(path.join(dir, 'server.key'), 0o644);
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
 }
 
 /** A user's or group's id in the chroot's own files. */
@@ -313,9 +371,16 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     cpSync(`${artifact}.sha256`, inRoot(`root/${artifactName}.sha256`));
     rmSync(outDir, { recursive: true, force: true });
 
-    mosquitto = await startMosquitto({ users: { [BROKER_USER]: BROKER_PASSWORD } });
+    // The chain's broker over TLS, as a store's box reaches it: its CA comes with the store's details.
+    pkiDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-provision-pki-'));
+    const pki = makePki(pkiDir);
+    mosquitto = await startMosquitto({
+      users: { [BROKER_USER]: BROKER_PASSWORD },
+      extraConfig: [`certfile ${pki.cert}`, `keyfile ${pki.key}`],
+    });
     port = await freePort();
-    mkdirSync(inRoot('root/store'), { recursive: true });
+    mkdirSync(inRoot('root/store/tls'), { recursive: true });
+    cpSync(pki.ca, inRoot('root/store/tls/ca.pem'));
     writeFileSync(inRoot('root/store/broker-password.txt'), `${BROKER_PASSWORD}\n`, { mode: 0o600 });
     settingsFile();
   }, 1_200_000);
@@ -323,6 +388,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
   afterAll(async () => {
     await stopHub();
     await mosquitto?.kill();
+    if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
     if (root) {
       // The .deb files apt fetched: the next run installs Node.js without downloading it again.
       const archives = inRoot('var/cache/apt/archives');
@@ -354,6 +420,12 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     expect([mode('etc/ayi'), owner('etc/ayi')]).toEqual([0o750, `0:${ayiGid}`]);
     expect([mode('etc/ayi/hub.env'), owner('etc/ayi/hub.env')]).toEqual([0o640, `0:${ayiGid}`]);
     expect([mode('var/lib/ayi'), owner('var/lib/ayi')]).toEqual([0o700, `${ayiUid}:${ayiGid}`]);
+    // The CA file where the hub, running as ayi, can read it (not in a directory only root enters).
+    expect([mode('etc/ayi/tls'), owner('etc/ayi/tls')]).toEqual([0o750, `0:${ayiGid}`]);
+    expect([mode('etc/ayi/tls/ca.pem'), owner('etc/ayi/tls/ca.pem')]).toEqual([0o640, `0:${ayiGid}`]);
+    expect(readFileSync(inRoot('etc/ayi/tls/ca.pem'), 'utf8')).toBe(
+      readFileSync(inRoot('root/store/tls/ca.pem'), 'utf8'),
+    );
     expect(readlinkSync(inRoot('opt/ayi/current'))).toBe('releases/0.1.0');
     expect(readlinkSync(inRoot('usr/local/bin/ayi'))).toBe('/opt/ayi/current/bin/ayi');
     expect(existsSync(inRoot('opt/ayi/releases/0.1.0/hub/dist/main.js'))).toBe(true);
@@ -361,6 +433,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     const hubEnv = readFileSync(inRoot('etc/ayi/hub.env'), 'utf8');
     expect(hubEnv).toContain('AYI_STORE_NAME=阿姨的店 大安店\n');
     expect(hubEnv).toContain('AYI_DATA_DIR=/var/lib/ayi\n');
+    expect(hubEnv).toContain('AYI_MQTT_CA_FILE=/etc/ayi/tls/ca.pem\n');
     // The password file's line, in the file only root and the hub read; the file's name is not a hub setting.
     expect(hubEnv).toContain(`AYI_MQTT_PASSWORD=${BROKER_PASSWORD}\n`);
     expect(hubEnv).not.toContain('AYI_MQTT_PASSWORD_FILE');
