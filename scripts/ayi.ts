@@ -26,6 +26,9 @@
  *                                            to before-restore-<time>/ in it) and starts a new epoch
  *   npm run ayi -- health
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
+ *   npm run ayi -- check-settings <file>     checks a store's settings (hub.env lines) before they are installed:
+ *                                            every value, the TLS files, the member key and a real CONNECT
+ *                                            to the broker with those credentials (scripts/provision runs it)
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
  *   npm run ayi -- doctor [--json]           every check of the box with the fix for each (scripts/lib/doctor.ts);
@@ -50,11 +53,12 @@ import { restoreBackup } from '../hub/src/services/backup-restore.ts';
 import { findServiceUser, runDoctor } from './lib/doctor.ts';
 import { catalogCommand } from './lib/catalog-cli.ts';
 import { pairCommand } from './lib/pairing-cli.ts';
+import { checkSettingsCommand } from './lib/settings-check.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair [--print]|catalog|catalog-import FILE|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover|doctor [--json]>\n',
+    'usage: npm run ayi -- <pair [--print]|catalog|catalog-import FILE|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|check-settings FILE|health|hardware|discover|doctor [--json]>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -84,6 +88,7 @@ if (command === 'doctor') {
 }
 
 try {
+  if (command === 'check-settings') process.exit(await checkSettingsCommand(args));
   if (command === 'restore') {
     await restore(args);
     process.exit(0);

@@ -14,7 +14,7 @@
  * theirs from a package per platform, fetched from the npm registry when the target is not this
  * machine), the `ayi`
  * command as a plain executable (bin/ayi, one JavaScript file), the systemd unit and udev rules of
- * firmware-config/, and RELEASE.json (version, target, the commit). Beside it,
+ * firmware-config/, `provision` (scripts/provision, which installs it on a box), and RELEASE.json (version, target, the commit). Beside it,
  * <artifact>.sha256 in `sha256sum` format: `sha256sum -c` checks it.
  */
 import { execFileSync } from 'node:child_process';
@@ -39,7 +39,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const ARCHES = { arm64: 'arm64', x64: 'x64' } as const;
 type Arch = keyof typeof ARCHES;
 /** Firmware files the box needs at run time or at provisioning. */
-const FIRMWARE_FILES = ['ayi-hub.service', 'hub.env.example', 'devices.example.json', 'udev'];
+const FIRMWARE_FILES = ['ayi-hub.service', 'hub.env.example', 'store.env.example', 'devices.example.json', 'udev'];
 
 function fail(message: string): never {
   console.error(`release: ${message}`);
@@ -147,6 +147,10 @@ try {
     }
   }
 
+  // The script that installs this release on a fresh box (firmware-config/README.md).
+  cpSync(path.join(ROOT, 'scripts', 'provision'), path.join(top, 'provision'));
+  chmodSync(path.join(top, 'provision'), 0o755);
+
   // The technician's command: one file, nothing to compile at run time.
   mkdirSync(path.join(top, 'bin'));
   const cli = path.join(top, 'bin', 'ayi');
@@ -158,6 +162,9 @@ try {
     '--target=node20',
     `--outfile=${cli}`,
     '--banner:js=#!/usr/bin/env node',
+    // mqtt.js is CommonJS that requires Node's modules at run time, which an ESM bundle cannot: it
+    // loads from the artifact's node_modules (a production dependency of the hub).
+    '--external:mqtt',
     '--log-level=warning',
   ]);
   chmodSync(cli, 0o755);

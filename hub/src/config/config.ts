@@ -231,6 +231,9 @@ const ENV_KEYS: Record<string, [keyof HubConfig, (raw: string) => unknown]> = {
   AYI_BACKUP_PASSPHRASE_FILE: ['backupPassphraseFile', (v) => (v === '' ? null : v)],
 };
 
+/** Every setting's environment name (AYI_PORT, ...): what /etc/ayi/hub.env may hold. */
+export const SETTING_NAMES: readonly string[] = Object.keys(ENV_KEYS);
+
 /** Settings that may hold a secret (a token in a header or a URL): a problem never shows their value. */
 const SECRET_KEYS = new Set<string>([
   'smsHttpUrl',
