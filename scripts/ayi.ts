@@ -22,6 +22,9 @@
  *   npm run ayi -- hardware                  printers and scanners: connected, paper, queue, last error
  *   npm run ayi -- discover                  USB printers, USB keyboard scanners and USB-COM ports plugged
  *                                            in, each with a devices.json entry to start from
+ *   sudo ayi update <artifact.tar.gz>        installs a release beside the running one, switches to it and
+ *                                            rolls back by itself when it is not healthy (scripts/lib/update.ts)
+ *   sudo ayi rollback                        back to the version before the last update
  * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
  * the installed settings name (AYI_DATA_DIR in /etc/ayi/hub.env, the file the systemd unit reads;
  * AYI_SETTINGS_FILE names another), else ./data (a checkout).
@@ -39,11 +42,12 @@ import { readPin } from './read-pin.ts';
 import { adminRequest } from '../hub/src/transport/admin/admin.client.ts';
 import { readPassphrase } from '../hub/src/storage/backup-archive.ts';
 import { restoreBackup } from '../hub/src/services/backup-restore.ts';
+import { runUpdateCommand } from './lib/update.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover>\n',
+    'usage: npm run ayi -- <pair|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|health|hardware|discover|update FILE|rollback>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -51,6 +55,8 @@ if (!command || command === 'help' || command === '--help') {
 let settingsCache: string | null | undefined;
 const dataDir = findDataDir();
 const socketPath = path.join(dataDir, 'ayi.sock');
+if (command === 'update' || command === 'rollback')
+  process.exit(await runUpdateCommand(command, args, { dataDir, socketPath }));
 
 /** Commands that set a PIN, and how many arguments come before it. */
 const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };
