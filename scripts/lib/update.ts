@@ -269,7 +269,27 @@ class Updater {
   }
 
   /** Unpacks into releases/ under a temporary name, checks RELEASE.json, then renames it into place. */
+  /**
+   * Reads RELEASE.json out of the artifact and checks it (target, version) before anything is
+   * written, then unpacks into releases/ under a temporary name and renames it into place.
+   */
   private async unpack(artifact: string, current: ReleaseInfo | null, allowDowngrade: boolean): Promise<ReleaseInfo> {
+    const listed = await run('tar', [
+      '-xzf',
+      artifact,
+      '-O',
+      '--wildcards',
+      '--no-wildcards-match-slash',
+      '*/RELEASE.json',
+    ]);
+    let release: ReleaseInfo;
+    try {
+      release = parseRelease(listed.stdout);
+    } catch {
+      throw new Refusal('The artifact holds no RELEASE.json: it is not a release. Nothing was changed.');
+    }
+    checkRelease(release, current, allowDowngrade);
+
     await fs.mkdir(this.releasesDir, { recursive: true, mode: 0o755 });
     const incoming = await fs.mkdtemp(path.join(this.releasesDir, '.incoming-'));
     try {
@@ -277,28 +297,10 @@ class Updater {
       const tar = await run('tar', ['-xzf', artifact, '-C', incoming]);
       if (!tar.ok) throw new Refusal(`The artifact does not unpack: ${tar.output}. Nothing was changed.`);
       const entries = await fs.readdir(incoming);
-      if (entries.length !== 1)
+      const unpacked = path.join(incoming, entries[0] ?? '');
+      const unpackedRelease = entries.length === 1 ? await readReleaseFile(unpacked).catch(() => null) : null;
+      if (unpackedRelease?.version !== release.version) {
         throw new Refusal('The artifact is not a release (no single ayi-hub-... directory). Nothing was changed.');
-      const unpacked = path.join(incoming, entries[0]!);
-      const release = await readReleaseFile(unpacked).catch(() => {
-        throw new Refusal('The artifact holds no RELEASE.json: it is not a release. Nothing was changed.');
-      });
-      const target = `linux-${process.arch === 'arm64' ? 'arm64' : process.arch}`;
-      if (release.target !== target) {
-        throw new Refusal(
-          `The release is for ${release.target}, this box is ${target}: take the ${target} artifact. Nothing was changed.`,
-        );
-      }
-      if (current !== null) {
-        const order = compareVersions(release.version, current.version);
-        if (order === 0)
-          throw new Refusal(`Ayi ${release.version} is already the current version. Nothing was changed.`);
-        if (order < 0 && !allowDowngrade) {
-          throw new Refusal(
-            `${release.version} is older than the current ${current.version}: to install it anyway, add --allow-downgrade ` +
-              '(or use `sudo ayi rollback` for the version before). Nothing was changed.',
-          );
-        }
       }
       const releaseDir = path.join(this.releasesDir, release.version);
       // The same version unpacked before (an update that was rolled back): this copy replaces it.
@@ -447,12 +449,35 @@ function requireRoot(): void {
 }
 
 async function readReleaseFile(dir: string): Promise<ReleaseInfo> {
-  const release = JSON.parse(await fs.readFile(path.join(dir, 'RELEASE.json'), 'utf8')) as ReleaseInfo;
+  return parseRelease(await fs.readFile(path.join(dir, 'RELEASE.json'), 'utf8'));
+}
+
+function parseRelease(text: string): ReleaseInfo {
+  const release = JSON.parse(text) as ReleaseInfo;
   // The version names a directory: nothing that could leave releases/.
   if (typeof release.version !== 'string' || !/^[0-9A-Za-z][0-9A-Za-z.+-]*$/.test(release.version)) {
     throw new Error(`RELEASE.json has no usable version (${JSON.stringify(release.version)})`);
   }
   return release;
+}
+
+/** For this box's kind, and newer than the running version (older only when asked for). */
+function checkRelease(release: ReleaseInfo, current: ReleaseInfo | null, allowDowngrade: boolean): void {
+  const target = `linux-${process.arch}`;
+  if (release.target !== target) {
+    throw new Refusal(
+      `The release is for ${release.target}, this box is ${target}: take the ${target} artifact. Nothing was changed.`,
+    );
+  }
+  if (current === null) return;
+  const order = compareVersions(release.version, current.version);
+  if (order === 0) throw new Refusal(`Ayi ${release.version} is already the current version. Nothing was changed.`);
+  if (order < 0 && !allowDowngrade) {
+    throw new Refusal(
+      `${release.version} is older than the current ${current.version}: to install it anyway, add --allow-downgrade ` +
+        '(or use `sudo ayi rollback` for the version before). Nothing was changed.',
+    );
+  }
 }
 
 /** Semantic versions: 0.10.0 after 0.9.1; a pre-release (0.2.0-rc.1) before its release. */
@@ -483,10 +508,10 @@ function sha256File(file: string): Promise<string> {
   });
 }
 
-function run(command: string, args: string[]): Promise<{ ok: boolean; output: string }> {
+function run(command: string, args: string[]): Promise<{ ok: boolean; stdout: string; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ ok: !err, output: (stderr || stdout || (err?.message ?? '')).trim() });
+    execFile(command, args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      resolve({ ok: !err, stdout, output: (stderr || stdout || (err?.message ?? '')).trim() });
     });
   });
 }

@@ -285,13 +285,16 @@ describe('ayi update and ayi rollback', { timeout: 120_000 }, () => {
     expect(missing.output).toContain('No checksum file');
   });
 
-  it('refuses a downgrade and the version already running', () => {
+  it('refuses a downgrade and the version already running, before unpacking anything', () => {
+    const releasesBefore = readdirSync(path.join(installDir, 'releases')).sort();
     const older = ayi('update', baseArtifact);
     expect(older.status, older.output).toBe(1);
     expect(older.output).toContain('--allow-downgrade');
     const same = ayi('update', path.join(artifacts, `ayi-hub-0.2.0-linux-${arch}.tar.gz`));
     expect(same.status, same.output).toBe(1);
     expect(same.output).toContain('already the current version');
+    expect(same.output).not.toContain('Unpacking');
+    expect(readdirSync(path.join(installDir, 'releases')).sort()).toEqual(releasesBefore);
     expect(linked('current')).toBe('releases/0.2.0');
   });
 
