@@ -33,6 +33,9 @@
  *                                            in, each with a devices.json entry to start from
  *   npm run ayi -- doctor [--json]           every check of the box with the fix for each (scripts/lib/doctor.ts);
  *                                            exit status 0 all ok, 1 warnings only, 2 failures
+ *   sudo ayi update <artifact.tar.gz>        installs a release beside the running one, switches to it and
+ *                                            rolls back by itself when it is not healthy (scripts/lib/update.ts)
+ *   sudo ayi rollback                        back to the version before the last update
  * It talks to the hub through the socket in its data directory: AYI_DATA_DIR when set, else the one
  * the installed settings name (AYI_DATA_DIR in /etc/ayi/hub.env, the file the systemd unit reads;
  * AYI_SETTINGS_FILE names another), else ./data (a checkout).
@@ -54,11 +57,12 @@ import { findServiceUser, runDoctor } from './lib/doctor.ts';
 import { catalogCommand } from './lib/catalog-cli.ts';
 import { pairCommand } from './lib/pairing-cli.ts';
 import { checkSettingsCommand } from './lib/settings-check.ts';
+import { runUpdateCommand } from './lib/update.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command || command === 'help' || command === '--help') {
   process.stdout.write(
-    'usage: npm run ayi -- <pair [--print]|catalog|catalog-import FILE|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|check-settings FILE|health|hardware|discover|doctor [--json]>\n',
+    'usage: npm run ayi -- <pair [--print]|catalog|catalog-import FILE|devices|revoke ID|unlock ID|unlock all|staff|add-staff NAME ROLE|set-pin STAFF_ID|remove-staff STAFF_ID|snapshot|backup|restore FILE|check-settings FILE|health|hardware|discover|doctor [--json]|update FILE|rollback>\n',
   );
   process.exit(command ? 0 : 2);
 }
@@ -66,6 +70,8 @@ if (!command || command === 'help' || command === '--help') {
 let settingsCache: string | null | undefined;
 const dataDir = findDataDir();
 const socketPath = path.join(dataDir, 'ayi.sock');
+if (command === 'update' || command === 'rollback')
+  process.exit(await runUpdateCommand(command, args, { dataDir, socketPath }));
 
 /** Commands that set a PIN, and how many arguments come before it. */
 const PIN_AFTER: Record<string, number> = { 'add-staff': 2, 'set-pin': 1 };

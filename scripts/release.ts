@@ -14,7 +14,9 @@
  * theirs from a package per platform, fetched from the npm registry when the target is not this
  * machine), the `ayi`
  * command as a plain executable (bin/ayi, one JavaScript file), the systemd unit and udev rules of
- * firmware-config/, `provision` (scripts/provision, which installs it on a box), and RELEASE.json (version, target, the commit). Beside it,
+ * firmware-config/, `provision` (scripts/provision, which installs it on a box), and RELEASE.json
+ * (version, target, the data format its hub reads and writes, the commit: `ayi update` checks them).
+ * Beside it,
  * <artifact>.sha256 in `sha256sum` format: `sha256sum -c` checks it.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,6 +36,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DATA_FORMAT } from '../hub/src/storage/data-format.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ARCHES = { arm64: 'arm64', x64: 'x64' } as const;
@@ -178,7 +181,7 @@ try {
   })();
   writeFileSync(
     path.join(top, 'RELEASE.json'),
-    `${JSON.stringify({ version, target: `linux-${arch}`, node: hubPackage.engines.node, commit }, null, 2)}\n`,
+    `${JSON.stringify({ version, target: `linux-${arch}`, node: hubPackage.engines.node, dataFormat: DATA_FORMAT, commit }, null, 2)}\n`,
   );
 
   mkdirSync(outDir, { recursive: true });

@@ -17,6 +17,7 @@ import { Bus } from './bus/bus.js';
 import { StoreState, type StoreStateData } from './domain/store-state.js';
 import { businessDate } from './domain/time.js';
 import { ensureDirectory } from './storage/fsync.js';
+import { prepareDataFormat } from './storage/data-format.js';
 import { WENT_BACK_IN_TIME_SHOWN_MS, type StoreIdentityFile, type WentBackInTime } from './storage/store-identity.js';
 import { demoCatalogCsv } from './demo/demo-catalog.js';
 import { clearSeedingMark, markSeeding, seedingWasCutShort } from './demo/seeding-mark.js';
@@ -208,6 +209,12 @@ export class Hub {
     await ensureDirectory(config.dataDir);
     // Members' keys and staff secrets live here: nobody but the hub's user may list or read it.
     await chmod(config.dataDir, 0o700);
+    // Before anything reads the data: a newer format is refused, an older one migrated once.
+    await prepareDataFormat(config.dataDir, {
+      version: HUB_VERSION,
+      clock,
+      onMigrated: (migration) => log.info({ from: migration.from }, `data migrated: ${migration.description}`),
+    });
 
     const bus = new Bus((topic, err) => log.error({ err, topic }, 'bus listener failed'));
     let storageState: string | null = null;
@@ -1131,6 +1138,8 @@ export class Hub {
       }
       case 'health':
         return {
+          // `ayi update` checks that the hub answering is the version it started.
+          version: HUB_VERSION,
           lastSeq: this.events.lastSeq,
           problems: this.problems(),
           storage: this.storage.view(),
