@@ -24,6 +24,11 @@ export function terminalQr(text: string, colours: boolean): string {
   return colours ? renderAnsiQr(qr) : renderPlainQr(qr, { margin: 2 });
 }
 
+/** `09:37` in the box's time zone (provisioning sets it to the store's), as on the printed page. */
+function clockTime(iso: string): string {
+  return new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+}
+
 export async function pairCommand(
   socketPath: string,
   args: string[],
@@ -54,7 +59,7 @@ export async function pairCommand(
     return onPaper ? 0 : 1;
   }
   const lines = [
-    `Pairing code: ${answer.code} (valid until ${answer.expiresAt}, one tablet)`,
+    `Pairing code: ${answer.code} (one tablet, valid until ${clockTime(answer.expiresAt)})`,
     "Scan the QR code with the tablet's camera, or open this address on it:",
     `  ${answer.url}`,
     '',
