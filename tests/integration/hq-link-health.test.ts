@@ -122,8 +122,9 @@ describe('link health at HQ', () => {
     expect(shown!.health).toBe((status.problems as string[]).length === 0 ? 'ok' : 'degraded');
     expect(shown!.statusAt).toBe(status.at);
     expect(shown!.silent).toBe(false);
-    // The box's own checks (ayi doctor): this demo box has no chain member key and no backups set up.
-    expect(status.checks).toEqual({ failing: [], warning: ['member-key', 'backups'] });
+    // The box's own checks (ayi doctor): this demo box prints on the virtual printer only and has no
+    // chain member key and no backups set up.
+    expect(status.checks).toEqual({ failing: [], warning: ['printers', 'member-key', 'backups'] });
     expect(shown!.checks).toEqual(status.checks);
     // The status as the hub sent it is kept.
     const [row] = await db.query<{ status: Record<string, unknown> }>(

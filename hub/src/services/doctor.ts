@@ -135,6 +135,18 @@ export function journalCheck(damage: JournalDamage): DoctorCheck {
 export function devicesCheck(kind: 'printer' | 'scanner', devices: DeviceStatusView[]): DoctorCheck {
   const id = `${kind}s`;
   const mine = devices.filter((d) => d.kind === kind);
+  // A store prints receipts: a box with no printer, or only the virtual one, prints nothing on paper.
+  if (kind === 'printer' && mine.every((d) => d.transport === 'virtual')) {
+    return {
+      id,
+      level: 'warn',
+      summary:
+        mine.length === 0
+          ? 'No receipt printer is set up (devices.json): receipts print nowhere.'
+          : 'Only the virtual printer is set up (devices.json): receipts print nowhere on paper.',
+      fix: `See "Printers and barcode scanners" in ${DOC}: plug the printer in, ayi discover shows its devices.json entry.`,
+    };
+  }
   if (mine.length === 0) return ok(id, `No ${kind} is set up (devices.json).`);
   const fix = `See "Printers and barcode scanners" in ${DOC}: plug it in and power it on, check its cable; ayi hardware shows each one's state.`;
   const gone = mine.filter((d) => !d.connected);

@@ -152,7 +152,14 @@ describe('the printers and scanners checks', () => {
     expect(devicesCheck('printer', [device({ paper: 'out' })]).level).toBe('fail');
     expect(devicesCheck('printer', [device({ paper: 'near_end' })]).level).toBe('warn');
   });
-  it('look at their own kind only; none set up is ok', () => {
+  it('warn when receipts print nowhere on paper: no printer, or only the virtual one', () => {
+    expect(devicesCheck('printer', []).level).toBe('warn');
+    const virtualOnly = devicesCheck('printer', [device({ transport: 'virtual', deviceId: 'virtual' })]);
+    expect(virtualOnly.level).toBe('warn');
+    expect(virtualOnly.summary).toContain('virtual printer');
+    expect(devicesCheck('printer', [device({ transport: 'virtual' }), device({ deviceId: 'usb-1' })]).level).toBe('ok');
+  });
+  it('look at their own kind only; no scanner set up is ok', () => {
     const scanner = device({ kind: 'scanner', deviceId: 'scan-1', connected: false, paper: null });
     expect(devicesCheck('printer', [device({}), scanner]).level).toBe('ok');
     expect(devicesCheck('scanner', [device({}), scanner]).level).toBe('fail');
