@@ -6,7 +6,7 @@
  * wrong broker credentials; the hub stopped; a full data disk. And `ayi unlock` of an unknown tablet
  * is an error.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import {
 } from '../support/mosquitto.ts';
 import { mountSmallDisk } from '../support/small-disk.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
 
 const CHAIN = 'doctor-chain';
 const STORE = 'doctor-store';
@@ -30,7 +31,10 @@ const PASSWORD = 'right-password-1';
 const MEMBER_KEY = Buffer.alloc(32, 7).toString('base64');
 const temp = new TempDirs();
 const hubs: HubProcess[] = [];
-let pki: string;
+let ca: CertificateFiles;
+let server: CertificateFiles;
+let client: CertificateFiles;
+let expired: CertificateFiles;
 let broker: Mosquitto;
 let hq: HqSubscriber;
 const disk = mountSmallDisk({
@@ -40,92 +44,20 @@ const disk = mountSmallDisk({
   skipBecause: existsSync(HUB_ENTRY) ? null : 'the hub is not built (npm run build -w hub)',
 });
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
-}
-
 /** A CA, the broker's certificate, a client certificate for a year and one that expired in 2020. */
 function makePki(): void {
-  pki = temp.make('ayi-doctor-pki-');
-  chmodSync(pki, 0o755); // mosquitto drops to its own user and must read its files
-  const days = ['-days', '365'];
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    ...days,
-    '-subj',
-    '/CN=Ayi doctor CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  const request = (name: string, subject: string) =>
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  request('server', '/CN=127.0.0.1');
-  writeFileSync(path.join(pki, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    ...days,
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.crt',
-  );
-  chmodSync(path.join(pki, 'server.key'), 0o644);
-  request('client', `/CN=${CHAIN}.${STORE}`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    ...days,
-    '-out',
-    'client.crt',
-  );
-  // The same key, certified from January to February 2020 (openssl ca sets past dates).
-  mkdirSync(path.join(pki, 'db'));
-  writeFileSync(path.join(pki, 'db', 'index.txt'), '');
-  writeFileSync(path.join(pki, 'db', 'serial'), '1000\n');
-  writeFileSync(
-    path.join(pki, 'ca.cnf'),
-    '[ca]\ndefault_ca = test\n[test]\ndir = .\ndatabase = db/index.txt\nserial = db/serial\nnew_certs_dir = db\n' +
-      'default_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n',
-  );
-  openssl(
-    'ca',
-    '-batch',
-    '-config',
-    'ca.cnf',
-    '-cert',
-    'ca.crt',
-    '-keyfile',
-    'ca.key',
-    '-in',
-    'client.csr',
-    '-notext',
-    '-startdate',
-    '20200101000000Z',
-    '-enddate',
-    '20200201000000Z',
-    '-out',
-    'expired.crt',
+  const pki = new TestPki(temp.make('ayi-doctor-pki-'));
+  const year = { days: 365 };
+  ca = pki.selfSigned('ca', '/CN=Ayi doctor CA', year);
+  server = pki.server('server', ca, year);
+  client = pki.client('client', ca, `${CHAIN}.${STORE}`, year);
+  // The same key, certified from January to February 2020.
+  expired = pki.client(
+    'expired',
+    ca,
+    `${CHAIN}.${STORE}`,
+    { from: new Date('2020-01-01T00:00:00Z'), until: new Date('2020-02-01T00:00:00Z') },
+    client,
   );
 }
 
@@ -143,8 +75,9 @@ interface Box {
  */
 async function box(settings: Record<string, string> = {}, dataDir = temp.make('ayi-doctor-data-')): Promise<Box> {
   const tlsDir = temp.make('ayi-doctor-tls-');
-  for (const name of ['ca.crt', 'client.crt', 'client.key'])
-    copyFileSync(path.join(pki, name), path.join(tlsDir, name));
+  copyFileSync(ca.cert, path.join(tlsDir, 'ca.crt'));
+  copyFileSync(client.cert, path.join(tlsDir, 'client.crt'));
+  copyFileSync(client.key, path.join(tlsDir, 'client.key'));
   const installDir = temp.make('ayi-doctor-opt-');
   const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'hub', 'package.json'), 'utf8')) as { version: string })
     .version;
@@ -245,17 +178,12 @@ beforeAll(async () => {
   makePki();
   broker = await startMosquitto({
     users: { [STORE]: PASSWORD, hq: 'hq-password' },
-    extraConfig: [
-      `certfile ${path.join(pki, 'server.crt')}`,
-      `keyfile ${path.join(pki, 'server.key')}`,
-      `cafile ${path.join(pki, 'ca.crt')}`,
-      'require_certificate false',
-    ],
+    extraConfig: [`certfile ${server.cert}`, `keyfile ${server.key}`, `cafile ${ca.cert}`, 'require_certificate false'],
   });
   hq = await hqSubscriber(`mqtts://127.0.0.1:${broker.port}`, 'ayi/v1/#', false, {
     username: 'hq',
     password: 'hq-password',
-    ca: readFileSync(path.join(pki, 'ca.crt')),
+    ca: readFileSync(ca.cert),
   });
 }, 60_000);
 
@@ -326,7 +254,7 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
 
   it('fails the certificates check when the client certificate has expired, and HQ is told without a restart', async () => {
     // The file on the box is replaced (a wrong renewal): the running link keeps its connection.
-    copyFileSync(path.join(pki, 'expired.crt'), path.join(healthy.tlsDir, 'client.crt'));
+    copyFileSync(expired.cert, path.join(healthy.tlsDir, 'client.crt'));
     await hq.waitFor(
       () => JSON.stringify(statusOf()?.checks) === JSON.stringify({ failing: ['certificates'], warning: [] }),
       20_000,

@@ -39,6 +39,7 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { poll } from '../support/poll.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TabletClient } from '../support/test-hub.ts';
+import { TestPki } from '../support/test-pki.ts';
 
 const CACHE_DIR = path.join(REPO_ROOT, '.cache');
 const CHROOT_CACHE = path.join(CACHE_DIR, 'debootstrap-trixie.tar');
@@ -167,60 +168,6 @@ function isLink(file: string): boolean {
 function changedFiles(before: Map<string, string>, after: Map<string, string>): string[] {
   const names = new Set([...before.keys(), ...after.keys()]);
   return [...names].filter((name) => before.get(name) !== after.get(name)).sort();
-}
-
-/** The chain's CA and the broker's certificate for 127.0.0.1, signed by it (openssl). */
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Acme chain CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  );
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
-  );
-  // mosquitto drops to its own user and must read its files.
-  chmodSync(dir, 0o755);
-  chmodSync(path.join(dir, 'server.key'), 0o644);
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
 }
 
 /** A user's or group's id in the chroot's own files. */
@@ -373,14 +320,16 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
 
     // The chain's broker over TLS, as a store's box reaches it: its CA comes with the store's details.
     pkiDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-provision-pki-'));
-    const pki = makePki(pkiDir);
+    const pki = new TestPki(pkiDir);
+    const ca = pki.selfSigned('ca', '/CN=Acme chain CA', { days: 2 });
+    const server = pki.server('server', ca, { days: 2 });
     mosquitto = await startMosquitto({
       users: { [BROKER_USER]: BROKER_PASSWORD },
-      extraConfig: [`certfile ${pki.cert}`, `keyfile ${pki.key}`],
+      extraConfig: [`certfile ${server.cert}`, `keyfile ${server.key}`],
     });
     port = await freePort();
     mkdirSync(inRoot('root/store/tls'), { recursive: true });
-    cpSync(pki.ca, inRoot('root/store/tls/ca.pem'));
+    cpSync(ca.cert, inRoot('root/store/tls/ca.pem'));
     writeFileSync(inRoot('root/store/broker-password.txt'), `${BROKER_PASSWORD}\n`, { mode: 0o600 });
     settingsFile();
   }, 1_200_000);
