@@ -6,13 +6,13 @@
  * wrong broker credentials; the hub stopped; a full data disk. And `ayi unlock` of an unknown tablet
  * is an error.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../hub/src/services/doctor.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
+import { runAyiWith, type AyiRun } from '../support/ayi-cli.ts';
 import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import {
   MOSQUITTO_BIN,
@@ -21,6 +21,7 @@ import {
   type HqSubscriber,
   type Mosquitto,
 } from '../support/mosquitto.ts';
+import { poll } from '../support/poll.ts';
 import { mountSmallDisk } from '../support/small-disk.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
@@ -125,29 +126,12 @@ async function startHub(b: Box): Promise<HubProcess> {
 }
 
 /** `ayi <args>` as typed on the box: no AYI_DATA_DIR, the settings file names it. */
-function ayi(
-  b: Box,
-  args: string[],
-  as: string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ayi(b: Box, args: string[], runAs: string[] = []): Promise<AyiRun> {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AYI_')) env[name] = value;
   env.AYI_SETTINGS_FILE = b.settingsFile;
   env.AYI_INSTALL_DIR = b.installDir;
-  const command = [...as, process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runAyiWith(args, { env, runAs });
 }
 
 async function doctor(b: Box): Promise<{ code: number | null; checks: Record<string, DoctorCheck> }> {
@@ -159,16 +143,6 @@ async function doctor(b: Box): Promise<{ code: number | null; checks: Record<str
     throw new Error(`ayi doctor --json printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
   }
   return { code: run.code, checks: Object.fromEntries(parsed.checks.map((c) => [c.id, c])) };
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 const statusOf = () => hq.last(`${storeTopics(CHAIN, STORE).root}/status`);
@@ -201,10 +175,11 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
   it('passes every check on a box set up right, and HQ receives the summary: nothing failing', async () => {
     healthy = await box();
     await startHub(healthy);
-    const { code, checks } = await until(
+    const { code, checks } = await poll(
       () => doctor(healthy),
       (run) => run.checks.broker?.level === 'ok',
       'the link to HQ',
+      20_000,
     );
     expect(Object.keys(checks)).toEqual([
       'hub',
@@ -290,10 +265,11 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
   it('fails the broker check with the credentials to check when the broker refuses the password', async () => {
     const wrong = await box({ AYI_MQTT_PASSWORD: 'wrong-password' });
     await startHub(wrong);
-    const { code, checks } = await until(
+    const { code, checks } = await poll(
       () => doctor(wrong),
       (run) => run.checks.broker?.level === 'fail' && /refused/i.test(run.checks.broker.summary),
       'the broker refusing the password',
+      20_000,
     );
     expect(code).toBe(2);
     expect(checks.broker!.summary).toMatch(

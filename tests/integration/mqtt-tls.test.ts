@@ -10,6 +10,7 @@ import type { Hub } from '../../hub/src/hub.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import type { HqHealthView } from '../../hub/src/transport/http/app.ts';
 import { MOSQUITTO_BIN, startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
+import { poll } from '../support/poll.ts';
 import { startTestHub } from '../support/test-hub.ts';
 import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
@@ -65,14 +66,9 @@ async function hubFor(broker: Mosquitto, tls: Record<string, string | null>): Pr
   return hub;
 }
 
-async function waitForLink(hub: Hub, check: (hq: HqHealthView) => boolean, what: string): Promise<HqHealthView> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const hq = ((await (await fetch(`${hub.url}/api/health`)).json()) as { hq: HqHealthView }).hq;
-    if (check(hq)) return hq;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(hq)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function waitForLink(hub: Hub, check: (hq: HqHealthView) => boolean, what: string): Promise<HqHealthView> {
+  const link = async () => ((await (await fetch(`${hub.url}/api/health`)).json()) as { hq: HqHealthView }).hq;
+  return poll(link, check, what, 15_000, 100);
 }
 
 beforeAll(() => {
