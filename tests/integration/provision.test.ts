@@ -34,9 +34,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
-import { REPO_ROOT, TEST_UI_DIR } from '../support/hub-process.ts';
+import { REPO_ROOT } from '../support/hub-process.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { poll } from '../support/poll.ts';
+import { packageRelease } from '../support/release-artifact.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TabletClient } from '../support/test-hub.ts';
 import { TestPki } from '../support/test-pki.ts';
@@ -291,25 +292,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
   beforeAll(async () => {
     makeChroot();
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-provision-release-'));
-    const printed = timed('release (s)', () =>
-      execFileSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'scripts/release.ts',
-          '--arch',
-          'x64',
-          '--no-build',
-          '--ui-build',
-          TEST_UI_DIR,
-          '--out',
-          outDir,
-        ],
-        { cwd: REPO_ROOT, encoding: 'utf8' },
-      ),
-    );
-    const artifact = (JSON.parse(printed.trim().split('\n').at(-1)!) as { artifact: string }).artifact;
+    const artifact = timed('release (s)', () => packageRelease('x64', outDir));
     artifactName = path.basename(artifact);
     // The technician takes the script out of the artifact, as the README says.
     execFileSync('tar', ['-xzf', artifact, '-C', outDir]);
