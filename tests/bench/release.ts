@@ -7,11 +7,10 @@
  * Packaged from the builds `npm run bench` has just made (the tablet UI's test build, the same code
  * as the production one). The arm64 binaries of the native modules come from the npm registry.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, TEST_UI_DIR } from '../support/hub-process.ts';
+import { packageRelease } from '../support/release-artifact.ts';
 import { emit, progress, runBench } from './report.ts';
 
 const LIMIT_MB = 60;
@@ -20,23 +19,7 @@ runBench(async () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'ayi-bench-release-'));
   try {
     progress('packaging the release for linux-arm64');
-    const printed = execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'scripts/release.ts',
-        '--arch',
-        'arm64',
-        '--no-build',
-        '--ui-build',
-        TEST_UI_DIR,
-        '--out',
-        out,
-      ],
-      { cwd: REPO_ROOT, encoding: 'utf8' },
-    );
-    const { artifact } = JSON.parse(printed.trim().split('\n').at(-1)!) as { artifact: string };
+    const artifact = packageRelease('arm64', out);
     const megabytes = statSync(artifact).size / 1_000_000;
     emit('release_mb', megabytes, 'MB', LIMIT_MB, megabytes / LIMIT_MB);
   } finally {

@@ -6,13 +6,13 @@
  * wrong broker credentials; the hub stopped; a full data disk. And `ayi unlock` of an unknown tablet
  * is an error.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../hub/src/services/doctor.ts';
 import { storeTopics } from '../../hub/src/transport/mqtt/topics.ts';
+import { runAyiWith, type AyiRun } from '../support/ayi-cli.ts';
 import { HUB_ENTRY, REPO_ROOT, startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import {
   MOSQUITTO_BIN,
@@ -21,8 +21,10 @@ import {
   type HqSubscriber,
   type Mosquitto,
 } from '../support/mosquitto.ts';
+import { poll } from '../support/poll.ts';
 import { mountSmallDisk } from '../support/small-disk.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
 
 const CHAIN = 'doctor-chain';
 const STORE = 'doctor-store';
@@ -30,7 +32,10 @@ const PASSWORD = 'right-password-1';
 const MEMBER_KEY = Buffer.alloc(32, 7).toString('base64');
 const temp = new TempDirs();
 const hubs: HubProcess[] = [];
-let pki: string;
+let ca: CertificateFiles;
+let server: CertificateFiles;
+let client: CertificateFiles;
+let expired: CertificateFiles;
 let broker: Mosquitto;
 let hq: HqSubscriber;
 const disk = mountSmallDisk({
@@ -40,92 +45,20 @@ const disk = mountSmallDisk({
   skipBecause: existsSync(HUB_ENTRY) ? null : 'the hub is not built (npm run build -w hub)',
 });
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
-}
-
 /** A CA, the broker's certificate, a client certificate for a year and one that expired in 2020. */
 function makePki(): void {
-  pki = temp.make('ayi-doctor-pki-');
-  chmodSync(pki, 0o755); // mosquitto drops to its own user and must read its files
-  const days = ['-days', '365'];
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    ...days,
-    '-subj',
-    '/CN=Ayi doctor CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  const request = (name: string, subject: string) =>
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  request('server', '/CN=127.0.0.1');
-  writeFileSync(path.join(pki, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    ...days,
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.crt',
-  );
-  chmodSync(path.join(pki, 'server.key'), 0o644);
-  request('client', `/CN=${CHAIN}.${STORE}`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    ...days,
-    '-out',
-    'client.crt',
-  );
-  // The same key, certified from January to February 2020 (openssl ca sets past dates).
-  mkdirSync(path.join(pki, 'db'));
-  writeFileSync(path.join(pki, 'db', 'index.txt'), '');
-  writeFileSync(path.join(pki, 'db', 'serial'), '1000\n');
-  writeFileSync(
-    path.join(pki, 'ca.cnf'),
-    '[ca]\ndefault_ca = test\n[test]\ndir = .\ndatabase = db/index.txt\nserial = db/serial\nnew_certs_dir = db\n' +
-      'default_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n',
-  );
-  openssl(
-    'ca',
-    '-batch',
-    '-config',
-    'ca.cnf',
-    '-cert',
-    'ca.crt',
-    '-keyfile',
-    'ca.key',
-    '-in',
-    'client.csr',
-    '-notext',
-    '-startdate',
-    '20200101000000Z',
-    '-enddate',
-    '20200201000000Z',
-    '-out',
-    'expired.crt',
+  const pki = new TestPki(temp.make('ayi-doctor-pki-'));
+  const year = { days: 365 };
+  ca = pki.selfSigned('ca', '/CN=Ayi doctor CA', year);
+  server = pki.server('server', ca, year);
+  client = pki.client('client', ca, `${CHAIN}.${STORE}`, year);
+  // The same key, certified from January to February 2020.
+  expired = pki.client(
+    'expired',
+    ca,
+    `${CHAIN}.${STORE}`,
+    { from: new Date('2020-01-01T00:00:00Z'), until: new Date('2020-02-01T00:00:00Z') },
+    client,
   );
 }
 
@@ -143,8 +76,9 @@ interface Box {
  */
 async function box(settings: Record<string, string> = {}, dataDir = temp.make('ayi-doctor-data-')): Promise<Box> {
   const tlsDir = temp.make('ayi-doctor-tls-');
-  for (const name of ['ca.crt', 'client.crt', 'client.key'])
-    copyFileSync(path.join(pki, name), path.join(tlsDir, name));
+  copyFileSync(ca.cert, path.join(tlsDir, 'ca.crt'));
+  copyFileSync(client.cert, path.join(tlsDir, 'client.crt'));
+  copyFileSync(client.key, path.join(tlsDir, 'client.key'));
   const installDir = temp.make('ayi-doctor-opt-');
   const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'hub', 'package.json'), 'utf8')) as { version: string })
     .version;
@@ -192,29 +126,12 @@ async function startHub(b: Box): Promise<HubProcess> {
 }
 
 /** `ayi <args>` as typed on the box: no AYI_DATA_DIR, the settings file names it. */
-function ayi(
-  b: Box,
-  args: string[],
-  as: string[] = [],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ayi(b: Box, args: string[], runAs: string[] = []): Promise<AyiRun> {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AYI_')) env[name] = value;
   env.AYI_SETTINGS_FILE = b.settingsFile;
   env.AYI_INSTALL_DIR = b.installDir;
-  const command = [...as, process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runAyiWith(args, { env, runAs });
 }
 
 async function doctor(b: Box): Promise<{ code: number | null; checks: Record<string, DoctorCheck> }> {
@@ -228,16 +145,6 @@ async function doctor(b: Box): Promise<{ code: number | null; checks: Record<str
   return { code: run.code, checks: Object.fromEntries(parsed.checks.map((c) => [c.id, c])) };
 }
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 const statusOf = () => hq.last(`${storeTopics(CHAIN, STORE).root}/status`);
 
 beforeAll(async () => {
@@ -245,17 +152,12 @@ beforeAll(async () => {
   makePki();
   broker = await startMosquitto({
     users: { [STORE]: PASSWORD, hq: 'hq-password' },
-    extraConfig: [
-      `certfile ${path.join(pki, 'server.crt')}`,
-      `keyfile ${path.join(pki, 'server.key')}`,
-      `cafile ${path.join(pki, 'ca.crt')}`,
-      'require_certificate false',
-    ],
+    extraConfig: [`certfile ${server.cert}`, `keyfile ${server.key}`, `cafile ${ca.cert}`, 'require_certificate false'],
   });
   hq = await hqSubscriber(`mqtts://127.0.0.1:${broker.port}`, 'ayi/v1/#', false, {
     username: 'hq',
     password: 'hq-password',
-    ca: readFileSync(path.join(pki, 'ca.crt')),
+    ca: readFileSync(ca.cert),
   });
 }, 60_000);
 
@@ -273,10 +175,11 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
   it('passes every check on a box set up right, and HQ receives the summary: nothing failing', async () => {
     healthy = await box();
     await startHub(healthy);
-    const { code, checks } = await until(
+    const { code, checks } = await poll(
       () => doctor(healthy),
       (run) => run.checks.broker?.level === 'ok',
       'the link to HQ',
+      20_000,
     );
     expect(Object.keys(checks)).toEqual([
       'hub',
@@ -326,7 +229,7 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
 
   it('fails the certificates check when the client certificate has expired, and HQ is told without a restart', async () => {
     // The file on the box is replaced (a wrong renewal): the running link keeps its connection.
-    copyFileSync(path.join(pki, 'expired.crt'), path.join(healthy.tlsDir, 'client.crt'));
+    copyFileSync(expired.cert, path.join(healthy.tlsDir, 'client.crt'));
     await hq.waitFor(
       () => JSON.stringify(statusOf()?.checks) === JSON.stringify({ failing: ['certificates'], warning: [] }),
       20_000,
@@ -362,10 +265,11 @@ describe.skipIf(!MOSQUITTO_BIN || !existsSync(HUB_ENTRY))('ayi doctor', () => {
   it('fails the broker check with the credentials to check when the broker refuses the password', async () => {
     const wrong = await box({ AYI_MQTT_PASSWORD: 'wrong-password' });
     await startHub(wrong);
-    const { code, checks } = await until(
+    const { code, checks } = await poll(
       () => doctor(wrong),
       (run) => run.checks.broker?.level === 'fail' && /refused/i.test(run.checks.broker.summary),
       'the broker refusing the password',
+      20_000,
     );
     expect(code).toBe(2);
     expect(checks.broker!.summary).toMatch(

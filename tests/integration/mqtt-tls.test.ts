@@ -3,16 +3,16 @@
  * hub does not trust (refused, and the health says why), and a broker that requires client
  * certificates (AYI_MQTT_CERT_FILE / AYI_MQTT_KEY_FILE). Certificates are made with openssl.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import type { HubEvent } from '../../hub/src/protocol/events.ts';
 import type { HqHealthView } from '../../hub/src/transport/http/app.ts';
 import { MOSQUITTO_BIN, startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
+import { poll } from '../support/poll.ts';
 import { startTestHub } from '../support/test-hub.ts';
+import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
@@ -20,81 +20,30 @@ const CHAIN = 'tls-chain';
 const STORE = 'tls-store';
 const hubs: Hub[] = [];
 const brokers: Mosquitto[] = [];
-let pki: string;
+let ca: CertificateFiles;
+let server: CertificateFiles;
+let client: CertificateFiles;
+let otherCa: CertificateFiles;
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: pki, stdio: 'ignore' });
-}
-
-/** A CA, a server certificate for 127.0.0.1 signed by it, and a client certificate signed by it. */
+/**
+ * A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and a second CA the
+ * hub is not told about.
+ */
 function makePki(): void {
-  pki = temp.make('ayi-pki-');
-  chmodSync(pki, 0o755); // mosquitto drops to its own user and must read its files
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Ayi test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  const sign = (name: string, subject: string, ext: string) => {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    writeFileSync(path.join(pki, `${name}.ext`), ext);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.crt`,
-    );
-    chmodSync(path.join(pki, `${name}.key`), 0o644);
-  };
-  sign('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  sign('client', `/CN=${CHAIN}.${STORE}`, 'extendedKeyUsage=clientAuth\n');
-  // A second CA the hub is not told about.
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Someone else',
-    '-keyout',
-    'other.key',
-    '-out',
-    'other.crt',
-  );
+  const pki = new TestPki(temp.make('ayi-pki-'));
+  const validity = { days: 2 };
+  ca = pki.selfSigned('ca', '/CN=Ayi test CA', validity);
+  server = pki.server('server', ca, validity);
+  client = pki.client('client', ca, `${CHAIN}.${STORE}`, validity);
+  otherCa = pki.selfSigned('other', '/CN=Someone else', validity);
 }
-
-const file = (name: string) => path.join(pki, name);
 
 async function tlsBroker(requireClientCert: boolean): Promise<Mosquitto> {
   const broker = await startMosquitto({
     extraConfig: [
-      `certfile ${file('server.crt')}`,
-      `keyfile ${file('server.key')}`,
-      `cafile ${file('ca.crt')}`,
+      `certfile ${server.cert}`,
+      `keyfile ${server.key}`,
+      `cafile ${ca.cert}`,
       `require_certificate ${requireClientCert}`,
     ],
   });
@@ -117,14 +66,9 @@ async function hubFor(broker: Mosquitto, tls: Record<string, string | null>): Pr
   return hub;
 }
 
-async function waitForLink(hub: Hub, check: (hq: HqHealthView) => boolean, what: string): Promise<HqHealthView> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const hq = ((await (await fetch(`${hub.url}/api/health`)).json()) as { hq: HqHealthView }).hq;
-    if (check(hq)) return hq;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(hq)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function waitForLink(hub: Hub, check: (hq: HqHealthView) => boolean, what: string): Promise<HqHealthView> {
+  const link = async () => ((await (await fetch(`${hub.url}/api/health`)).json()) as { hq: HqHealthView }).hq;
+  return poll(link, check, what, 15_000, 100);
 }
 
 beforeAll(() => {
@@ -140,13 +84,13 @@ describe.skipIf(!MOSQUITTO_BIN)('the link to HQ over TLS', () => {
   it("publishes over TLS to a broker whose certificate the chain's CA signed", async () => {
     const broker = await tlsBroker(false);
     const hq = await connectAsync(`mqtts://127.0.0.1:${broker.port}`, {
-      ca: readFileSync(file('ca.crt')),
+      ca: readFileSync(ca.cert),
       protocolVersion: 5,
     });
     const received: HubEvent[] = [];
     hq.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString('utf8')) as HubEvent));
     await hq.subscribeAsync(`ayi/v1/${CHAIN}/${STORE}/events`, { qos: 1 });
-    const hub = await hubFor(broker, { mqttCaFile: file('ca.crt') });
+    const hub = await hubFor(broker, { mqttCaFile: ca.cert });
     await waitForLink(hub, (s) => s.link === 'connected' && s.backlog === 0, 'the link over TLS');
     const deadline = Date.now() + 5000;
     while (received.length < hub.events.lastSeq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -156,7 +100,7 @@ describe.skipIf(!MOSQUITTO_BIN)('the link to HQ over TLS', () => {
 
   it('refuses a broker its CA did not sign, and says why', async () => {
     const broker = await tlsBroker(false);
-    const hub = await hubFor(broker, { mqttCaFile: file('other.crt') });
+    const hub = await hubFor(broker, { mqttCaFile: otherCa.cert });
     const hq = await waitForLink(hub, (s) => s.lastError !== null, 'the refusal');
     expect(hq.link).not.toBe('connected');
     expect(hq.lastError).toMatch(/certificate|self.signed|verify/i);
@@ -165,13 +109,13 @@ describe.skipIf(!MOSQUITTO_BIN)('the link to HQ over TLS', () => {
 
   it('presents its client certificate to a broker that requires one', async () => {
     const broker = await tlsBroker(true);
-    const without = await hubFor(broker, { mqttCaFile: file('ca.crt') });
+    const without = await hubFor(broker, { mqttCaFile: ca.cert });
     const refused = await waitForLink(without, (s) => s.lastError !== null, 'the refusal without a client certificate');
     expect(refused.link).not.toBe('connected');
     const withCert = await hubFor(broker, {
-      mqttCaFile: file('ca.crt'),
-      mqttCertFile: file('client.crt'),
-      mqttKeyFile: file('client.key'),
+      mqttCaFile: ca.cert,
+      mqttCertFile: client.cert,
+      mqttKeyFile: client.key,
     });
     await waitForLink(withCert, (s) => s.link === 'connected' && s.backlog === 0, 'the link with a client certificate');
   });

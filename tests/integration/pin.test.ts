@@ -4,7 +4,6 @@
  * the tablet locked after 10 until a manager on another tablet or the technician unlocks it, and at
  * most 20 a tablet and 60 a store in any hour whatever is unlocked. Time is moved with a fake clock.
  */
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,9 +11,9 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/src/hub.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
+import { runAyi } from '../support/ayi-cli.ts';
 import { TabletClient, newPairingCode, pairedTablet, startTestHub } from '../support/test-hub.ts';
 import { FakeClock } from '../support/fake-clock.ts';
-import { REPO_ROOT } from '../support/hub-process.ts';
 import { newKey } from '../support/sales.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { scanJournal } from '../support/journal-files.ts';
@@ -437,22 +436,7 @@ function securityFile(dataDir: string) {
 }
 
 /** The technician's `npm run ayi -- …` against the running hub, with `stdin` piped in. */
-function ayi(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, AYI_DATA_DIR: hub.config.dataDir },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const ayi = (args: string[], stdin = '') => runAyi(args, hub.config.dataDir, {}, stdin);
 
 describe('a manager’s or owner’s PIN of fewer than 6 digits (set by an older version)', () => {
   const OLD_PIN = '4321';

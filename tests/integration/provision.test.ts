@@ -34,11 +34,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
-import { REPO_ROOT, TEST_UI_DIR } from '../support/hub-process.ts';
+import { REPO_ROOT } from '../support/hub-process.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { poll } from '../support/poll.ts';
+import { packageRelease } from '../support/release-artifact.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TabletClient } from '../support/test-hub.ts';
+import { TestPki } from '../support/test-pki.ts';
 
 const CACHE_DIR = path.join(REPO_ROOT, '.cache');
 const CHROOT_CACHE = path.join(CACHE_DIR, 'debootstrap-trixie.tar');
@@ -169,60 +171,6 @@ function changedFiles(before: Map<string, string>, after: Map<string, string>): 
   return [...names].filter((name) => before.get(name) !== after.get(name)).sort();
 }
 
-/** The chain's CA and the broker's certificate for 127.0.0.1, signed by it (openssl). */
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Acme chain CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  );
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
-  );
-  // mosquitto drops to its own user and must read its files.
-  chmodSync(dir, 0o755);
-  chmodSync(path.join(dir, 'server.key'), 0o644);
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
-}
-
 /** A user's or group's id in the chroot's own files. */
 function chrootId(file: 'passwd' | 'group', name: string): number {
   const line = readFileSync(inRoot(`etc/${file}`), 'utf8')
@@ -344,25 +292,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
   beforeAll(async () => {
     makeChroot();
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-provision-release-'));
-    const printed = timed('release (s)', () =>
-      execFileSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'scripts/release.ts',
-          '--arch',
-          'x64',
-          '--no-build',
-          '--ui-build',
-          TEST_UI_DIR,
-          '--out',
-          outDir,
-        ],
-        { cwd: REPO_ROOT, encoding: 'utf8' },
-      ),
-    );
-    const artifact = (JSON.parse(printed.trim().split('\n').at(-1)!) as { artifact: string }).artifact;
+    const artifact = timed('release (s)', () => packageRelease('x64', outDir));
     artifactName = path.basename(artifact);
     // The technician takes the script out of the artifact, as the README says.
     execFileSync('tar', ['-xzf', artifact, '-C', outDir]);
@@ -373,14 +303,16 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
 
     // The chain's broker over TLS, as a store's box reaches it: its CA comes with the store's details.
     pkiDir = mkdtempSync(path.join(os.tmpdir(), 'ayi-provision-pki-'));
-    const pki = makePki(pkiDir);
+    const pki = new TestPki(pkiDir);
+    const ca = pki.selfSigned('ca', '/CN=Acme chain CA', { days: 2 });
+    const server = pki.server('server', ca, { days: 2 });
     mosquitto = await startMosquitto({
       users: { [BROKER_USER]: BROKER_PASSWORD },
-      extraConfig: [`certfile ${pki.cert}`, `keyfile ${pki.key}`],
+      extraConfig: [`certfile ${server.cert}`, `keyfile ${server.key}`],
     });
     port = await freePort();
     mkdirSync(inRoot('root/store/tls'), { recursive: true });
-    cpSync(pki.ca, inRoot('root/store/tls/ca.pem'));
+    cpSync(ca.cert, inRoot('root/store/tls/ca.pem'));
     writeFileSync(inRoot('root/store/broker-password.txt'), `${BROKER_PASSWORD}\n`, { mode: 0o600 });
     settingsFile();
   }, 1_200_000);

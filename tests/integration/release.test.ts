@@ -11,11 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
-import { REPO_ROOT, TEST_UI_DIR } from '../support/hub-process.ts';
+import { REPO_ROOT } from '../support/hub-process.ts';
+import { packageRelease, THIS_ARCH } from '../support/release-artifact.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
-const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+const arch = THIS_ARCH;
 const outDir = temp.make('ayi-release-out-');
 const boxDir = temp.make('ayi-release-box-');
 const dataDir = temp.make('ayi-release-data-');
@@ -26,12 +27,7 @@ let hubUrl = '';
 let hubOutput = '';
 
 beforeAll(async () => {
-  const printed = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/release.ts', '--arch', arch, '--no-build', '--ui-build', TEST_UI_DIR, '--out', outDir],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
-  );
-  artifact = (JSON.parse(printed.trim().split('\n').at(-1)!) as { artifact: string }).artifact;
+  artifact = packageRelease(arch, outDir);
   execFileSync('tar', ['-xzf', artifact, '-C', boxDir]);
   const [top] = readdirSync(boxDir);
   unpacked = path.join(boxDir, top!);

@@ -29,12 +29,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubTablet } from '../../scripts/lib/hub-client.ts';
 import type { SaleView } from '../../hub/src/protocol/api.ts';
 import { freePort } from '../support/free-port.ts';
-import { REPO_ROOT, TEST_UI_DIR } from '../support/hub-process.ts';
+import { REPO_ROOT } from '../support/hub-process.ts';
+import { packageRelease, THIS_ARCH } from '../support/release-artifact.ts';
 import { checkoutRequest } from '../support/sales.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 
 const temp = new TempDirs();
-const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+const arch = THIS_ARCH;
 const work = temp.make('ayi-update-');
 const artifacts = path.join(work, 'usb');
 const installDir = path.join(work, 'opt', 'ayi');
@@ -131,23 +132,7 @@ async function sellOne(): Promise<string> {
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
-  const printed = execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'scripts/release.ts',
-      '--arch',
-      arch,
-      '--no-build',
-      '--ui-build',
-      TEST_UI_DIR,
-      '--out',
-      artifacts,
-    ],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
-  );
-  baseArtifact = (JSON.parse(printed.trim().split('\n').at(-1)!) as { artifact: string }).artifact;
+  baseArtifact = packageRelease(arch, artifacts);
 
   // The box as provisioning leaves it: the first release in releases/, `current` linking to it.
   const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })

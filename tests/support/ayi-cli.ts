@@ -1,6 +1,7 @@
 /**
- * The technician's command as a child process (`npm run ayi -- …`, scripts/ayi.ts under tsx), against
- * the hub whose data directory is given, with no installed settings file.
+ * The technician's command as a child process (`npm run ayi -- …`, scripts/ayi.ts under tsx): against
+ * the hub whose data directory is given, with no installed settings file (`runAyi`), or with an
+ * environment of the caller's (`runAyiWith`).
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -13,23 +14,46 @@ export interface AyiRun {
   stderr: string;
 }
 
-export function runAyi(args: string[], dataDir: string, env: Record<string, string> = {}): Promise<AyiRun> {
+export interface AyiRunOptions {
+  /** The command's whole environment. */
+  env: NodeJS.ProcessEnv;
+  /** What is typed at its prompts; none: its stdin is closed. */
+  stdin?: string;
+  /** A command that runs it, as `sudo` would (e.g. setpriv for another user). */
+  runAs?: string[];
+}
+
+export function runAyiWith(args: string[], { env, stdin, runAs = [] }: AyiRunOptions): Promise<AyiRun> {
+  const command = [...runAs, process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'ayi.ts'), ...args], {
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        AYI_DATA_DIR: dataDir,
-        AYI_SETTINGS_FILE: path.join(os.tmpdir(), 'ayi-no-settings.env'),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    if (stdin !== undefined) child.stdin!.end(stdin);
+  });
+}
+
+export function runAyi(
+  args: string[],
+  dataDir: string,
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<AyiRun> {
+  return runAyiWith(args, {
+    env: {
+      ...process.env,
+      AYI_DATA_DIR: dataDir,
+      AYI_SETTINGS_FILE: path.join(os.tmpdir(), 'ayi-no-settings.env'),
+      ...env,
+    },
+    stdin,
   });
 }

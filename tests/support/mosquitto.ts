@@ -205,6 +205,10 @@ export interface HqSubscriber {
   messages: { topic: string; payload: string; retain: boolean }[];
   /** Events deduplicated by eventId, in arrival order of their first copy. */
   unique(): HubEvent[];
+  /** The seqs of an epoch's events, each once, in ascending order. */
+  seqsOf(epoch: string): number[];
+  /** Every `epoch seq` under which two different events (eventIds) arrived: a stream that is not one history. */
+  seqConflicts(): string[];
   /** Resolves once `check` holds (polled), or rejects after `timeoutMs`. */
   waitFor(check: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** The latest message on a topic ending with `suffix`, parsed. */
@@ -281,14 +285,30 @@ export async function hqSubscriber(
     }
     return null;
   };
+  const unique = () => {
+    const seen = new Set<string>();
+    return events.filter((event) => (seen.has(event.eventId) ? false : (seen.add(event.eventId), true)));
+  };
   let requests = 0;
   return {
     client,
     events,
     messages,
-    unique: () => {
-      const seen = new Set<string>();
-      return events.filter((event) => (seen.has(event.eventId) ? false : (seen.add(event.eventId), true)));
+    unique,
+    seqsOf: (epoch) =>
+      unique()
+        .filter((event) => event.epoch === epoch)
+        .map((event) => event.seq)
+        .sort((a, b) => a - b),
+    seqConflicts: () => {
+      const eventIdAt = new Map<string, string>();
+      const conflicts = new Set<string>();
+      for (const event of events) {
+        const key = `${event.epoch} ${event.seq}`;
+        if ((eventIdAt.get(key) ?? event.eventId) !== event.eventId) conflicts.add(key);
+        eventIdAt.set(key, event.eventId);
+      }
+      return [...conflicts];
     },
     waitFor,
     last,

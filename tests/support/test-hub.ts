@@ -11,7 +11,7 @@ import { DEMO_STAFF, Hub } from '../../hub/src/hub.ts';
 import type { Role } from '../../hub/src/protocol/api.ts';
 import type { SignUpResult } from '../../hub/src/protocol/members.ts';
 import { adminRequest } from '../../hub/src/transport/admin/admin.client.ts';
-import { tempDataDir } from './hub-process.ts';
+import { tempDataDir, type HubProcess } from './hub-process.ts';
 
 export interface TestHubOptions {
   dataDir?: string;
@@ -49,7 +49,11 @@ export function writeDevicesFile(dataDir: string, scanners: ScannerConfig[]): vo
   writeFileSync(path.join(dataDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
 }
 
-export async function newPairingCode(hub: Hub): Promise<string> {
+/** A hub in this process (startTestHub) or in its own (startHubProcess). */
+export type AnyHub = Hub | HubProcess;
+
+export async function newPairingCode(hub: AnyHub): Promise<string> {
+  if (!(hub instanceof Hub)) return hub.newPairingCode();
   return (await adminRequest<{ code: string }>(path.join(hub.config.dataDir, 'ayi.sock'), 'pair')).code;
 }
 
@@ -102,7 +106,7 @@ export class TabletClient {
 }
 
 /** Pairs a new tablet and logs in with `pin`. */
-export async function pairedTablet(hub: Hub, pin = '1111', name = 'Tablet'): Promise<TabletClient> {
+export async function pairedTablet(hub: AnyHub, pin = '1111', name = 'Tablet'): Promise<TabletClient> {
   const tablet = new TabletClient(hub.url);
   await tablet.pair(await newPairingCode(hub), name);
   await tablet.login(pin);

@@ -32,6 +32,7 @@ import {
   updateCheck,
 } from '../../../scripts/lib/doctor.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
+import { TestPki } from '../../support/test-pki.ts';
 
 const temp = new TempDirs();
 afterAll(() => temp.removeAll());
@@ -191,58 +192,39 @@ describe('the broker check', () => {
 });
 
 describe('the certificates check', () => {
-  const pki = temp.make('ayi-doctor-unit-pki-');
-  const make = (name: string, days: number) => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        String(days),
-        '-subj',
-        '/CN=t',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-      ],
-      { cwd: pki, stdio: 'pipe' },
-    );
-    return path.join(pki, `${name}.crt`);
-  };
-  const year = make('year', 365);
-  const soon = make('soon', 10);
+  const pki = new TestPki(temp.make('ayi-doctor-unit-pki-'));
+  const year = pki.selfSigned('year', '/CN=t', { days: 365 });
+  const soon = pki.selfSigned('soon', '/CN=t', { days: 10 });
 
   it('is ok for a certificate valid beyond 30 days, and checks the key is a key', () => {
     const check = certificatesCheck(
       [
-        { setting: 'AYI_MQTT_CERT_FILE', file: year },
-        { setting: 'AYI_MQTT_KEY_FILE', file: path.join(pki, 'year.key'), kind: 'key' },
+        { setting: 'AYI_MQTT_CERT_FILE', file: year.cert },
+        { setting: 'AYI_MQTT_KEY_FILE', file: year.key, kind: 'key' },
       ],
       new Date(),
     );
     expect(check.level).toBe('ok');
-    expect(certificatesCheck([{ setting: 'AYI_MQTT_KEY_FILE', file: year, kind: 'key' }], new Date()).level).toBe(
+    expect(certificatesCheck([{ setting: 'AYI_MQTT_KEY_FILE', file: year.cert, kind: 'key' }], new Date()).level).toBe(
       'fail',
     );
   });
   it('warns within 30 days of expiry and fails once expired', () => {
-    const warn = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: soon }], new Date());
+    const warn = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: soon.cert }], new Date());
     expect(warn.level).toBe('warn');
     expect(warn.summary).toMatch(/AYI_MQTT_CA_FILE \(.*soon\.crt\) expires in (9|10) days/);
-    const expired = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: soon }], new Date(Date.now() + 11 * DAY));
+    const expired = certificatesCheck(
+      [{ setting: 'AYI_MQTT_CA_FILE', file: soon.cert }],
+      new Date(Date.now() + 11 * DAY),
+    );
     expect(expired.level).toBe('fail');
     expect(expired.summary).toContain('expired on');
   });
   it('fails for a file that is missing or not a certificate', () => {
-    const missing = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: path.join(pki, 'nope.crt') }], NOW);
+    const missing = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: path.join(pki.dir, 'nope.crt') }], NOW);
     expect(missing.summary).toContain('cannot be read (ENOENT)');
-    writeFileSync(path.join(pki, 'junk.crt'), 'not a certificate');
-    const junk = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: path.join(pki, 'junk.crt') }], NOW);
+    writeFileSync(path.join(pki.dir, 'junk.crt'), 'not a certificate');
+    const junk = certificatesCheck([{ setting: 'AYI_MQTT_CA_FILE', file: path.join(pki.dir, 'junk.crt') }], NOW);
     expect(junk).toMatchObject({ level: 'fail' });
     expect(junk.summary).toContain('is not a PEM certificate');
   });

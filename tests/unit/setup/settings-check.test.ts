@@ -3,83 +3,24 @@
  * files made by openssl: an expired certificate, a key of another certificate and a short member key
  * are refused with the reason; a good set passes. The broker's CONNECT is the provisioning test's.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSettings, parseSettings } from '../../../scripts/lib/settings-check.ts';
 import { TempDirs } from '../../support/temp-dirs.ts';
+import { TestPki, type CertificateFiles } from '../../support/test-pki.ts';
 
 const temp = new TempDirs();
-let dir = '';
-
-/** A self-signed certificate valid between two dates, and its key. */
-function certificate(name: string, start: string, end: string): { cert: string; key: string } {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  const cert = path.join(dir, `${name}.pem`);
-  const db = path.join(dir, `${name}-db`);
-  mkdirSync(db);
-  writeFileSync(path.join(db, 'index.txt'), '');
-  writeFileSync(path.join(db, 'serial'), '01\n');
-  const config = path.join(db, 'ca.cnf');
-  writeFileSync(
-    config,
-    `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}/index.txt\nserial=${db}/serial\nnew_certs_dir=${db}\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n`,
-  );
-  const quiet = { stdio: 'ignore' } as const;
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      csr,
-      '-subj',
-      `/CN=${name}`,
-    ],
-    quiet,
-  );
-  execFileSync(
-    'openssl',
-    [
-      'ca',
-      '-batch',
-      '-config',
-      config,
-      '-selfsign',
-      '-keyfile',
-      key,
-      '-in',
-      csr,
-      '-out',
-      cert,
-      '-startdate',
-      start,
-      '-enddate',
-      end,
-    ],
-    quiet,
-  );
-  return { cert, key };
-}
-
 const memberKey = randomBytes(32).toString('base64');
 const base = `AYI_CHAIN_ID=acme\nAYI_STORE_ID=taipei-daan-01\nAYI_STORE_NAME=阿姨的店 大安店\nAYI_TZ=Asia/Taipei\n`;
-let good: { cert: string; key: string };
-let expired: { cert: string; key: string };
+let good: CertificateFiles;
+let expired: CertificateFiles;
 
 beforeAll(() => {
-  dir = temp.make('ayi-settings-check-');
-  good = certificate('good', '20200101000000Z', '20991231000000Z');
-  expired = certificate('expired', '20200101000000Z', '20210101000000Z');
+  // Self-signed certificates valid between two dates.
+  const pki = new TestPki(temp.make('ayi-settings-check-'));
+  const from = new Date('2020-01-01T00:00:00Z');
+  good = pki.selfSigned('good', '/CN=good', { from, until: new Date('2099-12-31T00:00:00Z') });
+  expired = pki.selfSigned('expired', '/CN=expired', { from, until: new Date('2021-01-01T00:00:00Z') });
 });
 afterAll(() => temp.removeAll());
 
