@@ -25,6 +25,7 @@ import { poll } from '../support/poll.ts';
 import { mountSmallDisk } from '../support/small-disk.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
+import { Virtual9100Printer } from '../support/virtual-9100-printer.ts';
 
 const CHAIN = 'doctor-chain';
 const STORE = 'doctor-store';
@@ -33,6 +34,8 @@ const MEMBER_KEY = Buffer.alloc(32, 7).toString('base64');
 const temp = new TempDirs();
 const hubs: HubProcess[] = [];
 let ca: CertificateFiles;
+/** The store's receipt printer, on the network (a box printing only to the virtual one is warned about). */
+let printer: Virtual9100Printer;
 let server: CertificateFiles;
 let client: CertificateFiles;
 let expired: CertificateFiles;
@@ -102,6 +105,27 @@ async function box(settings: Record<string, string> = {}, dataDir = temp.make('a
     AYI_CHECK_EVERY_S: '1',
     ...settings,
   };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(
+    path.join(dataDir, 'devices.json'),
+    JSON.stringify({
+      printers: [
+        {
+          id: 'counter',
+          name: 'Counter printer',
+          transport: 'network',
+          host: printer.host,
+          port: printer.port,
+          paperWidth: 80,
+          encoding: 'cp950',
+          default: true,
+          cashDrawer: false,
+        },
+      ],
+      scanners: [],
+    }),
+    { mode: 0o600 },
+  );
   const settingsFile = path.join(temp.make('ayi-doctor-etc-'), 'hub.env');
   writeFileSync(
     settingsFile,
@@ -150,6 +174,7 @@ const statusOf = () => hq.last(`${storeTopics(CHAIN, STORE).root}/status`);
 beforeAll(async () => {
   if (!MOSQUITTO_BIN || !existsSync(HUB_ENTRY)) return;
   makePki();
+  printer = await Virtual9100Printer.start();
   broker = await startMosquitto({
     users: { [STORE]: PASSWORD, hq: 'hq-password' },
     extraConfig: [`certfile ${server.cert}`, `keyfile ${server.key}`, `cafile ${ca.cert}`, 'require_certificate false'],
@@ -165,6 +190,7 @@ afterAll(async () => {
   await hq?.close();
   for (const hub of hubs) await hub.kill();
   await broker?.kill();
+  await printer?.close();
   disk.remove();
   temp.removeAll();
 });
