@@ -679,7 +679,7 @@ export class Hub {
     await hqLink.start();
     this.stoppers.push(() => hqLink.stop());
 
-    const health = (): HealthView => {
+    const health = (this.healthView = (): HealthView => {
       const hq = hqLink.state();
       const problems = this.problems();
       return {
@@ -699,7 +699,7 @@ export class Hub {
         hq: hqHealth(hq),
         uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       };
-    };
+    });
 
     this.app = await buildHttpApp(
       {
@@ -920,6 +920,10 @@ export class Hub {
   /** The last time the hub noticed it went back in time (null: never). */
   private wentBackInTime: () => WentBackInTime | null = () => null;
 
+  /** GET /api/health's answer, once the hub has started. */
+  private healthView: () => HealthView = () => {
+    throw new Error('the hub has not started');
+  };
   private journalDamage: (() => JournalDamage) | null = null;
   private journalFlush: ((now?: number) => number | null) | null = null;
 
@@ -1137,20 +1141,9 @@ export class Hub {
         }
       }
       case 'health':
-        return {
-          // `ayi update` checks that the hub answering is the version it started.
-          version: HUB_VERSION,
-          lastSeq: this.events.lastSeq,
-          problems: this.problems(),
-          storage: this.storage.view(),
-          clock: this.clockGuard.view(),
-          journal: this.journalDamage?.() ?? null,
-          backup: this.backups.view(),
-          startup: this.startup,
-          hqLink: this.hqLink.state(),
-          epoch: this.epoch(),
-          wentBackInTime: this.wentBackInTime(),
-        };
+        // What GET /api/health says (`ayi update` checks its version, provisioning its status and
+        // link), plus what only the technician sees: the start-up's figures, the link's whole state.
+        return { ...this.healthView(), startup: this.startup, hqLink: this.hqLink.state() };
       case 'pair-print':
         return this.technicianCommands().pairingPage(args[0] ?? null);
       case 'catalog':

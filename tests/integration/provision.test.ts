@@ -17,6 +17,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   cpSync,
   existsSync,
   lstatSync,
@@ -33,6 +34,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEscPos } from '../support/escpos-decoder.ts';
 import { freePort } from '../support/free-port.ts';
 import { REPO_ROOT } from '../support/hub-process.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
@@ -41,6 +43,7 @@ import { packageRelease } from '../support/release-artifact.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
 import { TabletClient } from '../support/test-hub.ts';
 import { TestPki } from '../support/test-pki.ts';
+import { Virtual9100Printer } from '../support/virtual-9100-printer.ts';
 
 const CACHE_DIR = path.join(REPO_ROOT, '.cache');
 const CHROOT_CACHE = path.join(CACHE_DIR, 'debootstrap-trixie.tar');
@@ -467,6 +470,84 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     expect(journalFiles.length).toBeGreaterThan(0);
     expect(statSync(inRoot('var/lib/ayi/ayi.sock')).uid).toBe(chrootId('passwd', 'ayi'));
   }, 120_000);
+
+  it('ends with the check that the box sells: service, health, the link to HQ, the catalog, the pairing page printed', async () => {
+    // The store's receipt printer, on the network; the hub reads devices.json when it starts.
+    const printer = await Virtual9100Printer.start();
+    const devicesFile = inRoot('var/lib/ayi/devices.json');
+    const standIn = inRoot('usr/local/sbin/systemctl');
+    try {
+      await stopHub();
+      const printerEntry = {
+        id: 'counter',
+        name: '櫃台印表機',
+        transport: 'network',
+        host: printer.host,
+        port: printer.port,
+        paperWidth: 80,
+        encoding: 'cp950',
+        default: true,
+        cashDrawer: false,
+      };
+      writeFileSync(devicesFile, JSON.stringify({ printers: [printerEntry], scanners: [] }), { mode: 0o600 });
+      chownSync(devicesFile, chrootId('passwd', 'ayi'), chrootId('group', 'ayi'));
+      await startHubAsTheUnitDoes();
+
+      // systemd is not PID 1 here: "systemd runs" is its directory, and `systemctl is-active` answers
+      // from the main PID the hub was started as, as systemd answers from the unit's main process.
+      writeFileSync(inRoot('run/ayi-hub.pid'), `${hub!.pid}\n`);
+      mkdirSync(inRoot('run/systemd/system'), { recursive: true });
+      writeFileSync(
+        standIn,
+        '#!/bin/sh\n# systemctl stand-in for a chroot: is-active from the main PID, nothing else.\n' +
+          'case "$1" in\n' +
+          '  is-active) pid=$(cat /run/ayi-hub.pid 2>/dev/null) && [ -n "$pid" ] && [ -d "/proc/$pid" ] ;;\n' +
+          '  *) echo "systemctl stand-in: $* is not done here" >&2; exit 1 ;;\n' +
+          'esac\n',
+        { mode: 0o755 },
+      );
+      writeFileSync(
+        inRoot('root/store/products.csv'),
+        'sku,barcodes,name,category,price,repurchase_days\n' +
+          'RIC-001,4710000099001,池上米 3kg,米,459,30\nOIL-001,4710000099002,苦茶油 500ml,油,680,\n',
+      );
+
+      const check = provision('--check', '--catalog', '/root/store/products.csv');
+      expect(check.status, check.output).toBe(0);
+      for (const line of [
+        'ok: the service ayi-hub is active',
+        'ok: health is ok',
+        'ok: the link to HQ is up',
+        'ok: catalog loaded from /root/store/products.csv',
+        'ok: test page with the pairing QR code printed',
+      ])
+        expect(check.output).toContain(line);
+      // The page the printer got: a QR code a tablet's camera opens to pair with this box.
+      // (This process's loop was held by the synchronous provision run: the bytes are read now.)
+      const page = await poll(
+        () => Promise.resolve(decodeEscPos(Uint8Array.from(printer.printed), { encoding: 'cp950', columns: 42 })),
+        (printedPage) => printedPage.qrCodes.length > 0,
+        'the pairing page at the printer',
+      );
+      expect(page.qrCodes).toHaveLength(1);
+      expect(page.qrCodes[0]).toMatch(new RegExp(`^http://[0-9.]+:${port}/pair#code=\\d{8}$`));
+
+      // A hub that is not running: the check says so and fails.
+      await stopHub();
+      const down = provision('--check');
+      expect(down.status).not.toBe(0);
+      expect(down.output).toContain('wrong: the service ayi-hub is not active');
+    } finally {
+      rmSync(inRoot('run/systemd'), { recursive: true, force: true });
+      rmSync(standIn, { force: true });
+      rmSync(inRoot('run/ayi-hub.pid'), { force: true });
+      rmSync(devicesFile, { force: true });
+      await printer.close();
+      // The store sells on for the next step (without the printer).
+      await stopHub();
+      await startHubAsTheUnitDoes();
+    }
+  }, 240_000);
 
   it('moves the data to a USB SSD: formatted only when asked, copied and checked, mounted by UUID, the old copy kept', async (context) => {
     // A loop device over a file is the SSD here (the chroot sees this machine's /dev).
