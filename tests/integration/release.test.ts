@@ -160,8 +160,14 @@ describe('the release artifact', () => {
     const check = (id: string) => checks.find((c) => c.id === id);
     expect(check('hub')?.level, doctor.stderr).toBe('ok');
     expect(check('update')?.summary).toContain(`Release ${release.version}, installed `);
-    // This box has no broker, no chain member key and no backups set up: warnings only (exit status 1).
-    expect(checks.filter((c) => c.level !== 'ok').map((c) => c.id)).toEqual(['broker', 'member-key', 'backups']);
+    // This box prints on the virtual printer only and has no broker, no chain member key and no
+    // backups set up: warnings only (exit status 1).
+    expect(checks.filter((c) => c.level !== 'ok').map((c) => c.id)).toEqual([
+      'printers',
+      'broker',
+      'member-key',
+      'backups',
+    ]);
     expect(doctor.status).toBe(1);
   });
 });
