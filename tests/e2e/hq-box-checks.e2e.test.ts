@@ -6,8 +6,6 @@
  *
  * Needs `npm run build:test` first (hub, dashboard), mosquitto and Debian's Chromium.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS, TABLET_VIEWPORT } from '../support/browser.ts';
@@ -16,6 +14,7 @@ import { startHubProcess, type HubProcess } from '../support/hub-process.ts';
 import { startHqService, type HqService } from '../support/hq-service.ts';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
+import { writeNetworkPrinterFile } from '../support/test-hub.ts';
 
 const CHAIN = 'checks-chain';
 const STORE = 'store-no-printer';
@@ -32,25 +31,7 @@ beforeAll(async () => {
   const dataDir = temp.make('ayi-checks-hub-');
   // The counter's printer on the store network, switched off: nothing answers on its port.
   const printerPort = await freePort();
-  writeFileSync(
-    path.join(dataDir, 'devices.json'),
-    JSON.stringify({
-      printers: [
-        {
-          id: 'counter',
-          name: 'Counter printer',
-          transport: 'network',
-          host: '127.0.0.1',
-          port: printerPort,
-          paperWidth: 80,
-          encoding: 'cp950',
-          default: true,
-          cashDrawer: false,
-        },
-      ],
-      scanners: [],
-    }),
-  );
+  writeNetworkPrinterFile(dataDir, { host: '127.0.0.1', port: printerPort }, 'Counter printer');
   hub = await startHubProcess({
     dataDir,
     env: { AYI_MQTT_URL: broker.url, AYI_CHAIN_ID: CHAIN, AYI_STORE_ID: STORE, AYI_CHECK_EVERY_S: '1' },

@@ -27,6 +27,7 @@ import { mountSmallDisk } from '../support/small-disk.ts';
 import { TempDirs } from '../support/temp-dirs.ts';
 import { TestPki, type CertificateFiles } from '../support/test-pki.ts';
 import { Virtual9100Printer } from '../support/virtual-9100-printer.ts';
+import { writeNetworkPrinterFile } from '../support/test-hub.ts';
 
 const CHAIN = 'doctor-chain';
 const STORE = 'doctor-store';
@@ -107,26 +108,7 @@ async function box(settings: Record<string, string> = {}, dataDir = temp.make('a
     ...settings,
   };
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(
-    path.join(dataDir, 'devices.json'),
-    JSON.stringify({
-      printers: [
-        {
-          id: 'counter',
-          name: 'Counter printer',
-          transport: 'network',
-          host: printer.host,
-          port: printer.port,
-          paperWidth: 80,
-          encoding: 'cp950',
-          default: true,
-          cashDrawer: false,
-        },
-      ],
-      scanners: [],
-    }),
-    { mode: 0o600 },
-  );
+  writeNetworkPrinterFile(dataDir, printer, 'Counter printer');
   const settingsFile = path.join(temp.make('ayi-doctor-etc-'), 'hub.env');
   writeFileSync(
     settingsFile,

@@ -5,8 +5,6 @@
  * A printer out of paper keeps the page queued: the command says so and fails, the code still works,
  * and the page prints once paper is back.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PairingPageAnswer } from '../../hub/src/services/technician-commands.ts';
 import { runAyi } from '../support/ayi-cli.ts';
@@ -15,6 +13,7 @@ import { startHubProcess, tempDataDir, type HubProcess } from '../support/hub-pr
 import { poll } from '../support/poll.ts';
 import { TabletClient } from '../support/test-hub.ts';
 import { Virtual9100Printer } from '../support/virtual-9100-printer.ts';
+import { writeNetworkPrinterFile } from '../support/test-hub.ts';
 
 const STORE_NAME = '阿姨的店 信義門市';
 const dataDir = tempDataDir('ayi-pairing-page-');
@@ -26,26 +25,7 @@ const printed = () => decodeEscPos(Uint8Array.from(printer.printed), { encoding:
 
 beforeAll(async () => {
   printer = await Virtual9100Printer.start();
-  writeFileSync(
-    path.join(dataDir, 'devices.json'),
-    JSON.stringify({
-      printers: [
-        {
-          id: 'counter',
-          name: '櫃台印表機',
-          transport: 'network',
-          host: printer.host,
-          port: printer.port,
-          paperWidth: 80,
-          encoding: 'cp950',
-          default: true,
-          cashDrawer: false,
-        },
-      ],
-      scanners: [],
-    }),
-    { mode: 0o600 },
-  );
+  writeNetworkPrinterFile(dataDir, printer);
   hub = await startHubProcess({ dataDir, env: { AYI_STORE_NAME: STORE_NAME } });
 });
 

@@ -41,7 +41,7 @@ import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { poll } from '../support/poll.ts';
 import { packageRelease } from '../support/release-artifact.ts';
 import { checkoutRequest, sell } from '../support/sales.ts';
-import { TabletClient } from '../support/test-hub.ts';
+import { TabletClient, writeNetworkPrinterFile } from '../support/test-hub.ts';
 import { TestPki } from '../support/test-pki.ts';
 import { Virtual9100Printer } from '../support/virtual-9100-printer.ts';
 
@@ -478,18 +478,7 @@ describe.skipIf(cannotRun !== null)('scripts/provision in a Debian 13 chroot', (
     const standIn = inRoot('usr/local/sbin/systemctl');
     try {
       await stopHub();
-      const printerEntry = {
-        id: 'counter',
-        name: '櫃台印表機',
-        transport: 'network',
-        host: printer.host,
-        port: printer.port,
-        paperWidth: 80,
-        encoding: 'cp950',
-        default: true,
-        cashDrawer: false,
-      };
-      writeFileSync(devicesFile, JSON.stringify({ printers: [printerEntry], scanners: [] }), { mode: 0o600 });
+      writeNetworkPrinterFile(inRoot('var/lib/ayi'), printer);
       chownSync(devicesFile, chrootId('passwd', 'ayi'), chrootId('group', 'ayi'));
       await startHubAsTheUnitDoes();
 

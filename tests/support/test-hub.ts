@@ -44,6 +44,36 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<Hub> {
  * Writes `devices.json` into a data directory before the hub starts (or between two starts): the
  * default virtual printer plus `scanners`.
  */
+/**
+ * A `devices.json` whose one printer, the default, is a network receipt printer at `host`:`port`
+ * (80 mm, Big5), with no scanners; its path.
+ */
+export function writeNetworkPrinterFile(
+  dataDir: string,
+  printer: { host: string; port: number },
+  name = '櫃台印表機',
+): string {
+  const file = path.join(dataDir, 'devices.json');
+  const devices: DevicesConfig = {
+    printers: [
+      {
+        id: 'counter',
+        name,
+        transport: 'network',
+        host: printer.host,
+        port: printer.port,
+        paperWidth: 80,
+        encoding: 'cp950',
+        default: true,
+        cashDrawer: false,
+      },
+    ],
+    scanners: [],
+  };
+  writeFileSync(file, JSON.stringify(devices), { mode: 0o600 });
+  return file;
+}
+
 export function writeDevicesFile(dataDir: string, scanners: ScannerConfig[]): void {
   const devices: DevicesConfig = { printers: DEFAULT_DEVICES.printers, scanners };
   writeFileSync(path.join(dataDir, 'devices.json'), `${JSON.stringify(devices, null, 2)}\n`);
